@@ -1,0 +1,64 @@
+"""Clocks. Engines never read time themselves; they are handed a `Clock`.
+
+`SystemClock` is the real one; `FakeClock` is advanced by tests, so time-dependent behaviour
+(tempo flushes, expiries, session closes) is deterministic.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """A source of time in integer nanoseconds."""
+
+    def now_ns(self) -> int:
+        """Wall-clock time, nanoseconds since the Unix epoch."""
+        ...
+
+    def monotonic_ns(self) -> int:
+        """A clock that never goes backwards, for intervals and deadlines."""
+        ...
+
+
+class SystemClock:
+    """The machine's clocks."""
+
+    def now_ns(self) -> int:
+        return time.time_ns()
+
+    def monotonic_ns(self) -> int:
+        return time.monotonic_ns()
+
+
+class FakeClock:
+    """A clock that only moves when told to; wall and monotonic time move together."""
+
+    def __init__(self, start_ns: int = 1_767_225_600_000_000_000) -> None:
+        # Default start: 2026-01-01T00:00:00Z, a fixed point so tests are reproducible.
+        self._now = start_ns
+
+    def now_ns(self) -> int:
+        return self._now
+
+    def monotonic_ns(self) -> int:
+        return self._now
+
+    def advance(self, *, seconds: float = 0.0, ms: int = 0, ns: int = 0) -> int:
+        """Move time forward and return the new time in ns."""
+        step = int(seconds * 1_000_000_000) + ms * 1_000_000 + ns
+        if step < 0:
+            raise ValueError("a FakeClock cannot go backwards")
+        self._now += step
+        return self._now
+
+    def set(self, now_ns: int) -> None:
+        """Jump to an absolute time that is not earlier than the current one."""
+        if now_ns < self._now:
+            raise ValueError("a FakeClock cannot go backwards")
+        self._now = now_ns
+
+
+NS_PER_MS = 1_000_000
+NS_PER_S = 1_000_000_000

@@ -1,0 +1,67 @@
+"""Instruments: what can be quoted and traded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+
+class SecType(StrEnum):
+    """IBKR security types used by tickgate."""
+
+    STK = "STK"
+    FUT = "FUT"
+    OPT = "OPT"
+    CASH = "CASH"
+    IND = "IND"
+
+
+class Right(StrEnum):
+    """Option right."""
+
+    CALL = "C"
+    PUT = "P"
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """One contract, identified by its IBKR conid.
+
+    `reference_price` is where the simulator starts the instrument (a realistic recent price);
+    `volatility` is its annualised volatility (used by the simulator, and as implied volatility
+    for options). Options and futures name their `underlying_conid`; `expiry` is YYYYMMDD.
+    """
+
+    conid: int
+    symbol: str
+    name: str
+    sec_type: SecType
+    exchange: str
+    currency: str
+    min_tick: Decimal
+    reference_price: Decimal
+    volatility: float
+    multiplier: int = 1
+    listing_exchange: str = ""
+    underlying_conid: int | None = None
+    expiry: str | None = None
+    strike: Decimal | None = None
+    right: Right | None = None
+    trading_class: str = ""
+    is_etf: bool = False
+
+    @property
+    def price_decimals(self) -> int:
+        """Number of decimals needed to show a price on this instrument's tick grid."""
+        exponent = self.min_tick.normalize().as_tuple().exponent
+        return max(0, -exponent) if isinstance(exponent, int) else 2
+
+    def on_tick_grid(self, price: Decimal) -> bool:
+        """True when `price` is a whole multiple of `min_tick`."""
+        return (price % self.min_tick) == 0
+
+    def round_to_tick(self, price: float | Decimal) -> Decimal:
+        """Nearest price on the tick grid (half away from zero)."""
+        steps = (Decimal(str(price)) / self.min_tick).to_integral_value()
+        return (steps * self.min_tick).quantize(self.min_tick)
