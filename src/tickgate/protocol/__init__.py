@@ -1,0 +1,1 @@
+"""Sans-I/O protocol layer: text in, typed commands out; typed events in, bytes out."""

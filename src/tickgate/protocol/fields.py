@@ -1,0 +1,95 @@
+"""Market-data field ids, their names, and the wire formatting rules of the IBKR API.
+
+Values on the wire are strings for almost every field (protocol reference §6): prices on the
+instrument's tick grid, sizes with thousands separators, `87` volume with K/M, `31` last price with
+a `C` prefix when it is the prior close and `H` when the instrument is halted.
+"""
+
+from __future__ import annotations
+
+LAST = 31
+SYMBOL = 55
+TEXT = 58
+HIGH = 70
+LOW = 71
+CHANGE = 82
+CHANGE_PCT = 83
+BID = 84
+ASK_SIZE = 85
+ASK = 86
+VOLUME = 87
+BID_SIZE = 88
+RIGHT = 201
+EXCHANGE = 6004
+CONID = 6008
+SEC_TYPE = 6070
+MONTHS = 6072
+REGULAR_EXPIRY = 6073
+SERVER_ID = 6119
+UNDERLYING_CONID = 6457
+SERVICE_PARAMS = 6508
+AVAILABILITY = 6509
+COMPANY_NAME = 7051
+ASK_EXCH = 7057
+LAST_EXCH = 7058
+LAST_SIZE = 7059
+BID_EXCH = 7068
+CONID_EXCHANGE = 7094
+CAN_BE_TRADED = 7184
+CONTRACT_DESCRIPTION = 7219
+LISTING_EXCHANGE = 7221
+OPEN = 7295
+CLOSE = 7296
+DELTA = 7308
+GAMMA = 7309
+THETA = 7310
+VEGA = 7311
+IMPLIED_VOL = 7633
+MARK = 7635
+OPTION_OPEN_INTEREST = 7638
+FUTURES_OPEN_INTEREST = 7697
+PRIOR_CLOSE = 7741
+VOLUME_EXACT = 7762
+HAS_TRADING_PERMISSIONS = 7768
+
+#: Every field id tickgate knows, with its name (protocol reference §6). A subscription or
+#: snapshot may ask for any of these; fields the market has no value for are simply absent.
+FIELD_NAMES: dict[int, str] = {
+    31: "Last Price", 55: "Symbol", 58: "Text", 70: "High", 71: "Low", 72: "Position",
+    73: "Market Value", 74: "Avg Price", 75: "Unrealized PnL", 76: "Formatted position",
+    77: "Formatted Unrealized PnL", 78: "Daily PnL", 79: "Realized PnL", 80: "Unrealized PnL %",
+    82: "Change", 83: "Change %", 84: "Bid Price", 85: "Ask Size", 86: "Ask Price", 87: "Volume",
+    88: "Bid Size", 201: "Right", 6004: "Exchange", 6008: "Conid", 6070: "SecType",
+    6072: "Months", 6073: "Regular Expiry", 6119: "Marker", 6457: "Underlying Conid",
+    6508: "Service Params", 6509: "Market Data Availability", 7051: "Company name",
+    7057: "Ask Exch", 7058: "Last Exch", 7059: "Last Size", 7068: "Bid Exch",
+    7084: "Implied Vol./Hist. Vol %", 7085: "Put/Call Interest", 7086: "Put/Call Volume",
+    7087: "Hist. Vol. %", 7088: "Hist. Vol. Close %", 7089: "Opt. Volume",
+    7094: "Conid + Exchange", 7184: "canBeTraded", 7219: "Contract Description",
+    7220: "Contract Description (alt)", 7221: "Listing Exchange", 7280: "Industry",
+    7281: "Category", 7282: "Average Volume", 7283: "Option Implied Vol. %",
+    7284: "Historical volatility %", 7285: "Put/Call Ratio", 7286: "Dividend Amount",
+    7287: "Dividend Yield %", 7288: "Ex-date of dividend", 7289: "Market Cap", 7290: "P/E",
+    7291: "EPS", 7292: "Cost Basis", 7293: "52 Week High", 7294: "52 Week Low", 7295: "Open",
+    7296: "Close", 7308: "Delta", 7309: "Gamma", 7310: "Theta", 7311: "Vega",
+    7607: "Opt. Volume Change %", 7633: "Implied Vol. %", 7635: "Mark",
+    7636: "Shortable Shares", 7637: "Fee Rate", 7638: "Option Open Interest",
+    7639: "% of Mark Value", 7644: "Shortable", 7671: "Dividends", 7672: "Dividends TTM",
+    7674: "EMA(200)", 7675: "EMA(100)", 7676: "EMA(50)", 7677: "EMA(20)",
+    7678: "Price/EMA(200)", 7679: "Price/EMA(100)", 7724: "Price/EMA(50)",
+    7681: "Price/EMA(20)", 7682: "Change Since Open", 7683: "Upcoming Event",
+    7684: "Upcoming Event Date", 7685: "Upcoming Analyst Meeting", 7686: "Upcoming Earnings",
+    7687: "Upcoming Misc Event", 7688: "Recent Analyst Meeting", 7689: "Recent Earnings",
+    7690: "Recent Misc Event", 7694: "Probability of Max Return", 7695: "Break Even",
+    7696: "SPX Delta", 7697: "Futures Open Interest", 7698: "Last Yield", 7699: "Bid Yield",
+    7700: "Probability of Max Return (alt)", 7702: "Probability of Max Loss",
+    7703: "Profit Probability", 7704: "Organization Type", 7705: "Debt Class", 7706: "Ratings",
+    7707: "Bond State Code", 7708: "Bond Type", 7714: "Last Trading Date", 7715: "Issue Date",
+    7718: "Beta", 7720: "Ask Yield", 7741: "Prior Close", 7762: "Volume Long",
+    7768: "hasTradingPermissions", 7920: "Daily PnL Raw", 7921: "Cost Basis Raw",
+}
+
+KNOWN_FIELDS: frozenset[int] = frozenset(FIELD_NAMES)
+
+#: Fields a subscription gets when it names none: a useful top-of-book set.
+DEFAULT_FIELDS: tuple[int, ...] = (31, 55, 70, 71, 82, 83, 84, 85, 86, 87, 88, 7059, 6509)
