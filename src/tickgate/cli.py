@@ -1,0 +1,120 @@
+"""Command line: `tickgate serve` and `tickgate check-config FILE`. The only argv parser."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tickgate import __version__
+from tickgate import config as configuration
+from tickgate.errors import TickgateError
+
+log = logging.getLogger("tickgate")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tickgate", description="IBKR Client Portal Web API gateway with a simulated market and paper trading.")
+    parser.add_argument("--version", action="version", version=f"tickgate {__version__}")
+    commands = parser.add_subparsers(dest="command")
+    serve = commands.add_parser(
+        "serve",
+        help="start the gateway (the default command)",
+        description="Start the gateway. Every option can also come from a TICKGATE_* environment "
+        "variable (e.g. TICKGATE_PORT=5001) or a TOML file given with --config; flags win over "
+        "the environment, which wins over the file.",
+    )
+    serve.add_argument("--config", type=Path, metavar="FILE", help="TOML file with settings (keys as below, with underscores)")
+    for name, (kind, help_text) in configuration.OPTIONS.items():
+        flag = "--" + name.replace("_", "-")
+        env = f" [env {configuration.ENV_PREFIX}{name.upper()}]"
+        if kind is bool:
+            serve.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text + env)
+        else:
+            serve.add_argument(flag, dest=name, type=kind, default=None, metavar=name.upper(), help=help_text + env)
+    check = commands.add_parser("check-config", help="validate a TOML config file and print the result")
+    check.add_argument("file", type=Path)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `tickgate` console script."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(["serve", *words] if _bare(words) else words)
+    try:
+        if args.command == "check-config":
+            return _check_config(args.file)
+        flags = {name: getattr(args, name) for name in configuration.OPTIONS}
+        settings = configuration.load(flags, config_file=args.config)
+    except TickgateError as exc:
+        print(f"tickgate: {exc}", file=sys.stderr)
+        return 2
+    return serve(settings)
+
+
+def _bare(words: list[str]) -> bool:
+    """True when no command is named: `tickgate` and `tickgate --port 1` mean `serve`."""
+    return not words or words[0].startswith("-") and words[0] not in ("-h", "--help", "--version")
+
+
+def _check_config(path: Path) -> int:
+    settings = configuration.load(config_file=path, environ={})
+    print(f"{path}: OK")
+    for name in configuration.OPTIONS:
+        print(f"  {name} = {getattr(settings, name)}")
+    print(f"  accounts = {', '.join(f'{a.id} ({a.cash} {a.currency})' for a in settings.accounts)}")
+    return 0
+
+
+def serve(settings: configuration.Config) -> int:
+    """Run the gateway until Ctrl-C or SIGTERM; returns the process exit code."""
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        import uvloop
+
+        runner: Any = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop is a dependency on every supported platform
+        runner = asyncio.run
+    try:
+        runner(_serve(settings))
+    except TickgateError as exc:
+        print(f"tickgate: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"tickgate: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _serve(settings: configuration.Config) -> None:
+    from tickgate.server.app import build_app, start_server
+
+    server = await start_server(build_app(settings))
+    _announce(server.base_url, server.ws_base, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    print("tickgate: shutting down", flush=True)
+    await server.stop()
+
+
+def _announce(base_url: str, ws_base: str, settings: configuration.Config) -> None:
+    accounts = ", ".join(a.id for a in settings.accounts)
+    curl = "curl -sk" if settings.tls else "curl -s"
+    print(
+        f"tickgate {__version__} listening on {base_url}  (REST under /v1/api and /v1/portal)\n"
+        f"  WebSocket: {ws_base}/v1/portal/ws (seed dialect)\n"
+        f"  source:    simulator, seed {settings.seed}, {settings.ticks_per_second:g} ticks/s\n"
+        f"  accounts:  {accounts}\n"
+        f"  data dir:  {settings.data_dir.resolve()}\n"
+        f"  try:       {curl} {base_url}/v1/api/iserver/accounts && "
+        f"{curl} '{base_url}/v1/api/iserver/marketdata/snapshot?conids=265598&fields=31,84,86'",
+        flush=True,
+    )

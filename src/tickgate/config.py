@@ -1,0 +1,189 @@
+"""Gateway configuration: defaults, a TOML file, `TICKGATE_*` environment variables and flags.
+
+Precedence (highest first): command-line flags, environment variables, the TOML file named by
+`--config` (or `TICKGATE_CONFIG`), built-in defaults. This is the only module that reads the
+environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from tickgate.errors import ConfigError
+
+ENV_PREFIX = "TICKGATE_"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountConfig:
+    """One paper account: its id, base currency and starting cash."""
+
+    id: str = "DU1234567"
+    currency: str = "USD"
+    cash: Decimal = Decimal("1000000")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Every setting of a gateway process. See `OPTIONS` for the meaning of each."""
+
+    host: str = "127.0.0.1"
+    port: int = 5000
+    tls: bool = True
+    data_dir: Path = Path("./tickgate-data")
+    seed: int = 42
+    ticks_per_second: float = 2000.0
+    catalogue: Path | None = None
+    catalogue_mode: str = "extend"
+    md_lines: int = 100
+    max_frame_bytes: int = 8192
+    commands_per_second: float = 50.0
+    command_burst: int = 100
+    smd_expiry_seconds: int = 900
+    outbox_limit_bytes: int = 4 * 1024 * 1024
+    require_priming: bool = True
+    heartbeat_seconds: float = 10.0
+    log_level: str = "info"
+    accounts: tuple[AccountConfig, ...] = field(default_factory=lambda: (AccountConfig(),))
+
+
+#: name -> (type, help). The help text is what `tickgate serve --help` shows.
+OPTIONS: dict[str, tuple[type, str]] = {
+    "host": (str, "address to listen on"),
+    "port": (int, "TCP port to listen on (0 picks a free port)"),
+    "tls": (bool, "serve HTTPS/WSS with a self-signed certificate kept in the data directory"),
+    "data_dir": (Path, "directory for the certificate, the order store and other state"),
+    "seed": (int, "seed of the simulated market (same seed and clock, same ticks)"),
+    "ticks_per_second": (float, "total simulator update rate over all instruments"),
+    "catalogue": (Path, "instrument file (TOML, JSON or CSV) that extends or replaces the built-in catalogue"),
+    "catalogue_mode": (str, "'extend' (file entries add to or override built-ins) or 'replace'"),
+    "md_lines": (int, "market data lines: distinct conids one session may stream at once"),
+    "max_frame_bytes": (int, "largest client WebSocket message accepted; larger ones get an error frame"),
+    "commands_per_second": (float, "WebSocket commands one connection may send per second"),
+    "command_burst": (int, "WebSocket commands one connection may send in a burst"),
+    "smd_expiry_seconds": (int, "seconds after which an smd stream ends unless renewed (0 = never)"),
+    "outbox_limit_bytes": (int, "bytes a slow WebSocket reader may have pending before the policy applies"),
+    "require_priming": (bool, "streaming on /v1/portal/ws needs a prior GET /iserver/accounts"),
+    "heartbeat_seconds": (float, "interval of the system heartbeat frame on /v1/api/ws"),
+    "log_level": (str, "debug, info, warning or error"),
+}
+
+_CHOICES = {"catalogue_mode": ("extend", "replace"), "log_level": ("debug", "info", "warning", "error")}
+
+
+def load(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Build a validated `Config`. Raises `ConfigError` naming the bad setting and its source."""
+    env = dict(os.environ if environ is None else environ)
+    file_name = config_file or (Path(env[ENV_PREFIX + "CONFIG"]) if ENV_PREFIX + "CONFIG" in env else None)
+    values: dict[str, Any] = {}
+    if file_name is not None:
+        values.update(read_file(file_name))
+    values.update(_from_environ(env))
+    values.update({k: v for k, v in (flags or {}).items() if v is not None})
+    return _validated(Config(**values))
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """Read and type-check a TOML config file. Raises `ConfigError` with the file and reason."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = key.replace("-", "_")
+        if name == "accounts":
+            values["accounts"] = _accounts(value, source=str(path))
+        elif name in OPTIONS:
+            values[name] = _coerce(name, value, source=f"{path}: {key}")
+        else:
+            raise ConfigError(f"{path}: unknown setting {key!r}; known: {', '.join(sorted(OPTIONS))}, accounts")
+    return values
+
+
+def _from_environ(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in OPTIONS:
+        key = ENV_PREFIX + name.upper()
+        if key in env:
+            values[name] = _coerce(name, env[key], source=key)
+    return values
+
+
+def _coerce(name: str, value: Any, *, source: str) -> Any:
+    kind = OPTIONS[name][0]
+    try:
+        if kind is bool:
+            return _to_bool(value)
+        if kind is int and (isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())):
+            raise ValueError
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: {name} must be {kind.__name__}, got {value!r}") from None
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+def _accounts(value: Any, *, source: str) -> tuple[AccountConfig, ...]:
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{source}: accounts must be a non-empty array of tables")
+    accounts = []
+    for index, item in enumerate(value):
+        where = f"{source}: accounts[{index}]"
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
+            raise ConfigError(f"{where}: each account needs a non-empty string id")
+        try:
+            cash = Decimal(str(item.get("cash", "1000000")))
+        except InvalidOperation:
+            raise ConfigError(f"{where}: cash must be a number, got {item.get('cash')!r}") from None
+        accounts.append(AccountConfig(id=item["id"], currency=str(item.get("currency", "USD")), cash=cash))
+    return tuple(accounts)
+
+
+def _validated(config: Config) -> Config:
+    checks = [
+        (0 <= config.port <= 65535, "port must be between 0 and 65535"),
+        (config.ticks_per_second > 0, "ticks_per_second must be positive"),
+        (config.md_lines > 0, "md_lines must be positive"),
+        (config.max_frame_bytes >= 64, "max_frame_bytes must be at least 64"),
+        (config.commands_per_second > 0 and config.command_burst > 0, "command rate and burst must be positive"),
+        (config.smd_expiry_seconds >= 0, "smd_expiry_seconds must be 0 (never) or positive"),
+        (config.outbox_limit_bytes >= 65536, "outbox_limit_bytes must be at least 65536"),
+        (config.heartbeat_seconds > 0, "heartbeat_seconds must be positive"),
+        (len({a.id for a in config.accounts}) == len(config.accounts), "account ids must be unique"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+    for name, allowed in _CHOICES.items():
+        if getattr(config, name) not in allowed:
+            raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {getattr(config, name)!r}")
+    return config
+
+
+def replace(config: Config, **changes: Any) -> Config:
+    """A copy of `config` with `changes` applied and validated."""
+    return _validated(dataclasses.replace(config, **changes))

@@ -1,0 +1,1 @@
+"""The aiohttp shell: REST routes, WebSocket endpoints, TLS and the composition root."""

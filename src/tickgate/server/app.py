@@ -1,0 +1,164 @@
+"""Composition root of the server: builds the engines, the routes and the background tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from tickgate.clock import Clock, SystemClock
+from tickgate.config import Config
+from tickgate.market.catalogue import Catalogue, default_catalogue
+from tickgate.market.catalogue_file import load_instruments, merge
+from tickgate.market.engine import MarketEngine
+from tickgate.market.history import HistoryService
+from tickgate.server import rest_contracts, rest_marketdata, rest_session, ws_legacy
+from tickgate.server.errors import error_middleware, not_found
+from tickgate.server.gateway import GATEWAY, Gateway
+from tickgate.server.http import add_routes
+from tickgate.server.session import Session
+from tickgate.server.ws import close_all
+from tickgate.sources.base import DataSource
+from tickgate.sources.driver import SimulatorSource
+from tickgate.sources.simulator import MarketSimulator
+from tickgate.streaming.hub import StreamingHub
+
+log = logging.getLogger("tickgate.server")
+
+TEMPO_POLL_SECONDS = 0.01
+
+
+def build_catalogue(config: Config, clock: Clock) -> Catalogue:
+    """The built-in catalogue, extended or replaced by the configured file."""
+    today = datetime.datetime.fromtimestamp(clock.now_ns() / 1e9, datetime.UTC).date()
+    catalogue = default_catalogue(today=today)
+    if config.catalogue is not None:
+        extra = load_instruments(config.catalogue)
+        catalogue = merge(catalogue, extra, replace=config.catalogue_mode == "replace")
+    return catalogue
+
+
+def build_gateway(config: Config, clock: Clock) -> Gateway:
+    """Create every service of one gateway and wire the market listeners."""
+    catalogue = build_catalogue(config, clock)
+    market = MarketEngine(catalogue)
+    hub = StreamingHub(market, clock)
+    history = HistoryService(catalogue, seed=config.seed, clock=clock)
+    market.add_listener(hub.on_market)
+    market.add_listener(history.record)
+    session = Session(clock, md_lines=config.md_lines)
+    return Gateway(config, clock, catalogue, market, hub, history, session)
+
+
+def default_source(gateway: Gateway) -> DataSource:
+    simulator = MarketSimulator(gateway.catalogue, seed=gateway.config.seed, start_ns=gateway.clock.now_ns())
+    return SimulatorSource(simulator, gateway.clock, ticks_per_second=gateway.config.ticks_per_second)
+
+
+def build_app(
+    config: Config,
+    *,
+    clock: Clock | None = None,
+    source: Callable[[Gateway], DataSource] = default_source,
+) -> web.Application:
+    """The aiohttp application of one gateway. Background tasks start with the app."""
+    gateway = build_gateway(config, clock or SystemClock())
+    app = web.Application(middlewares=[error_middleware], client_max_size=1 << 20)
+    app[GATEWAY] = gateway
+    add_routes(app, rest_session.ROUTES + rest_contracts.ROUTES + rest_marketdata.ROUTES)
+    app.router.add_get("/v1/portal/ws", ws_legacy.handler)
+    app.router.add_route("*", "/{tail:.*}", not_found)
+    app.cleanup_ctx.append(_background(gateway, source(gateway)))
+    app.on_shutdown.append(lambda _app: close_all(gateway))
+    return app
+
+
+def _background(
+    gateway: Gateway, data_source: DataSource
+) -> Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def run(_app: web.Application) -> AsyncIterator[None]:
+        tasks = [
+            asyncio.create_task(_supervised("source", lambda: data_source.run(gateway.market.apply))),
+            asyncio.create_task(_supervised("tempo", lambda: _tempo_loop(gateway))),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    return run
+
+
+async def _supervised(name: str, run: Callable[[], Awaitable[None]]) -> None:
+    """Run a long-lived task; a crash is logged once and the task restarts after a pause."""
+    while True:
+        try:
+            await run()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background task %s failed; restarting in 1 s", name)
+            await asyncio.sleep(1.0)
+
+
+async def _tempo_loop(gateway: Gateway) -> None:
+    """Flush tempo channels at their deadlines."""
+    hub, clock = gateway.hub, gateway.clock
+    while True:
+        now = clock.monotonic_ns()
+        due = hub.next_due_ns()
+        if due is not None and due <= now:
+            hub.flush_due(now)
+            continue
+        wait = TEMPO_POLL_SECONDS if due is None else min(TEMPO_POLL_SECONDS, (due - now) / 1e9)
+        await asyncio.sleep(wait)
+
+
+@dataclass
+class RunningServer:
+    """A started server: where it listens and how to stop it."""
+
+    runner: web.AppRunner
+    host: str
+    port: int
+    tls: bool
+
+    @property
+    def gateway(self) -> Gateway:
+        return self.runner.app[GATEWAY]
+
+    @property
+    def base_url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+
+    @property
+    def ws_base(self) -> str:
+        return f"{'wss' if self.tls else 'ws'}://{self.host}:{self.port}"
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start_server(app: web.Application) -> RunningServer:
+    """Listen on the app's configured host/port (port 0 picks a free one)."""
+    from tickgate.server.tls import server_ssl_context
+
+    config = app[GATEWAY].config
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
+    await runner.setup()
+    ssl_context = server_ssl_context(config.data_dir) if config.tls else None
+    site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context)
+    await site.start()
+    server = site._server
+    assert isinstance(server, asyncio.base_events.Server)
+    port = server.sockets[0].getsockname()[1]
+    return RunningServer(runner, config.host, port, config.tls)

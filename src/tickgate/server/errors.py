@@ -1,0 +1,38 @@
+"""Errors at the HTTP edge: every failure becomes a JSON body with the right status, logged once."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from tickgate.errors import NotFoundError, RequestError
+from tickgate.server.http import Handler, error_response
+
+log = logging.getLogger("tickgate.rest")
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Translate exceptions into the API's `{"error": ...}` responses."""
+    try:
+        return await handler(request)
+    except RequestError as exc:
+        log.info("%s %s -> %d: %s", request.method, request.path, exc.status, exc.message)
+        return error_response(exc.message, status=exc.status)
+    except NotFoundError as exc:
+        log.info("%s %s -> 404: %s", request.method, request.path, exc)
+        return error_response(str(exc), status=404)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        log.info("%s %s -> %d", request.method, request.path, exc.status)
+        return error_response(exc.reason, status=exc.status)
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return error_response("internal error", status=500)
+
+
+async def not_found(request: web.Request) -> web.StreamResponse:
+    """Unknown routes get a JSON 404 naming the path."""
+    raise RequestError(f"no route for {request.method} {request.path}", status=404)

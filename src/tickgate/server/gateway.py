@@ -1,0 +1,42 @@
+"""The services one gateway process is made of, as seen by the HTTP and WebSocket handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from tickgate.clock import Clock
+from tickgate.config import Config
+from tickgate.market.catalogue import Catalogue
+from tickgate.market.engine import MarketEngine
+from tickgate.market.history import HistoryService
+from tickgate.server.session import Session
+from tickgate.streaming.hub import StreamingHub
+
+
+@dataclass(eq=False)
+class Gateway:
+    """Everything a request handler may need; built once by `server.app.build_app`."""
+
+    config: Config
+    clock: Clock
+    catalogue: Catalogue
+    market: MarketEngine
+    hub: StreamingHub
+    history: HistoryService
+    session: Session
+    connections: set[Any] = field(default_factory=set)
+
+    @property
+    def account_ids(self) -> list[str]:
+        return [account.id for account in self.config.accounts]
+
+
+GATEWAY = web.AppKey("gateway", Gateway)
+
+
+def gateway_of(request: web.Request) -> Gateway:
+    """The gateway serving `request`."""
+    return request.app[GATEWAY]

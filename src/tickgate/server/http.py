@@ -1,0 +1,107 @@
+"""Small HTTP helpers shared by the REST modules: JSON responses, query parsing, route tables."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from tickgate.errors import RequestError
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: The gateway serves every REST route under both prefixes, like the real one.
+PREFIXES = ("/v1/api", "/v1/portal")
+
+
+def json_response(payload: Any, *, status: int = 200) -> web.Response:
+    """A JSON response serialised with orjson (Decimal-free payloads only)."""
+    return web.Response(body=orjson.dumps(payload), status=status, content_type="application/json")
+
+
+def error_response(message: str, *, status: int, **extra: Any) -> web.Response:
+    """The API's error shape: `{"error": "...", ...}` with an HTTP status."""
+    return json_response({"error": message, **extra}, status=status)
+
+
+def add_routes(app: web.Application, routes: Iterable[tuple[str, str, Handler]]) -> None:
+    """Register (method, path, handler) under every prefix; '*' methods mean GET and POST."""
+    for method, path, handler in routes:
+        methods = ("GET", "POST") if method == "*" else (method,)
+        for prefix in PREFIXES:
+            for verb in methods:
+                # Clients differ on trailing slashes (ibind asks for `iserver/account/trades/`).
+                app.router.add_route(verb, prefix + path, handler)
+                app.router.add_route(verb, prefix + path + "/", handler)
+
+
+def query_bool(request: web.Request, name: str, *, default: bool) -> bool:
+    """A boolean query parameter, accepting Python-style `True`/`False` as ibind sends them."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    text = raw.strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise RequestError(f"{name} must be true or false, got {raw!r}")
+
+
+def query_int(request: web.Request, name: str, *, default: int | None = None) -> int:
+    """A required (or defaulted) integer query parameter."""
+    raw = request.query.get(name)
+    if raw is None or raw.strip() == "":
+        if default is None:
+            raise RequestError(f"missing required parameter {name!r}")
+        return default
+    return parse_int(raw, name)
+
+
+def parse_int(raw: object, name: str) -> int:
+    """An integer from a query string or JSON value; bools and fractions are refused."""
+    if isinstance(raw, bool):
+        raise RequestError(f"{name} must be an integer, got {raw!r}")
+    if isinstance(raw, int):
+        return raw
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        raise RequestError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def int_list(raw: str, name: str, *, limit: int) -> list[int]:
+    """A comma-separated list of integers, at most `limit` of them, duplicates removed in order."""
+    items = [part.strip() for part in raw.split(",") if part.strip()]
+    if not items:
+        raise RequestError(f"{name} must list at least one value")
+    values = list(dict.fromkeys(parse_int(item, name) for item in items))
+    if len(values) > limit:
+        raise RequestError(f"too many {name}: at most {limit} per request, got {len(values)}")
+    return values
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object body ({} when empty). Raises RequestError on bad JSON."""
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise RequestError(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise RequestError("request body must be a JSON object")
+    return body
+
+
+async def param(request: web.Request, name: str) -> str | None:
+    """A parameter from the query string, or for POST from the JSON body (both styles exist)."""
+    if name in request.query:
+        return request.query[name]
+    if request.method == "POST" and request.can_read_body:
+        value = (await json_body(request)).get(name)
+        return None if value is None else str(value)
+    return None

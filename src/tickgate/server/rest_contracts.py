@@ -1,0 +1,142 @@
+"""REST: contract lookup — symbol search, futures, stocks, secdef, option strikes and info."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from aiohttp import web
+
+from tickgate.errors import RequestError
+from tickgate.model.instruments import Instrument, Right, SecType
+from tickgate.server import wire_contracts as wire
+from tickgate.server.gateway import gateway_of
+from tickgate.server.http import Handler, int_list, json_body, json_response, param, query_bool
+
+SECDEF_LIMIT = 200
+
+
+async def search(request: web.Request) -> web.Response:
+    symbol = (await param(request, "symbol") or "").strip()
+    if not symbol:
+        raise RequestError("missing required parameter 'symbol'")
+    by_name = query_bool(request, "name", default=False)
+    sec_type = _sec_type(await param(request, "secType"))
+    catalogue = gateway_of(request).catalogue
+    found = catalogue.search(symbol, by_name=by_name, sec_type=sec_type)
+    return json_response([wire.search_row(catalogue, instrument) for instrument in found])
+
+
+def _sec_type(raw: str | None) -> SecType | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return SecType(raw.strip().upper())
+    except ValueError:
+        raise RequestError(f"unknown secType {raw!r}; use one of {', '.join(SecType)}") from None
+
+
+def _underlying(request: web.Request) -> Instrument:
+    raw = request.query.get("conid")
+    if raw is None:
+        raise RequestError("missing required parameter 'conid'")
+    conid = int_list(raw, "conid", limit=1)[0]
+    instrument = gateway_of(request).catalogue.find(conid)
+    if instrument is None:
+        raise RequestError(f"Invalid conid {conid}")
+    return instrument
+
+
+def _month(request: web.Request) -> str:
+    month = request.query.get("month", "").strip().upper()
+    if not month:
+        raise RequestError("missing required parameter 'month' (e.g. JAN27)")
+    return month
+
+
+async def strikes(request: web.Request) -> web.Response:
+    underlying = _underlying(request)
+    sec_type = _sec_type(request.query.get("sectype") or request.query.get("secType"))
+    if sec_type not in (None, SecType.OPT):
+        raise RequestError(f"strikes are available for sectype OPT, not {sec_type}")
+    calls, puts = gateway_of(request).catalogue.strikes(underlying.conid, _month(request))
+    return json_response({"call": [float(s) for s in calls], "put": [float(s) for s in puts]})
+
+
+async def info(request: web.Request) -> web.Response:
+    underlying = _underlying(request)
+    sec_type = _sec_type(request.query.get("sectype") or request.query.get("secType")) or underlying.sec_type
+    catalogue = gateway_of(request).catalogue
+    if sec_type is SecType.OPT:
+        found = catalogue.options(
+            underlying.conid, month=_month(request), strike=_strike(request), right=_right(request)
+        )
+    elif sec_type is SecType.FUT:
+        month = request.query.get("month", "").strip().upper() or None
+        found = [f for f in catalogue.futures(underlying.symbol) if month is None or wire.month_code(f.expiry or "") == month]
+    else:
+        found = [underlying]
+    return json_response([wire.info_row(instrument) for instrument in found])
+
+
+def _strike(request: web.Request) -> Decimal | None:
+    raw = request.query.get("strike")
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return Decimal(raw.strip())
+    except InvalidOperation:
+        raise RequestError(f"strike must be a number, got {raw!r}") from None
+
+
+def _right(request: web.Request) -> Right | None:
+    raw = request.query.get("right", "").strip().upper()
+    if not raw:
+        return None
+    aliases = {"C": Right.CALL, "CALL": Right.CALL, "P": Right.PUT, "PUT": Right.PUT}
+    if raw not in aliases:
+        raise RequestError(f"right must be C or P, got {raw!r}")
+    return aliases[raw]
+
+
+def _symbols(request: web.Request) -> list[str]:
+    raw = request.query.get("symbols", "")
+    symbols = list(dict.fromkeys(s.strip() for s in raw.split(",") if s.strip()))
+    if not symbols:
+        raise RequestError("missing required parameter 'symbols'")
+    return symbols
+
+
+async def futures(request: web.Request) -> web.Response:
+    catalogue = gateway_of(request).catalogue
+    return json_response({s: [wire.future_row(f) for f in catalogue.futures(s)] for s in _symbols(request)})
+
+
+async def stocks(request: web.Request) -> web.Response:
+    catalogue = gateway_of(request).catalogue
+    return json_response({s: [wire.stock_entry(i) for i in catalogue.stocks_by_symbol(s)] for s in _symbols(request)})
+
+
+async def secdef(request: web.Request) -> web.Response:
+    raw: object = request.query.get("conids")
+    if raw is None and request.method == "POST":
+        raw = (await json_body(request)).get("conids")
+    if isinstance(raw, list):
+        raw = ",".join(str(item) for item in raw)
+    if not isinstance(raw, str):
+        raise RequestError("missing required parameter 'conids'")
+    catalogue = gateway_of(request).catalogue
+    conids = int_list(raw, "conids", limit=SECDEF_LIMIT)
+    unknown = [conid for conid in conids if catalogue.find(conid) is None]
+    if unknown:
+        raise RequestError(f"Invalid conid {', '.join(map(str, unknown))}")
+    return json_response({"secdef": [wire.secdef_row(catalogue.get(conid)) for conid in conids]})
+
+
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("*", "/iserver/secdef/search", search),
+    ("GET", "/iserver/secdef/strikes", strikes),
+    ("GET", "/iserver/secdef/info", info),
+    ("GET", "/trsrv/futures", futures),
+    ("GET", "/trsrv/stocks", stocks),
+    ("*", "/trsrv/secdef", secdef),
+]

@@ -1,0 +1,103 @@
+"""REST: market data snapshots (with the pre-flight rule), unsubscribes and history bars."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from tickgate.errors import RequestError
+from tickgate.protocol import fields as F
+from tickgate.server.gateway import Gateway, gateway_of
+from tickgate.server.http import (
+    Handler,
+    error_response,
+    int_list,
+    json_body,
+    json_response,
+    parse_int,
+)
+
+SNAPSHOT_CONIDS = 100
+SNAPSHOT_FIELDS = 50
+ALWAYS = (F.SERVER_ID, F.AVAILABILITY)
+
+
+def require_primed(gateway: Gateway) -> None:
+    """Refuse market data until `/iserver/accounts` primed the session (reference §10.1)."""
+    if gateway.config.require_priming and not gateway.session.primed:
+        raise RequestError("Please query /accounts first", status=500)
+
+
+def requested_fields(raw: str | None) -> tuple[int, ...] | None:
+    """Field ids of a `fields=` parameter; unknown ids are refused by name."""
+    if raw is None or not raw.strip():
+        return None
+    ids = int_list(raw, "fields", limit=SNAPSHOT_FIELDS)
+    unknown = [fid for fid in ids if fid not in F.KNOWN_FIELDS]
+    if unknown:
+        raise RequestError(f"unknown field id {', '.join(map(str, unknown))} in fields")
+    return tuple(ids)
+
+
+async def snapshot(request: web.Request) -> web.Response:
+    gateway = gateway_of(request)
+    require_primed(gateway)
+    raw_conids = request.query.get("conids")
+    if raw_conids is None:
+        raise RequestError("missing required parameter 'conids'")
+    conids = int_list(raw_conids, "conids", limit=SNAPSHOT_CONIDS)
+    fields = requested_fields(request.query.get("fields"))
+    for conid in conids:
+        if gateway.catalogue.find(conid) is None:
+            raise RequestError(f"Invalid conid {conid}")
+    return json_response([_snapshot_row(gateway, conid, fields) for conid in conids])
+
+
+def _snapshot_row(gateway: Gateway, conid: int, fields: tuple[int, ...] | None) -> dict[str, Any]:
+    session = gateway.session
+    row: dict[str, Any] = {"conid": conid, "conidEx": str(conid)}
+    if conid not in session.preflighted:
+        # The first request only opens the stream, like the real gateway: ids, no data.
+        session.preflighted[conid] = fields or F.DEFAULT_FIELDS
+        return row
+    if fields is not None:
+        session.preflighted[conid] = fields
+    wanted = session.preflighted[conid] + ALWAYS
+    values = gateway.market.snapshot(conid, wanted)
+    row.update({str(fid): value for fid, value in values.items()})
+    updated = gateway.market.updated_ns(conid)
+    row["_updated"] = (updated or gateway.clock.now_ns()) // 1_000_000
+    row["server_id"] = values.get(F.SERVER_ID, "q0")
+    return row
+
+
+async def unsubscribe(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    if "conid" not in body:
+        raise RequestError("missing required field 'conid'")
+    conid = parse_int(body["conid"], "conid")
+    if gateway_of(request).session.preflighted.pop(conid, None) is None:
+        # ibind tolerates exactly 404 here (reference §8.4).
+        return error_response("unknown", status=404)
+    return json_response({"success": True})
+
+
+async def unsubscribe_legacy(request: web.Request) -> web.Response:
+    conid = parse_int(request.match_info["conid"], "conid")
+    if gateway_of(request).session.preflighted.pop(conid, None) is None:
+        return error_response("unknown", status=404)
+    return json_response({"confirmed": "success"})
+
+
+async def unsubscribe_all(request: web.Request) -> web.Response:
+    gateway_of(request).session.preflighted.clear()
+    return json_response({"unsubscribed": True})
+
+
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/iserver/marketdata/snapshot", snapshot),
+    ("POST", "/iserver/marketdata/unsubscribe", unsubscribe),
+    ("GET", "/iserver/marketdata/unsubscribeall", unsubscribe_all),
+    ("GET", "/iserver/marketdata/{conid}/unsubscribe", unsubscribe_legacy),
+]

@@ -1,0 +1,155 @@
+"""REST: session, authentication and account listing (protocol reference §8.1, §8.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from tickgate.server.gateway import Gateway, gateway_of
+from tickgate.server.http import Handler, json_response
+from tickgate.server.session import SERVER_NAME, SERVER_VERSION, USERNAME
+
+_SERVER_INFO = {"serverName": SERVER_NAME, "serverVersion": SERVER_VERSION}
+_MAC = "00:00:00:00:00:00"
+
+
+def auth_status(gateway: Gateway) -> dict[str, Any]:
+    """The `authStatus` object shared by /tickle, /iserver/auth/status and ssodh/init."""
+    session = gateway.session
+    return {
+        "authenticated": session.authenticated,
+        "competing": False,
+        "connected": session.authenticated,
+        "message": "",
+        "MAC": _MAC,
+        "serverInfo": _SERVER_INFO,
+        "hardware_info": f"tickgate|{_MAC}",
+        "fail": "",
+    }
+
+
+async def tickle(request: web.Request) -> web.Response:
+    gateway = gateway_of(request)
+    gateway.session.touch()
+    return json_response(
+        {
+            "session": gateway.session.id,
+            "ssoExpires": 600_000,
+            "collission": False,
+            "userId": 1,
+            "hmds": {"error": "no bridge"},
+            "iserver": {"authStatus": auth_status(gateway)},
+        }
+    )
+
+
+async def status(request: web.Request) -> web.Response:
+    return json_response(auth_status(gateway_of(request)))
+
+
+async def ssodh_init(request: web.Request) -> web.Response:
+    gateway = gateway_of(request)
+    gateway.session.login()
+    return json_response(auth_status(gateway))
+
+
+async def reauthenticate(request: web.Request) -> web.Response:
+    gateway_of(request).session.login()
+    return json_response({"message": "triggered"})
+
+
+async def validate(request: web.Request) -> web.Response:
+    gateway = gateway_of(request)
+    return json_response(
+        {
+            "USER_ID": 1,
+            "USER_NAME": USERNAME,
+            "RESULT": gateway.session.authenticated,
+            "AUTH_TIME": gateway.session.now_ms(),
+            "IS_FREE_TRIAL": False,
+            "CREDENTIAL": USERNAME,
+            "EXPIRES": 600_000,
+            "LANDING_APP": "UNIVERSAL",
+            "IS_MASTER": False,
+            "lastAccessed": gateway.session.last_accessed_ms,
+            "PAPER_USER_NAME": USERNAME,
+            "features": {"env": "PAPER", "realtime": True, "optionChains": True},
+        }
+    )
+
+
+async def logout(request: web.Request) -> web.Response:
+    gateway_of(request).session.logout()
+    return json_response({"status": True})
+
+
+def accounts_payload(gateway: Gateway) -> dict[str, Any]:
+    """The /iserver/accounts body (also the `act` frame's args on /v1/api/ws)."""
+    ids = gateway.account_ids
+    props = {
+        "hasChildAccounts": False,
+        "supportsCashQty": True,
+        "noFXConv": False,
+        "isProp": False,
+        "supportsFractions": False,
+        "allowCustomerTime": False,
+    }
+    return {
+        "accounts": ids,
+        "acctProps": {account: dict(props) for account in ids},
+        "aliases": {account: account for account in ids},
+        "allowFeatures": {"allowFXConv": True, "allowTypeAhead": True, "snapshotRefreshTimeout": 30},
+        "chartPeriods": {"STK": ["*"], "FUT": ["*"], "OPT": ["*"], "CASH": ["*"]},
+        "groups": [],
+        "profiles": [],
+        "selectedAccount": ids[0],
+        "serverInfo": _SERVER_INFO,
+        "sessionId": gateway.session.id[:8] + "." + gateway.session.id[8:16],
+        "isFT": False,
+        "isPaper": True,
+    }
+
+
+async def iserver_accounts(request: web.Request) -> web.Response:
+    gateway = gateway_of(request)
+    gateway.session.primed = True
+    return json_response(accounts_payload(gateway))
+
+
+async def portfolio_accounts(request: web.Request) -> web.Response:
+    gateway = gateway_of(request)
+    rows = []
+    for account in gateway.config.accounts:
+        rows.append(
+            {
+                "id": account.id,
+                "accountId": account.id,
+                "accountVan": account.id,
+                "accountTitle": "tickgate paper account",
+                "displayName": account.id,
+                "accountAlias": None,
+                "currency": account.currency,
+                "type": "DEMO",
+                "tradingType": "PMRGN",
+                "faclient": False,
+                "clearingStatus": "O",
+                "covestor": False,
+                "brokerageAccess": True,
+                "parent": {"mmc": [], "accountId": "", "isMParent": False, "isMChild": False},
+                "desc": account.id,
+            }
+        )
+    return json_response(rows)
+
+
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("*", "/tickle", tickle),
+    ("*", "/iserver/auth/status", status),
+    ("POST", "/iserver/auth/ssodh/init", ssodh_init),
+    ("*", "/iserver/reauthenticate", reauthenticate),
+    ("GET", "/sso/validate", validate),
+    ("POST", "/logout", logout),
+    ("GET", "/iserver/accounts", iserver_accounts),
+    ("GET", "/portfolio/accounts", portfolio_accounts),
+]

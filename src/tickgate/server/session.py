@@ -1,0 +1,88 @@
+"""The brokerage session a tickgate process pretends to hold: one user, one stable session id.
+
+Like the real gateway, there is one session per process. It tracks what the IBKR API makes
+stateful: whether `/iserver/accounts` primed it, which conids a REST snapshot pre-flighted, and
+how many market-data lines its streams use across every WebSocket connection of both dialects.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Hashable
+
+import orjson
+
+from tickgate.clock import NS_PER_MS, Clock
+
+USERNAME = "tickgate"
+SERVER_NAME = "tickgate"
+SERVER_VERSION = "tickgate 0.1.0"
+
+
+class Session:
+    """State of the one brokerage session. Not thread-safe; lives on the event loop."""
+
+    def __init__(self, clock: Clock, *, md_lines: int) -> None:
+        self.id = secrets.token_hex(16)
+        self.clock = clock
+        self.authenticated = True
+        self.primed = False
+        self.md_lines = md_lines
+        self.preflighted: dict[int, tuple[int, ...]] = {}
+        self._line_holders: dict[int, set[Hashable]] = {}
+        self.last_accessed_ms = self.now_ms()
+
+    def now_ms(self) -> int:
+        return self.clock.now_ns() // NS_PER_MS
+
+    def touch(self) -> int:
+        """Record activity; returns a `lastAccessed` that strictly increases between calls."""
+        self.last_accessed_ms = max(self.now_ms(), self.last_accessed_ms + 1)
+        return self.last_accessed_ms
+
+    def matches_cookie(self, cookie: str | None) -> bool:
+        """True when an `api` cookie names this session, raw or as JSON `{"session": "..."}`."""
+        if not cookie:
+            return False
+        text = cookie.strip()
+        if text.startswith("{"):
+            try:
+                value = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                return False
+            return isinstance(value, dict) and value.get("session") == self.id
+        return text == self.id
+
+    def acquire_line(self, holder: Hashable, conid: int) -> bool:
+        """Take a market-data line for `conid` on behalf of `holder`.
+
+        Lines count distinct conids across the session: a conid already streamed by anyone costs
+        nothing more. Returns False, taking nothing, when a new conid would exceed the limit.
+        """
+        holders = self._line_holders.get(conid)
+        if holders is None:
+            if len(self._line_holders) >= self.md_lines:
+                return False
+            holders = self._line_holders[conid] = set()
+        holders.add(holder)
+        return True
+
+    def release_line(self, holder: Hashable, conid: int) -> None:
+        """Give back `holder`'s line for `conid` (no-op when it held none)."""
+        holders = self._line_holders.get(conid)
+        if holders is None:
+            return
+        holders.discard(holder)
+        if not holders:
+            del self._line_holders[conid]
+
+    def lines_in_use(self) -> int:
+        return len(self._line_holders)
+
+    def logout(self) -> None:
+        self.authenticated = False
+        self.primed = False
+        self.preflighted.clear()
+
+    def login(self) -> None:
+        self.authenticated = True

@@ -1,0 +1,134 @@
+"""Instrument → IBKR contract JSON shapes (protocol reference §8.3). Pure functions."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from tickgate.market.catalogue import Catalogue, month_code
+
+__all__ = ["month_code"]
+from tickgate.model.instruments import Instrument, SecType
+
+_OPT_EXCHANGES = "SMART;AMEX;BATS;BOX;CBOE;CBOE2;ISE;NASDAQOM;PHLX"
+
+
+def _num(value: Decimal | None) -> float:
+    return float(value) if value is not None else 0.0
+
+
+def search_row(catalogue: Catalogue, instrument: Instrument) -> dict[str, Any]:
+    """One `/iserver/secdef/search` result: the underlying and the derivative sections it has."""
+    sections: list[dict[str, Any]] = [{"secType": instrument.sec_type.value}]
+    months = catalogue.option_months(instrument.conid)
+    expiries = sorted({o.expiry for o in catalogue.options(instrument.conid) if o.expiry})
+    if months:
+        sections.append({"secType": "OPT", "months": ";".join(months), "exchange": _OPT_EXCHANGES})
+    futures = catalogue.futures(instrument.symbol) if instrument.sec_type is SecType.IND else []
+    if futures:
+        future_months = list(dict.fromkeys(month_code(f.expiry or "") for f in futures))
+        sections.append({"secType": "FUT", "months": ";".join(future_months), "exchange": futures[0].exchange})
+    return {
+        "conid": str(instrument.conid),
+        "companyHeader": f"{instrument.name} - {instrument.listing_exchange or instrument.exchange}",
+        "companyName": instrument.name,
+        "symbol": instrument.symbol,
+        "description": instrument.listing_exchange or instrument.exchange,
+        "restricted": None,
+        "fop": None,
+        "opt": ";".join(expiries) if expiries else None,
+        "war": None,
+        "sections": sections,
+        "secType": instrument.sec_type.value,
+    }
+
+
+def info_row(instrument: Instrument) -> dict[str, Any]:
+    """One `/iserver/secdef/info` result."""
+    return {
+        "conid": instrument.conid,
+        "symbol": instrument.symbol,
+        "secType": instrument.sec_type.value,
+        "exchange": "SMART" if instrument.sec_type in (SecType.STK, SecType.OPT) else instrument.exchange,
+        "listingExchange": instrument.listing_exchange or None,
+        "right": instrument.right.value if instrument.right else None,
+        "strike": _num(instrument.strike),
+        "currency": instrument.currency,
+        "cusip": None,
+        "coupon": "No Coupon",
+        "desc1": instrument.symbol,
+        "desc2": describe(instrument),
+        "maturityDate": instrument.expiry,
+        "multiplier": str(instrument.multiplier),
+        "tradingClass": instrument.trading_class or instrument.symbol,
+        "validExchanges": instrument.exchange,
+    }
+
+
+def describe(instrument: Instrument) -> str:
+    """Human contract description, e.g. `JAN 15 '27 195 Call` for an option."""
+    if instrument.expiry is None:
+        return instrument.name
+    year, month, day = instrument.expiry[2:4], month_code(instrument.expiry)[:3], instrument.expiry[6:8]
+    if instrument.sec_type is SecType.OPT and instrument.strike is not None and instrument.right:
+        right = "Call" if instrument.right.value == "C" else "Put"
+        return f"{month} {day} '{year} {instrument.strike.normalize():f} {right}"
+    return f"{month} {day} '{year}"
+
+
+def future_row(instrument: Instrument) -> dict[str, Any]:
+    """One `/trsrv/futures` entry."""
+    expiry = int(instrument.expiry or 0)
+    return {
+        "symbol": instrument.symbol,
+        "conid": instrument.conid,
+        "underlyingConid": instrument.underlying_conid or 0,
+        "expirationDate": expiry,
+        "ltd": expiry,
+        "shortFuturesCutOff": expiry,
+        "longFuturesCutOff": expiry,
+    }
+
+
+def stock_entry(instrument: Instrument) -> dict[str, Any]:
+    """One `/trsrv/stocks` entry for a symbol."""
+    return {
+        "name": instrument.name,
+        "chineseName": None,
+        "assetClass": instrument.sec_type.value,
+        "contracts": [
+            {"conid": instrument.conid, "exchange": instrument.listing_exchange or instrument.exchange, "isUS": instrument.currency == "USD"}
+        ],
+    }
+
+
+def secdef_row(instrument: Instrument) -> dict[str, Any]:
+    """One `/trsrv/secdef` entry."""
+    decimals = instrument.price_decimals
+    return {
+        "conid": instrument.conid,
+        "currency": instrument.currency,
+        "name": instrument.name,
+        "ticker": instrument.symbol,
+        "fullName": describe(instrument) if instrument.expiry else instrument.symbol,
+        "assetClass": instrument.sec_type.value,
+        "listingExchange": instrument.listing_exchange or instrument.exchange,
+        "allExchanges": instrument.exchange,
+        "countryCode": "US" if instrument.currency == "USD" else "",
+        "expiry": instrument.expiry,
+        "lastTradingDay": instrument.expiry,
+        "putOrCall": instrument.right.value if instrument.right else None,
+        "strike": str(instrument.strike.normalize()) if instrument.strike is not None else "0",
+        "undConid": instrument.underlying_conid or 0,
+        "multiplier": float(instrument.multiplier),
+        "type": "ETF" if instrument.is_etf else ("COMMON" if instrument.sec_type is SecType.STK else None),
+        "hasOptions": False,
+        "isUS": instrument.currency == "USD",
+        "incrementRules": [{"lowerEdge": 0.0, "increment": float(instrument.min_tick)}],
+        "displayRule": {
+            "magnification": 0,
+            "displayRuleStep": [{"decimalDigits": decimals, "lowerEdge": 0.0, "wholeDigits": 4}],
+        },
+        "isEventContract": False,
+        "pageSize": 100,
+    }

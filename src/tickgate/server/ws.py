@@ -1,0 +1,154 @@
+"""The WebSocket connection shell shared by both dialects.
+
+A `Connection` owns one socket: its outbox (one transport write per event-loop turn), its command
+rate limit, its market-data lines and its per-connection tasks. Dialects (`ws_legacy`,
+`ws_current`) turn text commands into calls on the hub and the engines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from tickgate.server.gateway import Gateway
+from tickgate.server.ratelimit import TokenBucket
+from tickgate.streaming.outbox import Outbox
+
+log = logging.getLogger("tickgate.ws")
+
+CLOSE_SLOW_CONSUMER = 1008
+DRAIN_POLL_SECONDS = 0.002
+
+
+class Dialect(Protocol):
+    """What a connection needs from a dialect."""
+
+    def opened(self) -> None:
+        """Called once the socket is open (connect burst, if the dialect has one)."""
+
+    def handle(self, text: str) -> None:
+        """Handle one client text message. Must not raise for bad input: answer with an error."""
+
+    def error(self, message: str, topic: str | None) -> None:
+        """Send an error frame in the dialect's shape."""
+
+    def closed(self) -> None:
+        """Release everything the dialect holds for this connection."""
+
+
+class Connection:
+    """One WebSocket client. Created and run by `serve_websocket`."""
+
+    def __init__(self, gateway: Gateway, ws: web.WebSocketResponse, request: web.Request) -> None:
+        self.gateway = gateway
+        self.ws = ws
+        self.request = request
+        transport = request.transport
+        assert transport is not None  # the socket was upgraded, so it has a transport
+        self.transport = transport
+        config = gateway.config
+        self.outbox = Outbox(
+            transport,
+            schedule=asyncio.get_running_loop().call_soon,
+            limit_bytes=config.outbox_limit_bytes,
+            high_water=min(262_144, config.outbox_limit_bytes // 4),
+            on_congested=self._on_congested,
+            on_overflow=self._on_overflow,
+        )
+        self.limiter = TokenBucket(
+            rate=config.commands_per_second, burst=config.command_burst, now_ns=gateway.clock.monotonic_ns()
+        )
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.dialect: Dialect | None = None
+
+    def send(self, payload: bytes) -> None:
+        """Queue a reliable frame (never dropped; a reader too slow for it is disconnected)."""
+        self.outbox.push(payload)
+
+    def spawn(self, coro: Callable[[], object], name: str) -> None:
+        """Run a task owned by this connection; it is cancelled when the connection ends."""
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro(), name=name)  # type: ignore[arg-type]
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def _on_congested(self) -> None:
+        self.spawn(self._drain, "drain")
+
+    async def _drain(self) -> None:
+        # The transport's own buffer is above the high-water mark: wait until the kernel takes it,
+        # then let the outbox write what it conflated meanwhile.
+        low_water = self.outbox.high_water // 2
+        while not self.transport.is_closing() and self.transport.get_write_buffer_size() > low_water:
+            await asyncio.sleep(DRAIN_POLL_SECONDS)
+        self.outbox.flush()
+
+    def _on_overflow(self, reason: str) -> None:
+        log.warning("closing slow consumer %s: %s", self.request.remote, reason)
+        self.spawn(lambda: self.ws.close(code=CLOSE_SLOW_CONSUMER, message=reason.encode()[:120]), "close")
+
+    def allow_command(self) -> bool:
+        return self.limiter.allow(self.gateway.clock.monotonic_ns())
+
+    async def run(self, dialect: Dialect) -> None:
+        """Read commands until the client goes away; then release everything."""
+        self.dialect = dialect
+        limit = self.gateway.config.max_frame_bytes
+        try:
+            dialect.opened()
+            async for message in self.ws:
+                if message.type is WSMsgType.TEXT:
+                    self._dispatch(dialect, message.data, limit)
+                elif message.type is WSMsgType.BINARY:
+                    dialect.error("binary frames are not supported; send text commands", None)
+        finally:
+            dialect.closed()
+            for task in list(self.tasks):
+                task.cancel()
+
+    def _dispatch(self, dialect: Dialect, text: str, limit: int) -> None:
+        size = len(text.encode())
+        if size > limit:
+            log.info("refused %d-byte message from %s", size, self.request.remote)
+            dialect.error(f"message of {size} bytes exceeds the limit of {limit} bytes; ignored", None)
+        elif not self.allow_command():
+            config = self.gateway.config
+            log.info("rate-limited command from %s", self.request.remote)
+            dialect.error(
+                f"too many commands: at most {config.commands_per_second:g} per second "
+                f"(burst {config.command_burst}); command ignored",
+                None,
+            )
+        else:
+            dialect.handle(text)
+
+
+async def serve_websocket(
+    request: web.Request, gateway: Gateway, make_dialect: Callable[[Connection], Dialect]
+) -> web.WebSocketResponse:
+    """Upgrade `request` and run a connection with the dialect `make_dialect` builds."""
+    ws = web.WebSocketResponse(
+        autoping=True,
+        compress=False,
+        max_msg_size=max(1 << 20, 4 * gateway.config.max_frame_bytes),
+    )
+    await ws.prepare(request)
+    connection = Connection(gateway, ws, request)
+    gateway.connections.add(connection)
+    try:
+        await connection.run(make_dialect(connection))
+    finally:
+        gateway.connections.discard(connection)
+    return ws
+
+
+async def close_all(gateway: Gateway) -> None:
+    """Close every WebSocket with 1001 (going away): the server is shutting down."""
+    connections = list(gateway.connections)
+    await asyncio.gather(
+        *(c.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down") for c in connections),
+        return_exceptions=True,
+    )
