@@ -1,0 +1,1 @@
+"""Paper trading: orders, matching, portfolio and the durable event store."""

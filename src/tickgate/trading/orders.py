@@ -1,0 +1,99 @@
+"""The order state machine, as one explicit transition table.
+
+Every status change of an order goes through `next_status`; a pair missing from `TRANSITIONS`
+is illegal and raises `IllegalTransitionError`. In this simulator cancels are confirmed at
+once, so `PendingCancel` is passed through within one engine call, but it stays in the table
+so an asynchronous venue could be plugged in without changing the rules.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tickgate.errors import RequestError
+from tickgate.model.orders import OrderStatus
+
+
+class OrderEvent(StrEnum):
+    """What can happen to an order."""
+
+    SUBMIT = "submit"  # handed to the engine after validation
+    ACCEPT = "accept"  # live and matchable
+    HOLD = "hold"  # accepted but waiting: untriggered stop, bracket child, at-close order
+    REJECT = "reject"  # refused after submission
+    TRIGGER = "trigger"  # a held order became live
+    MODIFY = "modify"  # price/quantity changed by the client
+    PARTIAL_FILL = "partial_fill"
+    FILL = "fill"  # the last unit filled
+    REQUEST_CANCEL = "request_cancel"
+    CONFIRM_CANCEL = "confirm_cancel"
+    EXPIRE = "expire"  # DAY at the session close, IOC remainder, OCA sibling filled
+    WARN = "warn"
+    CLEAR_WARNING = "clear_warning"
+
+
+_S = OrderStatus
+_E = OrderEvent
+
+TRANSITIONS: dict[tuple[OrderStatus, OrderEvent], OrderStatus] = {
+    (_S.INACTIVE, _E.SUBMIT): _S.PENDING_SUBMIT,
+    (_S.PENDING_SUBMIT, _E.ACCEPT): _S.SUBMITTED,
+    (_S.PENDING_SUBMIT, _E.HOLD): _S.PRE_SUBMITTED,
+    (_S.PENDING_SUBMIT, _E.REJECT): _S.INACTIVE,
+    (_S.PENDING_SUBMIT, _E.REQUEST_CANCEL): _S.PENDING_CANCEL,
+    (_S.PRE_SUBMITTED, _E.TRIGGER): _S.SUBMITTED,
+    (_S.PRE_SUBMITTED, _E.MODIFY): _S.PRE_SUBMITTED,
+    (_S.PRE_SUBMITTED, _E.REQUEST_CANCEL): _S.PENDING_CANCEL,
+    (_S.PRE_SUBMITTED, _E.EXPIRE): _S.CANCELLED,
+    (_S.PRE_SUBMITTED, _E.WARN): _S.WARN_STATE,
+    (_S.SUBMITTED, _E.MODIFY): _S.SUBMITTED,
+    (_S.SUBMITTED, _E.PARTIAL_FILL): _S.SUBMITTED,
+    (_S.SUBMITTED, _E.FILL): _S.FILLED,
+    (_S.SUBMITTED, _E.REQUEST_CANCEL): _S.PENDING_CANCEL,
+    (_S.SUBMITTED, _E.EXPIRE): _S.CANCELLED,
+    (_S.SUBMITTED, _E.WARN): _S.WARN_STATE,
+    (_S.WARN_STATE, _E.CLEAR_WARNING): _S.SUBMITTED,
+    (_S.WARN_STATE, _E.REQUEST_CANCEL): _S.PENDING_CANCEL,
+    (_S.WARN_STATE, _E.EXPIRE): _S.CANCELLED,
+    # A fill can overtake a cancel request on a real venue; the order stays pending cancel.
+    (_S.PENDING_CANCEL, _E.PARTIAL_FILL): _S.PENDING_CANCEL,
+    (_S.PENDING_CANCEL, _E.FILL): _S.FILLED,
+    (_S.PENDING_CANCEL, _E.CONFIRM_CANCEL): _S.CANCELLED,
+}
+
+_VERBS: dict[OrderEvent, str] = {
+    _E.MODIFY: "modified",
+    _E.REQUEST_CANCEL: "cancelled",
+    _E.CONFIRM_CANCEL: "cancelled",
+    _E.EXPIRE: "expired",
+}
+
+
+class IllegalTransitionError(RequestError):
+    """An order was asked to change in a way its current status does not allow.
+
+    `status` of the RequestError is 400; `state` and `event` say what was refused.
+    """
+
+    def __init__(self, order_id: int, state: OrderStatus, event: OrderEvent) -> None:
+        verb = _VERBS.get(event, f"moved by '{event.value}'")
+        super().__init__(f"Order {order_id} cannot be {verb}: it is {state.value}", status=400)
+        self.order_id = order_id
+        self.state = state
+        self.event = event
+
+
+def next_status(order_id: int, state: OrderStatus, event: OrderEvent) -> OrderStatus:
+    """The status an order in `state` moves to on `event`.
+
+    Raises IllegalTransitionError when the table has no such transition.
+    """
+    try:
+        return TRANSITIONS[(state, event)]
+    except KeyError:
+        raise IllegalTransitionError(order_id, state, event) from None
+
+
+def can(state: OrderStatus, event: OrderEvent) -> bool:
+    """True when `event` is legal for an order in `state`."""
+    return (state, event) in TRANSITIONS
