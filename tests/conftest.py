@@ -1,0 +1,91 @@
+"""Shared fixtures: a real gateway on 127.0.0.1 port 0, and HTTP/WebSocket clients for it."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from tickgate.config import Config
+from tickgate.server.app import RunningServer, build_app, start_server
+
+StartServer = Callable[..., Awaitable[RunningServer]]
+
+
+def make_config(tmp_path: Path, **changes: Any) -> Config:
+    """A config for tests: a free port, a temp data dir, plain HTTP unless asked otherwise."""
+    base = Config(port=0, tls=False, data_dir=tmp_path / "data", ticks_per_second=500.0)
+    return dataclasses.replace(base, **changes)
+
+
+@pytest.fixture
+async def start(tmp_path: Path) -> AsyncIterator[StartServer]:
+    """Start gateways with config overrides; all are stopped at the end of the test."""
+    servers: list[RunningServer] = []
+
+    async def _start(**changes: Any) -> RunningServer:
+        server = await start_server(build_app(make_config(tmp_path, **changes)))
+        servers.append(server)
+        return server
+
+    yield _start
+    for server in servers:
+        await server.stop()
+
+
+@pytest.fixture
+async def server(start: StartServer) -> RunningServer:
+    return await start()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False)) as session:
+        yield session
+
+
+class WsClient:
+    """A real WebSocket client with helpers that wait (bounded) for frames."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+
+    async def send(self, text: str) -> None:
+        await self.ws.send_str(text)
+
+    async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+        message = await asyncio.wait_for(self.ws.receive(), timeout)
+        assert message.type is aiohttp.WSMsgType.TEXT, f"expected a text frame, got {message.type}"
+        frame = orjson.loads(message.data)
+        assert isinstance(frame, dict)
+        return frame
+
+    async def recv_until(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0) -> dict[str, Any]:
+        """The first frame satisfying `predicate`, skipping others, within `timeout` seconds."""
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = await self.recv(timeout)
+                if predicate(frame):
+                    return frame
+
+    async def no_frame(self, within: float) -> None:
+        """Assert that nothing arrives for `within` seconds."""
+        try:
+            message = await asyncio.wait_for(self.ws.receive(), within)
+        except TimeoutError:
+            return
+        raise AssertionError(f"unexpected frame: {message.data!r}")
+
+
+@pytest.fixture
+async def ws_connect(http: aiohttp.ClientSession) -> Callable[..., Awaitable[WsClient]]:
+    async def _connect(url: str, **kwargs: Any) -> WsClient:
+        return WsClient(await http.ws_connect(url, **kwargs))
+
+    return _connect

@@ -1,0 +1,73 @@
+"""REST session and account endpoints over a real server, under both prefixes."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from tickgate.server.app import RunningServer
+
+
+@pytest.mark.parametrize("prefix", ["/v1/api", "/v1/portal"])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_tickle_returns_a_stable_session(
+    server: RunningServer, http: aiohttp.ClientSession, prefix: str, method: str
+) -> None:
+    sessions = []
+    for _ in range(2):
+        async with http.request(method, server.base_url + prefix + "/tickle") as response:
+            assert response.status == 200
+            body = await response.json()
+            sessions.append(body["session"])
+            assert body["iserver"]["authStatus"]["authenticated"] is True
+            assert body["iserver"]["authStatus"]["connected"] is True
+    assert sessions[0] == sessions[1] and len(sessions[0]) == 32
+
+
+async def test_auth_status_both_verbs(server: RunningServer, http: aiohttp.ClientSession) -> None:
+    for method in ("GET", "POST"):
+        async with http.request(method, server.base_url + "/v1/api/iserver/auth/status") as response:
+            body = await response.json()
+            assert body["authenticated"] is True and body["competing"] is False
+
+
+async def test_accounts_list_the_configured_account(server: RunningServer, http: aiohttp.ClientSession) -> None:
+    async with http.get(server.base_url + "/v1/api/iserver/accounts") as response:
+        body = await response.json()
+    assert body["accounts"] == ["DU1234567"]
+    assert body["selectedAccount"] == "DU1234567"
+    async with http.get(server.base_url + "/v1/portal/portfolio/accounts") as response:
+        rows = await response.json()
+    assert [row["id"] for row in rows] == ["DU1234567"]
+    assert rows[0]["currency"] == "USD"
+
+
+async def test_logout_then_status_is_unauthenticated(server: RunningServer, http: aiohttp.ClientSession) -> None:
+    async with http.post(server.base_url + "/v1/api/logout") as response:
+        assert await response.json() == {"status": True}
+    async with http.post(server.base_url + "/v1/api/iserver/auth/status") as response:
+        assert (await response.json())["authenticated"] is False
+    async with http.post(server.base_url + "/v1/api/iserver/auth/ssodh/init", json={"publish": True, "compete": True}) as response:
+        assert (await response.json())["authenticated"] is True
+
+
+async def test_unknown_route_is_a_json_404(server: RunningServer, http: aiohttp.ClientSession) -> None:
+    for path in ("/v1/api/no/such/thing", "/nowhere"):
+        async with http.get(server.base_url + path) as response:
+            assert response.status == 404
+            assert response.content_type == "application/json"
+            assert "no route" in (await response.json())["error"]
+
+
+async def test_trailing_slash_is_accepted(server: RunningServer, http: aiohttp.ClientSession) -> None:
+    async with http.get(server.base_url + "/v1/api/iserver/accounts/") as response:
+        assert response.status == 200
+
+
+async def test_tls_serves_rest_with_a_self_signed_certificate(start: object, http: aiohttp.ClientSession) -> None:
+    server = await start(tls=True)  # type: ignore[operator]
+    assert server.base_url.startswith("https://")
+    async with http.post(server.base_url + "/v1/api/tickle") as response:
+        assert response.status == 200
+    cert = server.gateway.config.data_dir / "tickgate-cert.pem"
+    assert cert.read_text().startswith("-----BEGIN CERTIFICATE-----")

@@ -1,0 +1,156 @@
+"""The seed's WebSocket dialect on /v1/portal/ws, end to end over real sockets."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.conftest import StartServer, WsClient
+from tickgate.server.app import RunningServer
+
+Connect = Callable[..., Awaitable[WsClient]]
+
+
+async def primed_socket(server: RunningServer, http: aiohttp.ClientSession, ws_connect: Connect) -> WsClient:
+    async with http.get(server.base_url + "/v1/api/iserver/accounts") as response:
+        assert response.status == 200
+    return await ws_connect(server.ws_base + "/v1/portal/ws")
+
+
+def is_md(conid: int) -> Callable[[dict[str, Any]], bool]:
+    return lambda frame: frame.get("topic") == f"md+{conid}" and "error" not in frame
+
+
+@pytest.mark.parametrize("tls", [False, True])
+async def test_subscribe_receive_and_unsubscribe(
+    start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect, tls: bool
+) -> None:
+    server = await start(tls=tls, ticks_per_second=2000.0)
+    ws = await primed_socket(server, http, ws_connect)
+    await ws.send('s+md+756733+{"fields":"31,84,86"}')
+    frame = await ws.recv_until(is_md(756733))
+    assert set(frame) - {"topic"} <= {"31", "84", "86"} and len(frame) > 1
+    assert all(isinstance(value, str) for key, value in frame.items())
+    await ws.send("u+md+756733")
+    # Whatever was in flight may still arrive; after it, the stream is silent.
+    await ws.send('s+md+99999999+{}')
+    await ws.recv_until(lambda f: "error" in f)
+    await ws.no_frame(0.5)
+
+
+async def test_snapshot_sends_everything_known_at_once(
+    server: RunningServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    ws = await primed_socket(server, http, ws_connect)
+    await ws.send('s+md+265598+{"tempo":60000,"snapshot":true,"fields":"55,84,86,7051"}')
+    frame = await ws.recv(timeout=2)
+    assert frame["topic"] == "md+265598"
+    assert frame["55"] == "AAPL" and frame["7051"] and float(frame["84"]) < float(frame["86"])
+
+
+async def test_tempo_merges_changes_into_one_frame_per_interval(
+    start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    server = await start(ticks_per_second=5000.0)
+    ws = await primed_socket(server, http, ws_connect)
+    await ws.send('s+md+756733+{"tempo":400,"fields":["84","86","31","85","88"]}')
+    loop_time = __import__("asyncio").get_running_loop().time
+    arrivals = []
+    for _ in range(3):
+        await ws.recv_until(is_md(756733), timeout=3)
+        arrivals.append(loop_time())
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    assert all(gap > 0.3 for gap in gaps), gaps
+
+
+async def test_fields_list_and_string_forms_and_duplicate_subscribe_updates(
+    server: RunningServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    ws = await primed_socket(server, http, ws_connect)
+    await ws.send('s+md+265598+{"snapshot":true,"fields":[55]}')
+    assert (await ws.recv_until(is_md(265598))) == {"55": "AAPL", "topic": "md+265598"}
+    await ws.send('s+md+265598+{"snapshot":true,"fields":"7051"}')
+    frame = await ws.recv_until(lambda f: is_md(265598)(f) and "7051" in f)
+    assert set(frame) == {"7051", "topic"}
+    assert server.gateway.session.lines_in_use() == 1
+
+
+async def test_streaming_before_priming_is_refused(
+    server: RunningServer, ws_connect: Connect
+) -> None:
+    ws = await ws_connect(server.ws_base + "/v1/portal/ws")
+    await ws.send("s+md+265598")
+    frame = await ws.recv()
+    assert frame["topic"] == "md+265598" and "/iserver/accounts" in frame["error"]
+
+
+async def test_account_topic_answers_with_an_error_not_silence(
+    server: RunningServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    ws = await primed_socket(server, http, ws_connect)
+    await ws.send("s+realtime-account-data+DU1234567")
+    frame = await ws.recv()
+    assert frame["topic"] == "realtime-account-data+DU1234567" and "error" in frame
+
+
+BAD_INPUTS = [
+    ("s+foo+1", None, "unknown topic"),
+    ('s+md+265598+{"tempo":', "md+265598", "JSON"),
+    ("s+md+12345", "md+12345", "unknown conid 12345"),
+    ('s+md+265598+{"fields":"31,99999"}', "md+265598", "99999"),
+    ('s+md+265598+{"tempo":-5}', "md+265598", "tempo"),
+    ('s+md+265598+{"tempo":99999999999}', "md+265598", "tempo"),
+    ("u+md+265598", "md+265598", "not subscribed"),
+]
+
+
+@pytest.mark.parametrize(("command", "topic", "needle"), BAD_INPUTS)
+async def test_bad_input_gets_an_error_frame_and_the_socket_stays_usable(
+    server: RunningServer, http: aiohttp.ClientSession, ws_connect: Connect, command: str, topic: str | None, needle: str
+) -> None:
+    ws = await primed_socket(server, http, ws_connect)
+    await ws.send(command)
+    frame = await ws.recv()
+    assert needle.lower() in frame["error"].lower()
+    assert frame.get("topic") == topic
+    await ws.send('s+md+265598+{"snapshot":true,"fields":"55"}')
+    assert (await ws.recv_until(is_md(265598)))["55"] == "AAPL"
+
+
+async def test_oversized_frame_is_refused_with_an_error(
+    start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    server = await start(max_frame_bytes=256)
+    ws = await primed_socket(server, http, ws_connect)
+    await ws.send("s+md+265598+" + "{" + " " * 400 + "}")
+    assert "exceeds the limit of 256 bytes" in (await ws.recv())["error"]
+    await ws.send('s+md+265598+{"snapshot":true,"fields":"55"}')
+    assert (await ws.recv_until(is_md(265598)))["55"] == "AAPL"
+
+
+async def test_market_data_lines_limit(start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect) -> None:
+    server = await start(md_lines=2)
+    ws = await primed_socket(server, http, ws_connect)
+    other = await ws_connect(server.ws_base + "/v1/portal/ws")
+    await ws.send('s+md+265598+{"tempo":60000}')
+    await other.send('s+md+8314+{"tempo":60000}')
+    await other.send('s+md+265598+{"tempo":60000}')  # already streamed in the session: no new line
+    await ws.send('s+md+272093+{"tempo":60000}')
+    frame = await ws.recv_until(lambda f: "error" in f)
+    assert frame["topic"] == "md+272093" and "lines limit" in frame["error"]
+    await ws.send("u+md+265598")
+    await other.send("u+md+8314")
+    await ws.send('s+md+272093+{"tempo":60000,"snapshot":true,"fields":"55"}')
+    assert (await ws.recv_until(is_md(272093)))["55"] == "MSFT"
+
+
+async def test_command_flood_is_rate_limited(start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect) -> None:
+    server = await start(commands_per_second=1.0, command_burst=5)
+    ws = await primed_socket(server, http, ws_connect)
+    for _ in range(8):
+        await ws.send('s+md+265598+{"tempo":60000}')
+    frame = await ws.recv_until(lambda f: "error" in f)
+    assert "too many commands" in frame["error"]

@@ -1,0 +1,55 @@
+"""The command line as a user runs it: a real process, its output, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from tickgate.cli import main
+
+
+def test_serve_help_documents_every_flag(capsys: object) -> None:
+    proc = subprocess.run([sys.executable, "-m", "tickgate", "serve", "--help"], capture_output=True, text=True, check=True)
+    for flag in ("--host", "--port", "--no-tls", "--data-dir", "--seed", "--ticks-per-second", "--config"):
+        assert flag in proc.stdout
+
+
+def test_check_config(tmp_path: Path, capsys: object) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text("port = 5050\n")
+    assert main(["check-config", str(good)]) == 0
+    bad = tmp_path / "bad.toml"
+    bad.write_text("port = 'x'\n")
+    assert main(["check-config", str(bad)]) == 2
+
+
+def test_serve_announces_and_shuts_down_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    env = {**os.environ, "TICKGATE_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tickgate", "--port", "0", "--no-tls"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        banner = [proc.stdout.readline() for _ in range(6)]
+        text = "".join(banner)
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", text)
+        assert match, text
+        assert "simulator" in text and "DU1234567" in text and "try:" in text
+        with urllib.request.urlopen(match.group(1) + "/v1/api/tickle") as response:
+            assert response.status == 200
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert "Traceback" not in err

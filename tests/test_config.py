@@ -1,0 +1,73 @@
+"""Configuration precedence and validation."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tickgate import config
+from tickgate.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "tickgate.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults() -> None:
+    settings = config.load(environ={})
+    assert (settings.host, settings.port, settings.tls) == ("127.0.0.1", 5000, True)
+    assert settings.data_dir == Path("./tickgate-data")
+    assert settings.accounts[0].id == "DU1234567" and settings.accounts[0].cash == Decimal(1_000_000)
+
+
+def test_flag_beats_environment_beats_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "port = 6001\nseed = 3\nticks_per_second = 100\n")
+    env = {"TICKGATE_PORT": "6002", "TICKGATE_SEED": "4"}
+    settings = config.load({"port": 6003}, config_file=path, environ=env)
+    assert (settings.port, settings.seed, settings.ticks_per_second) == (6003, 4, 100.0)
+
+
+def test_config_file_from_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, "tls = false\n")
+    assert config.load(environ={"TICKGATE_CONFIG": str(path)}).tls is False
+
+
+def test_accounts_from_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[accounts]]\nid = "DU1"\ncash = 5000\n[[accounts]]\nid = "DU2"\ncurrency = "EUR"\n')
+    settings = config.load(config_file=path, environ={})
+    assert [(a.id, a.currency, a.cash) for a in settings.accounts] == [
+        ("DU1", "USD", Decimal(5000)),
+        ("DU2", "EUR", Decimal(1_000_000)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("port = 70000\n", "port must be between"),
+        ("port = 'abc'\n", "port must be int"),
+        ("colour = 1\n", "unknown setting 'colour'"),
+        ("port = \n", "invalid TOML"),
+        ("tls = 'maybe'\n", "tls must be bool"),
+        ("catalogue_mode = 'merge'\n", "catalogue_mode must be one of"),
+        ('[[accounts]]\nid = "A"\n[[accounts]]\nid = "A"\n', "unique"),
+        ('[[accounts]]\ncash = 1\n', "non-empty string id"),
+    ],
+)
+def test_bad_files_are_refused_with_the_reason(tmp_path: Path, text: str, needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        config.load(config_file=write(tmp_path, text), environ={})
+
+
+def test_bad_environment_value_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="TICKGATE_MD_LINES"):
+        config.load(environ={"TICKGATE_MD_LINES": "lots"})
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        config.load(config_file=tmp_path / "nope.toml", environ={})
