@@ -7,6 +7,9 @@ a `C` prefix when it is the prior close and `H` when the instrument is halted.
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal
+
 LAST = 31
 SYMBOL = 55
 TEXT = 58
@@ -54,6 +57,7 @@ HAS_TRADING_PERMISSIONS = 7768
 
 #: Every field id tickgate knows, with its name (protocol reference §6). A subscription or
 #: snapshot may ask for any of these; fields the market has no value for are simply absent.
+# fmt: off
 FIELD_NAMES: dict[int, str] = {
     31: "Last Price", 55: "Symbol", 58: "Text", 70: "High", 71: "Low", 72: "Position",
     73: "Market Value", 74: "Avg Price", 75: "Unrealized PnL", 76: "Formatted position",
@@ -88,8 +92,119 @@ FIELD_NAMES: dict[int, str] = {
     7718: "Beta", 7720: "Ask Yield", 7741: "Prior Close", 7762: "Volume Long",
     7768: "hasTradingPermissions", 7920: "Daily PnL Raw", 7921: "Cost Basis Raw",
 }
+# fmt: on
 
 KNOWN_FIELDS: frozenset[int] = frozenset(FIELD_NAMES)
 
 #: Fields a subscription gets when it names none: a useful top-of-book set.
 DEFAULT_FIELDS: tuple[int, ...] = (31, 55, 70, 71, 82, 83, 84, 85, 86, 87, 88, 7059, 6509)
+
+# --- Wire formatting -----------------------------------------------------------------------------
+# Pure functions from numbers to the strings IBKR puts on the wire, and back. Sources format with
+# these so that everything downstream (engine, streams, REST) only ever copies strings.
+
+_PREFIXES = ("C", "H")
+
+
+def format_price(value: Decimal | float, decimals: int) -> str:
+    """A price with exactly `decimals` decimals, e.g. ``format_price(168.42, 2) == "168.42"``.
+
+    Rounds half-to-even at the last decimal. Never returns a negative zero ("-0.00" is "0.00").
+    Raises ValueError when `decimals` is negative.
+    """
+    if decimals < 0:
+        raise ValueError(f"decimals must be >= 0, got {decimals}")
+    text = f"{value:.{decimals}f}"
+    # Rounding a tiny negative number gives "-0.00"; a price is never signed zero on the wire.
+    if text[0] == "-" and not text.strip("-0."):
+        return text[1:]
+    return text
+
+
+def format_size(n: int) -> str:
+    """A size with thousands separators: ``format_size(1300) == "1,300"``.
+
+    Raises ValueError for a negative size.
+    """
+    if n < 0:
+        raise ValueError(f"a size cannot be negative, got {n}")
+    return f"{n:,}"
+
+
+def format_volume(n: int) -> str:
+    """Field 87: plain below 1,000, else three significant digits with K or M.
+
+    ``87 -> "87"``, ``12_345 -> "12.3K"``, ``563_400 -> "563K"``, ``1_234_567 -> "1.23M"``;
+    a value that rounds up to 1000K is shown as "1.00M"; from 1000M on, whole millions with
+    separators ("1,235M"). Use field 7762 for the exact number. Raises ValueError when negative.
+    """
+    if n < 0:
+        raise ValueError(f"a volume cannot be negative, got {n}")
+    if n < 1000:
+        return str(n)
+    if n < 999_500:
+        return _three_significant(n / 1000) + "K"
+    millions = n / 1_000_000
+    if millions >= 999.5:
+        return f"{round(millions):,}M"
+    return _three_significant(millions) + "M"
+
+
+def _three_significant(x: float) -> str:
+    """`x` in [1, 1000) with three significant digits ("1.23", "12.3", "123")."""
+    for limit, decimals in ((9.995, 2), (99.95, 1)):
+        if x < limit:
+            return f"{x:.{decimals}f}"
+    return f"{x:.0f}"
+
+
+def format_last(price_str: str, *, prior_close: bool, halted: bool) -> str:
+    """Field 31: a formatted price with ``H`` when halted or ``C`` when it is a prior close.
+
+    ``H`` wins when both apply: a halt is the more urgent thing for a trader to see.
+    """
+    if halted:
+        return "H" + price_str
+    if prior_close:
+        return "C" + price_str
+    return price_str
+
+
+def format_change(diff: Decimal | float, decimals: int) -> str:
+    """Field 82: a signed change, ``"+1.25"``, ``"-0.80"``, and unsigned ``"0.00"`` when it
+    rounds to zero. Raises ValueError when `decimals` is negative."""
+    text = format_price(diff, decimals)
+    if text[0] == "-" or not text.strip("0."):
+        return text
+    return "+" + text
+
+
+def format_change_pct(pct: Decimal | float) -> str:
+    """Field 83: a signed percentage with two decimals and no ``%`` sign, ``"+0.45"``.
+
+    IBKR has sent this field as a bare number (0.56), and documents "+0.45%"; tickgate sends a
+    string like field 82 but leaves out the ``%`` so that ``float(value)`` works for clients.
+    """
+    return format_change(pct, 2)
+
+
+def parse_price(s: str) -> float:
+    """Inverse of `format_price` / `format_last`: strips a leading C or H and any thousands
+    separators. Raises ValueError when `s` is not a price."""
+    text = s[1:] if s[:1] in _PREFIXES else s
+    try:
+        value = float(text.replace(",", ""))
+    except ValueError:
+        raise ValueError(f"not a price: {s!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"not a price: {s!r}")
+    return value
+
+
+def parse_size(s: str) -> int:
+    """Inverse of `format_size`: ``"1,300" -> 1300``. Raises ValueError when `s` is not a
+    whole, non-negative number."""
+    text = s.replace(",", "")
+    if not text.isdigit():
+        raise ValueError(f"not a size: {s!r}")
+    return int(text)
