@@ -1,0 +1,128 @@
+"""The market engine: one latest-value store per conid, shared by REST snapshots and streams.
+
+Sources feed it `Tick`s; it merges each into the conid's value map and reports only the fields
+whose value actually changed, to the caller and to every listener. Values are the wire strings
+of `tickgate.protocol.fields`, so a snapshot or a stream frame copies them without formatting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from tickgate.errors import NotFoundError
+from tickgate.model.instruments import Instrument, SecType
+from tickgate.model.ticks import Quote, Tick
+from tickgate.protocol import fields as F
+
+#: Called as ``listener(conid, changed_fields, ts_ns)`` after a tick changed something. The dict
+#: is shared by every listener and by the caller of `apply`: listeners must not mutate it.
+MarketListener = Callable[[int, dict[int, str], int], None]
+
+_QUOTE_FIELDS = (F.BID, F.ASK, F.BID_SIZE, F.ASK_SIZE, F.LAST)
+
+
+def static_fields(instrument: Instrument) -> dict[int, str]:
+    """The fields of `instrument` that never change during a session (ids, names, markers)."""
+    conid = str(instrument.conid)
+    values = {
+        F.SYMBOL: instrument.symbol,
+        F.COMPANY_NAME: instrument.name,
+        F.EXCHANGE: instrument.exchange,
+        F.SEC_TYPE: instrument.sec_type.value,
+        F.LISTING_EXCHANGE: instrument.listing_exchange or instrument.exchange,
+        F.CONID: conid,
+        F.CONID_EXCHANGE: conid,
+        F.AVAILABILITY: "RpB",
+        F.SERVER_ID: "q0",
+        F.CAN_BE_TRADED: "0" if instrument.sec_type is SecType.IND else "1",
+        F.HAS_TRADING_PERMISSIONS: "1",
+    }
+    if instrument.underlying_conid is not None:
+        values[F.UNDERLYING_CONID] = str(instrument.underlying_conid)
+    if instrument.right is not None:
+        values[F.RIGHT] = instrument.right.value
+    if instrument.expiry is not None:
+        values[F.REGULAR_EXPIRY] = instrument.expiry
+    return values
+
+
+class MarketEngine:
+    """Latest wire values per conid for every instrument of a catalogue.
+
+    Owned by the event loop thread: not thread-safe, and listeners run synchronously inside
+    `apply`, in the order they were added. An exception from a listener propagates to the
+    caller of `apply` after the values were merged (later listeners are then not called).
+    """
+
+    __slots__ = ("_listeners", "_updated", "_values")
+
+    def __init__(self, catalogue: Iterable[Instrument]) -> None:
+        """Seed the static fields (`static_fields`) of every instrument of `catalogue`."""
+        self._values: dict[int, dict[int, str]] = {i.conid: static_fields(i) for i in catalogue}
+        self._updated: dict[int, int] = {}
+        self._listeners: list[MarketListener] = []
+
+    def add_listener(self, listener: MarketListener) -> None:
+        """Call `listener` for every future tick that changes at least one value."""
+        self._listeners.append(listener)
+
+    def apply(self, tick: Tick) -> dict[int, str]:
+        """Merge `tick` and return the fields whose value changed (possibly empty).
+
+        Listeners are called only when something changed; the change time of the conid becomes
+        `tick.ts_ns`. Raises NotFoundError for a conid outside the catalogue.
+        """
+        values = self._values.get(tick.conid)
+        if values is None:
+            raise NotFoundError(f"unknown conid {tick.conid}")
+        get = values.get
+        changed = {fid: value for fid, value in tick.fields.items() if get(fid) != value}
+        if changed:
+            values.update(changed)
+            self._updated[tick.conid] = tick.ts_ns
+            for listener in self._listeners:
+                listener(tick.conid, changed, tick.ts_ns)
+        return changed
+
+    def snapshot(self, conid: int, fields: Iterable[int] | None = None) -> dict[int, str]:
+        """A copy of the current values of `conid`: all of them, or those of `fields` that
+        have a value (unknown or not-yet-quoted field ids are simply absent).
+
+        Raises NotFoundError for a conid outside the catalogue.
+        """
+        values = self._known(conid)
+        if fields is None:
+            return dict(values)
+        return {fid: values[fid] for fid in fields if fid in values}
+
+    def quote(self, conid: int) -> Quote | None:
+        """Numeric top of book (bid, ask, sizes, last) of `conid`, or None until all five
+        fields are known. Raises NotFoundError for a conid outside the catalogue."""
+        values = self._known(conid)
+        if any(fid not in values for fid in _QUOTE_FIELDS):
+            return None
+        return Quote(
+            conid=conid,
+            bid=F.parse_price(values[F.BID]),
+            ask=F.parse_price(values[F.ASK]),
+            bid_size=F.parse_size(values[F.BID_SIZE]),
+            ask_size=F.parse_size(values[F.ASK_SIZE]),
+            last=F.parse_price(values[F.LAST]),
+            ts_ns=self._updated.get(conid, 0),
+        )
+
+    def updated_ns(self, conid: int) -> int | None:
+        """Time of the last tick that changed a value of `conid`, None if none did yet.
+        Raises NotFoundError for a conid outside the catalogue."""
+        self._known(conid)
+        return self._updated.get(conid)
+
+    def knows(self, conid: int) -> bool:
+        """True when `conid` is an instrument of the catalogue."""
+        return conid in self._values
+
+    def _known(self, conid: int) -> dict[int, str]:
+        values = self._values.get(conid)
+        if values is None:
+            raise NotFoundError(f"unknown conid {conid}")
+        return values

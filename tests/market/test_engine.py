@@ -1,0 +1,126 @@
+"""MarketEngine: changed-only merging, snapshots, quotes and listeners."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tickgate.errors import NotFoundError
+from tickgate.market.engine import MarketEngine
+from tickgate.model.instruments import Instrument, Right, SecType
+from tickgate.model.ticks import Quote, Tick
+from tickgate.protocol import fields as F
+
+AAPL = Instrument(
+    conid=265598,
+    symbol="AAPL",
+    name="APPLE INC",
+    sec_type=SecType.STK,
+    exchange="SMART",
+    currency="USD",
+    min_tick=Decimal("0.01"),
+    reference_price=Decimal("189.50"),
+    volatility=0.25,
+    listing_exchange="NASDAQ",
+)
+CALL = Instrument(
+    conid=700001,
+    symbol="AAPL",
+    name="AAPL 20260116 200 C",
+    sec_type=SecType.OPT,
+    exchange="SMART",
+    currency="USD",
+    min_tick=Decimal("0.01"),
+    reference_price=Decimal("3.10"),
+    volatility=0.3,
+    multiplier=100,
+    underlying_conid=265598,
+    expiry="20260116",
+    strike=Decimal("200"),
+    right=Right.CALL,
+)
+
+
+@pytest.fixture
+def engine() -> MarketEngine:
+    return MarketEngine([AAPL, CALL])
+
+
+def test_static_fields_are_seeded(engine: MarketEngine) -> None:
+    values = engine.snapshot(AAPL.conid)
+    assert values[F.SYMBOL] == "AAPL"
+    assert values[F.COMPANY_NAME] == "APPLE INC"
+    assert values[F.SEC_TYPE] == "STK"
+    assert values[F.LISTING_EXCHANGE] == "NASDAQ"
+    assert values[F.CONID] == values[F.CONID_EXCHANGE] == "265598"
+    assert values[F.AVAILABILITY] == "RpB"
+    assert values[F.SERVER_ID] == "q0"
+    assert F.BID not in values
+    option = engine.snapshot(CALL.conid)
+    assert (option[F.RIGHT], option[F.UNDERLYING_CONID], option[F.REGULAR_EXPIRY]) == (
+        "C",
+        "265598",
+        "20260116",
+    )
+
+
+def test_apply_returns_only_changed_fields(engine: MarketEngine) -> None:
+    first = engine.apply(Tick(AAPL.conid, {F.BID: "189.49", F.ASK: "189.51"}, 10))
+    assert first == {F.BID: "189.49", F.ASK: "189.51"}
+    second = engine.apply(Tick(AAPL.conid, {F.BID: "189.49", F.ASK: "189.52"}, 20))
+    assert second == {F.ASK: "189.52"}
+    assert engine.apply(Tick(AAPL.conid, {F.BID: "189.49", F.SYMBOL: "AAPL"}, 30)) == {}
+    assert engine.snapshot(AAPL.conid, [F.BID, F.ASK]) == {F.BID: "189.49", F.ASK: "189.52"}
+
+
+def test_updated_ns_moves_only_on_change(engine: MarketEngine) -> None:
+    assert engine.updated_ns(AAPL.conid) is None
+    engine.apply(Tick(AAPL.conid, {F.BID: "189.49"}, 10))
+    engine.apply(Tick(AAPL.conid, {F.BID: "189.49"}, 20))
+    assert engine.updated_ns(AAPL.conid) == 10
+    assert engine.updated_ns(CALL.conid) is None
+
+
+def test_listeners_get_changes_only(engine: MarketEngine) -> None:
+    seen: list[tuple[int, dict[int, str], int]] = []
+    engine.add_listener(lambda conid, changed, ts: seen.append((conid, dict(changed), ts)))
+    engine.add_listener(lambda conid, changed, ts: seen.append((-conid, dict(changed), ts)))
+    engine.apply(Tick(CALL.conid, {F.BID: "3.05", F.DELTA: "0.412"}, 5))
+    engine.apply(Tick(CALL.conid, {F.BID: "3.05"}, 6))
+    engine.apply(Tick(CALL.conid, {F.BID: "3.10", F.DELTA: "0.412"}, 7))
+    assert seen == [
+        (CALL.conid, {F.BID: "3.05", F.DELTA: "0.412"}, 5),
+        (-CALL.conid, {F.BID: "3.05", F.DELTA: "0.412"}, 5),
+        (CALL.conid, {F.BID: "3.10"}, 7),
+        (-CALL.conid, {F.BID: "3.10"}, 7),
+    ]
+
+
+def test_snapshot_field_selection(engine: MarketEngine) -> None:
+    engine.apply(Tick(AAPL.conid, {F.LAST: "C189.50", F.BID_SIZE: "1,300"}, 1))
+    assert engine.snapshot(AAPL.conid, (F.LAST, F.BID_SIZE, F.ASK, 999_999)) == {
+        F.LAST: "C189.50",
+        F.BID_SIZE: "1,300",
+    }
+    assert engine.snapshot(AAPL.conid, []) == {}
+    everything = engine.snapshot(AAPL.conid)
+    everything[F.LAST] = "changed by the caller"
+    assert engine.snapshot(AAPL.conid, [F.LAST]) == {F.LAST: "C189.50"}
+
+
+def test_quote_needs_the_whole_top_of_book(engine: MarketEngine) -> None:
+    engine.apply(Tick(AAPL.conid, {F.BID: "189.49", F.ASK: "189.51", F.BID_SIZE: "1,300"}, 1))
+    assert engine.quote(AAPL.conid) is None
+    engine.apply(Tick(AAPL.conid, {F.ASK_SIZE: "200", F.LAST: "H189.50"}, 2))
+    assert engine.quote(AAPL.conid) == Quote(AAPL.conid, 189.49, 189.51, 1300, 200, 189.5, 2)
+
+
+def test_unknown_conid(engine: MarketEngine) -> None:
+    assert engine.knows(AAPL.conid)
+    assert not engine.knows(1)
+    with pytest.raises(NotFoundError, match="unknown conid 1"):
+        engine.apply(Tick(1, {F.BID: "1.00"}, 1))
+    for read in (engine.snapshot, engine.quote, engine.updated_ns):
+        with pytest.raises(NotFoundError):
+            read(1)
