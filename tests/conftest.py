@@ -66,7 +66,9 @@ class WsClient:
         assert isinstance(frame, dict)
         return frame
 
-    async def recv_until(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0) -> dict[str, Any]:
+    async def recv_until(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0
+    ) -> dict[str, Any]:
         """The first frame satisfying `predicate`, skipping others, within `timeout` seconds."""
         async with asyncio.timeout(timeout):
             while True:

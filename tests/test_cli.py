@@ -14,8 +14,21 @@ from tickgate.cli import main
 
 
 def test_serve_help_documents_every_flag(capsys: object) -> None:
-    proc = subprocess.run([sys.executable, "-m", "tickgate", "serve", "--help"], capture_output=True, text=True, check=True)
-    for flag in ("--host", "--port", "--no-tls", "--data-dir", "--seed", "--ticks-per-second", "--config"):
+    proc = subprocess.run(
+        [sys.executable, "-m", "tickgate", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for flag in (
+        "--host",
+        "--port",
+        "--no-tls",
+        "--data-dir",
+        "--seed",
+        "--ticks-per-second",
+        "--config",
+    ):
         assert flag in proc.stdout
 
 
@@ -47,7 +60,7 @@ def test_serve_announces_and_shuts_down_cleanly_on_ctrl_c(tmp_path: Path) -> Non
         with urllib.request.urlopen(match.group(1) + "/v1/api/tickle") as response:
             assert response.status == 200
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=15)
+        _out, err = proc.communicate(timeout=15)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -21,7 +21,9 @@ def test_defaults() -> None:
     settings = config.load(environ={})
     assert (settings.host, settings.port, settings.tls) == ("127.0.0.1", 5000, True)
     assert settings.data_dir == Path("./tickgate-data")
-    assert settings.accounts[0].id == "DU1234567" and settings.accounts[0].cash == Decimal(1_000_000)
+    assert settings.accounts[0].id == "DU1234567" and settings.accounts[0].cash == Decimal(
+        1_000_000
+    )
 
 
 def test_flag_beats_environment_beats_file(tmp_path: Path) -> None:
@@ -37,7 +39,10 @@ def test_config_file_from_environment(tmp_path: Path) -> None:
 
 
 def test_accounts_from_file(tmp_path: Path) -> None:
-    path = write(tmp_path, '[[accounts]]\nid = "DU1"\ncash = 5000\n[[accounts]]\nid = "DU2"\ncurrency = "EUR"\n')
+    path = write(
+        tmp_path,
+        '[[accounts]]\nid = "DU1"\ncash = 5000\n[[accounts]]\nid = "DU2"\ncurrency = "EUR"\n',
+    )
     settings = config.load(config_file=path, environ={})
     assert [(a.id, a.currency, a.cash) for a in settings.accounts] == [
         ("DU1", "USD", Decimal(5000)),
@@ -55,7 +60,7 @@ def test_accounts_from_file(tmp_path: Path) -> None:
         ("tls = 'maybe'\n", "tls must be bool"),
         ("catalogue_mode = 'merge'\n", "catalogue_mode must be one of"),
         ('[[accounts]]\nid = "A"\n[[accounts]]\nid = "A"\n', "unique"),
-        ('[[accounts]]\ncash = 1\n', "non-empty string id"),
+        ("[[accounts]]\ncash = 1\n", "non-empty string id"),
     ],
 )
 def test_bad_files_are_refused_with_the_reason(tmp_path: Path, text: str, needle: str) -> None:

@@ -19,7 +19,10 @@ log = logging.getLogger("tickgate")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tickgate", description="IBKR Client Portal Web API gateway with a simulated market and paper trading.")
+    parser = argparse.ArgumentParser(
+        prog="tickgate",
+        description="IBKR Client Portal Web API gateway with a simulated market and paper trading.",
+    )
     parser.add_argument("--version", action="version", version=f"tickgate {__version__}")
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser(
@@ -29,15 +32,30 @@ def _parser() -> argparse.ArgumentParser:
         "variable (e.g. TICKGATE_PORT=5001) or a TOML file given with --config; flags win over "
         "the environment, which wins over the file.",
     )
-    serve.add_argument("--config", type=Path, metavar="FILE", help="TOML file with settings (keys as below, with underscores)")
+    serve.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="TOML file with settings (keys as below, with underscores)",
+    )
     for name, (kind, help_text) in configuration.OPTIONS.items():
         flag = "--" + name.replace("_", "-")
         env = f" [env {configuration.ENV_PREFIX}{name.upper()}]"
         if kind is bool:
-            serve.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text + env)
+            serve.add_argument(
+                flag,
+                dest=name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=help_text + env,
+            )
         else:
-            serve.add_argument(flag, dest=name, type=kind, default=None, metavar=name.upper(), help=help_text + env)
-    check = commands.add_parser("check-config", help="validate a TOML config file and print the result")
+            serve.add_argument(
+                flag, dest=name, type=kind, default=None, metavar=name.upper(), help=help_text + env
+            )
+    check = commands.add_parser(
+        "check-config", help="validate a TOML config file and print the result"
+    )
     check.add_argument("file", type=Path)
     return parser
 
@@ -59,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _bare(words: list[str]) -> bool:
     """True when no command is named: `tickgate` and `tickgate --port 1` mean `serve`."""
-    return not words or words[0].startswith("-") and words[0] not in ("-h", "--help", "--version")
+    return not words or (words[0].startswith("-") and words[0] not in ("-h", "--help", "--version"))
 
 
 def _check_config(path: Path) -> int:
@@ -73,7 +91,9 @@ def _check_config(path: Path) -> int:
 
 def serve(settings: configuration.Config) -> int:
     """Run the gateway until Ctrl-C or SIGTERM; returns the process exit code."""
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         import uvloop
 
@@ -86,7 +106,10 @@ def serve(settings: configuration.Config) -> int:
         print(f"tickgate: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"tickgate: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", file=sys.stderr)
+        print(
+            f"tickgate: cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

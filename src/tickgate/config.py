@@ -62,20 +62,35 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "data_dir": (Path, "directory for the certificate, the order store and other state"),
     "seed": (int, "seed of the simulated market (same seed and clock, same ticks)"),
     "ticks_per_second": (float, "total simulator update rate over all instruments"),
-    "catalogue": (Path, "instrument file (TOML, JSON or CSV) that extends or replaces the built-in catalogue"),
+    "catalogue": (
+        Path,
+        "instrument file (TOML, JSON or CSV) that extends or replaces the built-in catalogue",
+    ),
     "catalogue_mode": (str, "'extend' (file entries add to or override built-ins) or 'replace'"),
     "md_lines": (int, "market data lines: distinct conids one session may stream at once"),
-    "max_frame_bytes": (int, "largest client WebSocket message accepted; larger ones get an error frame"),
+    "max_frame_bytes": (
+        int,
+        "largest client WebSocket message accepted; larger ones get an error frame",
+    ),
     "commands_per_second": (float, "WebSocket commands one connection may send per second"),
     "command_burst": (int, "WebSocket commands one connection may send in a burst"),
-    "smd_expiry_seconds": (int, "seconds after which an smd stream ends unless renewed (0 = never)"),
-    "outbox_limit_bytes": (int, "bytes a slow WebSocket reader may have pending before the policy applies"),
+    "smd_expiry_seconds": (
+        int,
+        "seconds after which an smd stream ends unless renewed (0 = never)",
+    ),
+    "outbox_limit_bytes": (
+        int,
+        "bytes a slow WebSocket reader may have pending before the policy applies",
+    ),
     "require_priming": (bool, "streaming on /v1/portal/ws needs a prior GET /iserver/accounts"),
     "heartbeat_seconds": (float, "interval of the system heartbeat frame on /v1/api/ws"),
     "log_level": (str, "debug, info, warning or error"),
 }
 
-_CHOICES = {"catalogue_mode": ("extend", "replace"), "log_level": ("debug", "info", "warning", "error")}
+_CHOICES = {
+    "catalogue_mode": ("extend", "replace"),
+    "log_level": ("debug", "info", "warning", "error"),
+}
 
 
 def load(
@@ -86,7 +101,9 @@ def load(
 ) -> Config:
     """Build a validated `Config`. Raises `ConfigError` naming the bad setting and its source."""
     env = dict(os.environ if environ is None else environ)
-    file_name = config_file or (Path(env[ENV_PREFIX + "CONFIG"]) if ENV_PREFIX + "CONFIG" in env else None)
+    file_name = config_file or (
+        Path(env[ENV_PREFIX + "CONFIG"]) if ENV_PREFIX + "CONFIG" in env else None
+    )
     values: dict[str, Any] = {}
     if file_name is not None:
         values.update(read_file(file_name))
@@ -111,7 +128,9 @@ def read_file(path: Path) -> dict[str, Any]:
         elif name in OPTIONS:
             values[name] = _coerce(name, value, source=f"{path}: {key}")
         else:
-            raise ConfigError(f"{path}: unknown setting {key!r}; known: {', '.join(sorted(OPTIONS))}, accounts")
+            raise ConfigError(
+                f"{path}: unknown setting {key!r}; known: {', '.join(sorted(OPTIONS))}, accounts"
+            )
     return values
 
 
@@ -129,7 +148,9 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
     try:
         if kind is bool:
             return _to_bool(value)
-        if kind is int and (isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())):
+        if kind is int and (
+            isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())
+        ):
             raise ValueError
         return kind(value)
     except (TypeError, ValueError):
@@ -159,7 +180,9 @@ def _accounts(value: Any, *, source: str) -> tuple[AccountConfig, ...]:
             cash = Decimal(str(item.get("cash", "1000000")))
         except InvalidOperation:
             raise ConfigError(f"{where}: cash must be a number, got {item.get('cash')!r}") from None
-        accounts.append(AccountConfig(id=item["id"], currency=str(item.get("currency", "USD")), cash=cash))
+        accounts.append(
+            AccountConfig(id=item["id"], currency=str(item.get("currency", "USD")), cash=cash)
+        )
     return tuple(accounts)
 
 
@@ -169,18 +192,26 @@ def _validated(config: Config) -> Config:
         (config.ticks_per_second > 0, "ticks_per_second must be positive"),
         (config.md_lines > 0, "md_lines must be positive"),
         (config.max_frame_bytes >= 64, "max_frame_bytes must be at least 64"),
-        (config.commands_per_second > 0 and config.command_burst > 0, "command rate and burst must be positive"),
+        (
+            config.commands_per_second > 0 and config.command_burst > 0,
+            "command rate and burst must be positive",
+        ),
         (config.smd_expiry_seconds >= 0, "smd_expiry_seconds must be 0 (never) or positive"),
         (config.outbox_limit_bytes >= 65536, "outbox_limit_bytes must be at least 65536"),
         (config.heartbeat_seconds > 0, "heartbeat_seconds must be positive"),
-        (len({a.id for a in config.accounts}) == len(config.accounts), "account ids must be unique"),
+        (
+            len({a.id for a in config.accounts}) == len(config.accounts),
+            "account ids must be unique",
+        ),
     ]
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
     for name, allowed in _CHOICES.items():
         if getattr(config, name) not in allowed:
-            raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {getattr(config, name)!r}")
+            raise ConfigError(
+                f"{name} must be one of {', '.join(allowed)}, got {getattr(config, name)!r}"
+            )
     return config
 
 

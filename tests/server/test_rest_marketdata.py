@@ -11,7 +11,9 @@ from tickgate.protocol.fields import KNOWN_FIELDS
 from tickgate.server.app import RunningServer
 
 
-async def call(http: aiohttp.ClientSession, method: str, url: str, *, status: int = 200, **kwargs: Any) -> Any:
+async def call(
+    http: aiohttp.ClientSession, method: str, url: str, *, status: int = 200, **kwargs: Any
+) -> Any:
     async with http.request(method, url, **kwargs) as response:
         body = await response.json()
         assert response.status == status, body
@@ -19,11 +21,18 @@ async def call(http: aiohttp.ClientSession, method: str, url: str, *, status: in
 
 
 async def test_snapshot_needs_priming(server: RunningServer, http: aiohttp.ClientSession) -> None:
-    body = await call(http, "GET", server.base_url + "/v1/api/iserver/marketdata/snapshot?conids=265598", status=500)
+    body = await call(
+        http,
+        "GET",
+        server.base_url + "/v1/api/iserver/marketdata/snapshot?conids=265598",
+        status=500,
+    )
     assert body == {"error": "Please query /accounts first"}
 
 
-async def test_snapshot_preflight_then_values(server: RunningServer, http: aiohttp.ClientSession) -> None:
+async def test_snapshot_preflight_then_values(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
     base = server.base_url + "/v1/api"
     await call(http, "GET", base + "/iserver/accounts")
     url = base + "/iserver/marketdata/snapshot?conids=265598,8314&fields=31,84,86,55"
@@ -33,8 +42,21 @@ async def test_snapshot_preflight_then_values(server: RunningServer, http: aioht
     aapl = second[0]
     assert aapl["conid"] == 265598 and aapl["55"] == "AAPL"
     assert float(aapl["84"]) < float(aapl["86"])
-    assert aapl["server_id"] == aapl["6119"] and "6509" in aapl and isinstance(aapl["_updated"], int)
-    assert set(aapl) <= {"conid", "conidEx", "_updated", "server_id", "6119", "6509", "31", "84", "86", "55"}
+    assert (
+        aapl["server_id"] == aapl["6119"] and "6509" in aapl and isinstance(aapl["_updated"], int)
+    )
+    assert set(aapl) <= {
+        "conid",
+        "conidEx",
+        "_updated",
+        "server_id",
+        "6119",
+        "6509",
+        "31",
+        "84",
+        "86",
+        "55",
+    }
 
 
 async def test_snapshot_values_move(server: RunningServer, http: aiohttp.ClientSession) -> None:
@@ -51,14 +73,24 @@ async def test_snapshot_values_move(server: RunningServer, http: aiohttp.ClientS
             await asyncio.sleep(0.05)  # polling a live market, not waiting for state to settle
 
 
-async def test_snapshot_limits_and_bad_input(server: RunningServer, http: aiohttp.ClientSession) -> None:
+async def test_snapshot_limits_and_bad_input(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
     base = server.base_url + "/v1/api/iserver/marketdata/snapshot"
     await call(http, "GET", server.base_url + "/v1/api/iserver/accounts")
     too_many = ",".join(str(n) for n in range(1, 102))
-    assert "at most 100" in (await call(http, "GET", f"{base}?conids={too_many}", status=400))["error"]
+    assert (
+        "at most 100" in (await call(http, "GET", f"{base}?conids={too_many}", status=400))["error"]
+    )
     fields = ",".join(str(f) for f in sorted(KNOWN_FIELDS)[:51])
-    assert "at most 50" in (await call(http, "GET", f"{base}?conids=265598&fields={fields}", status=400))["error"]
-    assert "unknown field id 99999" in (await call(http, "GET", f"{base}?conids=265598&fields=99999", status=400))["error"]
+    assert (
+        "at most 50"
+        in (await call(http, "GET", f"{base}?conids=265598&fields={fields}", status=400))["error"]
+    )
+    assert (
+        "unknown field id 99999"
+        in (await call(http, "GET", f"{base}?conids=265598&fields=99999", status=400))["error"]
+    )
     assert "Invalid conid 42" in (await call(http, "GET", f"{base}?conids=42", status=400))["error"]
     assert "conids" in (await call(http, "GET", base, status=400))["error"]
 
@@ -67,9 +99,17 @@ async def test_unsubscribe_one_and_all(server: RunningServer, http: aiohttp.Clie
     base = server.base_url + "/v1/api/iserver/marketdata"
     await call(http, "GET", server.base_url + "/v1/api/iserver/accounts")
     await call(http, "GET", f"{base}/snapshot?conids=265598")
-    assert await call(http, "POST", f"{base}/unsubscribe", json={"conid": 265598}) == {"success": True}
-    assert await call(http, "POST", f"{base}/unsubscribe", json={"conid": 265598}, status=404) == {"error": "unknown"}
+    assert await call(http, "POST", f"{base}/unsubscribe", json={"conid": 265598}) == {
+        "success": True
+    }
+    assert await call(http, "POST", f"{base}/unsubscribe", json={"conid": 265598}, status=404) == {
+        "error": "unknown"
+    }
     # After an unsubscribe the next snapshot is a pre-flight again.
-    assert await call(http, "GET", f"{base}/snapshot?conids=265598") == [{"conid": 265598, "conidEx": "265598"}]
+    assert await call(http, "GET", f"{base}/snapshot?conids=265598") == [
+        {"conid": 265598, "conidEx": "265598"}
+    ]
     assert await call(http, "GET", f"{base}/unsubscribeall") == {"unsubscribed": True}
-    assert "conid" in (await call(http, "POST", f"{base}/unsubscribe", json={}, status=400))["error"]
+    assert (
+        "conid" in (await call(http, "POST", f"{base}/unsubscribe", json={}, status=400))["error"]
+    )

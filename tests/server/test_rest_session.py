@@ -26,12 +26,16 @@ async def test_tickle_returns_a_stable_session(
 
 async def test_auth_status_both_verbs(server: RunningServer, http: aiohttp.ClientSession) -> None:
     for method in ("GET", "POST"):
-        async with http.request(method, server.base_url + "/v1/api/iserver/auth/status") as response:
+        async with http.request(
+            method, server.base_url + "/v1/api/iserver/auth/status"
+        ) as response:
             body = await response.json()
             assert body["authenticated"] is True and body["competing"] is False
 
 
-async def test_accounts_list_the_configured_account(server: RunningServer, http: aiohttp.ClientSession) -> None:
+async def test_accounts_list_the_configured_account(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
     async with http.get(server.base_url + "/v1/api/iserver/accounts") as response:
         body = await response.json()
     assert body["accounts"] == ["DU1234567"]
@@ -42,16 +46,22 @@ async def test_accounts_list_the_configured_account(server: RunningServer, http:
     assert rows[0]["currency"] == "USD"
 
 
-async def test_logout_then_status_is_unauthenticated(server: RunningServer, http: aiohttp.ClientSession) -> None:
+async def test_logout_then_status_is_unauthenticated(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
     async with http.post(server.base_url + "/v1/api/logout") as response:
         assert await response.json() == {"status": True}
     async with http.post(server.base_url + "/v1/api/iserver/auth/status") as response:
         assert (await response.json())["authenticated"] is False
-    async with http.post(server.base_url + "/v1/api/iserver/auth/ssodh/init", json={"publish": True, "compete": True}) as response:
+    async with http.post(
+        server.base_url + "/v1/api/iserver/auth/ssodh/init", json={"publish": True, "compete": True}
+    ) as response:
         assert (await response.json())["authenticated"] is True
 
 
-async def test_unknown_route_is_a_json_404(server: RunningServer, http: aiohttp.ClientSession) -> None:
+async def test_unknown_route_is_a_json_404(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
     for path in ("/v1/api/no/such/thing", "/nowhere"):
         async with http.get(server.base_url + path) as response:
             assert response.status == 404
@@ -59,12 +69,16 @@ async def test_unknown_route_is_a_json_404(server: RunningServer, http: aiohttp.
             assert "no route" in (await response.json())["error"]
 
 
-async def test_trailing_slash_is_accepted(server: RunningServer, http: aiohttp.ClientSession) -> None:
+async def test_trailing_slash_is_accepted(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
     async with http.get(server.base_url + "/v1/api/iserver/accounts/") as response:
         assert response.status == 200
 
 
-async def test_tls_serves_rest_with_a_self_signed_certificate(start: object, http: aiohttp.ClientSession) -> None:
+async def test_tls_serves_rest_with_a_self_signed_certificate(
+    start: object, http: aiohttp.ClientSession
+) -> None:
     server = await start(tls=True)  # type: ignore[operator]
     assert server.base_url.startswith("https://")
     async with http.post(server.base_url + "/v1/api/tickle") as response:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import pytest
-
 from tests.conftest import StartServer, WsClient
+
 from tickgate.server.app import RunningServer
 
 Connect = Callable[..., Awaitable[WsClient]]
 
 
-async def primed_socket(server: RunningServer, http: aiohttp.ClientSession, ws_connect: Connect) -> WsClient:
+async def primed_socket(
+    server: RunningServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> WsClient:
     async with http.get(server.base_url + "/v1/api/iserver/accounts") as response:
         assert response.status == 200
     return await ws_connect(server.ws_base + "/v1/portal/ws")
@@ -36,7 +40,7 @@ async def test_subscribe_receive_and_unsubscribe(
     assert all(isinstance(value, str) for key, value in frame.items())
     await ws.send("u+md+756733")
     # Whatever was in flight may still arrive; after it, the stream is silent.
-    await ws.send('s+md+99999999+{}')
+    await ws.send("s+md+99999999+{}")
     await ws.recv_until(lambda f: "error" in f)
     await ws.no_frame(0.5)
 
@@ -57,12 +61,12 @@ async def test_tempo_merges_changes_into_one_frame_per_interval(
     server = await start(ticks_per_second=5000.0)
     ws = await primed_socket(server, http, ws_connect)
     await ws.send('s+md+756733+{"tempo":400,"fields":["84","86","31","85","88"]}')
-    loop_time = __import__("asyncio").get_running_loop().time
+    loop_time = asyncio.get_running_loop().time
     arrivals = []
     for _ in range(3):
         await ws.recv_until(is_md(756733), timeout=3)
         arrivals.append(loop_time())
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert all(gap > 0.3 for gap in gaps), gaps
 
 
@@ -109,7 +113,12 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize(("command", "topic", "needle"), BAD_INPUTS)
 async def test_bad_input_gets_an_error_frame_and_the_socket_stays_usable(
-    server: RunningServer, http: aiohttp.ClientSession, ws_connect: Connect, command: str, topic: str | None, needle: str
+    server: RunningServer,
+    http: aiohttp.ClientSession,
+    ws_connect: Connect,
+    command: str,
+    topic: str | None,
+    needle: str,
 ) -> None:
     ws = await primed_socket(server, http, ws_connect)
     await ws.send(command)
@@ -131,7 +140,9 @@ async def test_oversized_frame_is_refused_with_an_error(
     assert (await ws.recv_until(is_md(265598)))["55"] == "AAPL"
 
 
-async def test_market_data_lines_limit(start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect) -> None:
+async def test_market_data_lines_limit(
+    start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
     server = await start(md_lines=2)
     ws = await primed_socket(server, http, ws_connect)
     other = await ws_connect(server.ws_base + "/v1/portal/ws")
@@ -147,7 +158,9 @@ async def test_market_data_lines_limit(start: StartServer, http: aiohttp.ClientS
     assert (await ws.recv_until(is_md(272093)))["55"] == "MSFT"
 
 
-async def test_command_flood_is_rate_limited(start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect) -> None:
+async def test_command_flood_is_rate_limited(
+    start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
     server = await start(commands_per_second=1.0, command_burst=5)
     ws = await primed_socket(server, http, ws_connect)
     for _ in range(8):

@@ -56,8 +56,12 @@ def build_gateway(config: Config, clock: Clock) -> Gateway:
 
 
 def default_source(gateway: Gateway) -> DataSource:
-    simulator = MarketSimulator(gateway.catalogue, seed=gateway.config.seed, start_ns=gateway.clock.now_ns())
-    return SimulatorSource(simulator, gateway.clock, ticks_per_second=gateway.config.ticks_per_second)
+    simulator = MarketSimulator(
+        gateway.catalogue, seed=gateway.config.seed, start_ns=gateway.clock.now_ns()
+    )
+    return SimulatorSource(
+        simulator, gateway.clock, ticks_per_second=gateway.config.ticks_per_second
+    )
 
 
 def build_app(
@@ -84,7 +88,9 @@ def _background(
     @contextlib.asynccontextmanager
     async def run(_app: web.Application) -> AsyncIterator[None]:
         tasks = [
-            asyncio.create_task(_supervised("source", lambda: data_source.run(gateway.market.apply))),
+            asyncio.create_task(
+                _supervised("source", lambda: data_source.run(gateway.market.apply))
+            ),
             asyncio.create_task(_supervised("tempo", lambda: _tempo_loop(gateway))),
         ]
         try:

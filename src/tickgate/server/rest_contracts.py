@@ -64,7 +64,10 @@ async def strikes(request: web.Request) -> web.Response:
 
 async def info(request: web.Request) -> web.Response:
     underlying = _underlying(request)
-    sec_type = _sec_type(request.query.get("sectype") or request.query.get("secType")) or underlying.sec_type
+    sec_type = (
+        _sec_type(request.query.get("sectype") or request.query.get("secType"))
+        or underlying.sec_type
+    )
     catalogue = gateway_of(request).catalogue
     if sec_type is SecType.OPT:
         found = catalogue.options(
@@ -72,7 +75,11 @@ async def info(request: web.Request) -> web.Response:
         )
     elif sec_type is SecType.FUT:
         month = request.query.get("month", "").strip().upper() or None
-        found = [f for f in catalogue.futures(underlying.symbol) if month is None or wire.month_code(f.expiry or "") == month]
+        found = [
+            f
+            for f in catalogue.futures(underlying.symbol)
+            if month is None or wire.month_code(f.expiry or "") == month
+        ]
     else:
         found = [underlying]
     return json_response([wire.info_row(instrument) for instrument in found])
@@ -108,12 +115,16 @@ def _symbols(request: web.Request) -> list[str]:
 
 async def futures(request: web.Request) -> web.Response:
     catalogue = gateway_of(request).catalogue
-    return json_response({s: [wire.future_row(f) for f in catalogue.futures(s)] for s in _symbols(request)})
+    return json_response(
+        {s: [wire.future_row(f) for f in catalogue.futures(s)] for s in _symbols(request)}
+    )
 
 
 async def stocks(request: web.Request) -> web.Response:
     catalogue = gateway_of(request).catalogue
-    return json_response({s: [wire.stock_entry(i) for i in catalogue.stocks_by_symbol(s)] for s in _symbols(request)})
+    return json_response(
+        {s: [wire.stock_entry(i) for i in catalogue.stocks_by_symbol(s)] for s in _symbols(request)}
+    )
 
 
 async def secdef(request: web.Request) -> web.Response:

@@ -99,7 +99,11 @@ def accounts_payload(gateway: Gateway) -> dict[str, Any]:
         "accounts": ids,
         "acctProps": {account: dict(props) for account in ids},
         "aliases": {account: account for account in ids},
-        "allowFeatures": {"allowFXConv": True, "allowTypeAhead": True, "snapshotRefreshTimeout": 30},
+        "allowFeatures": {
+            "allowFXConv": True,
+            "allowTypeAhead": True,
+            "snapshotRefreshTimeout": 30,
+        },
         "chartPeriods": {"STK": ["*"], "FUT": ["*"], "OPT": ["*"], "CASH": ["*"]},
         "groups": [],
         "profiles": [],

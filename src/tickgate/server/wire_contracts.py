@@ -27,10 +27,13 @@ def search_row(catalogue: Catalogue, instrument: Instrument) -> dict[str, Any]:
     futures = catalogue.futures(instrument.symbol) if instrument.sec_type is SecType.IND else []
     if futures:
         future_months = list(dict.fromkeys(month_code(f.expiry or "") for f in futures))
-        sections.append({"secType": "FUT", "months": ";".join(future_months), "exchange": futures[0].exchange})
+        sections.append(
+            {"secType": "FUT", "months": ";".join(future_months), "exchange": futures[0].exchange}
+        )
+    listing = instrument.listing_exchange or instrument.exchange
     return {
         "conid": str(instrument.conid),
-        "companyHeader": f"{instrument.name} - {instrument.listing_exchange or instrument.exchange}",
+        "companyHeader": f"{instrument.name} - {listing}",
         "companyName": instrument.name,
         "symbol": instrument.symbol,
         "description": instrument.listing_exchange or instrument.exchange,
@@ -49,7 +52,9 @@ def info_row(instrument: Instrument) -> dict[str, Any]:
         "conid": instrument.conid,
         "symbol": instrument.symbol,
         "secType": instrument.sec_type.value,
-        "exchange": "SMART" if instrument.sec_type in (SecType.STK, SecType.OPT) else instrument.exchange,
+        "exchange": "SMART"
+        if instrument.sec_type in (SecType.STK, SecType.OPT)
+        else instrument.exchange,
         "listingExchange": instrument.listing_exchange or None,
         "right": instrument.right.value if instrument.right else None,
         "strike": _num(instrument.strike),
@@ -69,7 +74,11 @@ def describe(instrument: Instrument) -> str:
     """Human contract description, e.g. `JAN 15 '27 195 Call` for an option."""
     if instrument.expiry is None:
         return instrument.name
-    year, month, day = instrument.expiry[2:4], month_code(instrument.expiry)[:3], instrument.expiry[6:8]
+    year, month, day = (
+        instrument.expiry[2:4],
+        month_code(instrument.expiry)[:3],
+        instrument.expiry[6:8],
+    )
     if instrument.sec_type is SecType.OPT and instrument.strike is not None and instrument.right:
         right = "Call" if instrument.right.value == "C" else "Put"
         return f"{month} {day} '{year} {instrument.strike.normalize():f} {right}"
@@ -97,7 +106,11 @@ def stock_entry(instrument: Instrument) -> dict[str, Any]:
         "chineseName": None,
         "assetClass": instrument.sec_type.value,
         "contracts": [
-            {"conid": instrument.conid, "exchange": instrument.listing_exchange or instrument.exchange, "isUS": instrument.currency == "USD"}
+            {
+                "conid": instrument.conid,
+                "exchange": instrument.listing_exchange or instrument.exchange,
+                "isUS": instrument.currency == "USD",
+            }
         ],
     }
 
@@ -121,7 +134,9 @@ def secdef_row(instrument: Instrument) -> dict[str, Any]:
         "strike": str(instrument.strike.normalize()) if instrument.strike is not None else "0",
         "undConid": instrument.underlying_conid or 0,
         "multiplier": float(instrument.multiplier),
-        "type": "ETF" if instrument.is_etf else ("COMMON" if instrument.sec_type is SecType.STK else None),
+        "type": "ETF"
+        if instrument.is_etf
+        else ("COMMON" if instrument.sec_type is SecType.STK else None),
         "hasOptions": False,
         "isUS": instrument.currency == "USD",
         "incrementRules": [{"lowerEdge": 0.0, "increment": float(instrument.min_tick)}],

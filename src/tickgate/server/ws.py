@@ -60,7 +60,9 @@ class Connection:
             on_overflow=self._on_overflow,
         )
         self.limiter = TokenBucket(
-            rate=config.commands_per_second, burst=config.command_burst, now_ns=gateway.clock.monotonic_ns()
+            rate=config.commands_per_second,
+            burst=config.command_burst,
+            now_ns=gateway.clock.monotonic_ns(),
         )
         self.tasks: set[asyncio.Task[None]] = set()
         self.dialect: Dialect | None = None
@@ -82,13 +84,17 @@ class Connection:
         # The transport's own buffer is above the high-water mark: wait until the kernel takes it,
         # then let the outbox write what it conflated meanwhile.
         low_water = self.outbox.high_water // 2
-        while not self.transport.is_closing() and self.transport.get_write_buffer_size() > low_water:
+        while (
+            not self.transport.is_closing() and self.transport.get_write_buffer_size() > low_water
+        ):
             await asyncio.sleep(DRAIN_POLL_SECONDS)
         self.outbox.flush()
 
     def _on_overflow(self, reason: str) -> None:
         log.warning("closing slow consumer %s: %s", self.request.remote, reason)
-        self.spawn(lambda: self.ws.close(code=CLOSE_SLOW_CONSUMER, message=reason.encode()[:120]), "close")
+        self.spawn(
+            lambda: self.ws.close(code=CLOSE_SLOW_CONSUMER, message=reason.encode()[:120]), "close"
+        )
 
     def allow_command(self) -> bool:
         return self.limiter.allow(self.gateway.clock.monotonic_ns())
@@ -113,7 +119,9 @@ class Connection:
         size = len(text.encode())
         if size > limit:
             log.info("refused %d-byte message from %s", size, self.request.remote)
-            dialect.error(f"message of {size} bytes exceeds the limit of {limit} bytes; ignored", None)
+            dialect.error(
+                f"message of {size} bytes exceeds the limit of {limit} bytes; ignored", None
+            )
         elif not self.allow_command():
             config = self.gateway.config
             log.info("rate-limited command from %s", self.request.remote)
@@ -149,6 +157,9 @@ async def close_all(gateway: Gateway) -> None:
     """Close every WebSocket with 1001 (going away): the server is shutting down."""
     connections = list(gateway.connections)
     await asyncio.gather(
-        *(c.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down") for c in connections),
+        *(
+            c.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+            for c in connections
+        ),
         return_exceptions=True,
     )
