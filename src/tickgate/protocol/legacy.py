@@ -1,0 +1,349 @@
+"""The seed's WebSocket dialect on `/v1/portal/ws`: commands in, typed commands out; frames out.
+
+Grammar (`s`/`u` and `+` literal; leading and trailing whitespace, and whitespace around each
+`+`-separated part, are ignored):
+
+    s+md+CONID                      stream every change of the default fields
+    s+md+CONID+{OPTIONS}            OPTIONS: tempo, snapshot, fields (see `SubscribeMarketData`)
+    u+md+CONID  |  u+md+CONID+{}    stop streaming CONID
+    s+realtime-account-data+ACCT    orders and P&L of ACCT (an empty `+{}` is also accepted)
+    u+realtime-account-data+ACCT
+
+Decisions where the seed is silent:
+- `snapshot` accepts JSON `true`/`false` and, for clients that stringify, the strings "true"
+  and "false" in any letter case; anything else is an error.
+- `tempo` accepts a JSON number with a whole value (`1000` or `1000.0`); strings and booleans
+  are errors, so a typo never silently turns into "every change".
+- `fields` accepts the seed's comma-separated string ("55,22,23") or a JSON list of ids as
+  numbers or strings; duplicates are dropped, first occurrence kept.
+- The default set of known field ids adds 22 and 23 to `fields.KNOWN_FIELDS`: the seed's own
+  sample request names them, and the seed's example must be accepted. They simply never carry
+  values.
+- Market values are sent as JSON strings (`{"31":"154.81",...}`), as the market engine formats
+  them; the seed's sample shows a number, which no current client depends on.
+
+Every error is a `ProtocolError` whose message names what was wrong and what was expected; its
+`topic` is `md+CONID` or `realtime-account-data+ACCT` when the message got that far, else None.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+import orjson
+
+from tickgate.errors import ProtocolError
+from tickgate.protocol.fields import KNOWN_FIELDS
+
+MD = "md"
+ACCOUNT = "realtime-account-data"
+SUPPORTED_TOPICS = (MD, ACCOUNT)
+MAX_CONID = 2_147_483_647  # conids are 32-bit signed integers in IBKR's APIs
+MAX_ACCOUNT_LENGTH = 32
+#: `fields.KNOWN_FIELDS` plus the ids the seed's sample request uses (see module docstring).
+SEED_FIELDS: frozenset[int] = KNOWN_FIELDS | {22, 23}
+_OPTIONS = ("tempo", "snapshot", "fields")
+_ACCOUNT_CHARS = frozenset(string.ascii_letters + string.digits + "._-")
+_INT_KEYS = orjson.OPT_NON_STR_KEYS
+_USAGE = "expected s+md+CONID[+{options}], u+md+CONID or s+realtime-account-data+ACCT"
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeMarketData:
+    """`s+md+CONID[+{...}]`.
+
+    `fields` is None when the client named none (the server picks its default set); otherwise a
+    non-empty tuple of known ids without duplicates. `tempo_ms` is 0 for "every change", else
+    the flush interval. `snapshot` asks for everything currently known to be sent at once.
+    """
+
+    conid: int
+    fields: tuple[int, ...] | None
+    tempo_ms: int
+    snapshot: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UnsubscribeMarketData:
+    """`u+md+CONID`."""
+
+    conid: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeAccount:
+    """`s+realtime-account-data+ACCT`: stream the day's orders and P&L of `account`."""
+
+    account: str
+
+
+@dataclass(frozen=True, slots=True)
+class UnsubscribeAccount:
+    """`u+realtime-account-data+ACCT`."""
+
+    account: str
+
+
+LegacyCommand = SubscribeMarketData | UnsubscribeMarketData | SubscribeAccount | UnsubscribeAccount
+
+
+def parse(
+    text: str,
+    *,
+    known_fields: frozenset[int] = SEED_FIELDS,
+    max_tempo_ms: int = 3_600_000,
+) -> LegacyCommand:
+    """Parse one client text message of the seed's dialect.
+
+    Guarantees: returns a fully validated command or raises `ProtocolError`; no other exception
+    escapes for any `text`. Field ids are checked against `known_fields`; `tempo` must lie in
+    0..`max_tempo_ms`.
+    """
+    head, options_text = _split_options(text.strip())
+    parts = [part.strip() for part in head.split("+")]
+    topic = _readable_topic(parts)
+    if len(parts) < 3 or parts[0] not in ("s", "u"):
+        raise ProtocolError(_shape_error(parts), topic=topic)
+    if parts[1] not in SUPPORTED_TOPICS:
+        raise ProtocolError(
+            f"unknown topic {_show(parts[1])}; supported: {', '.join(SUPPORTED_TOPICS)}",
+            topic=None,
+        )
+    if len(parts) == 4:
+        raise ProtocolError(
+            f"expected JSON options like {{\"tempo\":1000}} after the last '+', "
+            f"got {_show(parts[3])}",
+            topic=topic,
+        )
+    if len(parts) > 4:
+        raise ProtocolError(f"too many '+' separated parts; {_USAGE}", topic=topic)
+    options = _load_options(options_text, topic)
+    subscribe = parts[0] == "s"
+    if parts[1] == ACCOUNT:
+        account = _account(parts[2])
+        _expect_no_options(options, f"{parts[0]}+{ACCOUNT}", topic)
+        return SubscribeAccount(account) if subscribe else UnsubscribeAccount(account)
+    conid = _conid(parts[2])
+    if not subscribe:
+        _expect_no_options(options, "u+md", topic)
+        return UnsubscribeMarketData(conid)
+    return _subscribe_md(conid, options, topic, known_fields, max_tempo_ms)
+
+
+def _split_options(text: str) -> tuple[str, str | None]:
+    """Split `s+md+1+{...}` into `s+md+1` and `{...}`; JSON may itself contain '+'."""
+    brace = text.find("{")
+    if brace < 0:
+        return text, None
+    if brace == 0:
+        raise ProtocolError(f"expected a command, not a JSON object; {_USAGE}")
+    head = text[:brace].rstrip()
+    if not head.endswith("+"):
+        raise ProtocolError(
+            f"JSON options must follow a '+' separator; {_USAGE}",
+            topic=_readable_topic([p.strip() for p in head.split("+")]),
+        )
+    return head[:-1], text[brace:]
+
+
+def _readable_topic(parts: list[str]) -> str | None:
+    """`md+CONID` / `realtime-account-data+ACCT` if parts 1 and 2 are valid, else None."""
+    if len(parts) < 3:
+        return None
+    try:
+        if parts[1] == MD:
+            return f"{MD}+{_conid(parts[2])}"
+        if parts[1] == ACCOUNT:
+            return f"{ACCOUNT}+{_account(parts[2])}"
+    except ProtocolError:
+        return None
+    return None
+
+
+def _shape_error(parts: list[str]) -> str:
+    if not parts[0]:
+        return f"empty message; {_USAGE}"
+    if parts[0] not in ("s", "u"):
+        return f"a message starts with s+ (subscribe) or u+ (unsubscribe), got {_show(parts[0])}"
+    if len(parts) < 2 or not parts[1]:
+        return f"missing topic; {_USAGE}"
+    if parts[1] == MD:
+        return f"md needs a conid: {parts[0]}+md+CONID"
+    if parts[1] == ACCOUNT:
+        return f"{ACCOUNT} needs an account id: {parts[0]}+{ACCOUNT}+ACCT"
+    return f"unknown topic {_show(parts[1])}; supported: {', '.join(SUPPORTED_TOPICS)}"
+
+
+def _conid(raw: str) -> int:
+    # isascii() first: str.isdigit() also accepts digits of other scripts and superscripts.
+    if raw.isascii() and raw.isdigit() and len(raw) <= 10 and 0 < int(raw) <= MAX_CONID:
+        return int(raw)
+    raise ProtocolError(f"conid must be a positive integer, got {_show(raw)}")
+
+
+def _account(raw: str) -> str:
+    if 0 < len(raw) <= MAX_ACCOUNT_LENGTH and set(raw) <= _ACCOUNT_CHARS:
+        return raw
+    raise ProtocolError(f"account must be an account id like U1234567, got {_show(raw)}")
+
+
+def _load_options(text: str | None, topic: str | None) -> dict[str, object]:
+    if text is None:
+        return {}
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(f"malformed JSON options: {exc}", topic=topic) from None
+    if not isinstance(value, dict):
+        raise ProtocolError(
+            f'options must be a JSON object like {{"tempo":1000}}, got {_show(value)}',
+            topic=topic,
+        )
+    return value
+
+
+def _expect_no_options(options: dict[str, object], command: str, topic: str | None) -> None:
+    if options:
+        key = next(iter(options))
+        raise ProtocolError(f"unknown option {_show(key)}: {command} takes no options", topic=topic)
+
+
+def _subscribe_md(
+    conid: int,
+    options: dict[str, object],
+    topic: str | None,
+    known_fields: frozenset[int],
+    max_tempo_ms: int,
+) -> SubscribeMarketData:
+    for key in options:
+        if key not in _OPTIONS:
+            raise ProtocolError(
+                f"unknown option {_show(key)}; supported: {', '.join(_OPTIONS)}", topic=topic
+            )
+    return SubscribeMarketData(
+        conid=conid,
+        fields=_fields(options["fields"], known_fields, topic) if "fields" in options else None,
+        tempo_ms=_tempo(options.get("tempo", 0), max_tempo_ms, topic),
+        snapshot=_snapshot(options.get("snapshot", False), topic),
+    )
+
+
+def _tempo(value: object, max_tempo_ms: int, topic: str | None) -> int:
+    # bool is an int subclass: `true` must not mean 1 ms.
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= max_tempo_ms:
+        return value
+    if isinstance(value, float) and value.is_integer() and 0 <= value <= max_tempo_ms:
+        return int(value)
+    raise ProtocolError(
+        f"tempo must be a whole number of milliseconds between 0 and {max_tempo_ms}, "
+        f"got {_show(value)}",
+        topic=topic,
+    )
+
+
+def _snapshot(value: object, topic: str | None) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ProtocolError(f"snapshot must be true or false, got {_show(value)}", topic=topic)
+
+
+def _fields(value: object, known: frozenset[int], topic: str | None) -> tuple[int, ...]:
+    if isinstance(value, str):
+        items: list[object] = list(value.split(","))
+    elif isinstance(value, list):
+        items = value
+    else:
+        raise ProtocolError(
+            'fields must be a comma-separated string like "55,22,23" or a list of field ids, '
+            f"got {_show(value)}",
+            topic=topic,
+        )
+    ids = [_field_id(item, known, topic) for item in items]
+    if not ids:
+        raise ProtocolError("fields must name at least one field id", topic=topic)
+    return tuple(dict.fromkeys(ids))
+
+
+def _field_id(item: object, known: frozenset[int], topic: str | None) -> int:
+    if isinstance(item, str):
+        raw = item.strip()
+        # Length cap before int(): huge digit strings are slow to convert and never known ids.
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+            raise ProtocolError(
+                f"field ids must be whole numbers, got {_show(item)} in fields", topic=topic
+            )
+        item = int(raw)
+    if not isinstance(item, int) or isinstance(item, bool):
+        raise ProtocolError(
+            f"field ids must be whole numbers, got {_show(item)} in fields", topic=topic
+        )
+    if item not in known:
+        raise ProtocolError(f"unknown field id {item} in fields", topic=topic)
+    return item
+
+
+def _show(value: object) -> str:
+    """A short, JSON-flavoured rendering of a client's value for an error message."""
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        return repr(shown)
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def encode_market(conid: int, values: Mapping[int, str], ts_ns: int) -> bytes:
+    """`{"31":"154.81",...,"topic":"md+CONID"}`: field ids as string keys, the topic last.
+
+    `ts_ns` is accepted for the common encoder signature; the seed's frames carry no timestamp.
+    """
+    # Hot path (once per channel per change): splicing the topic member onto the encoded values
+    # is about twice as fast as copying the dict to append a key.
+    body = orjson.dumps(values if type(values) is dict else dict(values), option=_INT_KEYS)
+    separator = b"," if len(body) > 2 else b""
+    return b'%s%s"topic":"md+%d"}' % (body[:-1], separator, conid)
+
+
+def encode_error(message: str, topic: str | None) -> bytes:
+    """`{"error":"...","topic":"..."}`, or `{"error":"..."}` when no topic could be read."""
+    if topic is None:
+        return orjson.dumps({"error": message})
+    return orjson.dumps({"error": message, "topic": topic})
+
+
+def encode_account_orders(account: str, orders: list[dict[str, object]]) -> bytes:
+    """`{"orders":[...],"topic":"realtime-account-data+ACCT"}`.
+
+    Decimal values are written as JSON strings (exact, as the ledger keeps them). Raises
+    TypeError for values JSON cannot carry.
+    """
+    return orjson.dumps(
+        {"orders": orders, "topic": f"{ACCOUNT}+{account}"}, default=_decimal_as_string
+    )
+
+
+def encode_topic_payload(topic: str, payload: Mapping[str, object]) -> bytes:
+    """`payload` as a JSON object with `"topic"` as the last key (replacing any in `payload`).
+
+    Decimal values are written as JSON strings. Raises TypeError for values JSON cannot carry.
+    """
+    frame = {key: value for key, value in payload.items() if key != "topic"}
+    frame["topic"] = topic
+    return orjson.dumps(frame, default=_decimal_as_string)
+
+
+def _decimal_as_string(value: object) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} cannot be written as JSON")
