@@ -76,15 +76,7 @@ __all__ = [
 
 MAX_CONID = 2_147_483_647  # conids are 32-bit signed integers in IBKR's APIs
 MAX_ID_LENGTH = 32
-#: `smh` bar sizes (protocol reference §5.2).
-# fmt: off
-BAR_SIZES = frozenset({
-    "1min", "2min", "3min", "5min", "10min", "15min", "30min",
-    "1h", "2h", "3h", "4h", "8h", "1d", "1w", "1m",
-})
-# fmt: on
 HISTORY_SOURCES = frozenset({"midpoint", "trades", "bid_ask", "bid", "ask"})
-_PERIOD = re.compile(r"[1-9][0-9]{0,3}(min|h|d|w|m|y)")
 _ID_CHARS = frozenset(string.ascii_letters + string.digits + "._-")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _USAGE = 'expected e.g. smd+CONID+{"fields":["31"]}, sor+{}, spl, ssd+ACCT+{}, tic'
@@ -178,6 +170,12 @@ def _identifier(raw: str, what: str, topic: str) -> str:
 # --- one parser per verb -------------------------------------------------------------------------
 
 
+def _short(value: str) -> bool:
+    # The grammar of periods and bars ("5min", "5 min", "1d") belongs to the history service,
+    # which reports a bad one; here only absurd values are refused.
+    return len(value) <= 32
+
+
 def _smd(targets: list[str], options: Options, topic: str) -> CurrentCommand:
     _targets(targets, 1, 'smd+CONID+{"fields":[...]}', topic)
     conid, exchange = _conid(targets[0], topic)
@@ -193,16 +191,15 @@ def _umd(targets: list[str], options: Options, topic: str) -> CurrentCommand:
 def _smh(targets: list[str], options: Options, topic: str) -> CurrentCommand:
     _targets(targets, 1, 'smh+CONID+{"period":"1d","bar":"5min"}', topic)
     conid, exchange = _conid(targets[0], topic)
-    period = history_text(options, "period", topic, lambda v: _PERIOD.fullmatch(v) is not None)
     return SubscribeHistory(
         conid=conid,
         exchange=history_text(options, "exchange", topic, lambda v: set(v) <= _ID_CHARS)
         or exchange,
-        period=period,
-        bar=history_text(options, "bar", topic, BAR_SIZES.__contains__),
+        period=history_text(options, "period", topic, _short),
+        bar=history_text(options, "bar", topic, _short),
         outside_rth=boolean(options.get("outside_rth", False), "outsideRth", topic),
         source=history_text(options, "source", topic, HISTORY_SOURCES.__contains__),
-        format=history_text(options, "format", topic, lambda v: len(v) <= 32),
+        format=history_text(options, "format", topic, _short),
     )
 
 
