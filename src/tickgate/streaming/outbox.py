@@ -1,0 +1,259 @@
+"""One outbox per WebSocket connection: batching, back-pressure and the slow-consumer policy.
+
+Guarantees:
+- Every frame pushed during one event-loop turn leaves in ONE `transport.write`, as concatenated
+  pre-encoded text frames, at the end of the turn (the first push of a turn schedules `flush`).
+- Order: no frame is ever written before a frame pushed earlier. When market data is conflated,
+  the merged frame takes the place of the LATEST push for its key, so a newer market value never
+  overtakes a reliable frame (an order event, an error, a reply) pushed before it; the stale
+  values it replaces are simply not sent on their own.
+- Reliable frames (`push`) are never dropped or reordered. If more than `limit_bytes` of them are
+  waiting, the connection cannot keep up: `on_overflow(reason)` is called once, and the outbox
+  drops what it holds and accepts nothing more (the shell closes the socket with that reason).
+- Market frames (`push_market`) are conflatable. While the transport's own buffer is above
+  `high_water`, the outbox writes nothing, calls `on_congested()` (the shell awaits the socket's
+  drain and calls `flush()` again) and keeps at most one pending frame per key, merging values
+  (latest wins, field order stable). Memory stays within `limit_bytes` of reliable frames plus
+  one market frame per key.
+
+The outbox does no I/O scheduling itself: the shell passes `schedule` (`loop.call_soon`), so
+this module needs no event loop and tests drive it by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from tickgate.protocol.frames import text_header
+
+Reencode = Callable[[Mapping[int, str]], bytes]
+_TurnMarket = tuple[Hashable, bytes, Mapping[int, str], Reencode]
+
+
+class Transport(Protocol):
+    """The part of an asyncio transport the outbox uses."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def get_write_buffer_size(self) -> int: ...
+
+    def is_closing(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    """Counters since creation; `pending_bytes` is payload bytes waiting right now."""
+
+    frames_written: int
+    writes: int
+    bytes_written: int
+    conflated: int
+    pending_bytes: int
+
+
+class _Held:
+    """A market frame waiting out congestion; at most one per key."""
+
+    __slots__ = ("own", "payload", "reencode", "values")
+
+    def __init__(self, payload: bytes, values: Mapping[int, str], reencode: Reencode) -> None:
+        self.payload = payload
+        self.values = values
+        self.reencode = reencode
+        # Our own merged copy of the values once two frames were merged; `payload` is then
+        # stale and the frame is re-encoded when written. None while `payload` is exact.
+        self.own: dict[int, str] | None = None
+
+
+class Outbox:
+    """Frames for one connection. Not thread-safe: use it from the event loop's thread only."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        schedule: Callable[[Callable[[], None]], object],
+        limit_bytes: int = 1_048_576,
+        high_water: int = 262_144,
+        on_congested: Callable[[], None],
+        on_overflow: Callable[[str], None],
+    ) -> None:
+        self.transport = transport
+        self.limit_bytes = limit_bytes
+        self.high_water = high_water
+        self._schedule = schedule
+        self._on_congested = on_congested
+        self._on_overflow = on_overflow
+        # Frames of the current turn, in push order: bytes (reliable) or a market tuple.
+        self._turn: list[bytes | _TurnMarket] = []
+        # Frames held while conflating, in order: int keys are reliable frames, `(key,)` tuples
+        # are market frames (a tuple never equals an int, so the two kinds cannot collide).
+        self._held: dict[object, bytes | _Held] = {}
+        self._seq = 0
+        self._scheduled = False
+        self._awaiting_drain = False
+        self._conflating = False
+        self._closed = False
+        self._reliable_bytes = 0
+        self._pending_bytes = 0
+        self._frames_written = self._writes = self._bytes_written = self._conflated = 0
+
+    @property
+    def stats(self) -> OutboxStats:
+        """A snapshot of the counters."""
+        return OutboxStats(
+            self._frames_written,
+            self._writes,
+            self._bytes_written,
+            self._conflated,
+            self._pending_bytes,
+        )
+
+    @property
+    def closed(self) -> bool:
+        """True once the outbox overflowed or found its transport closing; pushes are ignored."""
+        return self._closed
+
+    def push(self, payload: bytes) -> None:
+        """Queue a reliable frame: delivered in order, or the connection is declared too slow."""
+        if self._closed:
+            return
+        size = len(payload)
+        if self._reliable_bytes + size > self.limit_bytes:
+            self._overflow(self._reliable_bytes + size)
+            return
+        self._reliable_bytes += size
+        self._pending_bytes += size
+        if self._conflating:
+            self._held[self._seq] = payload
+            self._seq += 1
+        else:
+            self._turn.append(payload)
+        if not self._scheduled and not self._awaiting_drain:
+            self._scheduled = True
+            self._schedule(self.flush)
+
+    def push_market(
+        self, key: Hashable, payload: bytes, values: Mapping[int, str], reencode: Reencode
+    ) -> None:
+        """Queue conflatable market data for `key` (the stream's topic).
+
+        `payload` is `reencode(values)` as already encoded by the caller; `values` is only read,
+        never modified, so one mapping may be shared by many outboxes. When conflated, the
+        pending frame for `key` is rebuilt with `reencode(merged values)` when written.
+        """
+        if self._closed:
+            return
+        if self._conflating:
+            self._hold_market(key, payload, values, reencode)
+        else:
+            self._turn.append((key, payload, values, reencode))
+            self._pending_bytes += len(payload)
+            # A single turn may not hold more than the limit either: conflate the rest of it.
+            if self._pending_bytes > self.limit_bytes:
+                self._hold_turn()
+        if not self._scheduled and not self._awaiting_drain:
+            self._scheduled = True
+            self._schedule(self.flush)
+
+    def flush(self) -> None:
+        """Write everything pending as ONE transport write, unless the transport is congested.
+
+        If the transport's buffer is above `high_water`, nothing is written, pending market data
+        starts conflating and `on_congested()` is called once; the caller is expected to call
+        `flush()` again when the socket has drained. If the transport is closing, everything
+        pending is dropped and the outbox closes.
+        """
+        self._scheduled = False
+        self._awaiting_drain = False
+        if self._closed:
+            return
+        if self.transport.is_closing():
+            self._close()
+            return
+        if self.transport.get_write_buffer_size() > self.high_water:
+            self._hold_turn()
+            self._awaiting_drain = True
+            self._on_congested()
+            return
+        if self._held or self._turn:
+            self._write()
+
+    def _write(self) -> None:
+        parts: list[bytes] = []
+        add = parts.append
+        for entry in self._held.values():
+            if isinstance(entry, bytes):
+                payload = entry
+            elif entry.own is not None:
+                payload = entry.reencode(entry.own)
+            else:
+                payload = entry.payload
+            add(text_header(len(payload)))
+            add(payload)
+        for item in self._turn:
+            payload = item if isinstance(item, bytes) else item[1]
+            add(text_header(len(payload)))
+            add(payload)
+        data = b"".join(parts)
+        self.transport.write(data)
+        self._frames_written += len(parts) >> 1
+        self._writes += 1
+        self._bytes_written += len(data)
+        self._discard_pending()
+
+    def _hold_turn(self) -> None:
+        """Move this turn's frames into the conflating store, merging market data per key."""
+        self._conflating = True
+        turn, self._turn = self._turn, []
+        for item in turn:
+            if isinstance(item, bytes):
+                self._held[self._seq] = item
+                self._seq += 1
+            else:
+                self._pending_bytes -= len(item[1])  # re-counted by _hold_market
+                self._hold_market(*item)
+
+    def _hold_market(
+        self, key: Hashable, payload: bytes, values: Mapping[int, str], reencode: Reencode
+    ) -> None:
+        slot = (key,)
+        held = self._held.pop(slot, None)
+        self._pending_bytes += len(payload)
+        if not isinstance(held, _Held):  # nothing pending for this key
+            self._held[slot] = _Held(payload, values, reencode)
+            return
+        self._conflated += 1
+        self._pending_bytes -= len(held.payload)
+        held.payload = payload
+        if held.values.keys() <= values.keys():
+            # The new frame covers every pending field: it replaces the old one as it is.
+            held.values, held.own = values, None
+        else:
+            own = held.own if held.own is not None else dict(held.values)
+            own.update(values)
+            held.values = held.own = own
+        held.reencode = reencode
+        # Re-inserting moves the frame to the end: it now stands where the latest change was
+        # pushed, so it cannot overtake any frame pushed before that change.
+        self._held[slot] = held
+
+    def _overflow(self, wanted: int) -> None:
+        self._close()
+        self._on_overflow(
+            f"slow consumer: {wanted} bytes of account events and replies could not be "
+            f"delivered within {self.limit_bytes} bytes"
+        )
+
+    def _close(self) -> None:
+        self._closed = True
+        self._discard_pending()
+
+    def _discard_pending(self) -> None:
+        self._turn.clear()
+        self._held.clear()
+        self._conflating = False
+        self._reliable_bytes = 0
+        self._pending_bytes = 0
