@@ -1,0 +1,1 @@
+"""Market-data sources: adapters of the `DataSource` port that feed ticks to the market engine."""
