@@ -7,8 +7,9 @@ from typing import Protocol
 
 from tickgate.model.ticks import Tick
 
-#: Where a source delivers its ticks (usually `MarketEngine.apply`, possibly wrapped).
-TickSink = Callable[[Tick], None]
+#: Where a source delivers its ticks (usually `MarketEngine.apply`, possibly wrapped). What the
+#: sink returns is ignored, so `MarketEngine.apply` (which returns the changed fields) fits.
+TickSink = Callable[[Tick], object]
 
 
 class DataSource(Protocol):
