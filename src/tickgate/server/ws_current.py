@@ -1,0 +1,241 @@
+"""Today's IBKR dialect on `/v1/api/ws` (protocol reference §3.3-§5), on the Connection shell.
+
+Per connection: cookie (or `{"session":..}`) authentication, the connect burst, a wall-clock
+heartbeat, `smd` streams through the hub (full frame on every `smd`, then changes at most every
+500 ms) with server-side expiry, `smh` bars, `sbd` ladders, `tic`, `ech` and the account topics
+(`ws_account`). Everything a connection holds is released when it closes; subscriptions never
+survive a reconnect (rule 21).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from tickgate.clock import NS_PER_MS, NS_PER_S
+from tickgate.errors import ProtocolError, TickgateError
+from tickgate.market import depth
+from tickgate.protocol import current as C
+from tickgate.protocol import current_frames as frames
+from tickgate.protocol import fields as F
+from tickgate.server.gateway import gateway_of
+from tickgate.server.rest_session import accounts_payload
+from tickgate.server.session import SERVER_NAME, USERNAME
+from tickgate.server.ws import Connection, serve_websocket
+from tickgate.server.ws_account import AccountStreams
+
+log = logging.getLogger("tickgate.ws.current")
+
+DIALECT = "current"
+TEMPO_MS = 500
+MAX_HISTORY = 5
+DEPTH_SECONDS = 1.0
+#: How often the expiry task looks at deadlines, at most (it is also bounded by the expiry).
+EXPIRY_POLL_SECONDS = 0.25
+_md_encoder = functools.partial(frames.encode_market, server_id=frames.DEFAULT_SERVER_ID)
+
+
+class CurrentDialect:
+    """Handles one connection's commands in today's grammar. Lives on the event loop."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.gateway = connection.gateway
+        self.authenticated = False
+        self.md: dict[int, tuple[int, ...]] = {}
+        self.md_deadline_ns: dict[int, int] = {}
+        self.history: dict[str, int] = {}
+        self.depth: dict[str, tuple[int, str | None]] = {}
+        self.accounts = AccountStreams(self.gateway, connection.send)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def opened(self) -> None:
+        """Authenticate from the `api` cookie, or ask for the session (§3.3)."""
+        if self.gateway.session.matches_cookie(self.connection.request.cookies.get("api")):
+            self._authenticated()
+        else:
+            self.connection.send(frames.WAITING_FOR_SESSION)
+
+    def _authenticated(self) -> None:
+        self.authenticated = True
+        send = self.connection.send
+        send(frames.encode_system_success(USERNAME))
+        send(frames.encode_account(accounts_payload(self.gateway)))
+        send(
+            frames.encode_status(
+                authenticated=self.gateway.session.authenticated,
+                server_name=SERVER_NAME,
+                username=USERNAME,
+            )
+        )
+        self.connection.spawn(self._heartbeat, "heartbeat")
+        if self.gateway.config.smd_expiry_seconds > 0:
+            self.connection.spawn(self._expire_streams, "smd-expiry")
+        self.connection.spawn(self._depth_loop, "depth")
+
+    def error(self, message: str, topic: str | None) -> None:
+        self.connection.send(frames.encode_error(message, topic))
+
+    def closed(self) -> None:
+        self.gateway.hub.drop(self.connection.outbox)
+        for conid in self.md:
+            self.gateway.session.release_line(self, conid)
+        self.md.clear()
+        self.md_deadline_ns.clear()
+        self.accounts.close()
+
+    # --- commands --------------------------------------------------------------------------------
+    def handle(self, text: str) -> None:
+        try:
+            command = C.parse(text)
+        except ProtocolError as exc:
+            log.info("bad command %r: %s", text[:200], exc.message)
+            self.error(exc.message, exc.topic)
+            return
+        if isinstance(command, C.Authenticate):
+            self._authenticate(command.session)
+        elif isinstance(command, C.Echo):
+            self.connection.send(command.text.encode())
+        elif not self.authenticated:
+            self.connection.send(frames.WAITING_FOR_SESSION)
+        else:
+            try:
+                self._dispatch(command)
+            except TickgateError as exc:
+                self.error(str(exc), None)
+
+    def _authenticate(self, session: str) -> None:
+        if self.authenticated:
+            return
+        if session != self.gateway.session.id:
+            self.connection.send(frames.WAITING_FOR_SESSION)
+            return
+        self._authenticated()
+
+    def _dispatch(self, command: C.CurrentCommand) -> None:
+        if isinstance(command, C.Tickle):
+            session = self.gateway.session
+            self.connection.send(frames.encode_tic(session.id, session.touch()))
+        elif isinstance(command, C.SubscribeMarketData):
+            self._subscribe_md(command)
+        elif isinstance(command, C.UnsubscribeMarketData):
+            self._unsubscribe_md(command.conid)
+        elif isinstance(command, C.SubscribeHistory):
+            self._history(command)
+        elif isinstance(command, C.UnsubscribeHistory):
+            self._unsubscribe_history(command.server_id)
+        elif isinstance(command, C.SubscribeDepth):
+            self.depth[command.account] = (command.conid, command.exchange)
+            self._send_depth(command.account)
+        elif isinstance(command, C.UnsubscribeDepth):
+            self.depth.pop(command.account, None)
+        else:
+            self.accounts.handle(command)
+
+    # --- smd / umd -------------------------------------------------------------------------------
+    def _subscribe_md(self, command: C.SubscribeMarketData) -> None:
+        conid, topic = command.conid, f"smd+{command.conid}"
+        if not self.gateway.market.knows(conid):
+            self.error(f"Invalid conid {conid}", topic)
+            return
+        if conid not in self.md and not self.gateway.session.acquire_line(self, conid):
+            lines = self.gateway.session.md_lines
+            self.error(
+                f"Max number of market data lines reached ({lines}); unsubscribe one first", topic
+            )
+            return
+        # Resending smd adds fields and re-emits a full frame (rules 10, 11).
+        wanted = command.fields or F.DEFAULT_FIELDS
+        fields = tuple(dict.fromkeys(self.md.get(conid, ()) + wanted))
+        self.md[conid] = fields
+        expiry = self.gateway.config.smd_expiry_seconds
+        if expiry > 0:
+            self.md_deadline_ns[conid] = self.gateway.clock.monotonic_ns() + expiry * NS_PER_S
+        self.gateway.hub.subscribe_market(
+            self.connection.outbox,
+            conid,
+            fields,
+            tempo_ms=TEMPO_MS,
+            snapshot=True,
+            dialect=DIALECT,
+            encoder=_md_encoder,
+        )
+
+    def _unsubscribe_md(self, conid: int) -> None:
+        if self.md.pop(conid, None) is None:
+            return  # umd gets no reply, not even for a conid that is not streaming
+        self.md_deadline_ns.pop(conid, None)
+        self.gateway.hub.unsubscribe_market(self.connection.outbox, conid, DIALECT)
+        self.gateway.session.release_line(self, conid)
+
+    async def _expire_streams(self) -> None:
+        """End `smd` streams not renewed within `smd_expiry_seconds` (gateway clock)."""
+        expiry = self.gateway.config.smd_expiry_seconds
+        poll = min(EXPIRY_POLL_SECONDS, expiry / 4)
+        while True:
+            await asyncio.sleep(poll)
+            now = self.gateway.clock.monotonic_ns()
+            for conid in [c for c, deadline in self.md_deadline_ns.items() if deadline <= now]:
+                log.info("smd+%d expired after %d s without renewal", conid, expiry)
+                self._unsubscribe_md(conid)
+
+    # --- heartbeat -------------------------------------------------------------------------------
+    async def _heartbeat(self) -> None:
+        """`{"topic":"system","hb":EPOCH_MS}` now and every `heartbeat_seconds` (rule 6)."""
+        clock, interval = self.gateway.clock, self.gateway.config.heartbeat_seconds
+        while True:
+            self.connection.send(frames.encode_heartbeat(clock.now_ns() // NS_PER_MS))
+            await asyncio.sleep(interval)
+
+    # --- smh / umh -------------------------------------------------------------------------------
+    def _history(self, command: C.SubscribeHistory) -> None:
+        topic = f"smh+{command.conid}"
+        if len(self.history) >= MAX_HISTORY:
+            self.error(f"at most {MAX_HISTORY} concurrent smh requests; send umh first", topic)
+            return
+        header, bars = self._bars(command)
+        server_id = str(self.gateway.session.touch())
+        self.history[server_id] = command.conid
+        self.connection.send(frames.encode_history(command.conid, server_id, header, bars))
+
+    def _bars(self, command: C.SubscribeHistory) -> tuple[dict[str, Any], list[Any]]:
+        """Header and bars from the history service (raises its RequestError/NotFoundError)."""
+        history: Any = self.gateway.history
+        result = history.bars_payload(
+            command.conid,
+            period=command.period,
+            bar=command.bar,
+            outside_rth=command.outside_rth,
+            source=command.source,
+        )
+        header = {key: value for key, value in result.items() if key != "data"}
+        return header, list(result.get("data", []))
+
+    def _unsubscribe_history(self, server_id: str) -> None:
+        self.history.pop(server_id, None)
+        self.connection.send(frames.encode_unsubscribed_history(server_id))
+
+    # --- sbd / ubd -------------------------------------------------------------------------------
+    def _send_depth(self, account: str) -> None:
+        conid, exchange = self.depth[account]
+        if not self.gateway.market.knows(conid):
+            self.depth.pop(account, None)
+            self.error(f"Invalid conid {conid}", f"sbd+{account}+{conid}")
+            return
+        rows = depth.ladder(conid, self.gateway.market.snapshot(conid))
+        self.connection.send(frames.encode_depth(account, conid, exchange, rows))
+
+    async def _depth_loop(self) -> None:
+        while True:
+            await asyncio.sleep(DEPTH_SECONDS)
+            for account in list(self.depth):
+                self._send_depth(account)
+
+
+async def handler(request: web.Request) -> web.WebSocketResponse:
+    """`GET /v1/api/ws`."""
+    return await serve_websocket(request, gateway_of(request), CurrentDialect)
