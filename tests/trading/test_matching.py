@@ -276,3 +276,8 @@ def test_matching_agrees_with_reference(
     assert sum((q for q, _ in got), D(0)) <= order.quantity
     if order_type.has_limit:
         assert all(side.sign * (limit - px) >= 0 for _, px in got)
+
+
+def test_on_grid_writes_tick_decimals() -> None:
+    assert _mkt("99.5", "100", "99.75").on_grid(TICK) == _mkt("99.50", "100.00", "99.75")
+    assert str(_mkt("99.5", "100", "99.75").on_grid(TICK).bid) == "99.50"

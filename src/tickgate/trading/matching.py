@@ -72,6 +72,15 @@ class Market:
             last=Decimal(str(quote.last)),
         )
 
+    def on_grid(self, min_tick: Decimal) -> Market:
+        """This market with prices written to the tick grid's decimals (99.5 -> 99.50)."""
+        return dataclasses.replace(
+            self,
+            bid=self.bid.quantize(min_tick),
+            ask=self.ask.quantize(min_tick),
+            last=self.last.quantize(min_tick),
+        )
+
     def consume(self, side: Side, quantity: Decimal) -> Market:
         """This market after an order on `side` took `quantity` of the opposite side's size."""
         if side is Side.BUY:

@@ -1,0 +1,244 @@
+"""The paper-trading engine: commands in, events stored, then applied, then published.
+
+Guarantees:
+- every state change is an event appended to the `EventStore` *before* it is applied, returned
+  to the caller or passed to a listener; on construction the engine replays the store, so a
+  restarted engine holds exactly what it acknowledged;
+- all time comes from the injected clock, all randomness (reply ids) from `config.seed`;
+- not thread-safe: call it from one thread (the event loop) only.
+Commands come from `PlacementDesk`, wire-shaped reads from `AccountViews`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+from tickgate.clock import Clock
+from tickgate.errors import NotFoundError
+from tickgate.model.accounts import AccountConfig
+from tickgate.model.instruments import Instrument
+from tickgate.model.orders import Order
+from tickgate.model.ticks import Quote
+from tickgate.trading import lifecycle
+from tickgate.trading.commissions import CommissionSchedule
+from tickgate.trading.events import (
+    OrderFilled,
+    OrderUpdated,
+    PnlChanged,
+    SessionClosed,
+    StoredEvent,
+    TradingEvent,
+)
+from tickgate.trading.matching import Market, MatchConfig, match, match_at_close
+from tickgate.trading.placement import Placement, PlacementDesk
+from tickgate.trading.portfolio import Portfolio, Position
+from tickgate.trading.queries import AccountViews
+from tickgate.trading.requests import InstrumentLookup
+from tickgate.trading.state import TradingState
+from tickgate.trading.store import EventStore
+
+Listener = Callable[[TradingEvent], None]
+
+
+class QuoteSource(Protocol):
+    """What the trading engine needs of the market engine."""
+
+    def quote(self, conid: int) -> Quote | None:
+        """The latest top of book of `conid`, or None when there is none yet."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TradingConfig:
+    """Engine settings: fill model, commissions and the seed for reply ids."""
+
+    match: MatchConfig = field(default_factory=MatchConfig)
+    commissions: CommissionSchedule = field(default_factory=CommissionSchedule)
+    seed: int = 0
+
+
+class TradingEngine(PlacementDesk, AccountViews):
+    """Orders, fills, positions and P&L of the configured paper accounts."""
+
+    def __init__(
+        self,
+        instruments: InstrumentLookup,
+        quotes: QuoteSource,
+        store: EventStore,
+        clock: Clock,
+        *,
+        accounts: Sequence[AccountConfig] = (AccountConfig(),),
+        config: TradingConfig | None = None,
+    ) -> None:
+        self.instruments, self.quotes, self.store, self.clock = instruments, quotes, store, clock
+        self.config = config or TradingConfig()
+        self.state = TradingState.empty(accounts)
+        self._listeners: list[Listener] = []
+        self._last_pnl: dict[str, PnlChanged] = {}
+        for event in store.replay():
+            self.state.apply(event, self.instrument)
+        super().__init__(seed=self.config.seed)
+
+    # ---- plumbing -------------------------------------------------------------------------
+
+    def instrument(self, conid: int) -> Instrument:
+        """The instrument of `conid`. Raises NotFoundError when the catalogue lacks it."""
+        found = self.instruments.find(conid)
+        if found is None:
+            raise NotFoundError(f"Invalid conid {conid}: no such contract")
+        return found
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener(event)` after each event is stored and applied; returns a remover.
+
+        Listeners run synchronously and must not raise or call back into the engine.
+        """
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _commit(self, events: Sequence[StoredEvent]) -> None:
+        if not events:
+            return
+        self.store.append(events)
+        for event in events:
+            self.state.apply(event, self.instrument)
+        for event in events:
+            self._publish(event)
+        self._publish_pnl()
+
+    def _publish(self, event: TradingEvent) -> None:
+        for listener in list(self._listeners):
+            listener(event)
+
+    def _publish_pnl(self) -> None:
+        for account, portfolio in self.state.portfolios.items():
+            now = PnlChanged(
+                account, portfolio.daily_pnl, portfolio.unrealized, portfolio.realized,
+                portfolio.net_liquidation, portfolio.market_value, portfolio.excess_liquidity,
+            )  # fmt: skip
+            if self._last_pnl.get(account) != now:
+                self._last_pnl[account] = now
+                self._publish(now)
+
+    def portfolio_of(self, account: str) -> Portfolio:
+        """The account's Portfolio. Raises NotFoundError for an unknown account."""
+        try:
+            return self.state.portfolios[account]
+        except KeyError:
+            raise NotFoundError(f"Account {account} does not exist") from None
+
+    def market(self, conid: int) -> Market | None:
+        """The current decimal top of book of `conid`, if any."""
+        quote = self.quotes.quote(conid)
+        if quote is None:
+            return None
+        return Market.from_quote(quote).on_grid(self.instrument(conid).min_tick)
+
+    # ---- matching -------------------------------------------------------------------------
+
+    def on_quote(self, conid: int, quote: Quote) -> None:
+        """Mark positions in `conid` and match its working orders against `quote`."""
+        market = Market.from_quote(quote).on_grid(self.instrument(conid).min_tick)
+        marked = False
+        if market.last > 0:
+            for portfolio in self.state.portfolios.values():
+                marked = portfolio.mark(conid, market.last) or marked
+        self._match_conid(conid, market)
+        if marked:
+            self._publish_pnl()
+
+    def _match_conid(self, conid: int, market: Market) -> None:
+        for order in list(self.state.working(conid)):
+            current = self.state.orders[order.order_id]
+            if current.is_working and self.state.is_active(current):
+                market = self._match_one(current.order_id, market)
+
+    def _match_one(self, order_id: int, market: Market) -> Market:
+        order = self.state.orders[order_id]
+        instrument = self.instrument(order.conid)
+        result = match(order, market, self.config.match, min_tick=instrument.min_tick)
+        events: list[StoredEvent] = []
+        updated = lifecycle.stop_update(order, result, self.clock.now_ns())
+        if updated is not None:
+            events.append(OrderUpdated(updated))
+            order = updated
+        if result.filled and result.price is not None:
+            events.append(self._fill_event(order, result.quantity, result.price))
+            market = market.consume(order.side, result.quantity)
+        self._commit(events)
+        if result.filled:
+            self._after_fill(order_id)
+        return market
+
+    def _fill_event(self, order: Order, quantity: Decimal, price: Decimal) -> OrderFilled:
+        sequence = sum(1 for f in self.state.fills if f.order_id == order.order_id) + 1
+        return lifecycle.fill(
+            order, quantity, price, instrument=self.instrument(order.conid),
+            schedule=self.config.commissions, sequence=sequence, now_ns=self.clock.now_ns(),
+        )  # fmt: skip
+
+    def _after_fill(self, order_id: int) -> None:
+        order, now = self.state.orders[order_id], self.clock.now_ns()
+        events: list[StoredEvent] = [
+            lifecycle.expire(o, now) for o in self.state.oca_siblings(order)
+        ]
+        if order.remaining == 0:
+            for child in self.state.children(order_id):
+                activated = lifecycle.activate(child, now)
+                if activated is not None:
+                    events.append(activated)
+        self._commit(events)
+        if order.remaining == 0:
+            market = self.market(order.conid)
+            if market is not None and self.state.children(order_id):
+                self._match_conid(order.conid, market)
+
+    def _match_new(self, placements: Sequence[Placement]) -> None:
+        """Match freshly accepted orders at once, then cancel what IOC orders did not fill."""
+        for conid in dict.fromkeys(p.order.conid for p in placements):
+            market = self.market(conid)
+            if market is not None:
+                self._match_conid(conid, market)
+        now = self.clock.now_ns()
+        leftovers = [self.state.orders[p.order.order_id] for p in placements]
+        self._commit(
+            [lifecycle.expire(o, now) for o in leftovers if o.is_working and o.tif == "IOC"]
+        )
+
+    # ---- session --------------------------------------------------------------------------
+
+    def close_session(self, now_ns: int | None = None) -> None:
+        """Close the trading day: fill MOC/LOC at the close, expire DAY/OPG orders, reset the
+        daily P&L. The close price of a conid is its quote's last price (or last fill)."""
+        now = self.clock.now_ns() if now_ns is None else now_ns
+        closes = self._close_prices()
+        for order in list(self.state.working()):
+            if order.order_type.at_close and self.state.is_active(order):
+                self._fill_at_close(order.order_id, closes.get(order.conid), now)
+        leftovers = [o for o in self.state.working() if o.tif in ("DAY", "OPG")]
+        self._commit([lifecycle.expire(o, now) for o in leftovers])
+        self._commit([SessionClosed(now, closes)])
+
+    def _close_prices(self) -> dict[int, Decimal]:
+        closes = dict(self.state.last_prices)
+        for conid in {o.conid for o in self.state.working()} | set(closes):
+            market = self.market(conid)
+            if market is not None and market.last > 0:
+                closes[conid] = market.last
+        return closes
+
+    def _fill_at_close(self, order_id: int, close: Decimal | None, now: int) -> None:
+        order = self.state.orders[order_id]
+        quantity = None if close is None else match_at_close(order, close)
+        if quantity is None or close is None:
+            return
+        live = lifecycle.trigger_for_close(order, now)
+        self._commit([OrderUpdated(live), self._fill_event(live, quantity, close)])
+        self._after_fill(order_id)
+
+    def positions_of(self, account: str) -> Mapping[int, Position]:
+        """The account's positions by conid. Raises NotFoundError for an unknown account."""
+        return dict(self.portfolio_of(account).positions)

@@ -1,0 +1,126 @@
+"""Trading events (past tense) and their JSON codec for the event store.
+
+`OrderAccepted`, `OrderUpdated`, `OrderFilled` and `SessionClosed` are *stored* events: the
+engine's whole state is the fold of them (see `TradingState.apply`). Each order event carries the
+complete order snapshot after the change, so replay never recomputes a transition.
+`PnlChanged` is derived (from marks that are not stored) and only published, never stored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from tickgate.model.orders import (
+    Fill,
+    Order,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+    TrailingType,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAccepted:
+    """A new order passed validation (and questions) and is live or held."""
+
+    order: Order
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdated:
+    """An order changed status, price, quantity, trigger or trailing stop (not by a fill)."""
+
+    order: Order
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilled:
+    """An order (partially) filled; `order` is its snapshot after the fill."""
+
+    order: Order
+    fill: Fill
+
+
+@dataclass(frozen=True, slots=True)
+class SessionClosed:
+    """The trading session closed at `ts_ns`; `closes` are the close prices used for marks."""
+
+    ts_ns: int
+    closes: dict[int, Decimal]
+
+
+@dataclass(frozen=True, slots=True)
+class PnlChanged:
+    """An account's P&L figures changed (published only; derived from marks)."""
+
+    account: str
+    daily: Decimal
+    unrealized: Decimal
+    realized: Decimal
+    net_liquidation: Decimal
+    market_value: Decimal
+    excess_liquidity: Decimal
+
+
+StoredEvent = OrderAccepted | OrderUpdated | OrderFilled | SessionClosed
+TradingEvent = StoredEvent | PnlChanged
+
+_DECIMAL_FIELDS = frozenset(
+    {"quantity", "price", "aux_price", "trailing_amount", "filled_quantity"}
+)
+_DECIMAL_FIELDS |= {"avg_price", "commission"}
+_ENUMS: dict[str, Any] = {
+    "side": Side,
+    "order_type": OrderType,
+    "tif": TimeInForce,
+    "status": OrderStatus,
+    "trailing_type": TrailingType,
+}
+
+
+def _to_json(obj: Order | Fill) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for field in dataclasses.fields(obj):
+        value = getattr(obj, field.name)
+        out[field.name] = str(value) if isinstance(value, Decimal) else value
+    return out
+
+
+def _from_json(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in data.items():
+        if value is not None and name in _DECIMAL_FIELDS:
+            value = Decimal(value)
+        elif value is not None and name in _ENUMS:
+            value = _ENUMS[name](value)
+        out[name] = value
+    return out
+
+
+def encode(event: StoredEvent) -> tuple[str, dict[str, Any]]:
+    """The (kind, JSON-able payload) of a stored event; Decimals become exact strings."""
+    if isinstance(event, SessionClosed):
+        closes = {str(conid): str(price) for conid, price in event.closes.items()}
+        return "SessionClosed", {"ts_ns": event.ts_ns, "closes": closes}
+    payload = {"order": _to_json(event.order)}
+    if isinstance(event, OrderFilled):
+        payload["fill"] = _to_json(event.fill)
+    return type(event).__name__, payload
+
+
+def decode(kind: str, payload: dict[str, Any]) -> StoredEvent:
+    """The event `encode` turned into (kind, payload). Raises ValueError for an unknown kind."""
+    if kind == "SessionClosed":
+        closes = {int(c): Decimal(p) for c, p in payload["closes"].items()}
+        return SessionClosed(int(payload["ts_ns"]), closes)
+    if kind not in ("OrderAccepted", "OrderUpdated", "OrderFilled"):
+        raise ValueError(f"unknown stored event kind {kind!r}")
+    order = Order(**_from_json(payload["order"]))
+    if kind == "OrderFilled":
+        return OrderFilled(order, Fill(**_from_json(payload["fill"])))
+    return OrderAccepted(order) if kind == "OrderAccepted" else OrderUpdated(order)

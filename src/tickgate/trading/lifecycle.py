@@ -1,0 +1,135 @@
+"""Pure builders of order snapshots and events; every status change goes through the table.
+
+Nothing here stores or publishes; the engine decides when events are committed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from typing import Any
+
+from tickgate.model.instruments import Instrument
+from tickgate.model.orders import Fill, Order, OrderStatus
+from tickgate.trading.commissions import CommissionSchedule
+from tickgate.trading.events import OrderFilled, OrderUpdated, StoredEvent
+from tickgate.trading.matching import MatchResult
+from tickgate.trading.orders import OrderEvent, next_status
+from tickgate.trading.requests import OrderRequest
+
+
+def step(order: Order, event: OrderEvent, now_ns: int, **changes: Any) -> Order:
+    """`order` after `event` at `now_ns`, with `changes` applied.
+
+    Raises IllegalTransitionError when the transition table refuses the event.
+    """
+    status = next_status(order.order_id, order.status, event)
+    return dataclasses.replace(order, status=status, updated_ns=now_ns, **changes)
+
+
+def new_order(
+    request: OrderRequest,
+    *,
+    account: str,
+    order_id: int,
+    parent_id: int | None,
+    oca_group: str | None,
+    now_ns: int,
+) -> Order:
+    """A freshly accepted order: Submitted when it can match now, PreSubmitted when held
+    (untriggered stop, at-close order, or bracket child waiting for its parent)."""
+    draft = Order(
+        order_id=order_id,
+        account=account,
+        conid=request.conid,
+        side=request.side,
+        order_type=request.order_type,
+        quantity=request.quantity,
+        tif=request.tif,
+        status=OrderStatus.INACTIVE,
+        created_ns=now_ns,
+        updated_ns=now_ns,
+        price=request.price,
+        aux_price=request.aux_price,
+        c_oid=request.c_oid,
+        parent_id=parent_id,
+        oca_group=oca_group,
+        trailing_type=request.trailing_type,
+        trailing_amount=request.trailing_amount,
+        outside_rth=request.outside_rth,
+    )
+    pending = step(draft, OrderEvent.SUBMIT, now_ns)
+    held = request.order_type.is_stop or request.order_type.at_close or parent_id is not None
+    return step(pending, OrderEvent.HOLD if held else OrderEvent.ACCEPT, now_ns)
+
+
+def fill(
+    order: Order,
+    quantity: Decimal,
+    price: Decimal,
+    *,
+    instrument: Instrument,
+    schedule: CommissionSchedule,
+    sequence: int,
+    now_ns: int,
+) -> OrderFilled:
+    """The event of `order` filling `quantity` at `price`; `sequence` numbers its fills."""
+    filled = order.filled_quantity + quantity
+    paid = (order.avg_price or Decimal(0)) * order.filled_quantity + price * quantity
+    event = OrderEvent.FILL if filled == order.quantity else OrderEvent.PARTIAL_FILL
+    after = step(
+        order,
+        event,
+        now_ns,
+        filled_quantity=filled,
+        avg_price=paid / filled,
+        last_execution_ns=now_ns,
+    )
+    execution = Fill(
+        execution_id=f"{order.order_id:08x}.{sequence:08x}.01.01",
+        order_id=order.order_id,
+        account=order.account,
+        conid=order.conid,
+        side=order.side,
+        quantity=quantity,
+        price=price,
+        commission=schedule.commission(instrument, quantity, price),
+        ts_ns=now_ns,
+    )
+    return OrderFilled(after, execution)
+
+
+def stop_update(order: Order, result: MatchResult, now_ns: int) -> Order | None:
+    """`order` after a quote moved or triggered its stop, or None when nothing changed."""
+    newly = result.triggered and not order.triggered
+    if newly and order.order_type.is_stop:
+        if order.status is OrderStatus.PRE_SUBMITTED:
+            return step(
+                order, OrderEvent.TRIGGER, now_ns, triggered=True, aux_price=result.stop_price
+            )
+        return step(order, OrderEvent.MODIFY, now_ns, triggered=True, aux_price=result.stop_price)
+    if result.stop_price != order.aux_price:
+        return step(order, OrderEvent.MODIFY, now_ns, aux_price=result.stop_price)
+    return None
+
+
+def activate(child: Order, now_ns: int) -> OrderUpdated | None:
+    """A bracket child's event when its parent has filled (stops and at-close orders stay
+    held until their own trigger)."""
+    if child.order_type.is_stop or child.order_type.at_close:
+        return None
+    if child.status is not OrderStatus.PRE_SUBMITTED:
+        return None
+    return OrderUpdated(step(child, OrderEvent.TRIGGER, now_ns))
+
+
+def expire(order: Order, now_ns: int) -> StoredEvent:
+    """The event of the system cancelling a working order (IOC rest, DAY close, OCA, parent)."""
+    return OrderUpdated(step(order, OrderEvent.EXPIRE, now_ns))
+
+
+def trigger_for_close(order: Order, now_ns: int) -> Order:
+    """An at-close order made live for the closing auction."""
+    if order.status is OrderStatus.PRE_SUBMITTED:
+        return step(order, OrderEvent.TRIGGER, now_ns, triggered=True)
+    return order

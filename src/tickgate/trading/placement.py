@@ -1,0 +1,290 @@
+"""Order commands of the trading engine: place (with questions), reply, modify, cancel.
+
+`PlacementDesk` is the command half of `TradingEngine`; it only changes state through
+`_commit`, so every accepted order is stored before its acknowledgement is returned.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from tickgate.clock import Clock
+from tickgate.model.instruments import Instrument
+from tickgate.model.orders import Order, TimeInForce
+from tickgate.trading import lifecycle
+from tickgate.trading.events import OrderAccepted, OrderUpdated, StoredEvent
+from tickgate.trading.matching import Market
+from tickgate.trading.orders import OrderEvent
+from tickgate.trading.portfolio import Portfolio, initial_margin_rate
+from tickgate.trading.questions import QuestionBook, questions_for
+from tickgate.trading.requests import (
+    InstrumentLookup,
+    OrderRejectedError,
+    OrderRequest,
+    check_price,
+    check_quantity,
+    parse_order,
+)
+from tickgate.trading.state import TradingState
+
+Item = tuple[OrderRequest, Instrument]
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """An order accepted by one placement."""
+
+    order: Order
+
+
+@dataclass(frozen=True, slots=True)
+class _Parked:
+    account: str
+    items: list[Item]
+
+
+def _ack(order: Order) -> dict[str, Any]:
+    ack: dict[str, Any] = {
+        "order_id": str(order.order_id),
+        "order_status": order.status.value,
+        "encrypt_message": "1",
+    }
+    if order.c_oid is not None:
+        ack["local_order_id"] = order.c_oid
+    return ack
+
+
+class PlacementDesk(ABC):
+    """Commands on orders; see the engine module for the guarantees."""
+
+    state: TradingState
+    instruments: InstrumentLookup
+    clock: Clock
+
+    def __init__(self, *, seed: int) -> None:
+        self._replies: QuestionBook[_Parked] = QuestionBook(seed=seed)
+
+    @abstractmethod
+    def _commit(self, events: Sequence[StoredEvent]) -> None: ...
+
+    @abstractmethod
+    def _match_new(self, placements: Sequence[Placement]) -> None: ...
+
+    @abstractmethod
+    def portfolio_of(self, account: str) -> Portfolio: ...
+
+    @abstractmethod
+    def market(self, conid: int) -> Market | None: ...
+
+    # ---- questions ------------------------------------------------------------------------
+
+    def suppress(self, message_ids: list[str]) -> dict[str, str]:
+        """Stop asking these questions (`POST /iserver/questions/suppress`)."""
+        self._replies.suppress(message_ids)
+        return {"status": "submitted"}
+
+    def reset_suppressed(self) -> dict[str, str]:
+        """Ask every question again (`POST /iserver/questions/suppress/reset`)."""
+        self._replies.reset()
+        return {"status": "submitted"}
+
+    def interrupt_replies(self) -> None:
+        """Another request arrived: pending reply ids become stale (503 on reply)."""
+        self._replies.interrupt()
+
+    def _reference(self, instrument: Instrument) -> Decimal | None:
+        market = self.market(instrument.conid)
+        if market is None:
+            return None
+        if market.bid > 0 and market.ask > 0:
+            return (market.bid + market.ask) / 2
+        return market.last if market.last > 0 else None
+
+    # ---- place / reply --------------------------------------------------------------------
+
+    def place(
+        self, account: str, order_requests: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Validate and submit orders, or ask a question first.
+
+        Returns acknowledgements `[{"order_id", "order_status", "encrypt_message"}]` (orders
+        already stored) or a question `[{"id", "message", "isSuppressed", "messageIds"}]`.
+        Raises NotFoundError for an unknown account, OrderRejectedError for any invalid order
+        (nothing of the batch is accepted then).
+        """
+        self._replies.interrupt()
+        self.portfolio_of(account)
+        if not order_requests:
+            raise OrderRejectedError("No orders in the request")
+        items = [parse_order(raw, self.instruments) for raw in order_requests]
+        self._check_batch(account, items)
+        asked = [q for r, i in items for q in questions_for(r, i, self._reference(i))]
+        questions = self._replies.unsuppressed(asked)
+        if questions:
+            return self._replies.ask(_Parked(account, items), questions)
+        return self._submit(account, items)
+
+    def reply(self, reply_id: str, confirmed: bool) -> list[dict[str, Any]]:
+        """Answer a question: the next question, or the acknowledgements.
+
+        Raises RequestError (400 unknown id or declined, 503 stale id), OrderRejectedError
+        when the parked orders are no longer valid.
+        """
+        parked, rest = self._replies.answer(reply_id, confirmed)
+        rest = self._replies.unsuppressed(rest)
+        if rest:
+            return self._replies.ask(parked, rest)
+        self._check_batch(parked.account, parked.items)
+        return self._submit(parked.account, parked.items)
+
+    def _check_batch(self, account: str, items: list[Item]) -> None:
+        seen: set[str] = set()
+        for request, _ in items:
+            c_oid = request.c_oid
+            if c_oid is not None and (c_oid in seen or (account, c_oid) in self.state.client_ids):
+                raise OrderRejectedError(
+                    f"Order couldn't be submitted: Local order ID={c_oid} is already registered."
+                )
+            if request.parent_ref is not None and request.parent_ref not in seen:
+                self._existing_parent(account, request.parent_ref)
+            if c_oid is not None:
+                seen.add(c_oid)
+        self._check_buying_power(account, items)
+
+    def _existing_parent(self, account: str, ref: str) -> Order:
+        order_id = self.state.client_ids.get((account, ref))
+        if order_id is None and ref.isdigit():
+            order_id = int(ref)
+        order = self.state.orders.get(order_id) if order_id is not None else None
+        if order is None or order.account != account:
+            raise OrderRejectedError(f"Parent order {ref} does not exist")
+        return order
+
+    def _check_buying_power(self, account: str, items: list[Item]) -> None:
+        portfolio = self.portfolio_of(account)
+        required = Decimal(0)
+        for request, instrument in items:
+            if request.parent_ref is None:  # bracket children only close the parent's position
+                required += self._margin_needed(portfolio, request, instrument)
+        available = portfolio.available_funds
+        if required > available:
+            ccy = portfolio.config.base_currency
+            raise OrderRejectedError(
+                f"Order rejected: insufficient buying power: initial margin {required:.2f} {ccy}"
+                f" exceeds available funds {available:.2f} {ccy}"
+            )
+
+    def _margin_needed(
+        self, portfolio: Portfolio, request: OrderRequest, inst: Instrument
+    ) -> Decimal:
+        held = portfolio.positions.get(inst.conid)
+        position = held.quantity if held is not None else Decimal(0)
+        opening = request.quantity
+        if position * request.side.sign < 0:
+            opening = max(Decimal(0), request.quantity - abs(position))
+        price = request.price or request.aux_price or self._reference(inst) or inst.reference_price
+        return initial_margin_rate(inst.sec_type) * opening * price * inst.multiplier
+
+    def _submit(self, account: str, items: list[Item]) -> list[dict[str, Any]]:
+        now, next_id = self.clock.now_ns(), self.state.next_order_id
+        ids: dict[str, int] = {}
+        orders: list[Order] = []
+        for offset, (request, _) in enumerate(items):
+            parent_id = self._parent_id(account, request.parent_ref, ids)
+            oca = f"bracket-{parent_id}" if parent_id is not None else None
+            order = lifecycle.new_order(
+                request, account=account, order_id=next_id + offset,
+                parent_id=parent_id, oca_group=oca, now_ns=now,
+            )  # fmt: skip
+            if request.c_oid is not None:
+                ids[request.c_oid] = order.order_id
+            orders.append(order)
+        self._commit([OrderAccepted(o) for o in orders])
+        self._match_new([Placement(o) for o in orders])
+        return [_ack(self.state.orders[o.order_id]) for o in orders]
+
+    def _parent_id(self, account: str, ref: str | None, batch: dict[str, int]) -> int | None:
+        if ref is None:
+            return None
+        return batch[ref] if ref in batch else self._existing_parent(account, ref).order_id
+
+    # ---- modify / cancel ------------------------------------------------------------------
+
+    def _own_order(self, account: str, order_id: int) -> Order:
+        self.portfolio_of(account)
+        order = self.state.orders.get(order_id)
+        if order is None or order.account != account:
+            raise OrderRejectedError(f"OrderID {order_id} doesn't exist")
+        return order
+
+    def modify(
+        self, account: str, order_id: int, changes: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Change quantity, price, auxPrice, tif or trailingAmt of a working order.
+
+        Raises NotFoundError (account), OrderRejectedError (unknown order, invalid value),
+        IllegalTransitionError (order no longer working, e.g. Filled).
+        """
+        self._replies.interrupt()
+        order = self._own_order(account, order_id)
+        instrument = self.instruments.find(order.conid)
+        assert instrument is not None  # an accepted order's conid is in the catalogue
+        fields = _modified_fields(order, changes, instrument)
+        updated = lifecycle.step(order, OrderEvent.MODIFY, self.clock.now_ns(), **fields)
+        self._commit([OrderUpdated(updated)])
+        self._match_new([Placement(updated)])
+        return [_ack(self.state.orders[order_id])]
+
+    def cancel(self, account: str, order_id: int) -> dict[str, Any]:
+        """Cancel one working order, or all of the account's with `order_id == -1`.
+
+        Raises NotFoundError (account), OrderRejectedError (unknown order),
+        IllegalTransitionError (order already Filled or Cancelled).
+        """
+        self._replies.interrupt()
+        if order_id == -1:
+            self.portfolio_of(account)
+            for order in [o for o in self.state.working() if o.account == account]:
+                self._cancel_one(self.state.orders[order.order_id])
+            return {"msg": "Request was submitted", "order_id": -1, "account": account}
+        order = self._own_order(account, order_id)
+        self._cancel_one(order)
+        return {"msg": "Request was submitted", "order_id": order_id, "conid": order.conid,
+                "account": account}  # fmt: skip
+
+    def _cancel_one(self, order: Order) -> None:
+        if not order.is_working:
+            lifecycle.step(order, OrderEvent.REQUEST_CANCEL, 0)  # raises the specific error
+        now = self.clock.now_ns()
+        pending = lifecycle.step(order, OrderEvent.REQUEST_CANCEL, now)
+        done = lifecycle.step(pending, OrderEvent.CONFIRM_CANCEL, now)
+        children = [lifecycle.expire(c, now) for c in self.state.children(order.order_id)]
+        self._commit([OrderUpdated(pending), OrderUpdated(done), *children])
+
+
+def _modified_fields(order: Order, changes: Mapping[str, Any], inst: Instrument) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if changes.get("quantity") is not None:
+        quantity = check_quantity(Decimal(str(changes["quantity"])), inst)
+        if quantity <= order.filled_quantity:
+            raise OrderRejectedError(
+                f"Order quantity {quantity} must exceed the filled {order.filled_quantity}"
+            )
+        fields["quantity"] = quantity
+    for key, name in (("price", "price"), ("auxPrice", "aux_price")):
+        if changes.get(key) is not None:
+            fields[name] = check_price(Decimal(str(changes[key])), inst, key)
+    if changes.get("trailingAmt") is not None and order.order_type.is_trailing:
+        fields["trailing_amount"] = Decimal(str(changes["trailingAmt"]))
+    if changes.get("tif") is not None:
+        text = str(changes["tif"]).upper()
+        if text not in TimeInForce.__members__:
+            raise OrderRejectedError(f"Unsupported tif {text!r}")
+        fields["tif"] = TimeInForce(text)
+    if changes.get("side") is not None and str(changes["side"]).upper() != order.side.value:
+        raise OrderRejectedError("The side of an order cannot be modified")
+    return fields

@@ -1,0 +1,129 @@
+"""Read side of the trading engine: wire-shaped views of orders, trades, positions and P&L.
+
+`AccountViews` never changes state. "The current day" is everything since the last simulated
+session close (`SessionClosed`), plus orders that are still working.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from typing import Any
+
+from tickgate.clock import Clock
+from tickgate.errors import NotFoundError
+from tickgate.model.instruments import Instrument
+from tickgate.model.orders import Order, OrderStatus
+from tickgate.trading import wire
+from tickgate.trading.events import PnlChanged
+from tickgate.trading.portfolio import Portfolio
+from tickgate.trading.state import TradingState
+
+PAGE_SIZE = 100
+_NS_PER_DAY = 86_400 * 1_000_000_000
+_FILTERS = {
+    "inactive": OrderStatus.INACTIVE,
+    "pending_submit": OrderStatus.PENDING_SUBMIT,
+    "pre_submitted": OrderStatus.PRE_SUBMITTED,
+    "submitted": OrderStatus.SUBMITTED,
+    "filled": OrderStatus.FILLED,
+    "pending_cancel": OrderStatus.PENDING_CANCEL,
+    "cancelled": OrderStatus.CANCELLED,
+    "warn_state": OrderStatus.WARN_STATE,
+}
+
+
+class AccountViews(ABC):
+    """Queries; see the module docstring."""
+
+    state: TradingState
+    clock: Clock
+
+    @abstractmethod
+    def instrument(self, conid: int) -> Instrument: ...
+
+    @abstractmethod
+    def portfolio_of(self, account: str) -> Portfolio: ...
+
+    def todays_orders(self, account: str | None = None) -> list[Order]:
+        """Orders of the current day (optionally of one account), oldest first."""
+        start = self.state.session_start_ns
+        return [
+            o
+            for o in sorted(self.state.orders.values(), key=lambda o: o.order_id)
+            if (account is None or o.account == account) and (o.is_working or o.updated_ns >= start)
+        ]
+
+    def order_rows(self, orders: Iterable[Order]) -> list[dict[str, Any]]:
+        """Wire rows of `orders` (for the account stream's first frame and updates)."""
+        return [wire.order_row(o, self.instrument(o.conid)) for o in orders]
+
+    def orders(self, filters: Iterable[str] = (), *, account: str | None = None) -> dict[str, Any]:
+        """`GET /iserver/account/orders`: the current day's orders, newest first when
+        `sort_by_time` is among the filters. Unknown filter names are ignored (as IBKR)."""
+        if account is not None:
+            self.portfolio_of(account)
+        names = {f.strip().lower() for f in filters if f.strip()}
+        wanted = {_FILTERS[n] for n in names if n in _FILTERS}
+        chosen = [o for o in self.todays_orders(account) if not wanted or o.status in wanted]
+        if "sort_by_time" in names:
+            chosen.sort(key=lambda o: o.updated_ns, reverse=True)
+        return {"orders": self.order_rows(chosen), "snapshot": True}
+
+    def order_status(self, order_id: int) -> dict[str, Any]:
+        """`GET /iserver/account/order/status/{id}`. Raises NotFoundError for an unknown id."""
+        order = self.state.orders.get(order_id)
+        if order is None:
+            raise NotFoundError(f"OrderID {order_id} doesn't exist")
+        return wire.order_status(order, self.instrument(order.conid))
+
+    def trades(self, days: int = 1, *, account: str | None = None) -> list[dict[str, Any]]:
+        """`GET /iserver/account/trades`: executions of the last `days` days (1–7), newest first."""
+        days = min(max(days, 1), 7)
+        since = self.clock.now_ns() - days * _NS_PER_DAY
+        fills = [
+            f
+            for f in self.state.fills
+            if f.ts_ns >= since and (account is None or f.account == account)
+        ]
+        return [wire.trade_row(f, self.instrument(f.conid)) for f in reversed(fills)]
+
+    def pnl_event(self, account: str) -> PnlChanged:
+        """The account's current P&L figures. Raises NotFoundError for an unknown account."""
+        p = self.portfolio_of(account)
+        return PnlChanged(
+            account, p.daily_pnl, p.unrealized, p.realized, p.net_liquidation, p.market_value,
+            p.excess_liquidity,
+        )  # fmt: skip
+
+    def pnl(self) -> dict[str, Any]:
+        """`GET /iserver/account/pnl/partitioned`: `{"upnl": {"<acct>.Core": row}}`."""
+        rows = {f"{a}.Core": wire.pnl_row(self.pnl_event(a)) for a in self.state.portfolios}
+        return {"upnl": rows}
+
+    def positions(self, account: str, page: int = 0) -> list[dict[str, Any]]:
+        """`GET /portfolio/{acct}/positions/{page}`: open positions by conid, 100 per page."""
+        portfolio = self.portfolio_of(account)
+        held = sorted((p for p in portfolio.positions.values() if p.quantity != 0),
+                      key=lambda p: p.conid)  # fmt: skip
+        chunk = held[page * PAGE_SIZE : (page + 1) * PAGE_SIZE] if page >= 0 else []
+        return [wire.position_row(account, p, self.instrument(p.conid)) for p in chunk]
+
+    def position(self, account: str, conid: int) -> list[dict[str, Any]]:
+        """`GET /portfolio/{acct}/position/{conid}`: a one-element list, or [] when flat."""
+        position = self.portfolio_of(account).positions.get(conid)
+        if position is None or position.quantity == 0:
+            return []
+        return [wire.position_row(account, position, self.instrument(conid))]
+
+    def summary(self, account: str) -> dict[str, Any]:
+        """`GET /portfolio/{acct}/summary`."""
+        return wire.summary(self.portfolio_of(account), self.clock.now_ns())
+
+    def ledger(self, account: str) -> dict[str, Any]:
+        """`GET /portfolio/{acct}/ledger`."""
+        return wire.ledger(self.portfolio_of(account), self.clock.now_ns())
+
+    def accounts(self) -> list[str]:
+        """Configured account ids, in configuration order."""
+        return list(self.state.portfolios)

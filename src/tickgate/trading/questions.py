@@ -1,0 +1,142 @@
+"""The order question/reply flow (protocol reference §8.5, §10.1).
+
+A placement that needs confirmation is parked under a reply id; `POST /iserver/reply/{id}`
+answers it. Rules kept here:
+- questions whose message id is suppressed are skipped;
+- a reply id is single-use; a second question of the same placement gets a new id;
+- any other command in between (`interrupt`) makes pending ids stale: replying then is a 503;
+- an id never issued is a 400 `reply id not found: '<id>'`; `confirmed: false` is a 400
+  `order not confirmed`.
+Reply ids are UUIDs drawn from a seeded generator, so runs are reproducible.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+from tickgate.errors import RequestError
+from tickgate.model.instruments import Instrument
+from tickgate.model.orders import OrderType
+from tickgate.trading.requests import OrderRequest
+
+PRICE_CONSTRAINT = Decimal("0.03")
+_STALE_MEMORY = 1024
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """One question: the IBKR message id and its text."""
+
+    message_id: str
+    text: str
+
+
+def _describe(request: OrderRequest, instrument: Instrument) -> str:
+    text = f"{request.side.value} {request.quantity} {instrument.symbol} {instrument.exchange}"
+    return text if request.price is None else f"{text} @ {request.price}"
+
+
+def questions_for(
+    request: OrderRequest, instrument: Instrument, reference: Decimal | None
+) -> list[Question]:
+    """The questions IBKR would ask before accepting `request` (`reference`: market price)."""
+    found: list[Question] = []
+    if reference is None or reference <= 0:
+        found.append(Question("o354", _NO_DATA))
+    elif (
+        request.price is not None and abs(request.price - reference) > reference * PRICE_CONSTRAINT
+    ):
+        found.append(Question("o163", _PRICE_TEXT.format(_describe(request, instrument))))
+    if request.order_type is OrderType.MKT:
+        found.append(Question("o10151", _MARKET_TEXT))
+    return found
+
+
+_PRICE_TEXT = (
+    'The following order "{}" price exceeds \nthe Percentage constraint of 3%.\n'
+    "Are you sure you want to submit this order?"
+)
+_NO_DATA = (
+    "You are submitting an order without market data. We strongly recommend against this as it"
+    " may result in erroneous and unexpected trades.\nAre you sure you want to submit this order?"
+)
+_MARKET_TEXT = (
+    "A Market Order is an instruction to trade your order at any available price, which may be"
+    " far from the last or quoted price.\nAre you sure you want to submit this order?"
+)
+
+
+@dataclass(slots=True)
+class _Pending(Generic[T]):
+    payload: T
+    questions: list[Question]
+
+
+class QuestionBook(Generic[T]):
+    """Pending confirmations and suppressed message ids. `T` is the parked placement."""
+
+    def __init__(self, *, seed: int = 0) -> None:
+        self._rng = random.Random(seed)
+        self._pending: dict[str, _Pending[T]] = {}
+        self._stale: OrderedDict[str, None] = OrderedDict()
+        self.suppressed: set[str] = set()
+
+    def suppress(self, message_ids: list[str]) -> None:
+        """Stop asking the questions with these message ids."""
+        self.suppressed.update(message_ids)
+
+    def reset(self) -> None:
+        """Ask every question again."""
+        self.suppressed.clear()
+
+    def unsuppressed(self, questions: list[Question]) -> list[Question]:
+        """`questions` minus suppressed ones and duplicates, in order."""
+        seen: set[str] = set()
+        kept = []
+        for q in questions:
+            if q.message_id not in self.suppressed and q.message_id not in seen:
+                seen.add(q.message_id)
+                kept.append(q)
+        return kept
+
+    def ask(self, payload: T, questions: list[Question]) -> list[dict[str, Any]]:
+        """Park `payload` behind the first of `questions` (non-empty); the wire answer."""
+        reply_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        self._pending[reply_id] = _Pending(payload, questions)
+        first = questions[0]
+        return [
+            {
+                "id": reply_id,
+                "message": [first.text],
+                "isSuppressed": False,
+                "messageIds": [first.message_id],
+            }
+        ]
+
+    def interrupt(self) -> None:
+        """Another request came in: every pending reply id becomes stale."""
+        for reply_id in self._pending:
+            self._stale[reply_id] = None
+        while len(self._stale) > _STALE_MEMORY:
+            self._stale.popitem(last=False)
+        self._pending.clear()
+
+    def answer(self, reply_id: str, confirmed: bool) -> tuple[T, list[Question]]:
+        """Consume a reply: the parked payload and the questions still to ask.
+
+        Raises RequestError 503 for a stale id, 400 for an unknown id or a declined one.
+        """
+        pending = self._pending.pop(reply_id, None)
+        if pending is None:
+            if reply_id in self._stale:
+                raise RequestError(f"reply id is no longer valid: '{reply_id}'", status=503)
+            raise RequestError(f"reply id not found: '{reply_id}'", status=400)
+        if not confirmed:
+            raise RequestError("order not confirmed", status=400)
+        return pending.payload, pending.questions[1:]

@@ -1,0 +1,274 @@
+"""TradingEngine: real engine, in-test catalogue and quotes, fake clock, memory store."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tickgate.clock import FakeClock
+from tickgate.errors import NotFoundError, RequestError
+from tickgate.model.accounts import AccountConfig
+from tickgate.model.instruments import Instrument, SecType
+from tickgate.model.ticks import Quote
+from tickgate.trading.engine import TradingEngine
+from tickgate.trading.events import OrderAccepted, OrderFilled, PnlChanged, TradingEvent
+from tickgate.trading.orders import IllegalTransitionError
+from tickgate.trading.requests import OrderRejectedError
+from tickgate.trading.store import MemoryEventStore
+
+D = Decimal
+AAPL = Instrument(265598, "AAPL", "APPLE INC", SecType.STK, "NASDAQ", "USD", D("0.01"), D(100), 0.2)
+ES = Instrument(495512, "ES", "E-mini", SecType.FUT, "CME", "USD", D("0.25"), D(5000), 0.2, 50)
+ACCT = "DU1"
+
+
+class Catalogue:
+    def find(self, conid: int) -> Instrument | None:
+        return {i.conid: i for i in (AAPL, ES)}.get(conid)
+
+
+class Quotes:
+    def __init__(self) -> None:
+        self.book: dict[int, Quote] = {}
+
+    def quote(self, conid: int) -> Quote | None:
+        return self.book.get(conid)
+
+
+def _engine(
+    store: MemoryEventStore | None = None, cash: str = "100000"
+) -> tuple[TradingEngine, Quotes, FakeClock, MemoryEventStore]:
+    quotes, clock, store = Quotes(), FakeClock(), store or MemoryEventStore()
+    accounts = [AccountConfig(ACCT, starting_cash=D(cash)), AccountConfig("DU2")]
+    engine = TradingEngine(Catalogue(), quotes, store, clock, accounts=accounts)
+    engine.suppress(["o10151"])
+    return engine, quotes, clock, store
+
+
+def _quote(engine: TradingEngine, quotes: Quotes, bid: float, ask: float, last: float,
+           size: int = 1000, conid: int = AAPL.conid) -> None:  # fmt: skip
+    quote = Quote(conid, bid, ask, size, size, last, 0)
+    quotes.book[conid] = quote
+    engine.on_quote(conid, quote)
+
+
+def _lmt(side: str, qty: Any, price: Any, **kw: Any) -> dict[str, Any]:
+    return {"conid": AAPL.conid, "side": side, "orderType": "LMT", "quantity": qty,
+            "price": price, "tif": "DAY", **kw}  # fmt: skip
+
+
+def test_market_buy_fills_at_ask_and_updates_portfolio() -> None:
+    engine, quotes, _, _ = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    [ack] = engine.place(ACCT, [{"conid": AAPL.conid, "side": "BUY", "orderType": "MKT",
+                                  "quantity": 10}])  # fmt: skip
+    assert ack["order_status"] == "Filled"
+    [row] = engine.positions(ACCT)
+    assert row["position"] == 10.0 and row["avgPrice"] == 100.01
+    assert engine.portfolio_of(ACCT).cash == D(100000) - D("1000.10") - D("1.00")
+    [trade] = engine.trades()
+    assert trade["price"] == "100.01" and trade["side"] == "B" and trade["commission"] == "1.00"
+
+
+def test_partial_fill_waits_for_more_size() -> None:
+    engine, quotes, _, _ = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0, size=30)
+    [ack] = engine.place(ACCT, [_lmt("BUY", 100, 100.01)])
+    order_id = int(ack["order_id"])
+    assert engine.order_status(order_id)["cum_fill"] == "30"
+    _quote(engine, quotes, 99.99, 100.01, 100.0, size=500)
+    status = engine.order_status(order_id)
+    assert status["order_status"] == "Filled" and status["cum_fill"] == "100"
+
+
+def test_resting_limit_fills_when_touched() -> None:
+    engine, quotes, _, _ = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    [ack] = engine.place(ACCT, [_lmt("BUY", 5, 99.50)])
+    assert ack["order_status"] == "Submitted"
+    _quote(engine, quotes, 99.40, 99.60, 99.50)
+    assert engine.order_status(int(ack["order_id"]))["average_price"] == "99.50"
+
+
+@pytest.mark.parametrize(
+    ("order", "message"),
+    [
+        (_lmt("BUY", 0, 100), "quantity must be positive"),
+        (_lmt("BUY", -5, 100), "quantity must be positive"),
+        (_lmt("BUY", "1.5", 100), "Fractional quantity"),
+        (_lmt("BUY", 1, "100.005"), "minimum price variation"),
+        (
+            {"conid": AAPL.conid, "side": "BUY", "orderType": "LMT", "quantity": 1},
+            "Limit price is required",
+        ),
+        ({"conid": 1, "side": "BUY", "orderType": "MKT", "quantity": 1}, "Invalid conid 1"),
+        (_lmt("BUY", 3000, 100), "insufficient buying power"),
+        (_lmt("HOLD", 1, 100), "Invalid side"),
+        ({"conid": AAPL.conid, "side": "BUY", "orderType": "STP", "quantity": 1}, "auxPrice"),
+    ],
+)
+def test_specific_rejections(order: dict[str, Any], message: str) -> None:
+    engine, quotes, _, store = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    with pytest.raises(OrderRejectedError, match=message) as info:
+        engine.place(ACCT, [order])
+    assert info.value.status == 200 and len(store) == 0
+
+
+def test_unknown_account() -> None:
+    engine, *_ = _engine()
+    with pytest.raises(NotFoundError):
+        engine.place("DU404", [_lmt("BUY", 1, 100)])
+
+
+def test_duplicate_coid_has_reference_text() -> None:
+    engine, quotes, _, _ = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    engine.place(ACCT, [_lmt("BUY", 1, 99, cOID="my-1")])
+    with pytest.raises(OrderRejectedError) as info:
+        engine.place(ACCT, [_lmt("BUY", 1, 99, cOID="my-1")])
+    assert info.value.message == (
+        "Order couldn't be submitted: Local order ID=my-1 is already registered."
+    )
+
+
+def test_question_reply_flow() -> None:
+    engine, quotes, _, _ = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    [question] = engine.place(ACCT, [_lmt("BUY", 1, 90)])
+    assert question["messageIds"] == ["o163"] and question["isSuppressed"] is False
+    assert "price exceeds \nthe Percentage constraint of 3%" in question["message"][0]
+    [ack] = engine.reply(question["id"], True)
+    assert ack["order_status"] == "Submitted"
+    with pytest.raises(RequestError, match="reply id not found") as info:
+        engine.reply(question["id"], True)
+    assert info.value.status == 400
+
+
+def test_declined_and_stale_replies() -> None:
+    engine, quotes, _, store = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    [q1] = engine.place(ACCT, [_lmt("BUY", 1, 90)])
+    with pytest.raises(RequestError, match="order not confirmed"):
+        engine.reply(q1["id"], False)
+    [q2] = engine.place(ACCT, [_lmt("BUY", 1, 90)])
+    engine.interrupt_replies()
+    with pytest.raises(RequestError) as info:
+        engine.reply(q2["id"], True)
+    assert info.value.status == 503 and len(store) == 0
+
+
+def test_suppress_and_reset() -> None:
+    engine, quotes, _, _ = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    engine.suppress(["o163"])
+    assert "order_id" in engine.place(ACCT, [_lmt("BUY", 1, 90)])[0]
+    engine.reset_suppressed()
+    assert "id" in engine.place(ACCT, [_lmt("BUY", 1, 90)])[0]
+
+
+def test_cancel_modify_and_filled_refusals() -> None:
+    engine, quotes, _, _ = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    [ack] = engine.place(ACCT, [_lmt("BUY", 5, 99.50)])
+    order_id = int(ack["order_id"])
+    [mod] = engine.modify(ACCT, order_id, {"price": 100.01})
+    assert mod["order_status"] == "Filled"
+    with pytest.raises(IllegalTransitionError, match="cannot be cancelled: it is Filled"):
+        engine.cancel(ACCT, order_id)
+    with pytest.raises(IllegalTransitionError, match="cannot be modified"):
+        engine.modify(ACCT, order_id, {"price": 99})
+    with pytest.raises(OrderRejectedError, match="OrderID 5 doesn't exist"):
+        engine.cancel(ACCT, 5)
+
+
+def test_cancel_all_and_events_are_published_after_storage() -> None:
+    engine, quotes, _, store = _engine()
+    seen: list[tuple[TradingEvent, int]] = []
+    engine.add_listener(lambda e: seen.append((e, len(store))))
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    engine.place(ACCT, [_lmt("BUY", 1, 99), _lmt("SELL", 1, 101)])
+    engine.cancel(ACCT, -1)
+    assert [o["status"] for o in engine.orders()["orders"]] == ["Cancelled", "Cancelled"]
+    accepted = [n for e, n in seen if isinstance(e, OrderAccepted)]
+    assert accepted == [2, 2]  # both stored (one batch) before the first was published
+    assert engine.orders(["submitted"])["orders"] == []
+
+
+def test_ioc_cancels_the_rest() -> None:
+    engine, quotes, _, _ = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0, size=3)
+    [ack] = engine.place(ACCT, [_lmt("BUY", 10, 100.01, tif="IOC")])
+    status = engine.order_status(int(ack["order_id"]))
+    assert (status["order_status"], status["cum_fill"]) == ("Cancelled", "3")
+
+
+def test_stop_triggers_on_last() -> None:
+    engine, quotes, _, _ = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    engine.place(ACCT, [{"conid": AAPL.conid, "side": "SELL", "orderType": "STP",
+                         "quantity": 1, "auxPrice": 99, "tif": "GTC"}])  # fmt: skip
+    [row] = engine.orders()["orders"]
+    assert row["status"] == "PreSubmitted"
+    _quote(engine, quotes, 98.9, 99.1, 99.0)
+    assert engine.orders()["orders"][0]["status"] == "Filled"
+    assert engine.trades()[0]["price"] == "98.90"
+
+
+def test_bracket_children_wait_then_oca() -> None:
+    engine, quotes, _, _ = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    engine.place(ACCT, [
+        _lmt("BUY", 10, 99, cOID="p"),
+        _lmt("SELL", 10, 101, cOID="tp", parentId="p"),
+        {"conid": AAPL.conid, "side": "SELL", "orderType": "STP", "quantity": 10,
+         "auxPrice": 98, "parentId": "p", "tif": "GTC"},
+    ])  # fmt: skip
+    assert [r["status"] for r in engine.orders()["orders"]] == ["Submitted", "PreSubmitted",
+                                                                "PreSubmitted"]  # fmt: skip
+    _quote(engine, quotes, 98.9, 99.0, 99.0)  # parent fills
+    assert [r["status"] for r in engine.orders()["orders"]] == ["Filled", "Submitted",
+                                                                "PreSubmitted"]  # fmt: skip
+    _quote(engine, quotes, 100.99, 101.01, 101.0)  # take profit fills, stop is cancelled
+    assert [r["status"] for r in engine.orders()["orders"]] == ["Filled", "Filled", "Cancelled"]
+    assert engine.positions(ACCT) == []
+
+
+def test_close_session_expires_day_fills_moc_and_resets_daily_pnl() -> None:
+    engine, quotes, clock, _ = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    engine.place(ACCT, [_lmt("BUY", 1, 99), {"conid": AAPL.conid, "side": "BUY",
+                         "orderType": "MOC", "quantity": 2, "tif": "DAY"},
+                        _lmt("BUY", 1, 98, tif="GTC")])  # fmt: skip
+    clock.advance(seconds=60)
+    engine.close_session()
+    statuses = [r["status"] for r in engine.orders()["orders"]]
+    assert statuses == ["Cancelled", "Filled", "Submitted"]
+    assert engine.pnl()["upnl"]["DU1.Core"]["dpl"] == 0.0
+
+
+def test_futures_multiplier_and_pnl_events() -> None:
+    engine, quotes, _, _ = _engine(cash="1000000")
+    pnl: list[PnlChanged] = []
+    engine.add_listener(lambda e: pnl.append(e) if isinstance(e, PnlChanged) else None)
+    _quote(engine, quotes, 5000, 5000.25, 5000, conid=ES.conid)
+    engine.place(ACCT, [{"conid": ES.conid, "side": "BUY", "orderType": "MKT", "quantity": 2}])
+    _quote(engine, quotes, 5010, 5010.25, 5010, conid=ES.conid)
+    assert engine.portfolio_of(ACCT).unrealized == D(2) * D("9.75") * 50
+    assert pnl[-1].unrealized == D(975) and pnl[-1].account == ACCT
+
+
+def test_replay_rebuilds_identical_state() -> None:
+    engine, quotes, _, store = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0, size=4)
+    engine.place(ACCT, [_lmt("BUY", 10, 100.01, cOID="a"), _lmt("SELL", 3, 101)])
+    events = list(store.replay())
+    assert any(isinstance(e, OrderFilled) for e in events)
+    again, *_ = _engine(store)
+    assert again.state.orders == engine.state.orders
+    assert again.state.fills == engine.state.fills
+    assert again.portfolio_of(ACCT).cash == engine.portfolio_of(ACCT).cash
+    with pytest.raises(OrderRejectedError, match="already registered"):
+        again.place(ACCT, [_lmt("BUY", 1, 100, cOID="a")])
