@@ -1,0 +1,236 @@
+"""The streaming hub: subscriptions, shared channels, tempo deadlines and fan-out to outboxes.
+
+Guarantees:
+- Subscriptions with the same `(conid, fields, tempo_ms, dialect)` share one channel; a change
+  is filtered and encoded once per channel, and the same bytes go to every subscriber.
+- An outbox has at most one subscription per `(conid, dialect)`: subscribing again replaces it.
+- `on_market` only touches the channels of the changed conid; channels disappear with their
+  last subscriber.
+- tempo 0: each change is pushed at once (only the subscribed fields that changed; nothing if
+  none did). tempo > 0: changes merge into the channel's pending map, pushed once at the first
+  deadline `start + k·tempo` (monotonic ns) after the change, only if something changed, with
+  the timestamp of the latest merged change.
+
+The hub is owned by the event loop's thread and never blocks; the shell drives tempo flushes
+with `next_due_ns()` and `flush_due(now_ns)`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from tickgate.clock import Clock
+from tickgate.streaming.channel import Channel, ChannelKey, MarketEncoder
+from tickgate.streaming.outbox import Outbox
+
+__all__ = ["HubStats", "MarketEncoder", "SnapshotStore", "StreamingHub"]
+
+# Stale deadline entries (of closed channels) are purged once they outnumber this and the live.
+_STALE_PURGE_MIN = 64
+
+
+class SnapshotStore(Protocol):
+    """What the hub needs from the market engine."""
+
+    def snapshot(self, conid: int, fields: tuple[int, ...], /) -> Mapping[int, str]:
+        """The current values of those `fields` of `conid` that have one."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class HubStats:
+    """Current channels and subscriptions; frames encoded and pushed to outboxes since start;
+    `deadlines` is the size of the tempo deadline queue (including not yet purged stale ones)."""
+
+    channels: int
+    subscriptions: int
+    frames_encoded: int
+    frames_delivered: int
+    deadlines: int = 0
+
+
+class StreamingHub:
+    """Market-data fan-out for every connection of one server."""
+
+    def __init__(self, store: SnapshotStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+        self._channels: dict[ChannelKey, Channel] = {}
+        self._by_conid: dict[int, tuple[Channel, ...]] = {}
+        self._subs: dict[Outbox, dict[tuple[int, str], Channel]] = {}
+        self._sub_count = 0
+        self._deadlines: list[tuple[int, int, Channel]] = []
+        self._order = itertools.count()
+        self._stale = 0
+        self._encoded = 0
+        self._delivered = 0
+
+    def subscribe_market(
+        self,
+        outbox: Outbox,
+        conid: int,
+        fields: tuple[int, ...],
+        *,
+        tempo_ms: int,
+        snapshot: bool,
+        dialect: str,
+        encoder: MarketEncoder,
+    ) -> None:
+        """Stream `fields` of `conid` to `outbox`, replacing its `(conid, dialect)` stream.
+
+        With `snapshot`, ONE frame with every currently known value of those fields is pushed
+        at once (nothing if none is known). Raises ValueError for empty `fields`, a negative
+        tempo, or an `encoder` other than the one of the channel it would join (a dialect has
+        one encoder); exceptions of the store (e.g. NotFoundError) propagate. Nothing changes
+        when it raises.
+        """
+        key = self._key(conid, fields, tempo_ms, dialect)
+        channel = self._channels.get(key)
+        if channel is not None and channel.encoder != encoder:
+            raise ValueError(f"dialect {dialect!r} already streams with another encoder")
+        known = self._store.snapshot(conid, key[1]) if snapshot else None
+        if channel is None:
+            channel = self._open(key, encoder)
+        mine = self._subs.setdefault(outbox, {})
+        previous = mine.get((conid, dialect))
+        if previous is not channel:
+            if previous is not None:
+                self._leave(previous, outbox)
+            else:
+                self._sub_count += 1
+            channel.add(outbox)
+            mine[(conid, dialect)] = channel
+        if known:
+            self._push_snapshot(channel, outbox, known)
+
+    def unsubscribe_market(self, outbox: Outbox, conid: int, dialect: str) -> bool:
+        """Stop the `(conid, dialect)` stream of `outbox`; False if there was none."""
+        mine = self._subs.get(outbox)
+        channel = mine.pop((conid, dialect), None) if mine is not None else None
+        if channel is None:
+            return False
+        self._sub_count -= 1
+        self._leave(channel, outbox)
+        if not mine:
+            del self._subs[outbox]
+        return True
+
+    def subscriptions(self, outbox: Outbox, dialect: str | None = None) -> int:
+        """How many streams `outbox` has (in `dialect`, or in all), for market-data line limits."""
+        mine = self._subs.get(outbox, {})
+        if dialect is None:
+            return len(mine)
+        return sum(1 for _, d in mine if d == dialect)
+
+    def drop(self, outbox: Outbox) -> None:
+        """Forget every subscription of `outbox` (its connection is gone). Idempotent."""
+        for channel in self._subs.pop(outbox, {}).values():
+            self._sub_count -= 1
+            self._leave(channel, outbox)
+
+    def on_market(self, conid: int, changed: dict[int, str], ts_ns: int) -> None:
+        """The market engine's listener: fan `changed` out to the channels of `conid`.
+
+        `changed` is read, never modified. Hot path: no allocation beyond one filtered dict
+        per interested channel.
+        """
+        channels = self._by_conid.get(conid)
+        if channels is None:
+            return
+        for channel in channels:
+            values = channel.select(changed)
+            if not values:
+                continue
+            if not channel.tempo_ns:
+                self._encoded += 1
+                self._delivered += channel.publish(values, ts_ns)
+            elif channel.merge(values, ts_ns):
+                due = channel.next_deadline(self._clock.monotonic_ns())
+                channel.due_ns = due
+                heapq.heappush(self._deadlines, (due, next(self._order), channel))
+
+    def flush_due(self, now_ns: int) -> int:
+        """Push the pending map of every tempo channel whose deadline is <= `now_ns`
+        (monotonic ns). Returns the number of frames encoded."""
+        frames = 0
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] <= now_ns:
+            _, _, channel = heapq.heappop(deadlines)
+            if channel.closed:  # it lost its last subscriber after the deadline was set
+                self._stale -= 1
+                continue
+            values, ts_ns = channel.take_pending()
+            self._delivered += channel.publish(values, ts_ns)
+            frames += 1
+        self._encoded += frames
+        return frames
+
+    def next_due_ns(self) -> int | None:
+        """The earliest pending tempo deadline (monotonic ns), or None if nothing is pending."""
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][2].closed:
+            heapq.heappop(deadlines)
+            self._stale -= 1
+        return deadlines[0][0] if deadlines else None
+
+    def stats(self) -> HubStats:
+        """Counters for monitoring and tests."""
+        return HubStats(
+            len(self._channels),
+            self._sub_count,
+            self._encoded,
+            self._delivered,
+            len(self._deadlines),
+        )
+
+    @staticmethod
+    def _key(conid: int, fields: tuple[int, ...], tempo_ms: int, dialect: str) -> ChannelKey:
+        if not fields:
+            raise ValueError("a market-data subscription needs at least one field")
+        if tempo_ms < 0:
+            raise ValueError(f"tempo_ms must be >= 0, got {tempo_ms}")
+        # Field order means nothing in a JSON object: sorting lets more subscriptions share.
+        return (conid, tuple(sorted(set(fields))), tempo_ms, dialect)
+
+    def _open(self, key: ChannelKey, encoder: MarketEncoder) -> Channel:
+        channel = Channel(key, encoder, self._clock.monotonic_ns())
+        self._channels[key] = channel
+        self._by_conid[channel.conid] = (*self._by_conid.get(channel.conid, ()), channel)
+        return channel
+
+    def _leave(self, channel: Channel, outbox: Outbox) -> None:
+        channel.remove(outbox)
+        if channel.subscribers:
+            return
+        channel.closed = True
+        del self._channels[channel.key]
+        rest = tuple(c for c in self._by_conid[channel.conid] if c is not channel)
+        if rest:
+            self._by_conid[channel.conid] = rest
+        else:
+            del self._by_conid[channel.conid]
+        if channel.due_ns is not None:
+            self._stale += 1
+            self._purge_stale()
+
+    def _purge_stale(self) -> None:
+        # Deadlines of closed channels are left in the heap (removal is O(n)); rebuild it when
+        # they dominate, so subscribe/unsubscribe churn cannot grow it without bound.
+        if self._stale > _STALE_PURGE_MIN and self._stale * 2 > len(self._deadlines):
+            self._deadlines = [e for e in self._deadlines if not e[2].closed]
+            heapq.heapify(self._deadlines)
+            self._stale = 0
+
+    def _push_snapshot(self, channel: Channel, outbox: Outbox, known: Mapping[int, str]) -> None:
+        values = {fid: known[fid] for fid in channel.fields if fid in known}
+        if not values:
+            return
+        ts_ns = self._clock.now_ns()
+        payload = channel.encoder(channel.conid, values, ts_ns)
+        outbox.push_market(channel.topic_key, payload, values, channel.reencode)
+        self._encoded += 1
+        self._delivered += 1
