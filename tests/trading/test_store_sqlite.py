@@ -1,0 +1,140 @@
+"""SqliteEventStore: real files, reopen, and a SIGKILL mid-burst losing no acknowledged order."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from decimal import Decimal
+from pathlib import Path
+
+from tickgate.clock import FakeClock
+from tickgate.model.accounts import AccountConfig
+from tickgate.model.instruments import Instrument, SecType
+from tickgate.model.orders import OrderStatus
+from tickgate.model.ticks import Quote
+from tickgate.trading.engine import TradingEngine
+from tickgate.trading.events import SessionClosed
+from tickgate.trading.store import MemoryEventStore
+from tickgate.trading.store_sqlite import SqliteEventStore
+
+D = Decimal
+AAPL = Instrument(265598, "AAPL", "APPLE INC", SecType.STK, "NASDAQ", "USD", D("0.01"), D(100), 0.2)
+
+
+class Catalogue:
+    def find(self, conid: int) -> Instrument | None:
+        return AAPL if conid == AAPL.conid else None
+
+
+class Quotes:
+    def __init__(self, quote: Quote | None = None) -> None:
+        self.current = quote
+
+    def quote(self, conid: int) -> Quote | None:
+        return self.current
+
+
+def _engine(store: SqliteEventStore | MemoryEventStore, quotes: Quotes) -> TradingEngine:
+    engine = TradingEngine(Catalogue(), quotes, store, FakeClock(), accounts=[AccountConfig("DU1")])
+    engine.suppress(["o10151", "o163"])
+    return engine
+
+
+def test_pragmas_and_roundtrip(tmp_path: Path) -> None:
+    store = SqliteEventStore(tmp_path / "t.db")
+    store.append([SessionClosed(5, {1: D("1.25")})])
+    store.close()
+    again = SqliteEventStore(tmp_path / "t.db")
+    assert list(again.replay()) == [SessionClosed(5, {1: D("1.25")})]
+    assert again._db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert again._db.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+    again.close()
+
+
+def test_reopen_gives_identical_state(tmp_path: Path) -> None:
+    quotes = Quotes(Quote(AAPL.conid, 99.99, 100.01, 7, 7, 100.0, 0))
+    store = SqliteEventStore(tmp_path / "t.db")
+    engine = _engine(store, quotes)
+    engine.place("DU1", [{"conid": AAPL.conid, "side": "BUY", "orderType": "MKT", "quantity": 10}])
+    engine.place("DU1", [{"conid": AAPL.conid, "side": "SELL", "orderType": "LMT",
+                          "quantity": 3, "price": 101, "tif": "GTC", "cOID": "x"}])  # fmt: skip
+    store.close()
+    reopened = _engine(SqliteEventStore(tmp_path / "t.db"), quotes)
+    assert reopened.state.orders == engine.state.orders
+    assert reopened.state.fills == engine.state.fills
+    assert reopened.portfolio_of("DU1").cash == engine.portfolio_of("DU1").cash
+    assert reopened.positions("DU1") == engine.positions("DU1")
+    assert reopened.state.next_order_id == engine.state.next_order_id
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys
+    from decimal import Decimal as D
+    from tickgate.clock import FakeClock
+    from tickgate.model.accounts import AccountConfig
+    from tickgate.model.ticks import Quote
+    from tickgate.trading.engine import TradingEngine
+    from tickgate.trading.store_sqlite import SqliteEventStore
+    sys.path.insert(0, sys.argv[2])
+    from test_store_sqlite import AAPL, Catalogue, Quotes
+
+    quotes = Quotes(Quote(AAPL.conid, 99.99, 100.01, 5, 5, 100.0, 0))
+    engine = TradingEngine(Catalogue(), quotes, SqliteEventStore(sys.argv[1]), FakeClock(),
+                           accounts=[AccountConfig("DU1")])
+    engine.suppress(["o10151", "o163"])
+    i = 0
+    while True:
+        i += 1
+        side = "BUY" if i % 3 else "SELL"
+        [ack] = engine.place("DU1", [{"conid": AAPL.conid, "side": side, "orderType": "LMT",
+                                      "quantity": 7, "price": 100.01 if side == "BUY" else 99.99,
+                                      "tif": "GTC", "cOID": f"c{i}"}])
+        print(ack["order_id"], ack["order_status"], flush=True)
+        q = Quote(AAPL.conid, 99.99, 100.01, 5, 5, 100.0, 0)
+        engine.on_quote(AAPL.conid, q)
+    """
+)
+
+
+def test_sigkill_mid_burst_loses_no_acknowledged_order(tmp_path: Path) -> None:
+    db = tmp_path / "kill.db"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(db), str(Path(__file__).parent)],
+        stdout=subprocess.PIPE, env=env, text=True,
+    )  # fmt: skip
+    assert child.stdout is not None
+    acked: dict[int, str] = {}
+    for line in child.stdout:
+        printed_id, printed_status = line.split()
+        acked[int(printed_id)] = printed_status
+        if len(acked) >= 60:
+            break
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    child.stdout.close()
+    engine = _engine(SqliteEventStore(db), Quotes())
+    for order_id, status in acked.items():
+        assert order_id in engine.state.orders
+        recovered = engine.state.orders[order_id]
+        # Every acknowledged status was stored before it was printed; later fills only advance it.
+        assert status != "Filled" or recovered.status is OrderStatus.FILLED
+    _assert_books_balance(engine)
+
+
+def _assert_books_balance(engine: TradingEngine) -> None:
+    portfolio = engine.portfolio_of("DU1")
+    fills = engine.state.fills
+    signed = sum((f.side.sign * f.quantity for f in fills), D(0))
+    assert portfolio.positions[AAPL.conid].quantity == signed
+    for order in engine.state.orders.values():
+        mine = [f for f in fills if f.order_id == order.order_id]
+        assert sum((f.quantity for f in mine), D(0)) == order.filled_quantity
+    cash = D(1000000) - sum(
+        (f.side.sign * f.quantity * f.price + f.commission for f in fills), D(0)
+    )
+    assert portfolio.cash == cash
