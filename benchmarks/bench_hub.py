@@ -1,0 +1,123 @@
+"""Micro-benchmark of market-data fan-out: hub → channels → outboxes → one write per turn.
+
+Usage: PYTHONPATH=src python benchmarks/bench_hub.py [--ticks N] [--per-turn K]
+
+Each scenario feeds N ticks to `StreamingHub.on_market`, K ticks per simulated event-loop turn,
+then runs the outboxes' scheduled flushes (what `loop.call_soon` would do) into a null transport.
+It prints delivered frames per second, i.e. frames that reached an outbox's transport write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections.abc import Callable, Mapping
+
+from tickgate.clock import SystemClock
+from tickgate.protocol.legacy import encode_market
+from tickgate.streaming.hub import StreamingHub
+from tickgate.streaming.outbox import Outbox
+
+FIELDS = (31, 84, 85, 86, 88)
+
+
+class NullTransport:
+    """Accepts every write instantly, so only tickgate's own work is measured."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    def write(self, data: bytes) -> None:
+        self.bytes += len(data)
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def is_closing(self) -> bool:
+        return False
+
+
+class EmptyStore:
+    def snapshot(self, conid: int, fields: tuple[int, ...]) -> Mapping[int, str]:
+        return {}
+
+
+def _ignore(*_: object) -> None:
+    return None
+
+
+def build(
+    clients: int, conids: int, per_client: int
+) -> tuple[StreamingHub, list[Outbox], list[Callable[[], None]]]:
+    """A hub with `clients` outboxes, each subscribed to `per_client` of `conids` conids."""
+    hub = StreamingHub(EmptyStore(), SystemClock())
+    scheduled: list[Callable[[], None]] = []
+    rng = random.Random(7)
+    outboxes = []
+    for _ in range(clients):
+        outbox = Outbox(
+            NullTransport(), schedule=scheduled.append, on_congested=_ignore, on_overflow=_ignore
+        )
+        for conid in rng.sample(range(1, conids + 1), per_client):
+            hub.subscribe_market(
+                outbox,
+                conid,
+                FIELDS,
+                tempo_ms=0,
+                snapshot=False,
+                dialect="legacy",
+                encoder=encode_market,
+            )
+        outboxes.append(outbox)
+    return hub, outboxes, scheduled
+
+
+def run(
+    clients: int, conids: int, per_client: int, ticks: int, per_turn: int
+) -> tuple[float, int, int]:
+    """Returns (seconds, frames delivered, transport writes)."""
+    hub, outboxes, scheduled = build(clients, conids, per_client)
+    rng = random.Random(11)
+    plan = [
+        (rng.randint(1, conids), {31: f"{100 + i % 997 / 100:.2f}", 84: f"{i % 89}"})
+        for i in range(ticks)
+    ]
+    start = time.perf_counter()
+    for offset in range(0, ticks, per_turn):
+        for conid, changed in plan[offset : offset + per_turn]:
+            hub.on_market(conid, changed, offset)
+        for flush in scheduled:
+            flush()
+        scheduled.clear()
+    elapsed = time.perf_counter() - start
+    frames = sum(o.stats.frames_written for o in outboxes)
+    writes = sum(o.stats.writes for o in outboxes)
+    return elapsed, frames, writes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ticks", type=int, default=20_000)
+    parser.add_argument("--per-turn", type=int, default=50)
+    args = parser.parse_args()
+    scenarios = [
+        ("100 clients, 1 conid", 100, 1, 1),
+        ("1000 clients, 1 conid", 1000, 1, 1),
+        ("1000 clients, 10 of 100 conids", 1000, 100, 10),
+    ]
+    print(f"ticks={args.ticks}  ticks per turn={args.per_turn}")
+    print(
+        f"{'scenario':34} {'frames':>10} {'writes':>8} {'seconds':>8} "
+        f"{'frames/s':>12} {'ticks/s':>10}"
+    )
+    for name, clients, conids, per_client in scenarios:
+        seconds, frames, writes = run(clients, conids, per_client, args.ticks, args.per_turn)
+        print(
+            f"{name:34} {frames:>10} {writes:>8} {seconds:>8.3f} "
+            f"{frames / seconds:>12,.0f} {args.ticks / seconds:>10,.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
