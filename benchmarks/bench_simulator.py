@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Iterable
+from datetime import date
 from decimal import Decimal
 
 from tickgate.market.engine import MarketEngine
@@ -97,7 +98,7 @@ def _catalogue(use_default: bool) -> Iterable[Instrument]:
         return synthetic_catalogue()
     from tickgate.market.catalogue import default_catalogue
 
-    return list(default_catalogue())
+    return list(default_catalogue(today=date(2026, 1, 1)))
 
 
 def main() -> None:

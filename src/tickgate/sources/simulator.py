@@ -39,7 +39,7 @@ _ACTIVITY = {
     SecType.FUT: 1.5,
     SecType.CASH: 0.8,
     SecType.IND: 0.3,
-    SecType.OPT: 0.15,
+    SecType.OPT: 0.05,
 }
 
 
