@@ -17,7 +17,14 @@ from tickgate.market.catalogue import Catalogue, default_catalogue
 from tickgate.market.catalogue_file import load_instruments, merge
 from tickgate.market.engine import MarketEngine
 from tickgate.market.history import HistoryService
-from tickgate.server import rest_contracts, rest_marketdata, rest_session, ws_current, ws_legacy
+from tickgate.server import (
+    page,
+    rest_contracts,
+    rest_marketdata,
+    rest_session,
+    ws_current,
+    ws_legacy,
+)
 from tickgate.server.errors import error_middleware, not_found
 from tickgate.server.gateway import GATEWAY, Gateway
 from tickgate.server.http import add_routes
@@ -77,6 +84,7 @@ def build_app(
     add_routes(app, rest_session.ROUTES + rest_contracts.ROUTES + rest_marketdata.ROUTES)
     app.router.add_get("/v1/portal/ws", ws_legacy.handler)
     app.router.add_get("/v1/api/ws", ws_current.handler)
+    page.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", not_found)
     app.cleanup_ctx.append(_background(gateway, source(gateway)))
     app.on_shutdown.append(lambda _app: close_all(gateway))

@@ -1,0 +1,105 @@
+// The page's entry point: one data stream for the dashboard, the panels, and the wiring.
+
+import { api } from "./api.js";
+import { Blotter } from "./blotter.js";
+import { IntradayChart } from "./chart.js";
+import { ProtocolConsole } from "./console.js";
+import { Notices, bindPill } from "./status.js";
+import { Stream } from "./stream.js";
+import { ConfirmDialog, OrderTicket } from "./ticket.js";
+import { Watchlist } from "./watchlist.js";
+
+const $ = (selector) => document.querySelector(selector);
+const DATA_PATH = "/v1/portal/ws";
+const HISTORY = { period: "1d", bar: "5min" };
+
+const notices = new Notices($("#notices"));
+const showError = (text) => notices.show(text, "error");
+
+const ticket = new OrderTicket($("#ticket-panel"), new ConfirmDialog($("#confirm")), {
+  onPlaced: (placed) => blotter.placed(placed),
+  onBusy: (flag) => {
+    blotter.busy = flag;
+  },
+});
+
+// Streaming needs a primed session (GET /iserver/accounts), and a restarted server has a fresh
+// one: so every (re)connect primes first, which also refreshes the account list.
+const data = new Stream(DATA_PATH, {
+  prepare: async () => {
+    const body = await api.accounts();
+    ticket.setAccounts(body.accounts || [], body.selectedAccount);
+  },
+});
+bindPill($("#conn"), data);
+
+const chart = new IntradayChart($("#chart"));
+let chartToken = 0;
+
+const watchlist = new Watchlist($("#watchlist-panel"), data, {
+  onSelect: (item) => {
+    ticket.setInstrument(item, watchlist.value(item.conid, "31"));
+    loadChart(item);
+  },
+  onPrice: (conid, last, tMs) => {
+    if (!watchlist.selected || watchlist.selected.conid !== conid) return;
+    chart.push(last, tMs);
+    ticket.offerPrice(last);
+  },
+  onError: showError,
+});
+
+const blotter = new Blotter($("#blotter-panel"), data, {
+  account: () => ticket.account,
+  onError: showError,
+});
+
+const protocolConsole = new ProtocolConsole($("#console-panel"), { account: () => ticket.account });
+
+async function loadChart(item) {
+  const token = ++chartToken;
+  $("#chart-title").textContent = `${item.symbol} · today, 5-minute bars`;
+  chart.clear(`Loading ${item.symbol}…`);
+  try {
+    const body = await api.history(item.conid, HISTORY);
+    if (token !== chartToken) return;
+    const bars = (body.data || []).map((bar) => ({ t: Number(bar.t), c: Number(bar.c) }));
+    chart.load(bars, Number(body.barLength || 300) * 1000);
+  } catch (error) {
+    if (token !== chartToken) return;
+    const why = error.missing ? "this server has no history endpoint yet" : error.message;
+    chart.clear(`No history for ${item.symbol} (${why}); live prices draw from now on`);
+  }
+}
+
+function route(event) {
+  const frame = event.detail.data;
+  if (!frame || typeof frame !== "object") return;
+  const topic = typeof frame.topic === "string" ? frame.topic : "";
+  if (topic.startsWith("md+")) watchlist.onFrame(Number(topic.slice(3)), frame);
+  else if (topic.startsWith("realtime-account-data+")) blotter.onFrame(frame);
+  else if (frame.error) showError(`The server says: ${frame.error}`);
+}
+
+let wasDown = false;
+
+function announce(event) {
+  const { state, attempt, why } = event.detail;
+  if (state === "reconnecting") {
+    wasDown = true;
+    if (attempt === 1) notices.show(`Lost the connection to tickgate (${why}). Reconnecting…`, "warn");
+  } else if (state === "live" && wasDown) {
+    wasDown = false;
+    notices.show("Reconnected to tickgate.", "info");
+  }
+}
+
+data.addEventListener("frame", route);
+data.addEventListener("state", announce);
+$("#ticket-account").addEventListener("change", () => {
+  blotter.accountChanged();
+  protocolConsole.renderExamples();
+});
+data.connect();
+const first = watchlist.items.values().next().value;
+if (first) watchlist.select(first);
