@@ -76,6 +76,9 @@ class WsClient:
                 if predicate(frame):
                     return frame
 
+    async def close(self) -> None:
+        await self.ws.close()
+
     async def no_frame(self, within: float) -> None:
         """Assert that nothing arrives for `within` seconds."""
         try:

@@ -146,16 +146,23 @@ async def test_market_data_lines_limit(
     server = await start(md_lines=2)
     ws = await primed_socket(server, http, ws_connect)
     other = await ws_connect(server.ws_base + "/v1/portal/ws")
-    await ws.send('s+md+265598+{"tempo":60000}')
-    await other.send('s+md+8314+{"tempo":60000}')
-    await other.send('s+md+265598+{"tempo":60000}')  # already streamed in the session: no new line
-    await ws.send('s+md+272093+{"tempo":60000}')
-    frame = await ws.recv_until(lambda f: "error" in f)
-    assert frame["topic"] == "md+272093" and "lines limit" in frame["error"]
+
+    async def subscribe(client: WsClient, conid: int) -> dict[str, Any]:
+        # A snapshot answers every accepted subscription, so each step is confirmed in order.
+        await client.send(f's+md+{conid}+{{"tempo":60000,"snapshot":true,"fields":"55"}}')
+        return await client.recv_until(lambda f: f.get("topic") == f"md+{conid}")
+
+    assert "55" in await subscribe(ws, 265598)
+    assert "55" in await subscribe(other, 8314)
+    assert "55" in await subscribe(other, 265598)  # already streamed in the session: no new line
+    refused = await subscribe(ws, 272093)
+    assert "lines limit" in refused["error"]
+    assert server.gateway.session.lines_in_use() == 2
     await ws.send("u+md+265598")
     await other.send("u+md+8314")
-    await ws.send('s+md+272093+{"tempo":60000,"snapshot":true,"fields":"55"}')
-    assert (await ws.recv_until(is_md(272093)))["55"] == "MSFT"
+    await other.send("u+md+265598")
+    await other.close()
+    assert (await subscribe(ws, 272093))["55"] == "MSFT"
 
 
 async def test_command_flood_is_rate_limited(
