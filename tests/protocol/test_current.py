@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -187,7 +188,7 @@ OPTION_KEYS = st.sampled_from(
 def test_structured_garbage_only_raises_protocol_error(
     verb: str, targets: list[str], options: dict[str, Any]
 ) -> None:
-    text = "+".join([verb, *targets, orjson.dumps(options).decode()])
+    text = "+".join([verb, *targets, json.dumps(options)])
     try:
         C.parse(text)
     except ProtocolError as exc:
@@ -250,9 +251,12 @@ def test_market_frame_has_the_envelope_ibind_needs() -> None:
 
 def test_history_frame() -> None:
     bars = [{"o": 1.5, "c": 1.6, "h": 1.7, "l": 1.4, "v": 100.0, "t": 1000}]
-    data = frame(frames.encode_history(265598, "7", {"symbol": "AAPL", "barLength": 60}, bars))
-    assert data["topic"] == "smh+265598" and data["serverId"] == "7"
-    assert data["data"] == bars and data["points"] == 1 and data["symbol"] == "AAPL"
+    payload = {"serverId": "7", "symbol": "AAPL", "data": bars, "points": 0, "topic": "smh+265598"}
+    assert frame(frames.encode_history(payload)) == payload
+    with pytest.raises(ValueError, match="serverId"):
+        frames.encode_history({"topic": "smh+1"})
+    with pytest.raises(ValueError, match="topic"):
+        frames.encode_history({"serverId": "1", "topic": "smd+1"})
 
 
 def test_confirmations_and_session_messages() -> None:

@@ -102,17 +102,15 @@ def encode_market(
     return orjson.dumps(frame, option=orjson.OPT_NON_STR_KEYS)
 
 
-def encode_history(
-    conid: int, server_id: str, header: Mapping[str, Any], bars: Sequence[Any]
-) -> bytes:
-    """`{"serverId":ID,...header...,"data":[bars],"points":N,"topic":"smh+CONID"}`.
+def encode_history(payload: Mapping[str, Any]) -> bytes:
+    """The one `smh+CONID` frame: `payload` as the history service shapes it (§5.2).
 
-    `header` carries symbol, text, timePeriod, barLength, ... (§5.2); each bar is an object with
-    `o`, `c`, `h`, `l`, `v`, `t` (epoch ms). Raises TypeError for values JSON cannot carry.
+    Raises ValueError unless `payload` has an `smh+...` topic and a `serverId` (ibind needs
+    both), TypeError for values JSON cannot carry.
     """
-    frame = {"serverId": server_id, **header, "data": list(bars), "points": len(bars)}
-    frame["topic"] = f"smh+{conid}"
-    return _dumps(frame)
+    if not str(payload.get("topic", "")).startswith("smh+") or "serverId" not in payload:
+        raise ValueError("an smh frame needs an smh+CONID topic and a serverId")
+    return _dumps(payload)
 
 
 def encode_unsubscribed_history(server_id: str) -> bytes:

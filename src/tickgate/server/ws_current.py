@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
-from typing import Any
 
 from aiohttp import web
 
 from tickgate.clock import NS_PER_MS, NS_PER_S
 from tickgate.errors import ProtocolError, TickgateError
 from tickgate.market import depth
+from tickgate.market.history_payload import smh_payload
+from tickgate.market.history_query import default_bar, parse_period
 from tickgate.protocol import current as C
 from tickgate.protocol import current_frames as frames
 from tickgate.protocol import fields as F
@@ -33,6 +35,9 @@ log = logging.getLogger("tickgate.ws.current")
 DIALECT = "current"
 TEMPO_MS = 500
 MAX_HISTORY = 5
+DEFAULT_HISTORY_PERIOD = "1d"
+#: `smh` server ids are unique per process, as ibind maps them back to conids.
+_SERVER_IDS = itertools.count(100_001)
 DEPTH_SECONDS = 1.0
 #: How often the expiry task looks at deadlines, at most (it is also bounded by the expiry).
 EXPIRY_POLL_SECONDS = 0.25
@@ -193,27 +198,35 @@ class CurrentDialect:
 
     # --- smh / umh -------------------------------------------------------------------------------
     def _history(self, command: C.SubscribeHistory) -> None:
+        """One frame of bars (defaults: 1 day of the period's default bar, trades)."""
         topic = f"smh+{command.conid}"
+        instrument = self.gateway.catalogue.find(command.conid)
+        if instrument is None:
+            self.error(f"Invalid conid {command.conid}", topic)
+            return
         if len(self.history) >= MAX_HISTORY:
             self.error(f"at most {MAX_HISTORY} concurrent smh requests; send umh first", topic)
             return
-        header, bars = self._bars(command)
-        server_id = str(self.gateway.session.touch())
-        self.history[server_id] = command.conid
-        self.connection.send(frames.encode_history(command.conid, server_id, header, bars))
-
-    def _bars(self, command: C.SubscribeHistory) -> tuple[dict[str, Any], list[Any]]:
-        """Header and bars from the history service (raises its RequestError/NotFoundError)."""
-        history: Any = self.gateway.history
-        result = history.bars_payload(
+        period = command.period or DEFAULT_HISTORY_PERIOD
+        bar = command.bar or default_bar(parse_period(period)).text
+        bars = self.gateway.history.bars(
             command.conid,
-            period=command.period,
-            bar=command.bar,
+            period=period,
+            bar=bar,
             outside_rth=command.outside_rth,
-            source=command.source,
+            source=command.source or "trades",
         )
-        header = {key: value for key, value in result.items() if key != "data"}
-        return header, list(result.get("data", []))
+        server_id = str(next(_SERVER_IDS))
+        payload = smh_payload(
+            instrument,
+            bars,
+            period=period,
+            bar=bar,
+            outside_rth=command.outside_rth,
+            server_id=server_id,
+        )
+        self.history[server_id] = command.conid
+        self.connection.send(frames.encode_history(payload))
 
     def _unsubscribe_history(self, server_id: str) -> None:
         self.history.pop(server_id, None)
