@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from tickgate.market.history_calendar import MINUTE_NS
 from tickgate.market.history_synth import (
+    BLOCK_NS,
     HORIZON_NS,
-    Resolution,
     SyntheticHistory,
     TickBar,
     subdivide,
@@ -78,9 +78,9 @@ def test_the_history_stops_at_the_horizon() -> None:
 def test_atoms_at_any_resolution_aggregate_to_the_same_day() -> None:
     synthetic = history()
     day_start, day_end = 1_768_228_200_000_000_000, 1_768_251_600_000_000_000  # Mon 12th RTH
-    coarse = synthetic.atoms(day_start, day_end, rth_only=True, coarsest=Resolution.SEGMENT)
-    blocks = synthetic.atoms(day_start, day_end, rth_only=True, coarsest=Resolution.BLOCK)
-    minutes = synthetic.atoms(day_start, day_end, rth_only=True, coarsest=Resolution.MINUTE)
+    coarse = synthetic.atoms(day_start, day_end, rth_only=True, fits=lambda s, e: True)
+    blocks = synthetic.atoms(day_start, day_end, rth_only=True, fits=lambda s, e: e - s <= BLOCK_NS)
+    minutes = synthetic.atoms(day_start, day_end, rth_only=True, fits=lambda s, e: False)
     assert len(coarse) == 1
     assert len(blocks) == 13
     assert len(minutes) == 390
@@ -94,7 +94,7 @@ def test_atoms_at_any_resolution_aggregate_to_the_same_day() -> None:
 
 def test_atoms_never_cross_the_window_edges() -> None:
     lo, hi = 1_768_228_200_000_000_000 + 17 * MINUTE_NS, 1_768_240_000_000_000_000
-    atoms = history().atoms(lo, hi, rth_only=False, coarsest=Resolution.SEGMENT)
+    atoms = history().atoms(lo, hi, rth_only=False, fits=lambda s, e: True)
     assert atoms[0].start_ns == lo
     assert all(lo <= a.start_ns and a.end_ns <= hi + MINUTE_NS for a in atoms)
     assert all(a.end_ns == b.start_ns for a, b in pairwise(atoms))

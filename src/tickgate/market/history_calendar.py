@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import Enum
+from functools import lru_cache
 
 from tickgate.market.history_query import BarSize, BarUnit
 from tickgate.model.instruments import Instrument, SecType
@@ -96,6 +97,7 @@ def _day_ns(day: date) -> int:
     return (day - _EPOCH).days * DAY_NS
 
 
+@lru_cache(maxsize=64)
 def _dst_ns(year: int) -> tuple[int, int]:
     march = date(year, 3, 1)
     start = march + timedelta(days=(6 - march.weekday()) % 7 + 7)
@@ -107,9 +109,13 @@ def _dst_ns(year: int) -> tuple[int, int]:
 
 def eastern_offset_ns(utc_ns: int) -> int:
     """Offset of US/Eastern from UTC at `utc_ns`: -4h in daylight-saving time, else -5h."""
-    year = (_EPOCH + timedelta(days=utc_ns // DAY_NS)).year
-    start, end = _dst_ns(year)
+    start, end = _dst_ns(_year_of_day(utc_ns // DAY_NS))
     return -4 * HOUR_NS if start <= utc_ns < end else -5 * HOUR_NS
+
+
+@lru_cache(maxsize=8192)
+def _year_of_day(day_index: int) -> int:
+    return (_EPOCH + timedelta(days=day_index)).year
 
 
 def local_to_utc_ns(day: date, minute: int) -> int:

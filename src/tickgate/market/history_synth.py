@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from enum import IntEnum
 from itertools import pairwise
 
 from tickgate.market.history_calendar import (
@@ -35,7 +34,7 @@ from tickgate.market.history_calendar import (
 )
 from tickgate.model.instruments import Instrument, SecType
 
-__all__ = ["BLOCK_NS", "HORIZON_NS", "Resolution", "SyntheticHistory", "TickBar", "subdivide"]
+__all__ = ["BLOCK_NS", "HORIZON_NS", "SyntheticHistory", "TickBar", "subdivide"]
 
 #: How far before the anchor the synthetic history reaches (the longest period, 15y, and some).
 HORIZON_NS = 16 * 366 * DAY_NS
@@ -61,14 +60,6 @@ class TickBar:
     low: int
     close: int
     volume: int
-
-
-class Resolution(IntEnum):
-    """The coarsest pieces `SyntheticHistory.atoms` may return, in minutes."""
-
-    MINUTE = 1
-    BLOCK = 30
-    SEGMENT = 1440
 
 
 class SyntheticHistory:
@@ -108,27 +99,40 @@ class SyntheticHistory:
             yield self._walk[index]
             index += 1
 
-    def atoms(self, lo_ns: int, hi_ns: int, *, rth_only: bool, coarsest: int) -> list[TickBar]:
-        """Chronological bars covering the data in [lo_ns, hi_ns), none coarser than `coarsest`
-        (a `Resolution`) and none crossing `lo_ns` or `hi_ns` (minutes at the edges)."""
+    def atoms(
+        self, lo_ns: int, hi_ns: int, *, rth_only: bool, fits: Callable[[int, int], bool]
+    ) -> list[TickBar]:
+        """Chronological bars covering the data in [lo_ns, hi_ns), as coarse as allowed.
+
+        A window or a 30-minute block is returned whole when it lies inside [lo_ns, hi_ns) and
+        `fits(start_ns, end_ns)` (it falls in one output bar); otherwise it is split down to
+        minutes, so no returned bar crosses `lo_ns`, and only the last may run past `hi_ns`
+        (up to the end of its minute).
+        """
         chunks: list[list[TickBar]] = []
         for segment, bar in self.windows():
             if bar.end_ns <= lo_ns:
                 break
             if bar.start_ns < hi_ns and (segment.rth or not rth_only):
-                chunks.append(self._descend(segment, bar, lo_ns, hi_ns, coarsest))
+                chunks.append(self._descend(segment, bar, lo_ns, hi_ns, fits))
         return [atom for chunk in reversed(chunks) for atom in chunk]
 
     def _descend(
-        self, segment: Segment, bar: TickBar, lo_ns: int, hi_ns: int, coarsest: int
+        self,
+        segment: Segment,
+        bar: TickBar,
+        lo_ns: int,
+        hi_ns: int,
+        fits: Callable[[int, int], bool],
     ) -> list[TickBar]:
-        if coarsest >= Resolution.SEGMENT and lo_ns <= bar.start_ns and bar.end_ns <= hi_ns:
+        if lo_ns <= bar.start_ns and bar.end_ns <= hi_ns and fits(bar.start_ns, bar.end_ns):
             return [bar]
         out: list[TickBar] = []
         for block in self._blocks(segment, bar):
             if block.end_ns <= lo_ns or block.start_ns >= hi_ns:
                 continue
-            if coarsest >= Resolution.BLOCK and lo_ns <= block.start_ns and block.end_ns <= hi_ns:
+            inside = lo_ns <= block.start_ns and block.end_ns <= hi_ns
+            if inside and fits(block.start_ns, block.end_ns):
                 out.append(block)
                 continue
             out.extend(m for m in self._minutes(block) if lo_ns <= m.start_ns < hi_ns)
