@@ -35,6 +35,7 @@ from tickgate.market.history_query import (
     BarSize,
     Period,
     check_step,
+    default_bar,
     parse_bar,
     parse_period,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "SOURCES",
     "HistoryService",
     "Instruments",
+    "default_bar",
     "history_payload",
     "parse_bar",
     "parse_period",
