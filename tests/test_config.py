@@ -21,7 +21,7 @@ def test_defaults() -> None:
     settings = config.load(environ={})
     assert (settings.host, settings.port, settings.tls) == ("127.0.0.1", 5000, True)
     assert settings.data_dir == Path("./tickgate-data")
-    assert settings.accounts[0].id == "DU1234567" and settings.accounts[0].cash == Decimal(
+    assert settings.accounts[0].account_id == "DU1234567" and settings.accounts[0].starting_cash == Decimal(
         1_000_000
     )
 
@@ -44,7 +44,7 @@ def test_accounts_from_file(tmp_path: Path) -> None:
         '[[accounts]]\nid = "DU1"\ncash = 5000\n[[accounts]]\nid = "DU2"\ncurrency = "EUR"\n',
     )
     settings = config.load(config_file=path, environ={})
-    assert [(a.id, a.currency, a.cash) for a in settings.accounts] == [
+    assert [(a.account_id, a.base_currency, a.starting_cash) for a in settings.accounts] == [
         ("DU1", "USD", Decimal(5000)),
         ("DU2", "EUR", Decimal(1_000_000)),
     ]

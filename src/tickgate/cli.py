@@ -85,7 +85,8 @@ def _check_config(path: Path) -> int:
     print(f"{path}: OK")
     for name in configuration.OPTIONS:
         print(f"  {name} = {getattr(settings, name)}")
-    print(f"  accounts = {', '.join(f'{a.id} ({a.cash} {a.currency})' for a in settings.accounts)}")
+    accounts = (f"{a.account_id} ({a.starting_cash} {a.base_currency})" for a in settings.accounts)
+    print(f"  accounts = {', '.join(accounts)}")
     return 0
 
 
@@ -129,7 +130,7 @@ async def _serve(settings: configuration.Config) -> None:
 
 
 def _announce(base_url: str, ws_base: str, settings: configuration.Config) -> None:
-    accounts = ", ".join(a.id for a in settings.accounts)
+    accounts = ", ".join(a.account_id for a in settings.accounts)
     curl = "curl -sk" if settings.tls else "curl -s"
     print(
         f"tickgate {__version__} listening on {base_url}  (REST under /v1/api and /v1/portal)\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,17 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from tickgate.errors import ConfigError
+from tickgate.model.accounts import AccountConfig
 
 ENV_PREFIX = "TICKGATE_"
-
-
-@dataclass(frozen=True, slots=True)
-class AccountConfig:
-    """One paper account: its id, base currency and starting cash."""
-
-    id: str = "DU1234567"
-    currency: str = "USD"
-    cash: Decimal = Decimal("1000000")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +44,8 @@ class Config:
     require_priming: bool = True
     heartbeat_seconds: float = 10.0
     log_level: str = "info"
+    session_close_utc: str = "21:00"
+    store: str = "sqlite"
     accounts: tuple[AccountConfig, ...] = field(default_factory=lambda: (AccountConfig(),))
 
 
@@ -85,6 +80,11 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "require_priming": (bool, "streaming on /v1/portal/ws needs a prior GET /iserver/accounts"),
     "heartbeat_seconds": (float, "interval of the system heartbeat frame on /v1/api/ws"),
     "log_level": (str, "debug, info, warning or error"),
+    "session_close_utc": (
+        str,
+        "daily close of the simulated session, HH:MM in UTC (DAY orders expire)",
+    ),
+    "store": (str, "where orders and fills are kept: 'sqlite' (in the data directory) or 'memory'"),
 }
 
 _CHOICES = {
@@ -180,9 +180,11 @@ def _accounts(value: Any, *, source: str) -> tuple[AccountConfig, ...]:
             cash = Decimal(str(item.get("cash", "1000000")))
         except InvalidOperation:
             raise ConfigError(f"{where}: cash must be a number, got {item.get('cash')!r}") from None
-        accounts.append(
-            AccountConfig(id=item["id"], currency=str(item.get("currency", "USD")), cash=cash)
-        )
+        try:
+            account = AccountConfig(item["id"], str(item.get("currency", "USD")), cash)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        accounts.append(account)
     return tuple(accounts)
 
 
@@ -200,13 +202,15 @@ def _validated(config: Config) -> Config:
         (config.outbox_limit_bytes >= 65536, "outbox_limit_bytes must be at least 65536"),
         (config.heartbeat_seconds > 0, "heartbeat_seconds must be positive"),
         (
-            len({a.id for a in config.accounts}) == len(config.accounts),
+            len({a.account_id for a in config.accounts}) == len(config.accounts),
             "account ids must be unique",
         ),
     ]
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", config.session_close_utc):
+        raise ConfigError(f"session_close_utc must be HH:MM, got {config.session_close_utc!r}")
     for name, allowed in _CHOICES.items():
         if getattr(config, name) not in allowed:
             raise ConfigError(

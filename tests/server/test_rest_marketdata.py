@@ -113,3 +113,31 @@ async def test_unsubscribe_one_and_all(server: RunningServer, http: aiohttp.Clie
     assert (
         "conid" in (await call(http, "POST", f"{base}/unsubscribe", json={}, status=400))["error"]
     )
+
+
+async def test_history_bars(server: RunningServer, http: aiohttp.ClientSession) -> None:
+    base = server.base_url + "/v1/api/iserver/marketdata/history"
+    body = await call(http, "GET", f"{base}?conid=265598&bar=5min&period=1d&outsideRth=True")
+    assert body["symbol"] == "AAPL" and body["barLength"] == 300
+    bars = body["data"]
+    assert len(bars) > 10
+    assert all(b["l"] <= min(b["o"], b["c"]) <= max(b["o"], b["c"]) <= b["h"] for b in bars)
+    assert [b["t"] for b in bars] == sorted(b["t"] for b in bars)
+    again = await call(http, "GET", f"{base}?conid=265598&bar=5min&period=1d&outsideRth=True")
+    assert again["data"][:-1] == bars[:-1]  # deterministic; only the live bar may move
+    weekly = await call(http, "GET", f"{base}?conid=756733&period=1y&bar=1w")
+    assert weekly["barLength"] == 604800 and len(weekly["data"]) >= 50
+
+
+async def test_history_bad_input(server: RunningServer, http: aiohttp.ClientSession) -> None:
+    base = server.base_url + "/v1/api/iserver/marketdata/history"
+    assert (
+        "Invalid conid 5"
+        in (await call(http, "GET", f"{base}?conid=5&bar=1d", status=400))["error"]
+    )
+    assert "conid" in (await call(http, "GET", f"{base}?bar=1d", status=400))["error"]
+    assert (await call(http, "GET", f"{base}?conid=265598&bar=7min", status=400))["error"]
+    assert (await call(http, "GET", f"{base}?conid=265598&period=1y&bar=1min", status=400))["error"]
+    assert (await call(http, "GET", f"{base}?conid=265598&period=1d&outsideRth=maybe", status=400))[
+        "error"
+    ]

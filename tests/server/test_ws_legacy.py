@@ -91,15 +91,6 @@ async def test_streaming_before_priming_is_refused(
     assert frame["topic"] == "md+265598" and "/iserver/accounts" in frame["error"]
 
 
-async def test_account_topic_answers_with_an_error_not_silence(
-    server: RunningServer, http: aiohttp.ClientSession, ws_connect: Connect
-) -> None:
-    ws = await primed_socket(server, http, ws_connect)
-    await ws.send("s+realtime-account-data+DU1234567")
-    frame = await ws.recv()
-    assert frame["topic"] == "realtime-account-data+DU1234567" and "error" in frame
-
-
 BAD_INPUTS = [
     ("s+foo+1", None, "unknown topic"),
     ('s+md+265598+{"tempo":', "md+265598", "JSON"),

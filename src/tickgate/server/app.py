@@ -21,6 +21,8 @@ from tickgate.server import (
     page,
     rest_contracts,
     rest_marketdata,
+    rest_orders,
+    rest_portfolio,
     rest_session,
     ws_current,
     ws_legacy,
@@ -33,7 +35,13 @@ from tickgate.server.ws import close_all
 from tickgate.sources.base import DataSource
 from tickgate.sources.driver import SimulatorSource
 from tickgate.sources.simulator import MarketSimulator
+from tickgate.streaming.accounts import AccountStreams
 from tickgate.streaming.hub import StreamingHub
+from tickgate.trading import calendar
+from tickgate.trading.engine import TradingEngine
+from tickgate.trading.feed import QuoteFeed
+from tickgate.trading.store import EventStore, MemoryEventStore
+from tickgate.trading.store_sqlite import SqliteEventStore
 
 log = logging.getLogger("tickgate.server")
 
@@ -59,7 +67,19 @@ def build_gateway(config: Config, clock: Clock) -> Gateway:
     market.add_listener(hub.on_market)
     market.add_listener(history.record)
     session = Session(clock, md_lines=config.md_lines)
-    return Gateway(config, clock, catalogue, market, hub, history, session)
+    trading = TradingEngine(catalogue, market, open_store(config), clock, accounts=config.accounts)
+    market.add_listener(QuoteFeed(trading, market).on_market)
+    accounts = AccountStreams()
+    trading.add_listener(lambda event: accounts.on_event(event, clock.monotonic_ns()))
+    return Gateway(config, clock, catalogue, market, hub, history, session, trading, accounts)
+
+
+def open_store(config: Config) -> EventStore:
+    """The configured event store; SQLite lives in the data directory."""
+    if config.store == "memory":
+        return MemoryEventStore()
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    return SqliteEventStore(config.data_dir / "trading.sqlite3")
 
 
 def default_source(gateway: Gateway) -> DataSource:
@@ -81,7 +101,14 @@ def build_app(
     gateway = build_gateway(config, clock or SystemClock())
     app = web.Application(middlewares=[error_middleware], client_max_size=1 << 20)
     app[GATEWAY] = gateway
-    add_routes(app, rest_session.ROUTES + rest_contracts.ROUTES + rest_marketdata.ROUTES)
+    add_routes(
+        app,
+        rest_session.ROUTES
+        + rest_contracts.ROUTES
+        + rest_marketdata.ROUTES
+        + rest_orders.ROUTES
+        + rest_portfolio.ROUTES,
+    )
     app.router.add_get("/v1/portal/ws", ws_legacy.handler)
     app.router.add_get("/v1/api/ws", ws_current.handler)
     page.add_routes(app)
@@ -101,6 +128,7 @@ def _background(
                 _supervised("source", lambda: data_source.run(gateway.market.apply))
             ),
             asyncio.create_task(_supervised("tempo", lambda: _tempo_loop(gateway))),
+            asyncio.create_task(_supervised("session", lambda: _session_loop(gateway))),
         ]
         try:
             yield
@@ -131,11 +159,25 @@ async def _tempo_loop(gateway: Gateway) -> None:
     while True:
         now = clock.monotonic_ns()
         due = hub.next_due_ns()
+        gateway.accounts.flush_due(now)
         if due is not None and due <= now:
             hub.flush_due(now)
             continue
         wait = TEMPO_POLL_SECONDS if due is None else min(TEMPO_POLL_SECONDS, (due - now) / 1e9)
         await asyncio.sleep(wait)
+
+
+async def _session_loop(gateway: Gateway) -> None:
+    """Close the simulated session every day; first catch up on a close missed while down."""
+    close = calendar.parse_close_time(gateway.config.session_close_utc)
+    clock = gateway.clock
+    if calendar.catch_up(gateway.trading, clock.now_ns(), close):
+        log.info("closed a session missed while the gateway was down")
+    while True:
+        now = clock.now_ns()
+        await asyncio.sleep((calendar.next_close_ns(now, close) - now) / 1e9)
+        gateway.trading.close_session(clock.now_ns())
+        log.info("simulated session closed: DAY orders expired, MOC/LOC filled")
 
 
 @dataclass
@@ -161,6 +203,7 @@ class RunningServer:
 
     async def stop(self) -> None:
         await self.runner.cleanup()
+        self.gateway.trading.store.close()
 
 
 async def start_server(app: web.Application) -> RunningServer:

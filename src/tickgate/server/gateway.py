@@ -13,7 +13,9 @@ from tickgate.market.catalogue import Catalogue
 from tickgate.market.engine import MarketEngine
 from tickgate.market.history import HistoryService
 from tickgate.server.session import Session
+from tickgate.streaming.accounts import AccountStreams
 from tickgate.streaming.hub import StreamingHub
+from tickgate.trading.engine import TradingEngine
 
 
 @dataclass(eq=False)
@@ -27,11 +29,13 @@ class Gateway:
     hub: StreamingHub
     history: HistoryService
     session: Session
+    trading: TradingEngine
+    accounts: AccountStreams
     connections: set[Any] = field(default_factory=set)
 
     @property
     def account_ids(self) -> list[str]:
-        return [account.id for account in self.config.accounts]
+        return [account.account_id for account in self.config.accounts]
 
 
 GATEWAY = web.AppKey("gateway", Gateway)

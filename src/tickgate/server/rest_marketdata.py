@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from aiohttp import web
 
 from tickgate.errors import RequestError
+from tickgate.market.history import default_bar, history_payload, parse_bar, parse_period
 from tickgate.protocol import fields as F
 from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import (
@@ -16,8 +18,11 @@ from tickgate.server.http import (
     json_body,
     json_response,
     parse_int,
+    query_bool,
+    query_int,
 )
 
+_server_ids = itertools.count(20_000)
 SNAPSHOT_CONIDS = 100
 SNAPSHOT_FIELDS = 50
 ALWAYS = (F.SERVER_ID, F.AVAILABILITY)
@@ -95,7 +100,40 @@ async def unsubscribe_all(request: web.Request) -> web.Response:
     return json_response({"unsubscribed": True})
 
 
+async def history(request: web.Request) -> web.Response:
+    """Bars from the simulator's own history (reference §8.4)."""
+    gateway = gateway_of(request)
+    conid = query_int(request, "conid")
+    instrument = gateway.catalogue.find(conid)
+    if instrument is None:
+        raise RequestError(f"Invalid conid {conid}")
+    period_text = request.query.get("period", "1w")
+    period = parse_period(period_text)
+    bar_text = request.query.get("bar")
+    bar = parse_bar(bar_text) if bar_text else default_bar(period)
+    outside_rth = query_bool(request, "outsideRth", default=False)
+    bars = gateway.history.bars(
+        conid,
+        period=period,
+        bar=bar,
+        start_time=request.query.get("startTime") or None,
+        outside_rth=outside_rth,
+        source=request.query.get("source", "trades").lower(),
+    )
+    payload = history_payload(
+        instrument,
+        bars,
+        period=period,
+        bar=bar,
+        outside_rth=outside_rth,
+        server_id=str(next(_server_ids)),
+        end_ns=gateway.clock.now_ns(),
+    )
+    return json_response(payload)
+
+
 ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/iserver/marketdata/history", history),
     ("GET", "/iserver/marketdata/snapshot", snapshot),
     ("POST", "/iserver/marketdata/unsubscribe", unsubscribe),
     ("GET", "/iserver/marketdata/unsubscribeall", unsubscribe_all),

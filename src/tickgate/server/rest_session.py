@@ -127,13 +127,13 @@ async def portfolio_accounts(request: web.Request) -> web.Response:
     for account in gateway.config.accounts:
         rows.append(
             {
-                "id": account.id,
-                "accountId": account.id,
-                "accountVan": account.id,
+                "id": account.account_id,
+                "accountId": account.account_id,
+                "accountVan": account.account_id,
                 "accountTitle": "tickgate paper account",
-                "displayName": account.id,
+                "displayName": account.account_id,
                 "accountAlias": None,
-                "currency": account.currency,
+                "currency": account.base_currency,
                 "type": "DEMO",
                 "tradingType": "PMRGN",
                 "faclient": False,
@@ -141,7 +141,7 @@ async def portfolio_accounts(request: web.Request) -> web.Response:
                 "covestor": False,
                 "brokerageAccess": True,
                 "parent": {"mmc": [], "accountId": "", "isMParent": False, "isMChild": False},
-                "desc": account.id,
+                "desc": account.account_id,
             }
         )
     return json_response(rows)

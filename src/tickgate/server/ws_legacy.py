@@ -11,6 +11,16 @@ from tickgate.protocol import fields as F
 from tickgate.protocol import legacy
 from tickgate.server.gateway import gateway_of
 from tickgate.server.ws import Connection, serve_websocket
+from tickgate.streaming.accounts import Renderer
+from tickgate.trading import wire
+from tickgate.trading.engine import TradingEngine
+from tickgate.trading.events import (
+    OrderAccepted,
+    OrderFilled,
+    OrderUpdated,
+    PnlChanged,
+    TradingEvent,
+)
 
 log = logging.getLogger("tickgate.ws.legacy")
 
@@ -87,14 +97,57 @@ class LegacyDialect:
         self.gateway.session.release_line(self, conid)
 
     def _account(self, command: legacy.SubscribeAccount | legacy.UnsubscribeAccount) -> None:
-        topic = f"realtime-account-data+{command.account}"
-        self.error(f"topic {topic} is not available yet: account streaming is not enabled", topic)
+        account = command.account
+        topic = f"{legacy.ACCOUNT}+{account}"
+        key = (DIALECT, account)
+        streams, outbox = self.gateway.accounts, self.connection.outbox
+        if isinstance(command, legacy.UnsubscribeAccount):
+            if not streams.unsubscribe(key, outbox):
+                self.error(f"not subscribed to {topic}", topic)
+            return
+        trading = self.gateway.trading
+        if account not in trading.accounts():
+            self.error(
+                f"unknown account {account}; accounts: {', '.join(trading.accounts())}", topic
+            )
+            return
+        # The current day's orders first (filled, cancelled and working), then every change.
+        self.connection.send(
+            legacy.encode_account_orders(
+                account, trading.order_rows(trading.todays_orders(account))
+            )
+        )
+        self.connection.send(render_pnl(account, trading.pnl_event(account)))
+        streams.subscribe(key, outbox, account_renderer(trading, account))
 
     def closed(self) -> None:
         self.gateway.hub.drop(self.connection.outbox)
+        self.gateway.accounts.drop(self.connection.outbox)
         for conid in self.md_conids:
             self.gateway.session.release_line(self, conid)
         self.md_conids.clear()
+
+
+def render_pnl(account: str, event: PnlChanged) -> bytes:
+    """`{"pnl":{"ACCT.Core":{rowType,dpl,nl,upl,el,uel,mv}},"topic":"realtime-account-data+ACCT"}`."""
+    return legacy.encode_topic_payload(
+        f"{legacy.ACCOUNT}+{account}", {"pnl": {f"{account}.Core": wire.pnl_row(event)}}
+    )
+
+
+def account_renderer(trading: TradingEngine, account: str) -> Renderer:
+    """Renders the account's order changes and P&L for `realtime-account-data+ACCT`."""
+
+    def render(event: TradingEvent) -> bytes | None:
+        if isinstance(event, PnlChanged):
+            return render_pnl(account, event) if event.account == account else None
+        if isinstance(event, OrderAccepted | OrderUpdated | OrderFilled) and (
+            event.order.account == account
+        ):
+            return legacy.encode_account_orders(account, trading.order_rows([event.order]))
+        return None
+
+    return render
 
 
 async def handler(request: web.Request) -> web.WebSocketResponse:

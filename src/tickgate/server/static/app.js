@@ -60,15 +60,19 @@ async function loadChart(item) {
   const token = ++chartToken;
   $("#chart-title").textContent = `${item.symbol} · today, 5-minute bars`;
   chart.clear(`Loading ${item.symbol}…`);
+  $("#chart-note").textContent = "";
   try {
     const body = await api.history(item.conid, HISTORY);
     if (token !== chartToken) return;
     const bars = (body.data || []).map((bar) => ({ t: Number(bar.t), c: Number(bar.c) }));
     chart.load(bars, Number(body.barLength || 300) * 1000);
+    $("#chart-panel").dataset.history = "loaded";
   } catch (error) {
     if (token !== chartToken) return;
+    $("#chart-panel").dataset.history = error.missing ? "missing" : "failed";
     const why = error.missing ? "this server has no history endpoint yet" : error.message;
-    chart.clear(`No history for ${item.symbol} (${why}); live prices draw from now on`);
+    chart.clear(`No history for ${item.symbol}: waiting for live prices`);
+    $("#chart-note").textContent = `Live prices only (${why}).`;
   }
 }
 

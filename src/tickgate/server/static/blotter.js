@@ -144,7 +144,10 @@ export class Blotter {
       if (name === "positions") this.showPositions(await api.positions(account));
       if (name === "pnl") this.showPnl((await api.pnl()).upnl || {});
       this.note(name, "");
+      this.root.dataset[name] = "loaded";
     } catch (error) {
+      // The data attribute tells tests (and the curious) how the last load ended.
+      this.root.dataset[name] = error.missing ? "missing" : "failed";
       if (error.missing) {
         this.missing.add(name);
         this.note(name, `Not available on this server yet (${ENDPOINTS[name]} answered 404).`);
@@ -292,7 +295,8 @@ export class Blotter {
       const value = row ? row[name] : null;
       const signed = name === "dpl" || name === "upl";
       const out = this.el(`pnl-${name}`);
-      out.textContent = signed ? signedMoney(value) : price(value);
+      // Account totals read better in whole units; P&L keeps its cents.
+      out.textContent = signed ? signedMoney(value) : price(value, 0);
       out.dataset.sign = signed ? String(sign(value)) : "0";
     }
   }

@@ -89,14 +89,14 @@ export class IntradayChart {
     const margin = (high - low) * 0.08 || Math.abs(high) * 0.001 || 1;
     low -= margin;
     high += margin;
-    const first = this.bars[0].t;
-    const span = Math.max(this.bars[this.bars.length - 1].t - first, this.barMs);
+    // Bars are spaced by index, not time: nights and weekends take no room.
+    const span = Math.max(this.bars.length - 1, 1);
     const innerW = width - PAD.left - PAD.right;
     const innerH = height - PAD.top - PAD.bottom;
     return {
       low,
       high,
-      x: (t) => PAD.left + ((t - first) / span) * innerW,
+      x: (index) => PAD.left + (index / span) * innerW,
       y: (v) => PAD.top + (1 - (v - low) / (high - low)) * innerH,
     };
   }
@@ -113,12 +113,12 @@ export class IntradayChart {
   }
 
   drawLine({ x, y }, height) {
-    const points = this.bars.map((bar) => `${x(bar.t).toFixed(1)},${y(bar.c).toFixed(1)}`);
+    const points = this.bars.map((bar, i) => `${x(i).toFixed(1)},${y(bar.c).toFixed(1)}`);
     const rising = this.bars[this.bars.length - 1].c >= this.bars[0].c;
     const tone = rising ? "up" : "down";
     const baseline = height - PAD.bottom;
-    const lastX = x(this.bars[this.bars.length - 1].t).toFixed(1);
-    const firstX = x(this.bars[0].t).toFixed(1);
+    const lastX = x(this.bars.length - 1).toFixed(1);
+    const firstX = x(0).toFixed(1);
     const area = `M${firstX},${baseline} L${points.join(" L")} L${lastX},${baseline} Z`;
     this.svg.append(
       svgEl("path", { d: area, class: `chart-area ${tone}` }),
@@ -132,23 +132,22 @@ export class IntradayChart {
     const label = price(last.c, this.decimals);
     this.svg.append(
       svgEl("line", { x1: PAD.left, x2: width - PAD.right, y1: yy, y2: yy, class: "chart-last" }),
-      svgEl("circle", { cx: x(last.t), cy: yy, r: 3, class: "chart-dot" }),
+      svgEl("circle", { cx: x(this.bars.length - 1), cy: yy, r: 3, class: "chart-dot" }),
       svgEl("rect", { x: width - PAD.right + 2, y: yy - 9, width: PAD.right - 4, height: 18, rx: 3, class: "chart-tag" }),
       svgEl("text", { x: width - PAD.right + 6, y: yy + 4, class: "chart-tag-text" }, label),
     );
   }
 
   drawTimes({ x }, height) {
-    const bars = this.bars;
-    const last = bars[bars.length - 1];
-    const picks = [[bars[0], "start"]];
-    const middle = bars[Math.floor(bars.length / 2)];
+    const lastIndex = this.bars.length - 1;
+    const middle = Math.floor(lastIndex / 2);
+    const picks = [[0, "start"]];
     // Labels closer than ~70 px would overlap; the middle one is dropped first.
-    if (x(middle.t) - x(bars[0].t) > 70 && x(last.t) - x(middle.t) > 70) picks.push([middle, "middle"]);
-    if (x(last.t) - x(bars[0].t) > 70) picks.push([last, "end"]);
-    for (const [bar, anchor] of picks) {
-      const attrs = { x: x(bar.t), y: height - 6, class: "chart-axis", "text-anchor": anchor };
-      this.svg.append(svgEl("text", attrs, hhmm(bar.t)));
+    if (x(middle) - x(0) > 70 && x(lastIndex) - x(middle) > 70) picks.push([middle, "middle"]);
+    if (x(lastIndex) - x(0) > 70) picks.push([lastIndex, "end"]);
+    for (const [index, anchor] of picks) {
+      const attrs = { x: x(index), y: height - 6, class: "chart-axis", "text-anchor": anchor };
+      this.svg.append(svgEl("text", attrs, hhmm(this.bars[index].t)));
     }
   }
 }

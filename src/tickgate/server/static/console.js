@@ -160,6 +160,7 @@ export class ProtocolConsole {
   }
 
   flush() {
+    if (this.pending.length === 0) return;
     const log = this.el("frames");
     const stick = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
     const rows = this.pending.splice(0).slice(-MAX_ROWS).map((entry) => this.row(entry));
@@ -201,6 +202,8 @@ export class ProtocolConsole {
 
   togglePause() {
     this.paused = !this.paused;
+    // Frames that arrived before the click are shown now, so the log stands still from here.
+    if (this.paused && this.pending.length) this.flush();
     const button = this.el("pause");
     button.textContent = this.paused ? "Resume" : "Pause";
     button.setAttribute("aria-pressed", String(this.paused));

@@ -1,0 +1,109 @@
+"""REST: orders — place, reply, modify, cancel, list, status, trades, P&L (reference §8.5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from tickgate.errors import RequestError
+from tickgate.server.gateway import gateway_of
+from tickgate.server.http import Handler, json_body, json_response, parse_int, query_bool, query_int
+from tickgate.trading.engine import TradingEngine
+
+
+def _trading(request: web.Request) -> TradingEngine:
+    return gateway_of(request).trading
+
+
+def _order_id(request: web.Request) -> int:
+    return parse_int(request.match_info["order_id"], "orderId")
+
+
+async def place(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    orders = body.get("orders")
+    if not isinstance(orders, list) or not orders or not all(isinstance(o, dict) for o in orders):
+        raise RequestError('body must be {"orders": [ {...}, ... ]} with at least one order')
+    return json_response(_trading(request).place(request.match_info["account"], orders))
+
+
+async def reply(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    confirmed = body.get("confirmed")
+    if not isinstance(confirmed, bool):
+        raise RequestError('body must be {"confirmed": true} or {"confirmed": false}')
+    return json_response(_trading(request).reply(request.match_info["reply_id"], confirmed))
+
+
+async def modify(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    trading = _trading(request)
+    return json_response(trading.modify(request.match_info["account"], _order_id(request), body))
+
+
+async def cancel(request: web.Request) -> web.Response:
+    trading = _trading(request)
+    return json_response(trading.cancel(request.match_info["account"], _order_id(request)))
+
+
+async def suppress(request: web.Request) -> web.Response:
+    ids = (await json_body(request)).get("messageIds")
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise RequestError('body must be {"messageIds": ["o163", ...]}')
+    return json_response(_trading(request).suppress(ids))
+
+
+async def reset_suppressed(request: web.Request) -> web.Response:
+    return json_response(_trading(request).reset_suppressed())
+
+
+def _account_filter(request: web.Request) -> str | None:
+    account = request.query.get("accountId", "").strip()
+    return account or None
+
+
+async def live_orders(request: web.Request) -> web.Response:
+    filters = [f for f in request.query.get("filters", "").split(",") if f.strip()]
+    query_bool(request, "force", default=False)  # validated; every call returns the full day
+    return json_response(_trading(request).orders(filters, account=_account_filter(request)))
+
+
+async def order_status(request: web.Request) -> web.Response:
+    return json_response(_trading(request).order_status(_order_id(request)))
+
+
+async def trades(request: web.Request) -> web.Response:
+    days = query_int(request, "days", default=1)
+    if not 1 <= days <= 7:
+        raise RequestError(f"days must be between 1 and 7, got {days}")
+    return json_response(_trading(request).trades(days, account=_account_filter(request)))
+
+
+async def pnl(request: web.Request) -> web.Response:
+    return json_response(_trading(request).pnl())
+
+
+async def switch_account(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    account = body.get("acctId")
+    gateway = gateway_of(request)
+    if account not in gateway.account_ids:
+        raise RequestError(f"Account {account} does not exist", status=404)
+    payload: dict[str, Any] = {"set": True, "acctId": account}
+    return json_response(payload)
+
+
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("POST", "/iserver/account/{account}/orders", place),
+    ("POST", "/iserver/reply/{reply_id}", reply),
+    ("POST", "/iserver/account/{account}/order/{order_id}", modify),
+    ("DELETE", "/iserver/account/{account}/order/{order_id}", cancel),
+    ("POST", "/iserver/questions/suppress", suppress),
+    ("POST", "/iserver/questions/suppress/reset", reset_suppressed),
+    ("GET", "/iserver/account/orders", live_orders),
+    ("GET", "/iserver/account/order/status/{order_id}", order_status),
+    ("GET", "/iserver/account/trades", trades),
+    ("GET", "/iserver/account/pnl/partitioned", pnl),
+    ("POST", "/iserver/account", switch_account),
+]

@@ -1,0 +1,102 @@
+"""Fan-out of account events (orders, fills, P&L) to account-topic subscribers.
+
+Guarantees:
+- Account events are reliable: they go to outboxes with `push`, never conflated or dropped; a
+  reader too slow for them is disconnected by its outbox's overflow policy.
+- Each event is rendered once per topic (not once per subscriber) and the same bytes go to every
+  subscriber of that topic.
+- P&L events are rate-limited per topic: at most one frame per `pnl_interval_ns`, carrying the
+  latest figures, and only when they changed (the engine publishes only changes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+
+from tickgate.streaming.outbox import Outbox
+from tickgate.trading.events import PnlChanged, TradingEvent
+
+#: Renders one event for one topic; None when the event does not concern the topic.
+Renderer = Callable[[TradingEvent], bytes | None]
+
+NS_PER_S = 1_000_000_000
+
+
+@dataclass(eq=False, slots=True)
+class _Topic:
+    renderer: Renderer
+    outboxes: set[Outbox] = field(default_factory=set)
+    pending_pnl: list[PnlChanged] = field(default_factory=list)
+    last_pnl_ns: int | None = None
+
+
+class AccountStreams:
+    """Account topics keyed by the caller (e.g. `("legacy", "DU1234567")` or `("sor", None)`)."""
+
+    def __init__(self, *, pnl_interval_ns: int = NS_PER_S) -> None:
+        self.pnl_interval_ns = pnl_interval_ns
+        self._topics: dict[Hashable, _Topic] = {}
+
+    def subscribe(self, key: Hashable, outbox: Outbox, renderer: Renderer) -> None:
+        """Add `outbox` to topic `key` (idempotent). The first subscriber's renderer is kept."""
+        topic = self._topics.get(key)
+        if topic is None:
+            topic = self._topics[key] = _Topic(renderer)
+        topic.outboxes.add(outbox)
+
+    def unsubscribe(self, key: Hashable, outbox: Outbox) -> bool:
+        """Remove `outbox` from topic `key`; False when it was not subscribed."""
+        topic = self._topics.get(key)
+        if topic is None or outbox not in topic.outboxes:
+            return False
+        topic.outboxes.discard(outbox)
+        if not topic.outboxes:
+            del self._topics[key]
+        return True
+
+    def drop(self, outbox: Outbox) -> None:
+        """The connection is gone: remove it from every topic."""
+        for key in [k for k, topic in self._topics.items() if outbox in topic.outboxes]:
+            self.unsubscribe(key, outbox)
+
+    def subscribers(self, key: Hashable) -> int:
+        topic = self._topics.get(key)
+        return 0 if topic is None else len(topic.outboxes)
+
+    def on_event(self, event: TradingEvent, now_ns: int) -> None:
+        """The trading engine's listener: render and push `event` to every interested topic."""
+        for topic in list(self._topics.values()):
+            if isinstance(event, PnlChanged):
+                topic.pending_pnl.append(event)
+                self._flush_pnl(topic, now_ns)
+            else:
+                self._push(topic, topic.renderer(event))
+
+    def flush_due(self, now_ns: int) -> None:
+        """Send P&L held back by the rate limit once its interval has passed."""
+        for topic in list(self._topics.values()):
+            if topic.pending_pnl:
+                self._flush_pnl(topic, now_ns)
+
+    def _flush_pnl(self, topic: _Topic, now_ns: int) -> None:
+        if topic.last_pnl_ns is not None and now_ns - topic.last_pnl_ns < self.pnl_interval_ns:
+            return
+        latest: dict[str, PnlChanged] = {}
+        for event in topic.pending_pnl:
+            latest[event.account] = event
+        topic.pending_pnl.clear()
+        sent = False
+        for event in latest.values():
+            payload = topic.renderer(event)
+            sent = sent or payload is not None
+            self._push(topic, payload)
+        if sent:
+            topic.last_pnl_ns = now_ns
+
+    @staticmethod
+    def _push(topic: _Topic, payload: bytes | None) -> None:
+        if payload is None:
+            return
+        for outbox in list(topic.outboxes):
+            outbox.push(payload)

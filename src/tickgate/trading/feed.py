@@ -1,0 +1,54 @@
+"""Feeds market quotes to the trading engine, but only for conids it has a stake in.
+
+The market engine calls every listener for every tick; the trading engine only needs quotes of
+conids with working orders or open positions. This listener keeps that set current from the
+engine's own events, so the tick path costs one set lookup for every other conid.
+"""
+
+from __future__ import annotations
+
+from tickgate.trading.engine import QuoteSource, TradingEngine
+from tickgate.trading.events import OrderAccepted, OrderFilled, OrderUpdated, TradingEvent
+
+#: Fields whose change can move a fill or a mark: last, bid, ask and their sizes.
+QUOTE_FIELDS = frozenset({31, 84, 85, 86, 88})
+
+
+class QuoteFeed:
+    """Market-engine listener for a `TradingEngine`."""
+
+    def __init__(self, engine: TradingEngine, quotes: QuoteSource) -> None:
+        self.engine = engine
+        self.quotes = quotes
+        self.watched: set[int] = set()
+        for order in engine.state.orders.values():
+            self._refresh(order.conid)
+        for portfolio in engine.state.portfolios.values():
+            for conid in portfolio.positions:
+                self._refresh(conid)
+        engine.add_listener(self.on_event)
+
+    def on_market(self, conid: int, changed: dict[int, str], ts_ns: int) -> None:
+        """Market listener: hand the new quote over when it matters to an order or position."""
+        if conid not in self.watched or QUOTE_FIELDS.isdisjoint(changed):
+            return
+        quote = self.quotes.quote(conid)
+        if quote is not None:
+            self.engine.on_quote(conid, quote)
+
+    def on_event(self, event: TradingEvent) -> None:
+        """Trading listener: keep the watched set in step with orders and positions."""
+        if isinstance(event, OrderAccepted | OrderUpdated | OrderFilled):
+            self._refresh(event.order.conid)
+
+    def _refresh(self, conid: int) -> None:
+        state = self.engine.state
+        working = any(o.is_working and o.conid == conid for o in state.orders.values())
+        held = any(
+            (position := p.positions.get(conid)) is not None and position.quantity != 0
+            for p in state.portfolios.values()
+        )
+        if working or held:
+            self.watched.add(conid)
+        else:
+            self.watched.discard(conid)
