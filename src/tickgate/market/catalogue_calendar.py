@@ -1,7 +1,9 @@
 """Expiry calendars of the built-in futures and option chains, and the month codes IBKR uses.
 
-Only weekends count as non-business days: exchange holidays are not modelled, so a computed
-last trading day can be one business day later than the real one around a holiday.
+Non-business days are weekends and the fixed-date holidays New Year's Day, Independence Day
+and Christmas. Floating holidays (Good Friday, Thanksgiving, ...) and weekend holidays observed
+on a Friday or Monday are not modelled, so a computed last trading day can be one business day
+later than the real one around those.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ __all__ = [
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _FRIDAY = 4
+_FIXED_HOLIDAYS = ((1, 1), (7, 4), (12, 25))
 
 # Maps a contract month (year, month) to its last trading day.
 ExpiryRule = Callable[[int, int], date]
@@ -50,7 +53,7 @@ def third_friday(year: int, month: int) -> date:
 
 
 def _is_business_day(day: date) -> bool:
-    return day.weekday() < 5
+    return day.weekday() < 5 and (day.month, day.day) not in _FIXED_HOLIDAYS
 
 
 def _business_days_before(day: date, count: int) -> date:
