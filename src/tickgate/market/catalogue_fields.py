@@ -113,7 +113,7 @@ def _text(name: str, value: object, *, limit: int) -> str:
 
 
 def _conid(name: str, value: object) -> int:
-    # bool is an int subclass, but `true` is never a meant as a conid or multiplier.
+    # bool is an int subclass, but `true` is never meant as a conid or multiplier.
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     elif isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
