@@ -1,7 +1,8 @@
 """Account topics of today's dialect: `sor`, `str`, `spl`, `ssd`, `sld` (reference §5.4-§5.8).
 
-They read the trading engine through `TradingFeed`, the small interface this module needs from
-it (the gateway's `trading` attribute). Frames follow what ibind waits for: `spl` and `str`
+They read the gateway's `TradingEngine` and share its events through the gateway's
+`AccountStreams`, so each event is rendered once per topic and P&L-driven frames (`spl`, `ssd`,
+`sld`) go out at most once a second. Frames follow what ibind waits for: `spl` and `str`
 answer at once (rules 12, 13), `ssd` entries all carry `key`/`timestamp` and `AccountCode`
 (rule 14), `sld` entries carry `acctCode` (rule 15), `usd`/`uld` are confirmed (rule 16).
 `sor` sends no initial snapshot, as the real server; `uor`/`utr`/`upl` get no reply (rule 20).
@@ -9,17 +10,17 @@ answer at once (rules 12, 13), `ssd` entries all carry `key`/`timestamp` and `Ac
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Hashable
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from tickgate.clock import NS_PER_S
-from tickgate.errors import NotFoundError, ProtocolError
-from tickgate.model.orders import Fill
 from tickgate.protocol import current as C
 from tickgate.protocol import current_frames as frames
-from tickgate.server.gateway import Gateway
+from tickgate.server.ws import Connection
+from tickgate.streaming.accounts import Renderer
 from tickgate.trading import wire
+from tickgate.trading.engine import TradingEngine
 from tickgate.trading.events import (
     OrderAccepted,
     OrderFilled,
@@ -30,27 +31,6 @@ from tickgate.trading.events import (
 from tickgate.trading.portfolio import Portfolio
 
 DAY_NS = 86_400 * NS_PER_S
-Listener = Callable[[TradingEvent], None]
-
-
-class TradingFeed(Protocol):
-    """What the account topics need from the trading engine."""
-
-    def portfolio(self, account: str) -> Portfolio:
-        """The live portfolio of `account`; raises NotFoundError for an unknown account."""
-        ...
-
-    def fills(self, account: str | None, *, since_ns: int) -> list[Fill]:
-        """Fills at or after `since_ns`, oldest first (of every account when None)."""
-        ...
-
-    def add_listener(self, listener: Listener) -> None:
-        """Call `listener` with every published trading event, on the event loop."""
-        ...
-
-    def remove_listener(self, listener: Listener) -> None:
-        """Stop calling `listener` (no-op when it is not registered)."""
-        ...
 
 
 def summary_entries(
@@ -109,142 +89,114 @@ def ledger_entries(
     return entries
 
 
-def pnl_event(portfolio: Portfolio) -> PnlChanged:
-    """The current P&L figures of `portfolio`, as the engine publishes them."""
-    return PnlChanged(
-        account=portfolio.config.account_id,
-        daily=portfolio.daily_pnl,
-        unrealized=portfolio.unrealized,
-        realized=portfolio.realized,
-        net_liquidation=portfolio.net_liquidation,
-        market_value=portfolio.market_value,
-        excess_liquidity=portfolio.excess_liquidity,
-    )
+class AccountTopics:
+    """One connection's account subscriptions on today's dialect."""
 
-
-class AccountStreams:
-    """One connection's account subscriptions; frames go to `send` (reliable, never dropped)."""
-
-    def __init__(self, gateway: Gateway, send: Callable[[bytes], None]) -> None:
-        self.gateway = gateway
-        self.send = send
-        self.orders: tuple[str, ...] | None = None
-        self.trades = False
-        self.pnl = False
-        self.summary: dict[str, tuple[str, ...]] = {}
-        self.ledger: dict[str, tuple[str, ...]] = {}
-        self._listening = False
-
-    @property
-    def feed(self) -> TradingFeed:
-        feed: TradingFeed | None = getattr(self.gateway, "trading", None)
-        if feed is None:
-            raise ProtocolError("account topics need the trading engine, which is not running")
-        return feed
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.gateway = connection.gateway
+        self.trading: TradingEngine = connection.gateway.trading
+        self.keys: dict[str, Hashable] = {}
 
     def handle(self, command: C.CurrentCommand) -> None:
-        """Apply an account command. Raises ProtocolError/NotFoundError for the client."""
+        """Apply an account command. Raises NotFoundError for an account we do not hold."""
         if isinstance(command, C.Unsubscribe):
             self._unsubscribe(command)
-            return
-        self._listen()
-        if isinstance(command, C.SubscribeOrders):
-            self.orders = tuple(f.lower() for f in command.filters)
+        elif isinstance(command, C.SubscribeOrders):
+            filters = tuple(sorted(f.lower() for f in command.filters))
+            self._subscribe("or", ("sor", filters), self._render_orders(filters))
         elif isinstance(command, C.SubscribeTrades):
             self._subscribe_trades(command)
         elif isinstance(command, C.SubscribePnl):
-            self.pnl = True
-            self._send_pnl()
-        elif isinstance(command, C.SubscribeSummary):
-            self.summary[self._account(command.account)] = command.keys
-            self._send_summary(command.account)
-        elif isinstance(command, C.SubscribeLedger):
-            self.ledger[self._account(command.account)] = command.keys
-            self._send_ledger(command.account)
+            self._subscribe("pl", ("spl",), self._render_pnl)
+            self.connection.send(self._pnl_frame(self.trading.accounts()))
+        elif isinstance(command, C.SubscribeSummary | C.SubscribeLedger):
+            self._subscribe_account_view(command)
 
-    def _account(self, account: str) -> str:
-        self.feed.portfolio(account)  # raises NotFoundError for an account we do not hold
-        return account
-
-    def _listen(self) -> None:
-        if not self._listening:
-            self.feed.add_listener(self.on_event)
-            self._listening = True
+    def _subscribe(self, topic: str, key: Hashable, renderer: Renderer) -> None:
+        old = self.keys.get(topic)
+        if old is not None and old != key:
+            self.gateway.accounts.unsubscribe(old, self.connection.outbox)
+        self.keys[topic] = key
+        self.gateway.accounts.subscribe(key, self.connection.outbox, renderer)
 
     def _unsubscribe(self, command: C.Unsubscribe) -> None:
-        if command.topic == "or":
-            self.orders = None
-        elif command.topic == "tr":
-            self.trades = False
-        elif command.topic == "pl":
-            self.pnl = False
-        elif command.topic == "sd":
-            self.summary.pop(command.account or "", None)
-            self.send(frames.UNSUBSCRIBED_SUMMARY)
+        topic = (
+            command.topic
+            if command.topic in ("or", "tr", "pl")
+            else f"{command.topic}+{command.account}"
+        )
+        key = self.keys.pop(topic, None)
+        if key is not None:
+            self.gateway.accounts.unsubscribe(key, self.connection.outbox)
+        if command.topic == "sd":
+            self.connection.send(frames.UNSUBSCRIBED_SUMMARY)
         elif command.topic == "ld":
-            self.ledger.pop(command.account or "", None)
-            self.send(frames.UNSUBSCRIBED_LEDGER)
+            self.connection.send(frames.UNSUBSCRIBED_LEDGER)
 
     def _subscribe_trades(self, command: C.SubscribeTrades) -> None:
-        self.trades = True
-        self.send(frames.encode_trades([]))  # the real server's first frame (rule 13)
+        self._subscribe("tr", ("str",), self._render_trade)
+        self.connection.send(frames.encode_trades([]))  # the real server's first frame (rule 13)
         if command.realtime_updates_only:
             return
         since = self.gateway.clock.now_ns() - command.days * DAY_NS
-        rows = [self._trade_row(fill) for fill in self.feed.fills(None, since_ns=since)]
-        if rows:
-            self.send(frames.encode_trades(rows))
+        fills = [f for f in self.trading.state.fills if f.ts_ns >= since]
+        if fills:
+            rows = [wire.trade_row(f, self.trading.instrument(f.conid)) for f in fills]
+            self.connection.send(frames.encode_trades(rows))
 
-    def _trade_row(self, fill: Fill) -> dict[str, Any]:
-        instrument = self.gateway.catalogue.find(fill.conid)
-        if instrument is None:
-            raise NotFoundError(f"unknown conid {fill.conid}")
-        return wire.trade_row(fill, instrument)
+    def _subscribe_account_view(self, command: C.SubscribeSummary | C.SubscribeLedger) -> None:
+        account = command.account
+        portfolio = self.trading.portfolio_of(account)  # NotFoundError for an unknown account
+        summary = isinstance(command, C.SubscribeSummary)
+        name = "sd" if summary else "ld"
+        render = self._summary_frame if summary else self._ledger_frame
+        keys = command.keys
 
-    def _send_pnl(self) -> None:
-        rows = {}
-        for account in self.gateway.account_ids:
-            rows[f"{account}.Core"] = wire.pnl_row(pnl_event(self.feed.portfolio(account)))
-        self.send(frames.encode_pnl(rows))
+        def on_event(event: TradingEvent) -> bytes | None:
+            if isinstance(event, PnlChanged) and event.account == account:
+                return render(self.trading.portfolio_of(account), keys)
+            return None
 
-    def _send_summary(self, account: str) -> None:
-        entries = summary_entries(
-            self.feed.portfolio(account), self.summary[account], self.gateway.clock.now_ns()
+        self._subscribe(f"{name}+{account}", (f"s{name}", account, keys), on_event)
+        self.connection.send(render(portfolio, keys))
+
+    def _summary_frame(self, portfolio: Portfolio, keys: tuple[str, ...]) -> bytes:
+        entries = summary_entries(portfolio, keys, self.gateway.clock.now_ns())
+        return frames.encode_summary(portfolio.config.account_id, entries)
+
+    def _ledger_frame(self, portfolio: Portfolio, keys: tuple[str, ...]) -> bytes:
+        entries = ledger_entries(portfolio, keys, self.gateway.clock.now_ns())
+        return frames.encode_ledger(portfolio.config.account_id, entries)
+
+    def _pnl_frame(self, accounts: list[str]) -> bytes:
+        rows = {f"{a}.Core": wire.pnl_row(self.trading.pnl_event(a)) for a in accounts}
+        return frames.encode_pnl(rows)
+
+    def _render_pnl(self, event: TradingEvent) -> bytes | None:
+        if not isinstance(event, PnlChanged):
+            return None
+        return frames.encode_pnl({f"{event.account}.Core": wire.pnl_row(event)})
+
+    def _render_trade(self, event: TradingEvent) -> bytes | None:
+        if not isinstance(event, OrderFilled):
+            return None
+        return frames.encode_trades(
+            [wire.trade_row(event.fill, self.trading.instrument(event.fill.conid))]
         )
-        self.send(frames.encode_summary(account, entries))
 
-    def _send_ledger(self, account: str) -> None:
-        entries = ledger_entries(
-            self.feed.portfolio(account), self.ledger[account], self.gateway.clock.now_ns()
-        )
-        self.send(frames.encode_ledger(account, entries))
+    def _render_orders(self, filters: tuple[str, ...]) -> Renderer:
+        def render(event: TradingEvent) -> bytes | None:
+            if not isinstance(event, OrderAccepted | OrderUpdated | OrderFilled):
+                return None
+            order = event.order
+            if filters and order.status.value.lower() not in filters:
+                return None
+            return frames.encode_orders(self.trading.order_rows([order]))
 
-    def on_event(self, event: TradingEvent) -> None:
-        """Forward one trading event to the topics this connection subscribed to."""
-        if isinstance(event, OrderAccepted | OrderUpdated | OrderFilled):
-            self._order_event(event)
-        if isinstance(event, OrderFilled) and self.trades:
-            self.send(frames.encode_trades([self._trade_row(event.fill)]))
-        if isinstance(event, PnlChanged):
-            if self.pnl:
-                self.send(frames.encode_pnl({f"{event.account}.Core": wire.pnl_row(event)}))
-            if event.account in self.summary:
-                self._send_summary(event.account)
-            if event.account in self.ledger:
-                self._send_ledger(event.account)
-
-    def _order_event(self, event: OrderAccepted | OrderUpdated | OrderFilled) -> None:
-        if self.orders is None:
-            return
-        order = event.order
-        if self.orders and order.status.value.lower() not in self.orders:
-            return
-        instrument = self.gateway.catalogue.find(order.conid)
-        if instrument is not None:
-            self.send(frames.encode_orders([wire.order_row(order, instrument)]))
+        return render
 
     def close(self) -> None:
-        """Stop listening to the trading engine."""
-        if self._listening:
-            self.feed.remove_listener(self.on_event)
-            self._listening = False
+        """The connection is gone: leave every account topic."""
+        self.gateway.accounts.drop(self.connection.outbox)
+        self.keys.clear()

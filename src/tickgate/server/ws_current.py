@@ -28,7 +28,7 @@ from tickgate.server.gateway import gateway_of
 from tickgate.server.rest_session import accounts_payload
 from tickgate.server.session import SERVER_NAME, USERNAME
 from tickgate.server.ws import Connection, serve_websocket
-from tickgate.server.ws_account import AccountStreams
+from tickgate.server.ws_account import AccountTopics
 
 log = logging.getLogger("tickgate.ws.current")
 
@@ -55,7 +55,7 @@ class CurrentDialect:
         self.md_deadline_ns: dict[int, int] = {}
         self.history: dict[str, int] = {}
         self.depth: dict[str, tuple[int, str | None]] = {}
-        self.accounts = AccountStreams(self.gateway, connection.send)
+        self.accounts = AccountTopics(connection)
 
     # --- lifecycle -------------------------------------------------------------------------------
     def opened(self) -> None:

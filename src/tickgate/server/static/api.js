@@ -64,8 +64,12 @@ export const api = {
   accounts: () => call("GET", "/iserver/accounts"),
   tickle: () => call("POST", "/tickle"),
   search: (symbol) => call("GET", `/iserver/secdef/search?symbol=${q(symbol)}`),
-  history: (conid, { period = "1d", bar = "5min" } = {}) =>
-    call("GET", `/iserver/marketdata/history?conid=${q(conid)}&period=${q(period)}&bar=${q(bar)}`),
+  history: (conid, { period = "1d", bar = "5min", outsideRth = true } = {}) =>
+    call(
+      "GET",
+      `/iserver/marketdata/history?conid=${q(conid)}&period=${q(period)}&bar=${q(bar)}` +
+        `&outsideRth=${outsideRth}`,
+    ),
   placeOrder: (account, order) =>
     call("POST", `/iserver/account/${q(account)}/orders`, { orders: [order] }),
   reply: (id, confirmed) => call("POST", `/iserver/reply/${q(id)}`, { confirmed }),

@@ -11,7 +11,8 @@ import { Watchlist } from "./watchlist.js";
 
 const $ = (selector) => document.querySelector(selector);
 const DATA_PATH = "/v1/portal/ws";
-const HISTORY = { period: "1d", bar: "5min" };
+// Extended hours included: the simulated market trades whenever tickgate runs.
+const HISTORY = { period: "1d", bar: "5min", outsideRth: true };
 
 const notices = new Notices($("#notices"));
 const showError = (text) => notices.show(text, "error");
@@ -58,7 +59,7 @@ const protocolConsole = new ProtocolConsole($("#console-panel"), { account: () =
 
 async function loadChart(item) {
   const token = ++chartToken;
-  $("#chart-title").textContent = `${item.symbol} · today, 5-minute bars`;
+  $("#chart-title").textContent = `${item.symbol} · today, 5-minute bars incl. extended hours`;
   chart.clear(`Loading ${item.symbol}…`);
   $("#chart-note").textContent = "";
   try {

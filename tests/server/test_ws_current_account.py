@@ -1,0 +1,74 @@
+"""Account topics of today's dialect (sor, str, spl, ssd, sld) over a real socket."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+
+from tests.conftest import WsClient
+from tests.server.test_rest_orders import place_confirmed
+from tests.server.test_ws_current import authed
+from tickgate.server.app import RunningServer
+
+Connect = Callable[..., Awaitable[WsClient]]
+ACCT = "DU1234567"
+
+
+async def test_orders_trades_pnl_summary_and_ledger(
+    server: RunningServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    ws = await authed(server, http, ws_connect)
+    await ws.send("sor+{}")
+    await ws.send("str+{}")
+    assert (await ws.recv_until(lambda f: f.get("topic") == "str")) == {"topic": "str", "args": []}
+    await ws.send("spl")
+    pnl = await ws.recv_until(lambda f: f.get("topic") == "spl")
+    assert pnl["args"][f"{ACCT}.Core"]["nl"] == 1_000_000.0
+    await ws.send(f"ssd+{ACCT}+{{}}")
+    summary = await ws.recv_until(lambda f: f.get("topic") == f"ssd+{ACCT}")
+    assert summary["result"][0] == {**summary["result"][0], "key": "AccountCode", "value": ACCT}
+    assert all("key" in e and "timestamp" in e for e in summary["result"])
+    await ws.send(f"sld+{ACCT}+{{}}")
+    ledger = await ws.recv_until(lambda f: f.get("topic") == f"sld+{ACCT}")
+    assert any(e.get("acctCode") == ACCT and e["key"] == "LedgerListBASE" for e in ledger["result"])
+
+    ack = await place_confirmed(
+        http, server.base_url + "/v1/api",
+        {"conid": 265598, "side": "BUY", "orderType": "MKT", "quantity": 4},
+    )  # fmt: skip
+    order_id = int(ack[0]["order_id"])
+    filled = await ws.recv_until(
+        lambda f: (
+            f.get("topic") == "sor"
+            and any(o["orderId"] == order_id and o["status"] == "Filled" for o in f["args"])
+        )
+    )
+    assert filled["args"][0]["acct"] == ACCT
+    trade = await ws.recv_until(lambda f: f.get("topic") == "str" and bool(f["args"]))
+    assert (
+        trade["args"][0]["size"] == 4
+        and trade["args"][0]["conid"] == "265598"
+        or trade["args"][0]["conid"] == 265598
+    )
+    await ws.recv_until(
+        lambda f: f.get("topic") == "spl" and f["args"][f"{ACCT}.Core"]["mv"] != 0.0
+    )
+
+    await ws.send(f"usd+{ACCT}")
+    assert await ws.recv_until(lambda f: "result" in f and "topic" not in f) == {
+        "result": "unsubscribed from summary"
+    }
+    await ws.send(f"uld+{ACCT}")
+    assert await ws.recv_until(lambda f: "result" in f and "topic" not in f) == {
+        "result": "unsubscribed from ledger"
+    }
+
+
+async def test_unknown_account_gets_an_error_frame(
+    server: RunningServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    ws = await authed(server, http, ws_connect)
+    await ws.send("ssd+U000+{}")
+    frame = await ws.recv_until(lambda f: "error" in f)
+    assert "U000" in frame["error"]
