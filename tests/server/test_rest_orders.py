@@ -47,9 +47,15 @@ async def test_market_order_asks_then_fills_at_the_ask(
 ) -> None:
     base = server.base_url + "/v1/api"
     question = await call(
-        http, "POST", f"{base}/iserver/account/{ACCT}/orders",
-        json={"orders": [{"conid": 265598, "side": "BUY", "orderType": "MKT", "quantity": 10, "tif": "DAY"}]},
-    )  # fmt: skip
+        http,
+        "POST",
+        f"{base}/iserver/account/{ACCT}/orders",
+        json={
+            "orders": [
+                {"conid": 265598, "side": "BUY", "orderType": "MKT", "quantity": 10, "tif": "DAY"}
+            ]
+        },
+    )
     assert question[0]["messageIds"] == ["o10151"] and question[0]["id"]
     ack = await call(
         http, "POST", f"{base}/iserver/reply/{question[0]['id']}", json={"confirmed": True}
@@ -72,9 +78,11 @@ async def test_reply_errors(server: RunningServer, http: aiohttp.ClientSession) 
     )
     assert body["error"] == "reply id not found: 'nope'"
     question = await call(
-        http, "POST", f"{base}/iserver/account/{ACCT}/orders",
+        http,
+        "POST",
+        f"{base}/iserver/account/{ACCT}/orders",
         json={"orders": [{"conid": 265598, "side": "BUY", "orderType": "MKT", "quantity": 1}]},
-    )  # fmt: skip
+    )
     declined = await call(
         http,
         "POST",
@@ -93,9 +101,11 @@ async def test_suppressed_questions_are_not_asked(
         http, "POST", f"{base}/iserver/questions/suppress", json={"messageIds": ["o10151"]}
     ) == {"status": "submitted"}
     ack = await call(
-        http, "POST", f"{base}/iserver/account/{ACCT}/orders",
+        http,
+        "POST",
+        f"{base}/iserver/account/{ACCT}/orders",
         json={"orders": [{"conid": 8314, "side": "SELL", "orderType": "MKT", "quantity": 3}]},
-    )  # fmt: skip
+    )
     assert ack[0]["order_status"] == "Filled" or "order_id" in ack[0]
     await call(http, "POST", f"{base}/iserver/questions/suppress/reset")
 
@@ -123,16 +133,38 @@ async def test_resting_limit_modify_and_cancel(
     assert ack[0]["order_status"] in ("Submitted", "PreSubmitted")
     lower = round(price - 0.5, 2)
     modified = await call(
-        http, "POST", f"{base}/iserver/account/{ACCT}/order/{order_id}",
-        json={"conid": 272093, "side": "BUY", "orderType": "LMT", "price": lower, "quantity": 7, "tif": "GTC"},
-    )  # fmt: skip
+        http,
+        "POST",
+        f"{base}/iserver/account/{ACCT}/order/{order_id}",
+        json={
+            "conid": 272093,
+            "side": "BUY",
+            "orderType": "LMT",
+            "price": lower,
+            "quantity": 7,
+            "tif": "GTC",
+        },
+    )
     assert int(modified[0]["order_id"]) == order_id
     status = await call(http, "GET", f"{base}/iserver/account/order/status/{order_id}")
     assert float(status["limit_price"]) == lower and float(status["size"]) == 7
     duplicate = await call(
-        http, "POST", f"{base}/iserver/account/{ACCT}/orders",
-        json={"orders": [{"conid": 272093, "side": "BUY", "orderType": "LMT", "price": price, "quantity": 1, "cOID": "t-1"}]},
-    )  # fmt: skip
+        http,
+        "POST",
+        f"{base}/iserver/account/{ACCT}/orders",
+        json={
+            "orders": [
+                {
+                    "conid": 272093,
+                    "side": "BUY",
+                    "orderType": "LMT",
+                    "price": price,
+                    "quantity": 1,
+                    "cOID": "t-1",
+                }
+            ]
+        },
+    )
     assert "already registered" in duplicate["error"]
     cancelled = await call(http, "DELETE", f"{base}/iserver/account/{ACCT}/order/{order_id}")
     assert cancelled["msg"] == "Request was submitted" and int(cancelled["order_id"]) == order_id

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import aiohttp
-
 from tests.conftest import WsClient
 from tests.server.test_rest_orders import place_confirmed
 from tests.server.test_ws_current import authed
+
 from tickgate.server.app import RunningServer
 
 Connect = Callable[..., Awaitable[WsClient]]
@@ -34,9 +34,10 @@ async def test_orders_trades_pnl_summary_and_ledger(
     assert any(e.get("acctCode") == ACCT and e["key"] == "LedgerListBASE" for e in ledger["result"])
 
     ack = await place_confirmed(
-        http, server.base_url + "/v1/api",
+        http,
+        server.base_url + "/v1/api",
         {"conid": 265598, "side": "BUY", "orderType": "MKT", "quantity": 4},
-    )  # fmt: skip
+    )
     order_id = int(ack[0]["order_id"])
     filled = await ws.recv_until(
         lambda f: (
@@ -46,11 +47,9 @@ async def test_orders_trades_pnl_summary_and_ledger(
     )
     assert filled["args"][0]["acct"] == ACCT
     trade = await ws.recv_until(lambda f: f.get("topic") == "str" and bool(f["args"]))
-    assert (
-        trade["args"][0]["size"] == 4
-        and trade["args"][0]["conid"] == "265598"
-        or trade["args"][0]["conid"] == 265598
-    )
+    assert (trade["args"][0]["size"] == 4 and trade["args"][0]["conid"] == "265598") or trade[
+        "args"
+    ][0]["conid"] == 265598
     await ws.recv_until(
         lambda f: f.get("topic") == "spl" and f["args"][f"{ACCT}.Core"]["mv"] != 0.0
     )

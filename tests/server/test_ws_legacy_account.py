@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-
 from tests.conftest import WsClient
+
 from tickgate.server.app import RunningServer
 
 ACCT = "DU1234567"
