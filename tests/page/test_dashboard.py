@@ -6,7 +6,6 @@ import re
 from urllib.parse import urlsplit
 
 import aiohttp
-import pytest
 from playwright.async_api import Locator, Page, expect
 from tests.conftest import StartServer
 from tests.page.conftest import ARTIFACTS, ConsoleLog
@@ -228,8 +227,6 @@ async def test_dashboard_screenshot(page: Page, server: RunningServer) -> None:
     assert path.stat().st_size > 10_000
 
 
-@pytest.fixture(autouse=True)
-def _artifacts_ignored() -> None:
-    # The screenshot is a test artifact, never committed.
+def test_screenshots_are_not_committed() -> None:
     ignore = ARTIFACTS.parent / ".gitignore"
     assert "artifacts/" in ignore.read_text().split()
