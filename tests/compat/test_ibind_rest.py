@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from ibind import IbkrClient
+from ibind.client.ibkr_utils import OrderRequest, QuestionType
 from tests.conftest import StartServer
 
 pytestmark = pytest.mark.filterwarnings("ignore:Unverified HTTPS request")
@@ -68,9 +69,62 @@ async def test_snapshot_with_preflight_and_history(client: IbkrClient) -> None:
     assert "AAPL" in by_symbol
 
 
-@pytest.mark.xfail(strict=True, reason="REST /iserver/marketdata/history has no route yet")
 async def test_history_by_conid(client: IbkrClient) -> None:
     history = await call(
         client.marketdata_history_by_conid, str(AAPL), bar="5min", period="1d", outside_rth=True
     )
     assert history.data["data"] and history.data["symbol"] == "AAPL"
+
+
+ANSWERS = {
+    QuestionType.MARKET_ORDER_CONFIRMATION: True,
+    QuestionType.PRICE_PERCENTAGE_CONSTRAINT: True,
+    QuestionType.MISSING_MARKET_DATA: True,
+}
+
+
+async def test_order_lifecycle(client: IbkrClient) -> None:
+    account = "DU1234567"
+    await call(client.receive_brokerage_accounts)
+    market = OrderRequest(conid=AAPL, side="BUY", quantity=10, order_type="MKT", acct_id=account)
+    placed = await call(client.place_order, market, ANSWERS, account)
+    filled_id = placed.data["order_id"]
+    status = await call(client.order_status, filled_id)
+    assert status.data["order_status"] == "Filled"
+
+    await call(client.live_marketdata_snapshot, str(AAPL), ["84"])  # the pre-flight
+    snapshot = await call(client.live_marketdata_snapshot, str(AAPL), ["84"])
+    bid = float(snapshot.data[0]["84"])
+    resting = OrderRequest(
+        conid=AAPL,
+        side="BUY",
+        quantity=5,
+        order_type="LMT",
+        price=round(bid * 0.9, 2),
+        acct_id=account,
+        coid="ibind-1",
+    )
+    rest_id = (await call(client.place_order, resting, ANSWERS, account)).data["order_id"]
+    lower = OrderRequest(
+        conid=AAPL,
+        side="BUY",
+        quantity=6,
+        order_type="LMT",
+        price=round(bid * 0.85, 2),
+        acct_id=account,
+    )
+    await call(client.modify_order, rest_id, lower, ANSWERS, account)
+    assert float((await call(client.order_status, rest_id)).data["size"]) == 6
+    live = await call(client.live_orders, force=True, account_id=account)
+    assert {int(o["orderId"]) for o in live.data["orders"]} >= {int(filled_id), int(rest_id)}
+    await call(client.cancel_order, rest_id, account)
+    assert (await call(client.order_status, rest_id)).data["order_status"] == "Cancelled"
+
+    trades = await call(client.trades, "1", account)
+    assert trades.data[0]["size"] == 10
+    positions = await call(client.positions, account)
+    assert [(p["conid"], p["position"]) for p in positions.data] == [(AAPL, 10.0)]
+    pnl = await call(client.account_profit_and_loss)
+    assert f"{account}.Core" in pnl.data["upnl"]
+    summary = await call(client.portfolio_summary, account)
+    assert summary.data["netliquidation"]["amount"] > 0

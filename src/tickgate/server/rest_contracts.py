@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from aiohttp import web
 
 from tickgate.errors import RequestError
+from tickgate.market.catalogue import contract_month
 from tickgate.model.instruments import Instrument, Right, SecType
 from tickgate.server import wire_contracts as wire
 from tickgate.server.gateway import gateway_of
@@ -78,7 +79,7 @@ async def info(request: web.Request) -> web.Response:
         found = [
             f
             for f in catalogue.futures(underlying.symbol)
-            if month is None or wire.month_code(f.expiry or "") == month
+            if month is None or contract_month(f) == month
         ]
     else:
         found = [underlying]

@@ -5,9 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from tickgate.market.catalogue import Catalogue, month_code
-
-__all__ = ["month_code"]
+from tickgate.market.catalogue import Catalogue, contract_month, month_code
 from tickgate.model.instruments import Instrument, SecType
 
 _OPT_EXCHANGES = "SMART;AMEX;BATS;BOX;CBOE;CBOE2;ISE;NASDAQOM;PHLX"
@@ -26,7 +24,7 @@ def search_row(catalogue: Catalogue, instrument: Instrument) -> dict[str, Any]:
         sections.append({"secType": "OPT", "months": ";".join(months), "exchange": _OPT_EXCHANGES})
     futures = catalogue.futures(instrument.symbol) if instrument.sec_type is SecType.IND else []
     if futures:
-        future_months = list(dict.fromkeys(month_code(f.expiry or "") for f in futures))
+        future_months = list(dict.fromkeys(contract_month(f) for f in futures))
         sections.append(
             {"secType": "FUT", "months": ";".join(future_months), "exchange": futures[0].exchange}
         )
