@@ -1,0 +1,182 @@
+"""Run the fan-out benchmarks (issue 6) and print a table of medians.
+
+    python benchmarks/run.py [--quick] [--scenario NAME ...] [--runs N] [--profile]
+
+Each scenario starts a server process (tickgate, or a reference) pinned to one core and the C
+load generator (compiled here with gcc -O2) pinned to another, three runs per variant by default,
+and writes `benchmarks/results/<date>-<scenario>.json` (`-quick` suffix with --quick).
+`--profile` records the tickgate server of every run with py-spy (self time per function) into
+`benchmarks/results/profiles/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import report
+from procs import ROOT, Server, compile_loadgen, run_loadgen, start_nats, start_python_server
+from profiling import Profiler
+from scenarios import Scenario, Variant, all_scenarios
+
+OURS = "tickgate"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="one short run per variant")
+    parser.add_argument(
+        "--scenario", action="append", default=[], help="name or prefix (repeatable)"
+    )
+    parser.add_argument("--runs", type=int, help="runs per variant (default 3, quick 1)")
+    parser.add_argument(
+        "--warmup", type=float, help="seconds before measuring (default 1, quick 0.5)"
+    )
+    parser.add_argument("--duration", type=float, help="seconds measured (default 4, quick 1.5)")
+    parser.add_argument("--profile", action="store_true", help="py-spy the tickgate server")
+    parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    return parser.parse_args()
+
+
+def raise_fd_limit() -> None:
+    """Lift the soft open-files limit to the hard one (children inherit it): 10k sockets."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def start(variant: Variant, workdir: Path) -> Server:
+    if variant.server == "tickgate":
+        args = [*variant.server_args, "--data-dir", str(workdir / "tickgate-data")]
+        return start_python_server("tickgate", "server_main.py", args)
+    if variant.server == "plain":
+        return start_python_server("plain", "reference_plain.py", variant.server_args)
+    return start_nats(workdir)
+
+
+def loadgen_args(
+    variant: Variant, scenario: Scenario, server: Server, options: argparse.Namespace, workdir: Path
+) -> list[str]:
+    args = [
+        "--conns",
+        str(scenario.conns),
+        "--warmup",
+        str(options.warmup),
+        "--duration",
+        str(options.duration),
+    ]
+    for arg in variant.loadgen_args:
+        args.append(f"127.0.0.1:{server.nats_port}" if arg == "NATS" else arg)
+    if variant.subs is not None:
+        subs_file = workdir / "subs.txt"
+        subs_file.write_text("\n".join(variant.subs(server.conids, scenario.conns)) + "\n")
+        args += ["--subs-file", str(subs_file)]
+    return args
+
+
+def run_variant(
+    scenario: Scenario,
+    variant: Variant,
+    binary: Path,
+    options: argparse.Namespace,
+    profiler: Profiler | None,
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="tickgate-bench-") as tmp:
+        workdir = Path(tmp)
+        server = start(variant, workdir)
+        try:
+            args = loadgen_args(variant, scenario, server, options, workdir)
+            recording = (
+                profiler.attach(server, f"{scenario.name}-{variant.label}") if profiler else None
+            )
+            result = run_loadgen(
+                binary, server, args, timeout=options.warmup + options.duration + 180
+            )
+            if recording is not None:
+                recording.finish()
+        finally:
+            server.stop()
+    return report.run_metrics(result)
+
+
+def run_scenario(
+    scenario: Scenario, binary: Path, options: argparse.Namespace, profiler: Profiler | None
+) -> dict[str, Any]:
+    runs: dict[str, list[dict[str, Any]]] = {v.label: [] for v in scenario.variants}
+    for index in range(options.runs):
+        # Interleave variants so drift on the machine hits all of them alike.
+        for variant in scenario.variants:
+            print(
+                f"  {scenario.name} / {variant.label} run {index + 1}/{options.runs}",
+                file=sys.stderr,
+            )
+            runs[variant.label].append(run_variant(scenario, variant, binary, options, profiler))
+    summary = {label: report.summarize(values) for label, values in runs.items()}
+    checks = scenario.checks(summary)
+    return {
+        "scenario": scenario.name,
+        "connections": scenario.conns,
+        "quick": options.quick,
+        "runs_per_variant": options.runs,
+        "warmup_s": options.warmup,
+        "duration_s": options.duration,
+        "machine": report.machine(),
+        "variants": {label: {"median": summary[label], "runs": runs[label]} for label in runs},
+        "ratios_tickgate_over": report.ratios(summary, OURS),
+        "checks": [{"target": name, "met": ok, "measured": detail} for name, ok, detail in checks],
+    }
+
+
+def selected(names: list[str]) -> list[Scenario]:
+    scenarios = all_scenarios()
+    if not names:
+        return scenarios
+    chosen = [s for s in scenarios if any(s.name == n or s.name.startswith(n + "-") for n in names)]
+    if not chosen:
+        raise SystemExit(
+            f"no scenario matches {names}; known: {', '.join(s.name for s in scenarios)}"
+        )
+    return chosen
+
+
+def main() -> int:
+    options = parse_args()
+    if options.list:
+        print("\n".join(s.name for s in all_scenarios()))
+        return 0
+    options.runs = options.runs or (1 if options.quick else 3)
+    options.warmup = (
+        options.warmup if options.warmup is not None else (0.5 if options.quick else 1.0)
+    )
+    options.duration = options.duration or (1.5 if options.quick else 4.0)
+    raise_fd_limit()
+    scenarios = selected(options.scenario)
+    rows, check_lines = [], []
+    with tempfile.TemporaryDirectory(prefix="tickgate-loadgen-") as build:
+        binary = compile_loadgen(Path(build))
+        profiler = Profiler(report.RESULTS / "profiles") if options.profile else None
+        for scenario in scenarios:
+            document = run_scenario(scenario, binary, options, profiler)
+            path = report.write_result(scenario.name, document, quick=options.quick)
+            summary = {label: v["median"] for label, v in document["variants"].items()}
+            rows += report.table_rows(scenario.name, summary, OURS)
+            for check in document["checks"]:
+                mark = "MET " if check["met"] else "MISS"
+                check_lines.append(
+                    f"{mark} {scenario.name}: {check['target']}: {check['measured']}"
+                )
+            print(f"  wrote {path.relative_to(ROOT)}", file=sys.stderr)
+    print(report.HEADER)
+    print("\n".join(rows))
+    print()
+    print("\n".join(check_lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

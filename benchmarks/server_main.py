@@ -1,0 +1,114 @@
+"""The tickgate server process of the benchmarks: the real gateway fed by a benchmark feed.
+
+Usage (run.py starts it, pinned with taskset when available):
+
+    python benchmarks/server_main.py --feed firehose|paced [--tls] [--rate R] [--instruments N]
+
+Prints one JSON line `{"port": P, "conids": [...]}` once it listens, starts the feed on SIGUSR1
+(sent once every client is connected) and serves until SIGTERM or SIGINT. The gateway is built
+by `tickgate.server.app.build_app` unchanged; only the data source is the benchmark's (see
+feeds.py) and the limits that would refuse a load test (market data lines, command rate,
+priming) are lifted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import orjson
+import uvloop
+from aiohttp import web
+from feeds import FIREHOSE_CONID, FirehoseFeed, PacedFeed
+
+from tickgate.config import Config
+from tickgate.server.app import build_app
+from tickgate.server.gateway import Gateway
+from tickgate.server.tls import server_ssl_context
+from tickgate.sources.base import DataSource
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--feed", choices=("firehose", "paced"), default="firehose")
+    parser.add_argument("--tls", action="store_true")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/tickgate-bench"))
+    parser.add_argument("--rate", type=float, default=20_000.0, help="paced: ticks per second")
+    parser.add_argument("--instruments", type=int, default=500, help="paced: conids fed")
+    parser.add_argument("--batch", type=int, default=64, help="firehose: ticks per loop turn")
+    parser.add_argument("--outbox-limit", type=int, default=4 * 1024 * 1024)
+    parser.add_argument("--seed", type=int, default=1)
+    return parser.parse_args()
+
+
+def bench_config(args: argparse.Namespace) -> Config:
+    """A gateway config whose limits do not refuse a load test."""
+    return Config(
+        host="127.0.0.1",
+        port=args.port,
+        tls=args.tls,
+        data_dir=args.data_dir,
+        require_priming=False,
+        md_lines=1_000_000,
+        commands_per_second=1_000_000.0,
+        command_burst=1_000_000,
+        outbox_limit_bytes=args.outbox_limit,
+        log_level="warning",
+    )
+
+
+def pick_conids(gateway: Gateway, count: int) -> list[int]:
+    """`count` conids of the catalogue, the firehose conid first, the rest in conid order.
+
+    Raises SystemExit when the catalogue holds fewer instruments than asked for.
+    """
+    conids = sorted(instrument.conid for instrument in gateway.catalogue)
+    if len(conids) < count:
+        raise SystemExit(f"the catalogue has {len(conids)} instruments, {count} were asked for")
+    rest = [conid for conid in conids if conid != FIREHOSE_CONID]
+    return [FIREHOSE_CONID, *rest][:count]
+
+
+async def serve(args: argparse.Namespace) -> None:
+    chosen: list[int] = []
+    gate = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGUSR1, gate.set)
+
+    def source(gateway: Gateway) -> DataSource:
+        if args.feed == "firehose":
+            chosen.append(FIREHOSE_CONID)
+            return FirehoseFeed(FIREHOSE_CONID, batch=args.batch, seed=args.seed, gate=gate)
+        chosen.extend(pick_conids(gateway, args.instruments))
+        return PacedFeed(chosen, rate=args.rate, seed=args.seed, gate=gate)
+
+    runner, port = await listen(build_app(bench_config(args), source=source), args)
+    sys.stdout.write(orjson.dumps({"port": port, "conids": chosen}).decode() + "\n")
+    sys.stdout.flush()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+async def listen(app: web.Application, args: argparse.Namespace) -> tuple[web.AppRunner, int]:
+    """What `tickgate.server.app.start_server` does, minus its check that the listening server
+    is an `asyncio.base_events.Server`, which fails under uvloop (the loop `tickgate serve` uses).
+    """
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
+    await runner.setup()
+    ssl_context = server_ssl_context(args.data_dir) if args.tls else None
+    site = web.TCPSite(runner, "127.0.0.1", args.port, ssl_context=ssl_context)
+    await site.start()
+    return runner, int(runner.addresses[0][1])
+
+
+if __name__ == "__main__":
+    uvloop.run(serve(parse_args()))
