@@ -42,8 +42,9 @@ class Recording:
 class Profiler:
     """Attaches py-spy to tickgate servers; does nothing for other servers or without py-spy."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, native: bool = False) -> None:
         self.directory = directory
+        self.native = native
         self.binary = shutil.which("py-spy")
 
     def attach(self, server: Server, name: str) -> Recording | None:
@@ -54,6 +55,8 @@ class Profiler:
         raw = self.directory / f"{name}.raw"
         command = [self.binary, "record", "--pid", str(server.pid), "--rate", "100"]
         command += ["--nonblocking", "--format", "raw", "--output", str(raw)]
+        if self.native:  # C frames too (uvloop, the GC, orjson): slower sampling, more detail
+            command.append("--native")
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return Recording(proc, raw, self.directory / f"{name}.txt")
 

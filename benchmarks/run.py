@@ -40,6 +40,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--duration", type=float, help="seconds measured (default 4, quick 1.5)")
     parser.add_argument("--profile", action="store_true", help="py-spy the tickgate server")
+    parser.add_argument("--native", action="store_true", help="with --profile: C frames too")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
     return parser.parse_args()
 
@@ -159,7 +160,11 @@ def main() -> int:
     rows, check_lines = [], []
     with tempfile.TemporaryDirectory(prefix="tickgate-loadgen-") as build:
         binary = compile_loadgen(Path(build))
-        profiler = Profiler(report.RESULTS / "profiles") if options.profile else None
+        profiler = (
+            Profiler(report.RESULTS / "profiles", native=options.native)
+            if options.profile
+            else None
+        )
         for scenario in scenarios:
             document = run_scenario(scenario, binary, options, profiler)
             path = report.write_result(scenario.name, document, quick=options.quick)

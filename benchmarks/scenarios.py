@@ -47,11 +47,18 @@ class Scenario:
     hold_s: float | None = None  # measurement window override (connections scenario)
 
 
+#: Experiment, not the shipped gateway: the GC's full scans of every connection's objects are the
+#: first cost in the profiles; this variant freezes start-up objects and raises the gen-0 threshold.
+GC_TUNED = ("--gc-threshold", "100000")
+
+
 def _firehose_variants(conns: int) -> tuple[Variant, ...]:
     sub = ("--sub", subscribe(FIREHOSE_CONID))
     nats = ("--mode", "nats", "--path", "/", "--subject", f"md.{FIREHOSE_CONID}")
+    tuned = (Variant("tickgate+gc-tuned", "tickgate", ("--feed", "firehose", *GC_TUNED), sub),)
     return (
         Variant("tickgate", "tickgate", ("--feed", "firehose"), sub),
+        *(tuned if conns == 100 else ()),
         Variant("plain-aiohttp", "plain", (), sub),
         Variant("nats-server", "nats", (), (*nats, "--pub", "NATS")),
     )
@@ -60,6 +67,7 @@ def _firehose_variants(conns: int) -> tuple[Variant, ...]:
 def _firehose_checks(summary: dict[str, dict[str, Any]]) -> list[tuple[str, bool, str]]:
     ours = summary["tickgate"]["frames_per_s"]
     best = max(summary["plain-aiohttp"]["frames_per_s"], summary["nats-server"]["frames_per_s"])
+    tuned = summary.get("tickgate+gc-tuned", {}).get("frames_per_s", 0.0)
     return [
         (">= 2 M frames/s", ours >= 2e6, f"{ours / 1e6:.2f} M/s"),
         (
@@ -67,6 +75,7 @@ def _firehose_checks(summary: dict[str, dict[str, Any]]) -> list[tuple[str, bool
             ours >= 0.6 * best,
             f"{ours / best:.0%} of {best / 1e6:.2f} M/s",
         ),
+        ("(experiment) gc-tuned >= 2 M frames/s", tuned >= 2e6, f"{tuned / 1e6:.2f} M/s"),
     ]
 
 
@@ -107,7 +116,11 @@ def _realistic_checks(tempo: int) -> Checker:
 def _realistic(tempo: int) -> Scenario:
     server = ("--feed", "paced", "--rate", "20000", "--instruments", "500")
     variant = Variant("tickgate", "tickgate", server, (), subs=_realistic_subs(tempo))
-    return Scenario(f"realistic-tempo{tempo}", 1000, (variant,), _realistic_checks(tempo))
+    tuned = Variant(
+        "tickgate+gc-tuned", "tickgate", (*server, *GC_TUNED), subs=_realistic_subs(tempo)
+    )
+    variants = (variant, tuned) if tempo == 0 else (variant,)
+    return Scenario(f"realistic-tempo{tempo}", 1000, variants, _realistic_checks(tempo))
 
 
 def _one_each(conids: Sequence[int], conns: int) -> list[str]:

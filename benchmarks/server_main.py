@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import signal
 import sys
 from pathlib import Path
@@ -42,6 +43,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=64, help="firehose: ticks per loop turn")
     parser.add_argument("--outbox-limit", type=int, default=4 * 1024 * 1024)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--gc-threshold",
+        type=int,
+        default=0,
+        help="experiment: gc.freeze() after start-up and this gen-0 threshold (0: as shipped)",
+    )
     return parser.parse_args()
 
 
@@ -87,6 +94,9 @@ async def serve(args: argparse.Namespace) -> None:
         return PacedFeed(chosen, rate=args.rate, seed=args.seed, gate=gate)
 
     runner, port = await listen(build_app(bench_config(args), source=source), args)
+    if args.gc_threshold:
+        gc.freeze()
+        gc.set_threshold(args.gc_threshold, 50, 1000)
     sys.stdout.write(orjson.dumps({"port": port, "conids": chosen}).decode() + "\n")
     sys.stdout.flush()
     stop = asyncio.Event()
