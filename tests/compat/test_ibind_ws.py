@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 from ibind import IbkrClient, IbkrWsClient, events
+from ibind.client.ibkr_utils import OrderRequest, QuestionType
 from ibind.ibkr_ws.ibkr_subscriptions import (
     AccountLedgerSubscription,
     AccountSummarySubscription,
     MarketDataSubscription,
     MarketHistorySubscription,
+    OrdersSubscription,
     PnlSubscription,
     TradesSubscription,
 )
@@ -69,28 +71,27 @@ def ibind_ws(server: RunningServer, sink: QueueSink) -> IbkrWsClient:
     )
 
 
-@pytest.fixture
-def no_ibind_errors(caplog: pytest.LogCaptureFixture) -> Any:
-    caplog.set_level(logging.INFO, logger="ibind")
-    yield caplog
-    errors = [
+def ibind_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
         r.getMessage()
         for r in caplog.records
         if r.name.startswith("ibind") and r.levelno >= logging.ERROR
     ]
-    assert not errors, errors
 
 
 @pytest.fixture
 async def running(
-    start: StartServer,
+    start: StartServer, caplog: pytest.LogCaptureFixture
 ) -> AsyncIterator[tuple[RunningServer, IbkrWsClient, QueueSink]]:
+    """A TLS gateway and a started ibind client; shutdown included, no ibind errors allowed."""
+    caplog.set_level(logging.INFO, logger="ibind")
     server = await start(tls=True, ticks_per_second=3000.0)
     sink = QueueSink()
     client = ibind_ws(server, sink)
     assert await asyncio.to_thread(client.start), "ibind did not reach AUTHENTICATED within 5 s"
     yield server, client, sink
     await stop(client)
+    assert not ibind_errors(caplog)
 
 
 async def stop(client: IbkrWsClient) -> None:
@@ -100,53 +101,47 @@ async def stop(client: IbkrWsClient) -> None:
 
 
 async def test_market_data_for_several_conids_with_moving_prices(
-    running: tuple[RunningServer, IbkrWsClient, QueueSink], no_ibind_errors: Any
+    running: tuple[RunningServer, IbkrWsClient, QueueSink],
 ) -> None:
     _, client, sink = running
-    handles = [
-        client.subscribe(MarketDataSubscription(conid=c, fields=FIELDS)) for c in (AAPL, MSFT, SPY)
-    ]
-    failed = await asyncio.to_thread(client.wait_all, handles, 10)
-    assert failed == []
+    subscriptions = [MarketDataSubscription(conid=c, fields=FIELDS) for c in (AAPL, MSFT, SPY)]
+    handles = [client.subscribe(s) for s in subscriptions]
+    assert await asyncio.to_thread(client.wait_all, handles, 10) == []
     prices: set[str] = set()
 
     def moving(event: Any) -> bool:
         if (
             isinstance(event, events.MarketData)
-            and event.conid == AAPL
+            and event.conid == SPY
             and "bid_price" in event.data
         ):
             prices.add(event.data["bid_price"])
         return len(prices) >= 3
 
     await asyncio.to_thread(sink.wait_for, moving, 15)
-    unsubscribed = client.unsubscribe(MarketDataSubscription(conid=AAPL, fields=FIELDS))
-    assert await asyncio.to_thread(unsubscribed.wait, 5)
+    for subscription in subscriptions:
+        assert await asyncio.to_thread(client.unsubscribe(subscription).wait, 5)
 
 
-async def test_tic_and_history(
-    running: tuple[RunningServer, IbkrWsClient, QueueSink], no_ibind_errors: Any
-) -> None:
+async def test_tic_and_history(running: tuple[RunningServer, IbkrWsClient, QueueSink]) -> None:
     _, client, sink = running
     first = await asyncio.to_thread(client.tic)
     second = await asyncio.to_thread(client.tic)
     assert first is not None and second is not None
+    assert second["lastAccessed"] > first["lastAccessed"]
     history = MarketHistorySubscription(conid=AAPL, period="1d", bar="5min", outside_rth=True)
-    handle = client.subscribe(history)
-    assert await asyncio.to_thread(handle.wait, 10)
+    assert await asyncio.to_thread(client.subscribe(history).wait, 10)
     bars = await asyncio.to_thread(sink.wait_for, lambda e: isinstance(e, events.MarketHistory), 5)
     assert bars.data["data"]
-    unsubscribed = client.unsubscribe(history)
-    assert await asyncio.to_thread(unsubscribed.wait, 10)
+    assert await asyncio.to_thread(client.unsubscribe(history).wait, 10)
 
 
-async def test_account_channels_confirm(
-    running: tuple[RunningServer, IbkrWsClient, QueueSink], no_ibind_errors: Any
+async def test_account_channels_follow_an_order_placed_over_rest(
+    running: tuple[RunningServer, IbkrWsClient, QueueSink],
 ) -> None:
-    server, client, _ = running
-    if getattr(server.gateway, "trading", None) is None:
-        pytest.xfail("the trading engine has not landed: spl/str/ssd/sld have no data source")
+    _, client, sink = running
     subscriptions = [
+        OrdersSubscription(),
         PnlSubscription(),
         TradesSubscription(),
         AccountSummarySubscription(account_id=ACCOUNT),
@@ -154,33 +149,67 @@ async def test_account_channels_confirm(
     ]
     handles = [client.subscribe(s) for s in subscriptions]
     assert await asyncio.to_thread(client.wait_all, handles, 10) == []
-    for subscription in subscriptions[2:]:
+    order = OrderRequest(conid=int(MSFT), side="BUY", quantity=7, order_type="MKT", acct_id=ACCOUNT)
+    answers = {QuestionType.MARKET_ORDER_CONFIRMATION: True}
+    placed = await asyncio.to_thread(client._ibkr_client.place_order, order, answers, ACCOUNT)
+    order_id = int(placed.data["order_id"])
+
+    def filled_order(event: Any) -> bool:
+        rows = event.data.get("args", []) if isinstance(event, events.Orders) else []
+        return any(r.get("orderId") == order_id and r.get("status") == "Filled" for r in rows)
+
+    await asyncio.to_thread(sink.wait_for, filled_order, 10)
+    trade = await asyncio.to_thread(
+        sink.wait_for, lambda e: isinstance(e, events.Trades) and bool(e.data.get("args")), 10
+    )
+    assert trade.data["args"][0]["size"] == 7
+    await asyncio.to_thread(
+        sink.wait_for,
+        lambda e: (
+            isinstance(e, events.Pnl) and any(r.get("mv") for r in e.data.get("args", {}).values())
+        ),
+        10,
+    )
+    for subscription in subscriptions:
         assert await asyncio.to_thread(client.unsubscribe(subscription).wait, 10)
 
 
 async def test_resubscribes_after_smd_expiry_and_recovers_after_a_dropped_socket(
-    start: StartServer, no_ibind_errors: Any
+    start: StartServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="ibind")
     server = await start(tls=True, ticks_per_second=3000.0, smd_expiry_seconds=2)
     sink = QueueSink()
     client = ibind_ws(server, sink)
     assert await asyncio.to_thread(client.start)
-    try:
-        subscription = MarketDataSubscription(conid=AAPL, fields=FIELDS)
-        # Expire ibind's own re-subscription clock faster than the server's (540 s by default).
-        subscription = subscription.model_copy(update={"expiry_seconds": 1})
-        assert await asyncio.to_thread(client.subscribe(subscription).wait, 10)
-        await asyncio.sleep(3.0)  # past the server's expiry: only ibind's re-sends keep it alive
-        assert server.gateway.session.lines_in_use() == 1
-        await asyncio.to_thread(sink.wait_for, lambda e: isinstance(e, events.MarketData), 5)
-        for connection in list(server.gateway.connections):
-            await connection.ws.close(code=1011, message=b"test drops the socket")
-        await asyncio.sleep(1.0)
-        await asyncio.to_thread(_drain, sink)
-        await asyncio.to_thread(sink.wait_for, lambda e: isinstance(e, events.MarketData), 20)
-        assert client.is_authenticated()
-    finally:
-        await stop(client)
+    # ibind marks the binding expired after `expiry_seconds` and re-sends `smd` once no frame
+    # has revived it: here the server ends the stream after 2 s, so ibind must re-subscribe.
+    subscription = MarketDataSubscription(conid=SPY, fields=FIELDS).model_copy(
+        update={"expiry_seconds": 1}
+    )
+    assert await asyncio.to_thread(client.subscribe(subscription).wait, 10)
+    await asyncio.to_thread(_wait_until, lambda: _sent_smd(caplog) >= 3, 20)
+    await asyncio.to_thread(_drain, sink)
+    await asyncio.to_thread(sink.wait_for, lambda e: isinstance(e, events.MarketData), 5)
+    for connection in list(server.gateway.connections):
+        await connection.ws.close(code=1011, message=b"test drops the socket")
+    await asyncio.to_thread(_wait_until, lambda: len(server.gateway.connections) == 1, 20)
+    await asyncio.to_thread(_drain, sink)
+    await asyncio.to_thread(sink.wait_for, lambda e: isinstance(e, events.MarketData), 20)
+    assert await asyncio.to_thread(client.unsubscribe(subscription).wait, 10)
+    await stop(client)
+
+
+def _sent_smd(caplog: pytest.LogCaptureFixture) -> int:
+    return sum(1 for r in caplog.records if "Sending payload: smd+" in r.getMessage())
+
+
+def _wait_until(predicate: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
 
 
 def _drain(sink: QueueSink) -> None:

@@ -66,3 +66,8 @@ def close_frame(code: int = 1000, reason: str = "") -> bytes:
     text = raw.decode("utf-8", errors="ignore").encode("utf-8")
     body = struct.pack("!H", code) + text
     return bytes((_FIN_CLOSE, len(body))) + body
+
+
+#: A close frame with no status code (RFC 6455 §5.5.1 allows an empty body). The server answers a
+#: client's close with it: clients such as ibind log any status code in the reply as an error.
+EMPTY_CLOSE = b"\x88\x00"

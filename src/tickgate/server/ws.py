@@ -14,6 +14,7 @@ from typing import Protocol
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from tickgate.protocol.frames import EMPTY_CLOSE
 from tickgate.server.gateway import Gateway
 from tickgate.server.ratelimit import TokenBucket
 from tickgate.streaming.outbox import Outbox
@@ -105,15 +106,27 @@ class Connection:
         limit = self.gateway.config.max_frame_bytes
         try:
             dialect.opened()
-            async for message in self.ws:
+            while True:
+                message = await self.ws.receive()
                 if message.type is WSMsgType.TEXT:
                     self._dispatch(dialect, message.data, limit)
                 elif message.type is WSMsgType.BINARY:
                     dialect.error("binary frames are not supported; send text commands", None)
+                else:
+                    if message.type is WSMsgType.CLOSE:
+                        self._answer_close()
+                    break
         finally:
             dialect.closed()
             for task in list(self.tasks):
                 task.cancel()
+
+    def _answer_close(self) -> None:
+        # Frames queued this turn go first, then the closing handshake and the socket itself.
+        self.outbox.flush()
+        if not self.transport.is_closing():
+            self.transport.write(EMPTY_CLOSE)
+            self.transport.close()
 
     def _dispatch(self, dialect: Dialect, text: str, limit: int) -> None:
         size = len(text.encode())
@@ -140,6 +153,7 @@ async def serve_websocket(
     """Upgrade `request` and run a connection with the dialect `make_dialect` builds."""
     ws = web.WebSocketResponse(
         autoping=True,
+        autoclose=False,
         compress=False,
         max_msg_size=max(1 << 20, 4 * gateway.config.max_frame_bytes),
     )
