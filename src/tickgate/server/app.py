@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from tickgate.bus.memory import MemoryBus
 from tickgate.clock import Clock, SystemClock
 from tickgate.config import Config
 from tickgate.market.catalogue import Catalogue, default_catalogue
@@ -69,9 +70,11 @@ def build_gateway(config: Config, clock: Clock) -> Gateway:
     session = Session(clock, md_lines=config.md_lines)
     trading = TradingEngine(catalogue, market, open_store(config), clock, accounts=config.accounts)
     market.add_listener(QuoteFeed(trading, market).on_market)
+    bus = MemoryBus()
+    bus.subscribe(market.apply)
     accounts = AccountStreams()
     trading.add_listener(lambda event: accounts.on_event(event, clock.monotonic_ns()))
-    return Gateway(config, clock, catalogue, market, hub, history, session, trading, accounts)
+    return Gateway(config, clock, catalogue, market, hub, history, session, trading, accounts, bus)
 
 
 def open_store(config: Config) -> EventStore:
@@ -125,7 +128,7 @@ def _background(
     async def run(_app: web.Application) -> AsyncIterator[None]:
         tasks = [
             asyncio.create_task(
-                _supervised("source", lambda: data_source.run(gateway.market.apply))
+                _supervised("source", lambda: data_source.run(gateway.bus.publish))
             ),
             asyncio.create_task(_supervised("tempo", lambda: _tempo_loop(gateway))),
             asyncio.create_task(_supervised("session", lambda: _session_loop(gateway))),

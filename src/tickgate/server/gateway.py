@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tickgate.bus.base import Bus
 from tickgate.clock import Clock
 from tickgate.config import Config
 from tickgate.market.catalogue import Catalogue
@@ -31,6 +32,7 @@ class Gateway:
     session: Session
     trading: TradingEngine
     accounts: AccountStreams
+    bus: Bus
     connections: set[Any] = field(default_factory=set)
 
     @property

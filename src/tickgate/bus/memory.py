@@ -1,0 +1,25 @@
+"""In-process bus: publishing calls each subscriber directly, in subscription order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tickgate.bus.base import TickHandler
+from tickgate.model.ticks import Tick
+
+
+class MemoryBus:
+    """The single-process `Bus`. Synchronous, so ordering is exactly publish order."""
+
+    def __init__(self) -> None:
+        self._handlers: list[TickHandler] = []
+        self.published = 0
+
+    def publish(self, tick: Tick) -> None:
+        self.published += 1
+        for handler in self._handlers:
+            handler(tick)
+
+    def subscribe(self, handler: TickHandler) -> Callable[[], None]:
+        self._handlers.append(handler)
+        return lambda: self._handlers.remove(handler)
