@@ -219,7 +219,9 @@ async def start_server(app: web.Application) -> RunningServer:
     ssl_context = server_ssl_context(config.data_dir) if config.tls else None
     site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context)
     await site.start()
-    server = site._server
-    assert isinstance(server, asyncio.base_events.Server)
-    port = server.sockets[0].getsockname()[1]
+    # asyncio's and uvloop's servers both expose the listening sockets.
+    sockets = getattr(site._server, "sockets", None) or []
+    if not sockets:
+        raise OSError("the server socket did not open")
+    port = int(sockets[0].getsockname()[1])
     return RunningServer(runner, config.host, port, config.tls)
