@@ -52,7 +52,7 @@ def test_serve_announces_and_shuts_down_cleanly_on_ctrl_c(tmp_path: Path) -> Non
     )
     try:
         assert proc.stdout is not None
-        banner = [proc.stdout.readline() for _ in range(6)]
+        banner = [proc.stdout.readline() for _ in range(7)]
         text = "".join(banner)
         match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", text)
         assert match, text

@@ -134,11 +134,13 @@ def _announce(base_url: str, ws_base: str, settings: configuration.Config) -> No
     curl = "curl -sk" if settings.tls else "curl -s"
     print(
         f"tickgate {__version__} listening on {base_url}  (REST under /v1/api and /v1/portal)\n"
-        f"  WebSocket: {ws_base}/v1/portal/ws (seed dialect)\n"
+        f"  WebSocket: {ws_base}/v1/portal/ws (seed dialect), {ws_base}/v1/api/ws (IBKR today)\n"
+        f"  web page:  {base_url}/\n"
         f"  source:    simulator, seed {settings.seed}, {settings.ticks_per_second:g} ticks/s\n"
         f"  accounts:  {accounts}\n"
         f"  data dir:  {settings.data_dir.resolve()}\n"
         f"  try:       {curl} {base_url}/v1/api/iserver/accounts && "
-        f"{curl} '{base_url}/v1/api/iserver/marketdata/snapshot?conids=265598&fields=31,84,86'",
+        f"{curl} '{base_url}/v1/api/iserver/marketdata/snapshot?conids=265598&fields=31,84,86'"
+        "  (snapshot twice: the first call is a pre-flight)",
         flush=True,
     )
