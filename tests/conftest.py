@@ -50,6 +50,16 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
+async def call(
+    http: aiohttp.ClientSession, method: str, url: str, *, status: int = 200, **kwargs: Any
+) -> Any:
+    """One REST call; asserts the HTTP status and returns the JSON body."""
+    async with http.request(method, url, **kwargs) as response:
+        body = await response.json()
+        assert response.status == status, body
+        return body
+
+
 class WsClient:
     """A real WebSocket client with helpers that wait (bounded) for frames."""
 

@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import aiohttp
+from tests.conftest import call
 
 from tickgate.protocol.fields import KNOWN_FIELDS
 from tickgate.server.app import RunningServer
-
-
-async def call(
-    http: aiohttp.ClientSession, method: str, url: str, *, status: int = 200, **kwargs: Any
-) -> Any:
-    async with http.request(method, url, **kwargs) as response:
-        body = await response.json()
-        assert response.status == status, body
-        return body
 
 
 async def test_snapshot_needs_priming(server: RunningServer, http: aiohttp.ClientSession) -> None:

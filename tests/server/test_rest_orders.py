@@ -6,19 +6,11 @@ import asyncio
 from typing import Any
 
 import aiohttp
+from tests.conftest import call
 
 from tickgate.server.app import RunningServer
 
 ACCT = "DU1234567"
-
-
-async def call(
-    http: aiohttp.ClientSession, method: str, url: str, *, status: int = 200, **kwargs: Any
-) -> Any:
-    async with http.request(method, url, **kwargs) as response:
-        body = await response.json()
-        assert response.status == status, body
-        return body
 
 
 async def place_confirmed(http: aiohttp.ClientSession, base: str, order: dict[str, Any]) -> Any:

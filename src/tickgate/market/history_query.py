@@ -68,16 +68,16 @@ _BARS += ("1h", "2h", "3h", "4h", "8h", "1d", "1w", "1m")
 _SPELLING = re.compile(r"^\s*(\d{1,4})\s*(mins|min|h|d|w|m|y)\s*$", re.IGNORECASE)
 
 
-@dataclass(frozen=True, slots=True)
-class Period:
-    """How far back a history request reaches: `count` units (``1 <= count <= unit max``)."""
+class _Span:
+    """What periods and bar sizes share: `count` units of time, spelt like ``"5min"``."""
 
+    __slots__ = ()
     count: int
-    unit: PeriodUnit
+    unit: PeriodUnit | BarUnit
 
     @property
     def text(self) -> str:
-        """The canonical wire spelling, e.g. ``"2h"``."""
+        """The canonical wire spelling, e.g. ``"2h"`` or ``"5min"``."""
         return f"{self.count}{self.unit.value}"
 
     @property
@@ -87,31 +87,24 @@ class Period:
 
     @property
     def intraday(self) -> bool:
-        """True for minute and hour periods, which count time rather than trading days."""
-        return self.unit in (PeriodUnit.MINUTE, PeriodUnit.HOUR)
+        """True for minute and hour spans: cut on the clock rather than by trading date."""
+        return self.unit.value in ("min", "h")
 
 
 @dataclass(frozen=True, slots=True)
-class BarSize:
+class Period(_Span):
+    """How far back a history request reaches: `count` units (``1 <= count <= unit max``)."""
+
+    count: int
+    unit: PeriodUnit
+
+
+@dataclass(frozen=True, slots=True)
+class BarSize(_Span):
     """The length of one bar; only the sizes of reference §5.2 can be built by `parse_bar`."""
 
     count: int
     unit: BarUnit
-
-    @property
-    def text(self) -> str:
-        """The canonical wire spelling, e.g. ``"5min"``."""
-        return f"{self.count}{self.unit.value}"
-
-    @property
-    def seconds(self) -> int:
-        """Nominal length in seconds, as sent in `barLength` (a month counts 30 days)."""
-        return self.count * _PERIOD_SECONDS[self.unit.value]
-
-    @property
-    def intraday(self) -> bool:
-        """True for bars shorter than a day, which are cut on the clock rather than by date."""
-        return self.unit in (BarUnit.MINUTE, BarUnit.HOUR)
 
     @property
     def minutes(self) -> int:
