@@ -21,9 +21,8 @@ def test_defaults() -> None:
     settings = config.load(environ={})
     assert (settings.host, settings.port, settings.tls) == ("127.0.0.1", 5000, True)
     assert settings.data_dir == Path("./tickgate-data")
-    assert settings.accounts[0].account_id == "DU1234567" and settings.accounts[0].starting_cash == Decimal(
-        1_000_000
-    )
+    account = settings.accounts[0]
+    assert account.account_id == "DU1234567" and account.starting_cash == Decimal(1_000_000)
 
 
 def test_flag_beats_environment_beats_file(tmp_path: Path) -> None:

@@ -124,9 +124,6 @@ async def test_sigkill_mid_burst_loses_no_acknowledged_order(tmp_path: Path) -> 
         s["order_status"] in ("Filled", "Submitted", "PreSubmitted") for s in statuses.values()
     )
     assert any(s["order_status"] == "Filled" for s in statuses.values())
-    {
-        int(t["order_ref"]) if str(t.get("order_ref", "")).isdigit() else None for t in trades
-    }
     net: dict[int, float] = defaultdict(float)
     for trade in trades:
         net[int(trade["conid"])] += float(trade["size"]) * (1 if trade["side"] == "B" else -1)
