@@ -26,7 +26,7 @@ from aiohttp import web
 from feeds import FIREHOSE_CONID, FirehoseFeed, PacedFeed
 
 from tickgate.config import Config
-from tickgate.server.app import build_app
+from tickgate.server.app import build_app, tune_gc
 from tickgate.server.gateway import Gateway
 from tickgate.server.tls import server_ssl_context
 from tickgate.sources.base import DataSource
@@ -47,7 +47,7 @@ def parse_args() -> argparse.Namespace:
         "--gc-threshold",
         type=int,
         default=0,
-        help="experiment: gc.freeze() after start-up and this gen-0 threshold (0: as shipped)",
+        help="experiment: another gen-0 threshold than the shipped one (0: as shipped)",
     )
     return parser.parse_args()
 
@@ -94,8 +94,8 @@ async def serve(args: argparse.Namespace) -> None:
         return PacedFeed(chosen, rate=args.rate, seed=args.seed, gate=gate)
 
     runner, port = await listen(build_app(bench_config(args), source=source), args)
+    tune_gc()  # as `tickgate serve` does
     if args.gc_threshold:
-        gc.freeze()
         gc.set_threshold(args.gc_threshold, 50, 1000)
     sys.stdout.write(orjson.dumps({"port": port, "conids": chosen}).decode() + "\n")
     sys.stdout.flush()

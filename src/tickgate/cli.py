@@ -116,9 +116,10 @@ def serve(settings: configuration.Config) -> int:
 
 
 async def _serve(settings: configuration.Config) -> None:
-    from tickgate.server.app import build_app, start_server
+    from tickgate.server.app import build_app, start_server, tune_gc
 
     server = await start_server(build_app(settings))
+    tune_gc()
     _announce(server.base_url, server.ws_base, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -8,7 +8,8 @@ from typing import Any
 
 import orjson
 
-from tickgate.streaming.outbox import Outbox
+from tickgate.protocol.frames import text_frame
+from tickgate.streaming.outbox import Outbox, TurnBatcher
 
 
 class FakeTransport:
@@ -80,7 +81,8 @@ class Harness:
         return encode
 
     def market(self, key: str, values: dict[int, str]) -> None:
-        self.outbox.push_market(key, market_payload(key, values), values, self.reencode(key))
+        frame = text_frame(market_payload(key, values))
+        self.outbox.push_market(key, frame, values, self.reencode(key))
 
     def frames(self) -> list[Any]:
         return [orjson.loads(p) for data in self.transport.writes for p in decode(data)]
@@ -256,3 +258,18 @@ def test_a_closing_transport_drops_everything() -> None:
     assert h.transport.writes == [] and h.outbox.closed
     h.outbox.push(b"{}")
     assert h.scheduled == [] and h.outbox.stats.pending_bytes == 0
+
+
+def test_turn_batcher_runs_every_requested_flush_from_one_callback() -> None:
+    scheduled: list[Callable[[], None]] = []
+    batcher = TurnBatcher(scheduled.append)
+    ran: list[str] = []
+    batcher(lambda: ran.append("a"))
+    batcher(lambda: ran.append("b"))
+    assert len(scheduled) == 1 and ran == []
+    scheduled.pop()()
+    assert ran == ["a", "b"]
+    batcher(lambda: ran.append("c"))  # a new turn asks the loop again
+    assert len(scheduled) == 1
+    scheduled.pop()()
+    assert ran == ["a", "b", "c"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -181,6 +182,23 @@ async def _session_loop(gateway: Gateway) -> None:
         await asyncio.sleep((calendar.next_close_ns(now, close) - now) / 1e9)
         gateway.trading.close_session(clock.now_ns())
         log.info("simulated session closed: DAY orders expired, MOC/LOC filled")
+
+
+#: Young-generation collection threshold for a serving process. The fan-out path allocates many
+#: short-lived acyclic objects (frames, tuples, dicts); the default of 700 made the collector
+#: take about a fifth of the server's CPU in the firehose benchmark.
+GC_GEN0_THRESHOLD = 100_000
+
+
+def tune_gc() -> None:
+    """Tune the garbage collector for a long-running server, once everything is built.
+
+    Objects alive after start-up (catalogue, engines, histories) are frozen out of collection,
+    and young collections run far less often. Call it from the process's composition root.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_GEN0_THRESHOLD, 50, 1000)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from tickgate.market.history import HistoryService
 from tickgate.server.session import Session
 from tickgate.streaming.accounts import AccountStreams
 from tickgate.streaming.hub import StreamingHub
+from tickgate.streaming.outbox import TurnBatcher
 from tickgate.trading.engine import TradingEngine
 
 
@@ -34,6 +36,13 @@ class Gateway:
     accounts: AccountStreams
     bus: Bus
     connections: set[Any] = field(default_factory=set)
+    _turns: TurnBatcher | None = None
+
+    def turns(self) -> TurnBatcher:
+        """The event loop's one flush-all-outboxes callback per turn (made on first use)."""
+        if self._turns is None:
+            self._turns = TurnBatcher(asyncio.get_running_loop().call_soon)
+        return self._turns
 
     @property
     def account_ids(self) -> list[str]:

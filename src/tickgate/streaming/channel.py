@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from tickgate.protocol.frames import text_frame
 from tickgate.streaming.outbox import Outbox
 
 #: `(conid, values, ts_ns) -> JSON payload` of one market-data frame in a dialect's shape.
@@ -96,11 +97,12 @@ class Channel:
     def publish(self, values: Mapping[int, str], ts_ns: int) -> int:
         """Encode `values` once and push the bytes to every subscriber; returns deliveries."""
         self.ts_ns = ts_ns
-        payload = self.encoder(self.conid, values, ts_ns)
+        # Encoded and framed once: every subscriber gets the very same bytes.
+        frame = text_frame(self.encoder(self.conid, values, ts_ns))
         key, reencode = self.topic_key, self.reencode
         subscribers = self.subscribers
         for outbox in subscribers:
-            outbox.push_market(key, payload, values, reencode)
+            outbox.push_market(key, frame, values, reencode)
         return len(subscribers)
 
     def _reencode(self, values: Mapping[int, str]) -> bytes:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tickgate.clock import Clock
+from tickgate.protocol.frames import text_frame
 from tickgate.streaming.channel import Channel, ChannelKey, MarketEncoder
 from tickgate.streaming.outbox import Outbox
 
@@ -230,7 +231,7 @@ class StreamingHub:
         if not values:
             return
         ts_ns = self._clock.now_ns()
-        payload = channel.encoder(channel.conid, values, ts_ns)
-        outbox.push_market(channel.topic_key, payload, values, channel.reencode)
+        frame = text_frame(channel.encoder(channel.conid, values, ts_ns))
+        outbox.push_market(channel.topic_key, frame, values, channel.reencode)
         self._encoded += 1
         self._delivered += 1

@@ -26,7 +26,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from tickgate.protocol.frames import text_header
+from tickgate.protocol.frames import text_frame, text_header
 
 Reencode = Callable[[Mapping[int, str]], bytes]
 _TurnMarket = tuple[Hashable, bytes, Mapping[int, str], Reencode]
@@ -56,14 +56,14 @@ class OutboxStats:
 class _Held:
     """A market frame waiting out congestion; at most one per key."""
 
-    __slots__ = ("own", "payload", "reencode", "values")
+    __slots__ = ("frame", "own", "reencode", "values")
 
-    def __init__(self, payload: bytes, values: Mapping[int, str], reencode: Reencode) -> None:
-        self.payload = payload
+    def __init__(self, frame: bytes, values: Mapping[int, str], reencode: Reencode) -> None:
+        self.frame = frame
         self.values = values
         self.reencode = reencode
-        # Our own merged copy of the values once two frames were merged; `payload` is then
-        # stale and the frame is re-encoded when written. None while `payload` is exact.
+        # Our own merged copy of the values once two frames were merged; `frame` is then
+        # stale and the frame is re-encoded when written. None while `frame` is exact.
         self.own: dict[int, str] | None = None
 
 
@@ -126,31 +126,33 @@ class Outbox:
             return
         self._reliable_bytes += size
         self._pending_bytes += size
+        frame = text_header(size) + payload
         if self._conflating:
-            self._held[self._seq] = payload
+            self._held[self._seq] = frame
             self._seq += 1
         else:
-            self._turn.append(payload)
+            self._turn.append(frame)
         if not self._scheduled and not self._awaiting_drain:
             self._scheduled = True
             self._schedule(self.flush)
 
     def push_market(
-        self, key: Hashable, payload: bytes, values: Mapping[int, str], reencode: Reencode
+        self, key: Hashable, frame: bytes, values: Mapping[int, str], reencode: Reencode
     ) -> None:
         """Queue conflatable market data for `key` (the stream's topic).
 
-        `payload` is `reencode(values)` as already encoded by the caller; `values` is only read,
+        `frame` is the complete text frame of `reencode(values)`, built once by the caller and
+        shared by every subscriber (see `protocol.frames.text_frame`); `values` is only read,
         never modified, so one mapping may be shared by many outboxes. When conflated, the
-        pending frame for `key` is rebuilt with `reencode(merged values)` when written.
+        pending frame for `key` is rebuilt from `reencode(merged values)` when written.
         """
         if self._closed:
             return
         if self._conflating:
-            self._hold_market(key, payload, values, reencode)
+            self._hold_market(key, frame, values, reencode)
         else:
-            self._turn.append((key, payload, values, reencode))
-            self._pending_bytes += len(payload)
+            self._turn.append((key, frame, values, reencode))
+            self._pending_bytes += len(frame)
             # A single turn may not hold more than the limit either: conflate the rest of it.
             if self._pending_bytes > self.limit_bytes:
                 self._hold_turn()
@@ -186,20 +188,16 @@ class Outbox:
         add = parts.append
         for entry in self._held.values():
             if isinstance(entry, bytes):
-                payload = entry
+                add(entry)
             elif entry.own is not None:
-                payload = entry.reencode(entry.own)
+                add(text_frame(entry.reencode(entry.own)))
             else:
-                payload = entry.payload
-            add(text_header(len(payload)))
-            add(payload)
+                add(entry.frame)
         for item in self._turn:
-            payload = item if isinstance(item, bytes) else item[1]
-            add(text_header(len(payload)))
-            add(payload)
+            add(item if isinstance(item, bytes) else item[1])
         data = b"".join(parts)
         self.transport.write(data)
-        self._frames_written += len(parts) >> 1
+        self._frames_written += len(parts)
         self._writes += 1
         self._bytes_written += len(data)
         self._discard_pending()
@@ -217,17 +215,17 @@ class Outbox:
                 self._hold_market(*item)
 
     def _hold_market(
-        self, key: Hashable, payload: bytes, values: Mapping[int, str], reencode: Reencode
+        self, key: Hashable, frame: bytes, values: Mapping[int, str], reencode: Reencode
     ) -> None:
         slot = (key,)
         held = self._held.pop(slot, None)
-        self._pending_bytes += len(payload)
+        self._pending_bytes += len(frame)
         if not isinstance(held, _Held):  # nothing pending for this key
-            self._held[slot] = _Held(payload, values, reencode)
+            self._held[slot] = _Held(frame, values, reencode)
             return
         self._conflated += 1
-        self._pending_bytes -= len(held.payload)
-        held.payload = payload
+        self._pending_bytes -= len(held.frame)
+        held.frame = frame
         if held.values.keys() <= values.keys():
             # The new frame covers every pending field: it replaces the old one as it is.
             held.values, held.own = values, None
@@ -257,3 +255,27 @@ class Outbox:
         self._conflating = False
         self._reliable_bytes = 0
         self._pending_bytes = 0
+
+
+class TurnBatcher:
+    """Runs every outbox flush requested during one event-loop turn from ONE loop callback.
+
+    An outbox asks for `flush` once per turn; with many connections that is one loop callback
+    per connection per turn. A batcher is passed as the outboxes' `schedule` instead: it queues
+    the flushes and asks the loop (through `call_soon`) for a single callback that runs them all,
+    in request order. Not thread-safe: the event loop's thread only.
+    """
+
+    def __init__(self, call_soon: Callable[[Callable[[], None]], object]) -> None:
+        self._call_soon = call_soon
+        self._pending: list[Callable[[], None]] = []
+
+    def __call__(self, flush: Callable[[], None]) -> None:
+        if not self._pending:
+            self._call_soon(self._run)
+        self._pending.append(flush)
+
+    def _run(self) -> None:
+        pending, self._pending = self._pending, []
+        for flush in pending:
+            flush()
