@@ -66,3 +66,34 @@ def test_serve_announces_and_shuts_down_cleanly_on_ctrl_c(tmp_path: Path) -> Non
             proc.kill()
     assert proc.returncode == 0
     assert "Traceback" not in err
+
+
+def test_bad_catalogue_file_is_refused_at_startup_with_line_and_reason(tmp_path: Path) -> None:
+    bad = tmp_path / "extra.csv"
+    bad.write_text(
+        "conid,symbol,name,sec_type,exchange,currency,min_tick,reference_price,volatility\n"
+        "90000001,ACME,ACME CORP,STK,NYSE,USD,abc,42.00,0.30\n"
+    )
+    env = {**os.environ, "TICKGATE_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tickgate", "--port", "0", "--no-tls", "--catalogue", str(bad)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "extra.csv:2:" in proc.stderr and "min_tick" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_flag_value_is_a_usage_error_not_a_traceback() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tickgate", "--commission-minimum", "cheap"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2 and "invalid" in proc.stderr and "Traceback" not in proc.stderr

@@ -75,3 +75,29 @@ def test_bad_environment_value_names_the_variable() -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         config.load(config_file=tmp_path / "nope.toml", environ={})
+
+
+def test_trading_settings_are_typed_and_checked(tmp_path: Path) -> None:
+    path = write(tmp_path, 'fill_queue_model = "through"\ncommission_per_share = 0.0035\n')
+    settings = config.load({"stop_trigger": "bid"}, config_file=path, environ={})
+    assert settings.fill_queue_model == "through" and settings.stop_trigger == "bid"
+    assert settings.commission_per_share == Decimal("0.0035")
+    with pytest.raises(ConfigError, match="commission_minimum must be Decimal"):
+        config.load(environ={"TICKGATE_COMMISSION_MINIMUM": "cheap"})
+    with pytest.raises(ConfigError, match="stop_trigger must be one of"):
+        config.load({"stop_trigger": "mid"}, environ={})
+    with pytest.raises(ConfigError, match="must not be negative"):
+        config.load({"commission_per_contract": Decimal("-1")}, environ={})
+
+
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        ({"store": "postgres"}, "store must be one of"),
+        ({"session_close_utc": "25:00"}, "session_close_utc must be HH:MM"),
+        ({"fill_queue_model": "fifo"}, "fill_queue_model must be one of"),
+    ],
+)
+def test_choices_are_enforced(flags: dict[str, str], needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        config.load(flags, environ={})

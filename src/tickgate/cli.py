@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,12 @@ def _parser() -> argparse.ArgumentParser:
             )
         else:
             serve.add_argument(
-                flag, dest=name, type=kind, default=None, metavar=name.upper(), help=help_text + env
+                flag,
+                dest=name,
+                type=configuration.to_decimal if kind is Decimal else kind,
+                default=None,
+                metavar=name.upper(),
+                help=help_text + env,
             )
     check = commands.add_parser(
         "check-config", help="validate a TOML config file and print the result"

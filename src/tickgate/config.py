@@ -46,6 +46,12 @@ class Config:
     log_level: str = "info"
     session_close_utc: str = "21:00"
     store: str = "sqlite"
+    fill_queue_model: str = "touch"
+    stop_trigger: str = "last"
+    commission_per_share: Decimal = Decimal("0.005")
+    commission_minimum: Decimal = Decimal("1.00")
+    commission_max_fraction: Decimal = Decimal("0.01")
+    commission_per_contract: Decimal = Decimal("0.85")
     accounts: tuple[AccountConfig, ...] = field(default_factory=lambda: (AccountConfig(),))
 
 
@@ -85,11 +91,26 @@ OPTIONS: dict[str, tuple[type, str]] = {
         "daily close of the simulated session, HH:MM in UTC (DAY orders expire)",
     ),
     "store": (str, "where orders and fills are kept: 'sqlite' (in the data directory) or 'memory'"),
+    "fill_queue_model": (
+        str,
+        "'touch' (a resting limit fills when the market reaches it) or 'through'",
+    ),
+    "stop_trigger": (str, "price that triggers stop orders: 'last', 'bid' or 'ask'"),
+    "commission_per_share": (Decimal, "stock commission per share (IBKR fixed: 0.005)"),
+    "commission_minimum": (Decimal, "minimum stock commission per order (1.00)"),
+    "commission_max_fraction": (
+        Decimal,
+        "stock commission cap as a fraction of trade value (0.01)",
+    ),
+    "commission_per_contract": (Decimal, "futures and options commission per contract (0.85)"),
 }
 
 _CHOICES = {
     "catalogue_mode": ("extend", "replace"),
     "log_level": ("debug", "info", "warning", "error"),
+    "store": ("sqlite", "memory"),
+    "fill_queue_model": ("touch", "through"),
+    "stop_trigger": ("last", "bid", "ask"),
 }
 
 
@@ -148,6 +169,8 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
     try:
         if kind is bool:
             return _to_bool(value)
+        if kind is Decimal:
+            return to_decimal(value)
         if kind is int and (
             isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())
         ):
@@ -155,6 +178,16 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
         return kind(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{source}: {name} must be {kind.__name__}, got {value!r}") from None
+
+
+def to_decimal(value: Any) -> Decimal:
+    """An exact decimal from a number or text; raises ValueError (not InvalidOperation)."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    try:
+        return Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(value) from None
 
 
 def _to_bool(value: Any) -> bool:
@@ -201,6 +234,16 @@ def _validated(config: Config) -> Config:
         (config.smd_expiry_seconds >= 0, "smd_expiry_seconds must be 0 (never) or positive"),
         (config.outbox_limit_bytes >= 65536, "outbox_limit_bytes must be at least 65536"),
         (config.heartbeat_seconds > 0, "heartbeat_seconds must be positive"),
+        (
+            min(
+                config.commission_per_share,
+                config.commission_minimum,
+                config.commission_max_fraction,
+                config.commission_per_contract,
+            )
+            >= 0,
+            "commissions must not be negative",
+        ),
         (
             len({a.account_id for a in config.accounts}) == len(config.accounts),
             "account ids must be unique",

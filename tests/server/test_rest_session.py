@@ -85,3 +85,13 @@ async def test_tls_serves_rest_with_a_self_signed_certificate(
         assert response.status == 200
     cert = server.gateway.config.data_dir / "tickgate-cert.pem"
     assert cert.read_text().startswith("-----BEGIN CERTIFICATE-----")
+
+
+async def test_shutdown_closes_sockets_with_going_away(
+    start: object, http: aiohttp.ClientSession
+) -> None:
+    server = await start()  # type: ignore[operator]
+    ws = await http.ws_connect(server.ws_base + "/v1/portal/ws")
+    await server.stop()
+    message = await ws.receive(timeout=5)
+    assert message.type is aiohttp.WSMsgType.CLOSE and message.data == 1001

@@ -40,8 +40,10 @@ from tickgate.sources.simulator import MarketSimulator
 from tickgate.streaming.accounts import AccountStreams
 from tickgate.streaming.hub import StreamingHub
 from tickgate.trading import calendar
-from tickgate.trading.engine import TradingEngine
+from tickgate.trading.commissions import CommissionSchedule
+from tickgate.trading.engine import TradingConfig, TradingEngine
 from tickgate.trading.feed import QuoteFeed
+from tickgate.trading.matching import MatchConfig, QueueModel, TriggerSource
 from tickgate.trading.store import EventStore, MemoryEventStore
 from tickgate.trading.store_sqlite import SqliteEventStore
 
@@ -69,13 +71,34 @@ def build_gateway(config: Config, clock: Clock) -> Gateway:
     market.add_listener(hub.on_market)
     market.add_listener(history.record)
     session = Session(clock, md_lines=config.md_lines)
-    trading = TradingEngine(catalogue, market, open_store(config), clock, accounts=config.accounts)
+    trading = TradingEngine(
+        catalogue,
+        market,
+        open_store(config),
+        clock,
+        accounts=config.accounts,
+        config=trading_config(config),
+    )
     market.add_listener(QuoteFeed(trading, market).on_market)
     bus = MemoryBus()
     bus.subscribe(market.apply)
     accounts = AccountStreams()
     trading.add_listener(lambda event: accounts.on_event(event, clock.monotonic_ns()))
     return Gateway(config, clock, catalogue, market, hub, history, session, trading, accounts, bus)
+
+
+def trading_config(config: Config) -> TradingConfig:
+    """The fill model and commission schedule the gateway's settings ask for."""
+    return TradingConfig(
+        match=MatchConfig(QueueModel(config.fill_queue_model), TriggerSource(config.stop_trigger)),
+        commissions=CommissionSchedule(
+            per_share=config.commission_per_share,
+            minimum=config.commission_minimum,
+            max_fraction_of_value=config.commission_max_fraction,
+            per_contract=config.commission_per_contract,
+        ),
+        seed=config.seed,
+    )
 
 
 def open_store(config: Config) -> EventStore:
