@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from tests.instruments import stock
 
 from tickgate.errors import NotFoundError
 from tickgate.market.engine import MarketEngine
@@ -12,18 +13,7 @@ from tickgate.model.instruments import Instrument, Right, SecType
 from tickgate.model.ticks import Quote, Tick
 from tickgate.protocol import fields as F
 
-AAPL = Instrument(
-    conid=265598,
-    symbol="AAPL",
-    name="APPLE INC",
-    sec_type=SecType.STK,
-    exchange="SMART",
-    currency="USD",
-    min_tick=Decimal("0.01"),
-    reference_price=Decimal("189.50"),
-    volatility=0.25,
-    listing_exchange="NASDAQ",
-)
+AAPL = stock(listing_exchange="NASDAQ")
 CALL = Instrument(
     conid=700001,
     symbol="AAPL",

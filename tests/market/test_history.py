@@ -7,6 +7,7 @@ from decimal import Decimal
 from itertools import pairwise
 
 import pytest
+from tests.instruments import stock
 
 from tickgate.clock import FakeClock
 from tickgate.errors import NotFoundError, RequestError
@@ -16,17 +17,7 @@ from tickgate.market.history_calendar import eastern_offset_ns
 from tickgate.model.instruments import Instrument, SecType
 from tickgate.protocol import fields as F
 
-AAPL = Instrument(
-    conid=265598,
-    symbol="AAPL",
-    name="APPLE INC",
-    sec_type=SecType.STK,
-    exchange="SMART",
-    currency="USD",
-    min_tick=Decimal("0.01"),
-    reference_price=Decimal("189.50"),
-    volatility=0.25,
-)
+AAPL = stock()
 EURUSD = Instrument(
     conid=12087792,
     symbol="EUR",

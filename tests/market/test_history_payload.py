@@ -9,23 +9,14 @@ import orjson
 import pytest
 from ibind.base.rest_client import Result
 from ibind.client.ibkr_utils import cleanup_market_history_responses, extract_conid
+from tests.instruments import stock
 
 from tickgate.errors import RequestError
 from tickgate.market.bars import MINUTE_NS, Bar
 from tickgate.market.history_payload import history_payload, smh_payload
 from tickgate.model.instruments import Instrument, SecType
 
-AAPL = Instrument(
-    conid=265598,
-    symbol="AAPL",
-    name="APPLE INC",
-    sec_type=SecType.STK,
-    exchange="SMART",
-    currency="USD",
-    min_tick=Decimal("0.01"),
-    reference_price=Decimal("173.50"),
-    volatility=0.25,
-)
+AAPL = stock(price="173.50")
 # The reference samples, keys in their order.
 REST_SAMPLE = (
     '{"serverId":"20477","symbol":"AAPL","text":"APPLE INC","priceFactor":100,'

@@ -8,6 +8,7 @@ from itertools import islice, pairwise
 
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.instruments import stock
 
 from tickgate.market.history_calendar import MINUTE_NS
 from tickgate.market.history_synth import (
@@ -19,17 +20,7 @@ from tickgate.market.history_synth import (
 )
 from tickgate.model.instruments import Instrument, SecType
 
-AAPL = Instrument(
-    conid=265598,
-    symbol="AAPL",
-    name="APPLE INC",
-    sec_type=SecType.STK,
-    exchange="SMART",
-    currency="USD",
-    min_tick=Decimal("0.01"),
-    reference_price=Decimal("189.50"),
-    volatility=0.25,
-)
+AAPL = stock()
 # Wednesday 2026-01-14 15:07:30 UTC (10:07:30 EST): inside regular hours.
 ANCHOR = 1_768_403_250_000_000_000
 
