@@ -42,6 +42,7 @@ class Config:
     smd_expiry_seconds: int = 900
     outbox_limit_bytes: int = 4 * 1024 * 1024
     require_priming: bool = True
+    strict_replies: bool = True
     heartbeat_seconds: float = 10.0
     log_level: str = "info"
     session_close_utc: str = "21:00"
@@ -84,6 +85,10 @@ OPTIONS: dict[str, tuple[type, str]] = {
         "bytes a slow WebSocket reader may have pending before the policy applies",
     ),
     "require_priming": (bool, "streaming on /v1/portal/ws needs a prior GET /iserver/accounts"),
+    "strict_replies": (
+        bool,
+        "a REST request between an order question and its reply makes the reply stale (503)",
+    ),
     "heartbeat_seconds": (float, "interval of the system heartbeat frame on /v1/api/ws"),
     "log_level": (str, "debug, info, warning or error"),
     "session_close_utc": (

@@ -29,7 +29,7 @@ from tickgate.server import (
     ws_current,
     ws_legacy,
 )
-from tickgate.server.errors import error_middleware, not_found
+from tickgate.server.errors import error_middleware, not_found, reply_discipline_middleware
 from tickgate.server.gateway import GATEWAY, Gateway
 from tickgate.server.http import add_routes
 from tickgate.server.session import Session
@@ -126,7 +126,9 @@ def build_app(
 ) -> web.Application:
     """The aiohttp application of one gateway. Background tasks start with the app."""
     gateway = build_gateway(config, clock or SystemClock())
-    app = web.Application(middlewares=[error_middleware], client_max_size=1 << 20)
+    app = web.Application(
+        middlewares=[error_middleware, reply_discipline_middleware], client_max_size=1 << 20
+    )
     app[GATEWAY] = gateway
     add_routes(
         app,

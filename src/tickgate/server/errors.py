@@ -7,7 +7,8 @@ import logging
 from aiohttp import web
 
 from tickgate.errors import NotFoundError, RequestError
-from tickgate.server.http import Handler, error_response
+from tickgate.server.gateway import GATEWAY
+from tickgate.server.http import PREFIXES, Handler, error_response
 
 log = logging.getLogger("tickgate.rest")
 
@@ -36,3 +37,22 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 async def not_found(request: web.Request) -> web.StreamResponse:
     """Unknown routes get a JSON 404 naming the path."""
     raise RequestError(f"no route for {request.method} {request.path}", status=404)
+
+
+@web.middleware
+async def reply_discipline_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Honour the IBKR rule that an order question must be answered before anything else.
+
+    Any other REST request in between makes pending reply ids stale, so a late
+    `POST /iserver/reply/{id}` gets a 503 as on the real gateway (`--no-strict-replies` lifts it).
+    """
+    gateway = request.app[GATEWAY]
+    path = request.path
+    if (
+        gateway.config.strict_replies
+        and path.startswith(PREFIXES)
+        and not path.endswith("/ws")
+        and "/iserver/reply/" not in path
+    ):
+        gateway.trading.interrupt_replies()
+    return await handler(request)
