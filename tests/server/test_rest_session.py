@@ -95,3 +95,20 @@ async def test_shutdown_closes_sockets_with_going_away(
     await server.stop()
     message = await ws.receive(timeout=5)
     assert message.type is aiohttp.WSMsgType.CLOSE and message.data == 1001
+
+
+async def test_logged_out_session_answers_401_until_it_logs_in_again(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    base = server.base_url + "/v1/api"
+    async with http.post(base + "/logout"):
+        pass
+    async with http.get(base + "/iserver/accounts") as response:
+        assert response.status == 401
+        assert "logged out" in (await response.json())["error"]
+    async with http.post(base + "/tickle") as response:
+        assert (await response.json())["iserver"]["authStatus"]["authenticated"] is False
+    async with http.post(base + "/iserver/auth/ssodh/init", json={}) as response:
+        assert response.status == 200
+    async with http.get(base + "/iserver/accounts") as response:
+        assert response.status == 200

@@ -29,7 +29,12 @@ from tickgate.server import (
     ws_current,
     ws_legacy,
 )
-from tickgate.server.errors import error_middleware, not_found, reply_discipline_middleware
+from tickgate.server.errors import (
+    error_middleware,
+    not_found,
+    reply_discipline_middleware,
+    session_middleware,
+)
 from tickgate.server.gateway import GATEWAY, Gateway
 from tickgate.server.http import add_routes
 from tickgate.server.session import Session
@@ -127,7 +132,8 @@ def build_app(
     """The aiohttp application of one gateway. Background tasks start with the app."""
     gateway = build_gateway(config, clock or SystemClock())
     app = web.Application(
-        middlewares=[error_middleware, reply_discipline_middleware], client_max_size=1 << 20
+        middlewares=[error_middleware, session_middleware, reply_discipline_middleware],
+        client_max_size=1 << 20,
     )
     app[GATEWAY] = gateway
     add_routes(

@@ -9,6 +9,7 @@ from aiohttp import web
 from tickgate.errors import NotFoundError, RequestError
 from tickgate.server.gateway import GATEWAY
 from tickgate.server.http import PREFIXES, Handler, error_response
+from tickgate.server.session import NOT_AUTHENTICATED, OPEN_WHILE_LOGGED_OUT
 
 log = logging.getLogger("tickgate.rest")
 
@@ -55,4 +56,16 @@ async def reply_discipline_middleware(request: web.Request, handler: Handler) ->
         and "/iserver/reply/" not in path
     ):
         gateway.trading.interrupt_replies()
+    return await handler(request)
+
+
+@web.middleware
+async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """While the brokerage session is logged out, `/iserver` answers 401 (reference §10.1)."""
+    gateway = request.app[GATEWAY]
+    if not gateway.session.authenticated and request.path.startswith(PREFIXES):
+        route = request.path.split("/", 3)[-1].rstrip("/")
+        if route.startswith("iserver/") and "/" + route not in OPEN_WHILE_LOGGED_OUT:
+            log.info("%s %s -> 401: logged out", request.method, request.path)
+            return error_response(NOT_AUTHENTICATED, status=401, statusCode=401)
     return await handler(request)

@@ -8,7 +8,7 @@ how many market-data lines its streams use across every WebSocket connection of 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 import orjson
 
@@ -17,6 +17,19 @@ from tickgate.clock import NS_PER_MS, Clock
 USERNAME = "tickgate"
 SERVER_NAME = "tickgate"
 SERVER_VERSION = "tickgate 0.1.0"
+NOT_AUTHENTICATED = (
+    "not authenticated: the brokerage session is logged out; "
+    "POST /iserver/auth/ssodh/init to log in again"
+)
+#: What still answers while logged out, so a client can see its state and log in again.
+OPEN_WHILE_LOGGED_OUT = (
+    "/tickle",
+    "/iserver/auth/status",
+    "/iserver/auth/ssodh/init",
+    "/iserver/reauthenticate",
+    "/sso/validate",
+    "/logout",
+)
 
 
 class Session:
@@ -31,6 +44,7 @@ class Session:
         self.preflighted: dict[int, tuple[int, ...]] = {}
         self._line_holders: dict[int, set[Hashable]] = {}
         self.last_accessed_ms = self.now_ms()
+        self._status_listeners: list[Callable[[bool], None]] = []
 
     def now_ms(self) -> int:
         return self.clock.now_ns() // NS_PER_MS
@@ -79,10 +93,26 @@ class Session:
     def lines_in_use(self) -> int:
         return len(self._line_holders)
 
+    def add_status_listener(self, listener: Callable[[bool], None]) -> Callable[[], None]:
+        """Call `listener(authenticated)` whenever the session logs in or out; returns a remover."""
+        self._status_listeners.append(listener)
+        return lambda: self._status_listeners.remove(listener)
+
     def logout(self) -> None:
+        """End the brokerage session: unprimed, no pre-flights, listeners told."""
+        was = self.authenticated
         self.authenticated = False
         self.primed = False
         self.preflighted.clear()
+        if was:
+            self._tell(False)
 
     def login(self) -> None:
-        self.authenticated = True
+        """(Re-)establish the brokerage session; listeners are told if it was logged out."""
+        if not self.authenticated:
+            self.authenticated = True
+            self._tell(True)
+
+    def _tell(self, authenticated: bool) -> None:
+        for listener in list(self._status_listeners):
+            listener(authenticated)

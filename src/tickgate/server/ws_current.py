@@ -13,6 +13,7 @@ import asyncio
 import functools
 import itertools
 import logging
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -26,7 +27,7 @@ from tickgate.protocol import current_frames as frames
 from tickgate.protocol import fields as F
 from tickgate.server.gateway import gateway_of
 from tickgate.server.rest_session import accounts_payload
-from tickgate.server.session import SERVER_NAME, USERNAME
+from tickgate.server.session import NOT_AUTHENTICATED, SERVER_NAME, USERNAME
 from tickgate.server.ws import Connection, serve_websocket
 from tickgate.server.ws_account import AccountTopics
 
@@ -56,6 +57,7 @@ class CurrentDialect:
         self.history: dict[str, int] = {}
         self.depth: dict[str, tuple[int, str | None]] = {}
         self.accounts = AccountTopics(connection)
+        self._forget_status: Callable[[], None] | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------
     def opened(self) -> None:
@@ -81,11 +83,25 @@ class CurrentDialect:
         if self.gateway.config.smd_expiry_seconds > 0:
             self.connection.spawn(self._expire_streams, "smd-expiry")
         self.connection.spawn(self._depth_loop, "depth")
+        self._forget_status = self.gateway.session.add_status_listener(self._on_status)
+
+    def _on_status(self, authenticated: bool) -> None:
+        """The brokerage session logged in or out: say so (rule 22); a logout ends md streams."""
+        if not authenticated:
+            for conid in list(self.md):
+                self._unsubscribe_md(conid)
+        self.connection.send(
+            frames.encode_status(
+                authenticated=authenticated, server_name=SERVER_NAME, username=USERNAME
+            )
+        )
 
     def error(self, message: str, topic: str | None) -> None:
         self.connection.send(frames.encode_error(message, topic))
 
     def closed(self) -> None:
+        if self._forget_status is not None:
+            self._forget_status()
         self.gateway.hub.drop(self.connection.outbox)
         for conid in self.md:
             self.gateway.session.release_line(self, conid)
@@ -144,6 +160,9 @@ class CurrentDialect:
     # --- smd / umd -------------------------------------------------------------------------------
     def _subscribe_md(self, command: C.SubscribeMarketData) -> None:
         conid, topic = command.conid, f"smd+{command.conid}"
+        if not self.gateway.session.authenticated:
+            self.error(NOT_AUTHENTICATED, topic)
+            return
         if not self.gateway.market.knows(conid):
             self.error(f"Invalid conid {conid}", topic)
             return

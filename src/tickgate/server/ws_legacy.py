@@ -10,6 +10,7 @@ from tickgate.errors import ProtocolError
 from tickgate.protocol import fields as F
 from tickgate.protocol import legacy
 from tickgate.server.gateway import gateway_of
+from tickgate.server.session import NOT_AUTHENTICATED
 from tickgate.server.ws import Connection, serve_websocket
 from tickgate.streaming.accounts import Renderer
 from tickgate.trading import wire
@@ -77,6 +78,8 @@ class LegacyDialect:
 
     def _refusal(self, conid: int) -> str | None:
         gateway = self.gateway
+        if not gateway.session.authenticated:
+            return NOT_AUTHENTICATED
         if gateway.config.require_priming and not gateway.session.primed:
             return "streaming needs a primed session: call GET /iserver/accounts first"
         if gateway.catalogue.find(conid) is None:
