@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 from tests.conftest import WsClient
@@ -39,20 +40,25 @@ async def test_orders_trades_pnl_summary_and_ledger(
         {"conid": 265598, "side": "BUY", "orderType": "MKT", "quantity": 4},
     )
     order_id = int(ack[0]["order_id"])
-    filled = await ws.recv_until(
-        lambda f: (
-            f.get("topic") == "sor"
-            and any(o["orderId"] == order_id and o["status"] == "Filled" for o in f["args"])
-        )
-    )
-    assert filled["args"][0]["acct"] == ACCT
-    trade = await ws.recv_until(lambda f: f.get("topic") == "str" and bool(f["args"]))
-    assert (trade["args"][0]["size"] == 4 and trade["args"][0]["conid"] == "265598") or trade[
-        "args"
-    ][0]["conid"] == 265598
-    await ws.recv_until(
-        lambda f: f.get("topic") == "spl" and f["args"][f"{ACCT}.Core"]["mv"] != 0.0
-    )
+    wanted = {
+        "sor": lambda f: any(
+            o["orderId"] == order_id and o["status"] == "Filled" for o in f["args"]
+        ),
+        "str": lambda f: bool(f["args"]),
+        "spl": lambda f: f["args"][f"{ACCT}.Core"]["mv"] != 0.0,
+        "ntf": lambda f: True,
+    }
+    seen: dict[str, dict[str, Any]] = {}
+    while len(seen) < len(wanted):
+        frame = await ws.recv()
+        topic = frame.get("topic")
+        if topic in wanted and topic not in seen and wanted[topic](frame):
+            seen[topic] = frame
+    assert seen["sor"]["args"][0]["acct"] == ACCT
+    trade = seen["str"]["args"][0]
+    assert trade["size"] == 4 and str(trade["conid"]) == "265598"
+    notice = seen["ntf"]["args"]
+    assert isinstance(notice, list) and notice[0]["text"].startswith("Bought 4 AAPL @")
 
     await ws.send(f"usd+{ACCT}")
     assert await ws.recv_until(lambda f: "result" in f and "topic" not in f) == {
@@ -71,3 +77,12 @@ async def test_unknown_account_gets_an_error_frame(
     await ws.send("ssd+U000+{}")
     frame = await ws.recv_until(lambda f: "error" in f)
     assert "U000" in frame["error"]
+
+
+async def test_session_close_is_announced_as_a_bulletin(
+    server: RunningServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    ws = await authed(server, http, ws_connect)
+    server.gateway.trading.close_session()
+    bulletin = await ws.recv_until(lambda f: f.get("topic") == "blt")
+    assert "session closed" in bulletin["args"]["message"] and bulletin["args"]["id"]

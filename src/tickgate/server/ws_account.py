@@ -26,6 +26,7 @@ from tickgate.trading.events import (
     OrderFilled,
     OrderUpdated,
     PnlChanged,
+    SessionClosed,
     TradingEvent,
 )
 from tickgate.trading.portfolio import Portfolio
@@ -195,6 +196,31 @@ class AccountTopics:
             return frames.encode_orders(self.trading.order_rows([order]))
 
         return render
+
+    def notices(self) -> None:
+        """Unsolicited frames every authenticated socket gets: `ntf` for each fill, and a `blt`
+        bulletin when the simulated session closes."""
+        self.gateway.accounts.subscribe(("notices",), self.connection.outbox, self._render_notice)
+
+    def _render_notice(self, event: TradingEvent) -> bytes | None:
+        if isinstance(event, SessionClosed):
+            return frames.encode_bulletin(
+                f"session-close-{event.ts_ns // NS_PER_S}",
+                "The simulated trading session closed: DAY orders expired, MOC/LOC orders filled.",
+            )
+        if not isinstance(event, OrderFilled):
+            return None
+        fill = event.fill
+        verb = "Bought" if fill.side.value == "BUY" else "Sold"
+        symbol = self.trading.instrument(fill.conid).symbol
+        text = f"{verb} {fill.quantity.normalize():f} {symbol} @ {fill.price.normalize():f}"
+        notice = {
+            "id": f"fill-{fill.execution_id}",
+            "title": "Order filled",
+            "text": text,
+            "url": "",
+        }
+        return frames.encode_notifications([notice])
 
     def close(self) -> None:
         """The connection is gone: leave every account topic."""

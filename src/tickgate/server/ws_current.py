@@ -84,6 +84,7 @@ class CurrentDialect:
             self.connection.spawn(self._expire_streams, "smd-expiry")
         self.connection.spawn(self._depth_loop, "depth")
         self._forget_status = self.gateway.session.add_status_listener(self._on_status)
+        self.accounts.notices()
 
     def _on_status(self, authenticated: bool) -> None:
         """The brokerage session logged in or out: say so (rule 22); a logout ends md streams."""
