@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -65,18 +65,22 @@ class Connection:
             burst=config.command_burst,
             now_ns=gateway.clock.monotonic_ns(),
         )
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks: set[asyncio.Task[object]] = set()
         self.dialect: Dialect | None = None
 
     def send(self, payload: bytes) -> None:
         """Queue a reliable frame (never dropped; a reader too slow for it is disconnected)."""
         self.outbox.push(payload)
 
-    def spawn(self, coro: Callable[[], object], name: str) -> None:
+    def spawn(self, coro: Callable[[], Coroutine[Any, Any, object]], name: str) -> None:
         """Run a task owned by this connection; it is cancelled when the connection ends."""
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro(), name=name)  # type: ignore[arg-type]
+        task = asyncio.get_running_loop().create_task(coro(), name=name)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    def running(self, name: str) -> bool:
+        """True while a task spawned under `name` has not finished."""
+        return any(task.get_name() == name and not task.done() for task in self.tasks)
 
     def _on_congested(self) -> None:
         self.spawn(self._drain, "drain")

@@ -80,9 +80,6 @@ class CurrentDialect:
             )
         )
         self.connection.spawn(self._heartbeat, "heartbeat")
-        if self.gateway.config.smd_expiry_seconds > 0:
-            self.connection.spawn(self._expire_streams, "smd-expiry")
-        self.connection.spawn(self._depth_loop, "depth")
         self._forget_status = self.gateway.session.add_status_listener(self._on_status)
         self.accounts.notices()
 
@@ -152,6 +149,8 @@ class CurrentDialect:
             self._unsubscribe_history(command.server_id)
         elif isinstance(command, C.SubscribeDepth):
             self.depth[command.account] = (command.conid, command.exchange)
+            if not self.connection.running("depth"):
+                self.connection.spawn(self._depth_loop, "depth")
             self._send_depth(command.account)
         elif isinstance(command, C.UnsubscribeDepth):
             self.depth.pop(command.account, None)
@@ -180,6 +179,8 @@ class CurrentDialect:
         expiry = self.gateway.config.smd_expiry_seconds
         if expiry > 0:
             self.md_deadline_ns[conid] = self.gateway.clock.monotonic_ns() + expiry * NS_PER_S
+            if not self.connection.running("smd-expiry"):
+                self.connection.spawn(self._expire_streams, "smd-expiry")
         self.gateway.hub.subscribe_market(
             self.connection.outbox,
             conid,
@@ -198,10 +199,12 @@ class CurrentDialect:
         self.gateway.session.release_line(self, conid)
 
     async def _expire_streams(self) -> None:
-        """End `smd` streams not renewed within `smd_expiry_seconds` (gateway clock)."""
+        """End `smd` streams not renewed within `smd_expiry_seconds` (gateway clock).
+
+        Runs only while streams exist, so idle sockets cost no wake-ups."""
         expiry = self.gateway.config.smd_expiry_seconds
         poll = min(EXPIRY_POLL_SECONDS, expiry / 4)
-        while True:
+        while self.md_deadline_ns:
             await asyncio.sleep(poll)
             now = self.gateway.clock.monotonic_ns()
             for conid in [c for c, deadline in self.md_deadline_ns.items() if deadline <= now]:
@@ -263,7 +266,8 @@ class CurrentDialect:
         self.connection.send(frames.encode_depth(account, conid, exchange, rows))
 
     async def _depth_loop(self) -> None:
-        while True:
+        """Refresh every ladder once a second while there are any."""
+        while self.depth:
             await asyncio.sleep(DEPTH_SECONDS)
             for account in list(self.depth):
                 self._send_depth(account)
