@@ -132,3 +132,18 @@ async def test_history_bad_input(server: RunningServer, http: aiohttp.ClientSess
     assert (await call(http, "GET", f"{base}?conid=265598&period=1d&outsideRth=maybe", status=400))[
         "error"
     ]
+
+
+async def test_more_than_five_concurrent_history_requests_get_429(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    base = server.base_url + "/v1/api/iserver/marketdata/history"
+    urls = [f"{base}?conid={c}&period=15y&bar=1w" for c in (265598, 8314, 272093, 756733) * 2]
+
+    async def status(url: str) -> int:
+        async with http.get(url) as response:
+            await response.read()
+            return response.status
+
+    statuses = await asyncio.gather(*(status(url) for url in urls))
+    assert statuses.count(200) >= 5 and 429 in statuses, statuses

@@ -69,6 +69,15 @@ class LiveBars:
     def __len__(self) -> int:
         return len(self._order)
 
+    def copy(self) -> LiveBars:
+        """A snapshot that another thread may read while this one keeps recording."""
+        clone = LiveBars(since_ns=self._since_ns, capacity=self._capacity)
+        clone._bars = {minute: list(bar) for minute, bar in self._bars.items()}
+        clone._volumes = dict(self._volumes)
+        clone._order = deque(self._order)
+        clone._last_price, clone._cumulative = self._last_price, self._cumulative
+        return clone
+
     def record(self, changed: Mapping[int, str], ts_ns: int) -> None:
         """Account the trade, if any, that `changed` reports at `ts_ns`. Never raises."""
         if ts_ns < self._since_ns:

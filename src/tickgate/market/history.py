@@ -19,8 +19,9 @@ bid and ask ones one tick below and above; none of them has volume.
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
@@ -110,6 +111,7 @@ class HistoryService:
         self._live_minutes = live_minutes
         self._live: dict[int, LiveBars] = {}
         self._synthetic: OrderedDict[int, SyntheticHistory] = OrderedDict()
+        self._compute_lock = threading.Lock()
 
     def record(self, conid: int, changed: Mapping[int, str], ts_ns: int) -> None:
         """The market engine listener: account a trade reported in `changed`. Never raises."""
@@ -136,6 +138,33 @@ class HistoryService:
         RequestError (400) for a bad period, bar, start time or source, a bar outside the
         period's step sizes, or more than `MAX_POINTS` bars.
         """
+        query = self.plan(
+            conid,
+            period=period,
+            bar=bar,
+            start_time=start_time,
+            outside_rth=outside_rth,
+            source=source,
+        )
+        return query()
+
+    def plan(
+        self,
+        conid: int,
+        *,
+        period: Period | str,
+        bar: BarSize | str,
+        start_time: str | None = None,
+        outside_rth: bool = False,
+        source: str = "trades",
+    ) -> Callable[[], list[Bar]]:
+        """Validate a request on the owning thread and return its computation.
+
+        Long windows take a tenth of a second or more to compute; the returned callable may run
+        on a worker thread while this service keeps recording (it reads a snapshot of the live
+        bars, and computations are serialised by a lock). Raises as `bars` does, the
+        `MAX_POINTS` check when the callable runs.
+        """
         instrument = self._instruments.get(conid)
         period = parse_period(period) if isinstance(period, str) else period
         size = parse_bar(bar) if isinstance(bar, str) else bar
@@ -145,20 +174,26 @@ class HistoryService:
             raise RequestError(f"invalid source {source!r}: expected one of {', '.join(SOURCES)}")
         now = self._clock.now_ns()
         end = now if start_time is None else min(parse_start_time(start_time), now)
+        live = self._live.get(conid)
         data = InstrumentData(
             self._synthetic_of(instrument),
-            self._live.get(conid),
+            None if live is None else live.copy(),
             schedule_of(instrument),
             not outside_rth,
             instrument.min_tick,
         )
-        out = data.bars(period, size, end)
-        if len(out) > MAX_POINTS:
-            raise RequestError(
-                f"period {period.text} with bar {size.text} gives {len(out)} bars, more than "
-                f"the {MAX_POINTS} allowed: ask for a larger bar or a shorter period"
-            )
-        return _as_source(out, kind, instrument.min_tick)
+
+        def compute() -> list[Bar]:
+            with self._compute_lock:  # synthetic histories extend themselves lazily
+                out = data.bars(period, size, end)
+            if len(out) > MAX_POINTS:
+                raise RequestError(
+                    f"period {period.text} with bar {size.text} gives {len(out)} bars, more "
+                    f"than the {MAX_POINTS} allowed: ask for a larger bar or a shorter period"
+                )
+            return _as_source(out, kind, instrument.min_tick)
+
+        return compute
 
     def _synthetic_of(self, instrument: Instrument) -> SyntheticHistory:
         history = self._synthetic.get(instrument.conid)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -105,3 +106,23 @@ async def param(request: web.Request, name: str) -> str | None:
         value = (await json_body(request)).get(name)
         return None if value is None else str(value)
     return None
+
+
+class Slots:
+    """At most `limit` requests of a kind at once; one more gets a 429 with `message`."""
+
+    def __init__(self, limit: int, message: str) -> None:
+        self.limit = limit
+        self.message = message
+        self.in_use = 0
+
+    @contextlib.contextmanager
+    def take(self) -> Iterator[None]:
+        """Hold a slot for the `with` block. Raises RequestError(429) when none is free."""
+        if self.in_use >= self.limit:
+            raise RequestError(self.message, status=429)
+        self.in_use += 1
+        try:
+            yield
+        finally:
+            self.in_use -= 1

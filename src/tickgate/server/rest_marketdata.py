@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import Any
 
@@ -13,6 +14,7 @@ from tickgate.protocol import fields as F
 from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import (
     Handler,
+    Slots,
     error_response,
     int_list,
     json_body,
@@ -23,6 +25,8 @@ from tickgate.server.http import (
 )
 
 _server_ids = itertools.count(20_000)
+#: The reference allows 5 concurrent history requests and answers 429 beyond.
+_HISTORY_SLOTS = Slots(5, "Too many requests: at most 5 concurrent history requests")
 SNAPSHOT_CONIDS = 100
 SNAPSHOT_FIELDS = 50
 ALWAYS = (F.SERVER_ID, F.AVAILABILITY)
@@ -112,7 +116,7 @@ async def history(request: web.Request) -> web.Response:
     bar_text = request.query.get("bar")
     bar = parse_bar(bar_text) if bar_text else default_bar(period)
     outside_rth = query_bool(request, "outsideRth", default=False)
-    bars = gateway.history.bars(
+    compute = gateway.history.plan(
         conid,
         period=period,
         bar=bar,
@@ -120,6 +124,9 @@ async def history(request: web.Request) -> web.Response:
         outside_rth=outside_rth,
         source=request.query.get("source", "trades").lower(),
     )
+    with _HISTORY_SLOTS.take():
+        # Long windows take 100+ ms: compute them off the event loop so streams keep flowing.
+        bars = await asyncio.get_running_loop().run_in_executor(None, compute)
     payload = history_payload(
         instrument,
         bars,

@@ -232,7 +232,7 @@ class CurrentDialect:
             return
         period = command.period or DEFAULT_HISTORY_PERIOD
         bar = command.bar or default_bar(parse_period(period)).text
-        bars = self.gateway.history.bars(
+        compute = self.gateway.history.plan(
             command.conid,
             period=period,
             bar=bar,
@@ -240,16 +240,27 @@ class CurrentDialect:
             source=command.source or "trades",
         )
         server_id = str(next(_SERVER_IDS))
-        payload = smh_payload(
-            instrument,
-            bars,
-            period=period,
-            bar=bar,
-            outside_rth=command.outside_rth,
-            server_id=server_id,
-        )
         self.history[server_id] = command.conid
-        self.connection.send(frames.encode_history(payload))
+
+        async def send() -> None:
+            # Long windows take 100+ ms: computed off the event loop so streams keep flowing.
+            try:
+                bars = await asyncio.get_running_loop().run_in_executor(None, compute)
+                payload = smh_payload(
+                    instrument,
+                    bars,
+                    period=period,
+                    bar=bar,
+                    outside_rth=command.outside_rth,
+                    server_id=server_id,
+                )
+            except TickgateError as exc:
+                self.history.pop(server_id, None)
+                self.error(str(exc), topic)
+                return
+            self.connection.send(frames.encode_history(payload))
+
+        self.connection.spawn(send, f"smh-{server_id}")
 
     def _unsubscribe_history(self, server_id: str) -> None:
         self.history.pop(server_id, None)
