@@ -106,7 +106,17 @@ def test_resting_limit_fills_when_touched() -> None:
         ({"conid": 1, "side": "BUY", "orderType": "MKT", "quantity": 1}, "Invalid conid 1"),
         (_lmt("BUY", 3000, 100), "insufficient buying power"),
         (_lmt("HOLD", 1, 100), "Invalid side"),
-        ({"conid": AAPL.conid, "side": "BUY", "orderType": "STP", "quantity": 1}, "auxPrice"),
+        ({"conid": AAPL.conid, "side": "BUY", "orderType": "STP", "quantity": 1}, "Stop price"),
+        (
+            {
+                "conid": AAPL.conid,
+                "side": "BUY",
+                "orderType": "STOP_LIMIT",
+                "quantity": 1,
+                "price": 100,
+            },
+            "auxPrice",
+        ),
     ],
 )
 def test_specific_rejections(order: dict[str, Any], message: str) -> None:
@@ -272,3 +282,12 @@ def test_replay_rebuilds_identical_state() -> None:
     assert again.portfolio_of(ACCT).cash == engine.portfolio_of(ACCT).cash
     with pytest.raises(OrderRejectedError, match="already registered"):
         again.place(ACCT, [_lmt("BUY", 1, 100, cOID="a")])
+
+
+def test_a_stop_order_takes_its_stop_price_from_price_as_the_client_portal_api_does() -> None:
+    engine, quotes, *_ = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    order = {"conid": AAPL.conid, "side": "SELL", "orderType": "STP", "quantity": 1, "price": 95}
+    ack = engine.place(ACCT, [order])
+    placed = engine.state.orders[int(ack[0]["order_id"])]
+    assert placed.aux_price == D(95) and placed.price is None and placed.is_working

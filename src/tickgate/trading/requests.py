@@ -150,12 +150,17 @@ def _prices(
 ) -> tuple[Decimal | None, Decimal | None]:
     price = check_price(_decimal(raw, "price"), instrument, "price")
     aux = check_price(_decimal(raw, "auxPrice"), instrument, "auxPrice")
+    if order_type is OrderType.STP:
+        # The Client Portal API takes a plain stop order's stop price in `price`; `auxPrice`
+        # (the TWS spelling) is accepted too.
+        stop = aux if aux is not None else price
+        if stop is None:
+            raise OrderRejectedError("Stop price (price) is required for a STP order")
+        return None, stop
     if order_type.has_limit and price is None:
         raise OrderRejectedError(f"Limit price is required for a {order_type.value} order")
-    if order_type in (OrderType.STP, OrderType.STOP_LIMIT) and aux is None:
-        raise OrderRejectedError(
-            f"Stop price (auxPrice) is required for a {order_type.value} order"
-        )
+    if order_type is OrderType.STOP_LIMIT and aux is None:
+        raise OrderRejectedError("Stop price (auxPrice) is required for a STOP_LIMIT order")
     return price, aux
 
 
