@@ -38,7 +38,7 @@ class Config:
     md_lines: int = 100
     max_frame_bytes: int = 8192
     commands_per_second: float = 50.0
-    command_burst: int = 100
+    command_burst: int = 250
     smd_expiry_seconds: int = 900
     outbox_limit_bytes: int = 4 * 1024 * 1024
     require_priming: bool = True

@@ -277,3 +277,12 @@ async def test_at_most_five_history_requests_at_once(
     await ws.recv_until(lambda f: "message" in f)
     await ws.send(f'smh+{AAPL}+{{"period":"1d","bar":"7min"}}')
     assert "7min" in (await ws.recv_until(is_error))["error"]
+
+
+async def test_smd_is_confirmed_by_a_frame_even_when_no_field_has_a_value(
+    server: RunningServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    ws = await authed(server, http, ws_connect)
+    await ws.send('smd+8314+{"fields":["7308","7633"]}')  # option greeks on a stock: never set
+    frame = await ws.recv_until(smd(8314), timeout=2)
+    assert frame["conid"] == 8314 and "_updated" in frame and "7308" not in frame

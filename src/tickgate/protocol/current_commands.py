@@ -122,8 +122,16 @@ class Unsubscribe:
     account: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Ignore:
+    """A JSON message other than `{"session":...}`: the reference says to ignore it (§4.2)."""
+
+    text: str
+
+
 CurrentCommand = (
     Authenticate
+    | Ignore
     | Tickle
     | Echo
     | SubscribeMarketData

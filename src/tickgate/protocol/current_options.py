@@ -40,10 +40,8 @@ def field_ids(value: object, topic: str) -> tuple[int, ...]:
             f'fields must be a list like ["31","84"] or a string like "31,84", got {show(value)}',
             topic=topic,
         )
-    ids = tuple(dict.fromkeys(_field_id(item, topic) for item in items))
-    if not ids:
-        raise ProtocolError("fields must name at least one field id", topic=topic)
-    return ids
+    # An empty list asks for nothing in particular: the default fields (§5.1: fields optional).
+    return tuple(dict.fromkeys(_field_id(item, topic) for item in items))
 
 
 def _field_id(item: object, topic: str) -> int:

@@ -81,13 +81,37 @@ def ledger_entries(
         entry = {"acctCode": row["acctcode"], "key": key, "secondKey": second_key}
         entry.update(
             {
-                name: value
+                _LEDGER_NAMES.get(name, name): value
                 for name, value in row.items()
                 if name not in ("acctcode", "key", "secondkey")
             }
         )
         entries.append(entry)
     return entries
+
+
+#: REST ledger keys are lower case; the `sld` stream spells them as reference §5.8 shows.
+_LEDGER_NAMES = {
+    "settledcash": "settledCash",
+    "netliquidationvalue": "netLiquidationValue",
+    "unrealizedpnl": "unrealizedPnl",
+    "realizedpnl": "realizedPnl",
+    "stockmarketvalue": "stockMarketValue",
+    "exchangerate": "exchangeRate",
+}
+#: Entry members every `ssd`/`sld` entry keeps whatever `fields` asks (ibind needs them).
+_ALWAYS = frozenset({"key", "timestamp", "acctCode"})
+
+
+def only_fields(entries: list[dict[str, Any]], fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Entries cut to the requested `fields` (case-insensitive) plus key, timestamp, acctCode;
+    all members when `fields` is empty."""
+    if not fields:
+        return entries
+    wanted = {f.lower() for f in fields}
+    return [
+        {k: v for k, v in entry.items() if k in _ALWAYS or k.lower() in wanted} for entry in entries
+    ]
 
 
 class AccountTopics:
@@ -152,23 +176,27 @@ class AccountTopics:
         summary = isinstance(command, C.SubscribeSummary)
         name = "sd" if summary else "ld"
         render = self._summary_frame if summary else self._ledger_frame
-        keys = command.keys
+        keys, fields = command.keys, command.fields
 
         def on_event(event: TradingEvent) -> bytes | None:
             if isinstance(event, PnlChanged) and event.account == account:
-                return render(self.trading.portfolio_of(account), keys)
+                return render(self.trading.portfolio_of(account), keys, fields)
             return None
 
-        self._subscribe(f"{name}+{account}", (f"s{name}", account, keys), on_event)
-        self.connection.send(render(portfolio, keys))
+        self._subscribe(f"{name}+{account}", (f"s{name}", account, keys, fields), on_event)
+        self.connection.send(render(portfolio, keys, fields))
 
-    def _summary_frame(self, portfolio: Portfolio, keys: tuple[str, ...]) -> bytes:
+    def _summary_frame(
+        self, portfolio: Portfolio, keys: tuple[str, ...], fields: tuple[str, ...]
+    ) -> bytes:
         entries = summary_entries(portfolio, keys, self.gateway.clock.now_ns())
-        return frames.encode_summary(portfolio.config.account_id, entries)
+        return frames.encode_summary(portfolio.config.account_id, only_fields(entries, fields))
 
-    def _ledger_frame(self, portfolio: Portfolio, keys: tuple[str, ...]) -> bytes:
+    def _ledger_frame(
+        self, portfolio: Portfolio, keys: tuple[str, ...], fields: tuple[str, ...]
+    ) -> bytes:
         entries = ledger_entries(portfolio, keys, self.gateway.clock.now_ns())
-        return frames.encode_ledger(portfolio.config.account_id, entries)
+        return frames.encode_ledger(portfolio.config.account_id, only_fields(entries, fields))
 
     def _pnl_frame(self, accounts: list[str]) -> bytes:
         rows = {f"{a}.Core": wire.pnl_row(self.trading.pnl_event(a)) for a in accounts}

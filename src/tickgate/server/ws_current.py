@@ -85,9 +85,10 @@ class CurrentDialect:
 
     def _on_status(self, authenticated: bool) -> None:
         """The brokerage session logged in or out: say so (rule 22); a logout ends md streams."""
-        if not authenticated:
+        if not authenticated:  # md and depth need the brokerage session (reference §3.2)
             for conid in list(self.md):
                 self._unsubscribe_md(conid)
+            self.depth.clear()
         self.connection.send(
             frames.encode_status(
                 authenticated=authenticated, server_name=SERVER_NAME, username=USERNAME
@@ -115,7 +116,9 @@ class CurrentDialect:
             log.info("bad command %r: %s", text[:200], exc.message)
             self.error(exc.message, exc.topic)
             return
-        if isinstance(command, C.Authenticate):
+        if isinstance(command, C.Ignore):
+            log.debug("ignored JSON message %r", command.text[:200])
+        elif isinstance(command, C.Authenticate):
             self._authenticate(command.session)
         elif isinstance(command, C.Echo):
             self.connection.send(command.text.encode())
@@ -148,6 +151,9 @@ class CurrentDialect:
         elif isinstance(command, C.UnsubscribeHistory):
             self._unsubscribe_history(command.server_id)
         elif isinstance(command, C.SubscribeDepth):
+            if not self.gateway.session.authenticated:
+                self.error(NOT_AUTHENTICATED, f"sbd+{command.account}+{command.conid}")
+                return
             self.depth[command.account] = (command.conid, command.exchange)
             if not self.connection.running("depth"):
                 self.connection.spawn(self._depth_loop, "depth")

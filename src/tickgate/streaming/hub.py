@@ -84,7 +84,8 @@ class StreamingHub:
         """Stream `fields` of `conid` to `outbox`, replacing its `(conid, dialect)` stream.
 
         With `snapshot`, ONE frame with every currently known value of those fields is pushed
-        at once (nothing if none is known). Raises ValueError for empty `fields`, a negative
+        at once, even with no value yet (the frame confirms the subscription). Raises
+        ValueError for empty `fields`, a negative
         tempo, or an `encoder` other than the one of the channel it would join (a dialect has
         one encoder); exceptions of the store (e.g. NotFoundError) propagate. Nothing changes
         when it raises.
@@ -105,7 +106,7 @@ class StreamingHub:
                 self._sub_count += 1
             channel.add(outbox)
             mine[(conid, dialect)] = channel
-        if known:
+        if known is not None:
             self._push_snapshot(channel, outbox, known)
 
     def unsubscribe_market(self, outbox: Outbox, conid: int, dialect: str) -> bool:
@@ -227,9 +228,9 @@ class StreamingHub:
             self._stale = 0
 
     def _push_snapshot(self, channel: Channel, outbox: Outbox, known: Mapping[int, str]) -> None:
+        # Sent even when no requested field has a value yet: the frame confirms the
+        # subscription (ibind waits for one, reference rule 10).
         values = {fid: known[fid] for fid in channel.fields if fid in known}
-        if not values:
-            return
         ts_ns = self._clock.now_ns()
         frame = text_frame(channel.encoder(channel.conid, values, ts_ns))
         outbox.push_market(channel.topic_key, frame, values, channel.reencode)

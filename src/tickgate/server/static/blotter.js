@@ -21,9 +21,19 @@ function cell(text, css = "") {
   return td;
 }
 
-function orderTime(order) {
-  const ms = Number(order.lastExecutionTime_r);
-  return Number.isFinite(ms) && ms > 0 ? new Date(ms) : null;
+/** An order id cell: the whole id, and its last 4 digits for when the blotter is narrow. */
+function idCell(id, css = "") {
+  const text = String(id ?? "");
+  const td = cell("", `mono col-id ${css}`.trim());
+  td.title = text;
+  const long = document.createElement("span");
+  long.className = "id-long";
+  long.textContent = text;
+  const short = document.createElement("span");
+  short.className = "id-short";
+  short.textContent = text.length > 6 ? `…${text.slice(-4)}` : text;
+  td.append(long, short);
+  return td;
 }
 
 /** Callbacks: onError(text) for problems the user should see. */
