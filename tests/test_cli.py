@@ -10,6 +10,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tickgate.cli import main
 
 
@@ -97,3 +99,23 @@ def test_bad_flag_value_is_a_usage_error_not_a_traceback() -> None:
         check=False,
     )
     assert proc.returncode == 2 and "invalid" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_check_config_validates_the_catalogue_it_names(tmp_path: Path) -> None:
+    catalogue = tmp_path / "extra.csv"
+    catalogue.write_text(
+        "conid,symbol,name,sec_type,exchange,currency,min_tick,reference_price,volatility\n"
+        "90000001,ACME,ACME CORP,STK,NYSE,USD,abc,42.00,0.30\n"
+    )
+    config_file = tmp_path / "tickgate.toml"
+    config_file.write_text(f'catalogue = "{catalogue}"\n')
+    assert main(["check-config", str(config_file)]) == 2
+
+
+def test_an_unusable_data_directory_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["--no-tls", "--port", "0", "--data-dir", str(blocker)]) == 2
+    assert f"data directory {blocker}" in capsys.readouterr().err

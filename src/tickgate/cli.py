@@ -14,7 +14,7 @@ from typing import Any
 
 from tickgate import __version__
 from tickgate import config as configuration
-from tickgate.errors import TickgateError
+from tickgate.errors import ConfigError, TickgateError
 
 log = logging.getLogger("tickgate")
 
@@ -87,7 +87,11 @@ def _bare(words: list[str]) -> bool:
 
 
 def _check_config(path: Path) -> int:
+    from tickgate.market.catalogue_file import load_instruments
+
     settings = configuration.load(config_file=path, environ={})
+    if settings.catalogue is not None:
+        load_instruments(settings.catalogue)  # CatalogueError names the line and the reason
     print(f"{path}: OK")
     for name in configuration.OPTIONS:
         print(f"  {name} = {getattr(settings, name)}")
@@ -108,6 +112,7 @@ def serve(settings: configuration.Config) -> int:
     except ImportError:  # pragma: no cover - uvloop is a dependency on every supported platform
         runner = asyncio.run
     try:
+        prepare_data_dir(settings.data_dir)
         runner(_serve(settings))
     except TickgateError as exc:
         print(f"tickgate: {exc}", file=sys.stderr)
@@ -118,19 +123,33 @@ def serve(settings: configuration.Config) -> int:
             file=sys.stderr,
         )
         return 1
+    except KeyboardInterrupt:  # Ctrl-C before the server was up: nothing to shut down
+        print("tickgate: interrupted", file=sys.stderr)
+        return 130
     return 0
+
+
+def prepare_data_dir(path: Path) -> None:
+    """Create the data directory, or raise ConfigError naming it and why it cannot be used."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".tickgate-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"data directory {path}: {exc.strerror or exc}") from None
 
 
 async def _serve(settings: configuration.Config) -> None:
     from tickgate.server.app import build_app, start_server, tune_gc
 
-    server = await start_server(build_app(settings))
-    tune_gc()
-    _announce(server.base_url, server.ws_base, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    server = await start_server(build_app(settings))
+    tune_gc()
+    _announce(server.base_url, server.ws_base, settings)
     await stop.wait()
     print("tickgate: shutting down", flush=True)
     await server.stop()

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tickgate.protocol import fields as F
 from tickgate.protocol.fields import (
     format_change,
     format_change_pct,
@@ -170,3 +171,10 @@ def test_change_has_a_sign_unless_zero(diff: float, decimals: int) -> None:
         assert text[0].isdigit()
     else:
         assert text[0] == ("+" if diff > 0 else "-")
+
+
+def test_conid_fields_go_on_the_wire_as_integers() -> None:
+    values = {55: "AAPL", 6008: "265598", 6457: "8314"}
+    assert F.wire_values(values) == {55: "AAPL", 6008: 265598, 6457: 8314}
+    plain = {31: "1.00"}
+    assert F.wire_values(plain) is plain  # no copy on the hot path

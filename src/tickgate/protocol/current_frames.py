@@ -97,7 +97,7 @@ def encode_market(
         F.SERVER_ID: server_id,
         F.AVAILABILITY: DEFAULT_AVAILABILITY,
     }
-    for fid, value in values.items():
+    for fid, value in F.wire_values(values).items():
         frame[fid] = value
     return orjson.dumps(frame, option=orjson.OPT_NON_STR_KEYS)
 

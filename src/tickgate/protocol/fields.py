@@ -8,6 +8,7 @@ a `C` prefix when it is the prior close and `H` when the instrument is halted.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from decimal import Decimal
 
 LAST = 31
@@ -208,3 +209,22 @@ def parse_size(s: str) -> int:
     if not text.isdigit():
         raise ValueError(f"not a size: {s!r}")
     return int(text)
+
+
+#: Fields the API sends as JSON integers rather than strings (reference §6).
+INTEGER_FIELDS: tuple[int, ...] = (CONID, UNDERLYING_CONID)
+
+
+def wire_values(values: Mapping[int, str]) -> Mapping[int, str | int]:
+    """`values` as they go on the wire: the integer fields as numbers, everything else as is.
+
+    Returns `values` itself (no copy) in the usual case where no integer field is present.
+    """
+    if CONID not in values and UNDERLYING_CONID not in values:
+        return values
+    out: dict[int, str | int] = dict(values)
+    for fid in INTEGER_FIELDS:
+        raw = values.get(fid)
+        if raw is not None and raw.isdigit():
+            out[fid] = int(raw)
+    return out

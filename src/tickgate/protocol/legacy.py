@@ -36,7 +36,7 @@ from decimal import Decimal
 import orjson
 
 from tickgate.errors import ProtocolError
-from tickgate.protocol.fields import KNOWN_FIELDS
+from tickgate.protocol.fields import KNOWN_FIELDS, wire_values
 
 MD = "md"
 ACCOUNT = "realtime-account-data"
@@ -310,7 +310,8 @@ def encode_market(conid: int, values: Mapping[int, str], ts_ns: int) -> bytes:
     """
     # Hot path (once per channel per change): splicing the topic member onto the encoded values
     # is about twice as fast as copying the dict to append a key.
-    body = orjson.dumps(values if type(values) is dict else dict(values), option=_INT_KEYS)
+    wire = wire_values(values)
+    body = orjson.dumps(wire if type(wire) is dict else dict(wire), option=_INT_KEYS)
     separator = b"," if len(body) > 2 else b""
     return b'%s%s"topic":"md+%d"}' % (body[:-1], separator, conid)
 

@@ -74,7 +74,7 @@ def _snapshot_row(gateway: Gateway, conid: int, fields: tuple[int, ...] | None) 
         session.preflighted[conid] = fields
     wanted = session.preflighted[conid] + ALWAYS
     values = gateway.market.snapshot(conid, wanted)
-    row.update({str(fid): value for fid, value in values.items()})
+    row.update({str(fid): value for fid, value in F.wire_values(values).items()})
     updated = gateway.market.updated_ns(conid)
     row["_updated"] = (updated or gateway.clock.now_ns()) // 1_000_000
     row["server_id"] = values.get(F.SERVER_ID, "q0")

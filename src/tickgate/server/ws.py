@@ -22,6 +22,7 @@ from tickgate.streaming.outbox import Outbox
 log = logging.getLogger("tickgate.ws")
 
 CLOSE_SLOW_CONSUMER = 1008
+HARD_MESSAGE_CAP = 4 << 20
 DRAIN_POLL_SECONDS = 0.002
 
 
@@ -159,7 +160,9 @@ async def serve_websocket(
         autoping=True,
         autoclose=False,
         compress=False,
-        max_msg_size=max(1 << 20, 4 * gateway.config.max_frame_bytes),
+        # Messages over max_frame_bytes get an error frame; only beyond this hard cap (which
+        # bounds what one client can make the server buffer) is the socket closed with 1009.
+        max_msg_size=max(HARD_MESSAGE_CAP, 4 * gateway.config.max_frame_bytes),
     )
     await ws.prepare(request)
     connection = Connection(gateway, ws, request)
