@@ -20,6 +20,7 @@ from tickgate.market.catalogue_file import load_instruments, merge
 from tickgate.market.engine import MarketEngine
 from tickgate.market.history import HistoryService
 from tickgate.server import (
+    market_control,
     page,
     rest_contracts,
     rest_marketdata,
@@ -118,6 +119,7 @@ def default_source(gateway: Gateway) -> DataSource:
     simulator = MarketSimulator(
         gateway.catalogue, seed=gateway.config.seed, start_ns=gateway.clock.now_ns()
     )
+    gateway.simulator = simulator
     return SimulatorSource(
         simulator, gateway.clock, ticks_per_second=gateway.config.ticks_per_second
     )
@@ -146,6 +148,7 @@ def build_app(
     )
     app.router.add_get("/v1/portal/ws", ws_legacy.handler)
     app.router.add_get("/v1/api/ws", ws_current.handler)
+    market_control.add_routes(app)
     page.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", not_found)
     app.cleanup_ctx.append(_background(gateway, source(gateway)))
@@ -211,8 +214,8 @@ async def _session_loop(gateway: Gateway) -> None:
     while True:
         now = clock.now_ns()
         await asyncio.sleep((calendar.next_close_ns(now, close) - now) / 1e9)
-        gateway.trading.close_session(clock.now_ns())
-        log.info("simulated session closed: DAY orders expired, MOC/LOC filled")
+        market_control.close_day(gateway, reopen=True)
+        log.info("trading day rolled over: DAY orders expired, MOC/LOC filled, new day opened")
 
 
 #: Young-generation collection threshold for a serving process. The fan-out path allocates many

@@ -15,6 +15,7 @@ from tickgate.market.catalogue import Catalogue
 from tickgate.market.engine import MarketEngine
 from tickgate.market.history import HistoryService
 from tickgate.server.session import Session
+from tickgate.sources.simulator import MarketSimulator
 from tickgate.streaming.accounts import AccountStreams
 from tickgate.streaming.hub import StreamingHub
 from tickgate.streaming.outbox import TurnBatcher
@@ -36,6 +37,8 @@ class Gateway:
     accounts: AccountStreams
     bus: Bus
     connections: set[Any] = field(default_factory=set)
+    #: The simulated market when it is the source (the control routes drive it), else None.
+    simulator: MarketSimulator | None = None
     _turns: TurnBatcher | None = None
 
     def turns(self) -> TurnBatcher:

@@ -119,6 +119,11 @@ class MarketSimulator:
                 ticks.append(Tick(book.instrument.conid, changed, ts))
         return ticks
 
+    @property
+    def session_open(self) -> bool:
+        """True while the simulated session is open (instruments tick)."""
+        return self._open
+
     def halt(self, conid: int) -> list[Tick]:
         """Stop trading `conid`: its last price gets the `H` prefix and it stops ticking.
         Returns the changed fields (none if already halted). Raises NotFoundError."""
