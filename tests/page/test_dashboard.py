@@ -6,28 +6,21 @@ import re
 from urllib.parse import urlsplit
 
 import aiohttp
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import Page, expect
 from tests.conftest import StartServer
 from tests.page.conftest import ARTIFACTS, ConsoleLog
+from tests.page.dashboard import (
+    AAPL,
+    PRICE,
+    last_cell,
+    open_dashboard,
+    order_row,
+    submit_ticket,
+)
 
 from tickgate.server.app import RunningServer
 
-PRICE = re.compile(r"^\d[\d,]*\.\d+$")
-AAPL = 265598
 LOADED = re.compile(r"^(loaded|missing)$")
-ASKING_OR_DONE = """() => document.querySelector("#confirm").open
-    || ["ok", "error"].includes(document.querySelector("#ticket-status").dataset.level)"""
-
-
-async def open_dashboard(page: Page, server: RunningServer) -> None:
-    """Open the page and wait until its data stream is live and AAPL has a last price."""
-    await page.goto(server.base_url + "/")
-    await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
-    await expect(last_cell(page, AAPL)).to_have_text(PRICE)
-
-
-def last_cell(page: Page, conid: int) -> Locator:
-    return page.locator(f'#watch-rows tr[data-conid="{conid}"] td.last')
 
 
 def missing_endpoint_note(path: str) -> str:
@@ -37,6 +30,7 @@ def missing_endpoint_note(path: str) -> str:
     notes = {
         "/v1/api/iserver/marketdata/history": "#chart-note",
         "/v1/api/iserver/account/orders": "#blotter-orders-note",
+        "/v1/api/iserver/account/trades": "#blotter-trades-note",
         "/v1/api/iserver/account/pnl/partitioned": "#blotter-pnl-note",
     }
     assert path in notes, f"the page needs {path}, which the server lacks"
@@ -57,7 +51,7 @@ async def test_page_loads_without_console_errors(
 ) -> None:
     await open_dashboard(page, server)
     blotter = page.locator("#blotter-panel")
-    for name in ("orders", "positions", "pnl"):
+    for name in ("orders", "trades", "positions", "pnl"):
         await expect(blotter).to_have_attribute(f"data-{name}", LOADED)
     await expect(page.locator("#chart-panel")).to_have_attribute("data-history", LOADED)
     # An endpoint the server does not have yet is shown on the page as "not available"; the
@@ -171,21 +165,8 @@ async def test_order_from_ticket_appears_in_blotter_and_fills(
     await page.locator(f'#watch-rows tr[data-conid="{AAPL}"]').click()
     await page.select_option("#ticket-type", "MKT")
     await page.fill("#ticket-qty", "10")
-    await page.click("#ticket-submit")
-    dialog = page.locator("#confirm")
-    await expect(dialog).to_contain_text("BUY 10 AAPL Market DAY")
-    await page.click("#confirm-yes")
     # The server may ask questions first (a market order usually does); say yes to each.
-    status = page.locator("#ticket-status")
-    for _ in range(5):
-        await page.wait_for_function(ASKING_OR_DONE)
-        if not await dialog.evaluate("dialog => dialog.open"):
-            break
-        await page.click("#confirm-yes")
-    await expect(status).to_have_attribute("data-level", "ok")
-    order_id = re.search(r"Order (\S+)", await status.inner_text())
-    assert order_id is not None
-    row = page.locator(f'#blotter-orders tr[data-order-id="{order_id.group(1)}"]')
+    row = order_row(page, await submit_ticket(page, line="BUY 10 AAPL Market DAY"))
     await expect(row).to_be_visible()
     await expect(row).to_have_attribute("data-status", "Filled", timeout=15_000)
     await page.click("#tab-fills")

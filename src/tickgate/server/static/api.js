@@ -2,6 +2,23 @@
 
 const BASE = "/v1/api";
 
+/**
+ * Fires "unauthorized" {message, path} whenever the server answers 401: the brokerage session is
+ * logged out. The page's session state listens here, so no caller has to.
+ */
+export const auth = new EventTarget();
+
+const inFlight = new Set();
+
+/**
+ * Resolves once every REST call started before now has ended (however it ended). An order
+ * question must be answered before the server sees any other request, so the ticket waits for
+ * this before placing an order.
+ */
+export function settled() {
+  return Promise.allSettled([...inFlight]).then(() => undefined);
+}
+
 /** A failed REST call. `status` is the HTTP status (0 when the server was not reachable). */
 export class ApiError extends Error {
   constructor(message, { status = 0, path = "" } = {}) {
@@ -37,7 +54,15 @@ async function readBody(response) {
  * Throws ApiError for network failures, non-2xx answers and 200 answers carrying `{"error"}`
  * (order rejects arrive that way).
  */
-export async function call(method, path, body) {
+export function call(method, path, body) {
+  const request = send(method, path, body);
+  inFlight.add(request);
+  const done = () => inFlight.delete(request);
+  request.then(done, done);
+  return request;
+}
+
+async function send(method, path, body) {
   const init = { method, headers: { Accept: "application/json" }, cache: "no-store" };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
@@ -53,6 +78,9 @@ export async function call(method, path, body) {
   const error = data && !Array.isArray(data) && data.error;
   if (!response.ok || error) {
     const message = typeof error === "string" ? error : describeStatus(response);
+    if (response.status === 401) {
+      auth.dispatchEvent(new CustomEvent("unauthorized", { detail: { message, path } }));
+    }
     throw new ApiError(message, { status: response.status, path });
   }
   return data;
@@ -63,6 +91,8 @@ const q = encodeURIComponent;
 export const api = {
   accounts: () => call("GET", "/iserver/accounts"),
   tickle: () => call("POST", "/tickle"),
+  authStatus: () => call("POST", "/iserver/auth/status"),
+  login: () => call("POST", "/iserver/auth/ssodh/init", { publish: true, compete: true }),
   search: (symbol) => call("GET", `/iserver/secdef/search?symbol=${q(symbol)}`),
   history: (conid, { period = "1d", bar = "5min", outsideRth = true } = {}) =>
     call(
@@ -76,6 +106,7 @@ export const api = {
   cancelOrder: (account, orderId) =>
     call("DELETE", `/iserver/account/${q(account)}/order/${q(orderId)}`),
   orders: () => call("GET", "/iserver/account/orders"),
+  trades: () => call("GET", "/iserver/account/trades?days=1"),
   positions: (account) => call("GET", `/portfolio/${q(account)}/positions/0`),
   pnl: () => call("GET", "/iserver/account/pnl/partitioned"),
 };

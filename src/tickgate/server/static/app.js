@@ -4,6 +4,7 @@ import { api } from "./api.js";
 import { Blotter } from "./blotter.js";
 import { IntradayChart } from "./chart.js";
 import { ProtocolConsole } from "./console.js";
+import { BrokerageSession, bindSessionBanner } from "./session.js";
 import { Notices, bindPill } from "./status.js";
 import { Stream } from "./stream.js";
 import { ConfirmDialog, OrderTicket } from "./ticket.js";
@@ -16,11 +17,14 @@ const HISTORY = { period: "1d", bar: "5min", outsideRth: true };
 
 const notices = new Notices($("#notices"));
 const showError = (text) => notices.show(text, "error");
+const session = new BrokerageSession();
 
 const ticket = new OrderTicket($("#ticket-panel"), new ConfirmDialog($("#confirm")), {
   onPlaced: (placed) => blotter.placed(placed),
+  // While an order question is open nothing else may reach the server.
   onBusy: (flag) => {
     blotter.busy = flag;
+    session.busy = flag;
   },
 });
 
@@ -33,6 +37,8 @@ const data = new Stream(DATA_PATH, {
   },
 });
 bindPill($("#conn"), data);
+session.watch(data, { hold: true });
+bindSessionBanner($("#session-banner"), session);
 
 const chart = new IntradayChart($("#chart"));
 let chartToken = 0;
@@ -55,7 +61,10 @@ const blotter = new Blotter($("#blotter-panel"), data, {
   onError: showError,
 });
 
-const protocolConsole = new ProtocolConsole($("#console-panel"), { account: () => ticket.account });
+const protocolConsole = new ProtocolConsole($("#console-panel"), {
+  account: () => ticket.account,
+  session,
+});
 
 async function loadChart(item) {
   const token = ++chartToken;
@@ -97,7 +106,16 @@ function announce(event) {
     wasDown = false;
     notices.show("Reconnected to tickgate.", "info");
   }
+  // A chart that could not load (e.g. while logged out) is loaded again once data flows.
+  if (state === "live" && $("#chart-panel").dataset.history === "failed" && watchlist.selected) {
+    loadChart(watchlist.selected);
+  }
 }
+
+session.addEventListener("change", (event) => {
+  blotter.loggedOut = event.detail.loggedOut;
+  if (!event.detail.loggedOut) notices.show("Logged in again.", "info");
+});
 
 data.addEventListener("frame", route);
 data.addEventListener("state", announce);

@@ -1,15 +1,16 @@
 // The day's orders, fills, positions and P&L: loaded over REST, kept live by the account stream.
 
 import { api } from "./api.js";
-import { clockTime, price, quantity, sign, signedMoney } from "./numbers.js";
+import { FillsTable } from "./fills.js";
+import { price, quantity, sign, signedMoney } from "./numbers.js";
 
 const POLL_MS = 5_000;
 /** The reference allows one request per 5 s on orders and P&L; the page never asks faster. */
 const MIN_INTERVAL_MS = 5_000;
 const WORKING = new Set(["PendingSubmit", "PreSubmitted", "Submitted", "Inactive"]);
-const MAX_FILLS = 200;
 const ENDPOINTS = {
   orders: "GET /iserver/account/orders",
+  trades: "GET /iserver/account/trades",
   positions: "GET /portfolio/{account}/positions/0",
   pnl: "GET /iserver/account/pnl/partitioned",
 };
@@ -36,7 +37,29 @@ function idCell(id, css = "") {
   return td;
 }
 
-/** Callbacks: onError(text) for problems the user should see. */
+/** An order's price column: the limit, the stop, or both ("limit" over "stop …"). */
+function priceCell(order) {
+  const has = (value) => value !== undefined && value !== null && value !== "";
+  const td = cell("", "num");
+  const tag = document.createElement("span");
+  tag.className = "type-tag";
+  tag.textContent = order.orderType || order.origOrderType || "";
+  const limit = has(order.price) ? price(order.price) : null;
+  const stop = has(order.auxPrice) ? price(order.auxPrice) : null;
+  td.append(tag, limit ?? stop ?? "—");
+  if (limit && stop) {
+    const small = document.createElement("small");
+    small.textContent = `stop ${stop}`;
+    td.append(small);
+  }
+  td.title = [limit && `limit ${limit}`, stop && `stop ${stop}`].filter(Boolean).join(", ");
+  return td;
+}
+
+/**
+ * Callbacks: onError(text) for problems the user should see. Set `busy` while an order question
+ * is open and `loggedOut` while the brokerage session is out: the blotter then sends nothing.
+ */
 export class Blotter {
   constructor(root, stream, { account, onError }) {
     this.root = root;
@@ -44,11 +67,12 @@ export class Blotter {
     this.account = account;
     this.onError = onError;
     this.orders = new Map();
-    this.fills = [];
+    this.fills = new FillsTable(this.el("fills"), this.el("fills-empty"), { idCell });
     this.missing = new Set();
     this.lastFetch = {};
     this.timers = {};
     this.busy = false;
+    this.loggedOut = false;
     this.liveAccount = null;
     this.streamFailed = false;
     this.bindTabs();
@@ -89,7 +113,7 @@ export class Blotter {
     if (this.liveAccount && this.liveAccount !== account) {
       this.stream.send(`u+realtime-account-data+${this.liveAccount}`);
       this.orders.clear();
-      this.fills = [];
+      this.fills.clear();
     }
     if (this.stream.send(`s+realtime-account-data+${account}`)) this.liveAccount = account;
     for (const name of Object.keys(ENDPOINTS)) this.refresh(name);
@@ -127,8 +151,12 @@ export class Blotter {
     this.refresh("orders");
   }
 
+  get quiet() {
+    return this.busy || this.loggedOut;
+  }
+
   poll() {
-    if (this.busy || !this.account()) return;
+    if (this.quiet || !this.account()) return;
     this.refresh("positions");
     this.refresh("pnl");
     if (this.streamFailed || !this.stream.isLive) this.refresh("orders");
@@ -140,6 +168,7 @@ export class Blotter {
     const wait = (this.lastFetch[name] || 0) + MIN_INTERVAL_MS - Date.now();
     this.timers[name] = setTimeout(() => {
       this.timers[name] = null;
+      if (this.loggedOut) return; // the login reloads everything
       if (this.busy) return this.refresh(name);
       this.fetch(name);
     }, Math.max(0, wait));
@@ -151,6 +180,7 @@ export class Blotter {
     this.lastFetch[name] = Date.now();
     try {
       if (name === "orders") this.loadOrders(await api.orders());
+      if (name === "trades") this.fills.load(await api.trades(), account);
       if (name === "positions") this.showPositions(await api.positions(account));
       if (name === "pnl") this.showPnl((await api.pnl()).upnl || {});
       this.note(name, "");
@@ -161,7 +191,8 @@ export class Blotter {
       if (error.missing) {
         this.missing.add(name);
         this.note(name, `Not available on this server yet (${ENDPOINTS[name]} answered 404).`);
-      } else if (error.status !== 429) {
+      } else if (error.status !== 429 && error.status !== 401) {
+        // A 401 is the session banner's news, not this table's.
         this.note(name, `Could not load: ${error.message}`);
       }
     }
@@ -180,31 +211,18 @@ export class Blotter {
   }
 
   mergeOrders(rows) {
+    let filled = false;
     for (const row of rows) {
       if (row.orderId === undefined || row.orderId === null) continue;
       const id = String(row.orderId);
       const before = this.orders.get(id) || {};
       const after = { ...before, ...row, orderId: id };
-      this.recordFill(before, after);
+      // A new execution: the Fills tab lists executions, which only the trades endpoint has.
+      if (Number(after.filledQuantity || 0) > Number(before.filledQuantity || 0)) filled = true;
       this.orders.set(id, after);
     }
     this.renderOrders();
-    this.renderFills();
-  }
-
-  recordFill(before, after) {
-    const was = Number(before.filledQuantity || 0);
-    const now = Number(after.filledQuantity || 0);
-    if (!(now > was)) return;
-    this.fills.unshift({
-      at: orderTime(after) || new Date(),
-      side: after.side,
-      qty: now - was,
-      symbol: after.ticker || after.description1 || String(after.conid || ""),
-      price: after.avgPrice,
-      orderId: after.orderId,
-    });
-    this.fills.length = Math.min(this.fills.length, MAX_FILLS);
+    if (filled) this.refresh("trades");
   }
 
   renderOrders() {
@@ -223,13 +241,13 @@ export class Blotter {
     const total = order.totalSize ?? Number(order.filledQuantity || 0) + Number(order.remainingQuantity || 0);
     const side = String(order.side || "").toUpperCase();
     row.append(
-      cell(order.orderId, "mono"),
+      idCell(order.orderId),
       cell(order.ticker || order.description1 || String(order.conid || "")),
       cell(side, side === "BUY" ? "buy" : "sell"),
       cell(`${quantity(order.filledQuantity || 0)}/${quantity(total)}`, "num"),
-      cell(order.orderType || order.origOrderType || ""),
-      cell(order.price === undefined || order.price === null || order.price === "" ? "—" : price(order.price), "num"),
-      cell(order.avgPrice ? price(order.avgPrice) : "—", "num"),
+      cell(order.orderType || order.origOrderType || "", "col-type"),
+      priceCell(order),
+      cell(order.avgPrice ? price(order.avgPrice) : "—", "num col-avg"),
       cell(order.status || "", `status ${String(order.status || "").toLowerCase()}`),
       this.cancelCell(order),
     );
@@ -243,6 +261,7 @@ export class Blotter {
     button.type = "button";
     button.className = "small";
     button.textContent = "Cancel";
+    button.setAttribute("aria-label", `Cancel order ${order.orderId}`);
     button.addEventListener("click", () => this.cancel(order, button));
     td.append(button);
     return td;
@@ -259,23 +278,6 @@ export class Blotter {
     }
   }
 
-  renderFills() {
-    const rows = this.fills.map((fill) => {
-      const row = document.createElement("tr");
-      row.append(
-        cell(clockTime(fill.at).slice(0, 8), "mono"),
-        cell(fill.symbol),
-        cell(String(fill.side || "").toUpperCase(), String(fill.side).toUpperCase() === "BUY" ? "buy" : "sell"),
-        cell(quantity(fill.qty), "num"),
-        cell(fill.price ? price(fill.price) : "—", "num"),
-        cell(fill.orderId, "mono"),
-      );
-      return row;
-    });
-    this.el("fills").replaceChildren(...rows);
-    this.el("fills-empty").hidden = rows.length > 0;
-  }
-
   showPositions(rows) {
     const open = (Array.isArray(rows) ? rows : []).filter((row) => Number(row.position) !== 0);
     this.el("positions").replaceChildren(
@@ -286,9 +288,9 @@ export class Blotter {
         tr.append(
           cell(row.contractDesc || row.ticker || String(row.conid)),
           cell(quantity(row.position), "num"),
-          cell(price(row.avgCost ?? row.avgPrice), "num"),
+          cell(price(row.avgCost ?? row.avgPrice), "num col-avg"),
           cell(price(row.mktPrice), "num"),
-          cell(price(row.mktValue), "num"),
+          cell(price(row.mktValue), "num col-value"),
           upl,
         );
         return tr;

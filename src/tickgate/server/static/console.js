@@ -6,7 +6,8 @@ import { bindPill } from "./status.js";
 import { Stream } from "./stream.js";
 
 const MAX_ROWS = 500;
-const MAX_HELD = 2000;
+/** While paused, only the newest MAX_HELD incoming frames are kept; older ones are counted. */
+export const MAX_HELD = 2000;
 const MAX_TEXT = 4000;
 
 /** Example commands per dialect; ACCT is replaced with the selected account. */
@@ -40,11 +41,13 @@ function topicOf(data) {
 
 /** The console panel; `account()` names the account for the example commands. */
 export class ProtocolConsole {
-  constructor(root, { account }) {
+  constructor(root, { account, session }) {
     this.el = (id) => root.querySelector(`#console-${id}`);
     this.account = account;
+    this.session = session;
     this.paused = false;
     this.held = [];
+    this.dropped = 0;
     this.pending = [];
     this.total = 0;
     this.stream = null;
@@ -92,8 +95,7 @@ export class ProtocolConsole {
 
   switchDialect() {
     const wasConnected = this.stream && this.stream.wanted;
-    if (this.stream) this.stream.close();
-    this.stream = null;
+    this.drop();
     this.renderExamples();
     if (wasConnected) this.connect();
   }
@@ -103,9 +105,20 @@ export class ProtocolConsole {
     else this.connect();
   }
 
+  /** Close and forget the current stream, if any. */
+  drop() {
+    if (!this.stream) return;
+    this.stream.close();
+    this.session.unwatch(this.stream);
+    this.stream = null;
+  }
+
   connect() {
     const stream = new Stream(this.dialect, { prepare: () => this.prepare() });
     this.stream = stream;
+    // The console keeps its socket on logout (its frames are what the user came to watch); a
+    // connect refused while logged out is retried after the login.
+    this.session.watch(stream);
     bindPill(this.el("state"), stream);
     stream.addEventListener("frame", (event) => this.add("in", event.detail));
     stream.addEventListener("sent", (event) =>
@@ -117,7 +130,7 @@ export class ProtocolConsole {
   }
 
   disconnect() {
-    this.stream.close();
+    this.drop();
     this.el("connect").textContent = "Connect";
   }
 
@@ -146,7 +159,10 @@ export class ProtocolConsole {
     const entry = { direction, raw: String(raw), topic, at, data };
     if (this.paused && direction === "in") {
       this.held.push(entry);
-      if (this.held.length > MAX_HELD) this.held.shift();
+      if (this.held.length > MAX_HELD) {
+        this.held.shift();
+        this.dropped += 1;
+      }
       this.updateCount();
       return;
     }
@@ -207,13 +223,24 @@ export class ProtocolConsole {
     const button = this.el("pause");
     button.textContent = this.paused ? "Resume" : "Pause";
     button.setAttribute("aria-pressed", String(this.paused));
-    if (!this.paused) for (const entry of this.held.splice(0)) this.queue(entry);
+    if (!this.paused) this.release();
     this.updateCount();
+  }
+
+  /** Show the held frames, after a note saying how many older ones were dropped. */
+  release() {
+    if (this.dropped) {
+      const text = `${this.dropped} older frames dropped while paused (only the newest ${MAX_HELD} are held)`;
+      this.queue({ direction: "note", raw: text, topic: "", at: new Date(), data: null });
+      this.dropped = 0;
+    }
+    for (const entry of this.held.splice(0)) this.queue(entry);
   }
 
   clear() {
     this.el("frames").replaceChildren();
     this.held = [];
+    this.dropped = 0;
     this.total = 0;
     this.updateCount();
   }
@@ -221,5 +248,8 @@ export class ProtocolConsole {
   updateCount() {
     const held = this.held.length ? ` · ${this.held.length} held while paused` : "";
     this.el("count").textContent = `${this.total} frames${held}`;
+    const dropped = this.el("dropped");
+    dropped.hidden = this.dropped === 0;
+    dropped.textContent = `${this.dropped} older frames dropped while paused: only the newest ${MAX_HELD} are held.`;
   }
 }

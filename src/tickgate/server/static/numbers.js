@@ -22,6 +22,14 @@ export function price(value, decimals = 2) {
   });
 }
 
+/** A price with every decimal the wire value has (at least `min`), e.g. "1.23456", "250.10". */
+export function exactPrice(value, min = 2) {
+  const number = typeof value === "number" ? value : parseWire(value);
+  if (number === null) return "—";
+  const digits = /\.(\d+)/.exec(String(value).replace(/,/g, ""));
+  return price(number, Math.min(8, Math.max(min, digits ? digits[1].length : 0)));
+}
+
 /** A quantity for display: thousands separators, at most 4 decimals. */
 export function quantity(value) {
   const number = typeof value === "number" ? value : parseWire(value);

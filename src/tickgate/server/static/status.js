@@ -7,6 +7,7 @@ const LABELS = {
   live: "Live",
   reconnecting: "Reconnecting",
   closed: "Disconnected",
+  loggedout: "Logged out",
 };
 
 /** Mirror a Stream's state into a pill element (text, data-state, title). */

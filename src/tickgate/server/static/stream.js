@@ -21,7 +21,8 @@ function closeReason(event) {
 
 /**
  * Events: "state" {state, text, attempt, delayMs}, "frame" {raw, data, at}, "sent" {text, at}.
- * States: idle, connecting, waiting (for session), live, reconnecting, closed.
+ * States: idle, connecting, waiting (for session), live, reconnecting, closed, and loggedout (held
+ * without retrying until resume(): reconnecting cannot help while the brokerage session is out).
  */
 export class Stream extends EventTarget {
   constructor(path, { prepare = async () => {} } = {}) {
@@ -54,11 +55,13 @@ export class Stream extends EventTarget {
     try {
       await this.prepare();
     } catch (error) {
-      this.retry(error.message);
+      if (error.status === 401) this.hold(error.message);
+      else if (this.state !== "loggedout") this.retry(error.message);
       return;
     } finally {
       this.opening = false;
     }
+    if (this.state === "loggedout") return;
     if (!this.wanted) {
       this.setState("closed", "disconnected");
       return;
@@ -119,6 +122,29 @@ export class Stream extends EventTarget {
     this.ws.send(text);
     this.dispatchEvent(new CustomEvent("sent", { detail: { text, at: new Date() } }));
     return true;
+  }
+
+  /** Close the socket and stay in "loggedout" (no retries) until resume() or connect(). */
+  hold(why) {
+    clearTimeout(this.timer);
+    this.timer = null;
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) ws.close(1000, "logged out");
+    this.attempt = 0;
+    if (this.state !== "loggedout") this.setState("loggedout", `logged out: ${why}`);
+  }
+
+  /** Connect again after hold(), if still wanted; a no-op in any other state. */
+  resume() {
+    if (this.state !== "loggedout") return;
+    if (!this.wanted) {
+      this.setState("closed", "disconnected");
+      return;
+    }
+    this.setState("connecting", `connecting to ${this.path}…`);
+    // A prepare() still under way carries on into the socket now that the state has changed.
+    if (!this.opening) this.open();
   }
 
   /** Close for good (no reconnect) until connect() is called again. */

@@ -1,8 +1,10 @@
 // The order ticket: build an order, confirm it, then walk the server's question/reply flow.
 
-import { api } from "./api.js";
+import { api, settled } from "./api.js";
 
-const TYPE_NAMES = { LMT: "Limit", MKT: "Market", STP: "Stop" };
+const TYPE_NAMES = { LMT: "Limit", MKT: "Market", STP: "Stop", STOP_LIMIT: "Stop limit" };
+/** What the price field means per order type; a stop-limit order has a second, stop, field. */
+const PRICE_LABELS = { LMT: "Limit price", MKT: "Price", STP: "Stop price", STOP_LIMIT: "Limit price" };
 
 /** A modal yes/no dialog; ask() resolves true (yes) or false (no, Escape). */
 export class ConfirmDialog {
@@ -43,10 +45,22 @@ export class ConfirmDialog {
   }
 }
 
-/** One line describing an order, e.g. "BUY 100 AAPL Limit 212.30 DAY". */
+/**
+ * One line describing an order, e.g. "BUY 100 AAPL Limit 212.30 DAY" or
+ * "SELL 100 AAPL Stop limit 209.50 stop 210.00 DAY".
+ */
 export function describe(order, symbol) {
   const price = order.orderType === "MKT" ? "" : ` ${order.price}`;
-  return `${order.side} ${order.quantity} ${symbol} ${TYPE_NAMES[order.orderType]}${price} ${order.tif}`;
+  const stop = order.auxPrice === undefined ? "" : ` stop ${order.auxPrice}`;
+  return `${order.side} ${order.quantity} ${symbol} ${TYPE_NAMES[order.orderType]}${price}${stop} ${order.tif}`;
+}
+
+function positive(input, what) {
+  const value = Number(input.value);
+  if (input.value === "" || !Number.isFinite(value) || value <= 0) {
+    throw new Error(`${what} must be above zero.`);
+  }
+  return value;
 }
 
 function isQuestion(answer) {
@@ -88,20 +102,29 @@ export class OrderTicket {
   setInstrument(item, last) {
     this.instrument = item;
     this.field("instrument").textContent = `${item.symbol} · ${item.conid}`;
-    this.field("price").value = last === null || last === undefined ? "" : String(last);
+    const text = last === null || last === undefined ? "" : String(last);
+    this.field("price").value = text;
+    this.field("stop").value = text;
     this.field("submit").disabled = false;
   }
 
   /** Prefill the price with `last` unless the user already typed one. */
   offerPrice(last) {
-    const input = this.field("price");
-    if (input.value === "" && last !== null) input.value = String(last);
+    if (last === null) return;
+    for (const name of ["price", "stop"]) {
+      const input = this.field(name);
+      if (input.value === "") input.value = String(last);
+    }
   }
 
   typeChanged() {
-    const market = this.field("type").value === "MKT";
+    const type = this.field("type").value;
+    const market = type === "MKT";
     this.field("price").disabled = market;
     this.field("price").required = !market;
+    this.field("price-label").textContent = PRICE_LABELS[type];
+    this.field("stop-field").hidden = type !== "STOP_LIMIT";
+    this.field("stop").required = type === "STOP_LIMIT";
   }
 
   status(text, level = "info") {
@@ -125,11 +148,10 @@ export class OrderTicket {
       tif: this.field("tif").value,
       cOID: `tg-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`,
     };
-    if (orderType !== "MKT") {
-      const price = Number(this.field("price").value);
-      if (!Number.isFinite(price) || price <= 0) throw new Error("Price must be above zero.");
-      order.price = price;
-    }
+    // The Client Portal API reads a stop order's stop from `price`; a stop-limit order has its
+    // limit in `price` and its stop in `auxPrice`.
+    if (orderType !== "MKT") order.price = positive(this.field("price"), PRICE_LABELS[orderType]);
+    if (orderType === "STOP_LIMIT") order.auxPrice = positive(this.field("stop"), "Stop price");
     return order;
   }
 
@@ -159,6 +181,9 @@ export class OrderTicket {
 
   async send(order, symbol, line) {
     this.status(`Sending: ${line}…`);
+    // Nothing else may reach the server between a question and its reply: let calls already
+    // under way finish first (onBusy has stopped new ones).
+    await settled();
     let answer = await api.placeOrder(this.account, order);
     while (isQuestion(answer)) {
       const question = answer[0];

@@ -1,0 +1,104 @@
+"""The page's layout at laptop and phone widths: nothing wider than the window, nothing cut off."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Locator, Page, expect
+from tests.page.conftest import ARTIFACTS
+from tests.page.dashboard import AAPL, open_dashboard, order_row, submit_ticket
+
+from tickgate.server.app import RunningServer
+
+#: True when `el` is wholly inside the window and every scrolling or clipping box around it, and
+#: its text is not cut short by an ellipsis.
+FULLY_SHOWN = """el => {
+  const box = el.getBoundingClientRect();
+  if (box.width === 0 || box.height === 0) return "not rendered";
+  const root = document.documentElement;
+  if (box.left < 0 || box.right > root.clientWidth + 0.5) return `outside the window: ${box.left}..${box.right}`;
+  for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+    if (getComputedStyle(up).overflowX === "visible") continue;
+    const clip = up.getBoundingClientRect();
+    if (box.left < clip.left - 0.5 || box.right > clip.right + 0.5) {
+      return `clipped by ${up.id || up.className}: ${box.left}..${box.right} in ${clip.left}..${clip.right}`;
+    }
+  }
+  if (el.scrollWidth > el.clientWidth + 1) return `text cut: ${el.scrollWidth} > ${el.clientWidth}`;
+  return "shown";
+}"""
+
+
+async def assert_fully_shown(locator: Locator) -> None:
+    await expect(locator).to_be_visible()
+    assert await locator.evaluate(FULLY_SHOWN) == "shown", await locator.evaluate(
+        "e => e.outerHTML"
+    )
+
+
+async def fill_the_page(page: Page) -> str:
+    """A working order in the blotter and a few frames in the console; returns the order id."""
+    await page.locator(f'#watch-rows tr[data-conid="{AAPL}"]').click()
+    await page.fill("#ticket-price", "1")
+    order_id = await submit_ticket(page, line="BUY 100 AAPL Limit 1 DAY")
+    await page.click("#console-connect")
+    await expect(page.locator("#console-state")).to_have_attribute("data-state", "live")
+    await page.get_by_role("button", name='s+md+265598+{"tempo":1000').click()
+    await page.click("#console-send")
+    await expect(page.locator("#console-frames .frame.in").first).to_be_visible()
+    await page.evaluate("window.scrollTo(0, 0)")
+    return order_id
+
+
+@pytest.mark.parametrize(
+    ("width", "height"), [(1280, 720), (1366, 768), (400, 800)], ids=["1280", "1366", "400"]
+)
+async def test_nothing_overflows_or_is_cut_off(
+    page: Page, server: RunningServer, width: int, height: int
+) -> None:
+    await page.set_viewport_size({"width": width, "height": height})
+    await open_dashboard(page, server)
+    order = order_row(page, await fill_the_page(page))
+
+    sizes = await page.evaluate(
+        "({scroll: document.documentElement.scrollWidth,"
+        " client: document.documentElement.clientWidth})"
+    )
+    assert sizes["scroll"] <= sizes["client"], sizes
+    await assert_fully_shown(order.locator("td.status"))
+    await assert_fully_shown(order.get_by_role("button", name="Cancel order"))
+    quote = page.locator(f'#watch-rows tr[data-conid="{AAPL}"]')
+    for column in ("last", "bid", "ask"):
+        await assert_fully_shown(quote.locator(f"td.{column}"))
+    for figure in await page.locator(".pnl dd").all():
+        await assert_fully_shown(figure)
+    for example in await page.locator("#console-examples .example").all():
+        await assert_fully_shown(example)
+    # Each frame's text has room to be read, beside or under its time and topic.
+    text = page.locator("#console-frames .frame.in code").first
+    assert (await text.evaluate("el => el.getBoundingClientRect().width")) >= 0.6 * min(
+        width - 60, 600
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"dashboard-{width}.png"), full_page=True)
+
+
+async def test_narrow_blotter_drops_minor_columns_and_shortens_ids(
+    page: Page, server: RunningServer
+) -> None:
+    await page.set_viewport_size({"width": 400, "height": 800})
+    await open_dashboard(page, server)
+    order = order_row(page, await fill_the_page(page))
+    head = page.locator("#pane-orders thead")
+    await expect(head.get_by_text("Avg", exact=True)).to_be_hidden()
+    await expect(head.get_by_text("Type", exact=True)).to_be_hidden()
+    # The type still shows, as a tag beside the price.
+    await expect(order.locator(".type-tag")).to_have_text("Limit")
+
+    await page.set_viewport_size({"width": 1100, "height": 800})
+    await expect(head.get_by_text("Avg", exact=True)).to_be_visible()
+    short = order.locator("td.col-id .id-short")
+    await expect(short).to_be_visible()
+    await expect(short).to_have_text("…" + (await order.get_attribute("data-order-id") or "")[-4:])
+
+    await page.set_viewport_size({"width": 1440, "height": 900})
+    await expect(order.locator("td.col-id .id-long")).to_be_visible()
