@@ -354,3 +354,17 @@ def test_csv_with_known_columns_and_tricky_cells_loads_or_raises(
 def test_json_and_toml_garbage_loads_or_raises_catalogue_error(text: str, fmt: str) -> None:
     with contextlib.suppress(CatalogueError):
         parse_instruments(text, fmt=fmt, source="garbage")
+
+
+def test_an_instrument_can_pin_its_simulated_rate(tmp_path: Path) -> None:
+    path = tmp_path / "hot.csv"
+    path.write_text(
+        "conid,symbol,sec_type,reference_price,ticks_per_second\n90000001,HOT,STK,10,50\n"
+        "90000002,COLD,STK,10,-1\n"
+    )
+    with pytest.raises(CatalogueError, match=r"hot.csv:3: ticks_per_second must be a rate"):
+        load_instruments(path)
+    path.write_text(
+        "conid,symbol,sec_type,reference_price,ticks_per_second\n90000001,HOT,STK,10,50\n"
+    )
+    assert load_instruments(path)[0].ticks_per_second == 50.0

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
+from collections import Counter
 from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.instruments import stock
 
 from tickgate.errors import NotFoundError
 from tickgate.market.engine import MarketEngine
@@ -324,3 +327,14 @@ def test_bad_calls_are_refused() -> None:
         simulator.advance(START + 20, -1)
     with pytest.raises(NotFoundError):
         simulator.halt(1)
+
+
+def test_an_instrument_pinned_to_a_rate_gets_that_share_of_the_events() -> None:
+    pinned = dataclasses.replace(stock(1, "HOT", "HOT CORP"), ticks_per_second=100.0)
+    others = [stock(10 + n, f"S{n}", f"STOCK {n}") for n in range(20)]
+    sim = MarketSimulator([pinned, *others], seed=5, start_ns=0, ticks_per_second=1000.0)
+    counts: Counter[int] = Counter()
+    for step in range(1, 201):
+        counts.update(t.conid for t in sim.advance(step * 10_000_000, 200))
+    share = counts[1] / sum(counts.values())
+    assert 0.08 < share < 0.12  # 100 of 1000 ticks/s

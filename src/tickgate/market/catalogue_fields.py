@@ -27,7 +27,7 @@ class RowError(Exception):
 FIELDS = (
     "conid", "symbol", "name", "sec_type", "exchange", "currency", "min_tick",
     "reference_price", "volatility", "multiplier", "listing_exchange", "underlying_conid",
-    "expiry", "strike", "right", "trading_class", "is_etf",
+    "expiry", "strike", "right", "trading_class", "is_etf", "ticks_per_second",
 )  # fmt: skip
 _REQUIRED = ("conid", "symbol", "sec_type", "reference_price")
 _DEFAULT_EXCHANGE = {SecType.STK: "SMART", SecType.OPT: "SMART", SecType.CASH: "IDEALPRO"}
@@ -75,6 +75,7 @@ def instrument_from_row(row: Mapping[str, object]) -> Instrument:
         right=_optional(values, "right", _right),
         trading_class=_text("trading_class", values.get("trading_class", ""), limit=32),
         is_etf=_bool("is_etf", values.get("is_etf", False)),
+        ticks_per_second=_optional(values, "ticks_per_second", _rate),
     )
 
 
@@ -149,6 +150,18 @@ def _volatility(value: object) -> float:
         number = math.nan
     if not 0 < number <= 5:  # also rejects NaN
         raise RowError(f"volatility must be an annualised fraction in (0, 5], got {value!r}")
+    return number
+
+
+def _rate(name: str, value: object) -> float:
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError
+        number = float(value)
+    except (ValueError, OverflowError):
+        number = math.nan
+    if not 0 < number <= 100_000:  # also rejects NaN
+        raise RowError(f"{name} must be a rate in (0, 100000] updates per second, got {value!r}")
     return number
 
 

@@ -31,6 +31,8 @@ class Instrument:
     `reference_price` is where the simulator starts the instrument (a realistic recent price);
     `volatility` is its annualised volatility (used by the simulator, and as implied volatility
     for options). Options and futures name their `underlying_conid`; `expiry` is YYYYMMDD.
+    `ticks_per_second` pins how often the simulator updates it (else it gets a share of the
+    total rate by its asset class's activity).
     """
 
     conid: int
@@ -50,6 +52,8 @@ class Instrument:
     right: Right | None = None
     trading_class: str = ""
     is_etf: bool = False
+    #: A fixed simulated update rate for this instrument; None shares the total by activity.
+    ticks_per_second: float | None = None
 
     @property
     def price_decimals(self) -> int:

@@ -116,13 +116,20 @@ def open_store(config: Config) -> EventStore:
 
 
 def default_source(gateway: Gateway) -> DataSource:
+    """The simulated market at the configured total rate, which is raised (and logged) when
+    instruments pinned to their own rates in the catalogue ask for more than it."""
+    pinned = sum(i.ticks_per_second or 0.0 for i in gateway.catalogue)
+    rate = max(gateway.config.ticks_per_second, pinned)
+    if rate > gateway.config.ticks_per_second:
+        log.warning("total rate raised to %g ticks/s: pinned instruments ask for that", rate)
     simulator = MarketSimulator(
-        gateway.catalogue, seed=gateway.config.seed, start_ns=gateway.clock.now_ns()
+        gateway.catalogue,
+        seed=gateway.config.seed,
+        start_ns=gateway.clock.now_ns(),
+        ticks_per_second=rate,
     )
     gateway.simulator = simulator
-    return SimulatorSource(
-        simulator, gateway.clock, ticks_per_second=gateway.config.ticks_per_second
-    )
+    return SimulatorSource(simulator, gateway.clock, ticks_per_second=rate)
 
 
 def build_app(

@@ -60,9 +60,15 @@ class MarketSimulator:
         seed: int,
         start_ns: int,
         session: Session = Session.OPEN,
+        ticks_per_second: float | None = None,
     ) -> None:
-        """Build the market as of `start_ns`; `catalogue` is iterated once."""
+        """Build the market as of `start_ns`; `catalogue` is iterated once.
+
+        `ticks_per_second` is the total rate the driver will ask for; it lets instruments with
+        their own `ticks_per_second` get exactly that share of the events.
+        """
         self._rng = Random(seed)
+        self._total_rate = ticks_per_second
         self._now = start_ns
         self._open = session is Session.OPEN
         self._books = {i.conid: SimBook(i, weight=0.0) for i in catalogue}
@@ -210,10 +216,28 @@ class MarketSimulator:
 
     def _reweigh(self) -> None:
         self._active = [book for book in self._books.values() if not book.halted]
+        weights = self._shares(self._active)
         total, self._cum_weights = 0.0, []
-        for book in self._active:
-            total += book.weight
+        for weight in weights:
+            total += weight
             self._cum_weights.append(total)
+
+    def _shares(self, books: list[SimBook]) -> list[float]:
+        """Pick weights: pinned instruments get rate/total of the events, the others share the
+        rest by activity (all of it goes to pinned ones when they ask for more than the total)."""
+        rate = self._total_rate
+        pinned = sum(b.instrument.ticks_per_second or 0.0 for b in books)
+        if not rate or not pinned:
+            return [book.weight for book in books]
+        free = sum(book.weight for book in books if book.instrument.ticks_per_second is None)
+        spare = rate - pinned
+        scale = free / spare if spare > 0 and free > 0 else 1.0
+        return [
+            book.weight
+            if book.instrument.ticks_per_second is None and spare > 0
+            else (book.instrument.ticks_per_second or 0.0) * scale
+            for book in books
+        ]
 
     def _first_event(self, book: SimBook) -> None:
         value = self._value(book, self._now)
