@@ -43,6 +43,7 @@ class Config:
     outbox_limit_bytes: int = 4 * 1024 * 1024
     require_priming: bool = True
     strict_replies: bool = True
+    rest_pacing: bool = False
     heartbeat_seconds: float = 10.0
     log_level: str = "info"
     session_close_utc: str = "21:00"
@@ -88,6 +89,10 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "strict_replies": (
         bool,
         "a REST request between an order question and its reply makes the reply stale (503)",
+    ),
+    "rest_pacing": (
+        bool,
+        "enforce the reference's REST rate limits (10 req/s, 1 per 5 s on orders...) with 429",
     ),
     "heartbeat_seconds": (float, "interval of the system heartbeat frame on /v1/api/ws"),
     "log_level": (str, "debug, info, warning or error"),

@@ -21,6 +21,7 @@ from tickgate.market.engine import MarketEngine
 from tickgate.market.history import HistoryService
 from tickgate.server import (
     market_control,
+    pacing,
     page,
     rest_contracts,
     rest_marketdata,
@@ -141,10 +142,16 @@ def build_app(
     """The aiohttp application of one gateway. Background tasks start with the app."""
     gateway = build_gateway(config, clock or SystemClock())
     app = web.Application(
-        middlewares=[error_middleware, session_middleware, reply_discipline_middleware],
+        middlewares=[
+            error_middleware,
+            pacing.pacing_middleware,
+            session_middleware,
+            reply_discipline_middleware,
+        ],
         client_max_size=1 << 20,
     )
     app[GATEWAY] = gateway
+    pacing.install(app)
     add_routes(
         app,
         rest_session.ROUTES
