@@ -94,7 +94,7 @@ async def test_streaming_before_priming_is_refused(
 BAD_INPUTS = [
     ("s+foo+1", None, "unknown topic"),
     ('s+md+265598+{"tempo":', "md+265598", "JSON"),
-    ("s+md+12345", "md+12345", "unknown conid 12345"),
+    ("s+md+12345", "md+12345", "Invalid conid 12345"),
     ('s+md+265598+{"fields":"31,99999"}', "md+265598", "99999"),
     ('s+md+265598+{"tempo":-5}', "md+265598", "tempo"),
     ('s+md+265598+{"tempo":99999999999}', "md+265598", "tempo"),

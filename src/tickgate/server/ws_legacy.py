@@ -83,7 +83,7 @@ class LegacyDialect:
         if gateway.config.require_priming and not gateway.session.primed:
             return "streaming needs a primed session: call GET /iserver/accounts first"
         if gateway.catalogue.find(conid) is None:
-            return f"unknown conid {conid}"
+            return f"Invalid conid {conid}"
         if conid not in self.md_conids and not gateway.session.acquire_line(self, conid):
             return (
                 f"market data lines limit reached: at most {gateway.session.md_lines} "
