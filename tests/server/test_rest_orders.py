@@ -289,3 +289,34 @@ async def test_strict_replies_can_be_turned_off(start: object, http: aiohttp.Cli
     await call(http, "POST", f"{base}/tickle")
     reply = f"{base}/iserver/reply/{question[0]['id']}"
     assert "order_id" in (await call(http, "POST", reply, json={"confirmed": True}))[0]
+
+
+async def test_modify_is_validated_and_cancel_all_handles_brackets(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    base = server.base_url + "/v1/api"
+    bid = float((await quote(http, base, 265598))["84"])
+    low = round(bid * 0.98, 2)
+    parent = {"conid": 265598, "side": "BUY", "orderType": "LMT", "price": low, "quantity": 2,
+              "tif": "GTC", "cOID": "b-1"}  # fmt: skip
+    child = {"conid": 265598, "side": "SELL", "orderType": "LMT", "price": round(bid * 1.02, 2),
+             "quantity": 2, "tif": "GTC", "parentId": "b-1"}  # fmt: skip
+    acks = await place_confirmed(http, base, parent)
+    answer = await call(http, "POST", f"{base}/iserver/account/{ACCT}/orders",
+                        json={"orders": [child]})  # fmt: skip
+    if "message" in answer[0]:
+        await call(
+            http, "POST", f"{base}/iserver/reply/{answer[0]['id']}", json={"confirmed": True}
+        )
+    order_id = int(acks[0]["order_id"])
+    url = f"{base}/iserver/account/{ACCT}/order/{order_id}"
+    bad = await call(http, "POST", url, json={"quantity": "abc"})
+    assert "not a number" in bad["error"]
+    huge = await call(http, "POST", url, json={"quantity": 100_000_000})
+    assert "buying power" in huge["error"]
+    kind = await call(http, "POST", url, json={"orderType": "MKT"})
+    assert "order type cannot be modified" in kind["error"]
+    done = await call(http, "DELETE", f"{base}/iserver/account/{ACCT}/order/-1")
+    assert done["msg"] == "Request was submitted"
+    live = await call(http, "GET", f"{base}/iserver/account/orders")
+    assert all(o["status"] in ("Cancelled", "Filled") for o in live["orders"])

@@ -37,14 +37,15 @@ def next_close_ns(now_ns: int, close: datetime.time) -> int:
 
 
 def catch_up(engine: TradingEngine, now_ns: int, close: datetime.time) -> bool:
-    """Close a session the gateway missed while it was down; True when it did."""
+    """Close a session the gateway missed while it was down; True when it did.
+
+    A close is missed when the store holds an order from before the latest close time and no
+    close was recorded since; a restart later on the same day closes nothing.
+    """
     boundary = previous_close_ns(now_ns, close)
-    stale = [
-        o for o in engine.state.working() if o.tif in ("DAY", "OPG") and o.created_ns < boundary
-    ]
-    if not stale and engine.state.session_start_ns >= boundary:
+    if engine.state.session_start_ns >= boundary:
         return False
-    if not stale and not engine.state.orders:
+    if not any(o.created_ns < boundary for o in engine.state.orders.values()):
         return False
     engine.close_session(boundary)
     return True

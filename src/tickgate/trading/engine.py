@@ -215,10 +215,13 @@ class TradingEngine(PlacementDesk, AccountViews):
         daily P&L. The close price of a conid is its quote's last price (or last fill)."""
         now = self.clock.now_ns() if now_ns is None else now_ns
         closes = self._close_prices()
+        # Only orders of the closing day: one placed after `now` (a late catch-up) lives on.
         for order in list(self.state.working()):
-            if order.order_type.at_close and self.state.is_active(order):
+            if order.order_type.at_close and self.state.is_active(order) and order.created_ns < now:
                 self._fill_at_close(order.order_id, closes.get(order.conid), now)
-        leftovers = [o for o in self.state.working() if o.tif in ("DAY", "OPG")]
+        leftovers = [
+            o for o in self.state.working() if o.tif in ("DAY", "OPG") and o.created_ns < now
+        ]
         self._commit([lifecycle.expire(o, now) for o in leftovers])
         self._commit([SessionClosed(now, closes)])
 

@@ -27,6 +27,7 @@ from tickgate.trading.requests import (
     OrderRequest,
     check_price,
     check_quantity,
+    decimal_of,
     parse_order,
 )
 from tickgate.trading.state import TradingState
@@ -231,9 +232,17 @@ class PlacementDesk(ABC):
         """
         self._replies.interrupt()
         order = self._own_order(account, order_id)
+        if not order.is_working:  # the specific error for a Filled or Cancelled order
+            lifecycle.step(order, OrderEvent.MODIFY, self.clock.now_ns())
         instrument = self.instruments.find(order.conid)
         assert instrument is not None  # an accepted order's conid is in the catalogue
         fields = _modified_fields(order, changes, instrument)
+        if "quantity" in fields and fields["quantity"] > order.quantity:
+            extra = OrderRequest(
+                order.conid, order.side, order.order_type, fields["quantity"] - order.quantity,
+                order.tif, order.price, order.aux_price,
+            )  # fmt: skip
+            self._check_buying_power(account, [(extra, instrument)])
         updated = lifecycle.step(order, OrderEvent.MODIFY, self.clock.now_ns(), **fields)
         self._commit([OrderUpdated(updated)])
         self._match_new([Placement(updated)])
@@ -249,7 +258,9 @@ class PlacementDesk(ABC):
         if order_id == -1:
             self.portfolio_of(account)
             for order in [o for o in self.state.working() if o.account == account]:
-                self._cancel_one(self.state.orders[order.order_id])
+                current = self.state.orders[order.order_id]
+                if current.is_working:  # cancelling a bracket parent already expired its children
+                    self._cancel_one(current)
             return {"msg": "Request was submitted", "order_id": -1, "account": account}
         order = self._own_order(account, order_id)
         self._cancel_one(order)
@@ -268,23 +279,54 @@ class PlacementDesk(ABC):
 
 def _modified_fields(order: Order, changes: Mapping[str, Any], inst: Instrument) -> dict[str, Any]:
     fields: dict[str, Any] = {}
-    if changes.get("quantity") is not None:
-        quantity = check_quantity(Decimal(str(changes["quantity"])), inst)
+    _refuse_unchangeable(order, changes)
+    quantity = decimal_of(changes, "quantity")
+    if quantity is not None:
+        quantity = check_quantity(quantity, inst)
         if quantity <= order.filled_quantity:
             raise OrderRejectedError(
                 f"Order quantity {quantity} must exceed the filled {order.filled_quantity}"
             )
         fields["quantity"] = quantity
     for key, name in (("price", "price"), ("auxPrice", "aux_price")):
-        if changes.get(key) is not None:
-            fields[name] = check_price(Decimal(str(changes[key])), inst, key)
-    if changes.get("trailingAmt") is not None and order.order_type.is_trailing:
-        fields["trailing_amount"] = Decimal(str(changes["trailingAmt"]))
+        value = decimal_of(changes, key)
+        if value is not None:
+            fields[name] = check_price(value, inst, key)
+    trailing = decimal_of(changes, "trailingAmt")
+    if trailing is not None and order.order_type.is_trailing:
+        if trailing <= 0:
+            raise OrderRejectedError("trailingAmt must be positive")
+        fields["trailing_amount"] = trailing
     if changes.get("tif") is not None:
         text = str(changes["tif"]).upper()
         if text not in TimeInForce.__members__:
             raise OrderRejectedError(f"Unsupported tif {text!r}")
         fields["tif"] = TimeInForce(text)
+    return fields
+
+
+def _refuse_unchangeable(order: Order, changes: Mapping[str, Any]) -> None:
+    """A modify resends the order: its side, type and contract must stay what they were."""
     if changes.get("side") is not None and str(changes["side"]).upper() != order.side.value:
         raise OrderRejectedError("The side of an order cannot be modified")
-    return fields
+    kind = changes.get("orderType")
+    if kind is not None and str(kind).upper() not in _TYPE_SPELLINGS[order.order_type.value]:
+        raise OrderRejectedError(
+            f"The order type cannot be modified ({order.order_type.value}); cancel and re-place"
+        )
+    conid = changes.get("conid")
+    if conid is not None and str(conid) != str(order.conid):
+        raise OrderRejectedError("The contract of an order cannot be modified")
+
+
+#: Spellings a modify may repeat the order type in (the API's and the order rows').
+_TYPE_SPELLINGS = {
+    "MKT": {"MKT", "MARKET"},
+    "LMT": {"LMT", "LIMIT"},
+    "STP": {"STP", "STOP"},
+    "STOP_LIMIT": {"STOP_LIMIT", "STP LMT", "STOPLIMIT"},
+    "TRAIL": {"TRAIL", "TRAILING STOP"},
+    "TRAILLMT": {"TRAILLMT", "TRAIL LIMIT"},
+    "MOC": {"MOC"},
+    "LOC": {"LOC"},
+}

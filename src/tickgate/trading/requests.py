@@ -59,7 +59,9 @@ class OrderRequest:
     outside_rth: bool = False
 
 
-def _decimal(raw: Mapping[str, Any], key: str) -> Decimal | None:
+def decimal_of(raw: Mapping[str, Any], key: str) -> Decimal | None:
+    """`raw[key]` as a finite Decimal, None when absent or empty; OrderRejectedError if not a
+    number."""
     value = raw.get(key)
     if value is None or value == "":
         return None
@@ -148,8 +150,8 @@ def check_price(price: Decimal | None, instrument: Instrument, key: str) -> Deci
 def _prices(
     raw: Mapping[str, Any], order_type: OrderType, instrument: Instrument
 ) -> tuple[Decimal | None, Decimal | None]:
-    price = check_price(_decimal(raw, "price"), instrument, "price")
-    aux = check_price(_decimal(raw, "auxPrice"), instrument, "auxPrice")
+    price = check_price(decimal_of(raw, "price"), instrument, "price")
+    aux = check_price(decimal_of(raw, "auxPrice"), instrument, "auxPrice")
     if order_type is OrderType.STP:
         # The Client Portal API takes a plain stop order's stop price in `price`; `auxPrice`
         # (the TWS spelling) is accepted too.
@@ -169,7 +171,7 @@ def _trailing(
 ) -> tuple[TrailingType | None, Decimal | None]:
     if not order_type.is_trailing:
         return None, None
-    amount = _decimal(raw, "trailingAmt")
+    amount = decimal_of(raw, "trailingAmt")
     if amount is None or amount <= 0:
         raise OrderRejectedError(
             f"A positive trailingAmt is required for a {order_type.value} order"
@@ -192,7 +194,7 @@ def parse_order(
     instrument = _instrument(raw, lookup)
     order_type = _order_type(raw)
     side, tif = _side_and_tif(raw, order_type)
-    quantity = check_quantity(_decimal(raw, "quantity"), instrument)
+    quantity = check_quantity(decimal_of(raw, "quantity"), instrument)
     price, aux = _prices(raw, order_type, instrument)
     trailing_type, trailing_amount = _trailing(raw, order_type)
     c_oid, parent = raw.get("cOID"), raw.get("parentId")
