@@ -291,3 +291,15 @@ def test_a_stop_order_takes_its_stop_price_from_price_as_the_client_portal_api_d
     ack = engine.place(ACCT, [order])
     placed = engine.state.orders[int(ack[0]["order_id"])]
     assert placed.aux_price == D(95) and placed.price is None and placed.is_working
+
+
+def test_commission_minimum_is_charged_once_per_order_not_per_partial_fill() -> None:
+    engine, quotes, *_ = _engine(cash="10000000")
+    _quote(engine, quotes, 99.99, 100.01, 100.0, size=600)
+    ack = engine.place(ACCT, [_lmt("BUY", 3000, "100.01", tif="GTC")])
+    order_id = int(ack[0]["order_id"])
+    for _ in range(6):
+        _quote(engine, quotes, 99.99, 100.01, 100.0, size=600)
+    fills = [f for f in engine.state.fills if f.order_id == order_id]
+    assert len(fills) == 5 and sum(f.quantity for f in fills) == 3000
+    assert sum(f.commission for f in fills) == D("15.00")  # 0.005 x 3000, one minimum at most

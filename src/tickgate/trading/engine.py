@@ -174,10 +174,11 @@ class TradingEngine(PlacementDesk, AccountViews):
         return market
 
     def _fill_event(self, order: Order, quantity: Decimal, price: Decimal) -> OrderFilled:
-        sequence = sum(1 for f in self.state.fills if f.order_id == order.order_id) + 1
+        earlier = [f for f in self.state.fills if f.order_id == order.order_id]
         return lifecycle.fill(
             order, quantity, price, instrument=self.instrument(order.conid),
-            schedule=self.config.commissions, sequence=sequence, now_ns=self.clock.now_ns(),
+            schedule=self.config.commissions, sequence=len(earlier) + 1,
+            now_ns=self.clock.now_ns(), charged=sum((f.commission for f in earlier), Decimal(0)),
         )  # fmt: skip
 
     def _after_fill(self, order_id: int) -> None:

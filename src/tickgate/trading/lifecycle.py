@@ -72,8 +72,14 @@ def fill(
     schedule: CommissionSchedule,
     sequence: int,
     now_ns: int,
+    charged: Decimal = Decimal(0),
 ) -> OrderFilled:
-    """The event of `order` filling `quantity` at `price`; `sequence` numbers its fills."""
+    """The event of `order` filling `quantity` at `price`; `sequence` numbers its fills.
+
+    Commissions are per order, as on IBKR: this fill pays the schedule's fee for everything
+    filled so far minus `charged`, what the order's earlier fills paid (so the minimum is
+    charged once per order, not once per partial fill).
+    """
     filled = order.filled_quantity + quantity
     paid = (order.avg_price or Decimal(0)) * order.filled_quantity + price * quantity
     event = OrderEvent.FILL if filled == order.quantity else OrderEvent.PARTIAL_FILL
@@ -93,7 +99,9 @@ def fill(
         side=order.side,
         quantity=quantity,
         price=price,
-        commission=schedule.commission(instrument, quantity, price),
+        commission=max(
+            Decimal(0), schedule.commission(instrument, filled, paid / filled) - charged
+        ),
         ts_ns=now_ns,
     )
     return OrderFilled(after, execution)
