@@ -29,6 +29,8 @@ class _Topic:
     outboxes: set[Outbox] = field(default_factory=set)
     pending_pnl: list[PnlChanged] = field(default_factory=list)
     last_pnl_ns: int | None = None
+    #: The last P&L frame sent per account: figures that moved and came back are not resent.
+    last_pnl: dict[str, bytes] = field(default_factory=dict)
 
 
 class AccountStreams:
@@ -87,9 +89,12 @@ class AccountStreams:
             latest[event.account] = event
         topic.pending_pnl.clear()
         sent = False
-        for event in latest.values():
+        for account, event in latest.items():
             payload = topic.renderer(event)
-            sent = sent or payload is not None
+            if payload is None or topic.last_pnl.get(account) == payload:
+                continue
+            topic.last_pnl[account] = payload
+            sent = True
             self._push(topic, payload)
         if sent:
             topic.last_pnl_ns = now_ns
