@@ -33,9 +33,11 @@ class NotFoundError(TickgateError):
 
 
 class RequestError(TickgateError):
-    """A REST request is invalid. `status` is the HTTP status to answer with."""
+    """A REST request is invalid. `status` is the HTTP status to answer with; `extra` members
+    go into the JSON error body beside `error` (e.g. IBKR's `statusCode`)."""
 
-    def __init__(self, message: str, *, status: int = 400) -> None:
+    def __init__(self, message: str, *, status: int = 400, **extra: object) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        self.extra = extra

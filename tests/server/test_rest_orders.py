@@ -82,7 +82,7 @@ async def test_reply_errors(server: RunningServer, http: aiohttp.ClientSession) 
         json={"confirmed": False},
         status=400,
     )
-    assert declined["error"] == "order not confirmed"
+    assert declined == {"error": "order not confirmed", "statusCode": 400}
 
 
 async def test_suppressed_questions_are_not_asked(
@@ -320,3 +320,12 @@ async def test_modify_is_validated_and_cancel_all_handles_brackets(
     assert done["msg"] == "Request was submitted"
     live = await call(http, "GET", f"{base}/iserver/account/orders")
     assert all(o["status"] in ("Cancelled", "Filled") for o in live["orders"])
+
+
+async def test_unknown_account_filter_is_a_404(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    base = server.base_url + "/v1/api"
+    for path in ("iserver/account/trades?accountId=NOPE", "iserver/account/orders?accountId=NOPE"):
+        body = await call(http, "GET", f"{base}/{path}", status=404)
+        assert "NOPE" in body["error"]

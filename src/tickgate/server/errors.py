@@ -21,7 +21,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except RequestError as exc:
         log.info("%s %s -> %d: %s", request.method, request.path, exc.status, exc.message)
-        return error_response(exc.message, status=exc.status)
+        return error_response(exc.message, status=exc.status, **exc.extra)
     except NotFoundError as exc:
         log.info("%s %s -> 404: %s", request.method, request.path, exc)
         return error_response(str(exc), status=404)

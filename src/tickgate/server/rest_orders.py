@@ -60,6 +60,8 @@ async def reset_suppressed(request: web.Request) -> web.Response:
 
 def _account_filter(request: web.Request) -> str | None:
     account = request.query.get("accountId", "").strip()
+    if account:
+        _trading(request).portfolio_of(account)  # NotFoundError -> 404 for an unknown account
     return account or None
 
 

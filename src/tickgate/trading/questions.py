@@ -138,5 +138,5 @@ class QuestionBook(Generic[T]):
                 raise RequestError(f"reply id is no longer valid: '{reply_id}'", status=503)
             raise RequestError(f"reply id not found: '{reply_id}'", status=400)
         if not confirmed:
-            raise RequestError("order not confirmed", status=400)
+            raise RequestError("order not confirmed", status=400, statusCode=400)
         return pending.payload, pending.questions[1:]
