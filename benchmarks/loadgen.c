@@ -11,7 +11,15 @@
  *   ws    tickgate's seed dialect (or anything sending the same JSON frames): text subscriptions.
  *   nats  NATS over WebSocket: CONNECT/SUB/PING, MSG parsing. With --pub HOST:PORT the loadgen
  *         also publishes the firehose itself over a plain NATS TCP connection, keeping at most
- *         --pub-window messages in flight to the slowest subscriber.
+ *         --pub-window messages in flight to the slowest subscriber (the publisher is pumped
+ *         every few socket events, so the server never waits long for input).
+ *
+ * --parse-every N: only every Nth message of a connection is parsed (error, latency, sequence);
+ * the others are only framed and counted. Used where the server's ceiling is wanted and the
+ * client's per-message parsing would otherwise be the limit; sequence checks are off then.
+ * --stall N stops reading N connections as soon as they are subscribed; --stall-rcvbuf B gives
+ * them a B-byte SO_RCVBUF (set before connect), so the backlog cannot hide in this side's kernel
+ * buffer. Their local ports are reported ("stalled_ports") so the server side can be matched.
  *
  * Phases: connect all (at most --inflight handshakes at once) -> warmup -> measure -> report.
  * Phase changes are printed on stdout ("phase connected|measure|end") so the driver can sample
@@ -65,16 +73,17 @@ typedef struct {
     seqent subs[MAX_SUBS];
     uint64_t frames;
     uint64_t received; /* messages since start, measured or not (publisher window) */
+    int local_port;
 } conn;
 
 typedef struct {
     const char *host, *path, *sub, *subs_file, *pub, *subject, *ts_key, *seq_key;
-    int port, conns, inflight, tls, stall, mode, pub_batch, pub_window;
+    int port, conns, inflight, tls, stall, mode, pub_batch, pub_window, parse_every, stall_rcvbuf;
     double warmup, duration;
 } options;
 
 static options opt = {"127.0.0.1", "/v1/portal/ws", NULL, NULL, NULL, "md.265598", "\"22\":\"",
-                      "\"23\":\"", 5000, 1, 100, 0, 0, M_WS, 64, 4096, 1.0, 3.0};
+                      "\"23\":\"", 5000, 1, 100, 0, 0, M_WS, 64, 4096, 1, 0, 1.0, 3.0};
 static conn *conns;
 static char **sub_lines; /* per connection: subscription messages separated by '|' */
 static int epfd, measuring;
@@ -280,11 +289,19 @@ static void check_sequence(conn *c, const char *p, size_t n) {
 
 static void on_message(conn *c, const char *p, size_t n, int64_t now) {
     c->received++;
+    if (opt.parse_every > 1 && c->received % (uint64_t)opt.parse_every) {
+        if (measuring) { /* framed and counted, not parsed */
+            frames_total++;
+            bytes_total += n;
+            c->frames++;
+        }
+        return;
+    }
     if (memmem(p, n < 16 ? n : 16, "\"error\"", 7)) {
         if (error_frames++ < 5) fprintf(stderr, "loadgen: error frame: %.*s\n", (int)n, p);
         return;
     }
-    if (opt.seq_key[0]) check_sequence(c, p, n);
+    if (opt.seq_key[0] && opt.parse_every <= 1) check_sequence(c, p, n);
     if (!measuring) return;
     const char *t = find_key(p, n, opt.ts_key);
     long ts;
@@ -301,22 +318,21 @@ static void on_message(conn *c, const char *p, size_t n, int64_t now) {
     c->frames++;
 }
 
-/* NATS protocol over the WebSocket byte stream: MSG, PING, PONG, INFO, +OK, -ERR. */
-static void on_nats_bytes(conn *c, const char *p, size_t n, int64_t now) {
-    buf_append(&c->nbuf, &c->nlen, &c->ncap, p, n);
+/* Parse NATS protocol lines in buf[0..len); returns the bytes consumed (whole messages only). */
+static size_t parse_nats(conn *c, const char *buf, size_t len, int64_t now) {
     size_t off = 0;
-    while (off < c->nlen) {
-        char *line = c->nbuf + off;
-        char *eol = memmem(line, c->nlen - off, "\r\n", 2);
+    while (off < len) {
+        const char *line = buf + off;
+        const char *eol = memmem(line, len - off, "\r\n", 2);
         if (!eol) break;
         size_t line_len = (size_t)(eol - line);
         if (line_len >= 4 && memcmp(line, "MSG ", 4) == 0) {
-            char *sp = eol; /* the size is the last token of the line */
+            const char *sp = eol; /* the size is the last token of the line */
             while (sp > line && sp[-1] != ' ') sp--;
             long size;
             parse_long(sp, eol, &size);
             size_t need = line_len + 2 + (size_t)size + 2;
-            if (c->nlen - off < need) break;
+            if (len - off < need) break;
             on_message(c, eol + 2, (size_t)size, now);
             off += need;
             continue;
@@ -331,6 +347,20 @@ static void on_nats_bytes(conn *c, const char *p, size_t n, int64_t now) {
         }
         off += line_len + 2;
     }
+    return off;
+}
+
+/* NATS protocol over the WebSocket byte stream: MSG, PING, PONG, INFO, +OK, -ERR. A payload is
+ * parsed where it lies; only a partial message at its end is copied, to be completed by the
+ * next WebSocket frame. */
+static void on_nats_bytes(conn *c, const char *p, size_t n, int64_t now) {
+    if (c->nlen == 0) {
+        size_t used = parse_nats(c, p, n, now);
+        buf_append(&c->nbuf, &c->nlen, &c->ncap, p + used, n - used);
+        return;
+    }
+    buf_append(&c->nbuf, &c->nlen, &c->ncap, p, n);
+    size_t off = parse_nats(c, c->nbuf, c->nlen, now);
     memmove(c->nbuf, c->nbuf + off, c->nlen - off);
     c->nlen -= off;
 }
@@ -430,11 +460,14 @@ static void on_readable(conn *c, char *rbuf) {
 
 /* ---- connection set-up ---- */
 
-static int open_socket(const char *host, int port) {
+static int open_socket(const char *host, int port, int rcvbuf) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     if (fd < 0) die("socket");
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* before connect, so the window advertised in the handshake is already the small one */
+    if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0)
+        die("SO_RCVBUF");
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, host, &sa.sin_addr);
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS) die("connect");
@@ -442,7 +475,10 @@ static int open_socket(const char *host, int port) {
 }
 
 static void start_conn(conn *c) {
-    c->fd = open_socket(opt.host, opt.port);
+    c->fd = open_socket(opt.host, opt.port, c->idx < opt.stall ? opt.stall_rcvbuf : 0);
+    struct sockaddr_in local;
+    socklen_t ll = sizeof local;
+    if (getsockname(c->fd, (struct sockaddr *)&local, &ll) == 0) c->local_port = ntohs(local.sin_port);
     c->state = S_CONNECTING;
     struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.ptr = c};
     epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev);
@@ -574,7 +610,7 @@ static void pub_start(void) {
     char host[64];
     const char *colon = strrchr(opt.pub, ':');
     snprintf(host, sizeof host, "%.*s", (int)(colon - opt.pub), opt.pub);
-    pub.fd = open_socket(host, atoi(colon + 1));
+    pub.fd = open_socket(host, atoi(colon + 1), 0);
     /* wait for the connection, then say CONNECT; the server's INFO/PING are drained below */
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &pub};
     epoll_ctl(epfd, EPOLL_CTL_ADD, pub.fd, &ev);
@@ -628,6 +664,8 @@ static void parse_args(int argc, char **argv) {
         else if (!strcmp(k, "--pub-window")) opt.pub_window = atoi(v);
         else if (!strcmp(k, "--tls")) opt.tls = atoi(v);
         else if (!strcmp(k, "--stall")) opt.stall = atoi(v);
+        else if (!strcmp(k, "--stall-rcvbuf")) opt.stall_rcvbuf = atoi(v);
+        else if (!strcmp(k, "--parse-every")) opt.parse_every = atoi(v);
         else if (!strcmp(k, "--warmup")) opt.warmup = atof(v);
         else if (!strcmp(k, "--duration")) opt.duration = atof(v);
         else if (!strcmp(k, "--ts-key")) opt.ts_key = v;
@@ -662,14 +700,19 @@ static void report(double connect_s, int open_count, double measured_s, double c
            "\"per_conn_frames_min\":%llu,\"per_conn_frames_max\":%llu,"
            "\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
            "\"loadgen_cpu_s\":%.4f,\"loadgen_cpu_frac\":%.3f,"
-           "\"seq\":{\"checked\":%llu,\"gaps\":%llu,\"lost\":%llu,\"reordered\":%llu}}\n",
+           "\"parse_every\":%d,"
+           "\"seq\":{\"checked\":%llu,\"gaps\":%llu,\"lost\":%llu,\"reordered\":%llu},",
            opt.conns, open_count, still_open, (unsigned long long)closed_by_server, connect_s,
            measured_s, (unsigned long long)frames_total, frames_total / measured_s,
            (unsigned long long)bytes_total, (unsigned long long)frames_no_ts,
            (unsigned long long)error_frames, (unsigned long long)fmin, (unsigned long long)fmax,
            hist_percentile(0.50) / 1e3, hist_percentile(0.99) / 1e3, lat_max / 1e3, cpu_s,
-           cpu_s / measured_s, (unsigned long long)seq_checked, (unsigned long long)seq_gaps,
+           cpu_s / measured_s, opt.parse_every, (unsigned long long)seq_checked, (unsigned long long)seq_gaps,
            (unsigned long long)seq_lost, (unsigned long long)seq_reordered);
+    printf("\"stalled_ports\":[");
+    for (int i = 0; i < opt.stall && i < opt.conns; i++)
+        printf("%s%d", i ? "," : "", conns[i].local_port);
+    printf("]}\n");
     fflush(stdout);
 }
 
@@ -677,6 +720,9 @@ static void poll_once(char *rbuf, int timeout_ms) {
     struct epoll_event evs[512];
     int n = epoll_wait(epfd, evs, 512, timeout_ms);
     for (int i = 0; i < n; i++) {
+        /* keep the server fed while this loop reads: a publisher that waits for a whole
+         * batch of reads leaves the server idle between batches */
+        if (pub.started && i && (i & 15) == 0) pub_pump();
         if (evs[i].data.ptr == &pub) {
             if (evs[i].events & EPOLLIN) pub_readable();
             if (evs[i].events & EPOLLOUT) pub_pump();

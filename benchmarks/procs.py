@@ -3,7 +3,8 @@
 Every server runs in its own process pinned (with `taskset`, when there are two or more cores)
 to `SERVER_CPU`, the load generator to `LOADGEN_CPU`, so neither steals the other's core. Server
 CPU time and memory are read from `/proc/<pid>/stat` (utime + stime) and `/proc/<pid>/status`
-(VmRSS, VmHWM) at the moments the load generator announces its phases.
+(VmRSS, VmHWM) at the moments the load generator announces its phases, and optionally VmRSS
+every `sample_every` seconds from the feed's start (to show whether memory plateaus).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,28 @@ def cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
     after_name = stat[stat.rindex(")") + 2 :].split()
     return (int(after_name[11]) + int(after_name[12])) / CLK_TCK
+
+
+def core_jiffies() -> dict[int, tuple[int, int]]:
+    """(busy, total) clock ticks per core since boot, from `/proc/stat` (idle and iowait are
+    not busy)."""
+    cores = {}
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *fields = line.split()
+        if name.startswith("cpu") and name != "cpu":
+            ticks = [int(f) for f in fields]
+            cores[int(name[3:])] = (sum(ticks[:8]) - ticks[3] - ticks[4], sum(ticks[:8]))
+    return cores
+
+
+def busy_fractions(
+    start: dict[int, tuple[int, int]], end: dict[int, tuple[int, int]]
+) -> dict[int, float]:
+    """How busy each core was between two `core_jiffies()` readings (by anything at all)."""
+    return {
+        core: (end[core][0] - start[core][0]) / max(end[core][1] - start[core][1], 1)
+        for core in start
+    }
 
 
 def memory_kb(pid: int, key: str) -> int:
@@ -146,6 +169,12 @@ class LoadResult:
     rss_before_kb: int
     rss_connected_kb: int
     peak_rss_kb: int
+    #: (seconds since the feed started, VmRSS KiB), when sampling was asked for
+    rss_series_kb: list[tuple[float, int]] = field(default_factory=list)
+    #: seconds since the feed started at which the measured window began and ended
+    measure_window_s: tuple[float, float] = (0.0, 0.0)
+    #: how busy each core was in the measured window, by any process (other load shows here)
+    core_busy: dict[int, float] = field(default_factory=dict)
 
 
 def compile_loadgen(build_dir: Path) -> Path:
@@ -161,12 +190,17 @@ def compile_loadgen(build_dir: Path) -> Path:
     return binary
 
 
-def _lines(proc: subprocess.Popen[bytes], deadline: float) -> Iterator[str]:
+def _lines(proc: subprocess.Popen[bytes], deadline: float, every: float | None) -> Iterator[str]:
+    """The load generator's stdout lines; an empty string every `every` seconds of silence."""
     assert proc.stdout is not None
     while True:
         left = deadline - time.monotonic()
-        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, left))
+        wait = max(0.0, left) if every is None else max(0.0, min(left, every))
+        ready, _, _ = select.select([proc.stdout], [], [], wait)
         if not ready:
+            if time.monotonic() < deadline:
+                yield ""
+                continue
             proc.kill()
             raise RuntimeError(f"load generator timed out: {proc.args!r}")
         line = proc.stdout.readline()
@@ -175,28 +209,43 @@ def _lines(proc: subprocess.Popen[bytes], deadline: float) -> Iterator[str]:
         yield line.decode().strip()
 
 
-def run_loadgen(binary: Path, server: Server, args: Sequence[str], *, timeout: float) -> LoadResult:
-    """Run the load generator against `server`, sampling the server at each phase change."""
+def run_loadgen(
+    binary: Path,
+    server: Server,
+    args: Sequence[str],
+    *,
+    timeout: float,
+    sample_every: float | None = None,
+) -> LoadResult:
+    """Run the load generator against `server`, sampling the server at each phase change (and
+    its VmRSS every `sample_every` seconds once the feed runs). Raises RuntimeError when the load
+    generator times out or reports nothing."""
     pid = server.pid
     rss_before = memory_kb(pid, "VmRSS")
     command = [*pinned(LOADGEN_CPU), str(binary), "--port", str(server.port), *args]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE)
-    cpu_start = cpu_end = 0.0
-    rss_connected = rss_before
-    report: dict[str, Any] = {}
-    for line in _lines(proc, time.monotonic() + timeout):
+    result = LoadResult({}, 0.0, rss_before, rss_before, 0)
+    cpu_start = started = measure_from = 0.0
+    cores = core_jiffies()
+    for line in _lines(proc, time.monotonic() + timeout, sample_every):
+        since = time.monotonic() - started
         if line.startswith("phase connected"):
-            rss_connected = memory_kb(pid, "VmRSS")
+            result.rss_connected_kb = memory_kb(pid, "VmRSS")
             server.go()
+            started = time.monotonic()
         elif line == "phase measure":
-            cpu_start = cpu_seconds(pid)
+            cpu_start, measure_from, cores = cpu_seconds(pid), since, core_jiffies()
         elif line == "phase end":
-            cpu_end = cpu_seconds(pid)
+            result.server_cpu_s = cpu_seconds(pid) - cpu_start
+            result.core_busy = busy_fractions(cores, core_jiffies())
+            result.measure_window_s = (round(measure_from, 3), round(since, 3))
         elif line.startswith("{"):
-            report = orjson.loads(line)
+            result.loadgen = orjson.loads(line)
+        if sample_every is not None and started and proc.poll() is None:
+            at = time.monotonic() - started
+            result.rss_series_kb.append((round(at, 3), memory_kb(pid, "VmRSS")))
     proc.wait()
-    if not report:
+    if not result.loadgen:
         raise RuntimeError(f"load generator exited with {proc.returncode} and no report")
-    return LoadResult(
-        report, cpu_end - cpu_start, rss_before, rss_connected, memory_kb(pid, "VmHWM")
-    )
+    result.peak_rss_kb = memory_kb(pid, "VmHWM")
+    return result

@@ -1,4 +1,8 @@
-"""Turning runs into results: per-run metrics, medians, ratios, the table and the JSON file."""
+"""Turning runs into results: per-run metrics, medians, ratios, the JSON files and the table.
+
+The table file `results/<date>-table.txt` is always rebuilt from the JSON files of that date
+(every scenario's latest run), so it can never disagree with them.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +15,26 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from procs import ROOT, LoadResult
+from checks import MET, MISS, bound
+from procs import LOADGEN_CPU, ROOT, SERVER_CPU, LoadResult
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: counts that must not hide behind a median: summed over runs instead
 _SUMMED = ("seq", "closed_by_server", "error_frames")
 
 
-def run_metrics(result: LoadResult) -> dict[str, Any]:
-    """The metrics of one run: load generator report plus the server's /proc readings."""
+def run_metrics(result: LoadResult, stalled: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The metrics of one run: load generator report plus the server's /proc readings (and, when
+    given, the stalled connection's readings and the RSS series; lists are kept per run only)."""
     lg = result.loadgen
     frames = lg["frames"]
     opened = max(lg["opened"], 1)
+    extra: dict[str, Any] = {}
+    if stalled is not None:
+        extra["stalled"] = stalled
+    if result.rss_series_kb:
+        extra["measure_window_s"] = list(result.measure_window_s)
+        extra["rss_series_kb"] = [list(sample) for sample in result.rss_series_kb]
     return {
         "frames_per_s": lg["frames_per_s"],
         "server_cpu_s": result.server_cpu_s,
@@ -39,7 +51,13 @@ def run_metrics(result: LoadResult) -> dict[str, Any]:
         "per_conn_frames_min": lg["per_conn_frames_min"],
         "per_conn_frames_max": lg["per_conn_frames_max"],
         "loadgen_cpu_frac": lg["loadgen_cpu_frac"],
+        # the pinned cores' busy time from all processes (and softirqs): the excess over our
+        # two processes is other load on the machine
+        "server_core_busy_frac": result.core_busy.get(SERVER_CPU, 0.0),
+        "loadgen_core_busy_frac": result.core_busy.get(LOADGEN_CPU, 0.0),
+        "parse_every": lg.get("parse_every", 1),
         "seq": lg["seq"],
+        **extra,
     }
 
 
@@ -48,6 +66,8 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for key in runs[0]:
         values = [run[key] for run in runs if run.get(key) is not None]
+        if values and isinstance(values[0], list):
+            continue  # series: per run only
         if not values:
             summary[key] = None
         elif isinstance(values[0], dict):
@@ -64,6 +84,13 @@ def _combine_dicts(values: list[dict[str, Any]], *, summed: bool) -> dict[str, A
         numbers = [value[key] for value in values if key in value]
         combined[key] = sum(numbers) if summed else statistics.median(numbers)
     return combined
+
+
+def verdict(check: dict[str, Any]) -> str:
+    """A stored check's verdict (files written before verdicts existed only say `met`)."""
+    if "verdict" in check:
+        return str(check["verdict"])
+    return MET if check["met"] else MISS
 
 
 def ratios(summary: dict[str, dict[str, Any]], ours: str) -> dict[str, dict[str, float]]:
@@ -87,7 +114,7 @@ def ratios(summary: dict[str, dict[str, Any]], ours: str) -> dict[str, dict[str,
 HEADER = (
     f"{'scenario':<19} {'server':<19} {'frames/s':>10} {'ratio':>6} {'cpu us/fr':>9} "
     f"{'srv cpu':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'peak MB':>8} "
-    f"{'KB/conn':>7} {'lg cpu':>6}"
+    f"{'KB/conn':>7} {'lg cpu':>6} {'core0':>5} {'bound':>7}"
 )
 
 
@@ -103,9 +130,14 @@ def table_rows(name: str, summary: dict[str, dict[str, Any]], ours: str) -> list
             f"{_num(s['server_cpu_us_per_frame'], 9, 2)} {s['server_cpu_frac']:>7.0%} "
             f"{_num(_ms(lat.get('p50')), 8, 2)} {_num(_ms(lat.get('p99')), 8, 2)} "
             f"{_num(_ms(lat.get('max')), 8, 1)} {s['peak_rss_kb'] / 1024:>8.1f} "
-            f"{s['rss_per_conn_kb']:>7.1f} {s['loadgen_cpu_frac']:>6.0%}"
+            f"{s['rss_per_conn_kb']:>7.1f} {s['loadgen_cpu_frac']:>6.0%} "
+            f"{_pct(s.get('server_core_busy_frac'), 5)} {bound(s):>7}"
         )
     return rows
+
+
+def _pct(value: float | None, width: int) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}.0%}"
 
 
 def _ms(us: float | None) -> float | None:
@@ -142,10 +174,19 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write_result(name: str, document: dict[str, Any], *, quick: bool) -> Path:
+def today() -> str:
+    """The date that names result files."""
+    return datetime.date.today().isoformat()
+
+
+def result_path(date: str, name: str, *, quick: bool) -> Path:
+    """`benchmarks/results/<date>-<name>[-quick].json`."""
+    return RESULTS / f"{date}-{name}{'-quick' if quick else ''}.json"
+
+
+def write_result(date: str, name: str, document: dict[str, Any], *, quick: bool) -> Path:
     """Write `benchmarks/results/<date>-<name>[-quick].json`; returns its path."""
     RESULTS.mkdir(exist_ok=True)
-    date = datetime.date.today().isoformat()
-    path = RESULTS / f"{date}-{name}{'-quick' if quick else ''}.json"
+    path = result_path(date, name, quick=quick)
     path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
     return path

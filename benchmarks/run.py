@@ -4,9 +4,10 @@
 
 Each scenario starts a server process (tickgate, or a reference) pinned to one core and the C
 load generator (compiled here with gcc -O2) pinned to another, three runs per variant by default,
-and writes `benchmarks/results/<date>-<scenario>.json` (`-quick` suffix with --quick).
-`--profile` records the tickgate server of every run with py-spy (self time per function) into
-`benchmarks/results/profiles/`.
+and writes `benchmarks/results/<date>-<scenario>.json` (`-quick` suffix with --quick). It then
+rewrites `benchmarks/results/<date>-table.txt` from all of that date's JSON files (the scenarios
+run now and those run earlier that day) and prints it. `--profile` records the tickgate server
+of every run with py-spy (self time per function) into `benchmarks/results/profiles/`.
 """
 
 from __future__ import annotations
@@ -18,10 +19,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import orjson
 import report
+import table
+from checks import Runs
 from procs import ROOT, Server, compile_loadgen, run_loadgen, start_nats, start_python_server
 from profiling import Profiler
 from scenarios import Scenario, Variant, all_scenarios
+from stalled import stalled_metrics
 
 OURS = "tickgate"
 
@@ -38,7 +43,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--warmup", type=float, help="seconds before measuring (default 1, quick 0.5)"
     )
-    parser.add_argument("--duration", type=float, help="seconds measured (default 4, quick 1.5)")
+    parser.add_argument(
+        "--duration", type=float, help="seconds measured (default 4 or the scenario's, quick 1.5)"
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy the tickgate server")
     parser.add_argument("--native", action="store_true", help="with --profile: C frames too")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
@@ -51,9 +58,11 @@ def raise_fd_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def start(variant: Variant, workdir: Path) -> Server:
+def start(variant: Variant, workdir: Path, *, watch: bool) -> Server:
     if variant.server == "tickgate":
         args = [*variant.server_args, "--data-dir", str(workdir / "tickgate-data")]
+        if watch:
+            args += ["--watch-file", str(workdir / "watch.json")]
         return start_python_server("tickgate", "server_main.py", args)
     if variant.server == "plain":
         return start_python_server("plain", "reference_plain.py", variant.server_args)
@@ -69,7 +78,7 @@ def loadgen_args(
         "--warmup",
         str(options.warmup),
         "--duration",
-        str(options.duration),
+        str(duration(scenario, options)),
     ]
     for arg in variant.loadgen_args:
         args.append(f"127.0.0.1:{server.nats_port}" if arg == "NATS" else arg)
@@ -78,6 +87,15 @@ def loadgen_args(
         subs_file.write_text("\n".join(variant.subs(server.conids, scenario.conns)) + "\n")
         args += ["--subs-file", str(subs_file)]
     return args
+
+
+def duration(scenario: Scenario, options: argparse.Namespace) -> float:
+    """Seconds measured: --duration if given, else the scenario's own (full runs), else 4."""
+    if options.duration is not None:
+        return float(options.duration)
+    if options.quick:
+        return 1.5
+    return scenario.duration_s or 4.0
 
 
 def run_variant(
@@ -89,26 +107,34 @@ def run_variant(
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tickgate-bench-") as tmp:
         workdir = Path(tmp)
-        server = start(variant, workdir)
+        watch = scenario.watch and variant.server == "tickgate"
+        server = start(variant, workdir, watch=watch)
         try:
             args = loadgen_args(variant, scenario, server, options, workdir)
             recording = (
                 profiler.attach(server, f"{scenario.name}-{variant.label}") if profiler else None
             )
             result = run_loadgen(
-                binary, server, args, timeout=options.warmup + options.duration + 180
+                binary,
+                server,
+                args,
+                timeout=options.warmup + duration(scenario, options) + 180,
+                sample_every=0.25 if scenario.watch else None,
             )
             if recording is not None:
                 recording.finish()
         finally:
             server.stop()
-    return report.run_metrics(result)
+        stalled = None
+        if watch and result.loadgen.get("stalled_ports"):
+            stalled = stalled_metrics(result, orjson.loads((workdir / "watch.json").read_bytes()))
+    return report.run_metrics(result, stalled)
 
 
 def run_scenario(
     scenario: Scenario, binary: Path, options: argparse.Namespace, profiler: Profiler | None
 ) -> dict[str, Any]:
-    runs: dict[str, list[dict[str, Any]]] = {v.label: [] for v in scenario.variants}
+    runs: Runs = {v.label: [] for v in scenario.variants}
     for index in range(options.runs):
         # Interleave variants so drift on the machine hits all of them alike.
         for variant in scenario.variants:
@@ -118,18 +144,26 @@ def run_scenario(
             )
             runs[variant.label].append(run_variant(scenario, variant, binary, options, profiler))
     summary = {label: report.summarize(values) for label, values in runs.items()}
-    checks = scenario.checks(summary)
+    checks = scenario.checks(summary, runs)
     return {
         "scenario": scenario.name,
         "connections": scenario.conns,
         "quick": options.quick,
         "runs_per_variant": options.runs,
         "warmup_s": options.warmup,
-        "duration_s": options.duration,
+        "duration_s": duration(scenario, options),
         "machine": report.machine(),
         "variants": {label: {"median": summary[label], "runs": runs[label]} for label in runs},
         "ratios_tickgate_over": report.ratios(summary, OURS),
-        "checks": [{"target": name, "met": ok, "measured": detail} for name, ok, detail in checks],
+        "checks": [
+            {
+                "target": c.target,
+                "verdict": c.verdict,
+                "met": c.verdict == "MET",
+                "measured": c.measured,
+            }
+            for c in checks
+        ],
     }
 
 
@@ -154,10 +188,9 @@ def main() -> int:
     options.warmup = (
         options.warmup if options.warmup is not None else (0.5 if options.quick else 1.0)
     )
-    options.duration = options.duration or (1.5 if options.quick else 4.0)
     raise_fd_limit()
     scenarios = selected(options.scenario)
-    rows, check_lines = [], []
+    date = report.today()
     with tempfile.TemporaryDirectory(prefix="tickgate-loadgen-") as build:
         binary = compile_loadgen(Path(build))
         profiler = (
@@ -167,19 +200,12 @@ def main() -> int:
         )
         for scenario in scenarios:
             document = run_scenario(scenario, binary, options, profiler)
-            path = report.write_result(scenario.name, document, quick=options.quick)
-            summary = {label: v["median"] for label, v in document["variants"].items()}
-            rows += report.table_rows(scenario.name, summary, OURS)
-            for check in document["checks"]:
-                mark = "MET " if check["met"] else "MISS"
-                check_lines.append(
-                    f"{mark} {scenario.name}: {check['target']}: {check['measured']}"
-                )
+            path = report.write_result(date, scenario.name, document, quick=options.quick)
             print(f"  wrote {path.relative_to(ROOT)}", file=sys.stderr)
-    print(report.HEADER)
-    print("\n".join(rows))
-    print()
-    print("\n".join(check_lines))
+    names = [s.name for s in all_scenarios()]
+    path, text = table.write_table(date, names, quick=options.quick)
+    print(f"  wrote {path.relative_to(ROOT)}", file=sys.stderr)
+    print(text, end="")
     return 0
 
 

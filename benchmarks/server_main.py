@@ -3,12 +3,15 @@
 Usage (run.py starts it, pinned with taskset when available):
 
     python benchmarks/server_main.py --feed firehose|paced [--tls] [--rate R] [--instruments N]
+                                     [--watch-file PATH]
 
 Prints one JSON line `{"port": P, "conids": [...]}` once it listens, starts the feed on SIGUSR1
 (sent once every client is connected) and serves until SIGTERM or SIGINT. The gateway is built
 by `tickgate.server.app.build_app` unchanged; only the data source is the benchmark's (see
 feeds.py) and the limits that would refuse a load test (market data lines, command rate,
-priming) are lifted.
+priming) are lifted. With `--watch-file`, what the gateway holds for each connection (outbox,
+transport buffer, kernel send queue, conflation; see watch.py) is sampled while the feed runs
+and written to PATH as JSON on shutdown.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import orjson
 import uvloop
 from aiohttp import web
 from feeds import FIREHOSE_CONID, FirehoseFeed, PacedFeed
+from watch import ConnectionWatch
 
 from tickgate.config import Config
 from tickgate.server.app import build_app, tune_gc
@@ -43,6 +47,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=64, help="firehose: ticks per loop turn")
     parser.add_argument("--outbox-limit", type=int, default=4 * 1024 * 1024)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--watch-file", type=Path, help="write per-connection readings here")
     parser.add_argument(
         "--gc-threshold",
         type=int,
@@ -82,11 +87,14 @@ def pick_conids(gateway: Gateway, count: int) -> list[int]:
 
 async def serve(args: argparse.Namespace) -> None:
     chosen: list[int] = []
+    watches: list[ConnectionWatch] = []
     gate = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGUSR1, gate.set)
 
     def source(gateway: Gateway) -> DataSource:
+        if args.watch_file:
+            watches.append(ConnectionWatch(gateway))
         if args.feed == "firehose":
             chosen.append(FIREHOSE_CONID)
             return FirehoseFeed(FIREHOSE_CONID, batch=args.batch, seed=args.seed, gate=gate)
@@ -102,10 +110,21 @@ async def serve(args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    sampler = loop.create_task(watch_after(gate, watches[0])) if watches else None
     try:
         await stop.wait()
     finally:
+        if sampler is not None:
+            sampler.cancel()
+            watches[0].write(args.watch_file)
         await runner.cleanup()
+
+
+async def watch_after(gate: asyncio.Event, watch: ConnectionWatch) -> None:
+    """Sample the connections from the feed's start until cancelled."""
+    await gate.wait()
+    watch.start()
+    await watch.run()
 
 
 async def listen(app: web.Application, args: argparse.Namespace) -> tuple[web.AppRunner, int]:
