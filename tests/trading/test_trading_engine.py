@@ -303,3 +303,11 @@ def test_commission_minimum_is_charged_once_per_order_not_per_partial_fill() -> 
     fills = [f for f in engine.state.fills if f.order_id == order_id]
     assert len(fills) == 5 and sum(f.quantity for f in fills) == 3000
     assert sum(f.commission for f in fills) == D("15.00")  # 0.005 x 3000, one minimum at most
+
+
+def test_an_instrument_in_another_currency_than_the_account_is_refused() -> None:
+    quotes, clock, store = Quotes(), FakeClock(), MemoryEventStore()
+    eur = AccountConfig("DU2", "EUR", D(100000))
+    engine = TradingEngine(Catalogue(), quotes, store, clock, accounts=[eur])
+    with pytest.raises(OrderRejectedError, match="currency conversion is not simulated"):
+        engine.place("DU2", [_lmt("BUY", 1, 100)])

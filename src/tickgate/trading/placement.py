@@ -143,6 +143,14 @@ class PlacementDesk(ABC):
         return self._submit(parked.account, parked.items)
 
     def _check_batch(self, account: str, items: list[Item]) -> None:
+        base = self.portfolio_of(account).config.base_currency
+        for _, instrument in items:
+            if instrument.currency != base:
+                # Cash is kept in the account's base currency only: no FX conversion is simulated.
+                raise OrderRejectedError(
+                    f"Order rejected: {instrument.symbol} trades in {instrument.currency} but "
+                    f"account {account} holds {base}; currency conversion is not simulated"
+                )
         seen: set[str] = set()
         for request, _ in items:
             c_oid = request.c_oid
