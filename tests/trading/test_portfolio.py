@@ -27,10 +27,12 @@ def _book(p: Portfolio, *fills: Fill) -> None:
         p.apply_fill(fill, INSTRUMENTS[fill.conid])
 
 
-def test_round_trip_realizes_and_charges_commission() -> None:
+def test_round_trip_realizes_net_of_both_commissions() -> None:
     p = Portfolio(AccountConfig("DU1", starting_cash=D(10000)))
-    _book(p, _fill(1, Side.BUY, "10", "100", "1"), _fill(1, Side.SELL, "10", "105", "1"))
-    assert p.realized == D(50)
+    _book(p, _fill(1, Side.BUY, "10", "100", "1"))
+    assert p.positions[1].avg_price == D("100.1")  # the opening commission is in the cost
+    _book(p, _fill(1, Side.SELL, "10", "105", "1"))
+    assert p.realized == D(48)  # 50 of price move, less 1 to open and 1 to close
     assert p.cash == D(10000) + D(50) - D(2)
     assert p.positions[1].quantity == 0 and p.positions[1].cost == 0
 
@@ -110,6 +112,6 @@ def test_identities_hold_after_every_fill(
         for conid_, mark in ((1, mark1), (2, mark2)):
             p.mark(conid_, mark)
             assert p.net_liquidation == p.cash + p.market_value
-            assert p.realized + p.unrealized - p.commissions == p.net_liquidation - p.deposits
+            assert p.realized + p.unrealized == p.net_liquidation - p.deposits
             got = p.positions[conid_].quantity if conid_ in p.positions else D(0)
             assert got == net_qty[conid_]

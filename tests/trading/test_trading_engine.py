@@ -66,7 +66,7 @@ def test_market_buy_fills_at_ask_and_updates_portfolio() -> None:
                                   "quantity": 10}])  # fmt: skip
     assert ack["order_status"] == "Filled"
     [row] = engine.positions(ACCT)
-    assert row["position"] == 10.0 and row["avgPrice"] == 100.01
+    assert row["position"] == 10.0 and row["avgPrice"] == 100.11  # cost includes commission
     assert engine.portfolio_of(ACCT).cash == D(100000) - D("1000.10") - D("1.00")
     [trade] = engine.trades()
     assert trade["price"] == "100.01" and trade["side"] == "B" and trade["commission"] == "1.00"
@@ -266,8 +266,9 @@ def test_futures_multiplier_and_pnl_events() -> None:
     _quote(engine, quotes, 5000, 5000.25, 5000, conid=ES.conid)
     engine.place(ACCT, [{"conid": ES.conid, "side": "BUY", "orderType": "MKT", "quantity": 2}])
     _quote(engine, quotes, 5010, 5010.25, 5010, conid=ES.conid)
-    assert engine.portfolio_of(ACCT).unrealized == D(2) * D("9.75") * 50
-    assert pnl[-1].unrealized == D(975) and pnl[-1].account == ACCT
+    # 9.75 points x 50 x 2 contracts, less the 2 x 0.85 commission paid to open
+    assert engine.portfolio_of(ACCT).unrealized == D(2) * D("9.75") * 50 - D("1.70")
+    assert pnl[-1].unrealized == D("973.30") and pnl[-1].account == ACCT
 
 
 def test_replay_rebuilds_identical_state() -> None:

@@ -5,7 +5,11 @@ than an average price, and subtracts exactly what it realizes, so these identiti
 last decimal digit at every moment:
 
     net liquidation = cash + market value
-    realized + unrealized - commissions = net liquidation - deposits
+    realized + unrealized = net liquidation - deposits
+
+Commissions are part of the P&L, as on IBKR: what a fill pays for opening a position goes into
+its cost basis (so the average cost includes it and unrealized P&L is net of it), what it pays
+for closing one is taken from the P&L it realizes.
     position quantity = sum of signed fill quantities
 
 Margin model (simplified Reg-T, documented so nobody mistakes it for IBKR's): each position needs
@@ -71,8 +75,9 @@ class Position:
         """P&L of the open quantity at the current mark."""
         return self.market_value - self.cost
 
-    def apply(self, signed_qty: Decimal, price: Decimal) -> Decimal:
-        """Book a trade of `signed_qty` at `price`; returns the P&L it realizes."""
+    def apply(self, signed_qty: Decimal, price: Decimal, commission: Decimal = ZERO) -> Decimal:
+        """Book a trade of `signed_qty` at `price` paying `commission`; returns the P&L it
+        realizes (net of the commission's closing share)."""
         realized = ZERO
         if self.quantity != 0 and (self.quantity > 0) != (signed_qty > 0):
             closed = min(abs(signed_qty), abs(self.quantity))
@@ -81,11 +86,15 @@ class Position:
             if closed != abs(self.quantity):
                 # A fixed-point share of the basis keeps every later sum exact.
                 share = (self.cost * closed / abs(self.quantity)).quantize(COST_QUANTUM)
-            realized = direction * closed * price * self.multiplier - share
+            closing_fee = commission
+            if closed != abs(signed_qty):
+                closing_fee = (commission * closed / abs(signed_qty)).quantize(COST_QUANTUM)
+            commission -= closing_fee
+            realized = direction * closed * price * self.multiplier - share - closing_fee
             self.cost -= share
             self.quantity -= direction * closed
             signed_qty += direction * closed
-        self.cost += signed_qty * price * self.multiplier
+        self.cost += signed_qty * price * self.multiplier + commission
         self.quantity += signed_qty
         self.realized += realized
         self.mark = price if self.mark == 0 else self.mark
@@ -111,7 +120,7 @@ class Portfolio:
             position = Position(fill.conid, instrument.sec_type, instrument.multiplier)
             self.positions[fill.conid] = position
         signed = fill.side.sign * fill.quantity
-        realized = position.apply(signed, fill.price)
+        realized = position.apply(signed, fill.price, fill.commission)
         self.cash -= signed * fill.price * instrument.multiplier + fill.commission
         self.commissions += fill.commission
         self.realized += realized
