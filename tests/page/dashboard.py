@@ -33,9 +33,8 @@ async def last_price(page: Page, conid: int) -> Decimal:
 
 def display_price(value: Decimal | str) -> str:
     """A price as the page shows it: thousands separators, at least two decimals."""
-    number = Decimal(value)
-    decimals = max(2, -number.as_tuple().exponent)  # type: ignore[operator]
-    return f"{number:,.{decimals}f}"
+    decimals = max(2, len(str(value).partition(".")[2]))
+    return f"{Decimal(value):,.{decimals}f}"
 
 
 async def submit_ticket(page: Page, *, line: str | None = None) -> str:
@@ -44,9 +43,14 @@ async def submit_ticket(page: Page, *, line: str | None = None) -> str:
     With `line`, the confirmation must show it. Fails the test when the order is not accepted.
     """
     await page.click("#ticket-submit")
-    dialog = page.locator("#confirm")
     if line is not None:
-        await expect(dialog).to_contain_text(line)
+        await expect(page.locator("#confirm")).to_contain_text(line)
+    return await answer_yes(page)
+
+
+async def answer_yes(page: Page) -> str:
+    """Say yes to the open confirmation and every question after it; the new order's id."""
+    dialog = page.locator("#confirm")
     status = page.locator("#ticket-status")
     for _ in range(6):
         await page.wait_for_function(ASKING_OR_DONE)

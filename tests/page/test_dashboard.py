@@ -21,6 +21,8 @@ from tests.page.dashboard import (
 from tickgate.server.app import RunningServer
 
 LOADED = re.compile(r"^(loaded|missing)$")
+#: The server's words for conid 1, which does not exist (IBKR says "Invalid conid").
+NO_SUCH_CONID = re.compile(r"(invalid|unknown) conid 1\b", re.IGNORECASE)
 
 
 def missing_endpoint_note(path: str) -> str:
@@ -78,9 +80,7 @@ async def test_console_command_produces_frames(page: Page, server: RunningServer
     # A bad command gets an error frame in plain words, and the socket stays usable.
     await page.fill("#console-input", 's+md+1+{"fields":"31"}')
     await page.press("#console-input", "Enter")
-    await expect(page.locator("#console-frames .frame.error").first).to_contain_text(
-        "unknown conid 1"
-    )
+    await expect(page.locator("#console-frames .frame.error").first).to_contain_text(NO_SUCH_CONID)
 
     # Filter by topic hides other rows; clear empties the log.
     await page.fill("#console-filter", "md+265598")
@@ -107,6 +107,35 @@ async def test_console_pause_holds_frames_until_resumed(page: Page, server: Runn
     await page.click("#console-pause")
     await expect(page.locator("#console-count")).not_to_contain_text("held")
     await expect(rows).not_to_have_count(shown)
+
+
+async def test_console_says_how_many_frames_a_long_pause_dropped(
+    page: Page, start: StartServer
+) -> None:
+    # A fast market fills the hold (the newest MAX_HELD frames) within seconds.
+    server = await start(ticks_per_second=40_000.0)
+    await open_dashboard(page, server)
+    await page.click("#console-connect")
+    await expect(page.locator("#console-state")).to_have_attribute("data-state", "live")
+    for conid in (265598, 272093, 756733, 8314):
+        await page.fill("#console-input", f's+md+{conid}+{{"tempo":0}}')
+        await page.click("#console-send")
+    last_topic = page.locator('#console-frames .frame.in[data-topic="md+8314"]')
+    await expect(last_topic.first).to_be_visible()
+    await page.click("#console-pause")
+    dropped = page.locator("#console-dropped")
+    await expect(dropped).to_be_visible(timeout=20_000)
+    await expect(dropped).to_have_text(
+        re.compile(r"^\d+ older frames dropped while paused: only the newest 2000 are held\.$")
+    )
+    await expect(page.locator("#console-count")).to_contain_text("2000 held while paused")
+    # The count stays on show after resuming (the log itself cannot hold more), until cleared.
+    await page.click("#console-pause")
+    await expect(dropped).to_have_text(
+        re.compile(r"^\d+ older frames were dropped during the last pause \(only the newest 2000")
+    )
+    await page.click("#console-clear")
+    await expect(dropped).to_be_hidden()
 
 
 async def test_current_dialect_console_gets_the_connect_burst(
@@ -154,7 +183,8 @@ async def test_stream_errors_are_shown_in_plain_words(page: Page, server: Runnin
     )
     await page.goto(server.base_url + "/")
     notice = page.locator("#notices .notice.error").first
-    await expect(notice).to_contain_text("Market data for BOGUS: unknown conid 1")
+    await expect(notice).to_contain_text("Market data for BOGUS: ")
+    await expect(notice).to_contain_text(NO_SUCH_CONID)
     await expect(page.locator('#watch-rows tr[data-conid="1"]')).to_have_class(re.compile("failed"))
 
 

@@ -15,12 +15,15 @@ FULLY_SHOWN = """el => {
   const box = el.getBoundingClientRect();
   if (box.width === 0 || box.height === 0) return "not rendered";
   const root = document.documentElement;
-  if (box.left < 0 || box.right > root.clientWidth + 0.5) return `outside the window: ${box.left}..${box.right}`;
+  if (box.left < 0 || box.right > root.clientWidth + 0.5) {
+    return `outside the window: ${box.left}..${box.right}`;
+  }
   for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
     if (getComputedStyle(up).overflowX === "visible") continue;
     const clip = up.getBoundingClientRect();
     if (box.left < clip.left - 0.5 || box.right > clip.right + 0.5) {
-      return `clipped by ${up.id || up.className}: ${box.left}..${box.right} in ${clip.left}..${clip.right}`;
+      const where = `${box.left}..${box.right} in ${clip.left}..${clip.right}`;
+      return `clipped by ${up.id || up.className}: ${where}`;
     }
   }
   if (el.scrollWidth > el.clientWidth + 1) return `text cut: ${el.scrollWidth} > ${el.clientWidth}`;

@@ -5,9 +5,13 @@ import { clockTime } from "./numbers.js";
 import { bindPill } from "./status.js";
 import { Stream } from "./stream.js";
 
-const MAX_ROWS = 500;
-/** While paused, only the newest MAX_HELD incoming frames are kept; older ones are counted. */
-export const MAX_HELD = 2000;
+/** The log shows the newest MAX_ROWS frames. */
+const MAX_ROWS = 2000;
+/**
+ * While paused, only the newest MAX_HELD incoming frames are held (more could not be shown on
+ * resume anyway); older ones are dropped, counted and the count shown.
+ */
+export const MAX_HELD = MAX_ROWS;
 const MAX_TEXT = 4000;
 
 /** Example commands per dialect; ACCT is replaced with the selected account. */
@@ -48,6 +52,7 @@ export class ProtocolConsole {
     this.paused = false;
     this.held = [];
     this.dropped = 0;
+    this.droppedLastPause = 0;
     this.pending = [];
     this.total = 0;
     this.stream = null;
@@ -218,6 +223,7 @@ export class ProtocolConsole {
 
   togglePause() {
     this.paused = !this.paused;
+    if (this.paused) this.droppedLastPause = 0;
     // Frames that arrived before the click are shown now, so the log stands still from here.
     if (this.paused && this.pending.length) this.flush();
     const button = this.el("pause");
@@ -227,13 +233,10 @@ export class ProtocolConsole {
     this.updateCount();
   }
 
-  /** Show the held frames, after a note saying how many older ones were dropped. */
+  /** Show the held frames; how many older ones were dropped stays on show until the next pause. */
   release() {
-    if (this.dropped) {
-      const text = `${this.dropped} older frames dropped while paused (only the newest ${MAX_HELD} are held)`;
-      this.queue({ direction: "note", raw: text, topic: "", at: new Date(), data: null });
-      this.dropped = 0;
-    }
+    this.droppedLastPause = this.dropped;
+    this.dropped = 0;
     for (const entry of this.held.splice(0)) this.queue(entry);
   }
 
@@ -241,6 +244,7 @@ export class ProtocolConsole {
     this.el("frames").replaceChildren();
     this.held = [];
     this.dropped = 0;
+    this.droppedLastPause = 0;
     this.total = 0;
     this.updateCount();
   }
@@ -249,7 +253,10 @@ export class ProtocolConsole {
     const held = this.held.length ? ` · ${this.held.length} held while paused` : "";
     this.el("count").textContent = `${this.total} frames${held}`;
     const dropped = this.el("dropped");
-    dropped.hidden = this.dropped === 0;
-    dropped.textContent = `${this.dropped} older frames dropped while paused: only the newest ${MAX_HELD} are held.`;
+    dropped.hidden = this.dropped === 0 && this.droppedLastPause === 0;
+    dropped.textContent = this.dropped
+      ? `${this.dropped} older frames dropped while paused: only the newest ${MAX_HELD} are held.`
+      : `${this.droppedLastPause} older frames were dropped during the last pause ` +
+        `(only the newest ${MAX_HELD} are held).`;
   }
 }
