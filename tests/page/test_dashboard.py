@@ -113,7 +113,7 @@ async def test_console_says_how_many_frames_a_long_pause_dropped(
     page: Page, start: StartServer
 ) -> None:
     # A fast market fills the hold (the newest MAX_HELD frames) within seconds.
-    server = await start(ticks_per_second=40_000.0)
+    server = await start(ticks_per_second=20_000.0)
     await open_dashboard(page, server)
     await page.click("#console-connect")
     await expect(page.locator("#console-state")).to_have_attribute("data-state", "live")
@@ -126,13 +126,13 @@ async def test_console_says_how_many_frames_a_long_pause_dropped(
     dropped = page.locator("#console-dropped")
     await expect(dropped).to_be_visible(timeout=20_000)
     await expect(dropped).to_have_text(
-        re.compile(r"^\d+ older frames dropped while paused: only the newest 2000 are held\.$")
+        re.compile(r"^\d+ older frames dropped while paused: only the newest 500 are held\.$")
     )
-    await expect(page.locator("#console-count")).to_contain_text("2000 held while paused")
+    await expect(page.locator("#console-count")).to_contain_text("500 held while paused")
     # The count stays on show after resuming (the log itself cannot hold more), until cleared.
     await page.click("#console-pause")
     await expect(dropped).to_have_text(
-        re.compile(r"^\d+ older frames were dropped during the last pause \(only the newest 2000")
+        re.compile(r"^\d+ older frames were dropped during the last pause \(only the newest 500")
     )
     await page.click("#console-clear")
     await expect(dropped).to_be_hidden()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from playwright.async_api import Locator, Page, expect
 from tests.page.conftest import ARTIFACTS
-from tests.page.dashboard import AAPL, open_dashboard, order_row, submit_ticket
+from tests.page.dashboard import AAPL, last_price, open_dashboard, order_row, submit_ticket
 
 from tickgate.server.app import RunningServer
 
+CENT = Decimal("0.01")
 #: True when `el` is wholly inside the window and every scrolling or clipping box around it, and
 #: its text is not cut short by an ellipsis.
 FULLY_SHOWN = """el => {
@@ -38,18 +41,32 @@ async def assert_fully_shown(locator: Locator) -> None:
     )
 
 
-async def fill_the_page(page: Page) -> str:
-    """A working order in the blotter and a few frames in the console; returns the order id."""
+async def fill_the_page(page: Page) -> list[str]:
+    """The blotter's widest rows (a working stop-limit, a filled 3,000 and a working limit) and a
+    few frames in the console; returns the order ids, working orders first."""
     await page.locator(f'#watch-rows tr[data-conid="{AAPL}"]').click()
+    last = await last_price(page, AAPL)
+    await page.click("#ticket-form label.sell")
+    await page.select_option("#ticket-type", "STOP_LIMIT")
+    await page.fill("#ticket-qty", "1000")
+    await page.fill("#ticket-price", str((last * Decimal("0.975")).quantize(CENT)))
+    await page.fill("#ticket-stop", str((last * Decimal("0.98")).quantize(CENT)))
+    stop_limit = await submit_ticket(page)
+    await page.click("#ticket-form label.buy")
+    await page.select_option("#ticket-type", "LMT")
     await page.fill("#ticket-price", "1")
-    order_id = await submit_ticket(page, line="BUY 100 AAPL Limit 1 DAY")
+    resting = await submit_ticket(page, line="BUY 1000 AAPL Limit 1 DAY")
+    await page.fill("#ticket-qty", "3000")
+    await page.fill("#ticket-price", str((last * Decimal("1.02")).quantize(CENT)))
+    filled = await submit_ticket(page)
+    await expect(order_row(page, filled)).to_have_attribute("data-status", "Filled", timeout=15_000)
     await page.click("#console-connect")
     await expect(page.locator("#console-state")).to_have_attribute("data-state", "live")
     await page.get_by_role("button", name='s+md+265598+{"tempo":1000').click()
     await page.click("#console-send")
     await expect(page.locator("#console-frames .frame.in").first).to_be_visible()
     await page.evaluate("window.scrollTo(0, 0)")
-    return order_id
+    return [stop_limit, resting, filled]
 
 
 @pytest.mark.parametrize(
@@ -60,15 +77,18 @@ async def test_nothing_overflows_or_is_cut_off(
 ) -> None:
     await page.set_viewport_size({"width": width, "height": height})
     await open_dashboard(page, server)
-    order = order_row(page, await fill_the_page(page))
+    *working, filled = await fill_the_page(page)
 
     sizes = await page.evaluate(
         "({scroll: document.documentElement.scrollWidth,"
         " client: document.documentElement.clientWidth})"
     )
     assert sizes["scroll"] <= sizes["client"], sizes
-    await assert_fully_shown(order.locator("td.status"))
-    await assert_fully_shown(order.get_by_role("button", name="Cancel order"))
+    for order_id in [*working, filled]:
+        await assert_fully_shown(order_row(page, order_id).locator("td.status"))
+        await assert_fully_shown(order_row(page, order_id).locator("td.num").nth(1))
+    for order_id in working:
+        await assert_fully_shown(order_row(page, order_id).get_by_role("button", name="Cancel"))
     quote = page.locator(f'#watch-rows tr[data-conid="{AAPL}"]')
     for column in ("last", "bid", "ask"):
         await assert_fully_shown(quote.locator(f"td.{column}"))
@@ -90,12 +110,16 @@ async def test_narrow_blotter_drops_minor_columns_and_shortens_ids(
 ) -> None:
     await page.set_viewport_size({"width": 400, "height": 800})
     await open_dashboard(page, server)
-    order = order_row(page, await fill_the_page(page))
+    stop_limit, resting, _ = await fill_the_page(page)
+    order = order_row(page, resting)
     head = page.locator("#pane-orders thead")
     await expect(head.get_by_text("Avg", exact=True)).to_be_hidden()
     await expect(head.get_by_text("Type", exact=True)).to_be_hidden()
-    # The type still shows, as a tag beside the price.
-    await expect(order.locator(".type-tag")).to_have_text("Limit")
+    # The type and side still show, as tags by the price and under the symbol.
+    await expect(order.locator(".type-tag")).to_have_text("LMT")
+    await expect(order_row(page, stop_limit).locator(".type-tag")).to_have_text("STP LMT")
+    await expect(order_row(page, stop_limit).locator(".side-tag")).to_have_text("SELL")
+    await expect(head.get_by_text("Side", exact=True)).to_be_hidden()
 
     await page.set_viewport_size({"width": 1100, "height": 800})
     await expect(head.get_by_text("Avg", exact=True)).to_be_visible()

@@ -1,6 +1,7 @@
 // The day's orders, fills, positions and P&L: loaded over REST, kept live by the account stream.
 
 import { api } from "./api.js";
+import { cell, filledCell, idCell, priceCell, sideCell, symbolCell } from "./cells.js";
 import { FillsTable } from "./fills.js";
 import { price, quantity, sign, signedMoney } from "./numbers.js";
 
@@ -15,47 +16,6 @@ const ENDPOINTS = {
   pnl: "GET /iserver/account/pnl/partitioned",
 };
 
-function cell(text, css = "") {
-  const td = document.createElement("td");
-  td.textContent = text;
-  if (css) td.className = css;
-  return td;
-}
-
-/** An order id cell: the whole id, and its last 4 digits for when the blotter is narrow. */
-function idCell(id, css = "") {
-  const text = String(id ?? "");
-  const td = cell("", `mono col-id ${css}`.trim());
-  td.title = text;
-  const long = document.createElement("span");
-  long.className = "id-long";
-  long.textContent = text;
-  const short = document.createElement("span");
-  short.className = "id-short";
-  short.textContent = text.length > 6 ? `…${text.slice(-4)}` : text;
-  td.append(long, short);
-  return td;
-}
-
-/** An order's price column: the limit, the stop, or both ("limit" over "stop …"). */
-function priceCell(order) {
-  const has = (value) => value !== undefined && value !== null && value !== "";
-  const td = cell("", "num");
-  const tag = document.createElement("span");
-  tag.className = "type-tag";
-  tag.textContent = order.orderType || order.origOrderType || "";
-  const limit = has(order.price) ? price(order.price) : null;
-  const stop = has(order.auxPrice) ? price(order.auxPrice) : null;
-  td.append(tag, limit ?? stop ?? "—");
-  if (limit && stop) {
-    const small = document.createElement("small");
-    small.textContent = `stop ${stop}`;
-    td.append(small);
-  }
-  td.title = [limit && `limit ${limit}`, stop && `stop ${stop}`].filter(Boolean).join(", ");
-  return td;
-}
-
 /**
  * Callbacks: onError(text) for problems the user should see. Set `busy` while an order question
  * is open and `loggedOut` while the brokerage session is out: the blotter then sends nothing.
@@ -67,7 +27,7 @@ export class Blotter {
     this.account = account;
     this.onError = onError;
     this.orders = new Map();
-    this.fills = new FillsTable(this.el("fills"), this.el("fills-empty"), { idCell });
+    this.fills = new FillsTable(this.el("fills"), this.el("fills-empty"));
     this.missing = new Set();
     this.lastFetch = {};
     this.timers = {};
@@ -239,12 +199,12 @@ export class Blotter {
     row.dataset.orderId = order.orderId;
     row.dataset.status = order.status || "";
     const total = order.totalSize ?? Number(order.filledQuantity || 0) + Number(order.remainingQuantity || 0);
-    const side = String(order.side || "").toUpperCase();
+    row.title = `Order ${order.orderId}`;
     row.append(
       idCell(order.orderId),
-      cell(order.ticker || order.description1 || String(order.conid || "")),
-      cell(side, side === "BUY" ? "buy" : "sell"),
-      cell(`${quantity(order.filledQuantity || 0)}/${quantity(total)}`, "num"),
+      symbolCell(order.ticker || order.description1 || String(order.conid || ""), order.side),
+      sideCell(order.side),
+      filledCell(order.filledQuantity || 0, total),
       cell(order.orderType || order.origOrderType || "", "col-type"),
       priceCell(order),
       cell(order.avgPrice ? price(order.avgPrice) : "—", "num col-avg"),
@@ -259,7 +219,7 @@ export class Blotter {
     if (!WORKING.has(order.status)) return td;
     const button = document.createElement("button");
     button.type = "button";
-    button.className = "small";
+    button.className = "small cancel";
     button.textContent = "Cancel";
     button.setAttribute("aria-label", `Cancel order ${order.orderId}`);
     button.addEventListener("click", () => this.cancel(order, button));

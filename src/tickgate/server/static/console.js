@@ -5,8 +5,8 @@ import { clockTime } from "./numbers.js";
 import { bindPill } from "./status.js";
 import { Stream } from "./stream.js";
 
-/** The log shows the newest MAX_ROWS frames. */
-const MAX_ROWS = 2000;
+/** The log shows the newest MAX_ROWS frames (more slows the page under a fast stream). */
+const MAX_ROWS = 500;
 /**
  * While paused, only the newest MAX_HELD incoming frames are held (more could not be shown on
  * resume anyway); older ones are dropped, counted and the count shown.

@@ -1,16 +1,10 @@
 // The blotter's Fills tab: one row per execution, as GET /iserver/account/trades lists them.
 
+import { cell, idCell, sideCell } from "./cells.js";
 import { clockTime, exactPrice, quantity } from "./numbers.js";
 
 const MAX_FILLS = 200;
 const SIDES = { B: "BUY", S: "SELL", BUY: "BUY", SELL: "SELL" };
-
-function cell(text, css = "") {
-  const td = document.createElement("td");
-  td.textContent = text;
-  if (css) td.className = css;
-  return td;
-}
 
 /** The execution's time in epoch ms, or null (trade_time_r, else trade_time "YYYYMMDD-HH:MM:SS"). */
 export function executionTime(row) {
@@ -22,12 +16,11 @@ export function executionTime(row) {
   return Date.UTC(y, mo - 1, d, h, mi, s);
 }
 
-/** Rows of `body` for the executions of `account`; `idCell(id)` renders an order id. */
+/** Rows of `body` for the executions of `account`. */
 export class FillsTable {
-  constructor(body, empty, { idCell }) {
+  constructor(body, empty) {
     this.body = body;
     this.empty = empty;
-    this.idCell = idCell;
     this.rows = [];
   }
 
@@ -65,10 +58,10 @@ export class FillsTable {
     tr.append(
       cell(at === null ? "—" : clockTime(new Date(at)).slice(0, 8), "mono"),
       cell(trade.symbol || trade.contract_description_1 || String(trade.conid || "")),
-      cell(side, side === "BUY" ? "buy" : "sell"),
+      sideCell(side),
       cell(quantity(trade.size), "num"),
       cell(exactPrice(trade.price), "num price"),
-      this.idCell(trade.order_ref ?? trade.order_id ?? ""),
+      idCell(trade.order_ref ?? trade.order_id ?? ""),
     );
     return tr;
   }
