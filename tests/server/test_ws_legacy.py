@@ -165,3 +165,16 @@ async def test_command_flood_is_rate_limited(
         await ws.send('s+md+265598+{"tempo":60000}')
     frame = await ws.recv_until(lambda f: "error" in f)
     assert "too many commands" in frame["error"]
+
+
+async def test_logout_ends_market_data_with_an_error_frame(
+    server: RunningServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    ws = await primed_socket(server, http, ws_connect)
+    await ws.send('s+md+265598+{"snapshot":true,"fields":"55"}')
+    await ws.recv_until(is_md(265598))
+    async with http.post(server.base_url + "/v1/api/logout"):
+        pass
+    frame = await ws.recv_until(lambda f: "error" in f)
+    assert "logged out" in frame["error"] and "topic" not in frame
+    assert server.gateway.session.lines_in_use() == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -37,9 +38,19 @@ class LegacyDialect:
         self.connection = connection
         self.gateway = connection.gateway
         self.md_conids: set[int] = set()
+        self._forget_status: Callable[[], None] | None = None
 
     def opened(self) -> None:
-        """The seed's dialect sends nothing until asked."""
+        """The seed's dialect sends nothing until asked; it only listens for logouts."""
+        self._forget_status = self.gateway.session.add_status_listener(self._on_status)
+
+    def _on_status(self, authenticated: bool) -> None:
+        """A logout ends market data (it needs the brokerage session) and says so."""
+        if authenticated:
+            return
+        for conid in list(self.md_conids):
+            self._unsubscribe(conid)
+        self.error(NOT_AUTHENTICATED, None)
 
     def error(self, message: str, topic: str | None) -> None:
         self.connection.send(legacy.encode_error(message, topic))
@@ -124,6 +135,8 @@ class LegacyDialect:
         streams.subscribe(key, outbox, account_renderer(trading, account))
 
     def closed(self) -> None:
+        if self._forget_status is not None:
+            self._forget_status()
         self.gateway.hub.drop(self.connection.outbox)
         self.gateway.accounts.drop(self.connection.outbox)
         for conid in self.md_conids:
