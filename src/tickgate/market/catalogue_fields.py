@@ -7,7 +7,6 @@ file reader adds the file name and line.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import date
@@ -141,26 +140,27 @@ def _decimal(name: str, value: object) -> Decimal:
     return number
 
 
-def _volatility(value: object) -> float:
+def _positive_float(value: object, highest: float) -> float | None:
+    """`value` as a float in (0, highest], or None when it is not one (NaN included)."""
     try:
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise ValueError
         number = float(value)
     except (ValueError, OverflowError):
-        number = math.nan
-    if not 0 < number <= 5:  # also rejects NaN
+        return None
+    return number if 0 < number <= highest else None
+
+
+def _volatility(value: object) -> float:
+    number = _positive_float(value, 5)
+    if number is None:
         raise RowError(f"volatility must be an annualised fraction in (0, 5], got {value!r}")
     return number
 
 
 def _rate(name: str, value: object) -> float:
-    try:
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ValueError
-        number = float(value)
-    except (ValueError, OverflowError):
-        number = math.nan
-    if not 0 < number <= 100_000:  # also rejects NaN
+    number = _positive_float(value, 100_000)
+    if number is None:
         raise RowError(f"{name} must be a rate in (0, 100000] updates per second, got {value!r}")
     return number
 
