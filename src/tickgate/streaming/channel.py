@@ -98,11 +98,11 @@ class Channel:
         """Encode `values` once and push the bytes to every subscriber; returns deliveries."""
         self.ts_ns = ts_ns
         # Encoded and framed once: every subscriber gets the very same bytes.
-        frame = text_frame(self.encoder(self.conid, values, ts_ns))
-        key, reencode = self.topic_key, self.reencode
+        item = (self.topic_key, text_frame(self.encoder(self.conid, values, ts_ns)), values,
+                self.reencode)  # fmt: skip
         subscribers = self.subscribers
         for outbox in subscribers:
-            outbox.push_market(key, frame, values, reencode)
+            outbox.push_market_item(item)
         return len(subscribers)
 
     def _reencode(self, values: Mapping[int, str]) -> bytes:

@@ -29,7 +29,8 @@ from typing import Protocol
 from tickgate.protocol.frames import text_frame, text_header
 
 Reencode = Callable[[Mapping[int, str]], bytes]
-_TurnMarket = tuple[Hashable, bytes, Mapping[int, str], Reencode]
+#: (key, frame, values, reencode) of one market frame, shared by every subscriber.
+MarketItem = tuple[Hashable, bytes, Mapping[int, str], Reencode]
 
 
 class Transport(Protocol):
@@ -87,7 +88,7 @@ class Outbox:
         self._on_congested = on_congested
         self._on_overflow = on_overflow
         # Frames of the current turn, in push order: bytes (reliable) or a market tuple.
-        self._turn: list[bytes | _TurnMarket] = []
+        self._turn: list[bytes | MarketItem] = []
         # Frames held while conflating, in order: int keys are reliable frames, `(key,)` tuples
         # are market frames (a tuple never equals an int, so the two kinds cannot collide).
         self._held: dict[object, bytes | _Held] = {}
@@ -146,13 +147,18 @@ class Outbox:
         never modified, so one mapping may be shared by many outboxes. When conflated, the
         pending frame for `key` is rebuilt from `reencode(merged values)` when written.
         """
+        self.push_market_item((key, frame, values, reencode))
+
+    def push_market_item(self, item: MarketItem) -> None:
+        """`push_market` with its arguments as one tuple, which a channel builds once and hands
+        to every subscriber (the fan-out hot path)."""
         if self._closed:
             return
         if self._conflating:
-            self._hold_market(key, frame, values, reencode)
+            self._hold_market(*item)
         else:
-            self._turn.append((key, frame, values, reencode))
-            self._pending_bytes += len(frame)
+            self._turn.append(item)
+            self._pending_bytes += len(item[1])
             # A single turn may not hold more than the limit either: conflate the rest of it.
             if self._pending_bytes > self.limit_bytes:
                 self._hold_turn()
