@@ -33,3 +33,15 @@ def stock(
 
 
 AAPL = stock()
+
+EURUSD = Instrument(
+    conid=12087792,
+    symbol="EUR",
+    name="EUR.USD",
+    sec_type=SecType.CASH,
+    exchange="IDEALPRO",
+    currency="USD",
+    min_tick=Decimal("0.00005"),
+    reference_price=Decimal("1.08500"),
+    volatility=0.07,
+)

@@ -7,28 +7,17 @@ from decimal import Decimal
 from itertools import pairwise
 
 import pytest
-from tests.instruments import stock
+from tests.instruments import EURUSD, stock
 
 from tickgate.clock import FakeClock
 from tickgate.errors import NotFoundError, RequestError
 from tickgate.market.bars import MINUTE_NS, Bar, aggregate
 from tickgate.market.history import HistoryService, parse_start_time
 from tickgate.market.history_calendar import eastern_offset_ns
-from tickgate.model.instruments import Instrument, SecType
+from tickgate.model.instruments import Instrument
 from tickgate.protocol import fields as F
 
 AAPL = stock()
-EURUSD = Instrument(
-    conid=12087792,
-    symbol="EUR",
-    name="EUR.USD",
-    sec_type=SecType.CASH,
-    exchange="IDEALPRO",
-    currency="USD",
-    min_tick=Decimal("0.00005"),
-    reference_price=Decimal("1.08500"),
-    volatility=0.07,
-)
 
 
 class Catalogue:

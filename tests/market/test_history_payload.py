@@ -9,12 +9,11 @@ import orjson
 import pytest
 from ibind.base.rest_client import Result
 from ibind.client.ibkr_utils import cleanup_market_history_responses, extract_conid
-from tests.instruments import stock
+from tests.instruments import EURUSD, stock
 
 from tickgate.errors import RequestError
 from tickgate.market.bars import MINUTE_NS, Bar
 from tickgate.market.history_payload import history_payload, smh_payload
-from tickgate.model.instruments import Instrument, SecType
 
 AAPL = stock(price="173.50")
 # The reference samples, keys in their order.
@@ -85,17 +84,7 @@ def test_rest_payload_values() -> None:
 
 
 def test_fx_prices_scale_by_their_decimals() -> None:
-    eur = Instrument(
-        conid=12087792,
-        symbol="EUR",
-        name="EUR.USD",
-        sec_type=SecType.CASH,
-        exchange="IDEALPRO",
-        currency="USD",
-        min_tick=D("0.00005"),
-        reference_price=D("1.08500"),
-        volatility=0.07,
-    )
+    eur = EURUSD
     bars = [Bar(START, D("1.08500"), D("1.08555"), D("1.08470"), D("1.08520"), 3)]
     payload = history_payload(eur, bars, period="1h", bar="1min", outside_rth=False, server_id="1")
     assert payload["priceFactor"] == 100_000

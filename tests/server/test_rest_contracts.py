@@ -79,6 +79,7 @@ async def test_secdef_by_conids_get_and_post(
 ) -> None:
     body = await get(http, server.base_url + "/v1/api/trsrv/secdef?conids=265598,8314")
     assert [row["ticker"] for row in body["secdef"]] == ["AAPL", "IBM"]
+    assert [row["hasOptions"] for row in body["secdef"]] == [True, False]
     async with http.post(
         server.base_url + "/v1/api/trsrv/secdef", json={"conids": [756733]}
     ) as response:

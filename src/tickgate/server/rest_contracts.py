@@ -141,7 +141,11 @@ async def secdef(request: web.Request) -> web.Response:
     unknown = [conid for conid in conids if catalogue.find(conid) is None]
     if unknown:
         raise RequestError(f"Invalid conid {', '.join(map(str, unknown))}")
-    return json_response({"secdef": [wire.secdef_row(catalogue.get(conid)) for conid in conids]})
+    rows = [
+        wire.secdef_row(catalogue.get(c), has_options=bool(catalogue.option_months(c)))
+        for c in conids
+    ]
+    return json_response({"secdef": rows})
 
 
 ROUTES: list[tuple[str, str, Handler]] = [

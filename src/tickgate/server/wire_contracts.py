@@ -113,8 +113,8 @@ def stock_entry(instrument: Instrument) -> dict[str, Any]:
     }
 
 
-def secdef_row(instrument: Instrument) -> dict[str, Any]:
-    """One `/trsrv/secdef` entry."""
+def secdef_row(instrument: Instrument, *, has_options: bool = False) -> dict[str, Any]:
+    """One `/trsrv/secdef` entry; `has_options` when the catalogue lists options on it."""
     decimals = instrument.price_decimals
     return {
         "conid": instrument.conid,
@@ -135,7 +135,7 @@ def secdef_row(instrument: Instrument) -> dict[str, Any]:
         "type": "ETF"
         if instrument.is_etf
         else ("COMMON" if instrument.sec_type is SecType.STK else None),
-        "hasOptions": False,
+        "hasOptions": has_options,
         "isUS": instrument.currency == "USD",
         "incrementRules": [{"lowerEdge": 0.0, "increment": float(instrument.min_tick)}],
         "displayRule": {
