@@ -14,7 +14,8 @@ from typing import Any
 
 from tickgate import __version__
 from tickgate import config as configuration
-from tickgate.errors import ConfigError, TickgateError
+from tickgate.datadir import lock_data_dir, prepare_data_dir
+from tickgate.errors import TickgateError
 
 log = logging.getLogger("tickgate")
 
@@ -113,6 +114,8 @@ def serve(settings: configuration.Config) -> int:
         runner = asyncio.run
     try:
         prepare_data_dir(settings.data_dir)
+        # Held until the process exits: the kernel drops it then, even after kill -9.
+        lock_data_dir(settings.data_dir)
         runner(_serve(settings))
     except TickgateError as exc:
         print(f"tickgate: {exc}", file=sys.stderr)
@@ -127,17 +130,6 @@ def serve(settings: configuration.Config) -> int:
         print("tickgate: interrupted", file=sys.stderr)
         return 130
     return 0
-
-
-def prepare_data_dir(path: Path) -> None:
-    """Create the data directory, or raise ConfigError naming it and why it cannot be used."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".tickgate-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise ConfigError(f"data directory {path}: {exc.strerror or exc}") from None
 
 
 async def _serve(settings: configuration.Config) -> None:

@@ -10,37 +10,17 @@ status, and positions, fills and cash must agree with each other.
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import signal
 import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from tests.e2e.gateway_process import launch
 
 ACCT = "DU1234567"
 CONIDS = (265598, 8314, 272093, 756733)
-
-
-def launch(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    env = {**os.environ, "TICKGATE_DATA_DIR": str(data_dir), "TICKGATE_LOG_LEVEL": "warning"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tickgate", "--port", "0", "--no-tls", "--seed", "7"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    assert proc.stdout is not None
-    for _ in range(10):
-        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", proc.stdout.readline())
-        if match:
-            return proc, match.group(1) + "/v1/api"
-    proc.kill()
-    raise AssertionError("the gateway did not announce its address")
 
 
 async def place(http: aiohttp.ClientSession, base: str, n: int) -> int | None:

@@ -1,0 +1,87 @@
+"""The data directory: made usable, and owned by one gateway process at a time.
+
+Two gateways on one directory would share the order store and hand out the same order ids, so a
+gateway takes an exclusive `flock` on `tickgate.lock` in the directory and keeps it until the
+process ends. The kernel releases the lock when the process dies, however it dies (`kill -9`
+included), so the lock is the truth; the file's text (the holder's pid, host and start time) is
+only there to name the holder in the refusal, and a stale text left behind never blocks a start.
+"""
+
+from __future__ import annotations
+
+import datetime
+import fcntl
+import json
+import os
+import socket
+from pathlib import Path
+
+from tickgate.errors import ConfigError, TickgateError
+
+LOCK_NAME = "tickgate.lock"
+
+
+class DataDirInUseError(TickgateError):
+    """Another live process holds the data directory's lock; the message names it."""
+
+
+class DataDirLock:
+    """An exclusive lock on a data directory, held while this object's file stays open.
+
+    Not meant to be released early: a gateway holds it for its whole life and the kernel drops
+    it at exit. `release` exists for tests and embedders that run several gateways in turn.
+    """
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        """Drop the lock (closing the file releases it); idempotent."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def prepare_data_dir(path: Path) -> None:
+    """Create the data directory, or raise ConfigError naming it and why it cannot be used."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".tickgate-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"data directory {path}: {exc.strerror or exc}") from None
+
+
+def lock_data_dir(path: Path, *, now: datetime.datetime | None = None) -> DataDirLock:
+    """Take the exclusive lock of data directory `path` (which must exist) for this process.
+
+    On success the lock file says who holds it (pid, host, start time `now`, default the current
+    time). Raises DataDirInUseError, naming the holder, when another process holds it.
+    """
+    lock_path = path / LOCK_NAME
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _describe(os.pread(fd, 4096, 0))
+        os.close(fd)
+        raise DataDirInUseError(
+            f"data directory {path.resolve()} is in use by another gateway ({holder}); "
+            "stop that one or start this one with another --data-dir"
+        ) from None
+    started = (now or datetime.datetime.now(datetime.UTC)).strftime("%Y-%m-%d %H:%M:%S UTC")
+    holder_text = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": started})
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, (holder_text + "\n").encode(), 0)
+    return DataDirLock(lock_path, fd)
+
+
+def _describe(text: bytes) -> str:
+    """The holder as the lock file names it; it may not have written itself down yet."""
+    try:
+        holder = json.loads(text)
+        return f"pid {int(holder['pid'])} on {holder['host']}, started {holder['started']}"
+    except (ValueError, KeyError, TypeError):
+        return "a process that has not written its pid yet"

@@ -1,0 +1,46 @@
+"""The data directory lock within one process: flock conflicts between open file descriptions,
+so a second lock in the same process is refused as another process's would be."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tickgate.datadir import LOCK_NAME, DataDirInUseError, lock_data_dir
+
+START = datetime.datetime(2026, 3, 8, 6, 59, 58, tzinfo=datetime.UTC)
+
+
+def test_lock_names_its_holder_and_refuses_a_second_taker(tmp_path: Path) -> None:
+    lock = lock_data_dir(tmp_path, now=START)
+    try:
+        holder = json.loads((tmp_path / LOCK_NAME).read_text())
+        assert holder["pid"] == os.getpid() and holder["started"] == "2026-03-08 06:59:58 UTC"
+        with pytest.raises(DataDirInUseError, match=rf"pid {os.getpid()} on .*06:59:58 UTC"):
+            lock_data_dir(tmp_path)
+    finally:
+        lock.release()
+    lock_data_dir(tmp_path).release()  # released: free again
+
+
+def test_stale_or_garbled_lock_text_does_not_block(tmp_path: Path) -> None:
+    (tmp_path / LOCK_NAME).write_text('{"pid": 999999999, "host": "gone"}')
+    lock = lock_data_dir(tmp_path)
+    try:
+        assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == os.getpid()
+    finally:
+        lock.release()
+
+
+def test_a_holder_that_has_not_written_itself_yet_is_still_refused(tmp_path: Path) -> None:
+    lock = lock_data_dir(tmp_path)
+    try:
+        (tmp_path / LOCK_NAME).write_text("")
+        with pytest.raises(DataDirInUseError, match="not written its pid yet"):
+            lock_data_dir(tmp_path)
+    finally:
+        lock.release()
