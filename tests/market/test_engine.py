@@ -114,3 +114,33 @@ def test_unknown_conid(engine: MarketEngine) -> None:
     for read in (engine.snapshot, engine.quote, engine.updated_ns):
         with pytest.raises(NotFoundError):
             read(1)
+
+
+def test_a_raising_listener_is_contained_counted_and_the_others_still_get_every_tick(
+    engine: MarketEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[tuple[int, str]] = []
+
+    def bad_order(conid: int, changed: dict[int, str], ts: int) -> None:
+        if conid == AAPL.conid:
+            raise ValueError(f"order 7 cannot be priced at {changed.get(F.BID)}")
+
+    engine.add_listener(lambda conid, changed, ts: seen.append((conid, "before")))
+    engine.add_listener(bad_order, name="trading")
+    engine.add_listener(lambda conid, changed, ts: seen.append((conid, "after")))
+    for i in range(100):
+        assert engine.apply(Tick(AAPL.conid, {F.BID: f"{189 + i / 100:.2f}"}, i)) == {
+            F.BID: f"{189 + i / 100:.2f}"
+        }
+    engine.apply(Tick(CALL.conid, {F.BID: "3.05"}, 100))
+    assert seen == [(AAPL.conid, "before"), (AAPL.conid, "after")] * 100 + [
+        (CALL.conid, "before"),
+        (CALL.conid, "after"),
+    ]
+    assert engine.snapshot(AAPL.conid, (F.BID,)) == {F.BID: "189.99"}
+    trading = engine.health.report()["components"]["trading"]
+    assert trading["failures"] == 100 and trading["healthy"] is False
+    assert trading["lastError"] == "ValueError: order 7 cannot be priced at 189.99"
+    assert trading["lastFailureOn"] == f"conid {AAPL.conid}"
+    failures = [r for r in caplog.records if r.name == "tickgate.health"]
+    assert len(failures) == 1 and "trading failed on conid 265598" in failures[0].getMessage()

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from tickgate.clock import SystemClock
 from tickgate.errors import NotFoundError
+from tickgate.market.health import Health
 from tickgate.model.instruments import Instrument, SecType
 from tickgate.model.ticks import Quote, Tick
 from tickgate.protocol import fields as F
@@ -50,27 +52,34 @@ class MarketEngine:
     """Latest wire values per conid for every instrument of a catalogue.
 
     Owned by the event loop thread: not thread-safe, and listeners run synchronously inside
-    `apply`, in the order they were added. An exception from a listener propagates to the
-    caller of `apply` after the values were merged (later listeners are then not called).
+    `apply`, in the order they were added. A listener that raises is contained: the failure is
+    counted and logged by `health` under the listener's name, and every other listener still
+    gets the tick, so one broken part (a bad order, a failing store) cannot stall market data.
     """
 
-    __slots__ = ("_listeners", "_updated", "_values")
+    __slots__ = ("_listeners", "_updated", "_values", "health")
 
-    def __init__(self, catalogue: Iterable[Instrument]) -> None:
-        """Seed the static fields (`static_fields`) of every instrument of `catalogue`."""
+    def __init__(self, catalogue: Iterable[Instrument], *, health: Health | None = None) -> None:
+        """Seed the static fields (`static_fields`) of every instrument of `catalogue`.
+        Listener failures go to `health` (a new one on the system clock by default)."""
         self._values: dict[int, dict[int, str]] = {i.conid: static_fields(i) for i in catalogue}
         self._updated: dict[int, int] = {}
-        self._listeners: list[MarketListener] = []
+        self._listeners: list[tuple[str, MarketListener]] = []
+        self.health = health if health is not None else Health(SystemClock().monotonic_ns)
 
-    def add_listener(self, listener: MarketListener) -> None:
-        """Call `listener` for every future tick that changes at least one value."""
-        self._listeners.append(listener)
+    def add_listener(self, listener: MarketListener, *, name: str | None = None) -> None:
+        """Call `listener` for every future tick that changes at least one value. Its failures
+        are reported under `name` (default: the listener's qualified name)."""
+        name = name or getattr(listener, "__qualname__", None) or repr(listener)
+        self.health.register(name)
+        self._listeners.append((name, listener))
 
     def apply(self, tick: Tick) -> dict[int, str]:
         """Merge `tick` and return the fields whose value changed (possibly empty).
 
         Listeners are called only when something changed; the change time of the conid becomes
-        `tick.ts_ns`. Raises NotFoundError for a conid outside the catalogue.
+        `tick.ts_ns`. Raises NotFoundError for a conid outside the catalogue; never raises what
+        a listener raised (see the class docstring).
         """
         values = self._values.get(tick.conid)
         if values is None:
@@ -80,8 +89,12 @@ class MarketEngine:
         if changed:
             values.update(changed)
             self._updated[tick.conid] = tick.ts_ns
-            for listener in self._listeners:
-                listener(tick.conid, changed, tick.ts_ns)
+            for name, listener in self._listeners:
+                # A try block costs nothing in 3.11 until something raises.
+                try:
+                    listener(tick.conid, changed, tick.ts_ns)
+                except Exception as exc:
+                    self.health.failed(name, f"conid {tick.conid}", exc)
         return changed
 
     def snapshot(self, conid: int, fields: Iterable[int] | None = None) -> dict[int, str]:

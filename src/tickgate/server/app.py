@@ -18,6 +18,7 @@ from tickgate.config import Config
 from tickgate.market.catalogue import Catalogue, default_catalogue
 from tickgate.market.catalogue_file import load_instruments, merge
 from tickgate.market.engine import MarketEngine
+from tickgate.market.health import Health
 from tickgate.market.history import HistoryService
 from tickgate.server import (
     market_control,
@@ -72,11 +73,11 @@ def build_catalogue(config: Config, clock: Clock) -> Catalogue:
 def build_gateway(config: Config, clock: Clock) -> Gateway:
     """Create every service of one gateway and wire the market listeners."""
     catalogue = build_catalogue(config, clock)
-    market = MarketEngine(catalogue)
+    market = MarketEngine(catalogue, health=Health(clock.monotonic_ns))
     hub = StreamingHub(market, clock)
     history = HistoryService(catalogue, seed=config.seed, clock=clock)
-    market.add_listener(hub.on_market)
-    market.add_listener(history.record)
+    market.add_listener(hub.on_market, name="streaming")
+    market.add_listener(history.record, name="history")
     session = Session(clock, md_lines=config.md_lines)
     trading = TradingEngine(
         catalogue,
@@ -86,7 +87,7 @@ def build_gateway(config: Config, clock: Clock) -> Gateway:
         accounts=config.accounts,
         config=trading_config(config),
     )
-    market.add_listener(QuoteFeed(trading, market).on_market)
+    market.add_listener(QuoteFeed(trading, market).on_market, name="trading")
     bus = MemoryBus()
     bus.subscribe(market.apply)
     accounts = AccountStreams()
@@ -175,12 +176,13 @@ def _background(
 ) -> Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def run(_app: web.Application) -> AsyncIterator[None]:
+        health = gateway.market.health
         tasks = [
             asyncio.create_task(
-                _supervised("source", lambda: data_source.run(gateway.bus.publish))
+                _supervised(health, "source", lambda: data_source.run(gateway.bus.publish))
             ),
-            asyncio.create_task(_supervised("tempo", lambda: _tempo_loop(gateway))),
-            asyncio.create_task(_supervised("session", lambda: _session_loop(gateway))),
+            asyncio.create_task(_supervised(health, "tempo", lambda: _tempo_loop(gateway))),
+            asyncio.create_task(_supervised(health, "session", lambda: _session_loop(gateway))),
         ]
         try:
             yield
@@ -192,16 +194,19 @@ def _background(
     return run
 
 
-async def _supervised(name: str, run: Callable[[], Awaitable[None]]) -> None:
-    """Run a long-lived task; a crash is logged once and the task restarts after a pause."""
+async def _supervised(health: Health, name: str, run: Callable[[], Awaitable[None]]) -> None:
+    """Run a long-lived task; a crash is counted and logged by `health` (as "task NAME") and
+    the task restarts after a pause."""
+    component = f"task {name}"
+    health.register(component)
     while True:
         try:
             await run()
             return
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("background task %s failed; restarting in 1 s", name)
+        except Exception as exc:
+            health.failed(component, "its run (restarting in 1 s)", exc)
             await asyncio.sleep(1.0)
 
 

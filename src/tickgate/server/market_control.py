@@ -92,6 +92,7 @@ async def status(request: web.Request) -> web.Response:
         "channels": hub.channels,
         "subscriptions": hub.subscriptions,
         "marketDataLines": gateway.session.lines_in_use(),
+        "health": gateway.market.health.report(),
     }
     return json_response(payload)
 
