@@ -94,10 +94,22 @@ def test_trading_settings_are_typed_and_checked(tmp_path: Path) -> None:
     ("flags", "needle"),
     [
         ({"store": "postgres"}, "store must be one of"),
-        ({"session_close_utc": "25:00"}, "session_close_utc must be HH:MM"),
+        ({"market_hours": "sometimes"}, "market_hours must be one of always, exchange"),
         ({"fill_queue_model": "fifo"}, "fill_queue_model must be one of"),
     ],
 )
 def test_choices_are_enforced(flags: dict[str, str], needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):
         config.load(flags, environ={})
+
+
+def test_the_removed_session_close_option_is_refused_with_what_replaced_it(
+    tmp_path: Path,
+) -> None:
+    file = tmp_path / "old.toml"
+    file.write_text('session_close_utc = "21:00"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="session_close_utc was removed: the daily close now"):
+        config.load(config_file=file, environ={})
+    with pytest.raises(ConfigError, match="TICKGATE_SESSION_CLOSE_UTC was removed"):
+        config.load(environ={"TICKGATE_SESSION_CLOSE_UTC": "21:00"})
+    assert config.load({"market_hours": "exchange"}, environ={}).market_hours == "exchange"

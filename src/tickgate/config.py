@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,7 +45,7 @@ class Config:
     rest_pacing: bool = False
     heartbeat_seconds: float = 10.0
     log_level: str = "info"
-    session_close_utc: str = "21:00"
+    market_hours: str = "always"
     store: str = "sqlite"
     fill_queue_model: str = "touch"
     stop_trigger: str = "last"
@@ -96,9 +95,10 @@ OPTIONS: dict[str, tuple[type, str]] = {
     ),
     "heartbeat_seconds": (float, "interval of the system heartbeat frame on /v1/api/ws"),
     "log_level": (str, "debug, info, warning or error"),
-    "session_close_utc": (
+    "market_hours": (
         str,
-        "daily close of the simulated session, HH:MM in UTC (DAY orders expire)",
+        "'always' (the simulator trades around the clock) or 'exchange' (each market keeps its "
+        "real sessions: closed at night, on weekends and holidays)",
     ),
     "store": (str, "where orders and fills are kept: 'sqlite' (in the data directory) or 'memory'"),
     "fill_queue_model": (
@@ -121,6 +121,13 @@ _CHOICES = {
     "store": ("sqlite", "memory"),
     "fill_queue_model": ("touch", "through"),
     "stop_trigger": ("last", "bid", "ask"),
+    "market_hours": ("always", "exchange"),
+}
+
+#: Settings that no longer exist, with what replaced them (a clear error beats a silent change).
+REMOVED = {
+    "session_close_utc": "the daily close now follows each market's calendar (16:00 New York "
+    "time for US stocks, 13:00 on early-close days); see market_hours",
 }
 
 
@@ -158,6 +165,8 @@ def read_file(path: Path) -> dict[str, Any]:
             values["accounts"] = _accounts(value, source=str(path))
         elif name in OPTIONS:
             values[name] = _coerce(name, value, source=f"{path}: {key}")
+        elif name in REMOVED:
+            raise ConfigError(f"{path}: {key} was removed: {REMOVED[name]}")
         else:
             raise ConfigError(
                 f"{path}: unknown setting {key!r}; known: {', '.join(sorted(OPTIONS))}, accounts"
@@ -167,6 +176,9 @@ def read_file(path: Path) -> dict[str, Any]:
 
 def _from_environ(env: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
+    for name, why in REMOVED.items():
+        if ENV_PREFIX + name.upper() in env:
+            raise ConfigError(f"{ENV_PREFIX + name.upper()} was removed: {why}")
     for name in OPTIONS:
         key = ENV_PREFIX + name.upper()
         if key in env:
@@ -262,8 +274,6 @@ def _validated(config: Config) -> Config:
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
-    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", config.session_close_utc):
-        raise ConfigError(f"session_close_utc must be HH:MM, got {config.session_close_utc!r}")
     for name, allowed in _CHOICES.items():
         if getattr(config, name) not in allowed:
             raise ConfigError(

@@ -49,6 +49,7 @@ def test_crude_oil_last_trade(year: int, month: int, expected: date) -> None:
         (2026, 2, date(2026, 2, 25)),  # month ends on a Saturday
         (2026, 12, date(2026, 12, 29)),
         (2026, 6, date(2026, 6, 26)),  # month ends on a Tuesday: back over a weekend
+        (2026, 11, date(2026, 11, 25)),  # Thanksgiving (a floating holiday) is skipped
     ],
 )
 def test_gold_last_trade(year: int, month: int, expected: date) -> None:

@@ -12,8 +12,8 @@ from tests.instruments import EURUSD, stock
 from tickgate.clock import FakeClock
 from tickgate.errors import NotFoundError, RequestError
 from tickgate.market.bars import MINUTE_NS, Bar, aggregate
+from tickgate.market.calendar import US_EQUITY
 from tickgate.market.history import HistoryService, parse_start_time
-from tickgate.market.history_calendar import eastern_offset_ns
 from tickgate.model.instruments import Instrument
 from tickgate.protocol import fields as F
 
@@ -49,7 +49,7 @@ def service(seed: int = 7, clock: FakeClock | None = None) -> HistoryService:
 
 def eastern_minute(at_ns: int) -> int:
     """Minutes after local midnight in US/Eastern."""
-    return (at_ns + eastern_offset_ns(at_ns)) // MINUTE_NS % 1440
+    return US_EQUITY.local(at_ns)[1]
 
 
 CASES = [
@@ -176,30 +176,36 @@ def test_a_window_ending_on_a_weekend_ends_at_the_last_session() -> None:
     assert len(bars) == 60
 
 
-def test_day_periods_count_trading_dates() -> None:
-    monday_noon = "20260119-17:00:00"
+def test_day_periods_count_trading_sessions() -> None:
     history = service(clock=FakeClock(LATER))
-    bars = history.bars(AAPL.conid, period="2d", bar="30min", start_time=monday_noon)
+    tuesday_noon = "20260120-17:00:00"
+    bars = history.bars(AAPL.conid, period="2d", bar="30min", start_time=tuesday_noon)
     dates = {datetime.fromtimestamp(b.start_ns // 10**9, UTC).date().isoformat() for b in bars}
-    assert dates == {"2026-01-16", "2026-01-19"}
+    # Monday 2026-01-19 is Martin Luther King Jr. Day: no session, so Friday's comes before.
+    assert dates == {"2026-01-16", "2026-01-20"}
     assert len(bars) == 13 + 5
+    holiday_noon = "20260119-17:00:00"
+    bars = history.bars(AAPL.conid, period="1d", bar="30min", start_time=holiday_noon)
+    assert {datetime.fromtimestamp(b.start_ns // 10**9, UTC).date() for b in bars} == {
+        datetime(2026, 1, 16).date()
+    }
 
 
 def test_calendar_periods_reach_back_in_calendar_time() -> None:
     bars = service().bars(AAPL.conid, period="1m", bar="1d", start_time="20260114-21:00:00")
     first = datetime.fromtimestamp(bars[0].start_ns // 10**9, UTC)
     assert first.date().isoformat() == "2025-12-15"  # 2025-12-14 is a Sunday
-    assert len(bars) == 23
+    assert len(bars) == 23 - 2  # weekdays, less Christmas and New Year's Day
 
 
 def test_no_more_than_1000_points() -> None:
     history = service()
-    with pytest.raises(RequestError, match="gives 1380 bars, more than the 1000 allowed") as raised:
+    with pytest.raises(RequestError, match="gives 1440 bars, more than the 1000 allowed") as raised:
         history.bars(EURUSD.conid, period="1d", bar="1min", start_time="20260113-22:00:00")
     assert raised.value.status == 400
     assert (
         len(history.bars(EURUSD.conid, period="1d", bar="2min", start_time="20260113-22:00:00"))
-        == 690
+        == 720  # FX trades 24 hours from 17:00 New York time
     )
 
 

@@ -1,9 +1,7 @@
 """Expiry calendars of the built-in futures and option chains, and the month codes IBKR uses.
 
-Non-business days are weekends and the fixed-date holidays New Year's Day, Independence Day
-and Christmas. Floating holidays (Good Friday, Thanksgiving, ...) and weekend holidays observed
-on a Friday or Monday are not modelled, so a computed last trading day can be one business day
-later than the real one around those.
+Business days are the trading days of the CME Globex calendar (`tickgate.market.calendar`):
+weekdays that are not CME holidays, floating and observed holidays included.
 """
 
 from __future__ import annotations
@@ -11,6 +9,8 @@ from __future__ import annotations
 import calendar
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
+
+from tickgate.market.calendar import CME_GLOBEX
 
 __all__ = [
     "ExpiryRule",
@@ -23,7 +23,6 @@ __all__ = [
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _FRIDAY = 4
-_FIXED_HOLIDAYS = ((1, 1), (7, 4), (12, 25))
 
 # Maps a contract month (year, month) to its last trading day.
 ExpiryRule = Callable[[int, int], date]
@@ -53,7 +52,7 @@ def third_friday(year: int, month: int) -> date:
 
 
 def _is_business_day(day: date) -> bool:
-    return day.weekday() < 5 and (day.month, day.day) not in _FIXED_HOLIDAYS
+    return CME_GLOBEX.is_trading_day(day)
 
 
 def _business_days_before(day: date, count: int) -> date:

@@ -29,7 +29,7 @@ from typing import Protocol
 from tickgate.clock import Clock
 from tickgate.errors import RequestError
 from tickgate.market.bars import MINUTE_NS, Bar, LiveBars
-from tickgate.market.history_calendar import schedule_of
+from tickgate.market.calendar import calendar_of
 from tickgate.market.history_payload import history_payload, smh_payload
 from tickgate.market.history_query import (
     MAX_POINTS,
@@ -178,7 +178,7 @@ class HistoryService:
         data = InstrumentData(
             self._synthetic_of(instrument),
             None if live is None else live.copy(),
-            schedule_of(instrument),
+            calendar_of(instrument),
             not outside_rth,
             instrument.min_tick,
         )

@@ -1,55 +1,38 @@
-"""Trading sessions and bar buckets on US/Eastern time, for synthetic history and resampling.
+"""Trading windows and bar buckets for synthetic history and resampling, read off `calendar`.
 
-No time-zone database is needed: the US daylight-saving rule (second Sunday of March to first
-Sunday of November, 02:00 local) is computed. Exchange holidays are not modelled: every weekday
-trades. Schedules (protocol reference §5.2, "RTH 09:30-16:00 US/Eastern"):
+The sessions themselves (time zones, hours, holidays, early closes) belong to
+`tickgate.market.calendar`; this module only adds what history needs on top:
 
-* EXTENDED (stocks): pre-market 04:00-09:30, regular hours 09:30-16:00, after-hours 16:00-20:00.
-* REGULAR (options, indices): 09:30-16:00 only.
-* AROUND_THE_CLOCK (FX, futures): 18:00 of the previous day to 17:00, Monday to Friday; the
-  whole session counts as regular hours, and it belongs to the date on which it ends.
-
-Intraday buckets are cut on the clock from local midnight (a 1h bar covers 10:00-11:00 ET, so
-regular hours open with a half bar at 09:30); day, week and month buckets follow the trading
-date. Every intraday bar size divides a day, so buckets never straddle midnight.
+* a session's windows (pre-market, regular hours, after-hours; one window where a market has
+  no extended hours) with their shares of the date's volume and variance;
+* bar buckets: intraday buckets are cut on the market's wall clock from local midnight (a 1h
+  bar covers 10:00-11:00 local, so US regular hours open with a half bar at 09:30, also on the
+  days daylight saving starts or ends); day, week and month buckets follow the trading date.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
-from enum import Enum
-from functools import lru_cache
+from datetime import timedelta
 
+from tickgate.market.calendar import CME_GLOBEX, FX, US_REGULAR, MarketCalendar
 from tickgate.market.history_query import BarSize, BarUnit
-from tickgate.model.instruments import Instrument, SecType
 
 __all__ = [
-    "Schedule",
+    "DAY_NS",
+    "HOUR_NS",
+    "MINUTE_NS",
     "Segment",
     "bucket_floor_ns",
     "bucket_key",
-    "date_start_ns",
-    "eastern_offset_ns",
-    "local_to_utc_ns",
-    "schedule_of",
+    "gap_variance",
     "segments_before",
-    "trading_date",
 ]
 
 MINUTE_NS = 60_000_000_000
 HOUR_NS = 60 * MINUTE_NS
 DAY_NS = 24 * HOUR_NS
-_EPOCH = date(1970, 1, 1)
-
-
-class Schedule(Enum):
-    """When an instrument trades."""
-
-    EXTENDED = "extended"
-    REGULAR = "regular"
-    AROUND_THE_CLOCK = "around the clock"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,118 +51,48 @@ class Segment:
     variance_share: float
 
 
-# (start minute, end minute, regular hours, volume share, variance share); minutes are local
-# to the trading date, negative ones belong to the previous calendar day.
-_WINDOWS = {
-    Schedule.EXTENDED: (
-        (240, 570, False, 0.05, 0.10),
-        (570, 960, True, 0.88, 0.75),
-        (960, 1200, False, 0.07, 0.05),
-    ),
-    Schedule.REGULAR: ((570, 960, True, 1.0, 0.85),),
-    Schedule.AROUND_THE_CLOCK: ((-360, 1020, True, 1.0, 0.95),),
+# (volume share, variance share) of the windows before, during and after regular hours, and
+# the share of a day's variance in the closed hours before the session.
+_EXTENDED_SHARES = (((0.05, 0.10), (0.88, 0.75), (0.07, 0.05)), 0.10)
+_SHARES: dict[str, tuple[tuple[tuple[float, float], ...], float]] = {
+    US_REGULAR.name: (((0.0, 0.0), (1.0, 0.85), (0.0, 0.0)), 0.15),
+    CME_GLOBEX.name: (((0.22, 0.25), (0.74, 0.65), (0.04, 0.05)), 0.05),
+    FX.name: (((0.0, 0.0), (1.0, 0.95), (0.0, 0.0)), 0.05),
 }
 
-#: Share of a day's variance that falls in the closed hours before the first segment.
-GAP_VARIANCE = {Schedule.EXTENDED: 0.10, Schedule.REGULAR: 0.15, Schedule.AROUND_THE_CLOCK: 0.05}
+
+def _shares(calendar: MarketCalendar) -> tuple[tuple[tuple[float, float], ...], float]:
+    return _SHARES.get(calendar.name, _EXTENDED_SHARES)
 
 
-def schedule_of(instrument: Instrument) -> Schedule:
-    """The trading schedule tickgate simulates for `instrument`'s security type."""
-    if instrument.sec_type is SecType.STK:
-        return Schedule.EXTENDED
-    if instrument.sec_type in (SecType.CASH, SecType.FUT):
-        return Schedule.AROUND_THE_CLOCK
-    return Schedule.REGULAR
+def gap_variance(calendar: MarketCalendar) -> float:
+    """Share of a day's variance that falls in the closed hours before a session."""
+    return _shares(calendar)[1]
 
 
-def _day_ns(day: date) -> int:
-    return (day - _EPOCH).days * DAY_NS
-
-
-@lru_cache(maxsize=64)
-def _dst_ns(year: int) -> tuple[int, int]:
-    march = date(year, 3, 1)
-    start = march + timedelta(days=(6 - march.weekday()) % 7 + 7)
-    november = date(year, 11, 1)
-    end = november + timedelta(days=(6 - november.weekday()) % 7)
-    # 02:00 local: 07:00 UTC while on standard time, 06:00 UTC while on daylight time.
-    return _day_ns(start) + 7 * HOUR_NS, _day_ns(end) + 6 * HOUR_NS
-
-
-def eastern_offset_ns(utc_ns: int) -> int:
-    """Offset of US/Eastern from UTC at `utc_ns`: -4h in daylight-saving time, else -5h."""
-    start, end = _dst_ns(_year_of_day(utc_ns // DAY_NS))
-    return -4 * HOUR_NS if start <= utc_ns < end else -5 * HOUR_NS
-
-
-@lru_cache(maxsize=8192)
-def _year_of_day(day_index: int) -> int:
-    return (_EPOCH + timedelta(days=day_index)).year
-
-
-def local_to_utc_ns(day: date, minute: int) -> int:
-    """UTC instant of `minute` minutes after local midnight of `day` in US/Eastern."""
-    local = _day_ns(day) + minute * MINUTE_NS
-    return local - eastern_offset_ns(local + 5 * HOUR_NS)
-
-
-def _local(utc_ns: int) -> tuple[date, int]:
-    shifted = utc_ns + eastern_offset_ns(utc_ns)
-    return _EPOCH + timedelta(days=shifted // DAY_NS), (shifted % DAY_NS) // MINUTE_NS
-
-
-def trading_date(utc_ns: int, schedule: Schedule) -> date:
-    """The trading date `utc_ns` belongs to (evening FX/futures trading counts for the next day)."""
-    day, minute = _local(utc_ns)
-    if schedule is Schedule.AROUND_THE_CLOCK and minute >= 18 * 60:
-        return day + timedelta(days=1)
-    return day
-
-
-def date_start_ns(day: date, schedule: Schedule) -> int:
-    """First instant of trading date `day`: local midnight, or 18:00 the day before for FX."""
-    if schedule is Schedule.AROUND_THE_CLOCK:
-        return local_to_utc_ns(day - timedelta(days=1), 18 * 60)
-    return local_to_utc_ns(day, 0)
-
-
-def _date_segments(day: date, schedule: Schedule) -> list[Segment]:
-    segments = []
-    for first, last, rth, volume, variance in _WINDOWS[schedule]:
-        start = local_to_utc_ns(day, first)
-        end = local_to_utc_ns(day, last)
-        segments.append(Segment(start, end, end - start, rth, volume, variance))
-    return segments
-
-
-def segments_before(schedule: Schedule, end_ns: int) -> Iterator[Segment]:
+def segments_before(calendar: MarketCalendar, end_ns: int) -> Iterator[Segment]:
     """Every trading window that starts before `end_ns`, latest first, cut at `end_ns`.
 
-    The iterator is endless (it walks back through weekdays); callers stop it.
+    The iterator is endless (it walks back through the calendar's sessions); callers stop it.
     """
-    day = trading_date(end_ns, schedule) + timedelta(days=1)
-    while True:
-        if day.weekday() < 5:
-            for segment in reversed(_date_segments(day, schedule)):
-                if segment.start_ns < end_ns:
-                    end = min(segment.end_ns, end_ns)
-                    yield Segment(
-                        segment.start_ns,
-                        end,
-                        segment.full_ns,
-                        segment.rth,
-                        segment.volume_share,
-                        segment.variance_share,
-                    )
-        day -= timedelta(days=1)
+    windows, _ = _shares(calendar)
+    for hours in calendar.sessions_before(end_ns):
+        parts = [
+            (hours.start_ns, hours.open_ns, False, windows[0]),
+            (hours.open_ns, hours.close_ns, True, windows[1]),
+            (hours.close_ns, hours.end_ns, False, windows[2]),
+        ]
+        for start, end, rth, (volume, variance) in reversed(parts):
+            if start < end and start < end_ns:
+                yield Segment(start, min(end, end_ns), end - start, rth, volume, variance)
 
 
-def bucket_key(utc_ns: int, bar: BarSize, schedule: Schedule) -> int:
-    """An integer naming the bar of size `bar` that `utc_ns` falls in; keys grow with time."""
+def bucket_key(utc_ns: int, bar: BarSize, calendar: MarketCalendar) -> int:
+    """An integer naming the bar of size `bar` that `utc_ns` falls in; keys never decrease
+    as time goes on."""
     if bar.intraday:
-        return bucket_floor_ns(utc_ns, bar, schedule)
-    day = trading_date(utc_ns, schedule)
+        return bucket_floor_ns(utc_ns, bar, calendar)
+    day = calendar.trading_date(utc_ns)
     if bar.unit is BarUnit.DAY:
         return day.toordinal()
     if bar.unit is BarUnit.WEEK:
@@ -187,15 +100,23 @@ def bucket_key(utc_ns: int, bar: BarSize, schedule: Schedule) -> int:
     return day.year * 12 + day.month - 1
 
 
-def bucket_floor_ns(utc_ns: int, bar: BarSize, schedule: Schedule) -> int:
+def bucket_floor_ns(utc_ns: int, bar: BarSize, calendar: MarketCalendar) -> int:
     """First instant of the bar of size `bar` that contains `utc_ns`."""
     if bar.intraday:
-        midnight = local_to_utc_ns(_local(utc_ns)[0], 0)
-        size = bar.minutes * MINUTE_NS
-        return midnight + (utc_ns - midnight) // size * size
-    day = trading_date(utc_ns, schedule)
+        offset = calendar.offset_ns(utc_ns)
+        shifted = utc_ns + offset
+        floored = (
+            shifted
+            - shifted % DAY_NS
+            + (shifted % DAY_NS) // (bar.minutes * MINUTE_NS) * (bar.minutes * MINUTE_NS)
+        )
+        start = floored - calendar.offset_ns(floored - offset)
+        # Around a daylight-saving switch the wall-clock floor can land after the instant (the
+        # repeated hour); the bucket then starts an hour earlier on the same wall clock.
+        return start if start <= utc_ns else floored - offset
+    day = calendar.trading_date(utc_ns)
     if bar.unit is BarUnit.WEEK:
         day -= timedelta(days=day.weekday())
     elif bar.unit is BarUnit.MONTH:
         day = day.replace(day=1)
-    return date_start_ns(day, schedule)
+    return calendar.date_start_ns(day)

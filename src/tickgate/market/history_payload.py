@@ -13,7 +13,7 @@ from typing import Any
 
 from tickgate.errors import RequestError
 from tickgate.market.bars import MINUTE_NS, Bar
-from tickgate.market.history_calendar import Schedule, schedule_of
+from tickgate.market.calendar import MarketCalendar, calendar_of
 from tickgate.market.history_query import BarSize, Period, parse_bar, parse_period
 from tickgate.model.instruments import Instrument
 
@@ -43,7 +43,7 @@ def history_payload(
     head, tail = _common(instrument, bars, period, bar, outside_rth, server_id)
     return {
         **head,
-        "tradingDayDuration": _day_minutes(schedule_of(instrument), outside_rth),
+        "tradingDayDuration": _day_minutes(calendar_of(instrument), outside_rth),
         "volumeFactor": 1,
         "priceDisplayRule": 1,
         "priceDisplayValue": str(instrument.price_decimals),
@@ -116,11 +116,11 @@ def _common(
     return head, tail
 
 
-def _day_minutes(schedule: Schedule, outside_rth: bool) -> int:
-    # IBKR reports a whole day (1440) for extended-hours stock charts, not the 16 hours traded.
-    if schedule is Schedule.AROUND_THE_CLOCK or (outside_rth and schedule is Schedule.EXTENDED):
+def _day_minutes(calendar: MarketCalendar, outside_rth: bool) -> int:
+    # IBKR reports a whole day (1440) for extended-hours charts, not the 16 hours traded.
+    if outside_rth and calendar.has_extended_hours:
         return 1440
-    return 390
+    return calendar.regular_minutes
 
 
 def _extreme(bar: Bar, side: str, factor: int, first_ns: int) -> str:

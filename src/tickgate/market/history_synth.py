@@ -3,9 +3,10 @@
 The history is built top-down so that every resolution agrees exactly with the ones below it:
 
 1. A random walk runs *backwards* from the instrument's reference price at the anchor (the
-   simulator's start) through the trading windows of `history_calendar`, giving each window an
-   open, high, low, close and volume. Windows that touch close at the next one's open; an
-   overnight or weekend break adds a gap.
+   simulator's start) through the trading windows of its market calendar (`history_calendar`:
+   holidays and early closes included), giving each window an open, high, low, close and
+   volume. Windows that touch close at the next one's open; an overnight, weekend or holiday
+   break adds a gap.
 2. A window is split into 30-minute blocks, and a block into 1-minute bars, by `subdivide`: a
    Brownian bridge pinned at the parent's open, high, low and close, so the parts aggregate back
    to exactly the parent bar.
@@ -24,12 +25,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
+from tickgate.market.calendar import calendar_of
 from tickgate.market.history_calendar import (
     DAY_NS,
-    GAP_VARIANCE,
     MINUTE_NS,
     Segment,
-    schedule_of,
+    gap_variance,
     segments_before,
 )
 from tickgate.model.instruments import Instrument, SecType
@@ -76,8 +77,8 @@ class SyntheticHistory:
         self._tick = float(instrument.min_tick)
         self._sigma_day = instrument.volatility / math.sqrt(252)
         self._anchor_ns = anchor_ns - anchor_ns % MINUTE_NS
-        self._schedule = schedule_of(instrument)
-        self._windows = segments_before(self._schedule, self._anchor_ns)
+        self._calendar = calendar_of(instrument)
+        self._windows = segments_before(self._calendar, self._anchor_ns)
         self._walk: list[tuple[Segment, TickBar]] = []
         self._rng = random.Random(f"{self._seed}:walk")
         low, high = _VOLUME_DECADES.get(instrument.sec_type, (0.0, 0.0))
@@ -161,7 +162,7 @@ class SyntheticHistory:
             later, later_bar = self._walk[-1]
             close = later_bar.open
             if segment.end_ns != later.start_ns:
-                gap = self._sigma_day * math.sqrt(GAP_VARIANCE[self._schedule])
+                gap = self._sigma_day * math.sqrt(gap_variance(self._calendar))
                 close = self._ticks(close * self._tick * math.exp(-self._rng.gauss(0, gap)))
         self._walk.append((segment, self._window_bar(segment, close)))
         return True

@@ -2,26 +2,22 @@
 
 The rules (documented for users in `tickgate.market.history`): the window ends at the latest
 data at or before the requested end; minute and hour periods reach back in clock time, ``Nd``
-over the last N trading dates with data, weeks, months and years in calendar time; the first
-bar is whole. Synthetic data covers everything before the anchor, live minutes what follows.
+to the start of the N-th latest trading session of the instrument's calendar (its regular open
+for regular-hours requests), weeks, months and years in calendar time; the first bar is whole.
+Synthetic data covers everything before the anchor, live minutes what follows; a regular-hours
+request keeps only the minutes the calendar puts in regular hours.
 """
 
 from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from tickgate.market.bars import Bar, LiveBars, aggregate
-from tickgate.market.history_calendar import (
-    DAY_NS,
-    Schedule,
-    bucket_floor_ns,
-    bucket_key,
-    date_start_ns,
-    trading_date,
-)
+from tickgate.market.bars import MINUTE_NS, Bar, LiveBars, aggregate
+from tickgate.market.calendar import MarketCalendar, Phase
+from tickgate.market.history_calendar import DAY_NS, bucket_floor_ns, bucket_key
 from tickgate.market.history_query import BarSize, Period, PeriodUnit
 from tickgate.market.history_synth import SyntheticHistory, TickBar
 
@@ -34,7 +30,7 @@ class InstrumentData:
 
     synthetic: SyntheticHistory
     live: LiveBars | None
-    schedule: Schedule
+    calendar: MarketCalendar
     rth_only: bool
     tick: Decimal
 
@@ -44,22 +40,41 @@ class InstrumentData:
         last = self.data_end(end_ns)
         if last is None:
             return []
-        lo = bucket_floor_ns(self.first_instant(period, last), size, self.schedule)
+        lo = bucket_floor_ns(self.first_instant(period, last), size, self.calendar)
         anchor = self.synthetic.anchor_ns
 
         def fits(start_ns: int, end_ns: int) -> bool:
-            key = bucket_key(start_ns, size, self.schedule)
-            return key == bucket_key(end_ns - 1, size, self.schedule)
+            key = bucket_key(start_ns, size, self.calendar)
+            return key == bucket_key(end_ns - 1, size, self.calendar)
 
         atoms = self.synthetic.atoms(lo, min(last, anchor), rth_only=self.rth_only, fits=fits)
         bars = [_decimal_bar(a, self.tick) for a in atoms]
-        if self.live is not None:
-            bars += self.live.minutes(max(lo, anchor), last)
+        bars += self._live_minutes(max(lo, anchor), last)
         return self._resample(bars, size)
+
+    def _live_minutes(self, lo_ns: int, hi_ns: int) -> list[Bar]:
+        if self.live is None:
+            return []
+        minutes = self.live.minutes(lo_ns, hi_ns)
+        if not self.rth_only:
+            return minutes
+        phase = self.calendar.phase
+        return [b for b in minutes if phase(b.start_ns) is Phase.REGULAR]
 
     def data_end(self, end_ns: int) -> int | None:
         """The end of the latest data at or before `end_ns`, or None when there is none."""
-        ends = [] if self.live is None else [self.live.last_end_before(end_ns)]
+        ends: list[int | None] = []
+        if self.live is not None and not self.rth_only:
+            ends.append(self.live.last_end_before(end_ns))
+        elif self.live is not None:
+            # Regular hours only: the latest live minute the calendar counts as regular hours.
+            for hours in self.calendar.sessions_before(end_ns):
+                if hours.close_ns <= self.synthetic.anchor_ns:
+                    break
+                regular = self._live_minutes(hours.open_ns, min(hours.close_ns, end_ns))
+                if regular:
+                    ends.append(min(regular[-1].start_ns + MINUTE_NS, end_ns))
+                    break
         for segment, _ in self.synthetic.windows():
             if segment.start_ns < end_ns and (segment.rth or not self.rth_only):
                 ends.append(min(segment.end_ns, end_ns))
@@ -78,30 +93,23 @@ class InstrumentData:
         return months_back(last_ns, period.count * (12 if period.unit is PeriodUnit.YEAR else 1))
 
     def _days_back(self, count: int, last_ns: int) -> int:
-        # Trading dates with data, latest first: live minutes, then synthetic windows.
-        dates: list[int] = []
-        starts = [] if self.live is None else [b.start_ns for b in self.live.minutes(0, last_ns)]
-        for start in reversed(starts):
-            self._note_date(dates, start)
-        for segment, _ in self.synthetic.windows():
-            if len(dates) >= count:
-                break
-            if segment.start_ns < last_ns and (segment.rth or not self.rth_only):
-                self._note_date(dates, segment.start_ns)
-        chosen = dates[:count][-1] if dates else trading_date(last_ns, self.schedule).toordinal()
-        return date_start_ns(date.fromordinal(chosen), self.schedule)
-
-    def _note_date(self, dates: list[int], start_ns: int) -> None:
-        day = trading_date(start_ns, self.schedule).toordinal()
-        if not dates or dates[-1] != day:
-            dates.append(day)
+        # The calendar's sessions, not the dates that happen to hold data: a live trade after
+        # midnight (round-the-clock simulation) does not start a trading day.
+        seen = 0
+        for hours in self.calendar.sessions_before(last_ns):
+            start = hours.open_ns if self.rth_only else hours.start_ns
+            if start < last_ns:
+                seen += 1
+                if seen == count:
+                    return start
+        raise AssertionError("unreachable: sessions_before is endless")
 
     def _resample(self, bars: list[Bar], size: BarSize) -> list[Bar]:
         out: list[Bar] = []
         group: list[Bar] = []
         key = None
         for bar in bars:
-            bar_key = bucket_key(bar.start_ns, size, self.schedule)
+            bar_key = bucket_key(bar.start_ns, size, self.calendar)
             if group and bar_key != key:
                 out.append(aggregate(group))
                 group = []

@@ -47,7 +47,7 @@ from tickgate.sources.driver import SimulatorSource
 from tickgate.sources.simulator import MarketSimulator
 from tickgate.streaming.accounts import AccountStreams
 from tickgate.streaming.hub import StreamingHub
-from tickgate.trading import calendar
+from tickgate.trading import sessions
 from tickgate.trading.commissions import CommissionSchedule
 from tickgate.trading.engine import TradingConfig, TradingEngine
 from tickgate.trading.feed import QuoteFeed
@@ -225,14 +225,14 @@ async def _tempo_loop(gateway: Gateway) -> None:
 
 
 async def _session_loop(gateway: Gateway) -> None:
-    """Close the simulated session every day; first catch up on a close missed while down."""
-    close = calendar.parse_close_time(gateway.config.session_close_utc)
+    """Close the simulated session at every close of the calendar; first catch up on a close
+    missed while down."""
     clock = gateway.clock
-    if calendar.catch_up(gateway.trading, clock.now_ns(), close):
+    if sessions.catch_up(gateway.trading, clock.now_ns()):
         log.info("closed a session missed while the gateway was down")
     while True:
         now = clock.now_ns()
-        await asyncio.sleep((calendar.next_close_ns(now, close) - now) / 1e9)
+        await asyncio.sleep((sessions.next_close_ns(now) - now) / 1e9)
         market_control.close_day(gateway, reopen=True)
         log.info("trading day rolled over: DAY orders expired, MOC/LOC filled, new day opened")
 
