@@ -1,4 +1,8 @@
-"""The data directory: made usable, and owned by one gateway process at a time.
+"""The data directory: made usable and private, and owned by one gateway process at a time.
+
+Everything kept there is secret or private (the TLS key, every order and fill), so the directory
+is made 0700 and files are created 0600 from their first byte: a file opened with the default
+mode and chmod-ed afterwards is readable by anyone during the gap.
 
 Two gateways on one directory would share the order store and hand out the same order ids, so a
 gateway takes an exclusive `flock` on `tickgate.lock` in the directory and keeps it until the
@@ -12,13 +16,19 @@ from __future__ import annotations
 import datetime
 import fcntl
 import json
+import logging
 import os
 import socket
+import stat
 from pathlib import Path
 
 from tickgate.errors import ConfigError, TickgateError
 
 LOCK_NAME = "tickgate.lock"
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+log = logging.getLogger("tickgate.datadir")
 
 
 class DataDirInUseError(TickgateError):
@@ -44,14 +54,51 @@ class DataDirLock:
 
 
 def prepare_data_dir(path: Path) -> None:
-    """Create the data directory, or raise ConfigError naming it and why it cannot be used."""
+    """Create the data directory (0700) or tighten an existing one; check it can be written.
+
+    An existing directory that others can read is tightened when this user owns it and it is
+    not a shared sticky directory such as /tmp; otherwise a warning says what to change.
+    Raises ConfigError naming the directory and why it cannot be used.
+    """
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        _tighten(path)
         probe = path / ".tickgate-write-test"
-        probe.write_bytes(b"")
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE))
         probe.unlink()
     except OSError as exc:
         raise ConfigError(f"data directory {path}: {exc.strerror or exc}") from None
+
+
+def _tighten(path: Path) -> None:
+    info = path.stat()
+    if not stat.S_ISDIR(info.st_mode) or not info.st_mode & 0o077:
+        return
+    if info.st_uid == os.getuid() and not info.st_mode & stat.S_ISVTX:
+        path.chmod(DIR_MODE)
+        log.info("data directory %s was readable by others; made it owner-only (0700)", path)
+    else:
+        log.warning(
+            "data directory %s is readable by other users (mode %o); use a private directory",
+            path,
+            stat.S_IMODE(info.st_mode),
+        )
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` atomically, the file being 0600 from its creation on.
+
+    The bytes go to a new sibling file which then replaces `path`, so a reader sees the old
+    content or the new, never a half-written file. Raises OSError.
+    """
+    temporary = path.with_name(path.name + ".new")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
 
 
 def lock_data_dir(path: Path, *, now: datetime.datetime | None = None) -> DataDirLock:
@@ -61,7 +108,7 @@ def lock_data_dir(path: Path, *, now: datetime.datetime | None = None) -> DataDi
     time). Raises DataDirInUseError, naming the holder, when another process holds it.
     """
     lock_path = path / LOCK_NAME
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

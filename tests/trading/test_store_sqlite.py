@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -138,3 +139,11 @@ def _assert_books_balance(engine: TradingEngine) -> None:
         (f.side.sign * f.quantity * f.price + f.commission for f in fills), D(0)
     )
     assert portfolio.cash == cash
+
+
+def test_an_existing_store_readable_by_others_is_tightened(tmp_path: Path) -> None:
+    path = tmp_path / "trading.sqlite3"
+    path.write_bytes(b"")
+    path.chmod(0o644)
+    SqliteEventStore(path).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

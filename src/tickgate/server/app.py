@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from tickgate import datadir
 from tickgate.bus.memory import MemoryBus
 from tickgate.clock import Clock, SystemClock
 from tickgate.config import Config
@@ -113,7 +114,7 @@ def open_store(config: Config) -> EventStore:
     """The configured event store; SQLite lives in the data directory."""
     if config.store == "memory":
         return MemoryEventStore()
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    datadir.prepare_data_dir(config.data_dir)
     return SqliteEventStore(config.data_dir / "trading.sqlite3")
 
 
@@ -282,12 +283,16 @@ class RunningServer:
 
 async def start_server(app: web.Application) -> RunningServer:
     """Listen on the app's configured host/port (port 0 picks a free one)."""
-    from tickgate.server.tls import server_ssl_context
+    from tickgate.server.tls import certificate_names, server_ssl_context
 
     config = app[GATEWAY].config
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
     await runner.setup()
-    ssl_context = server_ssl_context(config.data_dir) if config.tls else None
+    ssl_context = (
+        server_ssl_context(config.data_dir, names=certificate_names(config.host))
+        if config.tls
+        else None
+    )
     site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context)
     await site.start()
     # asyncio's and uvloop's servers both expose the listening sockets.

@@ -10,6 +10,7 @@ stored whole or not at all.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -25,10 +26,16 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
+#: Orders and fills are private: the file is owner-only from its creation (SQLite gives its WAL
+#: and shared-memory files the database file's mode).
+FILE_MODE = 0o600
+
+
 class SqliteEventStore:
     """Trading events in a SQLite file; create the parent directory first."""
 
     def __init__(self, path: str | Path) -> None:
+        _make_private(Path(path))
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per batch.
         self._db = sqlite3.connect(str(path), isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -55,3 +62,12 @@ class SqliteEventStore:
     def close(self) -> None:
         """Close the database connection."""
         self._db.close()
+
+
+def _make_private(path: Path) -> None:
+    """Create the database file owner-only before SQLite would create it with the default mode;
+    tighten files a former version left readable by others. Raises OSError."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and file.stat().st_mode & 0o077:
+            file.chmod(FILE_MODE)
