@@ -119,3 +119,28 @@ def test_an_unusable_data_directory_is_named(
     blocker.write_text("")
     assert main(["--no-tls", "--port", "0", "--data-dir", str(blocker)]) == 2
     assert f"data directory {blocker}" in capsys.readouterr().err
+
+
+def test_a_network_bind_without_access_control_is_refused_and_says_how(tmp_path: Path) -> None:
+    env = {**os.environ, "TICKGATE_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tickgate", "--host", "0.0.0.0", "--port", "0", "--no-tls"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
+    assert proc.returncode == 2 and "listening on" not in proc.stdout
+    assert "refusing to listen on '0.0.0.0' without access control" in proc.stderr
+    assert "--allow-ip" in proc.stderr and "TICKGATE_AUTH_TOKEN" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_check_config_does_not_print_the_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_file = tmp_path / "tickgate.toml"
+    config_file.write_text('host = "0.0.0.0"\nauth_token = "s3cret-s3cret-s3cret"\n')
+    assert main(["check-config", str(config_file)]) == 0
+    out = capsys.readouterr().out
+    assert "auth_token = (set, not shown)" in out and "s3cret" not in out

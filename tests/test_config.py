@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -113,3 +114,47 @@ def test_the_removed_session_close_option_is_refused_with_what_replaced_it(
     with pytest.raises(ConfigError, match="TICKGATE_SESSION_CLOSE_UTC was removed"):
         config.load(environ={"TICKGATE_SESSION_CLOSE_UTC": "21:00"})
     assert config.load({"market_hours": "exchange"}, environ={}).market_hours == "exchange"
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.5", "gw.example"])
+def test_listening_beyond_loopback_needs_an_access_control(host: str) -> None:
+    with pytest.raises(ConfigError, match="without access control"):
+        config.load({"host": host}, environ={})
+    assert config.load({"host": host, "allow_ip": ["10.0.0.0/8"]}, environ={}).host == host
+    token = {"TICKGATE_AUTH_TOKEN": "0123456789abcdef"}
+    assert config.load({"host": host}, environ=token).auth_token == "0123456789abcdef"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+def test_loopback_needs_nothing(host: str) -> None:
+    assert config.load({"host": host}, environ={}).host == host
+
+
+def test_access_lists_from_flags_environment_and_file(tmp_path: Path) -> None:
+    path = write(tmp_path, 'allow_origin = ["https://Dash.Example:443/"]\nallow_ip = "10.*"\n')
+    env = {"TICKGATE_ALLOW_HOST": "gw.example, GW2.example"}
+    settings = config.load({"allow_ip": ["192.168.1.0/24"]}, config_file=path, environ=env)
+    assert settings.allow_origin == ("https://dash.example",)
+    assert settings.allow_host == ("gw.example", "gw2.example")
+    assert settings.allow_ip == ("192.168.1.0/24",)
+
+
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [
+        ({"allow_ip": ["10.0.0.300"]}, "allow_ip: '10.0.0.300'"),
+        ({"allow_origin": ["*"]}, "allow_origin: '*' is not an origin"),
+        ({"allow_host": ["gw:5000"]}, "allow_host"),
+        ({"auth_token": "short"}, "auth_token must be at least 16"),
+        ({"auth_token": "has spaces in it, sixteen+"}, "without spaces"),
+    ],
+)
+def test_bad_access_settings_are_named(changes: dict[str, object], needle: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        config.load(changes, environ={})
+
+
+def test_an_empty_token_is_no_token() -> None:
+    assert config.load(environ={"TICKGATE_AUTH_TOKEN": ""}).auth_token is None
+    with pytest.raises(ConfigError, match="without access control"):
+        config.load({"host": "0.0.0.0"}, environ={"TICKGATE_AUTH_TOKEN": ""})

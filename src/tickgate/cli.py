@@ -51,6 +51,15 @@ def _parser() -> argparse.ArgumentParser:
                 default=None,
                 help=help_text + env,
             )
+        elif kind is tuple:
+            serve.add_argument(
+                flag,
+                dest=name,
+                action="append",
+                default=None,
+                metavar=name.removeprefix("allow_").upper(),
+                help=f"{help_text} [env {configuration.ENV_PREFIX}{name.upper()}, comma-separated]",
+            )
         else:
             serve.add_argument(
                 flag,
@@ -95,7 +104,9 @@ def _check_config(path: Path) -> int:
         load_instruments(settings.catalogue)  # CatalogueError names the line and the reason
     print(f"{path}: OK")
     for name in configuration.OPTIONS:
-        print(f"  {name} = {getattr(settings, name)}")
+        value = getattr(settings, name)
+        shown = "(set, not shown)" if name in configuration.SECRETS and value else value
+        print(f"  {name} = {shown}")
     accounts = (f"{a.account_id} ({a.starting_cash} {a.base_currency})" for a in settings.accounts)
     print(f"  accounts = {', '.join(accounts)}")
     return 0

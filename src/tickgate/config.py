@@ -16,10 +16,15 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from tickgate import access
 from tickgate.errors import ConfigError
 from tickgate.model.accounts import AccountConfig
 
 ENV_PREFIX = "TICKGATE_"
+#: A token short enough to guess online is no access control.
+MIN_TOKEN_LENGTH = 16
+#: Settings never printed or logged.
+SECRETS = frozenset({"auth_token"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,10 @@ class Config:
     commission_minimum: Decimal = Decimal("1.00")
     commission_max_fraction: Decimal = Decimal("0.01")
     commission_per_contract: Decimal = Decimal("0.85")
+    allow_origin: tuple[str, ...] = ()
+    allow_host: tuple[str, ...] = ()
+    allow_ip: tuple[str, ...] = ()
+    auth_token: str | None = None
     accounts: tuple[AccountConfig, ...] = field(default_factory=lambda: (AccountConfig(),))
 
 
@@ -113,6 +122,25 @@ OPTIONS: dict[str, tuple[type, str]] = {
         "stock commission cap as a fraction of trade value (0.01)",
     ),
     "commission_per_contract": (Decimal, "futures and options commission per contract (0.85)"),
+    "allow_origin": (
+        tuple,
+        "another page origin (https://host:port) whose browser requests and WebSockets are "
+        "served, for your own dashboard; repeatable",
+    ),
+    "allow_host": (
+        tuple,
+        "another name this gateway is reached under (Host header); '*' for any; repeatable",
+    ),
+    "allow_ip": (
+        tuple,
+        "client addresses served besides loopback: CIDR (192.168.1.0/24), an address, or the "
+        "real gateway's wildcards (10.*); repeatable",
+    ),
+    "auth_token": (
+        str,
+        "token every client must present (Authorization: Bearer, or the page's login); "
+        f"at least {MIN_TOKEN_LENGTH} characters; prefer the environment to the flag",
+    ),
 }
 
 _CHOICES = {
@@ -189,6 +217,8 @@ def _from_environ(env: Mapping[str, str]) -> dict[str, Any]:
 def _coerce(name: str, value: Any, *, source: str) -> Any:
     kind = OPTIONS[name][0]
     try:
+        if kind is tuple:
+            return _to_strings(value)
         if kind is bool:
             return _to_bool(value)
         if kind is Decimal:
@@ -199,7 +229,8 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
             raise ValueError
         return kind(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{source}: {name} must be {kind.__name__}, got {value!r}") from None
+        kind_name = "a list of strings" if kind is tuple else kind.__name__
+        raise ConfigError(f"{source}: {name} must be {kind_name}, got {value!r}") from None
 
 
 def to_decimal(value: Any) -> Decimal:
@@ -210,6 +241,14 @@ def to_decimal(value: Any) -> Decimal:
         return Decimal(str(value).strip())
     except InvalidOperation:
         raise ValueError(value) from None
+
+
+def _to_strings(value: Any) -> tuple[str, ...]:
+    """A list setting: a TOML array or repeated flags, or one comma-separated string."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ValueError(value)
+    return tuple(item.strip() for item in items if item.strip())
 
 
 def _to_bool(value: Any) -> bool:
@@ -279,7 +318,49 @@ def _validated(config: Config) -> Config:
             raise ConfigError(
                 f"{name} must be one of {', '.join(allowed)}, got {getattr(config, name)!r}"
             )
+    config = _access_validated(config)
+    problem = exposure_problem(config)
+    if problem is not None:
+        raise ConfigError(problem)
     return config
+
+
+def _access_validated(config: Config) -> Config:
+    """Normalized origins and host names; networks and the token checked."""
+    access.parse_networks(config.allow_ip)
+    token = config.auth_token or None
+    if token is not None and (
+        len(token) < MIN_TOKEN_LENGTH or not token.isprintable() or any(c.isspace() for c in token)
+    ):
+        raise ConfigError(
+            f"auth_token must be at least {MIN_TOKEN_LENGTH} printable characters without spaces "
+            "(e.g. the output of: python3 -c 'import secrets; print(secrets.token_urlsafe())')"
+        )
+    return dataclasses.replace(
+        config,
+        allow_origin=tuple(dict.fromkeys(map(access.normalize_origin, config.allow_origin))),
+        allow_host=tuple(dict.fromkeys(map(access.normalize_host_name, config.allow_host))),
+        allow_ip=tuple(config.allow_ip),
+        auth_token=token,
+    )
+
+
+def exposure_problem(config: Config) -> str | None:
+    """Why `config` must not start: it listens beyond this machine with nobody kept out.
+
+    Loopback is served as it is (like the real gateway's default); any other address needs an
+    access control the operator chose: a client allow-list, a token, or both. None when fine.
+    """
+    if access.is_loopback(config.host) or config.allow_ip or config.auth_token:
+        return None
+    return (
+        f"refusing to listen on {config.host!r} without access control: anyone who can reach "
+        "that address could trade on the gateway. Choose at least one: --allow-ip CIDR "
+        "(repeatable; env TICKGATE_ALLOW_IP=10.0.0.0/8,192.168.1.7; TOML allow_ip = [...]) "
+        "to serve only those client addresses, and/or an auth token clients must present "
+        f"(env TICKGATE_AUTH_TOKEN or TOML auth_token, {MIN_TOKEN_LENGTH}+ characters; "
+        "'Authorization: Bearer TOKEN', the page asks for it). Or keep --host 127.0.0.1."
+    )
 
 
 def replace(config: Config, **changes: Any) -> Config:

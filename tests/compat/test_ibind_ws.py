@@ -59,8 +59,10 @@ class QueueSink:
         raise AssertionError("no matching ibind event in time")
 
 
-def ibind_ws(server: RunningServer, sink: QueueSink) -> IbkrWsClient:
-    rest = IbkrClient(url=server.base_url + "/v1/api/", cacert=False)
+def ibind_ws(
+    server: RunningServer, sink: QueueSink, *, rest_url: str | None = None
+) -> IbkrWsClient:
+    rest = IbkrClient(url=rest_url or server.base_url + "/v1/api/", cacert=False)
     return IbkrWsClient(
         account_id=ACCOUNT,
         url=server.ws_base + "/v1/api/ws",
@@ -172,6 +174,26 @@ async def test_account_channels_follow_an_order_placed_over_rest(
     )
     for subscription in subscriptions:
         assert await asyncio.to_thread(client.unsubscribe(subscription).wait, 10)
+
+
+async def test_a_token_guarded_gateway_works_with_the_token_in_ibinds_url(
+    start: StartServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # ibind unmodified: requests sends the URL's password as Basic authentication, and the
+    # socket is let in by ibind's `api` cookie, the session only a token holder can learn.
+    caplog.set_level(logging.INFO, logger="ibind")
+    token = "ibind-token-0123456789"
+    server = await start(tls=True, auth_token=token)
+    sink = QueueSink()
+    url = f"https://ibind:{token}@127.0.0.1:{server.port}/v1/api/"
+    client = ibind_ws(server, sink, rest_url=url)
+    assert await asyncio.to_thread(client.start), "ibind did not reach AUTHENTICATED within 5 s"
+    subscription = MarketDataSubscription(conid=AAPL, fields=FIELDS)
+    assert await asyncio.to_thread(client.subscribe(subscription).wait, 10)
+    await asyncio.to_thread(sink.wait_for, lambda e: isinstance(e, events.MarketData), 10)
+    assert await asyncio.to_thread(client.unsubscribe(subscription).wait, 10)
+    await stop(client)
+    assert not ibind_errors(caplog)
 
 
 async def test_resubscribes_after_smd_expiry_and_recovers_after_a_dropped_socket(

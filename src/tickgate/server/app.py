@@ -15,13 +15,15 @@ from aiohttp import web
 from tickgate import datadir
 from tickgate.bus.memory import MemoryBus
 from tickgate.clock import Clock, SystemClock
-from tickgate.config import Config
+from tickgate.config import Config, exposure_problem
+from tickgate.errors import ConfigError
 from tickgate.market.catalogue import Catalogue, default_catalogue
 from tickgate.market.catalogue_file import load_instruments, merge
 from tickgate.market.engine import MarketEngine
 from tickgate.market.health import Health
 from tickgate.market.history import HistoryService
 from tickgate.server import (
+    gatekeeper,
     market_control,
     pacing,
     page,
@@ -146,6 +148,7 @@ def build_app(
     app = web.Application(
         middlewares=[
             error_middleware,
+            gatekeeper.access_middleware,
             pacing.pacing_middleware,
             session_middleware,
             reply_discipline_middleware,
@@ -153,6 +156,7 @@ def build_app(
         client_max_size=1 << 20,
     )
     app[GATEWAY] = gateway
+    gatekeeper.install(app, config)
     pacing.install(app)
     add_routes(
         app,
@@ -286,10 +290,15 @@ async def start_server(app: web.Application) -> RunningServer:
     from tickgate.server.tls import certificate_names, server_ssl_context
 
     config = app[GATEWAY].config
+    problem = exposure_problem(config)
+    if problem is not None:  # configs are validated on load; this catches hand-built ones
+        raise ConfigError(problem)
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
     await runner.setup()
     ssl_context = (
-        server_ssl_context(config.data_dir, names=certificate_names(config.host))
+        server_ssl_context(
+            config.data_dir, names=certificate_names(config.host, *config.allow_host)
+        )
         if config.tls
         else None
     )

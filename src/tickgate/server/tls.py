@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tickgate import datadir
+from tickgate import access, datadir
 
 log = logging.getLogger("tickgate.server")
 
@@ -27,8 +27,6 @@ CERT_NAME = "tickgate-cert.pem"
 KEY_NAME = "tickgate-key.pem"
 #: Names every certificate carries: the loopback names clients use by default.
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
-#: Addresses that mean "every interface" are not names a client connects to.
-WILDCARDS = frozenset({"", "0.0.0.0", "::", "*"})
 VALIDITY = datetime.timedelta(days=3650)
 
 
@@ -36,7 +34,8 @@ def certificate_names(*extra: str) -> tuple[str, ...]:
     """The loopback names plus `extra` (the bound host, allowed host names), without
     wildcards, duplicates or a `*`, in a stable order."""
     names = [*LOOPBACK_NAMES, *(name.strip().lower().strip("[]") for name in extra)]
-    return tuple(dict.fromkeys(name for name in names if name not in WILDCARDS))
+    # Addresses meaning "every interface" are not names a client connects to.
+    return tuple(dict.fromkeys(name for name in names if name not in access.WILDCARD_HOSTS))
 
 
 def ensure_certificate(
