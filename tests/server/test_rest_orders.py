@@ -310,7 +310,7 @@ async def test_modify_is_validated_and_cancel_all_handles_brackets(
         )
     order_id = int(acks[0]["order_id"])
     url = f"{base}/iserver/account/{ACCT}/order/{order_id}"
-    bad = await call(http, "POST", url, json={"quantity": "abc"})
+    bad = await call(http, "POST", url, json={"quantity": "abc"}, status=400)
     assert "not a number" in bad["error"]
     huge = await call(http, "POST", url, json={"quantity": 100_000_000})
     assert "buying power" in huge["error"]

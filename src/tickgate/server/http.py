@@ -10,6 +10,7 @@ import orjson
 from aiohttp import web
 
 from tickgate.errors import RequestError
+from tickgate.protocol.rest_values import ascii_int
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -62,15 +63,11 @@ def query_int(request: web.Request, name: str, *, default: int | None = None) ->
 
 
 def parse_int(raw: object, name: str) -> int:
-    """An integer from a query string or JSON value; bools and fractions are refused."""
-    if isinstance(raw, bool):
-        raise RequestError(f"{name} must be an integer, got {raw!r}")
-    if isinstance(raw, int):
-        return raw
-    try:
-        return int(str(raw).strip())
-    except ValueError:
-        raise RequestError(f"{name} must be an integer, got {raw!r}") from None
+    """A 64-bit integer from a query string, path segment or JSON value: ASCII digits only
+    (surrounding ASCII spaces allowed); bools, fractions, `"١"`, `"²"` and `"1_0"` are refused
+    with RequestError (400)."""
+    text = raw.strip(" \t") if isinstance(raw, str) else raw
+    return ascii_int(text, name, minimum=-(2**63), maximum=2**63 - 1)
 
 
 def int_list(raw: str, name: str, *, limit: int) -> list[int]:

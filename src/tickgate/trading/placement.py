@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -13,8 +14,10 @@ from decimal import Decimal
 from typing import Any
 
 from tickgate.clock import Clock
+from tickgate.errors import RequestError
 from tickgate.model.instruments import Instrument
-from tickgate.model.orders import Order, TimeInForce
+from tickgate.model.orders import Order
+from tickgate.protocol.rest_values import shown
 from tickgate.trading import lifecycle
 from tickgate.trading.events import OrderAccepted, OrderUpdated, StoredEvent
 from tickgate.trading.matching import Market
@@ -25,14 +28,26 @@ from tickgate.trading.requests import (
     InstrumentLookup,
     OrderRejectedError,
     OrderRequest,
+    check_domain,
     check_price,
     check_quantity,
+    check_trailing,
     decimal_of,
+    outside_rth_of,
     parse_order,
+    quantity_of,
+    tif_of,
+    trailing_type_of,
 )
 from tickgate.trading.state import TradingState
 
 Item = tuple[OrderRequest, Instrument]
+
+#: IBKR: a cOID "must be unique for a 24h span"; tickgate also keeps it while its order works.
+COID_MEMORY_NS = 24 * 3600 * 1_000_000_000
+#: Most orders one placement may carry (a bracket is three); more is a 400.
+MAX_ORDERS_PER_REQUEST = 100
+_ORDER_ID = re.compile(r"[0-9]{1,18}", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +136,11 @@ class PlacementDesk(ABC):
         self.portfolio_of(account)
         if not order_requests:
             raise OrderRejectedError("No orders in the request")
+        if len(order_requests) > MAX_ORDERS_PER_REQUEST:
+            raise RequestError(
+                f"Too many orders in one request: at most {MAX_ORDERS_PER_REQUEST}, "
+                f"got {len(order_requests)}"
+            )
         items = [parse_order(raw, self.instruments) for raw in order_requests]
         self._check_batch(account, items)
         asked = [q for r, i in items for q in questions_for(r, i, self._reference(i))]
@@ -154,7 +174,7 @@ class PlacementDesk(ABC):
         seen: set[str] = set()
         for request, _ in items:
             c_oid = request.c_oid
-            if c_oid is not None and (c_oid in seen or (account, c_oid) in self.state.client_ids):
+            if c_oid is not None and (c_oid in seen or self._registered(account, c_oid)):
                 raise OrderRejectedError(
                     f"Order couldn't be submitted: Local order ID={c_oid} is already registered."
                 )
@@ -164,13 +184,23 @@ class PlacementDesk(ABC):
                 seen.add(c_oid)
         self._check_buying_power(account, items)
 
+    def _registered(self, account: str, c_oid: str) -> bool:
+        """True while `c_oid` is taken: its order still works or is less than 24 h old."""
+        order_id = self.state.client_ids.get((account, c_oid))
+        holder = self.state.orders.get(order_id) if order_id is not None else None
+        if holder is None:
+            return False
+        return holder.is_working or self.clock.now_ns() - holder.created_ns < COID_MEMORY_NS
+
     def _existing_parent(self, account: str, ref: str) -> Order:
         order_id = self.state.client_ids.get((account, ref))
-        if order_id is None and ref.isdigit():
-            order_id = int(ref)
+        if order_id is None and _ORDER_ID.fullmatch(ref):
+            order_id = int(ref)  # an order id: ASCII digits only, never "١" or "²"
         order = self.state.orders.get(order_id) if order_id is not None else None
         if order is None or order.account != account:
-            raise OrderRejectedError(f"Parent order {ref} does not exist")
+            raise RequestError(
+                f"Invalid parentId: {shown(ref)} is neither a cOID nor an order id of {account}"
+            )
         return order
 
     def _check_buying_power(self, account: str, items: list[Item]) -> None:
@@ -211,7 +241,7 @@ class PlacementDesk(ABC):
             )  # fmt: skip
             if request.c_oid is not None:
                 ids[request.c_oid] = order.order_id
-            orders.append(order)
+            orders.append(check_domain(order))
         self._commit([OrderAccepted(o) for o in orders])
         self._match_new([Placement(o) for o in orders])
         return [_ack(self.state.orders[o.order_id]) for o in orders]
@@ -251,7 +281,9 @@ class PlacementDesk(ABC):
                 order.tif, order.price, order.aux_price,
             )  # fmt: skip
             self._check_buying_power(account, [(extra, instrument)])
-        updated = lifecycle.step(order, OrderEvent.MODIFY, self.clock.now_ns(), **fields)
+        updated = check_domain(
+            lifecycle.step(order, OrderEvent.MODIFY, self.clock.now_ns(), **fields)
+        )
         self._commit([OrderUpdated(updated)])
         self._match_new([Placement(updated)])
         return [_ack(self.state.orders[order_id])]
@@ -288,7 +320,7 @@ class PlacementDesk(ABC):
 def _modified_fields(order: Order, changes: Mapping[str, Any], inst: Instrument) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     _refuse_unchangeable(order, changes)
-    quantity = decimal_of(changes, "quantity")
+    quantity = quantity_of(changes)
     if quantity is not None:
         quantity = check_quantity(quantity, inst)
         if quantity <= order.filled_quantity:
@@ -300,17 +332,26 @@ def _modified_fields(order: Order, changes: Mapping[str, Any], inst: Instrument)
         value = decimal_of(changes, key)
         if value is not None:
             fields[name] = check_price(value, inst, key)
-    trailing = decimal_of(changes, "trailingAmt")
-    if trailing is not None and order.order_type.is_trailing:
-        if trailing <= 0:
-            raise OrderRejectedError("trailingAmt must be positive")
-        fields["trailing_amount"] = trailing
-    if changes.get("tif") is not None:
-        text = str(changes["tif"]).upper()
-        if text not in TimeInForce.__members__:
-            raise OrderRejectedError(f"Unsupported tif {text!r}")
-        fields["tif"] = TimeInForce(text)
+    fields.update(_modified_trailing(order, changes))
+    tif = tif_of(changes, default=None)
+    if tif is not None:
+        fields["tif"] = tif
+    outside_rth = outside_rth_of(changes)
+    if outside_rth is not None:
+        fields["outside_rth"] = outside_rth
     return fields
+
+
+def _modified_trailing(order: Order, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """A trailing order's new amount and type; other orders ignore both, as before."""
+    amount = decimal_of(changes, "trailingAmt")
+    if not order.order_type.is_trailing or order.trailing_type is None:
+        return {}
+    kind = trailing_type_of(changes, order.trailing_type)
+    if amount is None and kind is order.trailing_type:
+        return {}
+    trailing = check_trailing(kind, amount or order.trailing_amount, order.order_type)
+    return {"trailing_type": kind, "trailing_amount": trailing}
 
 
 def _refuse_unchangeable(order: Order, changes: Mapping[str, Any]) -> None:

@@ -1,19 +1,30 @@
 """Parsing and validating one order request (the JSON object of `POST .../orders`).
 
-Every refusal is an `OrderRejectedError` naming the exact problem. Per protocol reference §10.1
-an order reject is answered with HTTP 200 and `{"error": "<reason>"}`, hence status 200.
+Two kinds of refusal, each naming the exact problem:
+- a value of the wrong JSON type, spelling or range (outside the order domain below) is a
+  `RequestError`, HTTP 400: the request is malformed and nothing about it is an order;
+- a well-formed order the trading rules refuse (unknown contract, off the tick grid, not
+  positive, fractional shares, ...) is an `OrderRejectedError`: per protocol reference §10.1 an
+  order reject is answered with HTTP 200 and `{"error": "<reason>"}`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Protocol
 
 from tickgate.errors import RequestError
 from tickgate.model.instruments import Instrument, SecType
-from tickgate.model.orders import OrderType, Side, TimeInForce, TrailingType
+from tickgate.model.orders import Order, OrderType, Side, TimeInForce, TrailingType
+from tickgate.protocol.rest_values import (
+    ascii_int,
+    bounded_decimal,
+    json_bool,
+    printable_text,
+    shown,
+)
 
 _TYPE_ALIASES = {
     "MARKET": OrderType.MKT,
@@ -59,38 +70,71 @@ class OrderRequest:
     outside_rth: bool = False
 
 
-def decimal_of(raw: Mapping[str, Any], key: str) -> Decimal | None:
-    """`raw[key]` as a finite Decimal, None when absent or empty; OrderRejectedError if not a
-    number."""
+#: The numeric domain of order inputs (README "Paper trading"). Inside it every computation the
+#: engine makes (tick grid, margin, trailing stops) is exact in Python's 28-digit decimal context;
+#: outside it `Decimal` raises (Overflow, DivisionImpossible) in the middle of matching.
+MAX_PRICE = Decimal(1_000_000_000)
+MAX_QUANTITY = Decimal(1_000_000_000)
+MAX_PLACES = 10
+MAX_TRAILING_PERCENT = Decimal(100)
+#: IBKR documents cOID as an arbitrary string; it gives no limit, tickgate takes 128 characters.
+MAX_COID_LENGTH = 128
+MAX_CONID = 2**31 - 1  # IBKR conids are 32-bit integers
+_MAX_ENUM_LENGTH = 32
+
+
+def decimal_of(raw: Mapping[str, Any], key: str, *, maximum: Decimal = MAX_PRICE) -> Decimal | None:
+    """`raw[key]` as a Decimal inside the order domain, None when absent or empty.
+
+    Raises RequestError (400) naming `key` for anything but a finite number of at most
+    `MAX_PLACES` decimals and magnitude `maximum` (see `rest_values.bounded_decimal`).
+    """
     value = raw.get(key)
     if value is None or value == "":
         return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise OrderRejectedError(f"Invalid {key}: {value!r} is not a number") from None
-    if not number.is_finite():
-        raise OrderRejectedError(f"Invalid {key}: {value!r} is not a number")
-    return number
+    return bounded_decimal(value, key, maximum=maximum, places=MAX_PLACES)
+
+
+def quantity_of(raw: Mapping[str, Any]) -> Decimal | None:
+    """`raw["quantity"]` in the order domain (at most `MAX_QUANTITY`), None when absent."""
+    return decimal_of(raw, "quantity", maximum=MAX_QUANTITY)
 
 
 def _enum_value(raw: Mapping[str, Any], key: str, default: str | None = None) -> str:
     value = raw.get(key, default)
-    if not isinstance(value, str) or not value:
-        raise OrderRejectedError(f"Missing or invalid {key}")
-    return value.strip().upper()
+    if value is None or value == "":
+        raise RequestError(f"Missing {key}")
+    if not isinstance(value, str) or len(value) > _MAX_ENUM_LENGTH:
+        raise RequestError(f"Invalid {key}: {shown(value)}; expected a string")
+    return value.strip(" \t").upper()
 
 
 def _instrument(raw: Mapping[str, Any], lookup: InstrumentLookup) -> Instrument:
-    value = raw.get("conid")
-    try:
-        conid = int(str(value))
-    except ValueError:
-        raise OrderRejectedError(f"Invalid conid {value!r}") from None
+    conid = ascii_int(raw.get("conid"), "conid", minimum=1, maximum=MAX_CONID)
     instrument = lookup.find(conid)
     if instrument is None:
         raise OrderRejectedError(f"Invalid conid {conid}: no such contract")
     return instrument
+
+
+def reference_text(raw: Mapping[str, Any], key: str) -> str | None:
+    """An order reference (`cOID`, `parentId`) as text, None when absent or empty.
+
+    A JSON string of printable characters, at most `MAX_COID_LENGTH` of them; `parentId` may
+    also be a JSON integer (an order id). Raises RequestError (400) naming `key` otherwise.
+    """
+    value = raw.get(key)
+    if value is None or value == "":
+        return None
+    if key == "parentId" and isinstance(value, int) and not isinstance(value, bool):
+        return str(ascii_int(value, key, minimum=1, maximum=2**63 - 1))
+    return printable_text(value, key, max_length=MAX_COID_LENGTH)
+
+
+def outside_rth_of(raw: Mapping[str, Any]) -> bool | None:
+    """`raw["outsideRTH"]` (JSON true/false or "true"/"false"), None when absent."""
+    value = raw.get("outsideRTH")
+    return None if value is None else json_bool(value, "outsideRTH")
 
 
 def _order_type(raw: Mapping[str, Any]) -> OrderType:
@@ -103,13 +147,24 @@ def _order_type(raw: Mapping[str, Any]) -> OrderType:
         raise OrderRejectedError(f"Unsupported orderType {text!r}") from None
 
 
+def tif_of(raw: Mapping[str, Any], default: str | None = "DAY") -> TimeInForce | None:
+    """`raw["tif"]` as a TimeInForce; `default` when absent (None: absent stays None).
+
+    Raises RequestError (400) for a non-string, OrderRejectedError for an unknown one.
+    """
+    if default is None and raw.get("tif") in (None, ""):
+        return None
+    text = _enum_value(raw, "tif", default)
+    if text not in TimeInForce.__members__:
+        raise OrderRejectedError(f"Unsupported tif {text!r}")
+    return TimeInForce(text)
+
+
 def _side_and_tif(raw: Mapping[str, Any], order_type: OrderType) -> tuple[Side, TimeInForce]:
-    side_text, tif_text = _enum_value(raw, "side"), _enum_value(raw, "tif", "DAY")
+    side_text, tif = _enum_value(raw, "side"), tif_of(raw)
     if side_text not in Side.__members__:
         raise OrderRejectedError(f"Invalid side {side_text!r}: expected BUY or SELL")
-    if tif_text not in TimeInForce.__members__:
-        raise OrderRejectedError(f"Unsupported tif {tif_text!r}")
-    tif = TimeInForce(tif_text)
+    assert tif is not None  # defaulted to DAY
     if order_type.at_close and tif is not TimeInForce.DAY:
         raise OrderRejectedError(f"{order_type.value} orders must have tif DAY")
     return Side(side_text), tif
@@ -166,20 +221,54 @@ def _prices(
     return price, aux
 
 
+def trailing_type_of(raw: Mapping[str, Any], default: TrailingType) -> TrailingType:
+    """`raw["trailingType"]` (`"amt"` or `"%"`), `default` when absent.
+
+    Raises RequestError (400) for a non-string, OrderRejectedError for another value.
+    """
+    kind = raw.get("trailingType")
+    if kind is None or kind == "":
+        return default
+    if not isinstance(kind, str) or len(kind) > _MAX_ENUM_LENGTH:
+        raise RequestError(f"Invalid trailingType: {shown(kind)}; expected 'amt' or '%'")
+    kind = kind.strip(" \t")
+    if kind not in ("amt", "%"):
+        raise OrderRejectedError(f"Invalid trailingType {kind!r}: expected 'amt' or '%'")
+    return TrailingType(kind)
+
+
+def check_trailing(kind: TrailingType, amount: Decimal | None, order_type: OrderType) -> Decimal:
+    """The trailing amount, if positive (and below 100 for a percentage).
+
+    Raises OrderRejectedError for a missing or non-positive amount, RequestError (400) for a
+    percentage of 100 or more (a sell stop at or below zero).
+    """
+    if amount is None or amount <= 0:
+        raise OrderRejectedError(
+            f"A positive trailingAmt is required for a {order_type.value} order"
+        )
+    if kind is TrailingType.PERCENT and amount >= MAX_TRAILING_PERCENT:
+        raise RequestError(
+            f"Invalid trailingAmt: {amount}% is out of range (a percentage below 100)"
+        )
+    return amount
+
+
 def _trailing(
     raw: Mapping[str, Any], order_type: OrderType
 ) -> tuple[TrailingType | None, Decimal | None]:
     if not order_type.is_trailing:
         return None, None
-    amount = decimal_of(raw, "trailingAmt")
-    if amount is None or amount <= 0:
+    kind = trailing_type_of(raw, TrailingType.AMOUNT)
+    return kind, check_trailing(kind, decimal_of(raw, "trailingAmt"), order_type)
+
+
+def _refuse_cash_quantity(raw: Mapping[str, Any]) -> None:
+    if raw.get("cashQty") is not None:
+        # Ignoring it would trade a quantity the client never asked for.
         raise OrderRejectedError(
-            f"A positive trailingAmt is required for a {order_type.value} order"
+            "cashQty (an order for a cash amount) is not simulated: send quantity instead"
         )
-    kind = str(raw.get("trailingType") or "amt").strip()
-    if kind not in ("amt", "%"):
-        raise OrderRejectedError(f"Invalid trailingType {kind!r}: expected 'amt' or '%'")
-    return TrailingType(kind), amount
 
 
 def parse_order(
@@ -187,17 +276,18 @@ def parse_order(
 ) -> tuple[OrderRequest, Instrument]:
     """Validate one order request against the catalogue.
 
-    Raises OrderRejectedError with a specific reason for any invalid or missing value.
+    Raises RequestError (400) naming the field for a value of the wrong type or outside the
+    order domain, OrderRejectedError (200) for a well-formed order the rules refuse.
     """
     if not isinstance(raw, Mapping):
-        raise OrderRejectedError("Each order must be a JSON object")
+        raise RequestError("Each order must be a JSON object")
     instrument = _instrument(raw, lookup)
     order_type = _order_type(raw)
     side, tif = _side_and_tif(raw, order_type)
-    quantity = check_quantity(decimal_of(raw, "quantity"), instrument)
+    _refuse_cash_quantity(raw)
+    quantity = check_quantity(quantity_of(raw), instrument)
     price, aux = _prices(raw, order_type, instrument)
     trailing_type, trailing_amount = _trailing(raw, order_type)
-    c_oid, parent = raw.get("cOID"), raw.get("parentId")
     return OrderRequest(
         conid=instrument.conid,
         side=side,
@@ -206,9 +296,44 @@ def parse_order(
         tif=tif,
         price=price,
         aux_price=aux,
-        c_oid=str(c_oid) if c_oid not in (None, "") else None,
-        parent_ref=str(parent) if parent not in (None, "") else None,
+        c_oid=reference_text(raw, "cOID"),
+        parent_ref=reference_text(raw, "parentId"),
         trailing_type=trailing_type,
         trailing_amount=trailing_amount,
-        outside_rth=bool(raw.get("outsideRTH", False)),
+        outside_rth=outside_rth_of(raw) or False,
     ), instrument
+
+
+def check_domain(order: Order) -> Order:
+    """`order`, if every number it carries from a client lies in the order domain.
+
+    The engine's last check before it stores a new or modified order, whatever produced it: an
+    order it could not compute with (an overflowing trailing amount, say) would otherwise be
+    stored and then fail on every quote of its conid. Raises OrderRejectedError naming the
+    field.
+    """
+    numbers = (
+        ("quantity", order.quantity, MAX_QUANTITY),
+        ("price", order.price, MAX_PRICE),
+        ("auxPrice", order.aux_price, MAX_PRICE),
+        ("trailingAmt", order.trailing_amount, MAX_PRICE),
+    )
+    for name, value, maximum in numbers:
+        if value is not None and not _in_domain(value, maximum):
+            raise OrderRejectedError(f"Order rejected: {name} {shown(str(value))} is out of range")
+    if (
+        order.trailing_type is TrailingType.PERCENT
+        and order.trailing_amount is not None
+        and order.trailing_amount >= MAX_TRAILING_PERCENT
+    ):
+        raise OrderRejectedError("Order rejected: a trailing percentage must be below 100")
+    return order
+
+
+def _in_domain(value: Decimal, maximum: Decimal) -> bool:
+    # Short-circuits keep quantize away from values it would raise on.
+    return (
+        value.is_finite()
+        and abs(value) <= maximum
+        and value == value.quantize(Decimal(1).scaleb(-MAX_PLACES))
+    )
