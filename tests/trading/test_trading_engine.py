@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from typing import Any
 
@@ -11,11 +12,12 @@ from tickgate.clock import FakeClock
 from tickgate.errors import NotFoundError, RequestError
 from tickgate.model.accounts import AccountConfig
 from tickgate.model.instruments import Instrument, SecType
+from tickgate.model.orders import TrailingType
 from tickgate.model.ticks import Quote
 from tickgate.trading.engine import TradingEngine
 from tickgate.trading.events import OrderAccepted, OrderFilled, PnlChanged, TradingEvent
 from tickgate.trading.orders import IllegalTransitionError
-from tickgate.trading.requests import OrderRejectedError
+from tickgate.trading.requests import OrderRejectedError, check_domain
 from tickgate.trading.store import MemoryEventStore
 
 D = Decimal
@@ -312,3 +314,149 @@ def test_an_instrument_in_another_currency_than_the_account_is_refused() -> None
     engine = TradingEngine(Catalogue(), quotes, store, clock, accounts=[eur])
     with pytest.raises(OrderRejectedError, match="currency conversion is not simulated"):
         engine.place("DU2", [_lmt("BUY", 1, 100)])
+
+
+# ---- the order domain: malformed or out-of-range inputs are refused before anything is stored
+
+
+def _trail(amount: Any, **kw: Any) -> dict[str, Any]:
+    return {"conid": AAPL.conid, "side": "SELL", "orderType": "TRAIL", "quantity": 1,
+            "trailingAmt": amount, "tif": "GTC", **kw}  # fmt: skip
+
+
+def _arabic_indic(digits: str) -> str:
+    return digits.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+
+
+@pytest.mark.parametrize(
+    ("order", "field"),
+    [
+        (_trail("1e999999"), "trailingAmt"),
+        (_trail("1e-999999"), "trailingAmt"),
+        (_trail(100, trailingType="%"), "trailingAmt"),
+        (_trail(1, trailingType=["%"]), "trailingType"),
+        (_lmt("BUY", 1, 1e26), "price"),
+        (_lmt("BUY", 1, "1e30"), "price"),
+        ({**_lmt("BUY", 1, 99), "orderType": "STOP_LIMIT", "auxPrice": "1e27"}, "auxPrice"),
+        (_lmt("BUY", "1e999999", 99), "quantity"),
+        (_lmt("BUY", 2_000_000_000, 99), "quantity"),
+        (_lmt("BUY", True, 99), "quantity"),
+        (_lmt("BUY", 1, 99, parentId="²"), "parentId"),
+        (_lmt("BUY", 1, 99, parentId="1" * 5000), "parentId"),
+        (_lmt("BUY", 1, 99, outsideRTH="no"), "outsideRTH"),
+        (_lmt("BUY", 1, 99, outsideRTH=-1), "outsideRTH"),
+        (_lmt("BUY", 1, 99, cOID={}), "cOID"),
+        (_lmt("BUY", 1, 99, cOID="x" * 100_000), "cOID"),
+        ({**_lmt("BUY", 1, 99), "conid": "٢٦٥٥٩٨"}, "conid"),
+        ({**_lmt("BUY", 1, 99), "conid": "265_598"}, "conid"),
+        ({**_lmt("BUY", 1, 99), "side": ["BUY"]}, "side"),
+    ],
+)
+def test_malformed_inputs_are_a_400_naming_the_field_and_store_nothing(
+    order: dict[str, Any], field: str
+) -> None:
+    engine, quotes, _, store = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    with pytest.raises(RequestError) as info:
+        engine.place(ACCT, [order])
+    assert info.value.status == 400 and f"Invalid {field}" in info.value.message
+    assert len(store) == 0 and len(info.value.message) < 200
+    _quote(engine, quotes, 98.99, 99.01, 99.0)  # the next quote is matched as usual
+
+
+def test_a_poison_trailing_amount_is_refused_on_modify_and_the_order_keeps_trailing() -> None:
+    engine, quotes, _, store = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    [ack] = engine.place(ACCT, [_trail(1)])
+    order_id, stored = int(ack["order_id"]), len(store)
+    for change in ({"trailingAmt": "1e999999"}, {"price": "1e26"}, {"quantity": "1e999999"}):
+        with pytest.raises(RequestError, match=r"^Invalid "):
+            engine.modify(ACCT, order_id, change)
+    assert len(store) == stored
+    _quote(engine, quotes, 101.99, 102.01, 102.0)  # the stop ratchets up to 102 - 1
+    assert engine.state.orders[order_id].aux_price == D("101.00")
+
+
+def test_the_engine_refuses_to_store_numbers_it_cannot_compute_with() -> None:
+    engine, quotes, _, _ = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    [ack] = engine.place(ACCT, [_trail(1)])
+    order = engine.state.orders[int(ack["order_id"])]
+    assert check_domain(order) is order
+    for poison in (
+        dataclasses.replace(order, trailing_amount=D("1e999999")),
+        dataclasses.replace(order, quantity=D("Infinity")),
+        dataclasses.replace(order, aux_price=D("1e26")),
+        dataclasses.replace(order, trailing_type=TrailingType.PERCENT, trailing_amount=D(150)),
+    ):
+        with pytest.raises(OrderRejectedError, match="Order rejected"):
+            check_domain(poison)
+
+
+def test_an_order_id_in_other_digits_is_no_parent() -> None:
+    engine, quotes, _, _ = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    [ack] = engine.place(ACCT, [_lmt("BUY", 1, 99)])
+    with pytest.raises(RequestError, match="Invalid parentId") as info:
+        engine.place(ACCT, [_lmt("SELL", 1, 101, parentId=_arabic_indic(ack["order_id"]))])
+    assert info.value.status == 400
+    [child] = engine.place(ACCT, [_lmt("SELL", 1, 101, parentId=ack["order_id"])])
+    assert engine.state.orders[int(child["order_id"])].parent_id == int(ack["order_id"])
+
+
+def test_outside_rth_takes_json_booleans_and_the_words_true_and_false() -> None:
+    engine, quotes, _, _ = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    stored = {}
+    for raw in (True, False, "false", "true", None):
+        [ack] = engine.place(ACCT, [_lmt("BUY", 1, 99, outsideRTH=raw)])
+        stored[raw] = engine.state.orders[int(ack["order_id"])].outside_rth
+    assert stored == {True: True, False: False, "false": False, "true": True, None: False}
+    order_id = int(ack["order_id"])
+    engine.modify(ACCT, order_id, {"outsideRTH": True})
+    assert engine.state.orders[order_id].outside_rth is True
+    with pytest.raises(RequestError, match="Invalid outsideRTH"):
+        engine.modify(ACCT, order_id, {"outsideRTH": "yes"})
+
+
+def test_a_coid_is_taken_while_its_order_works_and_for_24_hours() -> None:
+    engine, quotes, clock, _ = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    [ack] = engine.place(ACCT, [_lmt("BUY", 1, 99, cOID="c" * 128)])
+    engine.place("DU2", [_lmt("BUY", 1, 99, cOID="c" * 128)])  # per account
+    engine.cancel(ACCT, int(ack["order_id"]))
+    clock.advance(seconds=23 * 3600)
+    with pytest.raises(OrderRejectedError, match="already registered"):
+        engine.place(ACCT, [_lmt("BUY", 1, 99, cOID="c" * 128)])
+    clock.advance(seconds=3600)
+    [again] = engine.place(ACCT, [_lmt("BUY", 1, 99, cOID="c" * 128)])
+    assert again["local_order_id"] == "c" * 128
+    [child] = engine.place(ACCT, [_lmt("SELL", 1, 101, parentId="c" * 128)])
+    assert engine.state.orders[int(child["order_id"])].parent_id == int(again["order_id"])
+    clock.advance(seconds=48 * 3600)
+    with pytest.raises(OrderRejectedError, match="already registered"):  # still working
+        engine.place(ACCT, [_lmt("BUY", 1, 99, cOID="c" * 128)])
+
+
+def test_cash_quantity_orders_and_oversized_batches_are_refused_clearly() -> None:
+    engine, quotes, _, store = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    with pytest.raises(OrderRejectedError, match=r"cashQty .* is not simulated"):
+        engine.place(ACCT, [{**_lmt("BUY", 1, 99), "cashQty": 500}])
+    with pytest.raises(RequestError, match="at most 100, got 101") as info:
+        engine.place(ACCT, [_lmt("BUY", 1, 99)] * 101)
+    assert info.value.status == 400 and len(store) == 0
+
+
+def test_suppressed_message_ids_are_spelt_like_ibkr_and_bounded() -> None:
+    engine, quotes, _, _ = _engine()
+    engine.reset_suppressed()
+    for ids in (["o10151", "x" * 1000], ["o1\n"], [f"o{n}" for n in range(300)]):
+        with pytest.raises(RequestError) as info:
+            engine.suppress(ids)
+        assert info.value.status == 400
+    engine.reset_suppressed()
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    [question] = engine.place(ACCT, [{**_lmt("BUY", 1, 99), "orderType": "MKT"}])
+    assert question["messageIds"] == ["o10151"]  # a refused request suppressed nothing
+    assert engine.suppress(["o10151", "p6"]) == {"status": "submitted"}

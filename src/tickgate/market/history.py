@@ -43,6 +43,7 @@ from tickgate.market.history_query import (
 from tickgate.market.history_synth import SyntheticHistory
 from tickgate.market.history_window import InstrumentData
 from tickgate.model.instruments import Instrument
+from tickgate.protocol.rest_values import shown
 
 __all__ = [
     "LIVE_MINUTES",
@@ -62,7 +63,7 @@ LIVE_MINUTES = 7 * 1440
 #: Synthetic histories kept at once (least recently used ones are rebuilt on demand).
 SYNTHETIC_CACHE = 64
 SOURCES = ("trades", "midpoint", "bid_ask", "bid", "ask")
-_START_TIME = re.compile(r"^\d{8}-\d{2}:\d{2}:\d{2}$")
+_START_TIME = re.compile(r"^\d{8}-\d{2}:\d{2}:\d{2}$", re.ASCII)  # "٢٠٢٤..." is no date
 
 
 class Instruments(Protocol):
@@ -81,7 +82,7 @@ def parse_start_time(text: str) -> int:
         moment = datetime.strptime(text, "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC)
     except ValueError:
         raise RequestError(
-            f"invalid startTime {text!r}: expected YYYYMMDD-HH:mm:ss (UTC)"
+            f"invalid startTime {shown(text)}: expected YYYYMMDD-HH:mm:ss (UTC)"
         ) from None
     return int(moment.timestamp()) * 1_000_000_000
 
@@ -171,7 +172,9 @@ class HistoryService:
         check_step(period, size)
         kind = source.lower()
         if kind not in SOURCES:
-            raise RequestError(f"invalid source {source!r}: expected one of {', '.join(SOURCES)}")
+            raise RequestError(
+                f"invalid source {shown(source)}: expected one of {', '.join(SOURCES)}"
+            )
         now = self._clock.now_ns()
         end = now if start_time is None else min(parse_start_time(start_time), now)
         live = self._live.get(conid)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from tickgate.errors import RequestError
+from tickgate.protocol.rest_values import shown
 
 __all__ = [
     "MAX_POINTS",
@@ -65,7 +66,8 @@ _PERIOD_SECONDS["y"] = 365 * _DAY
 _PERIOD_MAX = {"min": 30, "h": 8, "d": 1000, "w": 792, "m": 182, "y": 15}
 _BARS: tuple[str, ...] = ("1min", "2min", "3min", "5min", "10min", "15min", "30min")
 _BARS += ("1h", "2h", "3h", "4h", "8h", "1d", "1w", "1m")
-_SPELLING = re.compile(r"^\s*(\d{1,4})\s*(mins|min|h|d|w|m|y)\s*$", re.IGNORECASE)
+# ASCII only: `\d` would otherwise match any Unicode digit ("١d").
+_SPELLING = re.compile(r"^\s*(\d{1,4})\s*(mins|min|h|d|w|m|y)\s*$", re.IGNORECASE | re.ASCII)
 
 
 class _Span:
@@ -120,11 +122,12 @@ def parse_period(text: str) -> Period:
     """
     match = _SPELLING.match(text) if isinstance(text, str) else None
     if match is None:
-        raise RequestError(f"invalid period {text!r}: expected a number and a unit, e.g. '1d'")
+        raise RequestError(f"invalid period {shown(text)}: expected a number and a unit, e.g. '1d'")
     count, unit = int(match.group(1)), match.group(2).lower().replace("mins", "min")
     if not 1 <= count <= _PERIOD_MAX[unit]:
         raise RequestError(
-            f"invalid period {text!r}: {unit} periods go from 1{unit} to {_PERIOD_MAX[unit]}{unit}"
+            f"invalid period {shown(text)}: "
+            f"{unit} periods go from 1{unit} to {_PERIOD_MAX[unit]}{unit}"
         )
     return Period(count, PeriodUnit(unit))
 
@@ -137,7 +140,7 @@ def parse_bar(text: str) -> BarSize:
     match = _SPELLING.match(text) if isinstance(text, str) else None
     unit = "" if match is None else match.group(2).lower().replace("mins", "min")
     if match is None or f"{int(match.group(1))}{unit}" not in _BARS:
-        raise RequestError(f"invalid bar {text!r}: expected one of {', '.join(_BARS)}")
+        raise RequestError(f"invalid bar {shown(text)}: expected one of {', '.join(_BARS)}")
     return BarSize(int(match.group(1)), BarUnit(unit))
 
 

@@ -57,9 +57,7 @@ def ascii_int(raw: object, name: str, *, minimum: int, maximum: int) -> int:
     if value is None:
         raise RequestError(f"Invalid {name}: {shown(raw)} is not an integer")
     if not minimum <= value <= maximum:
-        raise RequestError(
-            f"Invalid {name}: {shown(raw)} is out of range ({minimum} to {maximum})"
-        )
+        raise RequestError(f"Invalid {name}: {shown(raw)} is out of range ({minimum} to {maximum})")
     return value
 
 
@@ -84,9 +82,7 @@ def bounded_decimal(raw: object, name: str, *, maximum: Decimal, places: int) ->
     if abs(value) > maximum:
         raise RequestError(f"Invalid {name}: {shown(raw)} exceeds the maximum of {maximum}")
     if value != value.quantize(Decimal(1).scaleb(-places)):
-        raise RequestError(
-            f"Invalid {name}: {shown(raw)} has more than {places} decimal places"
-        )
+        raise RequestError(f"Invalid {name}: {shown(raw)} has more than {places} decimal places")
     return _plain(value)
 
 
@@ -115,9 +111,7 @@ def printable_text(raw: object, name: str, *, max_length: int) -> str:
     if not isinstance(raw, str):
         raise RequestError(f"Invalid {name}: {shown(raw)}; expected a string")
     if not 1 <= len(raw) <= max_length:
-        raise RequestError(
-            f"Invalid {name}: must be 1 to {max_length} characters, got {len(raw)}"
-        )
+        raise RequestError(f"Invalid {name}: must be 1 to {max_length} characters, got {len(raw)}")
     if not raw.isprintable():
         raise RequestError(f"Invalid {name}: {shown(raw)} contains unprintable characters")
     return raw

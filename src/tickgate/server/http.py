@@ -10,7 +10,7 @@ import orjson
 from aiohttp import web
 
 from tickgate.errors import RequestError
-from tickgate.protocol.rest_values import ascii_int
+from tickgate.protocol.rest_values import ascii_int, shown
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -49,7 +49,7 @@ def query_bool(request: web.Request, name: str, *, default: bool) -> bool:
         return True
     if text in ("false", "0", "no"):
         return False
-    raise RequestError(f"{name} must be true or false, got {raw!r}")
+    raise RequestError(f"{name} must be true or false, got {shown(raw)}")
 
 
 def query_int(request: web.Request, name: str, *, default: int | None = None) -> int:

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from aiohttp import web
 
 from tickgate.errors import RequestError
 from tickgate.market.catalogue import contract_month
 from tickgate.model.instruments import Instrument, Right, SecType
+from tickgate.protocol.rest_values import bounded_decimal, shown
 from tickgate.server import wire_contracts as wire
 from tickgate.server.gateway import gateway_of
 from tickgate.server.http import Handler, int_list, json_body, json_response, param, query_bool
+from tickgate.trading.requests import MAX_PLACES, MAX_PRICE
 
 SECDEF_LIMIT = 200
+#: Longest search text: far beyond any symbol or company name in a catalogue.
+MAX_SEARCH_LENGTH = 100
 
 
 async def search(request: web.Request) -> web.Response:
     symbol = (await param(request, "symbol") or "").strip()
     if not symbol:
         raise RequestError("missing required parameter 'symbol'")
+    if len(symbol) > MAX_SEARCH_LENGTH:
+        raise RequestError(f"symbol must be at most {MAX_SEARCH_LENGTH} characters")
     by_name = query_bool(request, "name", default=False)
     sec_type = _sec_type(await param(request, "secType"))
     catalogue = gateway_of(request).catalogue
@@ -33,7 +39,9 @@ def _sec_type(raw: str | None) -> SecType | None:
     try:
         return SecType(raw.strip().upper())
     except ValueError:
-        raise RequestError(f"unknown secType {raw!r}; use one of {', '.join(SecType)}") from None
+        raise RequestError(
+            f"unknown secType {shown(raw)}; use one of {', '.join(SecType)}"
+        ) from None
 
 
 def _underlying(request: web.Request) -> Instrument:
@@ -90,10 +98,7 @@ def _strike(request: web.Request) -> Decimal | None:
     raw = request.query.get("strike")
     if raw is None or not raw.strip():
         return None
-    try:
-        return Decimal(raw.strip())
-    except InvalidOperation:
-        raise RequestError(f"strike must be a number, got {raw!r}") from None
+    return bounded_decimal(raw.strip(), "strike", maximum=MAX_PRICE, places=MAX_PLACES)
 
 
 def _right(request: web.Request) -> Right | None:
@@ -102,7 +107,7 @@ def _right(request: web.Request) -> Right | None:
         return None
     aliases = {"C": Right.CALL, "CALL": Right.CALL, "P": Right.PUT, "PUT": Right.PUT}
     if raw not in aliases:
-        raise RequestError(f"right must be C or P, got {raw!r}")
+        raise RequestError(f"right must be C or P, got {shown(raw)}")
     return aliases[raw]
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from tickgate.errors import RequestError
+from tickgate.protocol.rest_values import shown
 from tickgate.server.gateway import gateway_of
 from tickgate.server.http import Handler, json_body, json_response, parse_int, query_bool, query_int
 from tickgate.trading.engine import TradingEngine
@@ -51,7 +52,7 @@ async def suppress(request: web.Request) -> web.Response:
     ids = (await json_body(request)).get("messageIds")
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise RequestError('body must be {"messageIds": ["o163", ...]}')
-    return json_response(_trading(request).suppress(ids))
+    return json_response(_trading(request).suppress(ids))  # ids are checked by the engine
 
 
 async def reset_suppressed(request: web.Request) -> web.Response:
@@ -91,7 +92,7 @@ async def switch_account(request: web.Request) -> web.Response:
     account = body.get("acctId")
     gateway = gateway_of(request)
     if account not in gateway.account_ids:
-        raise RequestError(f"Account {account} does not exist", status=404)
+        raise RequestError(f"Account {shown(account)} does not exist", status=404)
     payload: dict[str, Any] = {"set": True, "acctId": account}
     return json_response(payload)
 

@@ -13,6 +13,7 @@ Reply ids are UUIDs drawn from a seeded generator, so runs are reproducible.
 from __future__ import annotations
 
 import random
+import re
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -22,10 +23,15 @@ from typing import Any, Generic, TypeVar
 from tickgate.errors import RequestError
 from tickgate.model.instruments import Instrument
 from tickgate.model.orders import OrderType
+from tickgate.protocol.rest_values import shown
 from tickgate.trading.requests import OrderRequest
 
 PRICE_CONSTRAINT = Decimal("0.03")
 _STALE_MEMORY = 1024
+#: IBKR message ids look like "o163", "p6" or "o10151".
+_MESSAGE_ID = re.compile(r"[a-z]{1,2}[0-9]{1,6}", re.ASCII)
+#: Most message ids suppressed at once; keeps the set bounded whatever clients send.
+MAX_SUPPRESSED = 256
 T = TypeVar("T")
 
 
@@ -88,7 +94,20 @@ class QuestionBook(Generic[T]):
         self.suppressed: set[str] = set()
 
     def suppress(self, message_ids: list[str]) -> None:
-        """Stop asking the questions with these message ids."""
+        """Stop asking the questions with these message ids.
+
+        Raises RequestError (400), suppressing none of them, for an id not spelt like IBKR's
+        ("o163") or when more than `MAX_SUPPRESSED` ids would be suppressed.
+        """
+        for message_id in message_ids:
+            if not _MESSAGE_ID.fullmatch(message_id):
+                raise RequestError(
+                    f"Invalid messageIds: {shown(message_id)} is not a message id like 'o163'"
+                )
+        if len(self.suppressed.union(message_ids)) > MAX_SUPPRESSED:
+            raise RequestError(
+                f"Too many suppressed message ids: at most {MAX_SUPPRESSED}; reset them first"
+            )
         self.suppressed.update(message_ids)
 
     def reset(self) -> None:
