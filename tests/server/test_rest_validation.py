@@ -22,13 +22,14 @@ Connect = Callable[..., Awaitable[WsClient]]
 async def busy(
     start: StartServer, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> AsyncIterator[RunningServer]:
-    """A server with a lively market, primed, market-order and price questions suppressed; at the end no
-    log record may be an error or carry a traceback."""
+    """A server with a lively market, primed, market-order and price questions suppressed; at
+    the end no log record may be an error or carry a traceback."""
     caplog.set_level(logging.INFO, logger="tickgate")
     server = await start(ticks_per_second=2000.0)
     base = server.base_url + "/v1/api"
     await call(http, "GET", f"{base}/iserver/accounts")
-    await call(http, "POST", f"{base}/iserver/questions/suppress", json={"messageIds": ["o10151", "o163"]})
+    suppress = {"messageIds": ["o10151", "o163"]}
+    await call(http, "POST", f"{base}/iserver/questions/suppress", json=suppress)
     yield server
     bad = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert not bad, [r.getMessage() for r in bad]
