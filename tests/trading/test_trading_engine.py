@@ -460,3 +460,16 @@ def test_suppressed_message_ids_are_spelt_like_ibkr_and_bounded() -> None:
     [question] = engine.place(ACCT, [{**_lmt("BUY", 1, 99), "orderType": "MKT"}])
     assert question["messageIds"] == ["o10151"]  # a refused request suppressed nothing
     assert engine.suppress(["o10151", "p6"]) == {"status": "submitted"}
+
+
+def test_a_child_of_a_filled_parent_is_refused_instead_of_held_forever() -> None:
+    engine, quotes, _, store = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    [parent] = engine.place(ACCT, [{"conid": AAPL.conid, "side": "BUY", "orderType": "MKT",
+                                    "quantity": 1}])  # fmt: skip
+    assert parent["order_status"] == "Filled"
+    stored = len(store)
+    with pytest.raises(OrderRejectedError, match="parent order .* is Filled"):
+        engine.place(ACCT, [_lmt("SELL", 1, 100.5, parentId=parent["order_id"])])
+    assert len(store) == stored
+    _quote(engine, quotes, 100.99, 101.01, 101.0)  # would have filled the held child: no error

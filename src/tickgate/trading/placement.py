@@ -201,6 +201,13 @@ class PlacementDesk(ABC):
             raise RequestError(
                 f"Invalid parentId: {shown(ref)} is neither a cOID nor an order id of {account}"
             )
+        if not order.is_working:
+            # A child is held until its parent fills; a parent that already filled (or ended)
+            # would leave it held yet matched, and no table transition fills a held order.
+            raise OrderRejectedError(
+                f"Order rejected: parent order {order.order_id} is {order.status.value}; "
+                "attach child orders to a working parent"
+            )
         return order
 
     def _check_buying_power(self, account: str, items: list[Item]) -> None:
