@@ -469,7 +469,7 @@ def test_a_child_of_a_filled_parent_is_refused_instead_of_held_forever() -> None
                                     "quantity": 1}])  # fmt: skip
     assert parent["order_status"] == "Filled"
     stored = len(store)
-    with pytest.raises(OrderRejectedError, match="parent order .* is Filled"):
+    with pytest.raises(OrderRejectedError, match=r"parent order .* is Filled"):
         engine.place(ACCT, [_lmt("SELL", 1, 100.5, parentId=parent["order_id"])])
     assert len(store) == stored
     _quote(engine, quotes, 100.99, 101.01, 101.0)  # would have filled the held child: no error
