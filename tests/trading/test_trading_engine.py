@@ -372,6 +372,10 @@ def test_a_poison_trailing_amount_is_refused_on_modify_and_the_order_keeps_trail
     for change in ({"trailingAmt": "1e999999"}, {"price": "1e26"}, {"quantity": "1e999999"}):
         with pytest.raises(RequestError, match=r"^Invalid "):
             engine.modify(ACCT, order_id, change)
+    with pytest.raises(OrderRejectedError, match="positive trailingAmt"):
+        engine.modify(ACCT, order_id, {"trailingAmt": 0})
+    with pytest.raises(RequestError, match="below 100"):
+        engine.modify(ACCT, order_id, {"trailingType": "%", "trailingAmt": 100})
     assert len(store) == stored
     _quote(engine, quotes, 101.99, 102.01, 102.0)  # the stop ratchets up to 102 - 1
     assert engine.state.orders[order_id].aux_price == D("101.00")

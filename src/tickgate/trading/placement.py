@@ -357,7 +357,8 @@ def _modified_trailing(order: Order, changes: Mapping[str, Any]) -> dict[str, An
     kind = trailing_type_of(changes, order.trailing_type)
     if amount is None and kind is order.trailing_type:
         return {}
-    trailing = check_trailing(kind, amount or order.trailing_amount, order.order_type)
+    current = amount if amount is not None else order.trailing_amount
+    trailing = check_trailing(kind, current, order.order_type)
     return {"trailing_type": kind, "trailing_amount": trailing}
 
 
