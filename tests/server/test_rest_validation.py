@@ -159,3 +159,31 @@ async def test_path_and_query_numbers_are_ascii_only(
         body = await call(http, method, f"{base}/{path}", status=400)
         assert needle in body["error"], (path, body)
     assert busy.gateway.trading.state.orders[int(ack["order_id"])].is_working
+
+
+async def test_deeply_nested_values_are_refused_not_rendered(
+    busy: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    base = busy.base_url + "/v1/api"
+    [ack] = await post_orders(http, busy, limit(), 200)
+    deep = "[" * 1000 + "]" * 1000  # orjson reads it; Python's repr of it raises RecursionError
+    for path, body, status in [
+        ("iserver/secdef/search", f'{{"symbol": {deep}}}', 400),
+        ("iserver/secdef/search", f'{{"symbol": "AAPL", "secType": {deep}}}', 400),
+        ("trsrv/secdef", f'{{"conids": {deep}}}', 400),
+        (f"iserver/account/{ACCT}/order/{ack['order_id']}", f'{{"side": {deep}}}', 200),
+        (f"iserver/account/{ACCT}/order/{ack['order_id']}", f'{{"conid": {deep}}}', 200),
+        (f"iserver/account/{ACCT}/orders", f'{{"orders": [{{"conid": {deep}}}]}}', 400),
+    ]:
+        answer = await call(http, "POST", f"{base}/{path}", data=body, status=status)
+        assert len(answer["error"]) < 200, (path, answer)
+
+
+async def test_a_posted_search_honours_every_body_field(
+    busy: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    url = f"{busy.base_url}/v1/api/iserver/secdef/search"
+    rows = await call(http, "POST", url, json={"symbol": "AAPL", "secType": "STK"})
+    assert rows and all(row["symbol"] == "AAPL" for row in rows)
+    refused = await call(http, "POST", url, json={"symbol": "AAPL", "secType": "BOND"}, status=400)
+    assert "secType" in refused["error"]

@@ -96,12 +96,21 @@ async def json_body(request: web.Request) -> dict[str, Any]:
 
 
 async def param(request: web.Request, name: str) -> str | None:
-    """A parameter from the query string, or for POST from the JSON body (both styles exist)."""
+    """A parameter from the query string, or for POST from the JSON body (both styles exist).
+
+    A body value must be a string, number or boolean; a list or object is a RequestError (400).
+    """
     if name in request.query:
         return request.query[name]
-    if request.method == "POST" and request.can_read_body:
+    if request.method == "POST" and request.body_exists:  # still true once the body is read
         value = (await json_body(request)).get(name)
-        return None if value is None else str(value)
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if not isinstance(value, str | int | float):
+            raise RequestError(f"{name} must be a string, got {shown(value)}")
+        return str(value)
     return None
 
 

@@ -138,6 +138,8 @@ async def secdef(request: web.Request) -> web.Response:
     if raw is None and request.method == "POST":
         raw = (await json_body(request)).get("conids")
     if isinstance(raw, list):
+        if not all(isinstance(item, str | int) and not isinstance(item, bool) for item in raw):
+            raise RequestError("conids must be a list of integers")
         raw = ",".join(str(item) for item in raw)
     if not isinstance(raw, str):
         raise RequestError("missing required parameter 'conids'")

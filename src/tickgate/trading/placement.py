@@ -363,17 +363,27 @@ def _modified_trailing(order: Order, changes: Mapping[str, Any]) -> dict[str, An
 
 
 def _refuse_unchangeable(order: Order, changes: Mapping[str, Any]) -> None:
-    """A modify resends the order: its side, type and contract must stay what they were."""
-    if changes.get("side") is not None and str(changes["side"]).upper() != order.side.value:
+    """A modify resends the order: its side, type and contract must stay what they were.
+
+    Values are compared, never `str()`-ed: a deeply nested JSON list would exhaust `repr`.
+    """
+    side = changes.get("side")
+    if side is not None and not (isinstance(side, str) and side.upper() == order.side.value):
         raise OrderRejectedError("The side of an order cannot be modified")
     kind = changes.get("orderType")
-    if kind is not None and str(kind).upper() not in _TYPE_SPELLINGS[order.order_type.value]:
+    if kind is not None and not (
+        isinstance(kind, str) and kind.upper() in _TYPE_SPELLINGS[order.order_type.value]
+    ):
         raise OrderRejectedError(
             f"The order type cannot be modified ({order.order_type.value}); cancel and re-place"
         )
     conid = changes.get("conid")
-    if conid is not None and str(conid) != str(order.conid):
+    if conid is not None and (isinstance(conid, bool) or conid not in _spellings(order.conid)):
         raise OrderRejectedError("The contract of an order cannot be modified")
+
+
+def _spellings(conid: int) -> tuple[int, str]:
+    return conid, str(conid)
 
 
 #: Spellings a modify may repeat the order type in (the API's and the order rows').
