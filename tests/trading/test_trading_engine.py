@@ -469,8 +469,7 @@ def test_suppressed_message_ids_are_spelt_like_ibkr_and_bounded() -> None:
 def test_a_child_of_a_filled_parent_is_refused_instead_of_held_forever() -> None:
     engine, quotes, _, store = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
-    [parent] = engine.place(ACCT, [{"conid": AAPL.conid, "side": "BUY", "orderType": "MKT",
-                                    "quantity": 1}])  # fmt: skip
+    [parent] = engine.place(ACCT, [{**_lmt("BUY", 1, 99), "orderType": "MKT"}])
     assert parent["order_status"] == "Filled"
     stored = len(store)
     with pytest.raises(OrderRejectedError, match=r"parent order .* is Filled"):
