@@ -41,11 +41,21 @@ def _parser() -> argparse.ArgumentParser:
         help="TOML file with settings (keys as below, with underscores)",
     )
     for name, (kind, help_text) in configuration.OPTIONS.items():
-        flag = "--" + name.replace("_", "-")
+        flags = ("--" + name.replace("_", "-"), *configuration.FLAG_ALIASES.get(name, ()))
         env = f" [env {configuration.ENV_PREFIX}{name.upper()}]"
-        if kind is bool:
+        if kind is list:
             serve.add_argument(
-                flag,
+                *flags,
+                dest=name,
+                nargs="+",
+                type=Path,
+                default=None,
+                metavar="FILE",
+                help=help_text + env,
+            )
+        elif kind is bool:
+            serve.add_argument(
+                *flags,
                 dest=name,
                 action=argparse.BooleanOptionalAction,
                 default=None,
@@ -62,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
             )
         else:
             serve.add_argument(
-                flag,
+                *flags,
                 dest=name,
                 type=configuration.to_decimal if kind is Decimal else kind,
                 default=None,

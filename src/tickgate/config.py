@@ -63,6 +63,16 @@ class Config:
     allow_ip: tuple[str, ...] = ()
     auth_token: str | None = None
     accounts: tuple[AccountConfig, ...] = field(default_factory=lambda: (AccountConfig(),))
+    source: str = "simulator"
+    replay: tuple[Path, ...] = ()
+    replay_speed: str = "1"
+    replay_loop: bool = False
+    replay_from: str | None = None
+    replay_to: str | None = None
+    replay_symbols: Path | None = None
+    record: Path | None = None
+    record_rotate_mb: float = 0.0
+    record_rotate_hourly: bool = False
 
 
 #: name -> (type, help). The help text is what `tickgate serve --help` shows.
@@ -141,6 +151,27 @@ OPTIONS: dict[str, tuple[type, str]] = {
         "token every client must present (Authorization: Bearer, or the page's login); "
         f"at least {MIN_TOKEN_LENGTH} characters; prefer the environment to the flag",
     ),
+    "source": (str, "where market data comes from: 'simulator' or 'replay' (of --replay files)"),
+    "replay": (
+        list,
+        "files to replay: tickgate recordings, Databento .dbn/.dbn.zst, tick .csv",
+    ),
+    "replay_speed": (str, "replay pace: a multiple of the recorded pace, or 'max'"),
+    "replay_loop": (bool, "start the replay over at its end instead of stopping"),
+    "replay_from": (str, "replay from this time (ISO 8601, epoch ns, or +SECONDS from start)"),
+    "replay_to": (str, "replay up to this time (same forms as --from)"),
+    "replay_symbols": (Path, "symbol,conid CSV mapping DBN/CSV symbols to conids"),
+    "record": (Path, "record every tick entering the market to this file (zstd frames)"),
+    "record_rotate_mb": (float, "start a new recording file past this size in MB (0 = never)"),
+    "record_rotate_hourly": (bool, "start a new recording file every hour"),
+}
+
+#: Short flags some options also answer to on the command line.
+FLAG_ALIASES: dict[str, tuple[str, ...]] = {
+    "replay_speed": ("--speed",),
+    "replay_loop": ("--loop",),
+    "replay_from": ("--from",),
+    "replay_to": ("--to",),
 }
 
 _CHOICES = {
@@ -150,6 +181,7 @@ _CHOICES = {
     "fill_queue_model": ("touch", "through"),
     "stop_trigger": ("last", "bid", "ask"),
     "market_hours": ("always", "exchange"),
+    "source": ("simulator", "replay"),
 }
 
 #: Settings that no longer exist, with what replaced them (a clear error beats a silent change).
@@ -174,7 +206,9 @@ def load(
     if file_name is not None:
         values.update(read_file(file_name))
     values.update(_from_environ(env))
-    values.update({k: v for k, v in (flags or {}).items() if v is not None})
+    for name, value in (flags or {}).items():
+        if value is not None:
+            values[name] = tuple(value) if isinstance(value, list) else value
     return _validated(Config(**values))
 
 
@@ -223,6 +257,11 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
             return _to_bool(value)
         if kind is Decimal:
             return to_decimal(value)
+        if kind is list:
+            items = value.split(",") if isinstance(value, str) else value
+            if not isinstance(items, list) or not all(isinstance(i, str | Path) for i in items):
+                raise ValueError(value)
+            return tuple(Path(item) for item in items if str(item).strip())
         if kind is int and (
             isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())
         ):
@@ -313,6 +352,7 @@ def _validated(config: Config) -> Config:
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
+    _check_replay(config)
     for name, allowed in _CHOICES.items():
         if getattr(config, name) not in allowed:
             raise ConfigError(
@@ -361,6 +401,27 @@ def exposure_problem(config: Config) -> str | None:
         f"(env TICKGATE_AUTH_TOKEN or TOML auth_token, {MIN_TOKEN_LENGTH}+ characters; "
         "'Authorization: Bearer TOKEN', the page asks for it). Or keep --host 127.0.0.1."
     )
+def _check_replay(config: Config) -> None:
+    if config.source == "replay" and not config.replay:
+        raise ConfigError("source 'replay' needs at least one file: --replay FILE...")
+    if config.replay and config.source != "replay":
+        raise ConfigError("--replay files are only played with --source replay")
+    if not _speed_ok(config.replay_speed):
+        raise ConfigError(
+            f"replay_speed must be a positive number or 'max', got {config.replay_speed!r}"
+        )
+    if config.record_rotate_mb < 0:
+        raise ConfigError("record_rotate_mb must be 0 (never) or positive")
+
+
+def _speed_ok(text: str) -> bool:
+    value = text.strip().lower()
+    if value == "max":
+        return True
+    try:
+        return 0 < float(value) < float("inf")
+    except ValueError:
+        return False
 
 
 def replace(config: Config, **changes: Any) -> Config:

@@ -7,14 +7,14 @@ import contextlib
 import datetime
 import gc
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from tickgate import datadir
 from tickgate.bus.memory import MemoryBus
-from tickgate.clock import Clock, SystemClock
+from tickgate.clock import Clock, SystemClock, sleep_until
 from tickgate.config import Config, exposure_problem
 from tickgate.errors import ConfigError
 from tickgate.market.catalogue import Catalogue, default_catalogue
@@ -22,11 +22,13 @@ from tickgate.market.catalogue_file import load_instruments, merge
 from tickgate.market.engine import MarketEngine
 from tickgate.market.health import Health
 from tickgate.market.history import HistoryService
+from tickgate.model.instruments import Instrument
 from tickgate.server import (
     gatekeeper,
     market_control,
     pacing,
     page,
+    replay_control,
     rest_contracts,
     rest_marketdata,
     rest_orders,
@@ -63,19 +65,24 @@ log = logging.getLogger("tickgate.server")
 TEMPO_POLL_SECONDS = 0.01
 
 
-def build_catalogue(config: Config, clock: Clock) -> Catalogue:
-    """The built-in catalogue, extended or replaced by the configured file."""
+def build_catalogue(
+    config: Config, clock: Clock, *, recorded: Sequence[Instrument] = ()
+) -> Catalogue:
+    """The built-in catalogue, extended or replaced by the configured file; instruments of
+    replayed recordings join it."""
     today = datetime.datetime.fromtimestamp(clock.now_ns() / 1e9, datetime.UTC).date()
     catalogue = default_catalogue(today=today)
+    if recorded:
+        catalogue = merge(catalogue, list(recorded), replace=False)
     if config.catalogue is not None:
         extra = load_instruments(config.catalogue)
         catalogue = merge(catalogue, extra, replace=config.catalogue_mode == "replace")
     return catalogue
 
 
-def build_gateway(config: Config, clock: Clock) -> Gateway:
+def build_gateway(config: Config, clock: Clock, *, recorded: Sequence[Instrument] = ()) -> Gateway:
     """Create every service of one gateway and wire the market listeners."""
-    catalogue = build_catalogue(config, clock)
+    catalogue = build_catalogue(config, clock, recorded=recorded)
     market = MarketEngine(catalogue, health=Health(clock.monotonic_ns))
     hub = StreamingHub(market, clock)
     history = HistoryService(catalogue, seed=config.seed, clock=clock)
@@ -144,7 +151,12 @@ def build_app(
     source: Callable[[Gateway], DataSource] = default_source,
 ) -> web.Application:
     """The aiohttp application of one gateway. Background tasks start with the app."""
-    gateway = build_gateway(config, clock or SystemClock())
+    replay = replay_control.plan(config) if config.source == "replay" else None
+    gateway = build_gateway(
+        config,
+        clock or (replay.clock if replay else SystemClock()),
+        recorded=replay.instruments if replay else (),
+    )
     app = web.Application(
         middlewares=[
             error_middleware,
@@ -169,9 +181,13 @@ def build_app(
     app.router.add_get("/v1/portal/ws", ws_legacy.handler)
     app.router.add_get("/v1/api/ws", ws_current.handler)
     market_control.add_routes(app)
+    replay_control.add_routes(app)
     page.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", not_found)
-    app.cleanup_ctx.append(_background(gateway, source(gateway)))
+    data_source = replay_control.replay_source(app, gateway, replay) if replay else source(gateway)
+    if config.record is not None:
+        replay_control.install_recorder(app, gateway, source_name=data_source.name)
+    app.cleanup_ctx.append(_background(gateway, data_source))
     app.on_shutdown.append(lambda _app: close_all(gateway))
     return app
 
@@ -236,8 +252,7 @@ async def _session_loop(gateway: Gateway) -> None:
     if sessions.catch_up(gateway.trading, clock.now_ns()):
         log.info("closed a session missed while the gateway was down")
     while True:
-        now = clock.now_ns()
-        await asyncio.sleep((sessions.next_close_ns(now) - now) / 1e9)
+        await sleep_until(clock, sessions.next_close_ns(clock.now_ns()))
         market_control.close_day(gateway, reopen=True)
         log.info("trading day rolled over: DAY orders expired, MOC/LOC filled, new day opened")
 
