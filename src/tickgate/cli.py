@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sys
@@ -15,7 +16,7 @@ from typing import Any
 from tickgate import __version__
 from tickgate import config as configuration
 from tickgate.datadir import lock_data_dir, prepare_data_dir
-from tickgate.errors import TickgateError
+from tickgate.errors import ConfigError, TickgateError
 
 log = logging.getLogger("tickgate")
 
@@ -83,7 +84,37 @@ def _parser() -> argparse.ArgumentParser:
         "check-config", help="validate a TOML config file and print the result"
     )
     check.add_argument("file", type=Path)
+    _add_recording_commands(commands)
     return parser
+
+
+def _add_recording_commands(commands: Any) -> None:
+    record = commands.add_parser(
+        "record",
+        help="record what a running gateway streams into a recording file",
+        description="Connect to a running gateway (tickgate or IBKR's) as a client and record "
+        "its market data for the given conids until Ctrl-C; replay the file with "
+        "`tickgate serve --source replay --replay OUT`.",
+    )
+    record.add_argument("out", type=Path, metavar="OUT", help="recording file to create")
+    record.add_argument("--url", required=True, help="gateway base URL, https://HOST:PORT")
+    record.add_argument("--conids", default="", help="comma-separated conids (default: all)")
+    record.add_argument("--fields", default="", help="comma-separated field ids to record")
+    record.add_argument(
+        "--dialect",
+        choices=("api", "portal"),
+        default="api",
+        help="stream over /v1/api/ws (smd, 500 ms batches) or /v1/portal/ws (every change)",
+    )
+    record.add_argument("--verify-tls", action="store_true", help="check the certificate")
+    record.add_argument("--record-rotate-mb", type=float, default=0.0, metavar="MB")
+    record.add_argument("--record-rotate-hourly", action="store_true")
+    replay = commands.add_parser(
+        "replay", help="control a replaying gateway: status, pause, resume, seek, speed"
+    )
+    replay.add_argument("action", choices=("status", "pause", "resume", "seek", "speed"))
+    replay.add_argument("value", nargs="?", help="seek: a time or +SECONDS; speed: N or max")
+    replay.add_argument("--url", required=True, help="gateway base URL, https://HOST:PORT")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,12 +124,54 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check-config":
             return _check_config(args.file)
+        if args.command in ("record", "replay"):
+            return _run_client(args)
         flags = {name: getattr(args, name) for name in configuration.OPTIONS}
         settings = configuration.load(flags, config_file=args.config)
     except TickgateError as exc:
         print(f"tickgate: {exc}", file=sys.stderr)
         return 2
     return serve(settings)
+
+
+def _run_client(args: argparse.Namespace) -> int:
+    from tickgate.server import replay_client
+
+    if args.command == "replay":
+        if args.action in ("seek", "speed") and args.value is None:
+            raise ConfigError(f"tickgate replay {args.action} needs a value")
+        answer = asyncio.run(replay_client.control(args.url, args.action, args.value))
+        print(json.dumps(answer, indent=2))
+        return 0
+    options = replay_client.RecordOptions(
+        url=args.url,
+        out=args.out,
+        conids=tuple(_ints(args.conids, "--conids")),
+        dialect=args.dialect,
+        fields=tuple(_ints(args.fields, "--fields")) or replay_client.RECORD_FIELDS,
+        verify_tls=args.verify_tls,
+        rotate_bytes=int(args.record_rotate_mb * 1_000_000),
+        rotate_hourly=args.record_rotate_hourly,
+    )
+    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        stats = await replay_client.record(options, stop=stop)
+        print(f"tickgate: recorded {stats.ticks} ticks in {stats.files} file(s)", flush=True)
+
+    asyncio.run(run())
+    return 0
+
+
+def _ints(text: str, name: str) -> list[int]:
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not all(item.isdigit() for item in items):
+        raise ConfigError(f"{name} must be comma-separated integers, got {text!r}")
+    return [int(item) for item in items]
 
 
 def _bare(words: list[str]) -> bool:
