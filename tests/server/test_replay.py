@@ -23,6 +23,7 @@ Connect = Callable[..., Awaitable[WsClient]]
 Frame = dict[str, Any]
 #: Slow enough that nothing after the first recorded instant plays until a test speeds it up.
 CRAWL = "0.000001"
+SECOND = 1_000_000_000
 
 
 async def until(predicate: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
@@ -234,3 +235,36 @@ async def test_loop_starts_over_with_time_running_forward(
     times = [t.ts_ns for t in tap]
     assert times == sorted(times) and len(times) >= 30
     assert [t.fields for t in tap[10:20]] == [t.fields for t in quotes(10)]
+
+
+async def test_replay_time_drives_the_session_close(
+    servers: Servers, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    close_ns = 1_767_387_600_000_000_000  # 2026-01-02T21:00:00Z, 16:00 in New York
+    before = [Tick(t.conid, t.fields, t.ts_ns - START_NS + close_ns - SECOND) for t in quotes(3)]
+    after = Tick(AAPL.conid, {84: "189.00", 86: "189.02"}, close_ns + SECOND)
+    path = write_recording(tmp_path / "close.tgr", [*before, after])
+    server = await servers.start(source="replay", replay=(path,), replay_speed=CRAWL)
+    base = server.base_url + "/v1/api"
+    await call(http, "GET", base + "/iserver/accounts")
+    order = {"conid": AAPL.conid, "side": "BUY", "orderType": "LMT", "price": 185.0}
+    order.update(quantity=5, tif="DAY")
+    ack = await call(
+        http, "POST", f"{base}/iserver/account/DU1234567/orders", json={"orders": [order]}
+    )
+    if "message" in ack[0]:  # the limit is far from the market: confirm
+        ack = await call(
+            http, "POST", f"{base}/iserver/reply/{ack[0]['id']}", json={"confirmed": True}
+        )
+    status_url = f"{base}/iserver/account/order/status/{ack[0]['order_id']}"
+    assert (await call(http, "GET", status_url))["order_status"] == "Submitted"
+    await call(http, "POST", server.base_url + "/tickgate/replay/speed", json={"speed": "max"})
+    await finished(http, server)
+
+    async def expired() -> bool:
+        return (await call(http, "GET", status_url))["order_status"] == "Cancelled"
+
+    await until(expired)
+    # The day closed exactly at the replayed 16:00, between the ticks on either side of it.
+    assert server.gateway.trading.state.session_start_ns == close_ns
+    assert server.gateway.clock.now_ns() == close_ns + SECOND
