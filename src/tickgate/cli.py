@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
             )
         elif kind is tuple:
             serve.add_argument(
-                flag,
+                *flags,
                 dest=name,
                 action="append",
                 default=None,

@@ -401,6 +401,8 @@ def exposure_problem(config: Config) -> str | None:
         f"(env TICKGATE_AUTH_TOKEN or TOML auth_token, {MIN_TOKEN_LENGTH}+ characters; "
         "'Authorization: Bearer TOKEN', the page asks for it). Or keep --host 127.0.0.1."
     )
+
+
 def _check_replay(config: Config) -> None:
     if config.source == "replay" and not config.replay:
         raise ConfigError("source 'replay' needs at least one file: --replay FILE...")
