@@ -2,7 +2,13 @@
 
 Sources publish ticks to a bus; the market engine of every gateway process subscribes to it. In
 one process the bus is a direct call (`MemoryBus`); scaling out across cores and machines swaps
-in an adapter over a real message bus without touching sources, engines or the hub.
+in an adapter over a real message bus (`tickgate.bus.nats.NatsBus`) without touching sources,
+engines or the hub.
+
+Shape: the tick path is synchronous on purpose. `publish` and `subscribe` never block and never
+await, so a source calls `publish` inside its tight loop and the in-process bus stays a plain
+function call. An adapter that does I/O queues internally and writes from its own task; its
+lifecycle (`flush`, `close`) is async because only there may anyone wait for the network.
 """
 
 from __future__ import annotations
@@ -10,18 +16,37 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from tickgate.errors import TickgateError
 from tickgate.model.ticks import Tick
 
 TickHandler = Callable[[Tick], object]
+
+
+class BusError(TickgateError):
+    """The bus cannot do what was asked (not reachable, misconfigured, closed)."""
+
+
+class TickEncodingError(BusError):
+    """A tick cannot be put on (or read back from) the wire; the message says why."""
 
 
 class Bus(Protocol):
     """Carries ticks from publishers to subscribers, in publish order per conid."""
 
     def publish(self, tick: Tick) -> None:
-        """Hand `tick` to every subscriber. Must not reorder ticks of one conid."""
+        """Hand `tick` to every subscriber. Must not reorder ticks of one conid; never blocks."""
         ...
 
     def subscribe(self, handler: TickHandler) -> Callable[[], None]:
-        """Call `handler(tick)` for every published tick; returns a function that unsubscribes."""
+        """Call `handler(tick)` for every tick published after this returns (on the event loop
+        thread); returns a function that unsubscribes."""
+        ...
+
+    async def flush(self) -> None:
+        """Return once every tick published before the call has left this member: delivered
+        (in-process) or accepted by the bus server (networked)."""
+        ...
+
+    async def close(self) -> None:
+        """Flush what can be flushed, stop delivering, release connections. Idempotent."""
         ...

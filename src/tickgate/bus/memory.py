@@ -9,7 +9,8 @@ from tickgate.model.ticks import Tick
 
 
 class MemoryBus:
-    """The single-process `Bus`. Synchronous, so ordering is exactly publish order."""
+    """The single-process `Bus`. Synchronous, so ordering is exactly publish order and a tick
+    is delivered before `publish` returns; a handler's exception reaches the publisher."""
 
     def __init__(self) -> None:
         self._handlers: list[TickHandler] = []
@@ -22,4 +23,17 @@ class MemoryBus:
 
     def subscribe(self, handler: TickHandler) -> Callable[[], None]:
         self._handlers.append(handler)
-        return lambda: self._handlers.remove(handler)
+
+        def unsubscribe() -> None:
+            # Idempotent, like every adapter's: a second call is harmless.
+            if handler in self._handlers:
+                self._handlers.remove(handler)
+
+        return unsubscribe
+
+    async def flush(self) -> None:
+        """Nothing to wait for: every tick was delivered inside `publish`."""
+
+    async def close(self) -> None:
+        """Subscribers are dropped; later publishes reach no one."""
+        self._handlers.clear()
