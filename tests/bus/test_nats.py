@@ -19,12 +19,16 @@ from tickgate.server.tls import ensure_certificate
 
 
 async def round_trip(bus: NatsBus) -> None:
-    """A tick published on `bus` comes back to it (a member receives its own ticks)."""
+    """A tick published on `bus` reaches another member connected with the same options."""
+    other = await NatsBus.connect(bus.options, prefix=bus.prefix)
     got = Collector()
-    bus.subscribe(got)
+    other.subscribe(got)
     tick = Tick(8314, {31: "135.10"}, 1)
-    bus.publish(tick)
-    await got.wait_count(1)
+    try:
+        bus.publish(tick)
+        await got.wait_count(1)
+    finally:
+        await other.close()
     assert got.ticks == [tick]
 
 
@@ -146,18 +150,22 @@ async def test_a_full_outgoing_queue_drops_and_counts_instead_of_blocking(
     nats_server: NatsServerProcess,
 ) -> None:
     bus = await NatsBus.connect(NatsOptions(nats_server.url), outgoing_limit=10)
-    got = Collector()
-    bus.subscribe(got)
+    other = await NatsBus.connect(NatsOptions(nats_server.url))
+    local, remote = Collector(), Collector()
+    bus.subscribe(local)
+    other.subscribe(remote)
     try:
         # publish() is synchronous: the writer task cannot run until this loop yields.
         for tick in numbered_ticks([8314], 25):
             bus.publish(tick)
         await bus.flush()
-        await got.wait_count(10)
+        await remote.wait_count(10)
     finally:
         await bus.close()
+        await other.close()
     assert (bus.stats.published, bus.stats.dropped) == (10, 15)
-    assert got.seqs[8314] == list(range(1, 11))
+    assert remote.seqs[8314] == list(range(1, 11))
+    assert local.seqs[8314] == list(range(1, 26))  # the member's own handlers lose nothing
 
 
 async def test_an_unencodable_tick_raises_at_publish_and_the_bus_carries_on(

@@ -23,6 +23,14 @@ def numbered_ticks(conids: list[int], per_conid: int, *, first: int = 1) -> list
     ]
 
 
+def by_conid(ticks: list[Tick]) -> dict[int, list[Tick]]:
+    """The ticks of each conid in their order: what a bus promises to keep."""
+    out: dict[int, list[Tick]] = defaultdict(list)
+    for tick in ticks:
+        out[tick.conid].append(tick)
+    return dict(out)
+
+
 class Collector:
     """A tick handler that records what it got and lets a test wait for a condition."""
 

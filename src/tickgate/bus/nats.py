@@ -1,7 +1,10 @@
 """`Bus` over NATS core pub/sub (nats-py, asyncio).
 
-Each tick is one message on the subject `<prefix>.tick.<conid>`; every member subscribes to
-`<prefix>.tick.*` once, when it connects, and hands each tick to its local handlers.
+Ticks of a conid travel on the subject `<prefix>.tick.<conid>`; ticks of one conid that
+queued up together (the publisher outran the writer) share one message, so a busy conid costs
+fewer messages without any tick waiting for a batch to fill. Every member subscribes to
+`<prefix>.tick.*` once, when it connects, and hands each tick to its handlers; a member's own
+ticks reach its own handlers inside `publish` (the server does not echo them back).
 
 What is guaranteed, and what is not (NATS core is at-most-once):
 
@@ -39,7 +42,7 @@ from nats.aio.subscription import Subscription
 from nats.errors import ConnectionClosedError, OutboundBufferLimitError
 
 from tickgate.bus.base import BusError, TickEncodingError, TickHandler
-from tickgate.bus.codec import decode_tick, encode_tick
+from tickgate.bus.codec import decode_ticks, encode_tick
 from tickgate.model.ticks import Tick
 
 log = logging.getLogger("tickgate.bus.nats")
@@ -97,6 +100,8 @@ class NatsOptions:
             "reconnect_time_wait": self.reconnect_wait_s,
             "max_reconnect_attempts": self.max_reconnect_attempts,
             "pending_size": self.pending_bytes,
+            # A member's own ticks reach its handlers directly in `publish`, not via the server.
+            "no_echo": True,
             # Subjects are built here from a validated prefix and an int.
             "skip_subject_validation": True,
         }
@@ -139,7 +144,8 @@ class NatsBusStats:
     handler_errors: int = 0
     disconnects: int = 0
     reconnects: int = 0
-    payload_bytes: int = 0
+    #: NATS messages sent; one carries several ticks of a conid when they queued up together.
+    messages: int = 0
     last_error: str | None = field(default=None)
 
 
@@ -152,12 +158,19 @@ class NatsBus:
     """
 
     def __init__(
-        self, client: Client, *, prefix: str, outgoing_limit: int, stats: NatsBusStats
+        self,
+        client: Client,
+        options: NatsOptions,
+        *,
+        prefix: str,
+        outgoing_limit: int,
+        stats: NatsBusStats,
     ) -> None:
         self._client = client
+        self.options = options
         self.prefix = prefix
         self.stats = stats
-        self._outgoing: deque[tuple[str, bytes]] = deque()
+        self._outgoing: deque[tuple[int, bytes]] = deque()
         self._outgoing_limit = outgoing_limit
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -207,10 +220,10 @@ class NatsBus:
                 await client.close()
             reason = callbacks.auth_error or stats.last_error or repr(exc)
             raise BusError(f"cannot connect to NATS at {options.url}: {reason}") from exc
-        bus = cls(client, prefix=prefix, outgoing_limit=outgoing_limit, stats=stats)
+        bus = cls(client, options, prefix=prefix, outgoing_limit=outgoing_limit, stats=stats)
         callbacks.bus = bus
         bus._subscription = await client.subscribe(f"{prefix}.tick.*", cb=bus._on_message)
-        await client.flush()  # the server knows the subscription before we return
+        await _round_trip(client)  # the server knows the subscription before we return
         return bus
 
     @property
@@ -234,15 +247,17 @@ class NatsBus:
         return subject
 
     def publish(self, tick: Tick, seq: int = 0) -> None:
-        """Queue `tick` for every member (see the module's guarantees). Raises
-        `TickEncodingError` for a tick the wire cannot carry, `BusError` after `close`."""
+        """Deliver `tick` to this member's handlers now and queue it for every other member
+        (see the module's guarantees). Raises `TickEncodingError` for a tick the wire cannot
+        carry (then no one gets it), `BusError` after `close`."""
         if self._closed:
             raise BusError("the NATS bus is closed")
-        payload = encode_tick(tick, seq)
+        frame = encode_tick(tick, seq)
+        self._deliver(tick)
         if len(self._outgoing) >= self._outgoing_limit:
             self._drop(1, "the outgoing queue is full")
             return
-        self._outgoing.append((self.subject(tick.conid), payload))
+        self._outgoing.append((tick.conid, frame))
         self.stats.published += 1
         if not self._wake.is_set():
             self._wake.set()
@@ -260,20 +275,23 @@ class NatsBus:
             await self._wake.wait()
             self._wake.clear()
             while outgoing:
-                subject, payload = outgoing.popleft()
-                try:
-                    await client.publish(subject, payload)
-                except OutboundBufferLimitError:
-                    self._drop(1, "disconnected and nats-py's reconnect buffer is full")
-                    continue
-                except ConnectionClosedError:
-                    self._drop(1 + len(outgoing), "the connection is closed")
-                    outgoing.clear()
-                    break
-                self.stats.payload_bytes += len(payload)
-                if self._dropping and client.is_connected:
-                    self._dropping = False
-                    log.info("NATS bus %s: sending again", self.prefix)
+                for conid, frames in _batches(outgoing):
+                    try:
+                        await client.publish(
+                            self.subject(conid), frames[0] if len(frames) == 1 else b"".join(frames)
+                        )
+                    except OutboundBufferLimitError:
+                        self._drop(
+                            len(frames), "disconnected and nats-py's reconnect buffer is full"
+                        )
+                        continue
+                    except ConnectionClosedError:
+                        self._drop(len(frames), "the connection is closed")
+                        continue
+                    self.stats.messages += 1
+                    if self._dropping and client.is_connected:
+                        self._dropping = False
+                        log.info("NATS bus %s: sending again", self.prefix)
             self._idle.set()
 
     async def flush(self, timeout: float = 10.0) -> None:
@@ -287,10 +305,11 @@ class NatsBus:
 
     async def _flush(self) -> None:
         await self._idle.wait()
+        await self._connected.wait()
         # nats-py's own flush timeout cancels the PING's future, and the late PONG then kills
         # its read loop (InvalidStateError): never let a PING be cancelled while connected.
         # The round trip runs as our own task; a caller that gives up only stops waiting.
-        ping = asyncio.create_task(self._client.flush(timeout=_NEVER_S))
+        ping = asyncio.create_task(_round_trip(self._client))
         self._pings.add(ping)
         ping.add_done_callback(self._pings.discard)
         await asyncio.shield(ping)
@@ -309,7 +328,7 @@ class NatsBus:
     async def _on_message(self, msg: Msg) -> None:
         try:
             conid = int(msg.subject.rpartition(".")[2])
-            _seq, tick = decode_tick(conid, msg.data)
+            ticks = decode_ticks(conid, msg.data)
         except (ValueError, TickEncodingError) as exc:
             self.stats.bad_messages += 1
             if self.stats.bad_messages == 1:
@@ -317,6 +336,10 @@ class NatsBus:
                     "NATS bus %s: ignoring a message on %s: %s", self.prefix, msg.subject, exc
                 )
             return
+        for _seq, tick in ticks:
+            self._deliver(tick)
+
+    def _deliver(self, tick: Tick) -> None:
         self.stats.delivered += 1
         for handler in list(self._handlers):
             try:
@@ -376,3 +399,33 @@ class _Callbacks:
             self.bus._connected.set()
             if self.bus._outgoing:
                 self.bus._wake.set()
+
+
+async def _round_trip(client: Client) -> None:
+    """Return once the server has read every command given to `client` so far."""
+    # nats-py's flush() writes its PING straight to the socket, ahead of commands still in its
+    # pending buffer, so the PONG alone proves nothing: have its flusher write that buffer
+    # first. A private call, but there is no public way to wait for it.
+    await client._flush_pending(force_flush=True)
+    await client.flush(timeout=_NEVER_S)
+
+
+#: Ticks of one conid that queued up together leave as one message of at most this size.
+BATCH_BYTES = 32 << 10
+
+
+def _batches(outgoing: deque[tuple[int, bytes]]) -> list[tuple[int, list[bytes]]]:
+    """Empty `outgoing` into per-conid batches: order kept within each conid (which is all
+    the bus promises), first-queued conid first, no batch over `BATCH_BYTES`."""
+    open_batches: dict[int, tuple[list[bytes], list[int]]] = {}
+    batches: list[tuple[int, list[bytes]]] = []
+    while outgoing:
+        conid, frame = outgoing.popleft()
+        current = open_batches.get(conid)
+        if current is None or current[1][0] + len(frame) > BATCH_BYTES:
+            current = ([], [0])
+            open_batches[conid] = current
+            batches.append((conid, current[0]))
+        current[0].append(frame)
+        current[1][0] += len(frame)
+    return batches
