@@ -69,3 +69,12 @@ class Collector:
             raise AssertionError(
                 f"waited {timeout} s for {what}; got {len(self.ticks)} ticks"
             ) from None
+
+
+async def eventually(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    """Wait (bounded) for a condition that no event announces, checking every few ms."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"waited {timeout} s for {what}")
+        await asyncio.sleep(0.005)

@@ -194,8 +194,11 @@ class NatsBus:
         *,
         prefix: str = "tickgate",
         outgoing_limit: int = 100_000,
+        subscribe_all: bool = True,
     ) -> NatsBus:
-        """Connect, subscribe to the tick subjects, and return the member.
+        """Connect, subscribe to the tick subjects of every conid (unless `subscribe_all` is
+        False: a member that follows chosen conids, see `tickgate.bus.market_data`), and
+        return the member.
 
         Raises `BusError` when the prefix is not a valid subject prefix, or when no server
         accepts the connection within `options.connect_timeout_s` (with the last reason, e.g.
@@ -222,9 +225,20 @@ class NatsBus:
             raise BusError(f"cannot connect to NATS at {options.url}: {reason}") from exc
         bus = cls(client, options, prefix=prefix, outgoing_limit=outgoing_limit, stats=stats)
         callbacks.bus = bus
-        bus._subscription = await client.subscribe(f"{prefix}.tick.*", cb=bus._on_message)
+        if subscribe_all:
+            bus._subscription = await client.subscribe(f"{prefix}.tick.*", cb=bus._on_message)
         await _round_trip(client)  # the server knows the subscription before we return
         return bus
+
+    @property
+    def client(self) -> Client:
+        """The nats-py connection, for components that add their own subjects on it."""
+        return self._client
+
+    async def round_trip(self) -> None:
+        """Return once the server has read everything sent on this connection so far
+        (subscriptions included; queued ticks not yet handed over are not waited for)."""
+        await _round_trip(self._client)
 
     @property
     def connected(self) -> bool:
