@@ -9,9 +9,11 @@ Guarantees, per followed conid: the follower's sink gets the current image, then
 tick in order, none twice. When a tick is missing (lost in an outage, dropped by a full
 queue, or a restarted publisher) it fetches a fresh image and carries on from there, so the
 sink may see a newer image in place of the ticks it missed, never a stale value after a newer
-one. A slow consumer puts a `ConflatingQueue` between the follower and itself; neither the
-publisher nor other followers wait for anyone: NATS does not apply back-pressure across
-connections, and the follower's own callback only decodes and stitches.
+one. After a bus reconnect every followed conid's image is fetched again (ticks of the
+outage may be gone, and a quiet conid would show no gap). A slow consumer puts a
+`ConflatingQueue` between the follower and itself; neither the publisher nor other followers
+wait for anyone: NATS does not apply back-pressure across connections, and the follower's own
+callback only decodes and stitches.
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ class FollowerStats:
     image_failures: int = 0
     gaps: int = 0
     bad_messages: int = 0
+    #: Bus reconnects after which every followed conid's image was fetched again.
+    resyncs: int = 0
 
 
 class _Followed:
@@ -135,6 +139,7 @@ class MarketDataFollower:
         self._retry_s = retry_s
         self._followed: dict[int, _Followed] = {}
         self.stats = FollowerStats()
+        bus.add_reconnect_listener(self._resync_all)
 
     @property
     def conids(self) -> list[int]:
@@ -183,6 +188,14 @@ class MarketDataFollower:
     async def close(self) -> None:
         for conid in list(self._followed):
             await self.unfollow(conid)
+
+    def _resync_all(self) -> None:
+        # Ticks sent during the outage may never arrive, and a quiet conid would show no gap
+        # to tell: take a fresh image of every followed conid now.
+        self.stats.resyncs += 1
+        for conid, followed in self._followed.items():
+            followed.stitcher.reset()
+            self._fetch(conid, followed)
 
     def _on_message(self, conid: int, followed: _Followed, msg: Msg) -> None:
         if self._followed.get(conid) is not followed:

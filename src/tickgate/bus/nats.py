@@ -182,6 +182,7 @@ class NatsBus:
         self._closed = False
         self._subscription: Subscription | None = None
         self._pings: set[asyncio.Task[None]] = set()
+        self._reconnect_listeners: list[Callable[[], object]] = []
         self._connected = asyncio.Event()
         if client.is_connected:
             self._connected.set()
@@ -239,6 +240,11 @@ class NatsBus:
         """Return once the server has read everything sent on this connection so far
         (subscriptions included; queued ticks not yet handed over are not waited for)."""
         await _round_trip(self._client)
+
+    def add_reconnect_listener(self, listener: Callable[[], object]) -> None:
+        """Call `listener()` after every reconnect (subscriptions are back by then): whoever
+        keeps state fed by the bus may have missed ticks during the outage."""
+        self._reconnect_listeners.append(listener)
 
     @property
     def connected(self) -> bool:
@@ -411,6 +417,8 @@ class _Callbacks:
         if self.bus is not None:
             log.info("NATS bus %s: reconnected", self.bus.prefix)
             self.bus._connected.set()
+            for listener in list(self.bus._reconnect_listeners):
+                listener()
             if self.bus._outgoing:
                 self.bus._wake.set()
 

@@ -95,7 +95,7 @@ class Stitcher:
         return out, False
 
     def reset(self) -> None:
-        """Forget the position (e.g. the image could not be fetched): wait for an image."""
+        """Forget the position (after a bus outage): hold live ticks until the next image."""
         self.last = None
 
     def _wait(self, seq: int, tick: Tick) -> None:
