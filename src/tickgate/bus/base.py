@@ -30,6 +30,18 @@ class TickEncodingError(BusError):
     """A tick cannot be put on (or read back from) the wire; the message says why."""
 
 
+def add_handler(handlers: list[TickHandler], handler: TickHandler) -> Callable[[], None]:
+    """Append `handler` to an adapter's list; the returned function removes it (idempotent,
+    as every adapter's unsubscribe is)."""
+    handlers.append(handler)
+
+    def unsubscribe() -> None:
+        if handler in handlers:
+            handlers.remove(handler)
+
+    return unsubscribe
+
+
 class Bus(Protocol):
     """Carries ticks from publishers to subscribers, in publish order per conid."""
 

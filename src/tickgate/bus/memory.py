@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tickgate.bus.base import TickHandler
+from tickgate.bus.base import TickHandler, add_handler
 from tickgate.model.ticks import Tick
 
 
@@ -22,14 +22,7 @@ class MemoryBus:
             handler(tick)
 
     def subscribe(self, handler: TickHandler) -> Callable[[], None]:
-        self._handlers.append(handler)
-
-        def unsubscribe() -> None:
-            # Idempotent, like every adapter's: a second call is harmless.
-            if handler in self._handlers:
-                self._handlers.remove(handler)
-
-        return unsubscribe
+        return add_handler(self._handlers, handler)
 
     async def flush(self) -> None:
         """Nothing to wait for: every tick was delivered inside `publish`."""

@@ -41,7 +41,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import ConnectionClosedError, OutboundBufferLimitError
 
-from tickgate.bus.base import BusError, TickEncodingError, TickHandler
+from tickgate.bus.base import BusError, TickEncodingError, TickHandler, add_handler
 from tickgate.bus.codec import decode_ticks, encode_tick
 from tickgate.model.ticks import Tick
 
@@ -337,13 +337,7 @@ class NatsBus:
     # --- delivering -------------------------------------------------------------------
 
     def subscribe(self, handler: TickHandler) -> Callable[[], None]:
-        self._handlers.append(handler)
-
-        def unsubscribe() -> None:
-            if handler in self._handlers:
-                self._handlers.remove(handler)
-
-        return unsubscribe
+        return add_handler(self._handlers, handler)
 
     async def _on_message(self, msg: Msg) -> None:
         try:
