@@ -51,6 +51,15 @@ async def test_a_wrong_password_is_a_clear_error_not_a_hang(start_nats: StartNat
         await NatsBus.connect(options)
 
 
+async def test_credentials_in_the_url_never_show_in_errors(start_nats: StartNats) -> None:
+    server = await start_nats(auth=ServerAuth(user="bot", password="s3cret"))
+    options = NatsOptions(f"nats://bot:hunter2@127.0.0.1:{server.port}", connect_timeout_s=1.0)
+    with pytest.raises(BusError) as refused:
+        await NatsBus.connect(options)
+    assert f"nats://127.0.0.1:{server.port}" in str(refused.value)
+    assert "hunter2" not in str(refused.value) and "bot" not in str(refused.value)
+
+
 async def test_token_auth(start_nats: StartNats) -> None:
     server = await start_nats(auth=ServerAuth(token="t0ken"))
     bus = await NatsBus.connect(NatsOptions(server.url, token="t0ken"))

@@ -49,6 +49,7 @@ log = logging.getLogger("tickgate.bus.nats")
 
 #: "No timeout" for nats-py calls whose waiting we bound ourselves.
 _NEVER_S = 1 << 30
+_USERINFO = re.compile(r"^([a-z]+://)[^@/]*@")
 _PREFIX = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 
 
@@ -80,6 +81,10 @@ class NatsOptions:
 
     def servers(self) -> list[str]:
         return [url.strip() for url in self.url.split(",") if url.strip()]
+
+    def display_url(self) -> str:
+        """`url` with any `user:password@` removed, for messages and logs."""
+        return ",".join(_USERINFO.sub(r"\1", url) for url in self.servers())
 
     def connect_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for nats-py's `connect`. Raises `BusError` for incomplete or
@@ -223,7 +228,7 @@ class NatsBus:
             with contextlib.suppress(Exception):
                 await client.close()
             reason = callbacks.auth_error or stats.last_error or repr(exc)
-            raise BusError(f"cannot connect to NATS at {options.url}: {reason}") from exc
+            raise BusError(f"cannot connect to NATS at {options.display_url()}: {reason}") from exc
         bus = cls(client, options, prefix=prefix, outgoing_limit=outgoing_limit, stats=stats)
         callbacks.bus = bus
         if subscribe_all:
