@@ -11,6 +11,8 @@ Run: ``PYTHONPATH=src python benchmarks/bench_bus.py [--ticks 200000] [--rate 20
   to the last delivery. For NATS both members live in this process, each with its own
   connection to a local nats-server (pinned to the other core when `taskset` exists), so the
   one Python process does the publisher's and the subscriber's work.
+- nats-follow: the same over per-conid subjects, `MarketDataPublisher` (numbering, the core's
+  market engine fed inside publish) to `MarketDataFollower` (one subscription per conid).
 - latency: `--rate` ticks per second, paced; each tick's ts_ns is its publish time on the
   monotonic clock, read again on delivery; p50/p99/max over `--latency-seconds`.
 
@@ -29,17 +31,20 @@ import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
-from feeds import TickMaker
+from feeds import FIREHOSE_CONID, TickMaker
 
-from tickgate.bus.base import Bus
+from tickgate.bus.base import Bus, TickHandler
 from tickgate.bus.codec import encode_tick
+from tickgate.bus.market_data import MarketDataFollower, MarketDataPublisher
 from tickgate.bus.memory import MemoryBus
 from tickgate.bus.nats import NatsBus, NatsOptions
 from tickgate.bus.nats_server import NatsServerProcess
+from tickgate.clock import SystemClock
 from tickgate.market.catalogue import default_catalogue
+from tickgate.market.engine import MarketEngine
 from tickgate.model.ticks import Tick
 from tickgate.sources.simulator import MarketSimulator
 
@@ -57,6 +62,35 @@ def simulator_ticks(count: int) -> list[Tick]:
         now += 50_000_000
         ticks.extend(simulator.advance(now, 100))
     return ticks[:count]
+
+
+class Subscribable(Protocol):
+    def subscribe(self, handler: TickHandler) -> Callable[[], None]: ...
+
+
+class SwappableSink:
+    """The follower's sink, handing ticks to whichever handler the benchmark subscribed."""
+
+    def __init__(self) -> None:
+        self.handler: TickHandler | None = None
+
+    def __call__(self, tick: Tick) -> None:
+        if self.handler is not None:
+            self.handler(tick)
+
+    def subscribe(self, handler: TickHandler) -> Callable[[], None]:
+        self.handler = handler
+        return lambda: setattr(self, "handler", None)
+
+
+class NumberingPublisher:
+    """`MarketDataPublisher` seen as a `Bus` by the measuring functions."""
+
+    def __init__(self, bus: NatsBus, publisher: MarketDataPublisher) -> None:
+        self.publish = publisher.publish
+        self.subscribe = bus.subscribe
+        self.flush = bus.flush
+        self.close = bus.close
 
 
 def byte_costs() -> dict[str, Any]:
@@ -84,7 +118,7 @@ def byte_costs() -> dict[str, Any]:
     return {"simulator": summary(sim), "bench-feed": summary(bench)}
 
 
-async def throughput(publisher: Bus, consumer: Bus, ticks: list[Tick]) -> dict[str, float]:
+async def throughput(publisher: Bus, consumer: Subscribable, ticks: list[Tick]) -> dict[str, float]:
     done = asyncio.Event()
     received = 0
     total = len(ticks)
@@ -112,7 +146,9 @@ async def throughput(publisher: Bus, consumer: Bus, ticks: list[Tick]) -> dict[s
     }
 
 
-async def latency(publisher: Bus, consumer: Bus, *, rate: float, seconds: float) -> dict[str, Any]:
+async def latency(
+    publisher: Bus, consumer: Subscribable, *, rate: float, seconds: float
+) -> dict[str, Any]:
     samples: list[int] = []
 
     def record(tick: Tick) -> None:
@@ -153,9 +189,7 @@ async def latency(publisher: Bus, consumer: Bus, *, rate: float, seconds: float)
 async def run_nats(args: argparse.Namespace, ticks: list[Tick]) -> dict[str, Any]:
     server = NatsServerProcess()
     await server.start()
-    if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1:  # type: ignore[operator]
-        os.system(f"taskset -pc 1 {server.pid} >/dev/null")
-        os.sched_setaffinity(0, {0})
+    pin(server)
     options = NatsOptions(server.url)
     publisher = await NatsBus.connect(options, outgoing_limit=len(ticks) + 1)
     consumer = await NatsBus.connect(options)
@@ -174,6 +208,51 @@ async def run_nats(args: argparse.Namespace, ticks: list[Tick]) -> dict[str, Any
     return result
 
 
+async def run_follow(args: argparse.Namespace, ticks: list[Tick]) -> dict[str, Any]:
+    """Per-conid subjects through `MarketDataPublisher` (numbering, the core's engine fed in
+    `publish`) and `MarketDataFollower` (one subscription per conid, stitching)."""
+    server = NatsServerProcess()
+    await server.start()
+    pin(server)
+    options = NatsOptions(server.url)
+    core = await NatsBus.connect(options, outgoing_limit=len(ticks) + 1, subscribe_all=False)
+    engine = MarketEngine(default_catalogue(today=datetime.date(2026, 1, 1)))
+    core.subscribe(engine.apply)
+    publisher = await MarketDataPublisher.start(core, engine.snapshot, SystemClock())
+    edge = await NatsBus.connect(options, subscribe_all=False)
+    sink = SwappableSink()
+    follower = MarketDataFollower(edge, sink)
+    conids = sorted({t.conid for t in ticks} | {FIREHOSE_CONID})
+    for conid in conids:
+        await follower.follow(conid)
+    deadline = time.monotonic() + 30
+    while not all(follower.live(c) for c in conids) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    numbered = NumberingPublisher(core, publisher)
+    try:
+        result = {
+            "conids_followed": len(conids),
+            "throughput": await throughput(numbered, sink, ticks),
+            "latency": await latency(numbered, sink, rate=args.rate, seconds=args.latency_seconds),
+            "dropped": core.stats.dropped,
+            "gaps": follower.stats.gaps,
+        }
+    finally:
+        await follower.close()
+        await publisher.close()
+        await edge.close()
+        await core.close()
+        await server.stop()
+    return result
+
+
+def pin(server: NatsServerProcess) -> None:
+    """nats-server on core 1, this process on core 0 (when there are two and taskset)."""
+    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
+        os.system(f"taskset -pc 1 {server.pid} >/dev/null")
+        os.sched_setaffinity(0, {0})
+
+
 async def run_memory(args: argparse.Namespace, ticks: list[Tick]) -> dict[str, Any]:
     bus = MemoryBus()
     return {
@@ -190,13 +269,13 @@ def table(result: dict[str, Any]) -> str:
             f"  {name:<22} {b['fields_per_tick']:6.1f} {b['payload_bytes']:8.1f} "
             f"{b['orjson_bytes']:7.1f} {b['nats_wire_bytes']:9.1f}"
         )
-    lines.append("bus          publish/s  delivered/s   p50 us   p99 us   max us  lost")
-    for name in ("memory", "nats"):
+    lines.append("bus             publish/s  delivered/s   p50 us   p99 us   max us  lost")
+    for name in ("memory", "nats", "nats-follow"):
         r = result[name]
         t, lat = r["throughput"], r["latency"]
         lost = lat["sent"] - lat["received"] + r["dropped"]
         lines.append(
-            f"  {name:<9} {t['publish_per_s']:10.0f} {t['delivered_per_s']:12.0f} "
+            f"  {name:<12} {t['publish_per_s']:10.0f} {t['delivered_per_s']:12.0f} "
             f"{lat['p50_us']:8.1f} {lat['p99_us']:8.1f} {lat['max_us']:8.1f} {lost:5d}"
         )
     return "\n".join(lines)
@@ -228,6 +307,7 @@ def main() -> None:
         "bytes": byte_costs(),
         "memory": runner(run_memory(args, ticks)),
         "nats": runner(run_nats(args, ticks)),
+        "nats-follow": runner(run_follow(args, ticks)),
     }
     text = (
         table(result) + f"\n(load average before the runs: {result['machine']['loadavg_1m']:.2f})"
