@@ -27,8 +27,10 @@ from ibind.ibkr_ws.ibkr_subscriptions import (
     TradesSubscription,
 )
 from tests.conftest import StartServer
+from tests.server.test_big_days import WORKING, fold_day
 
 from tickgate.server.app import RunningServer
+from tickgate.trading.state import FIRST_ORDER_ID
 
 # ibind talks to a self-signed server with cacert=False, as users do; urllib3 warns about it.
 pytestmark = pytest.mark.filterwarnings("ignore:Unverified HTTPS request")
@@ -240,3 +242,34 @@ def _drain(sink: QueueSink) -> None:
             sink.events.get_nowait()
         except queue.Empty:
             return
+
+
+async def test_trades_history_in_many_str_frames_reaches_ibind_whole(
+    start: StartServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A day of executions larger than the outbox arrives as many `str` frames, which ibind
+    emits as one Trades event each: every execution once, in order."""
+    caplog.set_level(logging.INFO, logger="ibind")
+    server = await start(tls=True, store="memory", outbox_limit_bytes=65_536)
+    fold_day(server, 3_000)
+    sink = QueueSink()
+    client = ibind_ws(server, sink)
+    assert await asyncio.to_thread(client.start)
+    try:
+        handle = client.subscribe(TradesSubscription())
+        assert await asyncio.to_thread(handle.wait, 10)
+        executions: list[str] = []
+        frames = 0
+        while len(executions) < 3_000 - WORKING:
+            event = await asyncio.to_thread(
+                sink.wait_for, lambda e: isinstance(e, events.Trades), 10
+            )
+            executions += [trade["execution_id"] for trade in event.data["args"]]
+            frames += 1
+        expected = [f"{FIRST_ORDER_ID + i:08x}.00000001.01.01" for i in range(WORKING, 3_000)]
+        assert executions == expected
+        assert frames > 20
+        assert await asyncio.to_thread(client.unsubscribe(TradesSubscription()).wait, 10)
+    finally:
+        await stop(client)
+    assert not ibind_errors(caplog)

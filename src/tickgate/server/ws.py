@@ -17,6 +17,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from tickgate.protocol.frames import EMPTY_CLOSE
 from tickgate.server.gateway import Gateway
 from tickgate.server.ratelimit import TokenBucket
+from tickgate.streaming.backlog import Backlog
 from tickgate.streaming.outbox import Outbox
 
 log = logging.getLogger("tickgate.ws")
@@ -83,18 +84,33 @@ class Connection:
         """True while a task spawned under `name` has not finished."""
         return any(task.get_name() == name and not task.done() for task in self.tasks)
 
+    def deliver(self, backlog: Backlog) -> None:
+        """Pump `backlog` (a snapshot too large for one push) into the outbox as it drains, in
+        a task owned by this connection."""
+
+        async def pump() -> None:
+            while not backlog.pump():
+                await asyncio.sleep(0)  # let this turn's flush write what was pushed
+                await self._transport_drained()
+
+        self.spawn(pump, "snapshot")
+
     def _on_congested(self) -> None:
         self.spawn(self._drain, "drain")
 
     async def _drain(self) -> None:
         # The transport's own buffer is above the high-water mark: wait until the kernel takes it,
         # then let the outbox write what it conflated meanwhile.
+        await self._transport_drained()
+        self.outbox.flush()
+
+    async def _transport_drained(self) -> None:
+        """Return once the transport's buffer is below half the high-water mark (or closing)."""
         low_water = self.outbox.high_water // 2
         while (
             not self.transport.is_closing() and self.transport.get_write_buffer_size() > low_water
         ):
             await asyncio.sleep(DRAIN_POLL_SECONDS)
-        self.outbox.flush()
 
     def _on_overflow(self, reason: str) -> None:
         log.warning("closing slow consumer %s: %s", self.request.remote, reason)

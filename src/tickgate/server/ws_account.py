@@ -10,7 +10,8 @@ answer at once (rules 12, 13), `ssd` entries all carry `key`/`timestamp` and `Ac
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import itertools
+from collections.abc import Hashable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,7 @@ from tickgate.protocol import current as C
 from tickgate.protocol import current_frames as frames
 from tickgate.server.ws import Connection
 from tickgate.streaming.accounts import Renderer
+from tickgate.streaming.backlog import chunked_frames, frame_budget
 from tickgate.trading import wire
 from tickgate.trading.engine import TradingEngine
 from tickgate.trading.events import (
@@ -138,12 +140,23 @@ class AccountTopics:
         elif isinstance(command, C.SubscribeSummary | C.SubscribeLedger):
             self._subscribe_account_view(command)
 
-    def _subscribe(self, topic: str, key: Hashable, renderer: Renderer) -> None:
+    def _subscribe(
+        self,
+        topic: str,
+        key: Hashable,
+        renderer: Renderer,
+        *,
+        snapshot: Iterable[bytes] | None = None,
+    ) -> None:
         old = self.keys.get(topic)
         if old is not None and old != key:
             self.gateway.accounts.unsubscribe(old, self.connection.outbox)
         self.keys[topic] = key
-        self.gateway.accounts.subscribe(key, self.connection.outbox, renderer)
+        backlog = self.gateway.accounts.subscribe(
+            key, self.connection.outbox, renderer, snapshot=snapshot
+        )
+        if backlog is not None:
+            self.connection.deliver(backlog)
 
     def _unsubscribe(self, command: C.Unsubscribe) -> None:
         topic = (
@@ -160,15 +173,24 @@ class AccountTopics:
             self.connection.send(frames.UNSUBSCRIBED_LEDGER)
 
     def _subscribe_trades(self, command: C.SubscribeTrades) -> None:
-        self._subscribe("tr", ("str",), self._render_trade)
-        self.connection.send(frames.encode_trades([]))  # the real server's first frame (rule 13)
+        # As the real server: an empty `str` frame at once (rule 13), then the executions of
+        # the last `days` as further `str` frames (in pieces that fit the outbox), then live.
+        first = [frames.encode_trades([])]
         if command.realtime_updates_only:
+            self._subscribe("tr", ("str",), self._render_trade, snapshot=first)
             return
         since = self.gateway.clock.now_ns() - command.days * DAY_NS
         fills = [f for f in self.trading.state.fills if f.ts_ns >= since]
-        if fills:
-            rows = [wire.trade_row(f, self.trading.instrument(f.conid)) for f in fills]
-            self.connection.send(frames.encode_trades(rows))
+        history = chunked_frames(
+            fills,
+            lambda batch: frames.encode_trades(
+                [wire.trade_row(f, self.trading.instrument(f.conid)) for f in batch]
+            ),
+            max_bytes=frame_budget(self.connection.outbox),
+        )
+        self._subscribe(
+            "tr", ("str",), self._render_trade, snapshot=itertools.chain(first, history)
+        )
 
     def _subscribe_account_view(self, command: C.SubscribeSummary | C.SubscribeLedger) -> None:
         account = command.account

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from aiohttp import web
 
@@ -14,6 +15,7 @@ from tickgate.server.gateway import gateway_of
 from tickgate.server.session import NOT_AUTHENTICATED
 from tickgate.server.ws import Connection, serve_websocket
 from tickgate.streaming.accounts import Renderer
+from tickgate.streaming.backlog import chunked_frames, frame_budget
 from tickgate.trading import wire
 from tickgate.trading.engine import TradingEngine
 from tickgate.trading.events import (
@@ -125,14 +127,19 @@ class LegacyDialect:
                 f"unknown account {account}; accounts: {', '.join(trading.accounts())}", topic
             )
             return
-        # The current day's orders first (filled, cancelled and working), then every change.
-        self.connection.send(
-            legacy.encode_account_orders(
-                account, trading.order_rows(trading.todays_orders(account))
-            )
+        # The current day's orders first (filled, cancelled and working; in frames that fit
+        # the outbox), the P&L, then every change after them.
+        backlog = streams.subscribe(
+            key,
+            outbox,
+            account_renderer(trading, account),
+            snapshot=itertools.chain(
+                day_order_frames(trading, account, max_bytes=frame_budget(outbox)),
+                [render_pnl(account, trading.pnl_event(account))],
+            ),
         )
-        self.connection.send(render_pnl(account, trading.pnl_event(account)))
-        streams.subscribe(key, outbox, account_renderer(trading, account))
+        if backlog is not None:
+            self.connection.deliver(backlog)
 
     def closed(self) -> None:
         if self._forget_status is not None:
@@ -142,6 +149,20 @@ class LegacyDialect:
         for conid in self.md_conids:
             self.gateway.session.release_line(self, conid)
         self.md_conids.clear()
+
+
+def day_order_frames(trading: TradingEngine, account: str, *, max_bytes: int) -> Iterator[bytes]:
+    """The account's orders of the day as of now, oldest first, in `{"orders":[...]}` frames
+    of at most `max_bytes` (rendered lazily; orders are immutable snapshots). One empty frame
+    on a day without orders, as the seed's first account frame always comes."""
+    orders = trading.todays_orders(account)
+    if not orders:
+        return iter([legacy.encode_account_orders(account, [])])
+    return chunked_frames(
+        orders,
+        lambda batch: legacy.encode_account_orders(account, trading.order_rows(batch)),
+        max_bytes=max_bytes,
+    )
 
 
 def render_pnl(account: str, event: PnlChanged) -> bytes:

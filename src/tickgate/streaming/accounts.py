@@ -5,15 +5,19 @@ Guarantees:
   reader too slow for them is disconnected by its outbox's overflow policy.
 - Each event is rendered once per topic (not once per subscriber) and the same bytes go to every
   subscriber of that topic.
+- A subscriber given a snapshot (`subscribe(..., snapshot=frames)`) receives those frames first
+  and then every event of the topic published after it subscribed, in order, however long the
+  snapshot takes to deliver (see `streaming.backlog`).
 - P&L events are rate-limited per topic: at most one frame per `pnl_interval_ns`, carrying the
   latest figures, and only when they changed (the engine publishes only changes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 
+from tickgate.streaming.backlog import Backlog
 from tickgate.streaming.outbox import Outbox
 from tickgate.trading.events import PnlChanged, TradingEvent
 
@@ -27,6 +31,8 @@ NS_PER_S = 1_000_000_000
 class _Topic:
     renderer: Renderer
     outboxes: set[Outbox] = field(default_factory=set)
+    #: Subscribers still owed a snapshot: their live frames queue behind it.
+    backlogs: dict[Outbox, Backlog] = field(default_factory=dict)
     pending_pnl: list[PnlChanged] = field(default_factory=list)
     last_pnl_ns: int | None = None
     #: The last P&L frame sent per account: figures that moved and came back are not resent.
@@ -40,12 +46,38 @@ class AccountStreams:
         self.pnl_interval_ns = pnl_interval_ns
         self._topics: dict[Hashable, _Topic] = {}
 
-    def subscribe(self, key: Hashable, outbox: Outbox, renderer: Renderer) -> None:
-        """Add `outbox` to topic `key` (idempotent). The first subscriber's renderer is kept."""
+    def subscribe(
+        self,
+        key: Hashable,
+        outbox: Outbox,
+        renderer: Renderer,
+        *,
+        snapshot: Iterable[bytes] | None = None,
+    ) -> Backlog | None:
+        """Add `outbox` to topic `key` (idempotent). The first subscriber's renderer is kept.
+
+        `snapshot` frames (taken now, rendered lazily) are delivered before any later event of
+        the topic. What fits the outbox is pushed at once; the rest is returned as a `Backlog`
+        that the caller must `pump()` each time the outbox has drained until it is done. None
+        when nothing is left to pump (or a pump already running for this outbox will do it).
+        """
         topic = self._topics.get(key)
         if topic is None:
             topic = self._topics[key] = _Topic(renderer)
         topic.outboxes.add(outbox)
+        if snapshot is None:
+            return None
+        backlog = topic.backlogs.get(outbox)
+        if backlog is not None and not backlog.done:
+            backlog.add_snapshot(snapshot)  # its pump is running: it delivers this one too
+            return None
+        backlog = Backlog(outbox)
+        backlog.add_snapshot(snapshot)
+        if backlog.pump():
+            topic.backlogs.pop(outbox, None)
+            return None
+        topic.backlogs[outbox] = backlog
+        return backlog
 
     def unsubscribe(self, key: Hashable, outbox: Outbox) -> bool:
         """Remove `outbox` from topic `key`; False when it was not subscribed."""
@@ -53,6 +85,9 @@ class AccountStreams:
         if topic is None or outbox not in topic.outboxes:
             return False
         topic.outboxes.discard(outbox)
+        backlog = topic.backlogs.pop(outbox, None)
+        if backlog is not None:
+            backlog.drop()
         if not topic.outboxes:
             del self._topics[key]
         return True
@@ -103,5 +138,13 @@ class AccountStreams:
     def _push(topic: _Topic, payload: bytes | None) -> None:
         if payload is None:
             return
+        backlogs = topic.backlogs
         for outbox in list(topic.outboxes):
-            outbox.push(payload)
+            backlog = backlogs.get(outbox) if backlogs else None
+            if backlog is None:
+                outbox.push(payload)
+            elif backlog.done:
+                del backlogs[outbox]
+                outbox.push(payload)
+            else:
+                backlog.hold(payload)

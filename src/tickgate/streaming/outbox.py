@@ -117,6 +117,23 @@ class Outbox:
         """True once the outbox overflowed or found its transport closing; pushes are ignored."""
         return self._closed
 
+    def room(self) -> int:
+        """Bytes of reliable frames a producer that can wait (a large snapshot, see
+        `streaming.backlog`) may push now: up to half the limit minus what is pending, so the
+        rest stays free for frames nobody can hold back; 0 while the transport is congested
+        or the outbox closed. Pushing within it never overflows the outbox."""
+        if self._closed or self._awaiting_drain:
+            return 0
+        if self.transport.get_write_buffer_size() > self.high_water:
+            return 0
+        return max(0, self.limit_bytes // 2 - self._reliable_bytes)
+
+    def overflow(self, wanted: int) -> None:
+        """Declare the connection too slow: `wanted` bytes of reliable frames owed to it do not
+        fit its limit. Same effect as a `push` beyond the limit; idempotent."""
+        if not self._closed:
+            self._overflow(wanted)
+
     def push(self, payload: bytes) -> None:
         """Queue a reliable frame: delivered in order, or the connection is declared too slow."""
         if self._closed:
