@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from tests.sources.replay_files import START_NS, STEP_NS, quotes, write_recording
 
 from tickgate.cli import main
 
@@ -144,3 +147,36 @@ def test_check_config_does_not_print_the_token(
     assert main(["check-config", str(config_file)]) == 0
     out = capsys.readouterr().out
     assert "auth_token = (set, not shown)" in out and "s3cret" not in out
+
+
+def test_serve_replays_a_window_of_a_recording_with_the_short_flags(tmp_path: Path) -> None:
+    recording = write_recording(tmp_path / "q.tgr", quotes(40))
+    env = {**os.environ, "TICKGATE_DATA_DIR": str(tmp_path / "data")}
+    command = [sys.executable, "-m", "tickgate", "--port", "0", "--no-tls", "--source", "replay"]
+    command += ["--replay", str(recording), "--speed", "max", "--from", "+1", "--to", "+2.5"]
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert proc.stdout is not None
+        text = "".join(proc.stdout.readline() for _ in range(7))
+        assert f"source:    replay of {recording}, as fast as possible" in text
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", text)
+        assert match, text
+        deadline = time.monotonic() + 15
+        while True:
+            with urllib.request.urlopen(match.group(1) + "/tickgate/replay") as response:
+                state = json.loads(response.read())
+            if state["state"] == "finished" or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        # The ten ticks before +1 s folded into one, then the 16 recorded from +1 s to +2.5 s.
+        assert state["state"] == "finished"
+        assert state["positionNs"] == START_NS + 25 * STEP_NS
+        assert state["ticks"] == 1 + 16
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "Traceback" not in err

@@ -158,3 +158,29 @@ def test_an_empty_token_is_no_token() -> None:
     assert config.load(environ={"TICKGATE_AUTH_TOKEN": ""}).auth_token is None
     with pytest.raises(ConfigError, match="without access control"):
         config.load({"host": "0.0.0.0"}, environ={"TICKGATE_AUTH_TOKEN": ""})
+
+
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        ({"source": "replay"}, "needs at least one file: --replay FILE"),
+        ({"replay": (Path("a.tgr"),)}, "only played with --source replay"),
+        ({"source": "replay", "replay": (Path("a.tgr"),), "replay_speed": "fast"}, "'max'"),
+        ({"source": "replay", "replay": (Path("a.tgr"),), "replay_speed": "0"}, "positive"),
+        ({"record_rotate_mb": -1.0}, "record_rotate_mb must be 0"),
+        ({"source": "relay"}, "source must be one of simulator, replay"),
+    ],
+)
+def test_replay_and_record_settings_are_checked(flags: dict[str, object], needle: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        config.load(flags, environ={})
+
+
+def test_replay_files_from_flags_environment_and_file(tmp_path: Path) -> None:
+    environ = {"TICKGATE_SOURCE": "replay", "TICKGATE_REPLAY": "a.tgr,b.dbn.zst"}
+    assert config.load(environ=environ).replay == (Path("a.tgr"), Path("b.dbn.zst"))
+    toml = write(tmp_path, 'source = "replay"\nreplay = ["day.csv"]\nreplay_speed = "max"\n')
+    settings = config.load(config_file=toml, environ={})
+    assert (settings.replay, settings.replay_speed) == ((Path("day.csv"),), "max")
+    flags = {"source": "replay", "replay": [Path("x.tgr")], "replay_loop": True}
+    assert config.load(flags, environ={}).replay == (Path("x.tgr"),)

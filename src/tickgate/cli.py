@@ -241,6 +241,17 @@ async def _serve(settings: configuration.Config) -> None:
     await server.stop()
 
 
+def _source_line(settings: configuration.Config) -> str:
+    if settings.source == "replay":
+        files = ", ".join(str(path) for path in settings.replay)
+        speed = settings.replay_speed
+        pace = "as fast as possible" if speed == "max" else f"{speed}x the recorded pace"
+        line = f"replay of {files}, {pace}{', looping' if settings.replay_loop else ''}"
+    else:
+        line = f"simulator, seed {settings.seed}, {settings.ticks_per_second:g} ticks/s"
+    return line + (f"; recording to {settings.record}" if settings.record else "")
+
+
 def _announce(base_url: str, ws_base: str, settings: configuration.Config) -> None:
     accounts = ", ".join(a.account_id for a in settings.accounts)
     curl = "curl -sk" if settings.tls else "curl -s"
@@ -248,7 +259,7 @@ def _announce(base_url: str, ws_base: str, settings: configuration.Config) -> No
         f"tickgate {__version__} listening on {base_url}  (REST under /v1/api and /v1/portal)\n"
         f"  WebSocket: {ws_base}/v1/portal/ws (seed dialect), {ws_base}/v1/api/ws (IBKR today)\n"
         f"  web page:  {base_url}/\n"
-        f"  source:    simulator, seed {settings.seed}, {settings.ticks_per_second:g} ticks/s\n"
+        f"  source:    {_source_line(settings)}\n"
         f"  accounts:  {accounts}\n"
         f"  data dir:  {settings.data_dir.resolve()}\n"
         f"  try:       {curl} {base_url}/v1/api/iserver/accounts && "

@@ -83,7 +83,7 @@ async def status(request: web.Request) -> web.Response:
     hub = gateway.hub.stats()
     payload: dict[str, Any] = {
         "version": __version__,
-        "source": "simulator" if gateway.simulator is not None else "custom",
+        "source": gateway.config.source if gateway.simulator is None else "simulator",
         "seed": gateway.config.seed,
         "ticksPerSecond": gateway.config.ticks_per_second,
         "sessionOpen": None if gateway.simulator is None else gateway.simulator.session_open,
