@@ -30,7 +30,7 @@ def tick(n: int) -> Tick:
 
 
 def record(path: Path, clock: FakeClock, count: int, **options: int | bool) -> Recorder:
-    recorder = Recorder(path, clock=clock, header=header_for, **options)  # type: ignore[arg-type]
+    recorder = Recorder(path, clock=clock, header=header_for, background=False, **options)  # type: ignore[arg-type]
     for n in range(count):
         clock.advance(ms=1)
         recorder.record(tick(n))
@@ -101,7 +101,9 @@ def test_size_rotation_opens_named_files_each_with_a_header(tmp_path: Path) -> N
 
 def test_hourly_rotation_starts_a_file_when_the_hour_changes(tmp_path: Path) -> None:
     clock = FakeClock()
-    recorder = Recorder(tmp_path / "t.tgr", clock=clock, header=header_for, rotate_hourly=True)
+    recorder = Recorder(
+        tmp_path / "t.tgr", clock=clock, header=header_for, rotate_hourly=True, background=False
+    )
     recorder.record(tick(1))
     clock.advance(seconds=1800)
     recorder.flush()
@@ -140,3 +142,33 @@ def test_files_that_are_not_recordings_are_refused_clearly(tmp_path: Path) -> No
     empty.write_bytes(b"")
     with pytest.raises(RecordingError, match="empty or truncated"):
         RecordingReader(empty)
+
+
+def test_the_writer_thread_writes_every_frame_in_order_by_close(tmp_path: Path) -> None:
+    clock = FakeClock()
+    path = tmp_path / "ticks.tgr"
+    recorder = Recorder(path, clock=clock, header=header_for, flush_bytes=512)
+    for n in range(5000):
+        recorder.record(tick(n))
+    recorder.close()
+    recorder.close()  # idempotent
+    assert recorder.stats.frames > 100
+    assert [t.fields for t in RecordingReader(path).ticks()] == [
+        tick(n).fields for n in range(5000)
+    ]
+
+
+def test_a_write_failure_stops_the_recording_once_and_clearly(tmp_path: Path) -> None:
+    clock = FakeClock()
+    folder = tmp_path / "rotating"
+    recorder = record(folder / "t.tgr", clock, 10, rotate_bytes=1)
+    for path in folder.iterdir():
+        path.unlink()
+    folder.rmdir()
+    folder.write_bytes(b"")  # the next rotation cannot make its directory, even as root
+    recorder.record(tick(11))
+    recorder.flush()
+    assert recorder.failure is not None and "rotating" in recorder.failure
+    recorder.record(tick(12))
+    assert recorder.stats.ticks == 11  # nothing more is taken
+    recorder.close()

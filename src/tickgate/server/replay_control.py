@@ -232,6 +232,7 @@ async def recording(request: web.Request) -> web.Response:
             "ticks": stats.ticks,
             "frames": stats.frames,
             "bytesWritten": stats.bytes_written,
+            "failure": recorder.failure,
         }
     )
 

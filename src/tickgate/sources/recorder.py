@@ -1,12 +1,13 @@
 """`Recorder`: writes every tick that enters the market engine to a recording file.
 
 The tick path only appends one JSON line to a list (about a microsecond, see
-`benchmarks/bench_recorder.py`); compression and the write happen once per frame, when the
-buffered lines reach `flush_bytes` or when `flush_due` finds them older than `flush_ns`. A
-frame leaves in a single ``os.write`` on an ``O_APPEND`` descriptor, so a SIGKILL loses at most
-the lines not yet flushed (under a second with `run_flusher`) and a prefix of one frame, which
-the reader skips. Nothing is fsynced: the page cache survives the death of the process, which
-is the failure this guards against (not a power cut).
+`benchmarks/bench_recorder.py`); a frame is made when the buffered lines reach `flush_bytes`
+or when `flush_due` finds them older than `flush_ns`, and compressed and written by one writer
+thread (zstd and ``write`` release the GIL), in order, so the event loop does not wait for
+either. A frame leaves in a single ``os.write`` on an ``O_APPEND`` descriptor, so a SIGKILL
+loses at most the lines not yet written (under a second with `run_flusher`) and a prefix of
+one frame, which the reader skips. Nothing is fsynced: the page cache survives the death of
+the process, which is the failure this guards against (not a power cut).
 
 Rotation: with `rotate_bytes` or `rotate_hourly`, each file is named
 ``<stem>.<YYYYMMDDTHHMMSSZ>.<NNNN><suffix>`` after the clock time it was opened at (the serial
@@ -21,7 +22,9 @@ import asyncio
 import datetime
 import logging
 import os
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +47,8 @@ FLUSH_BYTES = 256 * 1024
 #: second, so a late timer still keeps the promise.
 FLUSH_NS = NS_PER_S // 2
 _HOUR_NS = 3600 * NS_PER_S
+#: Frames that may wait for the writer thread before `flush` waits itself.
+MAX_IN_FLIGHT = 8
 
 
 @dataclass(slots=True)
@@ -74,6 +79,7 @@ class Recorder:
         rotate_hourly: bool = False,
         flush_bytes: int = FLUSH_BYTES,
         flush_ns: int = FLUSH_NS,
+        background: bool = True,
     ) -> None:
         self._path = path
         self._clock = clock
@@ -83,6 +89,7 @@ class Recorder:
         self._rotate_hourly = rotate_hourly
         self._flush_bytes = flush_bytes
         self._flush_ns = flush_ns
+        # Used by one thread at a time: here until the first frame is handed to the writer.
         self._compressor = new_compressor()
         self._lines: list[bytes] = []
         self._buffered = 0
@@ -90,6 +97,14 @@ class Recorder:
         self._fd = -1
         self._file_bytes = 0
         self._file_hour = 0
+        self._writer = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="tickgate-recorder")
+            if background
+            else None
+        )
+        self._in_flight: deque[Future[None]] = deque()
+        self.failure: str | None = None
+        self._closed = False
         self.stats = RecorderStats()
         self.files: list[Path] = []
         self._open()
@@ -100,9 +115,11 @@ class Recorder:
         return self.files[-1]
 
     def record(self, tick: Tick) -> None:
-        """Buffer `tick` with the current clock time; writes a frame when enough is buffered."""
-        now = self._clock.now_ns()
-        line = tick_line(now, tick)
+        """Buffer `tick` with the current clock time; hands a frame to the writer when enough
+        is buffered. Does nothing once writing failed (see `failure`)."""
+        if self.failure is not None:
+            return
+        line = tick_line(self._clock.now_ns(), tick)
         if not self._lines:
             self._oldest_ns = self._clock.monotonic_ns()
         self._lines.append(line)
@@ -117,25 +134,51 @@ class Recorder:
             self.flush()
 
     def flush(self) -> None:
-        """Write every buffered tick as one frame now, then rotate if a limit was reached."""
-        if self._lines:
-            self._write(frame(self._lines, self._compressor))
-            self._lines.clear()
-            self._buffered = 0
-        if self._rotating and self._should_rotate():
-            os.close(self._fd)
-            self._open()
+        """Turn every buffered tick into one frame, written (and the file rotated if a limit
+        was reached) by the writer thread, or here without `background`.
+
+        At most `MAX_IN_FLIGHT` frames wait for the writer; past that this call waits for
+        the oldest, so a stalled disk bounds memory instead of growing it.
+        """
+        if not self._lines or self._closed:
+            return
+        lines, self._lines, self._buffered = self._lines, [], 0
+        if self._writer is None:
+            self._write_frame(lines)
+            return
+        while self._in_flight and self._in_flight[0].done():
+            self._in_flight.popleft()
+        if len(self._in_flight) >= MAX_IN_FLIGHT:
+            self._in_flight.popleft().result()
+        self._in_flight.append(self._writer.submit(self._write_frame, lines))
 
     def close(self) -> None:
-        """Flush and close. Idempotent."""
-        if self._fd < 0:
+        """Write what is buffered, wait for the writer and close the file. Idempotent."""
+        if self._closed:
             return
-        if self._lines:
-            self._write(frame(self._lines, self._compressor))
-            self._lines.clear()
-            self._buffered = 0
-        os.close(self._fd)
-        self._fd = -1
+        self.flush()
+        self._closed = True
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def _write_frame(self, lines: list[bytes]) -> None:
+        """Compress and append one frame, then rotate if due (on the writer thread)."""
+        if self.failure is not None:
+            return
+        try:
+            self._write(frame(lines, self._compressor))
+            if self._rotating and self._should_rotate():
+                os.close(self._fd)
+                self._fd = -1
+                self._open()
+        except (OSError, ConfigError) as exc:
+            # Disk full, file removed, rotation refused: say so once and stop recording; the
+            # gateway itself goes on serving.
+            self.failure = str(exc)
+            log.error("recording stopped: %s", exc)
 
     def _should_rotate(self) -> bool:
         if self._rotate_bytes and self._file_bytes >= self._rotate_bytes:
