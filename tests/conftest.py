@@ -12,6 +12,7 @@ import aiohttp
 import orjson
 import pytest
 
+from tickgate.clock import Clock
 from tickgate.config import Config
 from tickgate.server.app import RunningServer, build_app, start_server
 
@@ -26,11 +27,12 @@ def make_config(tmp_path: Path, **changes: Any) -> Config:
 
 @pytest.fixture
 async def start(tmp_path: Path) -> AsyncIterator[StartServer]:
-    """Start gateways with config overrides; all are stopped at the end of the test."""
+    """Start gateways with config overrides (and optionally a clock); all are stopped at the
+    end of the test."""
     servers: list[RunningServer] = []
 
-    async def _start(**changes: Any) -> RunningServer:
-        server = await start_server(build_app(make_config(tmp_path, **changes)))
+    async def _start(*, clock: Clock | None = None, **changes: Any) -> RunningServer:
+        server = await start_server(build_app(make_config(tmp_path, **changes), clock=clock))
         servers.append(server)
         return server
 

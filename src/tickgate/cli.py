@@ -235,7 +235,8 @@ async def _serve(settings: configuration.Config) -> None:
         loop.add_signal_handler(signum, stop.set)
     server = await start_server(build_app(settings))
     tune_gc()
-    _announce(server.base_url, server.ws_base, settings)
+    hours = server.gateway.hours.describe(server.gateway.clock.now_ns())
+    _announce(server.base_url, server.ws_base, settings, hours)
     await stop.wait()
     print("tickgate: shutting down", flush=True)
     await server.stop()
@@ -252,7 +253,7 @@ def _source_line(settings: configuration.Config) -> str:
     return line + (f"; recording to {settings.record}" if settings.record else "")
 
 
-def _announce(base_url: str, ws_base: str, settings: configuration.Config) -> None:
+def _announce(base_url: str, ws_base: str, settings: configuration.Config, hours: str) -> None:
     accounts = ", ".join(a.account_id for a in settings.accounts)
     curl = "curl -sk" if settings.tls else "curl -s"
     print(
@@ -260,6 +261,7 @@ def _announce(base_url: str, ws_base: str, settings: configuration.Config) -> No
         f"  WebSocket: {ws_base}/v1/portal/ws (seed dialect), {ws_base}/v1/api/ws (IBKR today)\n"
         f"  web page:  {base_url}/\n"
         f"  source:    {_source_line(settings)}\n"
+        f"  markets:   {hours}\n"
         f"  accounts:  {accounts}\n"
         f"  data dir:  {settings.data_dir.resolve()}\n"
         f"  try:       {curl} {base_url}/v1/api/iserver/accounts && "

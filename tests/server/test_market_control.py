@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import aiohttp
-from tests.conftest import call
+from tests.conftest import StartServer, call
+from tests.instruments import EURUSD
 from tests.server.test_rest_orders import place_confirmed, quote
 
+from tickgate.clock import FakeClock
+from tickgate.server import market_control
 from tickgate.server.app import RunningServer
+
+AAPL = 265598
 
 
 async def last_price(http: aiohttp.ClientSession, base: str, conid: int) -> str:
@@ -47,3 +52,48 @@ async def test_session_close_shows_prior_close_and_expires_day_orders(
     assert state["sessionOpen"] is False and state["source"] == "simulator"
     await call(http, "POST", server.base_url + "/tickgate/session/open")
     assert (await call(http, "GET", server.base_url + "/tickgate/status"))["sessionOpen"] is True
+
+
+# Saturday 2026-12-05 15:00 UTC; FX reopens on Sunday at 17:00 New York time (22:00 UTC).
+SATURDAY_NS = 1_796_482_800_000_000_000
+SUNDAY_FX_OPEN_NS = SATURDAY_NS + 31 * 3600 * 1_000_000_000
+
+
+async def test_exchange_hours_close_the_weekend_and_reopen_fx_on_sunday_evening(
+    start: StartServer, http: aiohttp.ClientSession
+) -> None:
+    clock = FakeClock(SATURDAY_NS)
+    server = await start(clock=clock, market_hours="exchange")
+    base = server.base_url + "/v1/api"
+    await call(http, "GET", f"{base}/iserver/accounts")
+    status = await call(http, "GET", server.base_url + "/tickgate/status")
+    assert status["marketHours"] == "exchange"
+    assert {m["name"]: m["phase"] for m in status["markets"]} == {
+        "US equities": "closed",
+        "US options and indices": "closed",
+        "CME Globex": "closed",
+        "FX": "closed",
+    }
+    fx = next(m for m in status["markets"] if m["name"] == "FX")
+    assert fx["nextChange"] == SUNDAY_FX_OPEN_NS // 1_000_000
+    assert (await last_price(http, base, AAPL)).startswith("C")
+    assert (await last_price(http, base, EURUSD.conid)).startswith("C")
+    gateway = server.gateway
+    due = gateway.hours.next_transitions(clock.now_ns())
+    assert {(t.calendar.name, t.boundary.value) for t in due} == {("FX", "start"), ("FX", "open")}
+    clock.set(due[0].at_ns)
+    for transition in due:
+        market_control.apply_transition(gateway, transition)
+    assert not (await last_price(http, base, EURUSD.conid)).startswith("C")
+    assert (await last_price(http, base, AAPL)).startswith("C")
+
+
+async def test_always_hours_trade_on_a_saturday(
+    start: StartServer, http: aiohttp.ClientSession
+) -> None:
+    server = await start(clock=FakeClock(SATURDAY_NS))
+    base = server.base_url + "/v1/api"
+    await call(http, "GET", f"{base}/iserver/accounts")
+    status = await call(http, "GET", server.base_url + "/tickgate/status")
+    assert status["marketHours"] == "always"
+    assert not (await last_price(http, base, AAPL)).startswith("C")

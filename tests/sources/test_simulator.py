@@ -338,3 +338,25 @@ def test_an_instrument_pinned_to_a_rate_gets_that_share_of_the_events() -> None:
         counts.update(t.conid for t in sim.advance(step * 10_000_000, 200))
     share = counts[1] / sum(counts.values())
     assert 0.08 < share < 0.12  # 100 of 1000 ticks/s
+
+
+def test_a_closed_market_shows_its_close_and_does_not_tick_until_its_day_starts() -> None:
+    others = [conid for conid in INSTRUMENTS if conid != AAPL]
+    simulator = MarketSimulator(catalogue(), seed=4, start_ns=START, closed=[AAPL])
+    engine = MarketEngine(INSTRUMENTS.values())
+    for tick in simulator.initial_ticks():
+        engine.apply(tick)
+    assert engine.snapshot(AAPL)[F.LAST] == "C189.50"
+    ticked = {t.conid for t in run(simulator, seconds=60, batches=10, per_batch=100)}
+    assert AAPL not in ticked and ticked
+    at = START + 3600 * 10**9
+    for tick in simulator.start_days([AAPL], at):
+        engine.apply(tick)
+    assert not engine.snapshot(AAPL)[F.LAST].startswith("C")
+    later = {t.conid for t in simulator.advance(at + 60 * 10**9, 2000)}
+    assert AAPL in later
+    for tick in simulator.close_markets(others, at + 61 * 10**9):
+        engine.apply(tick)
+    assert {t.conid for t in simulator.advance(at + 120 * 10**9, 500)} == {AAPL}
+    with pytest.raises(NotFoundError):
+        simulator.close_markets([1], at + 121 * 10**9)

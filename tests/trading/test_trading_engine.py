@@ -476,3 +476,77 @@ def test_a_child_of_a_filled_parent_is_refused_instead_of_held_forever() -> None
         engine.place(ACCT, [_lmt("SELL", 1, 100.5, parentId=parent["order_id"])])
     assert len(store) == stored
     _quote(engine, quotes, 100.99, 101.01, 101.0)  # would have filled the held child: no error
+
+
+# ---- market hours: OPG at the open, regular and extended hours, closes per market ----------
+
+# Wednesday 2026-12-02: 03:30 UTC is night, 10:00 UTC pre-market, 14:30 UTC the open.
+NIGHT = 1_796_182_200_000_000_000
+PRE_MARKET = NIGHT + (6 * 3600 + 1800) * 1_000_000_000
+REGULAR = PRE_MARKET + (4 * 3600 + 1800) * 1_000_000_000
+
+
+def _place(engine: TradingEngine, order: dict[str, Any]) -> int:
+    [ack] = engine.place(ACCT, [order])
+    assert "order_id" in ack, ack
+    return int(ack["order_id"])
+
+
+def _exchange_engine(now_ns: int) -> tuple[TradingEngine, Quotes, FakeClock]:
+    from tickgate.market.market_hours import MarketHours, Mode
+
+    quotes, clock = Quotes(), FakeClock(now_ns)
+    hours = MarketHours([AAPL, ES], Mode.EXCHANGE)
+    engine = TradingEngine(
+        Catalogue(), quotes, MemoryEventStore(), clock, accounts=[AccountConfig(ACCT)], hours=hours
+    )
+    engine.suppress(["o10151", "o354", "o163"])
+    return engine, quotes, clock
+
+
+def test_exchange_hours_fill_outside_rth_orders_only_in_extended_hours() -> None:
+    engine, quotes, clock = _exchange_engine(NIGHT)
+    plain = _place(engine, _lmt("BUY", 10, 101))
+    extended = _place(engine, _lmt("BUY", 10, 101, outsideRTH=True))
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    assert engine.state.orders[plain].filled_quantity == 0  # night: the market is closed
+    assert engine.state.orders[extended].filled_quantity == 0
+    clock.set(PRE_MARKET)
+    _quote(engine, quotes, 99.98, 100.02, 100.0)
+    assert engine.state.orders[plain].filled_quantity == 0
+    assert engine.state.orders[extended].filled_quantity == 10
+    clock.set(REGULAR)
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    assert engine.state.orders[plain].filled_quantity == 10
+
+
+def test_opg_orders_wait_for_the_open_and_what_does_not_fill_there_expires() -> None:
+    engine, quotes, clock = _exchange_engine(PRE_MARKET)
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    market = _place(
+        engine,
+        {"conid": AAPL.conid, "side": "BUY", "orderType": "MKT", "quantity": 10, "tif": "OPG"},
+    )
+    limit = _place(engine, _lmt("BUY", 10, 90, tif="OPG"))
+    clock.set(REGULAR - 1)
+    _quote(engine, quotes, 99.98, 100.02, 100.0)
+    assert engine.state.orders[market].status.value == "PreSubmitted"
+    engine.close_market(REGULAR - 1, conids=[AAPL.conid])  # a close does not touch them
+    assert engine.state.orders[market].is_working and engine.state.orders[limit].is_working
+    clock.set(REGULAR)
+    engine.open_auction(REGULAR, conids=[AAPL.conid])
+    assert engine.state.orders[market].filled_quantity == 10
+    assert engine.state.orders[market].avg_price == D("100.02")
+    assert not engine.state.orders[limit].is_working  # not filled at the open: expired
+    with pytest.raises(OrderRejectedError, match="tif OPG is for MKT and LMT"):
+        _place(engine, {**_lmt("BUY", 1, 90), "orderType": "STP", "tif": "OPG"})
+
+
+def test_a_market_close_expires_only_its_own_day_orders() -> None:
+    engine, _quotes, clock = _exchange_engine(NIGHT)
+    stock = _place(engine, _lmt("BUY", 1, 50))
+    future = _place(engine, {**_lmt("BUY", 1, 50), "conid": ES.conid})
+    clock.advance(seconds=1)
+    engine.close_market(clock.now_ns(), conids=[AAPL.conid])
+    assert not engine.state.orders[stock].is_working
+    assert engine.state.orders[future].is_working

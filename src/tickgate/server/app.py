@@ -22,6 +22,7 @@ from tickgate.market.catalogue_file import load_instruments, merge
 from tickgate.market.engine import MarketEngine
 from tickgate.market.health import Health
 from tickgate.market.history import HistoryService
+from tickgate.market.market_hours import MarketHours, Mode
 from tickgate.model.instruments import Instrument
 from tickgate.server import (
     gatekeeper,
@@ -89,6 +90,7 @@ def build_gateway(config: Config, clock: Clock, *, recorded: Sequence[Instrument
     market.add_listener(hub.on_market, name="streaming")
     market.add_listener(history.record, name="history")
     session = Session(clock, md_lines=config.md_lines)
+    hours = MarketHours(catalogue, Mode(config.market_hours))
     trading = TradingEngine(
         catalogue,
         market,
@@ -96,13 +98,16 @@ def build_gateway(config: Config, clock: Clock, *, recorded: Sequence[Instrument
         clock,
         accounts=config.accounts,
         config=trading_config(config),
+        hours=hours,
     )
     market.add_listener(QuoteFeed(trading, market).on_market, name="trading")
     bus = MemoryBus()
     bus.subscribe(market.apply)
     accounts = AccountStreams()
     trading.add_listener(lambda event: accounts.on_event(event, clock.monotonic_ns()))
-    return Gateway(config, clock, catalogue, market, hub, history, session, trading, accounts, bus)
+    return Gateway(
+        config, clock, catalogue, market, hub, history, session, trading, accounts, bus, hours
+    )
 
 
 def trading_config(config: Config) -> TradingConfig:
@@ -134,11 +139,13 @@ def default_source(gateway: Gateway) -> DataSource:
     rate = max(gateway.config.ticks_per_second, pinned)
     if rate > gateway.config.ticks_per_second:
         log.warning("total rate raised to %g ticks/s: pinned instruments ask for that", rate)
+    now = gateway.clock.now_ns()
     simulator = MarketSimulator(
         gateway.catalogue,
         seed=gateway.config.seed,
-        start_ns=gateway.clock.now_ns(),
+        start_ns=now,
         ticks_per_second=rate,
+        closed=gateway.hours.closed_conids(now),
     )
     gateway.simulator = simulator
     return SimulatorSource(simulator, gateway.clock, ticks_per_second=rate)
@@ -246,15 +253,17 @@ async def _tempo_loop(gateway: Gateway) -> None:
 
 
 async def _session_loop(gateway: Gateway) -> None:
-    """Close the simulated session at every close of the calendar; first catch up on a close
-    missed while down."""
+    """Act on every session boundary of the markets' calendars (new days, OPG at the open,
+    the close, closed markets in `exchange` mode); first catch up on a close missed while
+    down. Sleeps on the gateway's clock (replay time when replaying)."""
     clock = gateway.clock
     if sessions.catch_up(gateway.trading, clock.now_ns()):
         log.info("closed a session missed while the gateway was down")
     while True:
-        await sleep_until(clock, sessions.next_close_ns(clock.now_ns()))
-        market_control.close_day(gateway, reopen=True)
-        log.info("trading day rolled over: DAY orders expired, MOC/LOC filled, new day opened")
+        due = gateway.hours.next_transitions(clock.now_ns())
+        await sleep_until(clock, due[0].at_ns)
+        for transition in due:
+            market_control.apply_transition(gateway, transition)
 
 
 #: Young-generation collection threshold for a serving process. The fan-out path allocates many

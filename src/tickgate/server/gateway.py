@@ -14,6 +14,7 @@ from tickgate.config import Config
 from tickgate.market.catalogue import Catalogue
 from tickgate.market.engine import MarketEngine
 from tickgate.market.history import HistoryService
+from tickgate.market.market_hours import MarketHours
 from tickgate.server.session import Session
 from tickgate.sources.simulator import MarketSimulator
 from tickgate.streaming.accounts import AccountStreams
@@ -36,6 +37,7 @@ class Gateway:
     trading: TradingEngine
     accounts: AccountStreams
     bus: Bus
+    hours: MarketHours
     connections: set[Any] = field(default_factory=set)
     #: The simulated market when it is the source (the control routes drive it), else None.
     simulator: MarketSimulator | None = None

@@ -14,10 +14,12 @@ from aiohttp import web
 
 from tickgate import __version__
 from tickgate.errors import RequestError
+from tickgate.market.market_hours import Boundary, Mode, Transition
 from tickgate.model.ticks import Tick
 from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import json_response, parse_int
 from tickgate.sources.simulator import MarketSimulator
+from tickgate.trading import sessions
 
 log = logging.getLogger("tickgate.control")
 
@@ -43,6 +45,27 @@ def close_day(gateway: Gateway, *, reopen: bool) -> None:
     gateway.trading.close_session(now)
     if reopen and gateway.simulator is not None:
         _publish(gateway, gateway.simulator.open_session(now))
+
+
+def apply_transition(gateway: Gateway, transition: Transition) -> None:
+    """What a session boundary of one calendar does to its instruments: a new day starts at
+    the session's start (the market reopens in `exchange` mode), OPG orders fill at the open,
+    DAY orders expire and MOC/LOC fill at the close (the US equity close also ends the
+    accounts' trading day), and in `exchange` mode the market closes at the session's end."""
+    at, conids, simulator = transition.at_ns, transition.conids, gateway.simulator
+    boundary = transition.boundary
+    if boundary is Boundary.START and simulator is not None:
+        _publish(gateway, simulator.start_days(conids, max(at, simulator.now_ns)))
+    elif boundary is Boundary.OPEN:
+        gateway.trading.open_auction(at, conids=conids)
+    elif boundary is Boundary.CLOSE and transition.calendar is sessions.DAY_CALENDAR:
+        gateway.trading.close_session(at, conids=conids)
+        log.info("trading day closed: DAY orders expired, MOC/LOC filled")
+    elif boundary is Boundary.CLOSE:
+        gateway.trading.close_market(at, conids=conids)
+    elif boundary is Boundary.END and simulator is not None and gateway.hours.mode is Mode.EXCHANGE:
+        _publish(gateway, simulator.close_markets(conids, max(at, simulator.now_ns)))
+    log.debug("%s %s at %d", transition.calendar.name, boundary.value, at)
 
 
 async def halt(request: web.Request) -> web.Response:
@@ -87,6 +110,8 @@ async def status(request: web.Request) -> web.Response:
         "seed": gateway.config.seed,
         "ticksPerSecond": gateway.config.ticks_per_second,
         "sessionOpen": None if gateway.simulator is None else gateway.simulator.session_open,
+        "marketHours": gateway.hours.mode.value,
+        "markets": markets_now(gateway),
         "instruments": len(gateway.catalogue),
         "connections": len(gateway.connections),
         "channels": hub.channels,
@@ -95,6 +120,21 @@ async def status(request: web.Request) -> web.Response:
         "health": gateway.market.health.report(),
     }
     return json_response(payload)
+
+
+def markets_now(gateway: Gateway) -> list[dict[str, Any]]:
+    """Each calendar in use with its phase now and its next change (epoch ms)."""
+    now = gateway.clock.now_ns()
+    return [
+        {
+            "name": calendar.name,
+            "timeZone": calendar.zone.key,
+            "phase": calendar.phase(now).value,
+            "nextChange": calendar.next_change_ns(now) // 1_000_000,
+            "instruments": len(gateway.hours.conids(calendar)),
+        }
+        for calendar in gateway.hours.calendars
+    ]
 
 
 def add_routes(app: web.Application) -> None:

@@ -56,6 +56,7 @@ class SimBook:
     low: int = 1
     traded: bool = False
     halted: bool = False
+    market_closed: bool = False
     quoted: bool = True
     sent: dict[int, str] = field(default_factory=dict)
 
@@ -150,7 +151,7 @@ class SimBook:
             if self.quoted:
                 values[F.LAST_SIZE] = F.format_size(self.last_size)
         # Before the day's first print, and after the close, the last shown is a close.
-        closed = not (self.traded and session_open)
+        closed = not (self.traded and session_open) or self.market_closed
         values[F.LAST] = F.format_last(
             self.price(self.last), prior_close=closed, halted=self.halted
         )

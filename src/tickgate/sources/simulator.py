@@ -13,6 +13,9 @@ value one day before `start_ns` for derivatives (so their change is meaningful).
 session every instrument has an opening print near its prior close; with a closed one it shows
 its prior close with the `C` prefix until `open_session`. `close_session` freezes the market and
 marks every last price with `C`; `halt` freezes one instrument and marks it with `H`.
+`close_markets` and `start_days` do the same per instrument, for markets that keep their own
+hours (`--market-hours exchange`): a closed instrument shows `C` and does not tick until its
+next day starts.
 
 Determinism: the same catalogue, seed, start and sequence of calls give identical ticks.
 """
@@ -20,7 +23,7 @@ Determinism: the same catalogue, seed, start and sequence of calls give identica
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from enum import StrEnum
 from random import Random
 
@@ -61,17 +64,21 @@ class MarketSimulator:
         start_ns: int,
         session: Session = Session.OPEN,
         ticks_per_second: float | None = None,
+        closed: Collection[int] = (),
     ) -> None:
         """Build the market as of `start_ns`; `catalogue` is iterated once.
 
         `ticks_per_second` is the total rate the driver will ask for; it lets instruments with
-        their own `ticks_per_second` get exactly that share of the events.
+        their own `ticks_per_second` get exactly that share of the events. The conids in
+        `closed` start with their market closed (prior close shown, no opening print).
         """
         self._rng = Random(seed)
         self._total_rate = ticks_per_second
         self._now = start_ns
         self._open = session is Session.OPEN
         self._books = {i.conid: SimBook(i, weight=0.0) for i in catalogue}
+        for conid in closed:
+            self._book(conid).market_closed = True
         for book in self._books.values():
             self._link(book)
         for book in self._books.values():
@@ -163,6 +170,30 @@ class MarketSimulator:
             self._first_event(book)
         return self._changes(self._books.values())
 
+    def close_markets(self, conids: Iterable[int], now_ns: int) -> list[Tick]:
+        """Close the markets of `conids` at `now_ns`: their last price gets the `C` prefix and
+        they stop ticking until `start_days`. Raises NotFoundError for an unknown conid and
+        ValueError if `now_ns` goes back in time."""
+        books = [self._book(conid) for conid in conids]
+        self._move_to(now_ns)
+        for book in books:
+            book.market_closed = True
+        self._reweigh()
+        return self._changes(books)
+
+    def start_days(self, conids: Iterable[int], now_ns: int) -> list[Tick]:
+        """Start a new trading day for `conids` at `now_ns` (their session began): each last
+        price becomes the prior close, volume restarts, closed markets reopen, and each has an
+        opening print while the session is open. Raises as `close_markets` does."""
+        books = [self._book(conid) for conid in conids]
+        self._move_to(now_ns)
+        for book in books:
+            book.market_closed = False
+            book.start_day(book.last)
+            self._first_event(book)
+        self._reweigh()
+        return self._changes(books)
+
     def _move_to(self, now_ns: int) -> int:
         if now_ns < self._now:
             raise ValueError(f"time cannot go back: {now_ns} < {self._now}")
@@ -215,7 +246,9 @@ class MarketSimulator:
         return 0.1 + math.exp(-((moneyness / 0.08) ** 2))
 
     def _reweigh(self) -> None:
-        self._active = [book for book in self._books.values() if not book.halted]
+        self._active = [
+            book for book in self._books.values() if not book.halted and not book.market_closed
+        ]
         weights = self._shares(self._active)
         total, self._cum_weights = 0.0, []
         for weight in weights:
@@ -241,7 +274,7 @@ class MarketSimulator:
 
     def _first_event(self, book: SimBook) -> None:
         value = self._value(book, self._now)
-        if self._open:
+        if self._open and not book.market_closed:
             book.open_print(value, self._rng)
         elif book.quoted:
             book.requote(value, self._rng)

@@ -11,7 +11,7 @@ Commands come from `PlacementDesk`, wire-shaped reads from `AccountViews`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
@@ -51,6 +51,21 @@ class QuoteSource(Protocol):
         ...
 
 
+class FillHours(Protocol):
+    """When the market of a conid lets orders fill (the market hours of `tickgate.market`)."""
+
+    def may_fill(self, conid: int, now_ns: int, *, outside_rth: bool) -> bool:
+        """True when an order on `conid` with `outside_rth` may fill or trigger at `now_ns`."""
+        ...
+
+
+class AlwaysOpen:
+    """Fill hours of a market that trades around the clock."""
+
+    def may_fill(self, conid: int, now_ns: int, *, outside_rth: bool) -> bool:
+        return True
+
+
 @dataclass(frozen=True, slots=True)
 class TradingConfig:
     """Engine settings: fill model, commissions and the seed for reply ids."""
@@ -72,9 +87,11 @@ class TradingEngine(PlacementDesk, AccountViews):
         *,
         accounts: Sequence[AccountConfig] = (AccountConfig(),),
         config: TradingConfig | None = None,
+        hours: FillHours | None = None,
     ) -> None:
         self.instruments, self.quotes, self.store, self.clock = instruments, quotes, store, clock
         self.config = config or TradingConfig()
+        self.hours: FillHours = hours or AlwaysOpen()
         self.state = TradingState.empty(accounts)
         self._listeners: list[Listener] = []
         self._last_pnl: dict[str, PnlChanged] = {}
@@ -151,10 +168,21 @@ class TradingEngine(PlacementDesk, AccountViews):
             self._publish_pnl()
 
     def _match_conid(self, conid: int, market: Market) -> None:
+        now = self.clock.now_ns()
         for order in list(self.state.working(conid)):
             current = self.state.orders[order.order_id]
-            if current.is_working and self.state.is_active(current):
+            if (
+                current.is_working
+                and self.state.is_active(current)
+                and self._may_fill(current, now)
+            ):
                 market = self._match_one(current.order_id, market)
+
+    def _may_fill(self, order: Order, now_ns: int) -> bool:
+        # An OPG order waits for its open (`open_auction`); the market's hours gate the rest.
+        if order.tif == "OPG" and not order.triggered:
+            return False
+        return self.hours.may_fill(order.conid, now_ns, outside_rth=order.outside_rth)
 
     def _match_one(self, order_id: int, market: Market) -> Market:
         order = self.state.orders[order_id]
@@ -211,20 +239,54 @@ class TradingEngine(PlacementDesk, AccountViews):
 
     # ---- session --------------------------------------------------------------------------
 
-    def close_session(self, now_ns: int | None = None) -> None:
-        """Close the trading day: fill MOC/LOC at the close, expire DAY/OPG orders, reset the
-        daily P&L. The close price of a conid is its quote's last price (or last fill)."""
+    def close_session(
+        self, now_ns: int | None = None, *, conids: Collection[int] | None = None
+    ) -> None:
+        """Close the trading day: `close_market` for `conids` (every conid when None), then
+        reset the daily P&L. The close price of a conid is its quote's last price (or last
+        fill)."""
         now = self.clock.now_ns() if now_ns is None else now_ns
+        self.close_market(now, conids=conids)
+        self._commit([SessionClosed(now, self._close_prices())])
+
+    def close_market(self, now_ns: int, *, conids: Collection[int] | None = None) -> None:
+        """The regular close of the markets of `conids` (all when None) at `now_ns`: MOC/LOC
+        fill at the close price, DAY orders expire. Only orders placed before `now_ns` are
+        concerned (a late catch-up spares newer ones); OPG orders wait for their open."""
         closes = self._close_prices()
-        # Only orders of the closing day: one placed after `now` (a late catch-up) lives on.
         for order in list(self.state.working()):
-            if order.order_type.at_close and self.state.is_active(order) and order.created_ns < now:
-                self._fill_at_close(order.order_id, closes.get(order.conid), now)
+            if conids is not None and order.conid not in conids:
+                continue
+            if (
+                order.order_type.at_close
+                and self.state.is_active(order)
+                and order.created_ns < now_ns
+            ):
+                self._fill_at_close(order.order_id, closes.get(order.conid), now_ns)
         leftovers = [
-            o for o in self.state.working() if o.tif in ("DAY", "OPG") and o.created_ns < now
+            o
+            for o in self.state.working()
+            if o.tif == "DAY" and o.created_ns < now_ns and (conids is None or o.conid in conids)
         ]
-        self._commit([lifecycle.expire(o, now) for o in leftovers])
-        self._commit([SessionClosed(now, closes)])
+        self._commit([lifecycle.expire(o, now_ns) for o in leftovers])
+
+    def open_auction(self, now_ns: int, *, conids: Collection[int]) -> None:
+        """The regular open of the markets of `conids` at `now_ns`: held OPG orders placed
+        before it go live and match the opening quote; what they do not fill expires."""
+        waiting = [
+            o
+            for o in self.state.working()
+            if o.conid in conids and o.tif == "OPG" and not o.triggered and o.created_ns < now_ns
+        ]
+        if not waiting:
+            return
+        self._commit([OrderUpdated(lifecycle.trigger_at_open(o, now_ns)) for o in waiting])
+        for conid in dict.fromkeys(o.conid for o in waiting):
+            market = self.market(conid)
+            if market is not None:
+                self._match_conid(conid, market)
+        leftovers = [self.state.orders[o.order_id] for o in waiting]
+        self._commit([lifecycle.expire(o, now_ns) for o in leftovers if o.is_working])
 
     def _close_prices(self) -> dict[int, Decimal]:
         closes = dict(self.state.last_prices)

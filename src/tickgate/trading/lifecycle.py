@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from tickgate.model.instruments import Instrument
-from tickgate.model.orders import Fill, Order, OrderStatus
+from tickgate.model.orders import Fill, Order, OrderStatus, TimeInForce
 from tickgate.trading.commissions import CommissionSchedule
 from tickgate.trading.events import OrderFilled, OrderUpdated, StoredEvent
 from tickgate.trading.matching import MatchResult
@@ -37,7 +37,8 @@ def new_order(
     now_ns: int,
 ) -> Order:
     """A freshly accepted order: Submitted when it can match now, PreSubmitted when held
-    (untriggered stop, at-close order, or bracket child waiting for its parent)."""
+    (untriggered stop, at-close order, OPG order waiting for the open, or bracket child
+    waiting for its parent)."""
     draft = Order(
         order_id=order_id,
         account=account,
@@ -59,7 +60,12 @@ def new_order(
         outside_rth=request.outside_rth,
     )
     pending = step(draft, OrderEvent.SUBMIT, now_ns)
-    held = request.order_type.is_stop or request.order_type.at_close or parent_id is not None
+    held = (
+        request.order_type.is_stop
+        or request.order_type.at_close
+        or request.tif is TimeInForce.OPG
+        or parent_id is not None
+    )
     return step(pending, OrderEvent.HOLD if held else OrderEvent.ACCEPT, now_ns)
 
 
@@ -134,6 +140,11 @@ def activate(child: Order, now_ns: int) -> OrderUpdated | None:
 def expire(order: Order, now_ns: int) -> StoredEvent:
     """The event of the system cancelling a working order (IOC rest, DAY close, OCA, parent)."""
     return OrderUpdated(step(order, OrderEvent.EXPIRE, now_ns))
+
+
+def trigger_at_open(order: Order, now_ns: int) -> Order:
+    """An OPG order (MKT or LMT) made live for the opening auction."""
+    return step(order, OrderEvent.TRIGGER, now_ns, triggered=True)
 
 
 def trigger_for_close(order: Order, now_ns: int) -> Order:

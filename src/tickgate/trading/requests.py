@@ -167,6 +167,8 @@ def _side_and_tif(raw: Mapping[str, Any], order_type: OrderType) -> tuple[Side, 
     assert tif is not None  # defaulted to DAY
     if order_type.at_close and tif is not TimeInForce.DAY:
         raise OrderRejectedError(f"{order_type.value} orders must have tif DAY")
+    if tif is TimeInForce.OPG and order_type not in (OrderType.MKT, OrderType.LMT):
+        raise OrderRejectedError(f"tif OPG is for MKT and LMT orders, not {order_type.value}")
     return Side(side_text), tif
 
 
