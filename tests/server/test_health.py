@@ -21,15 +21,19 @@ async def test_a_raising_listener_leaves_streams_flowing_and_shows_in_status(
 ) -> None:
     server = await start(ticks_per_second=5000.0)
     raised: list[int] = []
+    # Armed only after the first status read: ticks keep arriving meanwhile, and the first
+    # read must see the listener registered and still healthy.
+    armed: list[bool] = []
 
     def broken(conid: int, changed: dict[int, str], ts_ns: int) -> None:
-        if conid == AAPL:
+        if armed and conid == AAPL:
             raised.append(ts_ns)
             raise RuntimeError("order 42 is corrupt")
 
     server.gateway.market.add_listener(broken, name="broken-listener")
     status = await call(http, "GET", server.base_url + "/tickgate/status")
     assert status["health"]["components"]["broken-listener"] == {"healthy": True, "failures": 0}
+    armed.append(True)
 
     await call(http, "GET", server.base_url + "/v1/api/iserver/accounts")
     ws = await ws_connect(server.ws_base + "/v1/portal/ws")

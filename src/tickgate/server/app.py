@@ -91,6 +91,8 @@ def build_gateway(config: Config, clock: Clock, *, recorded: Sequence[Instrument
     market.add_listener(history.record, name="history")
     session = Session(clock, md_lines=config.md_lines)
     hours = MarketHours(catalogue, Mode(config.market_hours))
+    # Load this year's holidays now (a few hundred ms), not on the event loop once serving.
+    hours.next_transitions(clock.now_ns())
     trading = TradingEngine(
         catalogue,
         market,
