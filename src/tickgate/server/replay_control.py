@@ -18,7 +18,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -47,6 +47,7 @@ REPLAY = web.AppKey("replay", ReplaySource)
 RECORDER = web.AppKey("recorder", Recorder)
 _SYMBOLS = web.AppKey("replay_symbols", SymbolMap)
 _BYTES_PER_MB = 1_000_000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -195,28 +196,35 @@ async def resume(request: web.Request) -> web.Response:
     return _status(request, _replay(request).resume())
 
 
-async def seek(request: web.Request) -> web.Response:
-    source = _replay(request)
-    raw = (await json_body(request)).get("time", request.query.get("time"))
+async def _argument(request: web.Request, name: str, parse: Callable[[str], T], usage: str) -> T:
+    """The parsed `name` of the JSON body (or query). Raises RequestError(400) saying `usage`
+    when it is missing, or the parser's reason when it is bad."""
+    raw = (await json_body(request)).get(name, request.query.get(name))
     if raw is None:
-        raise RequestError('seek needs a time: {"time": "2026-01-02T14:30:00Z"} or "+SECONDS"')
+        raise RequestError(usage)
     try:
-        target = parse_position(str(raw), start_ns=source.start_ns)
+        return parse(str(raw))
     except ValueError as exc:
         raise RequestError(str(exc)) from None
+
+
+async def seek(request: web.Request) -> web.Response:
+    source = _replay(request)
+    target = await _argument(
+        request,
+        "time",
+        lambda text: parse_position(text, start_ns=source.start_ns),
+        'seek needs a time: {"time": "2026-01-02T14:30:00Z"} or "+SECONDS"',
+    )
     log.info("replay seek to %s", format_timestamp(target))
     return _status(request, source.seek(target))
 
 
 async def speed(request: web.Request) -> web.Response:
     source = _replay(request)
-    raw = (await json_body(request)).get("speed", request.query.get("speed"))
-    if raw is None:
-        raise RequestError('speed needs a value: {"speed": 2} or {"speed": "max"}')
-    try:
-        value = parse_speed(str(raw))
-    except ValueError as exc:
-        raise RequestError(str(exc)) from None
+    value = await _argument(
+        request, "speed", parse_speed, 'speed needs a value: {"speed": 2} or {"speed": "max"}'
+    )
     return _status(request, source.set_speed(value))
 
 
