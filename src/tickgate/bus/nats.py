@@ -214,21 +214,38 @@ class NatsBus:
         stats = NatsBusStats()
         client = Client()
         callbacks = _Callbacks(stats)
-        try:
-            await asyncio.wait_for(
-                client.connect(
-                    **options.connect_kwargs(),
-                    error_cb=callbacks.on_error,
-                    disconnected_cb=callbacks.on_disconnect,
-                    reconnected_cb=callbacks.on_reconnect,
-                ),
-                options.connect_timeout_s * 2,
+        kwargs = options.connect_kwargs()  # raises BusError for bad options, before any I/O
+        connecting = asyncio.create_task(
+            client.connect(
+                **kwargs,
+                error_cb=callbacks.on_error,
+                disconnected_cb=callbacks.on_disconnect,
+                reconnected_cb=callbacks.on_reconnect,
             )
-        except (TimeoutError, OSError, nats.errors.Error) as exc:
+        )
+        refused = asyncio.create_task(callbacks.refused.wait())
+        # nats-py would retry refused credentials until the timeout: a refusal ends it now.
+        await asyncio.wait(
+            {connecting, refused},
+            timeout=options.connect_timeout_s * 2,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        refused.cancel()
+        failure: BaseException | None = None
+        if not connecting.done():
+            connecting.cancel()
+            failure = TimeoutError()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await connecting
+        elif connecting.exception() is not None:
+            failure = connecting.exception()
+        if failure is not None or callbacks.auth_error is not None:
             with contextlib.suppress(Exception):
                 await client.close()
-            reason = callbacks.auth_error or stats.last_error or repr(exc)
-            raise BusError(f"cannot connect to NATS at {options.display_url()}: {reason}") from exc
+            reason = callbacks.auth_error or stats.last_error or repr(failure)
+            raise BusError(
+                f"cannot connect to NATS at {options.display_url()}: {reason}"
+            ) from failure
         bus = cls(client, options, prefix=prefix, outgoing_limit=outgoing_limit, stats=stats)
         callbacks.bus = bus
         if subscribe_all:
@@ -398,11 +415,15 @@ class _Callbacks:
         self.bus: NatsBus | None = None
         #: The clearest reason a connect fails: later retries only see the socket reset.
         self.auth_error: str | None = None
+        self.refused = asyncio.Event()
 
     async def on_error(self, error: Exception) -> None:
         self.stats.last_error = repr(error)
-        if isinstance(error, nats.errors.AuthorizationError):
+        # During connect nats-py reports a refusal as a plain Error with the server's text.
+        if isinstance(error, nats.errors.Error) and "authorization" in str(error).lower():
             self.auth_error = f"{error} (check the NATS credentials)"
+            if self.bus is None:  # still connecting
+                self.refused.set()
         log.debug("NATS: %r", error)
 
     async def on_disconnect(self) -> None:
