@@ -154,8 +154,8 @@ class QuestionBook(Generic[T]):
         pending = self._pending.pop(reply_id, None)
         if pending is None:
             if reply_id in self._stale:
-                raise RequestError(f"reply id is no longer valid: '{reply_id}'", status=503)
-            raise RequestError(f"reply id not found: '{reply_id}'", status=400)
+                raise RequestError(f"reply id is no longer valid: {shown(reply_id)}", status=503)
+            raise RequestError(f"reply id not found: {shown(reply_id)}", status=400)
         if not confirmed:
             raise RequestError("order not confirmed", status=400, statusCode=400)
         return pending.payload, pending.questions[1:]
