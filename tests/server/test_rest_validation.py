@@ -187,3 +187,14 @@ async def test_a_posted_search_honours_every_body_field(
     assert rows and all(row["symbol"] == "AAPL" for row in rows)
     refused = await call(http, "POST", url, json={"symbol": "AAPL", "secType": "BOND"}, status=400)
     assert "secType" in refused["error"]
+
+
+async def test_long_ids_are_echoed_short(busy: RunningServer, http: aiohttp.ClientSession) -> None:
+    base = busy.base_url + "/v1/api"
+    body = await call(
+        http, "POST", f"{base}/iserver/reply/{'r' * 5000}", json={"confirmed": True}, status=400
+    )
+    assert body["error"] == f"reply id not found: '{'r' * 40}...'"
+    body = await call(http, "POST", f"{base}/iserver/account", json={"acctId": "A" * 5000},
+                      status=404)  # fmt: skip
+    assert len(body["error"]) < 100
