@@ -112,3 +112,49 @@ async def test_logged_out_session_answers_401_until_it_logs_in_again(
         assert response.status == 200
     async with http.get(base + "/iserver/accounts") as response:
         assert response.status == 200
+
+
+async def session_of(http: aiohttp.ClientSession, base: str) -> str:
+    async with http.post(base + "/tickle") as response:
+        assert response.status == 200
+        return str((await response.json())["session"])
+
+
+async def test_the_session_id_rotates_on_logout_and_login_and_only_then(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    base = server.base_url + "/v1/api"
+    first = await session_of(http, base)
+    assert await session_of(http, base) == first
+    async with http.post(base + "/iserver/auth/ssodh/init", json={}):
+        pass  # a login while logged in is no login: the id clients hold stays
+    assert await session_of(http, base) == first
+    async with http.post(base + "/logout"):
+        pass
+    logged_out = await session_of(http, base)
+    async with http.post(base + "/iserver/auth/ssodh/init", json={}):
+        pass
+    logged_in = await session_of(http, base)
+    assert len({first, logged_out, logged_in}) == 3
+    # An id from before no longer opens the current dialect's socket, by cookie or message.
+    cookie = {"Cookie": 'api={"session": "' + first + '"}'}
+    async with http.ws_connect(server.ws_base + "/v1/api/ws", headers=cookie) as ws:
+        assert (await ws.receive_json(timeout=5)) == {"message": "waiting for session"}
+        await ws.send_str('{"session":"' + first + '"}')
+        assert (await ws.receive_json(timeout=5)) == {"message": "waiting for session"}
+
+
+async def test_session_cookie_is_http_only_and_same_site_strict(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    base = server.base_url + "/v1/api"
+    for method, path in [
+        ("POST", "/tickle"),
+        ("POST", "/logout"),
+        ("POST", "/iserver/reauthenticate"),
+    ]:
+        async with http.request(method, base + path) as response:
+            morsel = response.cookies["x-sess-uuid"]
+            assert morsel.value == server.gateway.session.id
+            assert morsel["httponly"] and morsel["samesite"] == "Strict"
+            assert morsel["path"] == "/v1" and not morsel["secure"]

@@ -37,8 +37,6 @@ PAGE_PATHS = frozenset({"/", login.LOGIN_PATH})
 WEBSOCKET_PATHS = frozenset({"/v1/portal/ws", "/v1/api/ws"})
 #: Fetch metadata values meaning "a page of another origin asked for this".
 FOREIGN_SITES = frozenset({"cross-site", "same-site"})
-#: Cookies that name the brokerage session: ibind's `api` and the real gateway's `x-sess-uuid`.
-SESSION_COOKIES = ("api", "x-sess-uuid")
 PREFLIGHT_MAX_AGE = "600"
 
 
@@ -162,8 +160,7 @@ def _local(request: web.Request) -> access.Address | None:
 
 
 def _names_session(request: web.Request) -> bool:
-    session = request.app[GATEWAY].session
-    return any(session.matches_cookie(request.cookies.get(name)) for name in SESSION_COOKIES)
+    return request.app[GATEWAY].session.matches_cookie(request.cookies.get("api"))
 
 
 def _is_page(request: web.Request) -> bool:

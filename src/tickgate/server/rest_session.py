@@ -11,6 +11,9 @@ from tickgate.server.http import Handler, json_response
 from tickgate.server.session import SERVER_NAME, SERVER_VERSION, USERNAME
 
 _SERVER_INFO = {"serverName": SERVER_NAME, "serverVersion": SERVER_VERSION}
+#: The real gateway's session cookie, set by /tickle. tickgate keeps it current (the id changes
+#: on login and logout) but authenticates sockets by ibind's `api` cookie or `{"session":..}`.
+SESSION_COOKIE = "x-sess-uuid"
 _MAC = "00:00:00:00:00:00"
 
 
@@ -29,18 +32,34 @@ def auth_status(gateway: Gateway) -> dict[str, Any]:
     }
 
 
+def with_session_cookie(request: web.Request, response: web.Response) -> web.Response:
+    """`response` setting the session cookie: HttpOnly, SameSite=Strict, Secure over TLS."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        gateway_of(request).session.id,
+        path="/v1",
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure,
+    )
+    return response
+
+
 async def tickle(request: web.Request) -> web.Response:
     gateway = gateway_of(request)
     gateway.session.touch()
-    return json_response(
-        {
-            "session": gateway.session.id,
-            "ssoExpires": 600_000,
-            "collission": False,
-            "userId": 1,
-            "hmds": {"error": "no bridge"},
-            "iserver": {"authStatus": auth_status(gateway)},
-        }
+    return with_session_cookie(
+        request,
+        json_response(
+            {
+                "session": gateway.session.id,
+                "ssoExpires": 600_000,
+                "collission": False,
+                "userId": 1,
+                "hmds": {"error": "no bridge"},
+                "iserver": {"authStatus": auth_status(gateway)},
+            }
+        ),
     )
 
 
@@ -51,12 +70,12 @@ async def status(request: web.Request) -> web.Response:
 async def ssodh_init(request: web.Request) -> web.Response:
     gateway = gateway_of(request)
     gateway.session.login()
-    return json_response(auth_status(gateway))
+    return with_session_cookie(request, json_response(auth_status(gateway)))
 
 
 async def reauthenticate(request: web.Request) -> web.Response:
     gateway_of(request).session.login()
-    return json_response({"message": "triggered"})
+    return with_session_cookie(request, json_response({"message": "triggered"}))
 
 
 async def validate(request: web.Request) -> web.Response:
@@ -81,7 +100,7 @@ async def validate(request: web.Request) -> web.Response:
 
 async def logout(request: web.Request) -> web.Response:
     gateway_of(request).session.logout()
-    return json_response({"status": True})
+    return with_session_cookie(request, json_response({"status": True}))
 
 
 def accounts_payload(gateway: Gateway) -> dict[str, Any]:

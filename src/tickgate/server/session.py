@@ -98,9 +98,14 @@ class Session:
         self._status_listeners.append(listener)
         return lambda: self._status_listeners.remove(listener)
 
+    def rotate(self) -> None:
+        """Give the session a new random id: an id learnt before no longer names it."""
+        self.id = secrets.token_hex(16)
+
     def logout(self) -> None:
-        """End the brokerage session: unprimed, no pre-flights, listeners told."""
+        """End the brokerage session: new id, unprimed, no pre-flights, listeners told."""
         was = self.authenticated
+        self.rotate()
         self.authenticated = False
         self.primed = False
         self.preflighted.clear()
@@ -108,8 +113,10 @@ class Session:
             self._tell(False)
 
     def login(self) -> None:
-        """(Re-)establish the brokerage session; listeners are told if it was logged out."""
+        """(Re-)establish the brokerage session. Logging in after a logout gives a new id and
+        tells listeners; while logged in it changes nothing (the id clients hold stays)."""
         if not self.authenticated:
+            self.rotate()
             self.authenticated = True
             self._tell(True)
 
