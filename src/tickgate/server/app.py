@@ -207,6 +207,8 @@ def _background(
     @contextlib.asynccontextmanager
     async def run(_app: web.Application) -> AsyncIterator[None]:
         health = gateway.market.health
+        # Fills and stop moves caused by one loop turn's ticks share one durable commit.
+        gateway.trading.group_quote_commits(asyncio.get_running_loop().call_soon)
         tasks = [
             asyncio.create_task(
                 _supervised(health, "source", lambda: data_source.run(gateway.bus.publish))
@@ -220,6 +222,7 @@ def _background(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            gateway.trading.flush()  # what the last ticks caused, stored before the store closes
 
     return run
 

@@ -180,7 +180,7 @@ class AccountTopics:
             self._subscribe("tr", ("str",), self._render_trade, snapshot=first)
             return
         since = self.gateway.clock.now_ns() - command.days * DAY_NS
-        fills = [f for f in self.trading.state.fills if f.ts_ns >= since]
+        fills = self.trading.fills_since(since)
         history = chunked_frames(
             fills,
             lambda batch: frames.encode_trades(

@@ -1,9 +1,13 @@
 """The paper-trading engine: commands in, events stored, then applied, then published.
 
 Guarantees:
-- every state change is an event appended to the `EventStore` *before* it is applied, returned
-  to the caller or passed to a listener; on construction the engine replays the store, so a
-  restarted engine holds exactly what it acknowledged;
+- every state change is an event appended to the `EventStore` *before* it is returned to the
+  caller, shown by a query or passed to a listener; on construction the engine restores the
+  store's checkpoint and replays the events after it, so a restarted engine holds exactly what
+  it acknowledged;
+- what quotes cause (fills, stop triggers, trailing-stop moves) is committed at once, or, after
+  `group_quote_commits`, in one transaction per group (see there): the market-data path then
+  waits on the disk once per group instead of once per fill;
 - all time comes from the injected clock, all randomness (reply ids) from `config.seed`;
 - not thread-safe: call it from one thread (the event loop) only.
 Commands come from `PlacementDesk`, wire-shaped reads from `AccountViews`.
@@ -11,6 +15,7 @@ Commands come from `PlacementDesk`, wire-shaped reads from `AccountViews`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -20,9 +25,10 @@ from tickgate.clock import Clock
 from tickgate.errors import NotFoundError
 from tickgate.model.accounts import AccountConfig
 from tickgate.model.instruments import Instrument
-from tickgate.model.orders import Order
+from tickgate.model.orders import Fill, Order
 from tickgate.model.ticks import Quote
 from tickgate.trading import lifecycle
+from tickgate.trading.checkpoint import encode_state, restore_state
 from tickgate.trading.commissions import CommissionSchedule
 from tickgate.trading.events import (
     OrderFilled,
@@ -41,6 +47,16 @@ from tickgate.trading.state import TradingState
 from tickgate.trading.store import EventStore
 
 Listener = Callable[[TradingEvent], None]
+#: Runs a callback soon, after the current market-data callback returns (`loop.call_soon`).
+Scheduler = Callable[[Callable[[], None]], object]
+
+#: A trailing-stop move nobody was shown is stored with the next group that stores anything,
+#: when a query or command needs it, or once it is this old: at most one write per interval.
+TRAIL_PERSIST_INTERVAL_NS = 1_000_000_000
+#: A restart that replayed at least this many events saves a fresh checkpoint.
+CHECKPOINT_AFTER_REPLAYED = 1_000
+
+log = logging.getLogger(__name__)
 
 
 class QuoteSource(Protocol):
@@ -92,12 +108,33 @@ class TradingEngine(PlacementDesk, AccountViews):
         self.instruments, self.quotes, self.store, self.clock = instruments, quotes, store, clock
         self.config = config or TradingConfig()
         self.hours: FillHours = hours or AlwaysOpen()
-        self.state = TradingState.empty(accounts)
         self._listeners: list[Listener] = []
         self._last_pnl: dict[str, PnlChanged] = {}
-        for event in store.replay():
-            self.state.apply(event, self.instrument)
+        self._schedule: Scheduler | None = None
+        self._pending: list[StoredEvent] = []
+        self._trails: dict[int, int] = {}  # order id -> monotonic ns of its first unstored move
+        self._flush_scheduled = False
+        self._in_quote = False
+        self.state = self._restore(accounts)
         super().__init__(seed=self.config.seed)
+
+    def _restore(self, accounts: Sequence[AccountConfig]) -> TradingState:
+        checkpoint, events = self.store.restore()
+        state = TradingState.empty(accounts)
+        if checkpoint is not None:
+            try:
+                state = restore_state(checkpoint, accounts)
+            except (KeyError, TypeError, ValueError):
+                log.warning("trading checkpoint unreadable; replaying the whole store")
+                checkpoint, events = None, self.store.replay()
+        replayed = 0
+        for event in events:
+            state.apply(event, self.instrument)
+            replayed += 1
+        hot = len(state.orders) + len(state.fills)
+        if replayed >= CHECKPOINT_AFTER_REPLAYED and replayed > 2 * hot:
+            self.store.save_checkpoint(encode_state(state))
+        return state
 
     # ---- plumbing -------------------------------------------------------------------------
 
@@ -116,7 +153,51 @@ class TradingEngine(PlacementDesk, AccountViews):
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
+    def group_quote_commits(self, schedule: Scheduler) -> None:
+        """Commit what quotes cause in groups from now on.
+
+        Events caused by a quote are applied at once (the next quote matches against them) but
+        held back from the store and from listeners; the first of a group asks `schedule` to
+        run `flush`, which stores the whole group in one transaction and then publishes it.
+        Every query and command flushes first, so nothing unstored is ever shown or
+        acknowledged. A trailing stop's move is shown to nobody until stored, so the moves a
+        crash can lose are ones no client saw: after a restart the stop is never looser than
+        what a client was told, and the next quote ratchets it again. Such a move is stored
+        with the next group that stores anything else, when a query or command flushes, or
+        once `TRAIL_PERSIST_INTERVAL_NS` old.
+        """
+        self._schedule = schedule
+
+    def flush(self) -> None:
+        """Store and publish the held-back group (nothing when there is none).
+
+        Raises what the store raises; the group then stays held back and is retried with the
+        next flush.
+        """
+        self._flush_scheduled = False
+        events = [*self._pending, *(OrderUpdated(self.state.orders[i]) for i in self._trails)]
+        if not events:
+            return
+        self._pending, self._trails = [], {}
+        try:
+            self.store.append(events)
+        except BaseException:
+            self._pending = events  # applied already: stored with the next flush
+            raise
+        for event in events:
+            self._publish(event)
+        self._publish_pnl()
+
+    def _settle(self) -> None:
+        """Make everything applied stored (and published) before it is shown or built upon.
+
+        Inside a quote callback nothing else runs, and listeners called there only see P&L
+        with no fill held back, so the group is left to its flush."""
+        if (self._pending or self._trails) and not self._in_quote:
+            self.flush()
+
     def _commit(self, events: Sequence[StoredEvent]) -> None:
+        self._settle()
         if not events:
             return
         self.store.append(events)
@@ -125,6 +206,26 @@ class TradingEngine(PlacementDesk, AccountViews):
         for event in events:
             self._publish(event)
         self._publish_pnl()
+
+    def _hold(self, events: Sequence[StoredEvent], trail: OrderUpdated | None) -> None:
+        """A quote's events: committed now, or applied and held for the group commit."""
+        if self._schedule is None or not self._in_quote:
+            self._commit([*events] if trail is None else [trail, *events])
+            return
+        now = self.clock.monotonic_ns()
+        if trail is not None:
+            self.state.apply(trail, self.instrument)
+            self._trails.setdefault(trail.order.order_id, now)
+        for event in events:
+            self.state.apply(event, self.instrument)
+            if not isinstance(event, SessionClosed):  # its snapshot carries any earlier move
+                self._trails.pop(event.order.order_id, None)
+        self._pending += events
+        oldest = min(self._trails.values(), default=now)
+        due = self._pending or now - oldest >= TRAIL_PERSIST_INTERVAL_NS
+        if due and not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._schedule(self.flush)
 
     def _publish(self, event: TradingEvent) -> None:
         for listener in list(self._listeners):
@@ -141,7 +242,9 @@ class TradingEngine(PlacementDesk, AccountViews):
                 self._publish(now)
 
     def portfolio_of(self, account: str) -> Portfolio:
-        """The account's Portfolio. Raises NotFoundError for an unknown account."""
+        """The account's Portfolio (everything in it stored). Raises NotFoundError for an
+        unknown account."""
+        self._settle()
         try:
             return self.state.portfolios[account]
         except KeyError:
@@ -163,8 +266,13 @@ class TradingEngine(PlacementDesk, AccountViews):
         if market.last > 0:
             for portfolio in self.state.portfolios.values():
                 marked = portfolio.mark(conid, market.last) or marked
-        self._match_conid(conid, market)
-        if marked:
+        if self.state.has_working(conid):
+            self._in_quote = True
+            try:
+                self._match_conid(conid, market)
+            finally:
+                self._in_quote = False
+        if marked and not self._pending:  # a held group publishes its P&L when stored
             self._publish_pnl()
 
     def _match_conid(self, conid: int, market: Market) -> None:
@@ -189,24 +297,29 @@ class TradingEngine(PlacementDesk, AccountViews):
         instrument = self.instrument(order.conid)
         result = match(order, market, self.config.match, min_tick=instrument.min_tick)
         events: list[StoredEvent] = []
+        trail: OrderUpdated | None = None
         updated = lifecycle.stop_update(order, result, self.clock.now_ns())
         if updated is not None:
-            events.append(OrderUpdated(updated))
+            if _only_trailed(order, updated):
+                trail = OrderUpdated(updated)
+            else:
+                events.append(OrderUpdated(updated))
             order = updated
         if result.filled and result.price is not None:
             events.append(self._fill_event(order, result.quantity, result.price))
             market = market.consume(order.side, result.quantity)
-        self._commit(events)
+        if events or trail is not None:
+            self._hold(events, trail)
         if result.filled:
             self._after_fill(order_id)
         return market
 
     def _fill_event(self, order: Order, quantity: Decimal, price: Decimal) -> OrderFilled:
-        earlier = [f for f in self.state.fills if f.order_id == order.order_id]
+        earlier = self.state.tally(order.order_id)
         return lifecycle.fill(
             order, quantity, price, instrument=self.instrument(order.conid),
-            schedule=self.config.commissions, sequence=len(earlier) + 1,
-            now_ns=self.clock.now_ns(), charged=sum((f.commission for f in earlier), Decimal(0)),
+            schedule=self.config.commissions, sequence=earlier.count + 1,
+            now_ns=self.clock.now_ns(), charged=earlier.commission,
         )  # fmt: skip
 
     def _after_fill(self, order_id: int) -> None:
@@ -219,7 +332,8 @@ class TradingEngine(PlacementDesk, AccountViews):
                 activated = lifecycle.activate(child, now)
                 if activated is not None:
                     events.append(activated)
-        self._commit(events)
+        if events:
+            self._hold(events, None)
         if order.remaining == 0:
             market = self.market(order.conid)
             if market is not None and self.state.children(order_id):
@@ -243,11 +357,13 @@ class TradingEngine(PlacementDesk, AccountViews):
         self, now_ns: int | None = None, *, conids: Collection[int] | None = None
     ) -> None:
         """Close the trading day: `close_market` for `conids` (every conid when None), then
-        reset the daily P&L. The close price of a conid is its quote's last price (or last
-        fill)."""
+        reset the daily P&L, set the finished day aside and save a checkpoint of what is left.
+        The close price of a conid is its quote's last price (or last fill)."""
+        self._settle()
         now = self.clock.now_ns() if now_ns is None else now_ns
         self.close_market(now, conids=conids)
         self._commit([SessionClosed(now, self._close_prices())])
+        self.store.save_checkpoint(encode_state(self.state))
 
     def close_market(self, now_ns: int, *, conids: Collection[int] | None = None) -> None:
         """The regular close of the markets of `conids` (all when None) at `now_ns`: MOC/LOC
@@ -308,3 +424,20 @@ class TradingEngine(PlacementDesk, AccountViews):
     def positions_of(self, account: str) -> Mapping[int, Position]:
         """The account's positions by conid. Raises NotFoundError for an unknown account."""
         return dict(self.portfolio_of(account).positions)
+
+    # ---- what the hot state set aside ------------------------------------------------------
+
+    def _stored_order(self, order_id: int) -> Order | None:
+        return self.store.order(order_id)
+
+    def _stored_fills(self, since_ns: int) -> list[Fill]:
+        return self.store.fills_since(since_ns)
+
+
+def _only_trailed(before: Order, after: Order) -> bool:
+    """True when a quote only moved a trailing stop (no trigger, no status change)."""
+    return (
+        before.order_type.is_trailing
+        and after.triggered == before.triggered
+        and after.status == before.status
+    )

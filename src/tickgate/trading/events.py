@@ -102,6 +102,26 @@ def _from_json(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def encode_order(order: Order) -> dict[str, Any]:
+    """The JSON-able form of an order snapshot (Decimals as exact strings)."""
+    return _to_json(order)
+
+
+def decode_order(data: dict[str, Any]) -> Order:
+    """The order `encode_order` wrote. Raises TypeError/ValueError for a malformed one."""
+    return Order(**_from_json(data))
+
+
+def encode_fill(fill: Fill) -> dict[str, Any]:
+    """The JSON-able form of an execution."""
+    return _to_json(fill)
+
+
+def decode_fill(data: dict[str, Any]) -> Fill:
+    """The execution `encode_fill` wrote. Raises TypeError/ValueError for a malformed one."""
+    return Fill(**_from_json(data))
+
+
 def encode(event: StoredEvent) -> tuple[str, dict[str, Any]]:
     """The (kind, JSON-able payload) of a stored event; Decimals become exact strings."""
     if isinstance(event, SessionClosed):
@@ -120,7 +140,7 @@ def decode(kind: str, payload: dict[str, Any]) -> StoredEvent:
         return SessionClosed(int(payload["ts_ns"]), closes)
     if kind not in ("OrderAccepted", "OrderUpdated", "OrderFilled"):
         raise ValueError(f"unknown stored event kind {kind!r}")
-    order = Order(**_from_json(payload["order"]))
+    order = decode_order(payload["order"])
     if kind == "OrderFilled":
-        return OrderFilled(order, Fill(**_from_json(payload["fill"])))
+        return OrderFilled(order, decode_fill(payload["fill"]))
     return OrderAccepted(order) if kind == "OrderAccepted" else OrderUpdated(order)

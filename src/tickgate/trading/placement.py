@@ -96,6 +96,12 @@ class PlacementDesk(ABC):
     @abstractmethod
     def market(self, conid: int) -> Market | None: ...
 
+    @abstractmethod
+    def _settle(self) -> None: ...
+
+    @abstractmethod
+    def _stored_order(self, order_id: int) -> Order | None: ...
+
     # ---- questions ------------------------------------------------------------------------
 
     def suppress(self, message_ids: list[str]) -> dict[str, str]:
@@ -133,6 +139,7 @@ class PlacementDesk(ABC):
         (nothing of the batch is accepted then).
         """
         self._replies.interrupt()
+        self._settle()
         self.portfolio_of(account)
         if not order_requests:
             raise OrderRejectedError("No orders in the request")
@@ -155,6 +162,7 @@ class PlacementDesk(ABC):
         Raises RequestError (400 unknown id or declined, 503 stale id), OrderRejectedError
         when the parked orders are no longer valid.
         """
+        self._settle()
         parked, rest = self._replies.answer(reply_id, confirmed)
         rest = self._replies.unsuppressed(rest)
         if rest:
@@ -187,7 +195,7 @@ class PlacementDesk(ABC):
     def _registered(self, account: str, c_oid: str) -> bool:
         """True while `c_oid` is taken: its order still works or is less than 24 h old."""
         order_id = self.state.client_ids.get((account, c_oid))
-        holder = self.state.orders.get(order_id) if order_id is not None else None
+        holder = self._known_order(order_id) if order_id is not None else None
         if holder is None:
             return False
         return holder.is_working or self.clock.now_ns() - holder.created_ns < COID_MEMORY_NS
@@ -196,7 +204,7 @@ class PlacementDesk(ABC):
         order_id = self.state.client_ids.get((account, ref))
         if order_id is None and _ORDER_ID.fullmatch(ref):
             order_id = int(ref)  # an order id: ASCII digits only, never "١" or "²"
-        order = self.state.orders.get(order_id) if order_id is not None else None
+        order = self._known_order(order_id) if order_id is not None else None
         if order is None or order.account != account:
             raise RequestError(
                 f"Invalid parentId: {shown(ref)} is neither a cOID nor an order id of {account}"
@@ -260,9 +268,14 @@ class PlacementDesk(ABC):
 
     # ---- modify / cancel ------------------------------------------------------------------
 
+    def _known_order(self, order_id: int) -> Order | None:
+        """The order from the hot state, else (an earlier day's) from the store."""
+        return self.state.orders.get(order_id) or self._stored_order(order_id)
+
     def _own_order(self, account: str, order_id: int) -> Order:
+        self._settle()
         self.portfolio_of(account)
-        order = self.state.orders.get(order_id)
+        order = self._known_order(order_id)
         if order is None or order.account != account:
             raise OrderRejectedError(f"OrderID {order_id} doesn't exist")
         return order

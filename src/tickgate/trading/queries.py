@@ -1,7 +1,9 @@
 """Read side of the trading engine: wire-shaped views of orders, trades, positions and P&L.
 
 `AccountViews` never changes state. "The current day" is everything since the last simulated
-session close (`SessionClosed`), plus orders that are still working.
+session close (`SessionClosed`), plus orders that are still working: the hot state. Older
+orders and executions are read from the store (one order by id, executions since a time), so no
+query walks the history.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 from tickgate.clock import Clock
 from tickgate.errors import NotFoundError
 from tickgate.model.instruments import Instrument
-from tickgate.model.orders import Order, OrderStatus
+from tickgate.model.orders import Fill, Order, OrderStatus
 from tickgate.trading import wire
 from tickgate.trading.events import PnlChanged
 from tickgate.trading.portfolio import Portfolio
@@ -45,8 +47,18 @@ class AccountViews(ABC):
     @abstractmethod
     def portfolio_of(self, account: str) -> Portfolio: ...
 
+    @abstractmethod
+    def _settle(self) -> None: ...
+
+    @abstractmethod
+    def _stored_order(self, order_id: int) -> Order | None: ...
+
+    @abstractmethod
+    def _stored_fills(self, since_ns: int) -> list[Fill]: ...
+
     def todays_orders(self, account: str | None = None) -> list[Order]:
         """Orders of the current day (optionally of one account), oldest first."""
+        self._settle()
         start = self.state.session_start_ns
         return [
             o
@@ -72,20 +84,26 @@ class AccountViews(ABC):
 
     def order_status(self, order_id: int) -> dict[str, Any]:
         """`GET /iserver/account/order/status/{id}`. Raises NotFoundError for an unknown id."""
-        order = self.state.orders.get(order_id)
+        self._settle()
+        order = self.state.orders.get(order_id) or self._stored_order(order_id)
         if order is None:
             raise NotFoundError(f"OrderID {order_id} doesn't exist")
         return wire.order_status(order, self.instrument(order.conid))
 
+    def fills_since(self, since_ns: int, account: str | None = None) -> list[Fill]:
+        """Executions at or after `since_ns` (optionally of one account), oldest first: the
+        current day's from memory, earlier ones from the store."""
+        self._settle()
+        if since_ns >= self.state.session_start_ns:
+            fills = [f for f in self.state.fills if f.ts_ns >= since_ns]
+        else:
+            fills = self._stored_fills(since_ns)
+        return [f for f in fills if account is None or f.account == account]
+
     def trades(self, days: int = 1, *, account: str | None = None) -> list[dict[str, Any]]:
         """`GET /iserver/account/trades`: executions of the last `days` days (1–7), newest first."""
         days = min(max(days, 1), 7)
-        since = self.clock.now_ns() - days * _NS_PER_DAY
-        fills = [
-            f
-            for f in self.state.fills
-            if f.ts_ns >= since and (account is None or f.account == account)
-        ]
+        fills = self.fills_since(self.clock.now_ns() - days * _NS_PER_DAY, account)
         return [wire.trade_row(f, self.instrument(f.conid)) for f in reversed(fills)]
 
     def pnl_event(self, account: str) -> PnlChanged:

@@ -1,7 +1,15 @@
-"""The trading state: the fold of all stored events.
+"""The hot trading state: the fold of the stored events, minus the days that are over.
 
-`TradingState.apply` is the only place state changes, both live (after the event is stored) and
-on replay at start-up, so a restarted engine is in exactly the state it acknowledged.
+`TradingState.apply` is the only place state changes, both live and on replay at start-up, so a
+restarted engine is in exactly the state it acknowledged.
+
+What stays in memory (the *hot* state) is what trading and the day's queries touch: working
+orders (indexed by conid, by bracket parent and by OCA group, so a quote or a fill touches only
+the orders it concerns), the orders and fills of the current day, each working order's fill
+tally, and the portfolios. A session close (`SessionClosed`) sets the finished day aside: its
+finished orders and its fills leave the hot state; they stay in the store, which answers for
+them (`EventStore.order`, `EventStore.fills_since`). No operation here walks the history, so the
+cost of placing, matching and querying does not grow with it.
 """
 
 from __future__ import annotations
@@ -9,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TypeVar
 
 from tickgate.model.accounts import AccountConfig
 from tickgate.model.instruments import Instrument
@@ -21,25 +30,41 @@ from tickgate.trading.events import (
 from tickgate.trading.portfolio import Portfolio
 
 FIRST_ORDER_ID = 1_000_000_001
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 InstrumentOf = Callable[[int], Instrument]
 
 
+@dataclass(frozen=True, slots=True)
+class FillTally:
+    """How often an order has filled and what its fills paid: what its next fill needs."""
+
+    count: int = 0
+    commission: Decimal = Decimal(0)
+
+
 @dataclass(slots=True)
 class TradingState:
-    """Orders, fills and portfolios of all accounts. Owned by one TradingEngine.
+    """Hot orders, fills and portfolios of all accounts. Owned by one TradingEngine.
 
-    `instrument` is called for every fill to learn the multiplier and security type; it must
-    know every conid that was ever filled (the catalogue does).
+    `orders` holds the working orders and those of the current day, in acceptance (= id)
+    order; `fills` the current day's fills. `instrument` is called for every fill to learn the
+    multiplier and security type; it must know every conid that was ever filled (the catalogue
+    does).
     """
 
     portfolios: dict[str, Portfolio]
     orders: dict[int, Order] = field(default_factory=dict)
     fills: list[Fill] = field(default_factory=list)
+    tallies: dict[int, FillTally] = field(default_factory=dict)
     client_ids: dict[tuple[str, str], int] = field(default_factory=dict)
     next_order_id: int = FIRST_ORDER_ID
     session_start_ns: int = 0
     last_prices: dict[int, Decimal] = field(default_factory=dict)
+    _by_conid: dict[int, dict[int, Order]] = field(default_factory=dict)
+    _children: dict[int, dict[int, None]] = field(default_factory=dict)
+    _oca: dict[str, dict[int, None]] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, accounts: Iterable[AccountConfig]) -> TradingState:
@@ -51,18 +76,38 @@ class TradingState:
         if isinstance(event, SessionClosed):
             self._close_session(event)
             return
-        self._put(event.order)
+        self.put(event.order)
         if isinstance(event, OrderFilled):
             fill = event.fill
             self.fills.append(fill)
+            tally = self.tallies.get(fill.order_id, FillTally())
+            self.tallies[fill.order_id] = FillTally(
+                tally.count + 1, tally.commission + fill.commission
+            )
             self.portfolios[fill.account].apply_fill(fill, instrument(fill.conid))
             self.last_prices[fill.conid] = fill.price
 
-    def _put(self, order: Order) -> None:
+    def put(self, order: Order) -> None:
+        """Store `order`'s latest snapshot and keep the working-order indexes in step."""
         self.orders[order.order_id] = order
         self.next_order_id = max(self.next_order_id, order.order_id + 1)
         if order.c_oid is not None:
             self.client_ids[(order.account, order.c_oid)] = order.order_id
+        if order.is_working:
+            self._by_conid.setdefault(order.conid, {})[order.order_id] = order
+            if order.parent_id is not None:
+                self._children.setdefault(order.parent_id, {})[order.order_id] = None
+            if order.oca_group is not None:
+                self._oca.setdefault(order.oca_group, {})[order.order_id] = None
+        else:
+            self._unindex(order)
+
+    def _unindex(self, order: Order) -> None:
+        _discard(self._by_conid, order.conid, order.order_id)
+        if order.parent_id is not None:
+            _discard(self._children, order.parent_id, order.order_id)
+        if order.oca_group is not None:
+            _discard(self._oca, order.oca_group, order.order_id)
 
     def _close_session(self, event: SessionClosed) -> None:
         self.session_start_ns = event.ts_ns
@@ -72,12 +117,33 @@ class TradingState:
                 portfolio.mark(conid, price)
         for portfolio in self.portfolios.values():
             portfolio.open_session()
+        self._set_aside(event.ts_ns)
+
+    def _set_aside(self, start_ns: int) -> None:
+        """Drop what belongs to days before `start_ns` from the hot state (it stays stored).
+
+        A finished bracket parent stays while a child of it works: the child's activity
+        depends on it."""
+        self.orders = {
+            i: o
+            for i, o in self.orders.items()
+            if o.is_working or o.updated_ns >= start_ns or i in self._children
+        }
+        self.fills = [f for f in self.fills if f.ts_ns >= start_ns]
+        self.tallies = {i: t for i, t in self.tallies.items() if i in self.orders}
+        self.client_ids = {k: i for k, i in self.client_ids.items() if i in self.orders}
 
     def working(self, conid: int | None = None) -> Iterator[Order]:
         """Working orders (optionally of one conid), oldest first (time priority)."""
-        for order in sorted(self.orders.values(), key=lambda o: o.order_id):
-            if order.is_working and (conid is None or order.conid == conid):
-                yield order
+        if conid is not None:
+            yield from self._by_conid.get(conid, {}).values()
+            return
+        everything = [o for orders in self._by_conid.values() for o in orders.values()]
+        yield from sorted(everything, key=lambda o: o.order_id)
+
+    def has_working(self, conid: int) -> bool:
+        """True when an order on `conid` is working."""
+        return bool(self._by_conid.get(conid))
 
     def is_active(self, order: Order) -> bool:
         """True unless the order is a bracket child whose parent has not filled yet."""
@@ -88,14 +154,23 @@ class TradingState:
 
     def children(self, parent_id: int) -> list[Order]:
         """Working orders attached to `parent_id`."""
-        return [o for o in self.working() if o.parent_id == parent_id]
+        return [self.orders[i] for i in self._children.get(parent_id, {})]
 
     def oca_siblings(self, order: Order) -> list[Order]:
         """Other working orders in the same OCA group."""
         if order.oca_group is None:
             return []
-        return [
-            o
-            for o in self.working()
-            if o.oca_group == order.oca_group and o.order_id != order.order_id
-        ]
+        group = self._oca.get(order.oca_group, {})
+        return [self.orders[i] for i in group if i != order.order_id]
+
+    def tally(self, order_id: int) -> FillTally:
+        """The fills of `order_id` so far (zero for one that never filled)."""
+        return self.tallies.get(order_id, FillTally())
+
+
+def _discard(index: dict[_K, dict[int, _V]], key: _K, order_id: int) -> None:
+    members = index.get(key)
+    if members is not None:
+        members.pop(order_id, None)
+        if not members:
+            del index[key]

@@ -3,15 +3,23 @@
 Contract every adapter keeps: `append` stores a batch atomically (all or nothing) and returns
 only once the batch is durable to the adapter's standard; `replay` yields every appended event
 in append order. The engine appends before it acknowledges or publishes anything.
+
+Beyond the log, a store keeps one *checkpoint* (a JSON-able document of the engine's hot state,
+covering every event appended before it was saved) so a restart replays only what came after
+it, and answers for what the hot state set aside: the latest snapshot of any order, and the
+executions since a time.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
-from tickgate.trading.events import StoredEvent, decode, encode
+from tickgate.model.orders import Fill, Order
+from tickgate.trading.events import OrderFilled, SessionClosed, StoredEvent, decode, encode
+
+Checkpoint = dict[str, Any]
 
 
 class EventStore(Protocol):
@@ -25,6 +33,22 @@ class EventStore(Protocol):
         """Every stored event, oldest first."""
         ...
 
+    def restore(self) -> tuple[Checkpoint | None, Iterator[StoredEvent]]:
+        """The latest checkpoint (None when there is none) and the events stored after it."""
+        ...
+
+    def save_checkpoint(self, document: Checkpoint) -> None:
+        """Durably keep `document` as the checkpoint covering every event appended so far."""
+        ...
+
+    def order(self, order_id: int) -> Order | None:
+        """The latest stored snapshot of `order_id`, or None when no event names it."""
+        ...
+
+    def fills_since(self, ts_ns: int) -> list[Fill]:
+        """Stored executions at or after `ts_ns`, in append order."""
+        ...
+
     def close(self) -> None:
         """Release the store's resources; further use is an error."""
         ...
@@ -34,25 +58,67 @@ class MemoryEventStore:
     """A non-durable store for tests and throw-away simulations.
 
     Events go through the same JSON codec as the durable stores, so a test with this store
-    also proves that every event survives serialization.
+    also proves that every event survives serialization. `fills_since` walks the kept fills:
+    this store is not meant for long histories.
     """
 
     def __init__(self) -> None:
         self._rows: list[tuple[str, str]] = []
+        self._checkpoint: tuple[int, str] | None = None
+        self._latest: dict[int, int] = {}
+        self._fills: list[int] = []
+        self.commits = 0
 
     def append(self, events: Sequence[StoredEvent]) -> None:
         """Keep `events` (encoded) in memory."""
         for event in events:
             kind, payload = encode(event)
+            if isinstance(event, OrderFilled):
+                self._fills.append(len(self._rows))
+            if not isinstance(event, SessionClosed):
+                self._latest[event.order.order_id] = len(self._rows)
             self._rows.append((kind, json.dumps(payload)))
+        self.commits += 1
 
     def replay(self) -> Iterator[StoredEvent]:
         """Decode the kept events, oldest first."""
-        for kind, payload in list(self._rows):
-            yield decode(kind, json.loads(payload))
+        return self._decoded(0)
+
+    def restore(self) -> tuple[Checkpoint | None, Iterator[StoredEvent]]:
+        """The kept checkpoint and the events after it."""
+        if self._checkpoint is None:
+            return None, self._decoded(0)
+        covered, document = self._checkpoint
+        return json.loads(document), self._decoded(covered)
+
+    def save_checkpoint(self, document: Checkpoint) -> None:
+        """Keep `document` as covering every event so far."""
+        self._checkpoint = (len(self._rows), json.dumps(document))
+
+    def order(self, order_id: int) -> Order | None:
+        """The latest kept snapshot of `order_id`."""
+        row = self._latest.get(order_id)
+        if row is None:
+            return None
+        event = decode(*self._row(row))
+        assert not isinstance(event, SessionClosed)
+        return event.order
+
+    def fills_since(self, ts_ns: int) -> list[Fill]:
+        """Kept executions at or after `ts_ns`."""
+        fills = [decode(*self._row(row)) for row in self._fills]
+        return [e.fill for e in fills if isinstance(e, OrderFilled) and e.fill.ts_ns >= ts_ns]
 
     def close(self) -> None:
         """Nothing to release."""
+
+    def _row(self, index: int) -> tuple[str, dict[str, Any]]:
+        kind, payload = self._rows[index]
+        return kind, json.loads(payload)
+
+    def _decoded(self, start: int) -> Iterator[StoredEvent]:
+        for index in range(start, len(self._rows)):
+            yield decode(*self._row(index))
 
     def __len__(self) -> int:
         return len(self._rows)

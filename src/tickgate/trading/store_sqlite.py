@@ -4,7 +4,13 @@ Durability: `synchronous=FULL` makes every committed batch reach the disk before
 returns, so neither a process kill nor a power loss loses an acknowledged order. (NORMAL would
 already survive `kill -9` in WAL mode but may lose the last commits on power loss; trading events
 are few and small, so the extra fsync is cheap.) Each `append` is one transaction: a batch is
-stored whole or not at all.
+stored whole or not at all; `commits` counts them.
+
+Schema version 2 (`PRAGMA user_version`): each event row also carries the order id it names and
+its time (the fill's time for executions), indexed, so one order's latest snapshot and the
+executions since a time are found without reading the log; and a one-row `checkpoint` table
+holds the engine's hot state with the last event it covers. A version-1 file (events only) is
+migrated in place, in one transaction, when it is opened; a file of a newer version is refused.
 """
 
 from __future__ import annotations
@@ -15,15 +21,53 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from tickgate.trading.events import StoredEvent, decode, encode
+from tickgate.model.orders import Fill, Order
+from tickgate.trading.events import OrderFilled, SessionClosed, StoredEvent, decode, encode
+from tickgate.trading.store import Checkpoint
 
-_SCHEMA = """
+SCHEMA_VERSION = 2
+
+_EVENTS = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,
-    payload TEXT NOT NULL
+    payload TEXT NOT NULL,
+    order_id INTEGER,
+    ts_ns INTEGER
 )
 """
+_INDEXES_AND_CHECKPOINT = (
+    "CREATE INDEX IF NOT EXISTS events_by_order ON events (order_id, seq)",
+    "CREATE INDEX IF NOT EXISTS fills_by_time ON events (ts_ns) WHERE kind = 'OrderFilled'",
+    """CREATE TABLE IF NOT EXISTS checkpoint (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL,
+        payload TEXT NOT NULL
+    )""",
+)
+# Version 1 rows get their order id and time from the JSON payload they already hold.
+_MIGRATE_FROM_1 = (
+    "ALTER TABLE events ADD COLUMN order_id INTEGER",
+    "ALTER TABLE events ADD COLUMN ts_ns INTEGER",
+    """UPDATE events SET
+        order_id = json_extract(payload, '$.order.order_id'),
+        ts_ns = CASE kind
+            WHEN 'OrderFilled' THEN json_extract(payload, '$.fill.ts_ns')
+            WHEN 'SessionClosed' THEN json_extract(payload, '$.ts_ns')
+            ELSE json_extract(payload, '$.order.updated_ns') END""",
+)
+
+
+class SchemaVersionError(RuntimeError):
+    """The file was written by a newer tickgate, whose schema this one does not know."""
+
+
+def _columns(event: StoredEvent) -> tuple[int | None, int]:
+    if isinstance(event, SessionClosed):
+        return None, event.ts_ns
+    if isinstance(event, OrderFilled):
+        return event.order.order_id, event.fill.ts_ns
+    return event.order.order_id, event.order.updated_ns
 
 
 #: Orders and fills are private: the file is owner-only from its creation (SQLite gives its WAL
@@ -32,7 +76,10 @@ FILE_MODE = 0o600
 
 
 class SqliteEventStore:
-    """Trading events in a SQLite file; create the parent directory first."""
+    """Trading events in a SQLite file; create the parent directory first.
+
+    Raises SchemaVersionError for a file of a newer schema version.
+    """
 
     def __init__(self, path: str | Path) -> None:
         _make_private(Path(path))
@@ -40,28 +87,108 @@ class SqliteEventStore:
         self._db = sqlite3.connect(str(path), isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(_SCHEMA)
+        self.commits = 0
+        self._migrate()
 
-    def append(self, events: Sequence[StoredEvent]) -> None:
-        """Store `events` in one durable transaction, in order."""
-        rows = [(kind, json.dumps(payload)) for kind, payload in map(encode, events)]
+    def _migrate(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            self._db.executemany("INSERT INTO events (kind, payload) VALUES (?, ?)", rows)
+            (version,) = self._db.execute("PRAGMA user_version").fetchone()
+            if version > SCHEMA_VERSION:
+                raise SchemaVersionError(
+                    f"trading store schema version {version} is newer than this tickgate's "
+                    f"({SCHEMA_VERSION}); upgrade tickgate to open it"
+                )
+            if version < SCHEMA_VERSION:
+                existing = self._db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+                ).fetchone()
+                if existing is None:
+                    self._db.execute(_EVENTS)
+                else:
+                    for statement in _MIGRATE_FROM_1:
+                        self._db.execute(statement)
+                for statement in _INDEXES_AND_CHECKPOINT:
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 
+    def append(self, events: Sequence[StoredEvent]) -> None:
+        """Store `events` in one durable transaction, in order."""
+        rows = []
+        for event in events:
+            kind, payload = encode(event)
+            rows.append((kind, json.dumps(payload), *_columns(event)))
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(
+                "INSERT INTO events (kind, payload, order_id, ts_ns) VALUES (?, ?, ?, ?)", rows
+            )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        self.commits += 1
+
     def replay(self) -> Iterator[StoredEvent]:
         """Every stored event, oldest first."""
-        cursor = self._db.execute("SELECT kind, payload FROM events ORDER BY seq")
-        for kind, payload in cursor.fetchall():
-            yield decode(kind, json.loads(payload))
+        return self._events_after(0)
+
+    def restore(self) -> tuple[Checkpoint | None, Iterator[StoredEvent]]:
+        """The checkpoint and the events stored after it (all of them without a checkpoint)."""
+        row = self._db.execute("SELECT seq, payload FROM checkpoint WHERE id = 1").fetchone()
+        if row is None:
+            return None, self._events_after(0)
+        seq, payload = row
+        return json.loads(payload), self._events_after(seq)
+
+    def save_checkpoint(self, document: Checkpoint) -> None:
+        """Keep `document` as the checkpoint of every event stored so far (one transaction)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO checkpoint (id, seq, payload) "
+                "VALUES (1, (SELECT COALESCE(MAX(seq), 0) FROM events), ?)",
+                (json.dumps(document),),
+            )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def order(self, order_id: int) -> Order | None:
+        """The latest stored snapshot of `order_id` (one index lookup)."""
+        row = self._db.execute(
+            "SELECT kind, payload FROM events WHERE order_id = ? ORDER BY seq DESC LIMIT 1",
+            (order_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        event = decode(row[0], json.loads(row[1]))
+        return None if isinstance(event, SessionClosed) else event.order
+
+    def fills_since(self, ts_ns: int) -> list[Fill]:
+        """Stored executions at or after `ts_ns`, in append order (an index range scan)."""
+        rows = self._db.execute(
+            "SELECT payload FROM events WHERE kind = 'OrderFilled' AND ts_ns >= ? ORDER BY seq",
+            (ts_ns,),
+        ).fetchall()
+        fills = [decode("OrderFilled", json.loads(payload)) for (payload,) in rows]
+        return [e.fill for e in fills if isinstance(e, OrderFilled)]
 
     def close(self) -> None:
         """Close the database connection."""
         self._db.close()
+
+    def _events_after(self, seq: int) -> Iterator[StoredEvent]:
+        cursor = self._db.execute(
+            "SELECT kind, payload FROM events WHERE seq > ? ORDER BY seq", (seq,)
+        )
+        for kind, payload in cursor:
+            yield decode(kind, json.loads(payload))
 
 
 def _make_private(path: Path) -> None:
