@@ -230,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         orders, samples, checkpoints_for(orders), lambda line: print(line, file=sys.stderr)
     )
     document["machine"] = report.machine()
+    document["table"] = table_lines(document)
     path = report.write_result(report.today(), NAME, document, quick=options.quick)
     print("\n".join(table_lines(document)))
     for check in document["checks"]:

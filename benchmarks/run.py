@@ -1,6 +1,8 @@
-"""Run the fan-out benchmarks (issue 6) and print a table of medians.
+"""Run the fan-out benchmarks (issue 6) and the trading-history one (issue 9); print a table.
 
     python benchmarks/run.py [--quick] [--scenario NAME ...] [--runs N] [--profile]
+
+`trading-history` runs in this process (`bench_trading.py`); every other scenario is a fan-out one:
 
 Each scenario starts a server process (tickgate, or a reference) pinned to one core and the C
 load generator (compiled here with gcc -O2) pinned to another, three runs per variant by default,
@@ -19,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import bench_trading
 import orjson
 import report
 import table
@@ -171,6 +174,9 @@ def selected(names: list[str]) -> list[Scenario]:
     scenarios = all_scenarios()
     if not names:
         return scenarios
+    names = [n for n in names if n != bench_trading.NAME]
+    if not names:
+        return []
     chosen = [s for s in scenarios if any(s.name == n or s.name.startswith(n + "-") for n in names)]
     if not chosen:
         raise SystemExit(
@@ -179,18 +185,8 @@ def selected(names: list[str]) -> list[Scenario]:
     return chosen
 
 
-def main() -> int:
-    options = parse_args()
-    if options.list:
-        print("\n".join(s.name for s in all_scenarios()))
-        return 0
-    options.runs = options.runs or (1 if options.quick else 3)
-    options.warmup = (
-        options.warmup if options.warmup is not None else (0.5 if options.quick else 1.0)
-    )
-    raise_fd_limit()
-    scenarios = selected(options.scenario)
-    date = report.today()
+def run_fanout(scenarios: list[Scenario], options: argparse.Namespace, date: str) -> None:
+    """Run the fan-out scenarios and write one JSON file each."""
     with tempfile.TemporaryDirectory(prefix="tickgate-loadgen-") as build:
         binary = compile_loadgen(Path(build))
         profiler = (
@@ -202,7 +198,25 @@ def main() -> int:
             document = run_scenario(scenario, binary, options, profiler)
             path = report.write_result(date, scenario.name, document, quick=options.quick)
             print(f"  wrote {path.relative_to(ROOT)}", file=sys.stderr)
-    names = [s.name for s in all_scenarios()]
+
+
+def main() -> int:
+    options = parse_args()
+    if options.list:
+        print("\n".join([*(s.name for s in all_scenarios()), bench_trading.NAME]))
+        return 0
+    options.runs = options.runs or (1 if options.quick else 3)
+    options.warmup = (
+        options.warmup if options.warmup is not None else (0.5 if options.quick else 1.0)
+    )
+    raise_fd_limit()
+    scenarios = selected(options.scenario)
+    date = report.today()
+    if scenarios:
+        run_fanout(scenarios, options, date)
+    if not options.scenario or bench_trading.NAME in options.scenario:
+        bench_trading.main(["--quick"] if options.quick else [])
+    names = [s.name for s in all_scenarios()] + [bench_trading.NAME]
     path, text = table.write_table(date, names, quick=options.quick)
     print(f"  wrote {path.relative_to(ROOT)}", file=sys.stderr)
     print(text, end="")
