@@ -38,7 +38,13 @@ from tickgate.trading.events import (
     StoredEvent,
     TradingEvent,
 )
-from tickgate.trading.matching import Market, MatchConfig, match, match_at_close
+from tickgate.trading.matching import (
+    Market,
+    MatchConfig,
+    match,
+    match_at_close,
+    reachable_limits,
+)
 from tickgate.trading.placement import Placement, PlacementDesk
 from tickgate.trading.portfolio import Portfolio, Position
 from tickgate.trading.queries import AccountViews
@@ -277,7 +283,8 @@ class TradingEngine(PlacementDesk, AccountViews):
 
     def _match_conid(self, conid: int, market: Market) -> None:
         now = self.clock.now_ns()
-        for order in list(self.state.working(conid)):
+        floor, ceiling = reachable_limits(market)
+        for order in self.state.matchable(conid, floor, ceiling):
             current = self.state.orders[order.order_id]
             if (
                 current.is_working

@@ -189,6 +189,18 @@ def match(order: Order, market: Market, config: MatchConfig, *, min_tick: Decima
     return MatchResult(stop_price=stop, triggered=True, quantity=quantity, price=price)
 
 
+def reachable_limits(market: Market) -> tuple[Decimal | None, Decimal | None]:
+    """The lowest buy limit and the highest sell limit that `market` may fill (None: none).
+
+    A resting buy limit below both the ask and the last price cannot fill on this quote, nor
+    a sell limit above both the bid and the last, whatever the queue model: the engine skips
+    them without matching, so a quote costs what it can fill, not what rests far away.
+    """
+    buys = [p for p in (market.ask, market.last) if p > 0]
+    sells = [p for p in (market.bid, market.last) if p > 0]
+    return (min(buys) if buys else None), (max(sells) if sells else None)
+
+
 def match_at_close(order: Order, close: Decimal) -> Decimal | None:
     """The quantity a MOC/LOC order fills at the session's `close` price, or None.
 

@@ -4,16 +4,19 @@
 restarted engine is in exactly the state it acknowledged.
 
 What stays in memory (the *hot* state) is what trading and the day's queries touch: working
-orders (indexed by conid, by bracket parent and by OCA group, so a quote or a fill touches only
-the orders it concerns), the orders and fills of the current day, each working order's fill
-tally, and the portfolios. A session close (`SessionClosed`) sets the finished day aside: its
-finished orders and its fills leave the hot state; they stay in the store, which answers for
+orders (indexed by conid, by bracket parent and by OCA group, and resting limit orders by
+price, so a quote or a fill touches only the orders it can fill or concerns), the orders and
+fills of the current day, each working order's fill tally, and the portfolios. A session
+close (`SessionClosed`) sets the finished day aside: its finished orders and its fills leave
+the hot state; they stay in the store, which answers for
 them (`EventStore.order`, `EventStore.fills_since`). No operation here walks the history, so the
 cost of placing, matching and querying does not grow with it.
 """
 
 from __future__ import annotations
 
+import bisect
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,7 +24,7 @@ from typing import TypeVar
 
 from tickgate.model.accounts import AccountConfig
 from tickgate.model.instruments import Instrument
-from tickgate.model.orders import Fill, Order
+from tickgate.model.orders import Fill, Order, OrderType, Side
 from tickgate.trading.events import (
     OrderFilled,
     SessionClosed,
@@ -63,6 +66,10 @@ class TradingState:
     session_start_ns: int = 0
     last_prices: dict[int, Decimal] = field(default_factory=dict)
     _by_conid: dict[int, dict[int, Order]] = field(default_factory=dict)
+    #: Working LMT orders per (conid, side) as (limit, order id), ascending.
+    _limits: dict[tuple[int, Side], list[tuple[Decimal, int]]] = field(default_factory=dict)
+    #: Every other working order per conid (stops, trailing, market, at-close): matched always.
+    _others: dict[int, dict[int, None]] = field(default_factory=dict)
     _children: dict[int, dict[int, None]] = field(default_factory=dict)
     _oca: dict[str, dict[int, None]] = field(default_factory=dict)
 
@@ -89,6 +96,11 @@ class TradingState:
 
     def put(self, order: Order) -> None:
         """Store `order`'s latest snapshot and keep the working-order indexes in step."""
+        before = self.orders.get(order.order_id)
+        if before is None or _book_key(before) != _book_key(order):
+            if before is not None:
+                self._unbook(before)
+            self._book(order)
         self.orders[order.order_id] = order
         self.next_order_id = max(self.next_order_id, order.order_id + 1)
         if order.c_oid is not None:
@@ -101,6 +113,44 @@ class TradingState:
                 self._oca.setdefault(order.oca_group, {})[order.order_id] = None
         else:
             self._unindex(order)
+
+    def _book(self, order: Order) -> None:
+        key = _book_key(order)
+        if key is None:
+            return
+        if key[2] is None:
+            self._others.setdefault(order.conid, {})[order.order_id] = None
+        else:
+            book = self._limits.setdefault((order.conid, order.side), [])
+            bisect.insort(book, (key[2], order.order_id))
+
+    def _unbook(self, order: Order) -> None:
+        key = _book_key(order)
+        if key is None:
+            return
+        if key[2] is None:
+            _discard(self._others, order.conid, order.order_id)
+            return
+        book = self._limits[(order.conid, order.side)]
+        del book[bisect.bisect_left(book, (key[2], order.order_id))]
+        if not book:
+            del self._limits[(order.conid, order.side)]
+
+    def matchable(
+        self, conid: int, buy_floor: Decimal | None, sell_ceiling: Decimal | None
+    ) -> list[Order]:
+        """Working orders of `conid` a quote may fill, oldest first: every order but resting
+        limits, and the buy limits at or above `buy_floor` and sell limits at or below
+        `sell_ceiling` (None: no limit of that side)."""
+        ids = list(self._others.get(conid, ()))
+        buys = self._limits.get((conid, Side.BUY))
+        if buys and buy_floor is not None:
+            ids += [i for _, i in buys[bisect.bisect_left(buys, (buy_floor, -1)) :]]
+        sells = self._limits.get((conid, Side.SELL))
+        if sells and sell_ceiling is not None:
+            ids += [i for _, i in sells[: bisect.bisect_right(sells, (sell_ceiling, sys.maxsize))]]
+        ids.sort()
+        return [self.orders[i] for i in ids]
 
     def _unindex(self, order: Order) -> None:
         _discard(self._by_conid, order.conid, order.order_id)
@@ -166,6 +216,15 @@ class TradingState:
     def tally(self, order_id: int) -> FillTally:
         """The fills of `order_id` so far (zero for one that never filled)."""
         return self.tallies.get(order_id, FillTally())
+
+
+def _book_key(order: Order) -> tuple[int, Side, Decimal | None] | None:
+    """Where a working order is booked: (conid, side, limit) for a resting LMT order, limit
+    None for every other type, None when it does not work."""
+    if not order.is_working:
+        return None
+    limit = order.price if order.order_type is OrderType.LMT else None
+    return order.conid, order.side, limit
 
 
 def _discard(index: dict[_K, dict[int, _V]], key: _K, order_id: int) -> None:

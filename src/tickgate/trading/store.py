@@ -12,9 +12,10 @@ executions since a time.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
+
+import orjson
 
 from tickgate.model.orders import Fill, Order
 from tickgate.trading.events import OrderFilled, SessionClosed, StoredEvent, decode, encode
@@ -77,7 +78,7 @@ class MemoryEventStore:
                 self._fills.append(len(self._rows))
             if not isinstance(event, SessionClosed):
                 self._latest[event.order.order_id] = len(self._rows)
-            self._rows.append((kind, json.dumps(payload)))
+            self._rows.append((kind, orjson.dumps(payload).decode()))
         self.commits += 1
 
     def replay(self) -> Iterator[StoredEvent]:
@@ -89,11 +90,11 @@ class MemoryEventStore:
         if self._checkpoint is None:
             return None, self._decoded(0)
         covered, document = self._checkpoint
-        return json.loads(document), self._decoded(covered)
+        return orjson.loads(document), self._decoded(covered)
 
     def save_checkpoint(self, document: Checkpoint) -> None:
         """Keep `document` as covering every event so far."""
-        self._checkpoint = (len(self._rows), json.dumps(document))
+        self._checkpoint = (len(self._rows), orjson.dumps(document).decode())
 
     def order(self, order_id: int) -> Order | None:
         """The latest kept snapshot of `order_id`."""
@@ -114,7 +115,7 @@ class MemoryEventStore:
 
     def _row(self, index: int) -> tuple[str, dict[str, Any]]:
         kind, payload = self._rows[index]
-        return kind, json.loads(payload)
+        return kind, orjson.loads(payload)
 
     def _decoded(self, start: int) -> Iterator[StoredEvent]:
         for index in range(start, len(self._rows)):

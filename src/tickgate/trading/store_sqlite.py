@@ -15,11 +15,12 @@ migrated in place, in one transaction, when it is opened; a file of a newer vers
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+import orjson
 
 from tickgate.model.orders import Fill, Order
 from tickgate.trading.events import OrderFilled, SessionClosed, StoredEvent, decode, encode
@@ -121,7 +122,7 @@ class SqliteEventStore:
         rows = []
         for event in events:
             kind, payload = encode(event)
-            rows.append((kind, json.dumps(payload), *_columns(event)))
+            rows.append((kind, orjson.dumps(payload).decode(), *_columns(event)))
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.executemany(
@@ -143,7 +144,7 @@ class SqliteEventStore:
         if row is None:
             return None, self._events_after(0)
         seq, payload = row
-        return json.loads(payload), self._events_after(seq)
+        return orjson.loads(payload), self._events_after(seq)
 
     def save_checkpoint(self, document: Checkpoint) -> None:
         """Keep `document` as the checkpoint of every event stored so far (one transaction)."""
@@ -152,7 +153,7 @@ class SqliteEventStore:
             self._db.execute(
                 "INSERT OR REPLACE INTO checkpoint (id, seq, payload) "
                 "VALUES (1, (SELECT COALESCE(MAX(seq), 0) FROM events), ?)",
-                (json.dumps(document),),
+                (orjson.dumps(document).decode(),),
             )
         except BaseException:
             self._db.execute("ROLLBACK")
@@ -167,7 +168,7 @@ class SqliteEventStore:
         ).fetchone()
         if row is None:
             return None
-        event = decode(row[0], json.loads(row[1]))
+        event = decode(row[0], orjson.loads(row[1]))
         return None if isinstance(event, SessionClosed) else event.order
 
     def fills_since(self, ts_ns: int) -> list[Fill]:
@@ -176,7 +177,7 @@ class SqliteEventStore:
             "SELECT payload FROM events WHERE kind = 'OrderFilled' AND ts_ns >= ? ORDER BY seq",
             (ts_ns,),
         ).fetchall()
-        fills = [decode("OrderFilled", json.loads(payload)) for (payload,) in rows]
+        fills = [decode("OrderFilled", orjson.loads(payload)) for (payload,) in rows]
         return [e.fill for e in fills if isinstance(e, OrderFilled)]
 
     def close(self) -> None:
@@ -188,7 +189,7 @@ class SqliteEventStore:
             "SELECT kind, payload FROM events WHERE seq > ? ORDER BY seq", (seq,)
         )
         for kind, payload in cursor:
-            yield decode(kind, json.loads(payload))
+            yield decode(kind, orjson.loads(payload))
 
 
 def _make_private(path: Path) -> None:
