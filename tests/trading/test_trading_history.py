@@ -212,3 +212,22 @@ def test_bracket_child_of_a_parent_filled_on_an_earlier_day_still_works() -> Non
     _quote(engine, 109.99, 110.0, 110.0)
     assert engine.order_status(int(child["order_id"]))["order_status"] == "Filled"
     assert engine.state.orders[int(child["order_id"])].status is OrderStatus.FILLED
+
+
+def test_a_set_aside_orders_coid_stays_taken_for_24_hours_also_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    engine = _engine(SqliteEventStore(tmp_path / "t.db"), clock)
+    _quote(engine, 99.99, 100.01, 100.0)
+    _place(engine, **_order("BUY", "MKT", 1, cOID="once"))  # fills: not working
+    clock.advance(seconds=3600)
+    engine.close_session()
+    engine.store.close()
+    reopened = _engine(SqliteEventStore(tmp_path / "t.db"), clock, engine.quotes)  # type: ignore[arg-type]
+    assert reopened.state.orders == {}
+    with pytest.raises(Exception, match="already registered"):
+        reopened.place(ACCT, [_order("BUY", "LMT", 1, price=90, cOID="once")])
+    clock.advance(seconds=DAY_S)
+    [ack] = reopened.place(ACCT, [_order("BUY", "LMT", 1, price=90, cOID="once")])
+    assert ack["order_status"] == "Submitted"

@@ -2,8 +2,8 @@
 
 A restart loads the latest checkpoint and replays only the events stored after it, instead of
 folding the whole history. The document holds exactly what `TradingState` keeps (working and
-the day's orders, the day's fills, fill tallies, portfolios, ids, marks); Decimals are written
-as exact strings, so a restored state equals the one that was saved.
+the day's orders, the day's fills, fill tallies, taken cOIDs, portfolios, ids, marks);
+Decimals are written as exact strings, so a restored state equals the one that was saved.
 
 Cash is kept relative to the account's deposits: a checkpoint restored under a different
 configured starting cash shifts cash, deposits and the session's opening value by the
@@ -36,6 +36,7 @@ def encode_state(state: TradingState) -> dict[str, Any]:
         "orders": [encode_order(o) for o in state.orders.values()],
         "fills": [encode_fill(f) for f in state.fills],
         "tallies": {str(i): [t.count, str(t.commission)] for i, t in state.tallies.items()},
+        "client_ids": [[account, c_oid, i] for (account, c_oid), i in state.client_ids.items()],
         "portfolios": {a: _encode_portfolio(p) for a, p in state.portfolios.items()},
     }
 
@@ -52,6 +53,8 @@ def restore_state(document: dict[str, Any], accounts: Iterable[AccountConfig]) -
     state = TradingState.empty(accounts)
     for order in document["orders"]:
         state.put(decode_order(order))
+    for account, c_oid, order_id in document["client_ids"]:
+        state.client_ids[(str(account), str(c_oid))] = int(order_id)
     state.next_order_id = int(document["next_order_id"])
     state.session_start_ns = int(document["session_start_ns"])
     state.last_prices = {int(c): Decimal(p) for c, p in document["last_prices"].items()}

@@ -39,12 +39,10 @@ from tickgate.trading.requests import (
     tif_of,
     trailing_type_of,
 )
-from tickgate.trading.state import TradingState
+from tickgate.trading.state import COID_MEMORY_NS, TradingState
 
 Item = tuple[OrderRequest, Instrument]
 
-#: IBKR: a cOID "must be unique for a 24h span"; tickgate also keeps it while its order works.
-COID_MEMORY_NS = 24 * 3600 * 1_000_000_000
 #: Most orders one placement may carry (a bracket is three); more is a 400.
 MAX_ORDERS_PER_REQUEST = 100
 _ORDER_ID = re.compile(r"[0-9]{1,18}", re.ASCII)

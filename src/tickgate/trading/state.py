@@ -33,6 +33,8 @@ from tickgate.trading.events import (
 from tickgate.trading.portfolio import Portfolio
 
 FIRST_ORDER_ID = 1_000_000_001
+#: IBKR: a cOID "must be unique for a 24h span"; tickgate also keeps it while its order works.
+COID_MEMORY_NS = 24 * 3600 * 1_000_000_000
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 
@@ -52,9 +54,10 @@ class TradingState:
     """Hot orders, fills and portfolios of all accounts. Owned by one TradingEngine.
 
     `orders` holds the working orders and those of the current day, in acceptance (= id)
-    order; `fills` the current day's fills. `instrument` is called for every fill to learn the
-    multiplier and security type; it must know every conid that was ever filled (the catalogue
-    does).
+    order; `fills` the current day's fills; `client_ids` the cOIDs still taken (see
+    `COID_MEMORY_NS`), also of orders set aside. `instrument` is called for every fill to
+    learn the multiplier and security type; it must know every conid that was ever filled (the
+    catalogue does).
     """
 
     portfolios: dict[str, Portfolio]
@@ -174,14 +177,21 @@ class TradingState:
 
         A finished bracket parent stays while a child of it works: the child's activity
         depends on it."""
+        before = self.orders
         self.orders = {
             i: o
-            for i, o in self.orders.items()
+            for i, o in before.items()
             if o.is_working or o.updated_ns >= start_ns or i in self._children
         }
         self.fills = [f for f in self.fills if f.ts_ns >= start_ns]
         self.tallies = {i: t for i, t in self.tallies.items() if i in self.orders}
-        self.client_ids = {k: i for k, i in self.client_ids.items() if i in self.orders}
+        # A set-aside order's cOID stays taken for its 24 hours (the store has the order).
+        taken_since = start_ns - COID_MEMORY_NS
+        self.client_ids = {
+            key: i
+            for key, i in self.client_ids.items()
+            if i in self.orders or (i in before and before[i].created_ns >= taken_since)
+        }
 
     def working(self, conid: int | None = None) -> Iterator[Order]:
         """Working orders (optionally of one conid), oldest first (time priority)."""
