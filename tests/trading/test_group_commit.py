@@ -7,15 +7,14 @@ a real child process with SIGKILL in the middle of grouped bursts.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import textwrap
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from tests.trading.children import start_child
 
 from tickgate.clock import FakeClock
 from tickgate.model.accounts import AccountConfig
@@ -211,11 +210,7 @@ GROUP = 7
 
 def test_sigkill_between_and_inside_group_commits_keeps_whole_groups(tmp_path: Path) -> None:
     db = tmp_path / "kill.db"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(db), str(Path(__file__).parent)],
-        stdout=subprocess.PIPE, env=env, text=True,
-    )  # fmt: skip
+    child = start_child(CHILD, db)
     assert child.stdout is not None
     published: list[int] = []
     for line in child.stdout:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import stat
-import subprocess
-import sys
 import textwrap
 from decimal import Decimal
 from pathlib import Path
+
+from tests.trading.children import start_child
 
 from tickgate.clock import FakeClock
 from tickgate.model.accounts import AccountConfig
@@ -103,11 +102,7 @@ CHILD = textwrap.dedent(
 
 def test_sigkill_mid_burst_loses_no_acknowledged_order(tmp_path: Path) -> None:
     db = tmp_path / "kill.db"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(db), str(Path(__file__).parent)],
-        stdout=subprocess.PIPE, env=env, text=True,
-    )  # fmt: skip
+    child = start_child(CHILD, db)
     assert child.stdout is not None
     acked: dict[int, str] = {}
     for line in child.stdout:
