@@ -3,8 +3,9 @@
 Ticks of a conid travel on the subject `<prefix>.tick.<conid>`; ticks of one conid that
 queued up together (the publisher outran the writer) share one message, so a busy conid costs
 fewer messages without any tick waiting for a batch to fill. Every member subscribes to
-`<prefix>.tick.*` once, when it connects, and hands each tick to its handlers; a member's own
-ticks reach its own handlers inside `publish` (the server does not echo them back).
+`<prefix>.tick.*` once, when it connects (unless it follows chosen conids instead, see
+`market_data`), and hands each tick to its handlers; a member's own ticks reach its own
+handlers inside `publish` (the server does not echo them back).
 
 What is guaranteed, and what is not (NATS core is at-most-once):
 
