@@ -4,6 +4,7 @@ repaired, slow consumers conflated."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -262,3 +263,37 @@ async def test_after_a_bus_outage_the_follower_resyncs_from_a_fresh_image(
     assert seqs == sorted(set(seqs)) and seqs[-1] == 100
     assert follower.stats.resyncs == 1 and follower.stats.gaps == 0
     assert merged(got.ticks, conid) == core.engine.snapshot(conid)
+
+
+async def test_a_stalled_edge_slows_neither_the_core_nor_a_healthy_edge(
+    core: Core, edge: NatsBus, nats_server: NatsServerProcess
+) -> None:
+    """A subscriber that stops reading (its socket buffer full) is nats-server's problem to
+    buffer or cut off: the core's publishing and another edge's stream go on at full pace."""
+    assert nats_server.port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", nats_server.port)
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    await reader.readline()  # the server's INFO; nothing is read after this
+    writer.write(b'CONNECT {"verbose":false}\r\nSUB tickgate.tick.* 1\r\nPING\r\n')
+    await writer.drain()
+    assert await reader.readline() == b"PONG\r\n"
+    conid = CONIDS[0]
+    got = Collector()
+    follower = MarketDataFollower(edge, got)
+    try:
+        await follower.follow(conid)
+        await eventually(lambda: follower.live(conid), "the image")
+        ticks = numbered_ticks([conid], 20_000)
+        for start in range(0, len(ticks), 64):
+            for tick in ticks[start : start + 64]:
+                core.publisher.publish(tick)
+            await asyncio.sleep(0)
+        await core.bus.flush()
+        await got.wait_seq(conid, 20_000, timeout=30)
+    finally:
+        await follower.close()
+        writer.close()
+        await writer.wait_closed()
+    assert core.bus.stats.dropped == 0
+    assert got.seqs[conid] == list(range(1, 20_001))  # every tick, once, in order
