@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from tickgate.clock import Clock
-from tickgate.errors import RequestError
+from tickgate.errors import NotFoundError, RequestError
 from tickgate.market.bars import MINUTE_NS, Bar, LiveBars
 from tickgate.market.calendar import calendar_of
 from tickgate.market.history_payload import history_payload, smh_payload
@@ -197,6 +197,15 @@ class HistoryService:
             return _as_source(out, kind, instrument.min_tick)
 
         return compute
+
+    def average_daily_volume(self, conid: int) -> float:
+        """The average daily volume of `conid` in its synthetic past (0 when the instrument
+        has no volume, or is not in the catalogue)."""
+        try:
+            instrument = self._instruments.get(conid)
+        except NotFoundError:
+            return 0.0
+        return self._synthetic_of(instrument).day_volume
 
     def _synthetic_of(self, instrument: Instrument) -> SyntheticHistory:
         history = self._synthetic.get(instrument.conid)

@@ -87,6 +87,11 @@ class SyntheticHistory:
         self._reference = max(1, round(float(instrument.reference_price) / self._tick))
 
     @property
+    def day_volume(self) -> float:
+        """The level the synthetic days' volumes are drawn around (0 for unvolumed types)."""
+        return self._day_volume
+
+    @property
     def anchor_ns(self) -> int:
         """The end of the synthetic history (the anchor, floored to the minute)."""
         return self._anchor_ns

@@ -34,6 +34,7 @@ from tickgate.server import (
     rest_marketdata,
     rest_orders,
     rest_portfolio,
+    rest_scanner,
     rest_session,
     ws_current,
     ws_legacy,
@@ -185,8 +186,10 @@ def build_app(
         + rest_contracts.ROUTES
         + rest_marketdata.ROUTES
         + rest_orders.ROUTES
-        + rest_portfolio.ROUTES,
+        + rest_portfolio.ROUTES
+        + rest_scanner.ROUTES,
     )
+    rest_scanner.install(app, gateway)
     app.router.add_get("/v1/portal/ws", ws_legacy.handler)
     app.router.add_get("/v1/api/ws", ws_current.handler)
     market_control.add_routes(app)
