@@ -36,6 +36,7 @@ from tickgate.server import (
     rest_portfolio,
     rest_scanner,
     rest_session,
+    rest_whatif,
     ws_current,
     ws_legacy,
 )
@@ -185,6 +186,7 @@ def build_app(
         rest_session.ROUTES
         + rest_contracts.ROUTES
         + rest_marketdata.ROUTES
+        + rest_whatif.ROUTES
         + rest_orders.ROUTES
         + rest_portfolio.ROUTES
         + rest_scanner.ROUTES,

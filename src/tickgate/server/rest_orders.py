@@ -21,11 +21,26 @@ def _order_id(request: web.Request) -> int:
     return parse_int(request.match_info["order_id"], "orderId")
 
 
-async def place(request: web.Request) -> web.Response:
+async def order_list(request: web.Request, *, single: bool = False) -> list[dict[str, Any]]:
+    """The orders of a placement body, `{"orders": [{...}, ...]}`; with `single` (the older
+    `.../order` routes) one bare order object is accepted too. Raises RequestError (400)."""
     body = await json_body(request)
+    if single and "orders" not in body and body:
+        return [body]
     orders = body.get("orders")
     if not isinstance(orders, list) or not orders or not all(isinstance(o, dict) for o in orders):
         raise RequestError('body must be {"orders": [ {...}, ... ]} with at least one order')
+    return orders
+
+
+async def place(request: web.Request) -> web.Response:
+    orders = await order_list(request)
+    return json_response(_trading(request).place(request.match_info["account"], orders))
+
+
+async def place_single(request: web.Request) -> web.Response:
+    """The older single-order route: the same engine path as `place`."""
+    orders = await order_list(request, single=True)
     return json_response(_trading(request).place(request.match_info["account"], orders))
 
 
@@ -66,8 +81,14 @@ def _account_filter(request: web.Request) -> str | None:
     return account or None
 
 
+def _filters(request: web.Request) -> list[str]:
+    """Every `filters` value, whatever the parameter's case, repeated or comma-separated."""
+    values = [v for k, v in request.query.items() if k.lower() == "filters"]
+    return [f for value in values for f in value.split(",") if f.strip()]
+
+
 async def live_orders(request: web.Request) -> web.Response:
-    filters = [f for f in request.query.get("filters", "").split(",") if f.strip()]
+    filters = _filters(request)
     query_bool(request, "force", default=False)  # validated; every call returns the full day
     return json_response(_trading(request).orders(filters, account=_account_filter(request)))
 
@@ -99,6 +120,7 @@ async def switch_account(request: web.Request) -> web.Response:
 
 ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/iserver/account/{account}/orders", place),
+    ("POST", "/iserver/account/{account}/order", place_single),
     ("POST", "/iserver/reply/{reply_id}", reply),
     ("POST", "/iserver/account/{account}/order/{order_id}", modify),
     ("DELETE", "/iserver/account/{account}/order/{order_id}", cancel),

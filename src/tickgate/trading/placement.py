@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tickgate.clock import Clock
 from tickgate.errors import RequestError
@@ -20,10 +20,11 @@ from tickgate.model.orders import Order
 from tickgate.protocol.rest_values import shown
 from tickgate.trading import lifecycle
 from tickgate.trading.events import OrderAccepted, OrderUpdated, StoredEvent
-from tickgate.trading.matching import Market
+from tickgate.trading.matching import Market, match
 from tickgate.trading.orders import OrderEvent
 from tickgate.trading.portfolio import Portfolio, initial_margin_rate
-from tickgate.trading.questions import QuestionBook, questions_for
+from tickgate.trading.preview import Estimate, Preview, preview
+from tickgate.trading.questions import Question, QuestionBook, questions_for
 from tickgate.trading.requests import (
     InstrumentLookup,
     OrderRejectedError,
@@ -40,6 +41,9 @@ from tickgate.trading.requests import (
     trailing_type_of,
 )
 from tickgate.trading.state import COID_MEMORY_NS, TradingState
+
+if TYPE_CHECKING:
+    from tickgate.trading.engine import TradingConfig
 
 Item = tuple[OrderRequest, Instrument]
 
@@ -69,6 +73,8 @@ def _ack(order: Order) -> dict[str, Any]:
     }
     if order.c_oid is not None:
         ack["local_order_id"] = order.c_oid
+    if order.parent_id is not None:
+        ack["parent_order_id"] = str(order.parent_id)
     return ack
 
 
@@ -78,6 +84,7 @@ class PlacementDesk(ABC):
     state: TradingState
     instruments: InstrumentLookup
     clock: Clock
+    config: TradingConfig
 
     def __init__(self, *, seed: int) -> None:
         self._replies: QuestionBook[_Parked] = QuestionBook(seed=seed)
@@ -139,6 +146,40 @@ class PlacementDesk(ABC):
         self._replies.interrupt()
         self._settle()
         self.portfolio_of(account)
+        items = self._parse_batch(order_requests)
+        self._check_batch(account, items)
+        questions = self._replies.unsuppressed(self._questions(items))
+        if questions:
+            return self._replies.ask(_Parked(account, items), questions)
+        return self._submit(account, items)
+
+    def what_if(self, account: str, order_requests: Sequence[Mapping[str, Any]]) -> Preview:
+        """What placing these orders would do to the account, without placing them.
+
+        The orders are validated exactly as `place` does and raise the same errors, except
+        that a lack of buying power is reported in `Preview.error`. Nothing is stored,
+        matched, published or parked; pending reply ids become stale as with any command.
+        """
+        self._replies.interrupt()
+        self._settle()
+        portfolio = self.portfolio_of(account)
+        items = self._parse_batch(order_requests)
+        self._check_references(account, items)
+        try:
+            self._check_buying_power(account, items)
+            error = None
+        except OrderRejectedError as exc:
+            error = exc.message
+        estimates = [
+            Estimate(request, instrument, self._fill_estimate(account, request, instrument))
+            for request, instrument in items
+            if request.parent_ref is None  # bracket children only close the parent's position
+        ]
+        warnings = [q.text for q in self._questions(items)]
+        schedule = self.config.commissions
+        return preview(portfolio, estimates, schedule, warnings=warnings, error=error)
+
+    def _parse_batch(self, order_requests: Sequence[Mapping[str, Any]]) -> list[Item]:
         if not order_requests:
             raise OrderRejectedError("No orders in the request")
         if len(order_requests) > MAX_ORDERS_PER_REQUEST:
@@ -146,13 +187,24 @@ class PlacementDesk(ABC):
                 f"Too many orders in one request: at most {MAX_ORDERS_PER_REQUEST}, "
                 f"got {len(order_requests)}"
             )
-        items = [parse_order(raw, self.instruments) for raw in order_requests]
-        self._check_batch(account, items)
-        asked = [q for r, i in items for q in questions_for(r, i, self._reference(i))]
-        questions = self._replies.unsuppressed(asked)
-        if questions:
-            return self._replies.ask(_Parked(account, items), questions)
-        return self._submit(account, items)
+        return [parse_order(raw, self.instruments) for raw in order_requests]
+
+    def _questions(self, items: list[Item]) -> list[Question]:
+        return [q for r, i in items for q in questions_for(r, i, self._reference(i))]
+
+    def _fill_estimate(self, account: str, request: OrderRequest, inst: Instrument) -> Decimal:
+        """The price the order would fill at on the current quote (by the engine's own
+        matching), else its limit or stop price, else the market's reference price."""
+        market = self.market(inst.conid)
+        if market is not None:
+            draft = lifecycle.new_order(
+                request, account=account, order_id=0, parent_id=None, oca_group=None,
+                now_ns=self.clock.now_ns(),
+            )  # fmt: skip
+            result = match(draft, market, self.config.match, min_tick=inst.min_tick)
+            if result.filled and result.price is not None:
+                return result.price
+        return request.price or request.aux_price or self._reference(inst) or inst.reference_price
 
     def reply(self, reply_id: str, confirmed: bool) -> list[dict[str, Any]]:
         """Answer a question: the next question, or the acknowledgements.
@@ -169,6 +221,11 @@ class PlacementDesk(ABC):
         return self._submit(parked.account, parked.items)
 
     def _check_batch(self, account: str, items: list[Item]) -> None:
+        self._check_references(account, items)
+        self._check_buying_power(account, items)
+
+    def _check_references(self, account: str, items: list[Item]) -> None:
+        """Currencies, cOIDs and parents; raises OrderRejectedError or RequestError."""
         base = self.portfolio_of(account).config.base_currency
         for _, instrument in items:
             if instrument.currency != base:
@@ -188,7 +245,6 @@ class PlacementDesk(ABC):
                 self._existing_parent(account, request.parent_ref)
             if c_oid is not None:
                 seen.add(c_oid)
-        self._check_buying_power(account, items)
 
     def _registered(self, account: str, c_oid: str) -> bool:
         """True while `c_oid` is taken: its order still works or is less than 24 h old."""

@@ -113,6 +113,8 @@ def order_status(order: Order, instrument: Instrument) -> dict[str, Any]:
         "listing_exchange": instrument.listing_exchange or instrument.exchange,
         "currency": instrument.currency,
         "cOID": order.c_oid,
+        # A bracket child names its parent, as in the place/reply acknowledgement.
+        "parent_order_id": str(order.parent_id) if order.parent_id is not None else None,
     }
 
 

@@ -1,0 +1,126 @@
+"""What an order would do to an account, computed without placing it (`.../orders/whatif`).
+
+The preview books hypothetical fills on a copy of the account's `Portfolio`, with the same
+commission schedule and margin model a real placement then uses, so its "after" numbers are the
+ones the account shows right after the orders fill at the estimated prices. Nothing is stored,
+published or matched.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tickgate.model.instruments import Instrument
+from tickgate.model.orders import Fill
+from tickgate.trading.commissions import CommissionSchedule
+from tickgate.trading.portfolio import Portfolio
+from tickgate.trading.requests import OrderRequest
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One measure before and after the previewed orders."""
+
+    before: Decimal
+    after: Decimal
+
+    @property
+    def change(self) -> Decimal:
+        return self.after - self.before
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """One order of the preview and the price it is expected to fill at."""
+
+    request: OrderRequest
+    instrument: Instrument
+    price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """The effect of a batch of orders on one account, in its base currency.
+
+    `value` and `commission` sum the orders that open or change a position (bracket children
+    only close their parent's and are left out, as in the buying-power check); `position` is
+    that of the first such order's contract. `warnings` are the questions a placement would
+    ask; `error` the reason a placement would be refused for lack of funds, else None.
+    """
+
+    currency: str
+    estimates: tuple[Estimate, ...]
+    value: Decimal
+    commission: Decimal
+    equity: Change
+    initial: Change
+    maintenance: Change
+    position: Change
+    warnings: tuple[str, ...]
+    error: str | None
+
+
+def preview(
+    portfolio: Portfolio,
+    estimates: Sequence[Estimate],
+    schedule: CommissionSchedule,
+    *,
+    warnings: Sequence[str] = (),
+    error: str | None = None,
+) -> Preview:
+    """Book `estimates` (top-level orders only) on a copy of `portfolio` and compare.
+
+    `portfolio` is left untouched.
+    """
+    after = copy.deepcopy(portfolio)
+    value = commission = ZERO
+    for estimate in estimates:
+        request, instrument = estimate.request, estimate.instrument
+        fee = schedule.commission(instrument, request.quantity, estimate.price)
+        after.apply_fill(_hypothetical_fill(portfolio, estimate, fee), instrument)
+        value += request.quantity * estimate.price * instrument.multiplier
+        commission += fee
+    return Preview(
+        currency=portfolio.config.base_currency,
+        estimates=tuple(estimates),
+        value=value,
+        commission=commission,
+        equity=Change(portfolio.net_liquidation, after.net_liquidation),
+        initial=Change(portfolio.initial_margin, after.initial_margin),
+        maintenance=Change(portfolio.maintenance_margin, after.maintenance_margin),
+        position=_position(portfolio, after, estimates),
+        warnings=tuple(warnings),
+        error=error,
+    )
+
+
+def _hypothetical_fill(portfolio: Portfolio, estimate: Estimate, fee: Decimal) -> Fill:
+    request = estimate.request
+    return Fill(
+        execution_id="whatif",
+        order_id=0,
+        account=portfolio.config.account_id,
+        conid=request.conid,
+        side=request.side,
+        quantity=request.quantity,
+        price=estimate.price,
+        commission=fee,
+        ts_ns=0,
+    )
+
+
+def _position(before: Portfolio, after: Portfolio, estimates: Sequence[Estimate]) -> Change:
+    if not estimates:
+        return Change(ZERO, ZERO)
+    conid = estimates[0].request.conid
+
+    def held(portfolio: Portfolio) -> Decimal:
+        position = portfolio.positions.get(conid)
+        return position.quantity if position is not None else ZERO
+
+    return Change(held(before), held(after))
