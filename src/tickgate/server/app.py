@@ -23,6 +23,8 @@ from tickgate.market.engine import MarketEngine
 from tickgate.market.health import Health
 from tickgate.market.history import HistoryService
 from tickgate.market.market_hours import MarketHours, Mode
+from tickgate.market.watchlist_file import JsonWatchlistFile
+from tickgate.market.watchlists import MemoryWatchlistStore, Watchlists, WatchlistStore
 from tickgate.model.instruments import Instrument
 from tickgate.server import (
     gatekeeper,
@@ -36,6 +38,7 @@ from tickgate.server import (
     rest_portfolio,
     rest_scanner,
     rest_session,
+    rest_watchlists,
     rest_whatif,
     ws_current,
     ws_legacy,
@@ -136,6 +139,20 @@ def open_store(config: Config) -> EventStore:
     return SqliteEventStore(config.data_dir / "trading.sqlite3")
 
 
+def open_watchlists(gateway: Gateway) -> Watchlists:
+    """The user's watchlists: in the data directory beside the SQLite store (which prepared
+    it), or in memory with `--store memory`."""
+    config = gateway.config
+    store: WatchlistStore = (
+        MemoryWatchlistStore()
+        if config.store == "memory"
+        else JsonWatchlistFile(config.data_dir / "watchlists.json")
+    )
+    return Watchlists(
+        store, find=gateway.catalogue.find, now_ms=lambda: gateway.clock.now_ns() // 1_000_000
+    )
+
+
 def default_source(gateway: Gateway) -> DataSource:
     """The simulated market at the configured total rate, which is raised (and logged) when
     instruments pinned to their own rates in the catalogue ask for more than it."""
@@ -189,9 +206,11 @@ def build_app(
         + rest_whatif.ROUTES
         + rest_orders.ROUTES
         + rest_portfolio.ROUTES
-        + rest_scanner.ROUTES,
+        + rest_scanner.ROUTES
+        + rest_watchlists.ROUTES,
     )
     rest_scanner.install(app, gateway)
+    rest_watchlists.install(app, open_watchlists(gateway))
     app.router.add_get("/v1/portal/ws", ws_legacy.handler)
     app.router.add_get("/v1/api/ws", ws_current.handler)
     market_control.add_routes(app)
