@@ -252,3 +252,55 @@ def test_recording_never_raises_and_ignores_unknown_conids_gracefully() -> None:
     history.record(999, {F.LAST: "oops", F.VOLUME_EXACT: "-"}, clock.now_ns())
     history.record(AAPL.conid, {F.LAST: "C1.00"}, clock.now_ns())
     assert history.bars(AAPL.conid, period="1min", bar="1min")[-1].start_ns < ANCHOR
+
+
+def _trade_every_minute(history: HistoryService, clock: FakeClock, minutes: int) -> None:
+    for minute in range(minutes):
+        clock.advance(seconds=60)
+        changed = {F.LAST: f"{189 + minute % 7 / 100:.2f}", F.LAST_SIZE: "100",
+                   F.VOLUME_EXACT: str(100 * (minute + 1))}  # fmt: skip
+        history.record(AAPL.conid, changed, clock.now_ns())
+    clock.advance(seconds=1)  # ask a moment after the last trade
+
+
+def _eastern_dates(bars: list[Bar]) -> set[str]:
+    return {US_EQUITY.local(b.start_ns)[0].isoformat() for b in bars}
+
+
+@pytest.mark.parametrize(
+    ("started", "session", "regular_bars"),
+    [
+        # A weekday night: Wednesday 00:10 EST; the round-the-clock simulator traded since.
+        ("20261202-05:10:00", "2026-12-01", 78),
+        # A Saturday afternoon: Friday's session.
+        ("20261205-15:00:00", "2026-12-04", 78),
+        # Christmas Day: the session before it closed early, at 13:00 (42 five-minute bars).
+        ("20261225-16:00:00", "2026-12-24", 42),
+    ],
+)
+def test_one_day_is_the_last_trading_session_whenever_it_is_asked(
+    started: str, session: str, regular_bars: int
+) -> None:
+    clock = FakeClock(ns(started))
+    history = service(clock=clock)
+    _trade_every_minute(history, clock, 90)
+    regular = history.bars(AAPL.conid, period="1d", bar="5min")
+    assert _eastern_dates(regular) == {session} and len(regular) == regular_bars
+    extended = history.bars(AAPL.conid, period="1d", bar="5min", outside_rth=True)
+    # From the session's pre-market on, and the live minutes of the night after it: the chart
+    # joins the live price.
+    assert US_EQUITY.local(extended[0].start_ns) == (datetime.fromisoformat(session).date(), 240)
+    assert extended[-1].close == Decimal(f"{189 + 89 % 7 / 100:.2f}")
+    assert len(extended) > regular_bars + 18
+
+
+def test_one_day_on_the_daylight_saving_switch_days() -> None:
+    # Monday after the spring switch, 10:00 EDT = 14:00 UTC: the open was at 13:30 UTC.
+    spring = service(clock=FakeClock(ns("20260309-14:00:00")))
+    bars = spring.bars(AAPL.conid, period="1d", bar="5min")
+    assert bars[0].start_ns == ns("20260309-13:30:00") and len(bars) == 6
+    # Sunday of the autumn switch: Friday's session, in daylight time (open 13:30 UTC).
+    autumn = service(clock=FakeClock(ns("20261101-12:00:00")))
+    bars = autumn.bars(AAPL.conid, period="1d", bar="1h")
+    assert bars[0].start_ns == ns("20261030-13:30:00")
+    assert [US_EQUITY.local(b.start_ns)[1] for b in bars] == [570, *range(600, 960, 60)]

@@ -174,6 +174,9 @@ async def test_watchlist_search_adds_and_remove_drops(page: Page, server: Runnin
     await expect(spy).to_have_class(re.compile("selected"))
     await expect(page.locator("#ticket-instrument")).to_have_text("SPY · 756733")
     await expect(page.locator("#chart-title")).to_contain_text("SPY")
+    # The hours come from /trsrv/secdef/schedule (13:00 and 17:00 on an early-close day).
+    hours = re.compile(r"regular 09:30–1[36]:00, trading 04:00–(20|17):00 America/New_York")
+    await expect(page.locator("#chart-hours")).to_contain_text(hours)
 
 
 async def test_stream_errors_are_shown_in_plain_words(page: Page, server: RunningServer) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+from tests.conftest import StartServer
 
+from tickgate.clock import FakeClock
 from tickgate.server.app import RunningServer
 
 
@@ -111,3 +113,48 @@ async def test_bad_lookups_get_specific_errors(
             )
         )["error"]
     )
+
+
+# Wednesday 2026-11-25 15:00 UTC: Thanksgiving follows, then an early close on Friday.
+BEFORE_THANKSGIVING_NS = 1_795_618_800_000_000_000
+
+
+async def test_trading_schedule_reads_the_market_calendar(
+    start: StartServer, http: aiohttp.ClientSession
+) -> None:
+    server = await start(clock=FakeClock(BEFORE_THANKSGIVING_NS))
+    base = server.base_url + "/v1/api/trsrv/secdef/schedule"
+    [stock] = await get(http, f"{base}?assetClass=STK&symbol=AAPL")
+    assert stock["exchange"] == "NASDAQ" and stock["timezone"] == "America/New_York"
+    days = {d["tradingScheduleDate"]: d for d in stock["schedules"]}
+    assert list(days)[:3] == ["20261125", "20261127", "20261130"]  # no Thanksgiving
+    assert days["20261125"]["tradingtimes"][0] | {"cancelDayOrders": "Y"} == {
+        "openingTime": "0400", "closingTime": "2000", "cancelDayOrders": "Y"
+    }  # fmt: skip
+    assert days["20261125"]["sessions"] == [{"openingTime": "0930", "closingTime": "1600"}]
+    assert days["20261127"]["sessions"] == [{"openingTime": "0930", "closingTime": "1300"}]
+    assert days["20261127"]["earlyClose"] is True
+    assert "20261128" not in days and len(days) == 21  # weekdays of 31 days, less 2 holidays
+    [future] = await get(http, f"{base}?assetClass=FUT&symbol=ES")
+    assert future["timezone"] == "America/Chicago"
+    first = future["schedules"][0]
+    assert first["tradingtimes"][0]["openingTime"] == "1700"  # the evening before
+    assert first["tradingtimes"][0]["closingTime"] == "1600"
+    assert first["sessions"] == [{"openingTime": "0830", "closingTime": "1500"}]
+    [fx] = await get(http, f"{base}?assetClass=CASH&symbol=EUR")
+    assert fx["schedules"][0]["sessions"][0]["prop"] == "LIQUID"
+    assert "20261126" in {d["tradingScheduleDate"] for d in fx["schedules"]}  # FX trades
+
+
+async def test_trading_schedule_refuses_bad_requests(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    base = server.base_url + "/v1/api/trsrv/secdef/schedule"
+    missing = await get(http, f"{base}?symbol=AAPL", status=400)
+    assert "missing required parameters 'assetClass' and 'symbol'" in missing["error"]
+    wrong = await get(http, f"{base}?assetClass=XYZ&symbol=AAPL", status=400)
+    assert "unknown assetClass" in wrong["error"]
+    unknown = await get(http, f"{base}?assetClass=STK&symbol=NOPE", status=400)
+    assert "no STK contract with symbol" in unknown["error"]
+    elsewhere = await get(http, f"{base}?assetClass=STK&symbol=AAPL&exchange=LSE", status=400)
+    assert "no STK contract" in elsewhere["error"]

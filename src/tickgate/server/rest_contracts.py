@@ -7,7 +7,9 @@ from decimal import Decimal
 from aiohttp import web
 
 from tickgate.errors import RequestError
+from tickgate.market.calendar import calendar_of
 from tickgate.market.catalogue import contract_month
+from tickgate.market.schedule_payload import schedule_payload
 from tickgate.model.instruments import Instrument, Right, SecType
 from tickgate.protocol.rest_values import bounded_decimal, shown
 from tickgate.server import wire_contracts as wire
@@ -155,6 +157,47 @@ async def secdef(request: web.Request) -> web.Response:
     return json_response({"secdef": rows})
 
 
+#: Asset classes the schedule route accepts, as IBKR names them (SWP and CASH are forex).
+_SCHEDULE_CLASSES = {"STK": SecType.STK, "OPT": SecType.OPT, "FUT": SecType.FUT,
+                     "CASH": SecType.CASH, "SWP": SecType.CASH, "IND": SecType.IND}  # fmt: skip
+
+
+async def schedule(request: web.Request) -> web.Response:
+    """The trading schedule of a symbol's contracts, one entry per exchange, from the market
+    calendar (see `tickgate.market.schedule_payload`)."""
+    asset = request.query.get("assetClass", "").strip().upper()
+    symbol = request.query.get("symbol", "").strip().upper()
+    if not asset or not symbol:
+        raise RequestError("missing required parameters 'assetClass' and 'symbol'")
+    if asset not in _SCHEDULE_CLASSES:
+        raise RequestError(
+            f"unknown assetClass {shown(asset)}; use one of {', '.join(_SCHEDULE_CLASSES)}"
+        )
+    wanted = {e.strip().upper() for e in request.query.get("exchange", "").split(",") if e.strip()}
+    wanted |= {
+        e.strip().upper() for e in request.query.get("exchangeFilter", "").split(",") if e.strip()
+    }
+    gateway = gateway_of(request)
+    sec_type = _SCHEDULE_CLASSES[asset]
+    exchanges: dict[str, Instrument] = {}
+    for instrument in gateway.catalogue:
+        names = {instrument.symbol.upper(), instrument.symbol.upper().split(".")[0]}
+        if instrument.sec_type is not sec_type or symbol not in names:
+            continue
+        exchange = instrument.listing_exchange or instrument.exchange
+        if not wanted or exchange.upper() in wanted or instrument.exchange.upper() in wanted:
+            exchanges.setdefault(exchange, instrument)
+    if not exchanges:
+        raise RequestError(f"no {asset} contract with symbol {shown(symbol)}")
+    now = gateway.clock.now_ns()
+    return json_response(
+        [
+            schedule_payload(calendar_of(instrument), exchange, now)
+            for exchange, instrument in exchanges.items()
+        ]
+    )
+
+
 ROUTES: list[tuple[str, str, Handler]] = [
     ("*", "/iserver/secdef/search", search),
     ("GET", "/iserver/secdef/strikes", strikes),
@@ -162,4 +205,5 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/trsrv/futures", futures),
     ("GET", "/trsrv/stocks", stocks),
     ("*", "/trsrv/secdef", secdef),
+    ("GET", "/trsrv/secdef/schedule", schedule),
 ]

@@ -100,6 +100,9 @@ export const api = {
       `/iserver/marketdata/history?conid=${q(conid)}&period=${q(period)}&bar=${q(bar)}` +
         `&outsideRth=${outsideRth}`,
     ),
+  secdef: (conid) => call("GET", `/trsrv/secdef?conids=${q(conid)}`),
+  schedule: (assetClass, symbol) =>
+    call("GET", `/trsrv/secdef/schedule?assetClass=${q(assetClass)}&symbol=${q(symbol)}`),
   placeOrder: (account, order) =>
     call("POST", `/iserver/account/${q(account)}/orders`, { orders: [order] }),
   reply: (id, confirmed) => call("POST", `/iserver/reply/${q(id)}`, { confirmed }),

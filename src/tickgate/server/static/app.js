@@ -66,11 +66,37 @@ const protocolConsole = new ProtocolConsole($("#console-panel"), {
   session,
 });
 
+/** "regular 09:30–16:00, trading 04:00–20:00 America/New_York (20261207)": the session the
+ * chart shows or the next one, from the same market calendar the server's history reads. */
+function describeHours(venue) {
+  const day = venue && venue.schedules && venue.schedules[0];
+  if (!day) return "";
+  const clock = (hhmm) => `${hhmm.slice(0, 2)}:${hhmm.slice(2)}`;
+  const liquid = day.sessions[0];
+  const whole = day.tradingtimes[0];
+  const regular = `regular ${clock(liquid.openingTime)}–${clock(liquid.closingTime)}`;
+  const trading = liquid.prop === "LIQUID" ? "" : `, trading ${clock(whole.openingTime)}–${clock(whole.closingTime)}`;
+  return `${regular}${trading} ${venue.timezone} (${day.tradingScheduleDate}${day.earlyClose ? ", early close" : ""})`;
+}
+
+async function loadHours(item, token) {
+  try {
+    const [contract] = (await api.secdef(item.conid)).secdef || [];
+    if (!contract || token !== chartToken) return;
+    const [venue] = await api.schedule(contract.assetClass, contract.ticker);
+    if (token === chartToken) $("#chart-hours").textContent = describeHours(venue);
+  } catch {
+    // The hours are a caption: without them the chart is still right.
+  }
+}
+
 async function loadChart(item) {
   const token = ++chartToken;
-  $("#chart-title").textContent = `${item.symbol} · today, 5-minute bars incl. extended hours`;
+  $("#chart-title").textContent = `${item.symbol} · last session, 5-minute bars incl. extended hours`;
   chart.clear(`Loading ${item.symbol}…`);
   $("#chart-note").textContent = "";
+  $("#chart-hours").textContent = "";
+  loadHours(item, token);
   try {
     const body = await api.history(item.conid, HISTORY);
     if (token !== chartToken) return;
