@@ -12,11 +12,16 @@ import aiohttp
 import orjson
 import pytest
 
-from tickgate.clock import Clock
+from tickgate.clock import Clock, ShiftedClock
 from tickgate.config import Config
 from tickgate.server.app import RunningServer, build_app, start_server
 
 StartServer = Callable[..., Awaitable[RunningServer]]
+
+#: Where the wall clock of a test server starts: Wednesday 2026-01-14 15:00 UTC, 10:00 in New
+#: York, hours away from any session boundary of any market, so no close, open or new day
+#: happens during a test whatever the real time of day, weekday or holiday.
+SERVER_EPOCH_NS = 1_768_402_800_000_000_000
 
 
 def make_config(tmp_path: Path, **changes: Any) -> Config:
@@ -32,6 +37,7 @@ async def start(tmp_path: Path) -> AsyncIterator[StartServer]:
     servers: list[RunningServer] = []
 
     async def _start(*, clock: Clock | None = None, **changes: Any) -> RunningServer:
+        clock = clock or ShiftedClock(SERVER_EPOCH_NS)
         server = await start_server(build_app(make_config(tmp_path, **changes), clock=clock))
         servers.append(server)
         return server

@@ -20,7 +20,8 @@ if [ -z "$lib" ]; then
     echo "$0: libfaketime not found (apt-get install faketime)" >&2
     exit 2
 fi
-export TZ=UTC FAKETIME="@$at" LD_PRELOAD="$lib" FAKETIME_DONT_FAKE_MONOTONIC=1
+# One fake clock for the whole process tree: a gateway started by a test shares its start.
+export TZ=UTC FAKETIME="@$at" LD_PRELOAD="$lib" FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_DONT_RESET=1
 export PYTHONPATH="$root/tests/timeshift:$root/src${PYTHONPATH:+:$PYTHONPATH}"
 cd "$root"
 exec "${PYTHON:-python3}" -m pytest --ignore=tests/page "$@"

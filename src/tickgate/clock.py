@@ -36,6 +36,21 @@ class SystemClock:
         return time.monotonic_ns()
 
 
+class ShiftedClock:
+    """The machine's clocks, with wall time starting at `start_ns` when built: it runs at the
+    real pace from a chosen instant. Tests use it so that a real server (whose simulator needs
+    time to pass) sees the same time of day and weekday whenever the suite runs."""
+
+    def __init__(self, start_ns: int) -> None:
+        self._offset = start_ns - time.time_ns()
+
+    def now_ns(self) -> int:
+        return time.time_ns() + self._offset
+
+    def monotonic_ns(self) -> int:
+        return time.monotonic_ns()
+
+
 class FakeClock:
     """A clock that only moves when told to; wall and monotonic time move together."""
 
