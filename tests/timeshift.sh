@@ -6,7 +6,7 @@
 #   tests/timeshift.sh '2026-12-05 15:00:00' -x -q      # a Saturday; extra arguments go to pytest
 #
 # The clock starts at that instant and runs on. The page tests are left out: Chromium does not
-# start under libfaketime. Not part of .ci/run (it is the whole suite again, per instant).
+# get along with libfaketime. Not part of .ci/run (it is the whole suite again, per instant).
 set -euo pipefail
 if [ $# -lt 1 ]; then
     echo "usage: $0 'YYYY-MM-DD HH:MM:SS' [pytest arguments]" >&2
