@@ -121,9 +121,7 @@ def test_next_open_close_and_change() -> None:
     assert CME_GLOBEX.next_change_ns(saturday) == utc("2026-12-06 23:00")
     during = utc("2026-12-07 15:00")
     assert US_EQUITY.next_change_ns(during) == utc("2026-12-07 21:00")
-    assert US_EQUITY.last_started(during, regular=True).day == date(2026, 12, 7)
-    assert US_EQUITY.last_started(utc("2026-12-07 12:00"), regular=True).day == date(2026, 12, 4)
-    assert US_EQUITY.last_started(utc("2026-12-07 12:00"), regular=False).day == date(2026, 12, 7)
+    assert US_EQUITY.current_or_next(during).day == date(2026, 12, 7)
 
 
 def test_trading_dates_of_evening_sessions() -> None:

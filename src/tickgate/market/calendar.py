@@ -89,15 +89,6 @@ class Hours:
             return Phase.EXTENDED
         return Phase.CLOSED
 
-    def windows(self) -> list[tuple[int, int, bool]]:
-        """The session's non-empty parts in order, as (start_ns, end_ns, regular hours)."""
-        parts = [
-            (self.start_ns, self.open_ns, False),
-            (self.open_ns, self.close_ns, True),
-            (self.close_ns, self.end_ns, False),
-        ]
-        return [part for part in parts if part[0] < part[1]]
-
     def boundaries(self) -> tuple[int, int, int, int]:
         """The instants the phase can change at: start, open, close, end."""
         return self.start_ns, self.open_ns, self.close_ns, self.end_ns
@@ -155,11 +146,6 @@ class MarketCalendar:
 
     def __repr__(self) -> str:
         return f"MarketCalendar({self.name!r})"
-
-    @property
-    def starts_the_evening_before(self) -> bool:
-        """True when a session opens on the calendar day before its trading date (FX, CME)."""
-        return self._hours.start < 0
 
     @property
     def has_extended_hours(self) -> bool:
@@ -257,14 +243,6 @@ class MarketCalendar:
     def current_or_next(self, ns: int) -> Hours:
         """The session in progress at `ns`, else the next one."""
         return next(self.sessions_after(ns))
-
-    def last_started(self, ns: int, *, regular: bool) -> Hours:
-        """The latest session whose trading began at or before `ns` (its regular open when
-        `regular`): the one in progress while it is open, else the one that ended last."""
-        for hours in self.sessions_before(ns + 1):
-            if (hours.open_ns if regular else hours.start_ns) <= ns:
-                return hours
-        raise AssertionError("unreachable: sessions_before is endless")
 
     def phase(self, ns: int) -> Phase:
         """The phase of the market at instant `ns`."""
