@@ -28,7 +28,9 @@ from tickgate.market.watchlists import MemoryWatchlistStore, Watchlists, Watchli
 from tickgate.model.instruments import Instrument
 from tickgate.server import (
     gatekeeper,
+    health_routes,
     market_control,
+    metrics,
     pacing,
     page,
     replay_control,
@@ -52,6 +54,9 @@ from tickgate.server.errors import (
 from tickgate.server.gateway import GATEWAY, Gateway
 from tickgate.server.http import add_routes
 from tickgate.server.session import Session
+from tickgate.server.store_probe import ProbedStore
+from tickgate.server.tick_latency import TickLatencySampler
+from tickgate.server.traffic import Traffic
 from tickgate.server.ws import close_all
 from tickgate.sources.base import DataSource
 from tickgate.sources.driver import SimulatorSource
@@ -98,10 +103,11 @@ def build_gateway(config: Config, clock: Clock, *, recorded: Sequence[Instrument
     hours = MarketHours(catalogue, Mode(config.market_hours))
     # Load this year's holidays now (a few hundred ms), not on the event loop once serving.
     hours.next_transitions(clock.now_ns())
+    traffic = Traffic()
     trading = TradingEngine(
         catalogue,
         market,
-        open_store(config),
+        ProbedStore(open_store(config), traffic.store_commit),
         clock,
         accounts=config.accounts,
         config=trading_config(config),
@@ -109,11 +115,24 @@ def build_gateway(config: Config, clock: Clock, *, recorded: Sequence[Instrument
     )
     market.add_listener(QuoteFeed(trading, market).on_market, name="trading")
     bus = MemoryBus()
+    bus.subscribe(TickLatencySampler(traffic.tick_to_write))  # before the engine: see there
     bus.subscribe(market.apply)
     accounts = AccountStreams()
     trading.add_listener(lambda event: accounts.on_event(event, clock.monotonic_ns()))
+    trading.add_listener(traffic.count_event)
     return Gateway(
-        config, clock, catalogue, market, hub, history, session, trading, accounts, bus, hours
+        config,
+        clock,
+        catalogue,
+        market,
+        hub,
+        history,
+        session,
+        trading,
+        accounts,
+        bus,
+        hours,
+        traffic=traffic,
     )
 
 
@@ -187,6 +206,7 @@ def build_app(
     )
     app = web.Application(
         middlewares=[
+            metrics.request_metrics_middleware,
             error_middleware,
             gatekeeper.access_middleware,
             pacing.pacing_middleware,
@@ -216,6 +236,8 @@ def build_app(
     market_control.add_routes(app)
     replay_control.add_routes(app)
     page.add_routes(app)
+    health_routes.add_routes(app)
+    metrics.install(app, gateway)
     app.router.add_route("*", "/{tail:.*}", not_found)
     data_source = replay_control.replay_source(app, gateway, replay) if replay else source(gateway)
     if config.record is not None:
@@ -233,6 +255,7 @@ def _background(
         health = gateway.market.health
         # Fills and stop moves caused by one loop turn's ticks share one durable commit.
         gateway.trading.group_quote_commits(asyncio.get_running_loop().call_soon)
+        gateway.source_name = data_source.name
         tasks = [
             asyncio.create_task(
                 _supervised(health, "source", lambda: data_source.run(gateway.bus.publish))
@@ -240,6 +263,7 @@ def _background(
             asyncio.create_task(_supervised(health, "tempo", lambda: _tempo_loop(gateway))),
             asyncio.create_task(_supervised(health, "session", lambda: _session_loop(gateway))),
         ]
+        gateway.source_task = tasks[0]
         try:
             yield
         finally:

@@ -27,6 +27,7 @@ from tickgate.config import Config
 from tickgate.errors import ConfigError
 from tickgate.server import login
 from tickgate.server.gateway import GATEWAY
+from tickgate.server.health_routes import PROBE_PATHS
 from tickgate.server.http import Handler, error_response
 
 log = logging.getLogger("tickgate.access")
@@ -233,10 +234,12 @@ def _dashboard_origin(request: web.Request) -> str | None:
 
 
 def _is_open(request: web.Request) -> bool:
-    """Served without the token: the page's assets and the login form itself."""
-    return request.path.startswith(PAGE_PREFIXES) or request.path in (
-        login.LOGIN_PATH,
-        login.LOGOUT_PATH,
+    """Served without the token: the page's assets, the login form itself and the health
+    probes (see `server.health_routes` for why)."""
+    return (
+        request.path.startswith(PAGE_PREFIXES)
+        or request.path in (login.LOGIN_PATH, login.LOGOUT_PATH)
+        or request.path in PROBE_PATHS
     )
 
 

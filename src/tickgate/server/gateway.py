@@ -16,6 +16,7 @@ from tickgate.market.engine import MarketEngine
 from tickgate.market.history import HistoryService
 from tickgate.market.market_hours import MarketHours
 from tickgate.server.session import Session
+from tickgate.server.traffic import Traffic
 from tickgate.sources.simulator import MarketSimulator
 from tickgate.streaming.accounts import AccountStreams
 from tickgate.streaming.hub import StreamingHub
@@ -41,6 +42,11 @@ class Gateway:
     connections: set[Any] = field(default_factory=set)
     #: The simulated market when it is the source (the control routes drive it), else None.
     simulator: MarketSimulator | None = None
+    #: Totals for `/metrics` that outlive connections and requests.
+    traffic: Traffic = field(default_factory=Traffic)
+    #: The data source's name and its task once the app started it (for `/readyz`, `/metrics`).
+    source_name: str = ""
+    source_task: asyncio.Task[None] | None = None
     _turns: TurnBatcher | None = None
 
     def turns(self) -> TurnBatcher:

@@ -61,6 +61,7 @@ class Connection:
             high_water=min(262_144, config.outbox_limit_bytes // 4),
             on_congested=self._on_congested,
             on_overflow=self._on_overflow,
+            on_write_sample=gateway.traffic.write_bytes.observe,
         )
         self.limiter = TokenBucket(
             rate=config.commands_per_second,
@@ -113,6 +114,7 @@ class Connection:
             await asyncio.sleep(DRAIN_POLL_SECONDS)
 
     def _on_overflow(self, reason: str) -> None:
+        self.gateway.traffic.slow_reader_closes += 1
         log.warning("closing slow consumer %s: %s", self.request.remote, reason)
         self.spawn(
             lambda: self.ws.close(code=CLOSE_SLOW_CONSUMER, message=reason.encode()[:120]), "close"
@@ -187,6 +189,7 @@ async def serve_websocket(
         await connection.run(make_dialect(connection))
     finally:
         gateway.connections.discard(connection)
+        gateway.traffic.retire(connection.outbox.stats)
     return ws
 
 

@@ -15,6 +15,8 @@ Guarantees:
   drain and calls `flush()` again) and keeps at most one pending frame per key, merging values
   (latest wins, field order stable). Memory stays within `limit_bytes` of reliable frames plus
   one market frame per key.
+- Observability costs the write path one test: `on_write_sample(bytes)`, when given, is called
+  for the first write and then one write in `WRITE_SAMPLE_EVERY`.
 
 The outbox does no I/O scheduling itself: the shell passes `schedule` (`loop.call_soon`), so
 this module needs no event loop and tests drive it by hand.
@@ -31,6 +33,9 @@ from tickgate.protocol.frames import text_frame, text_header
 Reencode = Callable[[Mapping[int, str]], bytes]
 #: (key, frame, values, reencode) of one market frame, shared by every subscriber.
 MarketItem = tuple[Hashable, bytes, Mapping[int, str], Reencode]
+#: One write in this many (a power of two) is reported to `on_write_sample`.
+WRITE_SAMPLE_EVERY = 16
+_SAMPLE_MASK = WRITE_SAMPLE_EVERY - 1
 
 
 class Transport(Protocol):
@@ -80,6 +85,7 @@ class Outbox:
         high_water: int = 262_144,
         on_congested: Callable[[], None],
         on_overflow: Callable[[str], None],
+        on_write_sample: Callable[[int], None] | None = None,
     ) -> None:
         self.transport = transport
         self.limit_bytes = limit_bytes
@@ -87,6 +93,7 @@ class Outbox:
         self._schedule = schedule
         self._on_congested = on_congested
         self._on_overflow = on_overflow
+        self._on_write_sample = on_write_sample
         # Frames of the current turn, in push order: bytes (reliable) or a market tuple.
         self._turn: list[bytes | MarketItem] = []
         # Frames held while conflating, in order: int keys are reliable frames, `(key,)` tuples
@@ -223,6 +230,8 @@ class Outbox:
         self._frames_written += len(parts)
         self._writes += 1
         self._bytes_written += len(data)
+        if self._on_write_sample is not None and self._writes & _SAMPLE_MASK == 1:
+            self._on_write_sample(len(data))
         self._discard_pending()
 
     def _hold_turn(self) -> None:

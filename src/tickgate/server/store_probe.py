@@ -1,0 +1,53 @@
+"""An `EventStore` wrapper that times each commit and knows whether the store can still take one.
+
+The trading engine sees an ordinary store; `/metrics` gets the commit times and `/readyz` asks
+`problem()`. Wrapping at the composition root keeps timing out of the trading core.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+
+from tickgate.server.traffic import Buckets
+from tickgate.trading.events import StoredEvent
+from tickgate.trading.store import EventStore
+
+
+class ProbedStore:
+    """Delegates to `store`; observes each `append`'s duration (seconds) into `commit_times`."""
+
+    def __init__(self, store: EventStore, commit_times: Buckets) -> None:
+        self.inner = store
+        self._commit_times = commit_times
+        self._closed = False
+        self._last_error: str | None = None
+
+    def append(self, events: Sequence[StoredEvent]) -> None:
+        """Store `events` through the wrapped store; its exceptions propagate unchanged and are
+        remembered until a later append succeeds."""
+        start = time.perf_counter()
+        try:
+            self.inner.append(events)
+        except Exception as exc:
+            self._last_error = f"{type(exc).__name__}: {exc}"
+            raise
+        self._last_error = None
+        self._commit_times.observe(time.perf_counter() - start)
+
+    def replay(self) -> Iterator[StoredEvent]:
+        """Every stored event of the wrapped store, oldest first."""
+        return self.inner.replay()
+
+    def close(self) -> None:
+        """Close the wrapped store; the store reads as not ready from now on."""
+        self._closed = True
+        self.inner.close()
+
+    def problem(self) -> str | None:
+        """Why the store cannot take a commit now (closed, or its last commit failed), or None."""
+        if self._closed:
+            return "the order store is closed"
+        if self._last_error is not None:
+            return f"the order store's last commit failed: {self._last_error}"
+        return None
