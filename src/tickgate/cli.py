@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tickgate import __version__
+from tickgate import __version__, log_format
 from tickgate import config as configuration
 from tickgate.datadir import lock_data_dir, prepare_data_dir
 from tickgate.errors import ConfigError, TickgateError
@@ -153,7 +153,7 @@ def _run_client(args: argparse.Namespace) -> int:
         rotate_bytes=int(args.record_rotate_mb * 1_000_000),
         rotate_hourly=args.record_rotate_hourly,
     )
-    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_format.configure("info", "text")
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -197,9 +197,7 @@ def _check_config(path: Path) -> int:
 
 def serve(settings: configuration.Config) -> int:
     """Run the gateway until Ctrl-C or SIGTERM; returns the process exit code."""
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    log_format.configure(settings.log_level, settings.log_format)
     try:
         import uvloop
 

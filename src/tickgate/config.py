@@ -50,6 +50,7 @@ class Config:
     rest_pacing: bool = False
     heartbeat_seconds: float = 10.0
     log_level: str = "info"
+    log_format: str = "text"
     market_hours: str = "always"
     store: str = "sqlite"
     fill_queue_model: str = "touch"
@@ -114,6 +115,11 @@ OPTIONS: dict[str, tuple[type, str]] = {
     ),
     "heartbeat_seconds": (float, "interval of the system heartbeat frame on /v1/api/ws"),
     "log_level": (str, "debug, info, warning or error"),
+    "log_format": (
+        str,
+        "'text' (for people) or 'json' (one object per line, for log collectors); lines "
+        "carry the request or connection id",
+    ),
     "market_hours": (
         str,
         "'always' (the simulator trades around the clock) or 'exchange' (each market keeps its "
@@ -177,6 +183,7 @@ FLAG_ALIASES: dict[str, tuple[str, ...]] = {
 _CHOICES = {
     "catalogue_mode": ("extend", "replace"),
     "log_level": ("debug", "info", "warning", "error"),
+    "log_format": ("text", "json"),
     "store": ("sqlite", "memory"),
     "fill_queue_model": ("touch", "through"),
     "stop_trigger": ("last", "bid", "ask"),

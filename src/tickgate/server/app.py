@@ -29,6 +29,7 @@ from tickgate.model.instruments import Instrument
 from tickgate.server import (
     gatekeeper,
     health_routes,
+    log_context,
     market_control,
     metrics,
     pacing,
@@ -206,6 +207,7 @@ def build_app(
     )
     app = web.Application(
         middlewares=[
+            log_context.log_context_middleware,
             metrics.request_metrics_middleware,
             error_middleware,
             gatekeeper.access_middleware,
@@ -217,6 +219,7 @@ def build_app(
     )
     app[GATEWAY] = gateway
     gatekeeper.install(app, config)
+    log_context.install(app, gateway)
     pacing.install(app)
     add_routes(
         app,

@@ -1,0 +1,59 @@
+"""Per-request log context: an id on every log line, and the gateway's secrets kept out of them.
+
+Every HTTP request gets `request_id` `r-N`; a WebSocket upgrade gets `connection_id` `c-N`
+instead, which every line of that connection carries (its tasks inherit the context). N counts
+per gateway. The ids exist only in logs: they are never sent to clients.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Iterable, Iterator
+
+from aiohttp import web
+
+from tickgate.log_format import LOG_CONTEXT, add_secrets
+from tickgate.server.gatekeeper import WEBSOCKET_PATHS
+from tickgate.server.gateway import Gateway
+from tickgate.server.http import Handler
+
+_COUNTER: web.AppKey[Iterator[int]] = web.AppKey("log_ids")
+#: Session ids rotate on logout; the last few stay redacted, since a client may still send one.
+RECENT_SESSION_IDS = 8
+
+
+@web.middleware
+async def log_context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Serve `request` with its request or connection id in `LOG_CONTEXT`."""
+    ids = request.app[_COUNTER]
+    number = next(ids)
+    if request.path in WEBSOCKET_PATHS:
+        context = ("connection_id", f"c-{number}")
+    else:
+        context = ("request_id", f"r-{number}")
+    token = LOG_CONTEXT.set(context)
+    try:
+        return await handler(request)
+    finally:
+        LOG_CONTEXT.reset(token)
+
+
+def install(app: web.Application, gateway: Gateway) -> None:
+    """Number `app`'s requests and redact `gateway`'s token and session ids from log lines
+    while the app runs; add `log_context_middleware` to the app's middlewares yourself."""
+    app[_COUNTER] = itertools.count(1)
+    seen: deque[str] = deque([gateway.session.id], maxlen=RECENT_SESSION_IDS)
+    # The session rotates its id before telling listeners of a logout or a new login.
+    unlisten = gateway.session.add_status_listener(lambda _: seen.append(gateway.session.id))
+
+    def secrets() -> Iterable[str | None]:
+        return (gateway.config.auth_token, gateway.session.id, *seen)
+
+    remove = add_secrets(secrets)
+
+    async def forget(_app: web.Application) -> None:
+        remove()
+        unlisten()
+
+    app.on_cleanup.append(forget)
