@@ -56,7 +56,7 @@ from tickgate.server.gateway import GATEWAY, Gateway
 from tickgate.server.http import add_routes
 from tickgate.server.session import Session
 from tickgate.server.store_probe import ProbedStore
-from tickgate.server.tick_latency import TickLatencySampler
+from tickgate.server.tick_latency import tick_latency_sampler
 from tickgate.server.traffic import Traffic
 from tickgate.server.ws import close_all
 from tickgate.sources.base import DataSource
@@ -116,7 +116,7 @@ def build_gateway(config: Config, clock: Clock, *, recorded: Sequence[Instrument
     )
     market.add_listener(QuoteFeed(trading, market).on_market, name="trading")
     bus = MemoryBus()
-    bus.subscribe(TickLatencySampler(traffic.tick_to_write))  # before the engine: see there
+    bus.subscribe(tick_latency_sampler(traffic.tick_to_write))  # before the engine: see there
     bus.subscribe(market.apply)
     accounts = AccountStreams()
     trading.add_listener(lambda event: accounts.on_event(event, clock.monotonic_ns()))
