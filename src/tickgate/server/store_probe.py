@@ -9,9 +9,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 
+from tickgate.model.orders import Fill, Order
 from tickgate.server.traffic import Buckets
 from tickgate.trading.events import StoredEvent
-from tickgate.trading.store import EventStore
+from tickgate.trading.store import Checkpoint, EventStore
 
 
 class ProbedStore:
@@ -38,6 +39,22 @@ class ProbedStore:
     def replay(self) -> Iterator[StoredEvent]:
         """Every stored event of the wrapped store, oldest first."""
         return self.inner.replay()
+
+    def restore(self) -> tuple[Checkpoint | None, Iterator[StoredEvent]]:
+        """The wrapped store's checkpoint and the events after it."""
+        return self.inner.restore()
+
+    def save_checkpoint(self, document: Checkpoint) -> None:
+        """Keep `document` as the wrapped store's checkpoint."""
+        self.inner.save_checkpoint(document)
+
+    def order(self, order_id: int) -> Order | None:
+        """The wrapped store's latest snapshot of `order_id`."""
+        return self.inner.order(order_id)
+
+    def fills_since(self, ts_ns: int) -> list[Fill]:
+        """The wrapped store's executions at or after `ts_ns`."""
+        return self.inner.fills_since(ts_ns)
 
     def close(self) -> None:
         """Close the wrapped store; the store reads as not ready from now on."""
