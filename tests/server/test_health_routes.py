@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import pytest
 from tests.conftest import StartServer, call, make_config
 
+from tickgate.bus.nats import NatsBus, NatsOptions
+from tickgate.bus.nats_server import NatsServerProcess
 from tickgate.server.app import build_app, start_server
 from tickgate.server.gateway import Gateway
 from tickgate.sources.base import DataSource, TickSink
@@ -89,3 +93,34 @@ async def test_probes_keep_the_host_check(start: StartServer, http: aiohttp.Clie
         http, "GET", server.base_url + "/readyz", headers={"Host": "evil.example"}, status=403
     )
     assert "evil.example" in body["error"]
+
+
+@pytest.fixture
+async def nats() -> AsyncIterator[NatsServerProcess]:
+    """A real nats-server on a free port."""
+    process = NatsServerProcess()
+    await process.start()
+    yield process
+    await process.stop()
+
+
+async def test_a_disconnected_bus_makes_it_not_ready(
+    start: StartServer, http: aiohttp.ClientSession, nats: NatsServerProcess
+) -> None:
+    server = await start()
+    bus = await NatsBus.connect(NatsOptions(nats.url, connect_timeout_s=5.0))
+    try:
+        server.gateway.bus = bus  # the gateway as a cluster member would be composed
+        assert await call(http, "GET", server.base_url + "/readyz") == {"status": "ready"}
+        metrics = await (await http.get(server.base_url + "/metrics")).text()
+        assert "tickgate_bus_connected 1.0" in metrics
+        await nats.stop()
+        async with asyncio.timeout(10):
+            while bus.connected:
+                await asyncio.sleep(0.01)
+        body = await call(http, "GET", server.base_url + "/readyz", status=503)
+        assert body["reasons"] == ["the bus is not connected"]
+        metrics = await (await http.get(server.base_url + "/metrics")).text()
+        assert "tickgate_bus_connected 0.0" in metrics
+    finally:
+        await bus.close()

@@ -142,6 +142,12 @@ class GatewayCollector:
         task = gateway.source_task
         running.add_metric([name], 1 if task is not None and not task.done() else 0)
         yield running
+        # Only a bus that can lose its connection (NATS) has the attribute; in-process has none.
+        connected = getattr(gateway.bus, "connected", None)
+        if isinstance(connected, bool):
+            yield GaugeMetricFamily(
+                "tickgate_bus_connected", "1 while the cluster bus is connected", value=connected
+            )
         yield _histogram(
             "tickgate_tick_to_write_seconds",
             "From a tick entering the gateway to the end of the event-loop turn that wrote its "
