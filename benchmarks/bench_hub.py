@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 
 from tickgate.clock import SystemClock
 from tickgate.protocol.legacy import encode_market
+from tickgate.server.traffic import WRITE_BYTES_BUCKETS, Buckets
 from tickgate.streaming.hub import StreamingHub
 from tickgate.streaming.outbox import Outbox
 
@@ -55,9 +56,15 @@ def build(
     scheduled: list[Callable[[], None]] = []
     rng = random.Random(7)
     outboxes = []
+    # Outboxes sample their write sizes for /metrics in the server: so they do here.
+    write_sizes = Buckets(WRITE_BYTES_BUCKETS)
     for _ in range(clients):
         outbox = Outbox(
-            NullTransport(), schedule=scheduled.append, on_congested=_ignore, on_overflow=_ignore
+            NullTransport(),
+            schedule=scheduled.append,
+            on_congested=_ignore,
+            on_overflow=_ignore,
+            on_write_sample=write_sizes.observe,
         )
         for conid in rng.sample(range(1, conids + 1), per_client):
             hub.subscribe_market(
