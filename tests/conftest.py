@@ -16,6 +16,10 @@ from tickgate.clock import Clock, ShiftedClock
 from tickgate.config import Config
 from tickgate.server.app import RunningServer, build_app, start_server
 
+# The plugin `pip install tickgate` registers; listed here too so the suite has it even where
+# the installed entry point predates it (the name matches the entry point: loaded once).
+pytest_plugins = ("tickgate.pytest_plugin",)
+
 StartServer = Callable[..., Awaitable[RunningServer]]
 
 #: Where the wall clock of a test server starts: Wednesday 2026-01-14 15:00 UTC, 10:00 in New
