@@ -10,4 +10,21 @@ from __future__ import annotations
 
 import os
 
+import pytest
+from tests.conftest import StartServer
+
+from tickgate.clock import Clock, SystemClock
+from tickgate.server.app import RunningServer
+
 os.environ.setdefault("IBIND_WS_PING_INTERVAL", "3")
+
+
+@pytest.fixture
+def start(start: StartServer) -> StartServer:
+    """Gateways on the machine's own clock: ibind's health check compares the server's
+    heartbeat time with its own `time.time()`, as it would against the real gateway."""
+
+    async def _start(*, clock: Clock | None = None, **changes: object) -> RunningServer:
+        return await start(clock=clock or SystemClock(), **changes)
+
+    return _start
