@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 from tests.sources.replay_files import START_NS, STEP_NS, quotes, write_recording
 
 from tickgate.cli import main
+from tickgate.config import OPTIONS, Config
 
 
 def test_serve_help_documents_every_flag(capsys: object) -> None:
@@ -35,6 +38,47 @@ def test_serve_help_documents_every_flag(capsys: object) -> None:
         "--config",
     ):
         assert flag in proc.stdout
+
+
+def test_serve_help_shows_each_default_beside_its_variable() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tickgate", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    text = " ".join(proc.stdout.split())  # argparse wraps lines anywhere
+    for expected in (
+        "[default 127.0.0.1; env TICKGATE_HOST]",
+        "[default 5000; env TICKGATE_PORT]",
+        "[default on; env TICKGATE_TLS]",
+        "[default ./tickgate-data; env TICKGATE_DATA_DIR]",
+        "[default 2000; env TICKGATE_TICKS_PER_SECOND]",
+        "[default always; env TICKGATE_MARKET_HOURS]",
+        "[default off; env TICKGATE_REST_PACING]",
+        "[default 0.005; env TICKGATE_COMMISSION_PER_SHARE]",
+        "[default 1; env TICKGATE_REPLAY_SPEED]",
+        "[env TICKGATE_AUTH_TOKEN]",  # no token unless one is chosen
+        "[env TICKGATE_ALLOW_IP, comma-separated]",
+    ):
+        assert expected in text
+    for name, default in _defaults().items():
+        if default is not None and default != ():
+            assert f"default {_show(default)}; env TICKGATE_{name.upper()}" in text, name
+
+
+def _defaults() -> dict[str, object]:
+    return {f.name: f.default for f in dataclasses.fields(Config) if f.name in OPTIONS}
+
+
+def _show(value: object) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, Path):
+        return f"./{value}"
+    return str(value)
 
 
 def test_check_config(tmp_path: Path, capsys: object) -> None:
@@ -73,6 +117,48 @@ def test_serve_announces_and_shuts_down_cleanly_on_ctrl_c(tmp_path: Path) -> Non
             proc.kill()
     assert proc.returncode == 0
     assert "Traceback" not in err
+
+
+def test_banner_with_a_token_says_so_and_its_try_line_works_once_the_token_is_filled_in(
+    tmp_path: Path,
+) -> None:
+    token = "banner-test-token-0123456789"
+    env = {
+        **os.environ,
+        "TICKGATE_DATA_DIR": str(tmp_path / "data"),
+        "TICKGATE_AUTH_TOKEN": token,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tickgate", "--port", "0", "--no-tls"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        banner = [proc.stdout.readline() for _ in range(9)]
+        text = "".join(banner)
+        assert token not in text
+        assert "access:    token required (Authorization: Bearer TOKEN" in text, text
+        try_line = next(line for line in banner if "try:" in line)
+        match = re.search(r"curl -s -H 'Authorization: Bearer TOKEN' (http://\S+)", try_line)
+        assert match, try_line
+        request = urllib.request.Request(
+            match.group(1), headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(request) as response:
+            assert response.status == 200
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(match.group(1))
+        refused.value.close()
+        assert refused.value.code == 401
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
 
 
 def test_bad_catalogue_file_is_refused_at_startup_with_line_and_reason(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import signal
@@ -43,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     for name, (kind, help_text) in configuration.OPTIONS.items():
         flags = ("--" + name.replace("_", "-"), *configuration.FLAG_ALIASES.get(name, ()))
-        env = f" [env {configuration.ENV_PREFIX}{name.upper()}]"
+        env = _origins(name, kind)
         if kind is list:
             serve.add_argument(
                 *flags,
@@ -69,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
                 action="append",
                 default=None,
                 metavar=name.removeprefix("allow_").upper(),
-                help=f"{help_text} [env {configuration.ENV_PREFIX}{name.upper()}, comma-separated]",
+                help=help_text + env,
             )
         else:
             serve.add_argument(
@@ -86,6 +87,27 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path)
     _add_recording_commands(commands)
     return parser
+
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(configuration.Config)}
+
+
+def _origins(name: str, kind: type) -> str:
+    """The help's tail for option `name`: its built-in default (when it has one) and its
+    environment variable, so `serve --help` tells what runs when nothing is set."""
+    env = configuration.ENV_PREFIX + name.upper() + (", comma-separated" if kind is tuple else "")
+    default = _DEFAULTS.get(name)
+    if default is None or default == () or default is dataclasses.MISSING:
+        return f" [env {env}]"
+    if isinstance(default, bool):
+        shown = "on" if default else "off"
+    elif isinstance(default, float):
+        shown = f"{default:g}"
+    elif isinstance(default, Path) and not default.is_absolute():
+        shown = f"./{default}"  # as a user would type it, relative to where serve starts
+    else:
+        shown = str(default)
+    return f" [default {shown}; env {env}]"
 
 
 def _add_recording_commands(commands: Any) -> None:
@@ -251,9 +273,23 @@ def _source_line(settings: configuration.Config) -> str:
     return line + (f"; recording to {settings.record}" if settings.record else "")
 
 
+def _access_line(settings: configuration.Config) -> str:
+    """The banner's `access:` line when clients need more than loopback: who is served and
+    what they must present (empty on the default loopback setup)."""
+    parts = []
+    if settings.allow_ip:
+        parts.append("clients from " + ", ".join(settings.allow_ip) + " and loopback")
+    if settings.auth_token:
+        parts.append("token required (Authorization: Bearer TOKEN, or log in on the page)")
+    return f"  access:    {'; '.join(parts)}\n" if parts else ""
+
+
 def _announce(base_url: str, ws_base: str, settings: configuration.Config, hours: str) -> None:
     accounts = ", ".join(a.account_id for a in settings.accounts)
     curl = "curl -sk" if settings.tls else "curl -s"
+    if settings.auth_token:
+        # The token itself is never printed: the banner often ends up in logs.
+        curl += " -H 'Authorization: Bearer TOKEN'"
     print(
         f"tickgate {__version__} listening on {base_url}  (REST under /v1/api and /v1/portal)\n"
         f"  WebSocket: {ws_base}/v1/portal/ws (seed dialect), {ws_base}/v1/api/ws (IBKR today)\n"
@@ -262,6 +298,7 @@ def _announce(base_url: str, ws_base: str, settings: configuration.Config, hours
         f"  markets:   {hours}\n"
         f"  accounts:  {accounts}\n"
         f"  data dir:  {settings.data_dir.resolve()}\n"
+        f"{_access_line(settings)}"
         f"  try:       {curl} {base_url}/v1/api/iserver/accounts && "
         f"{curl} '{base_url}/v1/api/iserver/marketdata/snapshot?conids=265598&fields=31,84,86'"
         "  (snapshot twice: the first call is a pre-flight)",

@@ -131,13 +131,13 @@ OPTIONS: dict[str, tuple[type, str]] = {
         "'touch' (a resting limit fills when the market reaches it) or 'through'",
     ),
     "stop_trigger": (str, "price that triggers stop orders: 'last', 'bid' or 'ask'"),
-    "commission_per_share": (Decimal, "stock commission per share (IBKR fixed: 0.005)"),
-    "commission_minimum": (Decimal, "minimum stock commission per order (1.00)"),
+    "commission_per_share": (Decimal, "stock commission per share (IBKR's fixed pricing)"),
+    "commission_minimum": (Decimal, "minimum stock commission per order"),
     "commission_max_fraction": (
         Decimal,
-        "stock commission cap as a fraction of trade value (0.01)",
+        "stock commission cap as a fraction of trade value",
     ),
-    "commission_per_contract": (Decimal, "futures and options commission per contract (0.85)"),
+    "commission_per_contract": (Decimal, "futures and options commission per contract"),
     "allow_origin": (
         tuple,
         "another page origin (https://host:port) whose browser requests and WebSockets are "
