@@ -67,7 +67,7 @@ class MemoryEventStore:
         self._rows: list[tuple[str, str]] = []
         self._checkpoint: tuple[int, str] | None = None
         self._latest: dict[int, int] = {}
-        self._fills: list[int] = []
+        self._fills: list[tuple[int, int]] = []  # (fill time, row) of every execution
         self.commits = 0
 
     def append(self, events: Sequence[StoredEvent]) -> None:
@@ -75,7 +75,7 @@ class MemoryEventStore:
         for event in events:
             kind, payload = encode(event)
             if isinstance(event, OrderFilled):
-                self._fills.append(len(self._rows))
+                self._fills.append((event.fill.ts_ns, len(self._rows)))
             if not isinstance(event, SessionClosed):
                 self._latest[event.order.order_id] = len(self._rows)
             self._rows.append((kind, orjson.dumps(payload).decode()))
@@ -107,8 +107,8 @@ class MemoryEventStore:
 
     def fills_since(self, ts_ns: int) -> list[Fill]:
         """Kept executions at or after `ts_ns`."""
-        fills = [decode(*self._row(row)) for row in self._fills]
-        return [e.fill for e in fills if isinstance(e, OrderFilled) and e.fill.ts_ns >= ts_ns]
+        fills = [decode(*self._row(row)) for at, row in self._fills if at >= ts_ns]
+        return [e.fill for e in fills if isinstance(e, OrderFilled)]
 
     def close(self) -> None:
         """Nothing to release."""
