@@ -18,6 +18,7 @@ from tickgate.model.accounts import AccountConfig
 from tickgate.model.instruments import Instrument, SecType
 from tickgate.model.orders import OrderStatus
 from tickgate.model.ticks import Quote
+from tickgate.trading import sessions
 from tickgate.trading.engine import TradingEngine
 from tickgate.trading.events import encode
 from tickgate.trading.store import EventStore, MemoryEventStore
@@ -231,3 +232,16 @@ def test_a_set_aside_orders_coid_stays_taken_for_24_hours_also_after_a_restart(
     clock.advance(seconds=DAY_S)
     [ack] = reopened.place(ACCT, [_order("BUY", "LMT", 1, price=90, cOID="once")])
     assert ack["order_status"] == "Submitted"
+
+
+def test_a_close_missed_while_down_is_caught_up_when_the_orders_were_set_aside() -> None:
+    clock, store = FakeClock(), MemoryEventStore()
+    engine = _engine(store, clock)
+    _quote(engine, 99.99, 100.01, 100.0)
+    _place(engine, **_order("BUY", "MKT", 1))
+    engine.close_session(clock.now_ns() + 1)  # the filled order leaves the hot state
+    clock.advance(seconds=7 * DAY_S)  # down over later closes, with nothing in memory
+    restarted = _engine(store, clock)
+    assert restarted.state.orders == {}
+    assert restarted.state.has_orders_before(clock.now_ns())
+    assert sessions.catch_up(restarted, clock.now_ns()) is True

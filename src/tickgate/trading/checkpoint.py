@@ -32,6 +32,7 @@ def encode_state(state: TradingState) -> dict[str, Any]:
         "version": VERSION,
         "next_order_id": state.next_order_id,
         "session_start_ns": state.session_start_ns,
+        "set_aside": state.set_aside,
         "last_prices": {str(c): str(p) for c, p in state.last_prices.items()},
         "orders": [encode_order(o) for o in state.orders.values()],
         "fills": [encode_fill(f) for f in state.fills],
@@ -57,6 +58,7 @@ def restore_state(document: dict[str, Any], accounts: Iterable[AccountConfig]) -
         state.client_ids[(str(account), str(c_oid))] = int(order_id)
     state.next_order_id = int(document["next_order_id"])
     state.session_start_ns = int(document["session_start_ns"])
+    state.set_aside = bool(document["set_aside"])
     state.last_prices = {int(c): Decimal(p) for c, p in document["last_prices"].items()}
     state.fills = [decode_fill(f) for f in document["fills"]]
     state.tallies = {

@@ -34,7 +34,7 @@ def catch_up(engine: TradingEngine, now_ns: int, calendar: MarketCalendar = DAY_
     boundary = previous_close_ns(now_ns, calendar)
     if engine.state.session_start_ns >= boundary:
         return False
-    if not any(o.created_ns < boundary for o in engine.state.orders.values()):
+    if not engine.state.has_orders_before(boundary):
         return False
     engine.close_session(boundary)
     return True

@@ -68,6 +68,8 @@ class TradingState:
     next_order_id: int = FIRST_ORDER_ID
     session_start_ns: int = 0
     last_prices: dict[int, Decimal] = field(default_factory=dict)
+    #: True once a session close set finished orders aside (they are in the store only).
+    set_aside: bool = False
     _by_conid: dict[int, dict[int, Order]] = field(default_factory=dict)
     #: Working LMT orders per (conid, side) as (limit, order id), ascending.
     _limits: dict[tuple[int, Side], list[tuple[Decimal, int]]] = field(default_factory=dict)
@@ -183,6 +185,7 @@ class TradingState:
             for i, o in before.items()
             if o.is_working or o.updated_ns >= start_ns or i in self._children
         }
+        self.set_aside = self.set_aside or len(self.orders) < len(before)
         self.fills = [f for f in self.fills if f.ts_ns >= start_ns]
         self.tallies = {i: t for i, t in self.tallies.items() if i in self.orders}
         # A set-aside order's cOID stays taken for its 24 hours (the store has the order).
@@ -200,6 +203,13 @@ class TradingState:
             return
         everything = [o for orders in self._by_conid.values() for o in orders.values()]
         yield from sorted(everything, key=lambda o: o.order_id)
+
+    def has_orders_before(self, ts_ns: int) -> bool:
+        """True when an order created before `ts_ns` exists, in memory or set aside (orders
+        set aside were created before the last close)."""
+        if self.set_aside and self.session_start_ns <= ts_ns:
+            return True
+        return any(o.created_ns < ts_ns for o in self.orders.values())
 
     def has_working(self, conid: int) -> bool:
         """True when an order on `conid` is working."""
