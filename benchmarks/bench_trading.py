@@ -19,7 +19,8 @@ state, since the day's orders stay there. At each checkpoint it measures, as med
 - quote: `MarketEngine.apply` of one tick for a conid with one working order that the tick does
   not fill (the feed, the match, the marks);
 
-then reopens the store (a restart) and measures both again, plus the time to open. The target:
+then reopens the store (a restart) and measures both again, plus the time to open, and last a
+quote for a conid with 10,000 working limit orders far from the market (the idle cost). The target:
 the cost at 100k within 1.2x of the cost at 0, for both stores. Writes
 `results/<date>-trading-history.json`.
 """
@@ -54,6 +55,8 @@ ACCOUNT = "DU1234567"
 CONID = 265598  # AAPL in the built-in catalogue
 QUOTED = 8314  # IBM: the quoted conid with its one working order
 TARGET_RATIO = 1.2
+#: Resting (working, unreachable) limit orders on the quoted conid for the last measurement.
+RESTING = 10_000
 
 
 class Bench:
@@ -131,6 +134,13 @@ class Bench:
         self.cancel(working)
         return statistics.median(times) / 1000
 
+    def resting_quote_us(self, resting: int, samples: int) -> float:
+        """Median µs of one tick for a conid with `resting` working limits far from the market
+        (what an idle gateway with many resting orders pays on every tick)."""
+        for _ in range(resting):
+            self.place(QUOTED)
+        return self.quote_us(samples)
+
 
 def measure(bench: Bench, samples: int) -> dict[str, float]:
     wall, cpu = bench.placement_us(samples)
@@ -171,9 +181,11 @@ def run_store(
         gc.collect()
         restarted = {**measure(bench, samples), "open_s": reopen_s}
         log(f"  after reopening at {done}+: {restarted}")
+        resting = {str(RESTING): bench.resting_quote_us(RESTING, samples)}
+        log(f"  quote with {RESTING} resting limits on the conid: {resting[str(RESTING)]:.1f} us")
         bench.close()
     gc.enable()
-    return {"points": points, "restarted": restarted}
+    return {"points": points, "restarted": restarted, "quote_us_with_resting": resting}
 
 
 def checks(store: str, result: dict[str, Any], checkpoints: list[int]) -> list[dict[str, str]]:
@@ -201,6 +213,8 @@ def table_lines(document: dict[str, Any]) -> list[str]:
             lines.append(f"  {int(point):>8}: {_row(values)}")
         again = result["restarted"]
         lines.append(f"  reopened: {_row(again)}  (open {again['open_s']:.2f} s)")
+        for count, quote in result.get("quote_us_with_resting", {}).items():
+            lines.append(f"  a quote with {int(count):,} resting limits on its conid: {quote:.1f}")
     return lines
 
 
