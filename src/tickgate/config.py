@@ -40,7 +40,12 @@ class Config:
     catalogue: Path | None = None
     catalogue_mode: str = "extend"
     md_lines: int = 100
+    md_lines_per_connection: int = 50
+    depth_streams_per_connection: int = 5
+    account_subscriptions_per_minute: int = 20
     max_frame_bytes: int = 8192
+    unauthenticated_message_bytes: int = 16384
+    request_timeout_seconds: float = 10.0
     commands_per_second: float = 50.0
     command_burst: int = 250
     smd_expiry_seconds: int = 900
@@ -90,9 +95,27 @@ OPTIONS: dict[str, tuple[type, str]] = {
     ),
     "catalogue_mode": (str, "'extend' (file entries add to or override built-ins) or 'replace'"),
     "md_lines": (int, "market data lines: distinct conids one session may stream at once"),
+    "md_lines_per_connection": (
+        int,
+        "market data lines one WebSocket connection may hold (within the session's md_lines)",
+    ),
+    "depth_streams_per_connection": (int, "sbd price ladders one WebSocket connection may hold"),
+    "account_subscriptions_per_minute": (
+        int,
+        "account topic (re-)subscriptions one WebSocket connection may make per minute",
+    ),
     "max_frame_bytes": (
         int,
         "largest client WebSocket message accepted; larger ones get an error frame",
+    ),
+    "unauthenticated_message_bytes": (
+        int,
+        "largest WebSocket message before the socket is authenticated; larger ones close it",
+    ),
+    "request_timeout_seconds": (
+        float,
+        "time a client has to send a whole HTTP request head, to finish a WebSocket message it "
+        "began, and to authenticate a /v1/api/ws socket",
     ),
     "commands_per_second": (float, "WebSocket commands one connection may send per second"),
     "command_burst": (int, "WebSocket commands one connection may send in a burst"),
@@ -334,6 +357,20 @@ def _validated(config: Config) -> Config:
         (config.ticks_per_second > 0, "ticks_per_second must be positive"),
         (config.md_lines > 0, "md_lines must be positive"),
         (config.max_frame_bytes >= 64, "max_frame_bytes must be at least 64"),
+        (
+            config.unauthenticated_message_bytes >= 256,
+            "unauthenticated_message_bytes must be at least 256",
+        ),
+        (config.request_timeout_seconds > 0, "request_timeout_seconds must be positive"),
+        (
+            min(
+                config.md_lines_per_connection,
+                config.depth_streams_per_connection,
+                config.account_subscriptions_per_minute,
+            )
+            > 0,
+            "per-connection budgets must be positive",
+        ),
         (
             config.commands_per_second > 0 and config.command_burst > 0,
             "command rate and burst must be positive",

@@ -241,14 +241,29 @@ async def test_price_ladder_rows_around_the_quote(
     await ws.send("ubd+DU1234567")
 
 
-@pytest.mark.parametrize("command", ["usd+DU1234567", "uld+DU1234567+{}"])
-async def test_summary_and_ledger_unsubscribes_are_confirmed(
-    server: RunningServer, http: aiohttp.ClientSession, ws_connect: Connect, command: str
+@pytest.mark.parametrize(
+    ("subscribe", "command", "result"),
+    [
+        ("ssd+DU1234567+{}", "usd+DU1234567", "unsubscribed from summary"),
+        ("sld+DU1234567+{}", "uld+DU1234567+{}", "unsubscribed from ledger"),
+    ],
+)
+async def test_summary_and_ledger_unsubscribes_are_confirmed_only_when_subscribed(
+    server: RunningServer,
+    http: aiohttp.ClientSession,
+    ws_connect: Connect,
+    subscribe: str,
+    command: str,
+    result: str,
 ) -> None:
     ws = await authed(server, http, ws_connect)
     await ws.send(command)
-    reply = await ws.recv_until(lambda f: "result" in f)
-    assert reply["result"] in ("unsubscribed from summary", "unsubscribed from ledger")
+    refused = await ws.recv_until(is_error)
+    assert refused["error"] == f"not subscribed to s{command[1:3]}+DU1234567"
+    await ws.send(subscribe)
+    await ws.recv_until(lambda f: f.get("topic") == f"s{command[1:3]}+DU1234567")
+    await ws.send(command)
+    assert (await ws.recv_until(lambda f: "result" in f))["result"] == result
 
 
 async def test_history_bars_once_then_umh_is_confirmed(

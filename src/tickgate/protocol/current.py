@@ -54,6 +54,7 @@ from tickgate.protocol.current_options import (
     trade_days,
 )
 from tickgate.protocol.current_options import show as _show
+from tickgate.protocol.json_depth import depth_error, exceeds_depth
 
 __all__ = [
     "Authenticate",
@@ -113,6 +114,8 @@ def _authenticate(message: str) -> Authenticate | Ignore:
         value = orjson.loads(message)
     except orjson.JSONDecodeError:
         raise ProtocolError(f"malformed JSON message: {_show(message)}") from None
+    if exceeds_depth(value):
+        raise ProtocolError(depth_error())
     session = value.get("session") if isinstance(value, dict) else None
     if isinstance(session, str) and session:
         return Authenticate(session)
@@ -139,6 +142,8 @@ def _options(json_text: str | None, topic: str) -> Options:
         value = orjson.loads(json_text)
     except orjson.JSONDecodeError as exc:
         raise ProtocolError(f"malformed JSON arguments: {exc}", topic=topic) from None
+    if exceeds_depth(value):
+        raise ProtocolError(depth_error(), topic=topic)
     if not isinstance(value, dict):
         raise ProtocolError("arguments must be a JSON object like {}", topic=topic)
     # camelCase and snake_case name the same option; the later spelling wins.

@@ -21,8 +21,11 @@ MAX_STRING_LENGTH = 64
 
 
 def show(value: object) -> str:
-    """A short rendering of a client's value for an error message."""
-    text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+    """A short rendering of a client's value for an error message; never raises."""
+    try:
+        text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+    except orjson.JSONEncodeError:  # e.g. nested deeper than orjson writes
+        text = type(value).__name__
     return repr(text if len(text) <= 60 else text[:60] + "...")
 
 

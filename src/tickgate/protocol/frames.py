@@ -61,11 +61,15 @@ def close_frame(code: int = 1000, reason: str = "") -> bytes:
         raise ValueError(
             f"close code {code} may not be sent (use 1000-1003, 1007-1014 or 3000-4999)"
         )
+    body = struct.pack("!H", code) + close_reason(reason)
+    return bytes((_FIN_CLOSE, len(body))) + body
+
+
+def close_reason(reason: str) -> bytes:
+    """`reason` as the UTF-8 bytes a close frame can carry: at most 123, cut at a character."""
     raw = reason.encode("utf-8", errors="replace")[: _MAX_CONTROL_PAYLOAD - 2]
     # Cutting bytes may split a character; drop the partial tail so the reason stays UTF-8.
-    text = raw.decode("utf-8", errors="ignore").encode("utf-8")
-    body = struct.pack("!H", code) + text
-    return bytes((_FIN_CLOSE, len(body))) + body
+    return raw.decode("utf-8", errors="ignore").encode("utf-8")
 
 
 #: A close frame with no status code (RFC 6455 §5.5.1 allows an empty body). The server answers a

@@ -1,7 +1,8 @@
 """The seed's WebSocket dialect on `/v1/portal/ws`: commands in, typed commands out; frames out.
 
-Grammar (`s`/`u` and `+` literal; leading and trailing whitespace, and whitespace around each
-`+`-separated part, are ignored):
+Grammar (`s`/`u` and `+` literal; leading and trailing ASCII whitespace, and ASCII whitespace
+around each `+`-separated part, are ignored; other space characters, such as a no-break space,
+are an error that names them):
 
     s+md+CONID                      stream every change of the default fields
     s+md+CONID+{OPTIONS}            OPTIONS: tempo, snapshot, fields (see `SubscribeMarketData`)
@@ -29,6 +30,7 @@ Every error is a `ProtocolError` whose message names what was wrong and what was
 from __future__ import annotations
 
 import string
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -37,6 +39,7 @@ import orjson
 
 from tickgate.errors import ProtocolError
 from tickgate.protocol.fields import KNOWN_FIELDS, wire_values
+from tickgate.protocol.json_depth import depth_error, exceeds_depth
 
 MD = "md"
 ACCOUNT = "realtime-account-data"
@@ -48,6 +51,8 @@ SEED_FIELDS: frozenset[int] = KNOWN_FIELDS | {22, 23}
 _OPTIONS = ("tempo", "snapshot", "fields")
 _ACCOUNT_CHARS = frozenset(string.ascii_letters + string.digits + "._-")
 _INT_KEYS = orjson.OPT_NON_STR_KEYS
+#: What the seed's grammar may skip around its parts: str.strip() would also drop Unicode spaces.
+ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
 _USAGE = "expected s+md+CONID[+{options}], u+md+CONID or s+realtime-account-data+ACCT"
 
 
@@ -102,8 +107,9 @@ def parse(
     escapes for any `text`. Field ids are checked against `known_fields`; `tempo` must lie in
     0..`max_tempo_ms`.
     """
-    head, options_text = _split_options(text.strip())
-    parts = [part.strip() for part in head.split("+")]
+    head, options_text = _split_options(text.strip(ASCII_WHITESPACE))
+    _refuse_unicode_whitespace(head)
+    parts = [part.strip(ASCII_WHITESPACE) for part in head.split("+")]
     topic = _readable_topic(parts)
     if len(parts) < 3 or parts[0] not in ("s", "u"):
         raise ProtocolError(_shape_error(parts), topic=topic)
@@ -140,13 +146,26 @@ def _split_options(text: str) -> tuple[str, str | None]:
         return text, None
     if brace == 0:
         raise ProtocolError(f"expected a command, not a JSON object; {_USAGE}")
-    head = text[:brace].rstrip()
+    head = text[:brace].rstrip(ASCII_WHITESPACE)
     if not head.endswith("+"):
         raise ProtocolError(
             f"JSON options must follow a '+' separator; {_USAGE}",
-            topic=_readable_topic([p.strip() for p in head.split("+")]),
+            topic=_readable_topic([p.strip(ASCII_WHITESPACE) for p in head.split("+")]),
         )
     return head[:-1], text[brace:]
+
+
+def _refuse_unicode_whitespace(head: str) -> None:
+    """Only ASCII whitespace may pad a command's parts: name any other space character."""
+    if head.isascii():
+        return
+    char = next((c for c in head if c.isspace() and not c.isascii()), None)
+    if char is not None:
+        name = unicodedata.name(char, "a space character")
+        raise ProtocolError(
+            f"unexpected U+{ord(char):04X} ({name}) in the command: only ASCII spaces, tabs "
+            f"and line breaks may surround its parts; {_USAGE}"
+        )
 
 
 def _readable_topic(parts: list[str]) -> str | None:
@@ -197,6 +216,8 @@ def _load_options(text: str | None, topic: str | None) -> dict[str, object]:
         value = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise ProtocolError(f"malformed JSON options: {exc}", topic=topic) from None
+    if exceeds_depth(value):
+        raise ProtocolError(depth_error(), topic=topic)
     if not isinstance(value, dict):
         raise ProtocolError(
             f'options must be a JSON object like {{"tempo":1000}}, got {_show(value)}',
@@ -271,7 +292,7 @@ def _fields(value: object, known: frozenset[int], topic: str | None) -> tuple[in
 
 def _field_id(item: object, known: frozenset[int], topic: str | None) -> int:
     if isinstance(item, str):
-        raw = item.strip()
+        raw = item.strip(ASCII_WHITESPACE)
         # Length cap before int(): huge digit strings are slow to convert and never known ids.
         if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
             raise ProtocolError(

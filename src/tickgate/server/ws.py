@@ -1,28 +1,34 @@
 """The WebSocket connection shell shared by both dialects.
 
 A `Connection` owns one socket: its outbox (one transport write per event-loop turn), its command
-rate limit, its market-data lines and its per-connection tasks. Dialects (`ws_legacy`,
+rate limit and budgets, whether the client has authenticated (which lifts the small message
+limit of a fresh socket), and its per-connection tasks. Dialects (`ws_legacy`,
 `ws_current`) turn text commands into calls on the hub and the engines.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from tickgate.protocol.frames import EMPTY_CLOSE
+from tickgate.protocol.frames import EMPTY_CLOSE, close_reason
 from tickgate.server.gateway import Gateway
 from tickgate.server.ratelimit import TokenBucket
+from tickgate.server.ws_budgets import ConnectionBudgets
+from tickgate.server.ws_socket import GuardedWebSocket
 from tickgate.streaming.backlog import Backlog
 from tickgate.streaming.outbox import Outbox
 
 log = logging.getLogger("tickgate.ws")
 
 CLOSE_SLOW_CONSUMER = 1008
+POLICY_VIOLATION = 1008
+INTERNAL_ERROR = 1011
 HARD_MESSAGE_CAP = 4 << 20
 DRAIN_POLL_SECONDS = 0.002
 
@@ -46,7 +52,7 @@ class Dialect(Protocol):
 class Connection:
     """One WebSocket client. Created and run by `serve_websocket`."""
 
-    def __init__(self, gateway: Gateway, ws: web.WebSocketResponse, request: web.Request) -> None:
+    def __init__(self, gateway: Gateway, ws: GuardedWebSocket, request: web.Request) -> None:
         self.gateway = gateway
         self.ws = ws
         self.request = request
@@ -68,8 +74,12 @@ class Connection:
             burst=config.command_burst,
             now_ns=gateway.clock.monotonic_ns(),
         )
+        self.budgets = ConnectionBudgets(config, now_ns=gateway.clock.monotonic_ns())
         self.tasks: set[asyncio.Task[object]] = set()
         self.dialect: Dialect | None = None
+        #: Set once the client has authenticated (see `established`).
+        self.trusted = False
+        self._noted: dict[str, int] = {}
 
     def send(self, payload: bytes) -> None:
         """Queue a reliable frame (never dropped; a reader too slow for it is disconnected)."""
@@ -123,26 +133,89 @@ class Connection:
     def allow_command(self) -> bool:
         return self.limiter.allow(self.gateway.clock.monotonic_ns())
 
+    def note(self, kind: str, detail: str) -> None:
+        """Log a client's mistake of `kind` once per connection; later ones are only counted."""
+        if kind in self._noted:
+            self._noted[kind] += 1
+            return
+        self._noted[kind] = 0
+        log.info(
+            "%s from %s: %s (further ones on this connection are counted, not logged)",
+            kind,
+            self.request.remote,
+            detail,
+        )
+
+    def established(self) -> None:
+        """The client has authenticated: lift the small pre-authentication message limit."""
+        if not self.trusted:
+            self.trusted = True
+            self.ws.trust()
+
+    def authenticate_within(self, seconds: float, hint: str) -> None:
+        """Close the socket with 1008 if `established()` has not been called after `seconds`."""
+
+        async def deadline() -> None:
+            await asyncio.sleep(seconds)
+            if not self.trusted:
+                self.note("authentication timeout", f"not authenticated within {seconds:g} s")
+                await self.ws.close(
+                    code=POLICY_VIOLATION,
+                    message=close_reason(f"not authenticated within {seconds:g} s; {hint}"),
+                )
+
+        self.spawn(deadline, "authentication-deadline")
+
     async def run(self, dialect: Dialect) -> None:
-        """Read commands until the client goes away; then release everything."""
+        """Read commands until the client goes away; then release everything.
+
+        Guarantees: returns normally whatever a dialect raises. An unexpected exception is
+        logged once with its traceback and the socket is closed with 1011, never answered with
+        HTTP bytes (the socket is no longer HTTP).
+        """
         self.dialect = dialect
-        limit = self.gateway.config.max_frame_bytes
         try:
             dialect.opened()
-            while True:
-                message = await self.ws.receive()
-                if message.type is WSMsgType.TEXT:
-                    self._dispatch(dialect, message.data, limit)
-                elif message.type is WSMsgType.BINARY:
-                    dialect.error("binary frames are not supported; send text commands", None)
-                else:
-                    if message.type is WSMsgType.CLOSE:
-                        self._answer_close()
-                    break
+            await self._read(dialect)
+        except Exception:
+            log.exception("WebSocket connection from %s failed; closing it", self.request.remote)
+            await self._close_internal_error()
         finally:
-            dialect.closed()
+            try:
+                dialect.closed()
+            except Exception:
+                log.exception("releasing WebSocket connection from %s failed", self.request.remote)
             for task in list(self.tasks):
                 task.cancel()
+            self._log_counts()
+
+    async def _read(self, dialect: Dialect) -> None:
+        limit = self.gateway.config.max_frame_bytes
+        while True:
+            message = await self.ws.receive()
+            if message.type is WSMsgType.TEXT:
+                self._dispatch(dialect, message.data, limit)
+            elif message.type is WSMsgType.BINARY:
+                self.note("binary frame", "binary frames are not supported")
+                dialect.error("binary frames are not supported; send text commands", None)
+            else:
+                if message.type is WSMsgType.CLOSE:
+                    self._answer_close()
+                elif message.type is WSMsgType.ERROR:
+                    # aiohttp has already sent the close frame (code and reason) for it.
+                    self.note("protocol error", f"closed: {message.data}")
+                return
+
+    async def _close_internal_error(self) -> None:
+        if not self.ws.closed:
+            with contextlib.suppress(Exception):
+                await self.ws.close(code=INTERNAL_ERROR, message=b"internal error")
+
+    def _log_counts(self) -> None:
+        counted = {kind: n for kind, n in self._noted.items() if n}
+        if counted:
+            summary = ", ".join(f"{n} more {kind}" for kind, n in counted.items())
+            log.info("connection from %s closed after %s", self.request.remote, summary)
 
     def _answer_close(self) -> None:
         # Frames queued this turn go first, then the closing handshake and the socket itself.
@@ -154,13 +227,13 @@ class Connection:
     def _dispatch(self, dialect: Dialect, text: str, limit: int) -> None:
         size = len(text.encode())
         if size > limit:
-            log.info("refused %d-byte message from %s", size, self.request.remote)
+            self.note("oversized message", f"{size} bytes")
             dialect.error(
                 f"message of {size} bytes exceeds the limit of {limit} bytes; ignored", None
             )
         elif not self.allow_command():
             config = self.gateway.config
-            log.info("rate-limited command from %s", self.request.remote)
+            self.note("rate-limited command", f"over {config.commands_per_second:g}/s")
             dialect.error(
                 f"too many commands: at most {config.commands_per_second:g} per second "
                 f"(burst {config.command_burst}); command ignored",
@@ -173,20 +246,37 @@ class Connection:
 async def serve_websocket(
     request: web.Request, gateway: Gateway, make_dialect: Callable[[Connection], Dialect]
 ) -> web.WebSocketResponse:
-    """Upgrade `request` and run a connection with the dialect `make_dialect` builds."""
-    ws = web.WebSocketResponse(
+    """Upgrade `request` and run a connection with the dialect `make_dialect` builds.
+
+    Guarantees: once the upgrade is done it returns normally (a failure closes the socket with
+    1011 and is logged), so no HTTP error response is ever written onto the upgraded socket.
+    """
+    config = gateway.config
+    ws = GuardedWebSocket(
         autoping=True,
         autoclose=False,
         compress=False,
+        # Until the client authenticates, a message over this small limit closes the socket.
+        untrusted_message_bytes=config.unauthenticated_message_bytes,
+        message_timeout=config.request_timeout_seconds,
         # Messages over max_frame_bytes get an error frame; only beyond this hard cap (which
         # bounds what one client can make the server buffer) is the socket closed with 1009.
-        max_msg_size=max(HARD_MESSAGE_CAP, 4 * gateway.config.max_frame_bytes),
+        max_msg_size=max(HARD_MESSAGE_CAP, 4 * config.max_frame_bytes),
     )
     await ws.prepare(request)
-    connection = Connection(gateway, ws, request)
+    try:
+        connection = Connection(gateway, ws, request)
+    except Exception:
+        log.exception("WebSocket connection from %s could not start", request.remote)
+        with contextlib.suppress(Exception):
+            await ws.close(code=INTERNAL_ERROR, message=b"internal error")
+        return ws
     gateway.connections.add(connection)
     try:
         await connection.run(make_dialect(connection))
+    except Exception:
+        log.exception("WebSocket connection from %s failed; closing it", request.remote)
+        await connection._close_internal_error()
     finally:
         gateway.connections.discard(connection)
         gateway.traffic.retire(connection.outbox.stats)

@@ -4,7 +4,8 @@ They read the gateway's `TradingEngine` and share its events through the gateway
 `AccountStreams`, so each event is rendered once per topic and P&L-driven frames (`spl`, `ssd`,
 `sld`) go out at most once a second. Frames follow what ibind waits for: `spl` and `str`
 answer at once (rules 12, 13), `ssd` entries all carry `key`/`timestamp` and `AccountCode`
-(rule 14), `sld` entries carry `acctCode` (rule 15), `usd`/`uld` are confirmed (rule 16).
+(rule 14), `sld` entries carry `acctCode` (rule 15), `usd`/`uld` are confirmed (rule 16) when
+they end a subscription of this connection, else answered with an error frame.
 `sor` sends no initial snapshot, as the real server; `uor`/`utr`/`upl` get no reply (rule 20).
 """
 
@@ -167,6 +168,10 @@ class AccountTopics:
         key = self.keys.pop(topic, None)
         if key is not None:
             self.gateway.accounts.unsubscribe(key, self.connection.outbox)
+        elif command.topic in ("sd", "ld"):
+            # Only these two are confirmed; confirming what never existed would mislead.
+            self.connection.send(frames.encode_error(f"not subscribed to s{topic}", f"u{topic}"))
+            return
         if command.topic == "sd":
             self.connection.send(frames.UNSUBSCRIBED_SUMMARY)
         elif command.topic == "ld":

@@ -42,6 +42,7 @@ _SERVER_IDS = itertools.count(100_001)
 DEPTH_SECONDS = 1.0
 #: How often the expiry task looks at deadlines, at most (it is also bounded by the expiry).
 EXPIRY_POLL_SECONDS = 0.25
+AUTHENTICATION_HINT = 'send {"session":"<id from /tickle>"} or the api cookie'
 _md_encoder = functools.partial(frames.encode_market, server_id=frames.DEFAULT_SERVER_ID)
 
 
@@ -61,14 +62,19 @@ class CurrentDialect:
 
     # --- lifecycle -------------------------------------------------------------------------------
     def opened(self) -> None:
-        """Authenticate from the `api` cookie, or ask for the session (§3.3)."""
+        """Authenticate from the `api` cookie, or ask for the session (§3.3) and close the
+        socket if it does not come within `request_timeout_seconds`."""
         if self.gateway.session.matches_cookie(self.connection.request.cookies.get("api")):
             self._authenticated()
         else:
             self.connection.send(frames.WAITING_FOR_SESSION)
+            self.connection.authenticate_within(
+                self.gateway.config.request_timeout_seconds, AUTHENTICATION_HINT
+            )
 
     def _authenticated(self) -> None:
         self.authenticated = True
+        self.connection.established()
         send = self.connection.send
         send(frames.encode_system_success(USERNAME))
         send(frames.encode_account(accounts_payload(self.gateway)))
@@ -113,21 +119,22 @@ class CurrentDialect:
         try:
             command = C.parse(text)
         except ProtocolError as exc:
-            log.info("bad command %r: %s", text[:200], exc.message)
+            self.connection.note("bad command", exc.message)
             self.error(exc.message, exc.topic)
             return
         if isinstance(command, C.Ignore):
-            log.debug("ignored JSON message %r", command.text[:200])
+            self.connection.note("ignored JSON message", "not a session message")
         elif isinstance(command, C.Authenticate):
             self._authenticate(command.session)
-        elif isinstance(command, C.Echo):
-            self.connection.send(command.text.encode())
         elif not self.authenticated:
             self.connection.send(frames.WAITING_FOR_SESSION)
+        elif isinstance(command, C.Echo):
+            self.connection.send(command.text.encode())
         else:
             try:
                 self._dispatch(command)
             except TickgateError as exc:
+                self.connection.note("refused command", str(exc))
                 self.error(str(exc), None)
 
     def _authenticate(self, session: str) -> None:
@@ -151,16 +158,17 @@ class CurrentDialect:
         elif isinstance(command, C.UnsubscribeHistory):
             self._unsubscribe_history(command.server_id)
         elif isinstance(command, C.SubscribeDepth):
-            if not self.gateway.session.authenticated:
-                self.error(NOT_AUTHENTICATED, f"sbd+{command.account}+{command.conid}")
-                return
-            self.depth[command.account] = (command.conid, command.exchange)
-            if not self.connection.running("depth"):
-                self.connection.spawn(self._depth_loop, "depth")
-            self._send_depth(command.account)
+            self._subscribe_depth(command)
         elif isinstance(command, C.UnsubscribeDepth):
             self.depth.pop(command.account, None)
+        elif isinstance(command, C.Unsubscribe):
+            self.accounts.handle(command)
         else:
+            refusal = self.connection.budgets.account_refusal(self.gateway.clock.monotonic_ns())
+            if refusal is not None:
+                self.connection.note("refused command", refusal)
+                self.error(refusal, None)
+                return
             self.accounts.handle(command)
 
     # --- smd / umd -------------------------------------------------------------------------------
@@ -171,6 +179,12 @@ class CurrentDialect:
             return
         if not self.gateway.market.knows(conid):
             self.error(f"Invalid conid {conid}", topic)
+            return
+        budgets = self.connection.budgets
+        refusal = None if conid in self.md else budgets.md_line_refusal(len(self.md))
+        if refusal is not None:
+            self.connection.note("refused command", refusal)
+            self.error(refusal, topic)
             return
         if conid not in self.md and not self.gateway.session.acquire_line(self, conid):
             lines = self.gateway.session.md_lines
@@ -269,10 +283,34 @@ class CurrentDialect:
         self.connection.spawn(send, f"smh-{server_id}")
 
     def _unsubscribe_history(self, server_id: str) -> None:
-        self.history.pop(server_id, None)
+        if self.history.pop(server_id, None) is None:
+            self.error(f"no smh request {server_id} on this connection", f"umh+{server_id}")
+            return
         self.connection.send(frames.encode_unsubscribed_history(server_id))
 
     # --- sbd / ubd -------------------------------------------------------------------------------
+    def _subscribe_depth(self, command: C.SubscribeDepth) -> None:
+        """A price ladder for one of the gateway's accounts, within the connection's budget."""
+        account, topic = command.account, f"sbd+{command.account}+{command.conid}"
+        if not self.gateway.session.authenticated:
+            self.error(NOT_AUTHENTICATED, topic)
+            return
+        accounts = self.gateway.trading.accounts()
+        if account not in accounts:
+            self.error(f"unknown account {account}; accounts: {', '.join(accounts)}", topic)
+            return
+        refusal = None
+        if account not in self.depth:
+            refusal = self.connection.budgets.depth_refusal(len(self.depth))
+        if refusal is not None:
+            self.connection.note("refused command", refusal)
+            self.error(refusal, topic)
+            return
+        self.depth[account] = (command.conid, command.exchange)
+        if not self.connection.running("depth"):
+            self.connection.spawn(self._depth_loop, "depth")
+        self._send_depth(account)
+
     def _send_depth(self, account: str) -> None:
         conid, exchange = self.depth[account]
         if not self.gateway.market.knows(conid):

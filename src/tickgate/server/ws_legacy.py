@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import logging
 from collections.abc import Callable, Iterator
 
 from aiohttp import web
@@ -25,8 +24,6 @@ from tickgate.trading.events import (
     PnlChanged,
     TradingEvent,
 )
-
-log = logging.getLogger("tickgate.ws.legacy")
 
 DIALECT = "legacy"
 #: Without `fields`, a subscription streams every field the market knows for the conid.
@@ -61,7 +58,7 @@ class LegacyDialect:
         try:
             command = legacy.parse(text)
         except ProtocolError as exc:
-            log.info("bad command %r: %s", text[:200], exc.message)
+            self.connection.note("bad command", exc.message)
             self.error(exc.message, exc.topic)
             return
         if isinstance(command, legacy.SubscribeMarketData):
@@ -75,9 +72,12 @@ class LegacyDialect:
         topic = f"md+{command.conid}"
         refusal = self._refusal(command.conid)
         if refusal is not None:
-            log.info("refused %s: %s", topic, refusal)
+            self.connection.note("refused command", refusal)
             self.error(refusal, topic)
             return
+        # The seed's dialect has no login of its own: a socket whose subscription the session
+        # accepted is in use by a real client, and gets the normal message limit.
+        self.connection.established()
         self.md_conids.add(command.conid)
         self.gateway.hub.subscribe_market(
             self.connection.outbox,
@@ -97,6 +97,10 @@ class LegacyDialect:
             return "streaming needs a primed session: call GET /iserver/accounts first"
         if gateway.catalogue.find(conid) is None:
             return f"Invalid conid {conid}"
+        if conid not in self.md_conids:
+            refusal = self.connection.budgets.md_line_refusal(len(self.md_conids))
+            if refusal is not None:
+                return refusal
         if conid not in self.md_conids and not gateway.session.acquire_line(self, conid):
             return (
                 f"market data lines limit reached: at most {gateway.session.md_lines} "
@@ -127,6 +131,13 @@ class LegacyDialect:
                 f"unknown account {account}; accounts: {', '.join(trading.accounts())}", topic
             )
             return
+        # Each subscription renders the whole day's orders: budgeted per connection.
+        refusal = self.connection.budgets.account_refusal(self.gateway.clock.monotonic_ns())
+        if refusal is not None:
+            self.connection.note("refused command", refusal)
+            self.error(refusal, topic)
+            return
+        self.connection.established()
         # The current day's orders first (filled, cancelled and working; in frames that fit
         # the outbox), the P&L, then every change after them.
         backlog = streams.subscribe(
