@@ -149,7 +149,5 @@ class RawWebSocket:
 
     async def aclose(self) -> None:
         self.writer.close()
-        try:
+        with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass
