@@ -30,7 +30,7 @@ from feeds import FIREHOSE_CONID, FirehoseFeed, PacedFeed
 from watch import ConnectionWatch
 
 from tickgate.config import Config
-from tickgate.server.app import build_app, tune_gc
+from tickgate.server.app import build_app, setup_runner, tune_gc
 from tickgate.server.gateway import Gateway
 from tickgate.server.tls import server_ssl_context
 from tickgate.sources.base import DataSource
@@ -66,6 +66,7 @@ def bench_config(args: argparse.Namespace) -> Config:
         data_dir=args.data_dir,
         require_priming=False,
         md_lines=1_000_000,
+        md_lines_per_connection=1_000_000,
         commands_per_second=1_000_000.0,
         command_burst=1_000_000,
         outbox_limit_bytes=args.outbox_limit,
@@ -131,8 +132,7 @@ async def listen(app: web.Application, args: argparse.Namespace) -> tuple[web.Ap
     """What `tickgate.server.app.start_server` does, minus its check that the listening server
     is an `asyncio.base_events.Server`, which fails under uvloop (the loop `tickgate serve` uses).
     """
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
-    await runner.setup()
+    runner = await setup_runner(app)
     ssl_context = server_ssl_context(args.data_dir) if args.tls else None
     site = web.TCPSite(runner, "127.0.0.1", args.port, ssl_context=ssl_context)
     await site.start()

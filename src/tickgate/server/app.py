@@ -46,6 +46,7 @@ from tickgate.server import (
     ws_current,
     ws_legacy,
 )
+from tickgate.server.deadlines import KEEPALIVE_SECONDS, RequestDeadlines
 from tickgate.server.errors import (
     error_middleware,
     not_found,
@@ -54,6 +55,7 @@ from tickgate.server.errors import (
 )
 from tickgate.server.gateway import GATEWAY, Gateway
 from tickgate.server.http import add_routes
+from tickgate.server.http_log import server_logger
 from tickgate.server.session import Session
 from tickgate.server.store_probe import ProbedStore
 from tickgate.server.tick_latency import tick_latency_sampler
@@ -73,6 +75,8 @@ from tickgate.trading.store import EventStore, MemoryEventStore
 from tickgate.trading.store_sqlite import SqliteEventStore
 
 log = logging.getLogger("tickgate.server")
+
+DEADLINES = web.AppKey("deadlines", RequestDeadlines)
 
 TEMPO_POLL_SECONDS = 0.01
 
@@ -205,8 +209,10 @@ def build_app(
         clock or (replay.clock if replay else SystemClock()),
         recorded=replay.instruments if replay else (),
     )
+    deadlines = RequestDeadlines(config.request_timeout_seconds)
     app = web.Application(
         middlewares=[
+            deadlines.middleware,
             log_context.log_context_middleware,
             metrics.request_metrics_middleware,
             error_middleware,
@@ -220,6 +226,7 @@ def build_app(
     app[GATEWAY] = gateway
     gatekeeper.install(app, config)
     log_context.install(app, gateway)
+    app[DEADLINES] = deadlines
     pacing.install(app)
     add_routes(
         app,
@@ -365,6 +372,25 @@ class RunningServer:
         self.gateway.trading.store.close()
 
 
+async def setup_runner(app: web.Application) -> web.AppRunner:
+    """The app's runner, set up, with the HTTP deadlines and the server logger in place."""
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        access_log=None,
+        shutdown_timeout=5.0,
+        keepalive_timeout=KEEPALIVE_SECONDS,
+        # After an early answer (e.g. a 408 for a slow body), the rest of the body is read and
+        # dropped for at most this long before the connection closes.
+        lingering_time=app[DEADLINES].seconds,
+        logger=server_logger(),
+    )
+    await runner.setup()
+    assert runner.server is not None  # set by setup()
+    app[DEADLINES].watch(runner.server)
+    return runner
+
+
 async def start_server(app: web.Application) -> RunningServer:
     """Listen on the app's configured host/port (port 0 picks a free one)."""
     from tickgate.server.tls import certificate_names, server_ssl_context
@@ -373,8 +399,7 @@ async def start_server(app: web.Application) -> RunningServer:
     problem = exposure_problem(config)
     if problem is not None:  # configs are validated on load; this catches hand-built ones
         raise ConfigError(problem)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
-    await runner.setup()
+    runner = await setup_runner(app)
     ssl_context = (
         server_ssl_context(
             config.data_dir, names=certificate_names(config.host, *config.allow_host)

@@ -1,0 +1,108 @@
+"""Deadlines for HTTP clients that send their request too slowly (slowloris).
+
+aiohttp waits for a request head as long as the connection stays open, and reads a body as
+slowly as the client sends it. Here:
+
+- a new connection must deliver a complete first request head within `seconds`, else it gets
+  a 408 and is closed (one WARNING line). Later heads on a kept-alive connection are bounded by
+  aiohttp's own keep-alive timeout, which closes a connection that has been idle (or sending
+  half a head) for `KEEPALIVE_SECONDS` after its last response;
+- a request body must arrive within `seconds` of its head, else 408 and the connection closes.
+
+The head check hooks the low-level server's `connection_made`, which every aiohttp request
+handler calls when its connection opens, and the middleware marks a connection once a request
+of it reaches the application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import orjson
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+
+from tickgate.server.http import Handler, error_response
+
+log = logging.getLogger("tickgate.http")
+
+#: Idle time after a response before aiohttp closes a kept-alive connection (nginx's default).
+KEEPALIVE_SECONDS = 75.0
+
+
+class RequestDeadlines:
+    """The deadlines of one server; see the module docstring."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        #: Connections whose first request head has not arrived yet.
+        self._waiting: set[RequestHandler] = set()
+
+    def watch(self, server: web.Server) -> None:
+        """Start the head deadline for every connection `server` accepts from now on."""
+        made, lost = server.connection_made, server.connection_lost
+        loop = asyncio.get_running_loop()
+
+        def connection_made(handler: RequestHandler, transport: asyncio.Transport) -> None:
+            made(handler, transport)
+            self._waiting.add(handler)
+            loop.call_later(self.seconds, self._expire, handler, transport)
+
+        def connection_lost(handler: RequestHandler, exc: BaseException | None = None) -> None:
+            self._waiting.discard(handler)
+            lost(handler, exc)
+
+        # Instance attributes shadow the methods for this server object only.
+        server.connection_made = connection_made  # type: ignore[method-assign]
+        server.connection_lost = connection_lost  # type: ignore[method-assign]
+
+    def _expire(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
+        if handler not in self._waiting:
+            return
+        self._waiting.discard(handler)
+        if transport.is_closing():
+            return
+        peer = transport.get_extra_info("peername")
+        log.warning(
+            "closed connection from %s: no complete request head within %g s",
+            peer[0] if peer else "?",
+            self.seconds,
+        )
+        body = orjson.dumps({"error": f"request head not received within {self.seconds:g} s"})
+        transport.write(
+            b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+        )
+        handler.force_close()
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Marks the connection as having sent a head, and reads the body within the deadline.
+
+        Must be the outermost middleware, so that every request that reaches the app counts.
+        """
+        self._waiting.discard(request.protocol)
+        if request.body_exists:
+            try:
+                async with asyncio.timeout(self.seconds):
+                    await request.read()  # kept by aiohttp: the handler reads it again for free
+            except TimeoutError:
+                log.warning(
+                    "closed connection from %s: %s %s body not received within %g s",
+                    request.remote,
+                    request.method,
+                    request.path,
+                    self.seconds,
+                )
+                response = error_response(
+                    f"request body not received within {self.seconds:g} s", status=408
+                )
+                response.force_close()
+                return response
+            except web.HTTPRequestEntityTooLarge as exc:
+                log.info("%s %s -> 413: %s", request.method, request.path, exc.text)
+                response = error_response(exc.text or "request body too large", status=413)
+                response.force_close()
+                return response
+        return await handler(request)

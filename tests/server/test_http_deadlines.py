@@ -1,0 +1,114 @@
+"""Slow and malformed HTTP requests on raw sockets: deadlines and one-line logs (issue 10, §3)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import orjson
+import pytest
+from tests.conftest import StartServer
+
+from tickgate.server.app import RunningServer
+
+Connect = Callable[[RunningServer], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+
+
+@pytest.fixture
+async def tcp() -> AsyncIterator[Connect]:
+    """Opens raw TCP connections to a server; all are closed at the end of the test."""
+    writers: list[asyncio.StreamWriter] = []
+
+    async def connect(server: RunningServer) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        writers.append(writer)
+        return reader, writer
+
+    yield connect
+    for writer in writers:
+        writer.close()
+
+
+async def test_a_request_head_that_never_completes_gets_408_and_is_closed(
+    start: StartServer, tcp: Connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="tickgate.http")
+    server = await start(request_timeout_seconds=0.3)
+    slow = [await tcp(server) for _ in range(20)]
+    for _, writer in slow:
+        writer.write(b"GET /v1/api/tickle HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+    loop_time = asyncio.get_running_loop().time
+    began = loop_time()
+    for reader, writer in slow:
+        writer.write(b"a")  # still trickling: bytes arriving do not extend the deadline
+        answer = await asyncio.wait_for(reader.read(), 5)
+        assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n") and reader.at_eof()
+        body = orjson.loads(answer.split(b"\r\n\r\n", 1)[1])
+        assert body == {"error": "request head not received within 0.3 s"}
+    assert loop_time() - began < 3
+    warnings = [r for r in caplog.records if "no complete request head" in r.getMessage()]
+    assert len(warnings) == 20 and all(r.levelno == logging.WARNING for r in warnings)
+
+
+async def test_a_prompt_request_is_served_and_its_connection_kept_past_the_deadline(
+    start: StartServer, tcp: Connect
+) -> None:
+    server = await start(request_timeout_seconds=0.3)
+    reader, writer = await tcp(server)
+    for _ in range(2):
+        writer.write(b"GET /tickgate/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 200")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+    # A connection that never sends anything is closed at the deadline; this one, which did
+    # send a request before it, is still open afterwards.
+    idle_reader, _ = await tcp(server)
+    assert (await asyncio.wait_for(idle_reader.read(), 5)).startswith(b"HTTP/1.1 408")
+    writer.write(b"GET /tickgate/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert head.startswith(b"HTTP/1.1 200")
+
+
+async def test_a_body_that_arrives_too_slowly_gets_408(start: StartServer, tcp: Connect) -> None:
+    server = await start(request_timeout_seconds=0.3)
+    reader, writer = await tcp(server)
+    writer.write(
+        b"POST /v1/api/iserver/account/DU1234567/orders HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"orders":'
+    )
+    answer = await asyncio.wait_for(reader.read(), 5)
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert orjson.loads(answer.split(b"\r\n\r\n", 1)[1]) == {
+        "error": "request body not received within 0.3 s"
+    }
+    assert reader.at_eof()
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /v1/api/tickle HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n",
+        b"GET /v1/api/tickle HTTP/1.1\r\nHost: 127.0.0.1\r\nX: " + b"a" * 20_000 + b"\r\n\r\n",
+        b"POST /v1/api/tickle HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"zz\r\n",
+    ],
+)
+async def test_a_malformed_request_is_one_warning_line_without_traceback(
+    server: RunningServer,
+    tcp: Connect,
+    caplog: pytest.LogCaptureFixture,
+    request_bytes: bytes,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    reader, writer = await tcp(server)
+    writer.write(request_bytes)
+    answer = await asyncio.wait_for(reader.read(), 5)
+    assert answer.split(b"\r\n", 1)[0].endswith(b" 400 Bad Request")
+    records = [r for r in caplog.records if r.name.startswith(("tickgate", "aiohttp"))]
+    assert [r.levelno for r in records if r.levelno >= logging.WARNING] == [logging.WARNING]
+    (warning,) = [r for r in records if r.levelno == logging.WARNING]
+    assert warning.getMessage().startswith("malformed HTTP request from 127.0.0.1: ")
+    assert warning.exc_info is None and "\n" not in warning.getMessage()
+    assert not any(r.exc_info for r in records)
