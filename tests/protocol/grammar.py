@@ -133,3 +133,40 @@ def current_command(draw: st.DrawFn) -> str:
     if draw(st.booleans()):
         parts.append(draw(options_text()))
     return _joined(draw, parts)
+
+
+#: The options each verb reads, where a nested value reaches the most code.
+_VERB_OPTIONS = {
+    "smd": ["fields"],
+    "smh": ["period", "bar", "source", "exchange", "outside_rth"],
+    "sor": ["filters"],
+    "str": ["days", "realtimeUpdatesOnly"],
+    "ssd": ["keys", "fields"],
+    "sld": ["keys", "fields"],
+}
+_SHAPE_TARGETS = {"conid": "265598", "account": "DU1234567", "id": "100001"}
+
+
+def _nested_value(depth: int, opener: str) -> str:
+    if opener == "[":
+        return _deep(depth, "[", "]")
+    return opener * depth + "1" + "}" * depth
+
+
+@st.composite
+def nested_current_command(draw: st.DrawFn) -> str:
+    """A well-formed command of today's dialect with one option nested `DEPTHS` deep."""
+    verb = draw(st.sampled_from(sorted(CURRENT_SHAPES)))
+    own = _VERB_OPTIONS.get(verb)
+    key = draw(st.sampled_from(own if own and draw(st.integers(0, 4)) else OPTION_KEYS))
+    value = _nested_value(draw(DEPTHS), draw(st.sampled_from(["[", '{"a":'])))
+    parts = [verb, *(_SHAPE_TARGETS[kind] for kind in CURRENT_SHAPES[verb])]
+    return "+".join(parts) + "+{" + f'"{key}":{value}' + "}"
+
+
+@st.composite
+def nested_legacy_command(draw: st.DrawFn) -> str:
+    """`s+md+265598` with one option nested `DEPTHS` deep."""
+    key = draw(st.sampled_from(["fields", "tempo", "snapshot", "other"]))
+    value = _nested_value(draw(DEPTHS), draw(st.sampled_from(["[", '{"a":'])))
+    return f's+md+265598+{{"{key}":{value}}}'

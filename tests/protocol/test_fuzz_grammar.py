@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import orjson
 from hypothesis import given, settings
-from hypothesis import strategies as st
 from tests.protocol.grammar import (
-    CURRENT_SHAPES,
-    DEPTHS,
-    OPTION_KEYS,
     current_command,
     legacy_command,
+    nested_current_command,
+    nested_legacy_command,
 )
 
 from tickgate.errors import ProtocolError
@@ -55,25 +53,12 @@ def test_seed_dialect_commands_parse_or_raise_a_sendable_protocol_error(text: st
     assert not any(c.isspace() and c not in ASCII_WHITESPACE for c in head), (text, command)
 
 
-@given(
-    st.sampled_from(sorted(CURRENT_SHAPES)),
-    st.sampled_from(OPTION_KEYS),
-    DEPTHS,
-    st.sampled_from(["[", '{"a":']),
-)
-def test_nesting_at_any_depth_in_any_option_is_a_protocol_error_or_fine(
-    verb: str, key: str, depth: int, opener: str
+@given(nested_current_command(), nested_legacy_command())
+def test_nesting_at_any_depth_in_any_option_is_refused_with_a_sendable_error(
+    current_text: str, legacy_text: str
 ) -> None:
-    targets = {"conid": "265598", "account": "DU1234567", "id": "100001"}
-    closer = "]" if opener == "[" else "}"
-    value = opener * depth + ("" if opener == "[" else "1") + closer * depth
-    parts = [verb, *(targets[kind] for kind in CURRENT_SHAPES[verb])]
-    try:
-        current.parse("+".join(parts) + "+{" + f'"{key}":{value}' + "}")
-    except ProtocolError as error:
-        assert_sendable(error)
-    seed = f's+md+265598+{{"{key}":{value}}}'
-    try:
-        legacy.parse(seed)
-    except ProtocolError as error:
-        assert_sendable(error)
+    for parse, text in ((current.parse, current_text), (legacy.parse, legacy_text)):
+        try:
+            parse(text)
+        except ProtocolError as error:
+            assert_sendable(error)
