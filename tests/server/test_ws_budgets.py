@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 from tests.conftest import StartServer, WsClient
 from tests.server.test_ws_current import authed, is_error, session_id
+from tests.server.test_ws_legacy import primed_socket
 
 from tickgate.model.accounts import AccountConfig
 from tickgate.server.app import RunningServer
@@ -21,14 +22,6 @@ ACCT = "DU1234567"
 
 def topic_is(topic: str) -> Callable[[dict[str, Any]], bool]:
     return lambda frame: frame.get("topic") == topic
-
-
-async def primed_legacy(
-    server: RunningServer, http: aiohttp.ClientSession, ws_connect: Connect
-) -> WsClient:
-    async with http.get(server.base_url + "/v1/api/iserver/accounts") as response:
-        assert response.status == 200
-    return await ws_connect(server.ws_base + "/v1/portal/ws")
 
 
 async def test_depth_for_made_up_accounts_is_refused(
@@ -100,7 +93,7 @@ async def test_market_data_lines_per_connection(
         ws, other = await authed(server, http, ws_connect), await authed(server, http, ws_connect)
         command, topic = 'smd+{}+{{"fields":["31"]}}', "smd+{}"
     else:
-        ws = await primed_legacy(server, http, ws_connect)
+        ws = await primed_socket(server, http, ws_connect)
         other = await ws_connect(server.ws_base + "/v1/portal/ws")
         command, topic = 's+md+{}+{{"snapshot":true,"fields":"55"}}', "md+{}"
     for conid in (AAPL, MSFT):
@@ -122,7 +115,7 @@ async def test_account_resubscriptions_are_budgeted_per_connection(
         ws = await authed(server, http, ws_connect)
         command, answer = "spl", topic_is("spl")
     else:
-        ws = await primed_legacy(server, http, ws_connect)
+        ws = await primed_socket(server, http, ws_connect)
         command = f"s+realtime-account-data+{ACCT}"
         topic = f"realtime-account-data+{ACCT}"
 

@@ -65,6 +65,15 @@ async def expect_error(ws: RawWebSocket, message: str) -> None:
             pass
 
 
+async def send_all(ws: RawWebSocket, commands: list[str], parse: Any) -> None:
+    """Send each command; for one the parser refuses, wait for the server's same error."""
+    for command in commands:
+        ws.send(command)
+        message = refusal(parse, command)
+        if message is not None:
+            await expect_error(ws, message)
+
+
 def fits(text: str) -> bool:
     """Within `max_frame_bytes` (8 KiB), so that the parser, not the size check, answers."""
     return len(text.encode()) <= MAX_FRAME_BYTES
@@ -101,11 +110,7 @@ async def test_current_dialect_survives_generated_commands(
     headers = {"Cookie": f"api={sid}"} if login_first else None
     ws = await RawWebSocket.open(server, "/v1/api/ws", headers=headers)
     try:
-        for command in commands:
-            ws.send(command)
-            message = refusal(current.parse, command)
-            if message is not None:
-                await expect_error(ws, message)
+        await send_all(ws, commands, current.parse)
         ws.send(f'{{"session":"{sid}"}}')
         ws.send(f'smd+{AAPL}+{{"fields":["31","84"]}}')
         async with asyncio.timeout(5):
@@ -134,11 +139,7 @@ async def test_seed_dialect_survives_generated_commands(
         pass
     ws = await RawWebSocket.open(server, "/v1/portal/ws")
     try:
-        for command in commands:
-            ws.send(command)
-            message = refusal(legacy.parse, command)
-            if message is not None:
-                await expect_error(ws, message)
+        await send_all(ws, commands, legacy.parse)
         ws.send(f's+md+{AAPL}+{{"snapshot":true,"fields":"55"}}')
         async with asyncio.timeout(5):
             while (await next_json(ws)).get("55") != "AAPL":
