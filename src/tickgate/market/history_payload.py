@@ -9,7 +9,7 @@ Protocol reference §8.4 (REST sample) and §5.2 (WS sample); keys come in the s
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from tickgate.errors import RequestError
 from tickgate.market.bars import MINUTE_NS, Bar
@@ -52,6 +52,45 @@ def history_payload(
         **tail,
         "travelTime": travel_time_ms,
     }
+
+
+class Shape(Protocol):
+    """A REST answer builder for history bars (`history_payload` or `hmds_payload`)."""
+
+    def __call__(
+        self,
+        instrument: Instrument,
+        bars: list[Bar],
+        *,
+        period: Period | str,
+        bar: BarSize | str,
+        outside_rth: bool,
+        server_id: str,
+        end_ns: int | None = None,
+    ) -> dict[str, Any]: ...
+
+
+def hmds_payload(
+    instrument: Instrument,
+    bars: list[Bar],
+    *,
+    period: Period | str,
+    bar: BarSize | str,
+    outside_rth: bool,
+    server_id: str,
+    end_ns: int | None = None,
+) -> dict[str, Any]:
+    """The beta `/hmds/history` answer: `history_payload`'s, with the window's first and last
+    bar times also given as epoch ms (`startTimeVal`, `endTimeVal`) and text (`endTime`).
+    Raises as `history_payload` does."""
+    payload = history_payload(
+        instrument, bars, period=period, bar=bar, outside_rth=outside_rth,
+        server_id=server_id, end_ns=end_ns,
+    )  # fmt: skip
+    payload["startTimeVal"] = bars[0].start_ns // 1_000_000
+    payload["endTime"] = _stamp(bars[-1].start_ns)
+    payload["endTimeVal"] = bars[-1].start_ns // 1_000_000
+    return payload
 
 
 def smh_payload(

@@ -35,6 +35,7 @@ from tickgate.server import (
     pacing,
     page,
     replay_control,
+    rest_beta,
     rest_contracts,
     rest_marketdata,
     rest_orders,
@@ -237,7 +238,8 @@ def build_app(
         + rest_orders.ROUTES
         + rest_portfolio.ROUTES
         + rest_scanner.ROUTES
-        + rest_watchlists.ROUTES,
+        + rest_watchlists.ROUTES
+        + rest_beta.ROUTES,
     )
     rest_scanner.install(app, gateway)
     rest_watchlists.install(app, open_watchlists(gateway))

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from tickgate.errors import RequestError
 from tickgate.market.history import default_bar, history_payload, parse_bar, parse_period
+from tickgate.market.history_payload import Shape
 from tickgate.protocol import fields as F
 from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import (
@@ -52,6 +53,14 @@ def requested_fields(raw: str | None) -> tuple[int, ...] | None:
 async def snapshot(request: web.Request) -> web.Response:
     gateway = gateway_of(request)
     require_primed(gateway)
+    conids, fields = snapshot_query(request)
+    return json_response([_snapshot_row(gateway, conid, fields) for conid in conids])
+
+
+def snapshot_query(request: web.Request) -> tuple[list[int], tuple[int, ...] | None]:
+    """The `conids` (each an instrument) and `fields` (None: not given) of a snapshot request.
+    Raises RequestError naming what is missing, malformed or unknown."""
+    gateway = gateway_of(request)
     raw_conids = request.query.get("conids")
     if raw_conids is None:
         raise RequestError("missing required parameter 'conids'")
@@ -60,7 +69,7 @@ async def snapshot(request: web.Request) -> web.Response:
     for conid in conids:
         if gateway.catalogue.find(conid) is None:
             raise RequestError(f"Invalid conid {conid}")
-    return json_response([_snapshot_row(gateway, conid, fields) for conid in conids])
+    return conids, fields
 
 
 def _snapshot_row(gateway: Gateway, conid: int, fields: tuple[int, ...] | None) -> dict[str, Any]:
@@ -72,9 +81,16 @@ def _snapshot_row(gateway: Gateway, conid: int, fields: tuple[int, ...] | None) 
         return row
     if fields is not None:
         session.preflighted[conid] = fields
-    wanted = session.preflighted[conid] + ALWAYS
-    values = gateway.market.snapshot(conid, wanted)
-    row.update({str(fid): value for fid, value in F.wire_values(values).items()})
+    row.update(market_values(gateway, conid, session.preflighted[conid]))
+    return row
+
+
+def market_values(gateway: Gateway, conid: int, fields: tuple[int, ...]) -> dict[str, Any]:
+    """The market engine's current values of `fields` for `conid` in the snapshot's wire form
+    (ids as keys, with `_updated` epoch ms and `server_id`); fields without a value are left
+    out."""
+    values = gateway.market.snapshot(conid, fields + ALWAYS)
+    row: dict[str, Any] = {str(fid): value for fid, value in F.wire_values(values).items()}
     updated = gateway.market.updated_ns(conid)
     row["_updated"] = (updated or gateway.clock.now_ns()) // 1_000_000
     row["server_id"] = values.get(F.SERVER_ID, "q0")
@@ -106,28 +122,41 @@ async def unsubscribe_all(request: web.Request) -> web.Response:
 
 async def history(request: web.Request) -> web.Response:
     """Bars from the simulator's own history (reference §8.4)."""
-    gateway = gateway_of(request)
+    return json_response(await history_answer(request))
+
+
+async def history_answer(
+    request: web.Request, *, bar_required: bool = False, shape: Shape = history_payload
+) -> dict[str, Any]:
+    """The bars the request's query asks for (conid, period, bar, startTime, outsideRth,
+    source), in `shape` (`/iserver/marketdata/history`'s by default).
+
+    Raises RequestError for bad input, and for no bars ("No data.").
+    """
+    gateway, query = gateway_of(request), request.query
     conid = query_int(request, "conid")
     instrument = gateway.catalogue.find(conid)
     if instrument is None:
         raise RequestError(f"Invalid conid {conid}")
-    period_text = request.query.get("period", "1w")
+    period_text = query.get("period", "1w")
     period = parse_period(period_text)
-    bar_text = request.query.get("bar")
+    bar_text = query.get("bar")
+    if bar_required and not bar_text:
+        raise RequestError("missing required parameter 'bar'")
     bar = parse_bar(bar_text) if bar_text else default_bar(period)
     outside_rth = query_bool(request, "outsideRth", default=False)
     compute = gateway.history.plan(
         conid,
         period=period,
         bar=bar,
-        start_time=request.query.get("startTime") or None,
+        start_time=query.get("startTime") or None,
         outside_rth=outside_rth,
-        source=request.query.get("source", "trades").lower(),
+        source=query.get("source", "trades").lower(),
     )
     with _HISTORY_SLOTS.take():
         # Long windows take 100+ ms: compute them off the event loop so streams keep flowing.
         bars = await asyncio.get_running_loop().run_in_executor(None, compute)
-    payload = history_payload(
+    return shape(
         instrument,
         bars,
         period=period,
@@ -136,7 +165,6 @@ async def history(request: web.Request) -> web.Response:
         server_id=str(next(_server_ids)),
         end_ns=gateway.clock.now_ns(),
     )
-    return json_response(payload)
 
 
 ROUTES: list[tuple[str, str, Handler]] = [
