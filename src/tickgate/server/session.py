@@ -7,6 +7,7 @@ how many market-data lines its streams use across every WebSocket connection of 
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Callable, Hashable
 
@@ -96,7 +97,14 @@ class Session:
     def add_status_listener(self, listener: Callable[[bool], None]) -> Callable[[], None]:
         """Call `listener(authenticated)` whenever the session logs in or out; returns a remover."""
         self._status_listeners.append(listener)
-        return lambda: self._status_listeners.remove(listener)
+
+        def forget() -> None:
+            # Idempotent: a connection may be torn down twice (its handler's error path and
+            # its shutdown both close it); the second call must not raise.
+            with contextlib.suppress(ValueError):
+                self._status_listeners.remove(listener)
+
+        return forget
 
     def rotate(self) -> None:
         """Give the session a new random id: an id learnt before no longer names it."""
