@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
@@ -19,6 +19,9 @@ from tickgate.server.app import RunningServer, build_app, start_server
 # The plugin `pip install tickgate` registers; listed here too so the suite has it even where
 # the installed entry point predates it (the name matches the entry point: loaded once).
 pytest_plugins = ("tickgate.pytest_plugin",)
+
+if TYPE_CHECKING:  # imported by pytest as a plugin first (an earlier import escapes its rewrite)
+    from tickgate.pytest_plugin import StartGateway, TickgateServer
 
 StartServer = Callable[..., Awaitable[RunningServer]]
 
@@ -49,6 +52,17 @@ async def start(tmp_path: Path) -> AsyncIterator[StartServer]:
     yield _start
     for server in servers:
         await server.stop()
+
+
+@pytest.fixture
+def tickgate_server_factory(tickgate_server_factory: StartGateway) -> StartGateway:
+    """The plugin's factory, on the same shifted wall clock as `start` unless a test gives
+    its own clock (the plugin's default is the machine's clock, as a bot's tests expect)."""
+
+    def _start(*, clock: Clock | None = None, **options: Any) -> TickgateServer:
+        return tickgate_server_factory(clock=clock or ShiftedClock(SERVER_EPOCH_NS), **options)
+
+    return _start
 
 
 @pytest.fixture

@@ -148,3 +148,14 @@ def test_a_fake_clock_moves_the_simulated_market_only_when_advanced(
         raise AssertionError("the price did not move after advance()")
     with pytest.raises(TypeError, match="FakeClock"):
         tickgate_server_factory().advance(1)
+
+
+def test_this_suites_gateways_run_on_the_shifted_test_clock(
+    tickgate_server: TickgateServer,
+) -> None:
+    from tests.conftest import SERVER_EPOCH_NS
+
+    # The suite's override of the factory (tests/conftest.py): a fixed Wednesday morning.
+    [market] = [m for m in tickgate_server.status()["markets"] if m["name"] == "US equities"]
+    assert market["phase"] == "regular"
+    assert market["nextChange"] > SERVER_EPOCH_NS // 1_000_000
