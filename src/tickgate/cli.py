@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tickgate import __version__, log_format
+from tickgate import __version__, client_cli, log_format
 from tickgate import config as configuration
 from tickgate.datadir import lock_data_dir, prepare_data_dir
 from tickgate.errors import ConfigError, TickgateError
@@ -86,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("file", type=Path)
     _add_recording_commands(commands)
+    client_cli.add_parsers(commands)
     return parser
 
 
@@ -148,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check_config(args.file)
         if args.command in ("record", "replay"):
             return _run_client(args)
+        if args.command in client_cli.COMMANDS:
+            return client_cli.run(args)
         flags = {name: getattr(args, name) for name in configuration.OPTIONS}
         settings = configuration.load(flags, config_file=args.config)
     except TickgateError as exc:

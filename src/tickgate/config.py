@@ -473,3 +473,9 @@ def _speed_ok(text: str) -> bool:
 def replace(config: Config, **changes: Any) -> Config:
     """A copy of `config` with `changes` applied and validated."""
     return _validated(dataclasses.replace(config, **changes))
+
+
+def environment_token(environ: Mapping[str, str] | None = None) -> str | None:
+    """`TICKGATE_AUTH_TOKEN`, for the client commands (a flag would show it in `ps`)."""
+    env = os.environ if environ is None else environ
+    return env.get(ENV_PREFIX + "AUTH_TOKEN") or None
