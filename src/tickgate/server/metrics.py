@@ -6,7 +6,8 @@ counters the hub, the outboxes, the bus and `Health` keep anyway, plus the few t
 increment. Each gateway has its own `CollectorRegistry` (never the process-wide default one),
 so many gateways in one process (tests, the pytest plugin) never share or collide on series.
 
-Labels are bounded by construction: dialects, route patterns (never raw paths), HTTP statuses,
+Labels are bounded by construction: dialects, HTTP methods (aiohttp's parser answers 400 to a
+made-up one before any handler), route patterns (never raw paths), HTTP statuses,
 event types, component names and the source's name; never a conid, an account or a peer.
 """
 
