@@ -52,8 +52,14 @@ def install(app: web.Application, gateway: Gateway) -> None:
 
     remove = add_secrets(secrets)
 
+    forgotten = False
+
     async def forget(_app: web.Application) -> None:
-        remove()
-        unlisten()
+        # A server stopped twice (a restart test, then its fixture) runs cleanup twice.
+        nonlocal forgotten
+        if not forgotten:
+            forgotten = True
+            remove()
+            unlisten()
 
     app.on_cleanup.append(forget)
