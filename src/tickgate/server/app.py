@@ -40,6 +40,7 @@ from tickgate.server import (
     rest_marketdata,
     rest_orders,
     rest_portfolio,
+    rest_rules,
     rest_scanner,
     rest_session,
     rest_watchlists,
@@ -237,6 +238,7 @@ def build_app(
         + rest_whatif.ROUTES
         + rest_orders.ROUTES
         + rest_portfolio.ROUTES
+        + rest_rules.ROUTES
         + rest_scanner.ROUTES
         + rest_watchlists.ROUTES
         + rest_beta.ROUTES,

@@ -113,6 +113,11 @@ def stock_entry(instrument: Instrument) -> dict[str, Any]:
     }
 
 
+def increment_rules(instrument: Instrument) -> list[dict[str, float]]:
+    """IBKR's price-increment table: one tick size for every price (the engine's tick grid)."""
+    return [{"lowerEdge": 0.0, "increment": float(instrument.min_tick)}]
+
+
 def secdef_row(instrument: Instrument, *, has_options: bool = False) -> dict[str, Any]:
     """One `/trsrv/secdef` entry; `has_options` when the catalogue lists options on it."""
     decimals = instrument.price_decimals
@@ -137,7 +142,7 @@ def secdef_row(instrument: Instrument, *, has_options: bool = False) -> dict[str
         else ("COMMON" if instrument.sec_type is SecType.STK else None),
         "hasOptions": has_options,
         "isUS": instrument.currency == "USD",
-        "incrementRules": [{"lowerEdge": 0.0, "increment": float(instrument.min_tick)}],
+        "incrementRules": increment_rules(instrument),
         "displayRule": {
             "magnification": 0,
             "displayRuleStep": [{"decimalDigits": decimals, "lowerEdge": 0.0, "wholeDigits": 4}],

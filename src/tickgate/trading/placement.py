@@ -40,6 +40,7 @@ from tickgate.trading.requests import (
     tif_of,
     trailing_type_of,
 )
+from tickgate.trading.rules import can_trade
 from tickgate.trading.state import COID_MEMORY_NS, TradingState
 
 if TYPE_CHECKING:
@@ -226,9 +227,10 @@ class PlacementDesk(ABC):
 
     def _check_references(self, account: str, items: list[Item]) -> None:
         """Currencies, cOIDs and parents; raises OrderRejectedError or RequestError."""
-        base = self.portfolio_of(account).config.base_currency
+        config = self.portfolio_of(account).config
+        base = config.base_currency
         for _, instrument in items:
-            if instrument.currency != base:
+            if not can_trade(config, instrument):
                 # Cash is kept in the account's base currency only: no FX conversion is simulated.
                 raise OrderRejectedError(
                     f"Order rejected: {instrument.symbol} trades in {instrument.currency} but "

@@ -160,14 +160,31 @@ def tif_of(raw: Mapping[str, Any], default: str | None = "DAY") -> TimeInForce |
     return TimeInForce(text)
 
 
+#: Order types a tif OPG (fill at the open) may carry.
+OPG_TYPES = frozenset({OrderType.MKT, OrderType.LMT})
+
+
+def tifs_for(order_type: OrderType) -> tuple[TimeInForce, ...]:
+    """The times in force the engine accepts for `order_type` (the rule `parse_order`
+    enforces, and the one `/iserver/contract/rules` reports)."""
+    if order_type.at_close:
+        return (TimeInForce.DAY,)
+    return tuple(t for t in TimeInForce if t is not TimeInForce.OPG or order_type in OPG_TYPES)
+
+
+def whole_units(instrument: Instrument) -> bool:
+    """True when orders on `instrument` must be for whole units (all but FX)."""
+    return instrument.sec_type not in _FRACTIONAL_TYPES
+
+
 def _side_and_tif(raw: Mapping[str, Any], order_type: OrderType) -> tuple[Side, TimeInForce]:
     side_text, tif = _enum_value(raw, "side"), tif_of(raw)
     if side_text not in Side.__members__:
         raise OrderRejectedError(f"Invalid side {side_text!r}: expected BUY or SELL")
     assert tif is not None  # defaulted to DAY
-    if order_type.at_close and tif is not TimeInForce.DAY:
-        raise OrderRejectedError(f"{order_type.value} orders must have tif DAY")
-    if tif is TimeInForce.OPG and order_type not in (OrderType.MKT, OrderType.LMT):
+    if tif not in tifs_for(order_type):
+        if order_type.at_close:
+            raise OrderRejectedError(f"{order_type.value} orders must have tif DAY")
         raise OrderRejectedError(f"tif OPG is for MKT and LMT orders, not {order_type.value}")
     return Side(side_text), tif
 
@@ -179,7 +196,7 @@ def check_quantity(quantity: Decimal | None, instrument: Instrument) -> Decimal:
     """
     if quantity is None or quantity <= 0:
         raise OrderRejectedError(f"Order quantity must be positive, got {quantity}")
-    if instrument.sec_type not in _FRACTIONAL_TYPES and quantity != quantity.to_integral_value():
+    if whole_units(instrument) and quantity != quantity.to_integral_value():
         raise OrderRejectedError(
             f"Fractional quantity {quantity} is not allowed for {instrument.symbol}: "
             "whole units only"
