@@ -11,6 +11,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 from tests.conftest import StartServer, call
 from tests.instruments import AAPL
 from tests.sources.replay_files import quotes, write_recording
@@ -66,13 +67,24 @@ async def test_recording_a_running_gateway_as_a_client(
         assert changes[first : first + len(recorded)] == recorded
 
 
-async def test_a_gateway_without_all_conids_asks_for_a_list(
-    start: StartServer, tmp_path: Path
-) -> None:
-    server = await start(store="memory")
-    options = RecordOptions(url=server.base_url, out=tmp_path / "x.tgr")
-    with pytest.raises(ClientError, match="--conids"):
-        await record(options, stop=asyncio.Event())
+async def test_a_gateway_without_all_conids_asks_for_a_list(tmp_path: Path) -> None:
+    # tickgate serves /trsrv/all-conids; a gateway that lacks it is one serving accounts only.
+    async def accounts(_request: web.Request) -> web.Response:
+        return web.json_response({"accounts": []})
+
+    app = web.Application()
+    app.router.add_get("/v1/api/iserver/accounts", accounts)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        options = RecordOptions(url=f"http://127.0.0.1:{port}", out=tmp_path / "x.tgr")
+        with pytest.raises(ClientError, match="--conids"):
+            await record(options, stop=asyncio.Event())
+    finally:
+        await runner.cleanup()
     assert not (tmp_path / "x.tgr").exists()
 
 
