@@ -87,6 +87,12 @@ async def test_sigkill_mid_burst_loses_no_acknowledged_order(tmp_path: Path) -> 
     proc, base = launch(tmp_path / "data")
     try:
         async with aiohttp.ClientSession() as http:
+            # Freeze the traded instruments first: with prices and fills standing still, the
+            # answers below describe one instant, so they must agree to the cent.
+            root = base.removesuffix("/v1/api")
+            for conid in CONIDS:
+                async with http.post(f"{root}/tickgate/market/{conid}/halt") as halted:
+                    assert halted.status == 200, await halted.text()
             statuses = {
                 oid: (await get(http, f"{base}/iserver/account/order/status/{oid}"))
                 for oid in acked
