@@ -48,6 +48,7 @@ from tickgate.server import (
     ws_current,
     ws_legacy,
 )
+from tickgate.server.answer_ids import AnswerIds
 from tickgate.server.deadlines import KEEPALIVE_SECONDS, RequestDeadlines
 from tickgate.server.errors import (
     error_middleware,
@@ -56,7 +57,7 @@ from tickgate.server.errors import (
     session_middleware,
 )
 from tickgate.server.gateway import GATEWAY, Gateway
-from tickgate.server.http import add_routes
+from tickgate.server.http import Slots, add_routes
 from tickgate.server.http_log import server_logger
 from tickgate.server.session import Session
 from tickgate.server.store_probe import ProbedStore
@@ -139,6 +140,9 @@ def build_gateway(config: Config, clock: Clock, *, recorded: Sequence[Instrument
         accounts,
         bus,
         hours,
+        AnswerIds(),
+        # The reference allows 5 concurrent history requests and answers 429 beyond.
+        Slots(5, "Too many requests: at most 5 concurrent history requests"),
         traffic=traffic,
     )
 
@@ -244,7 +248,9 @@ def build_app(
         + rest_beta.ROUTES,
     )
     rest_scanner.install(app, gateway)
-    rest_watchlists.install(app, open_watchlists(gateway))
+    rest_watchlists.install(
+        app, open_watchlists(gateway), message_ids=gateway.ids.watchlist_message_ids
+    )
     app.router.add_get("/v1/portal/ws", ws_legacy.handler)
     app.router.add_get("/v1/api/ws", ws_current.handler)
     market_control.add_routes(app)

@@ -15,6 +15,8 @@ from tickgate.market.catalogue import Catalogue
 from tickgate.market.engine import MarketEngine
 from tickgate.market.history import HistoryService
 from tickgate.market.market_hours import MarketHours
+from tickgate.server.answer_ids import AnswerIds
+from tickgate.server.http import Slots
 from tickgate.server.session import Session
 from tickgate.server.traffic import Traffic
 from tickgate.sources.simulator import MarketSimulator
@@ -39,6 +41,10 @@ class Gateway:
     accounts: AccountStreams
     bus: Bus
     hours: MarketHours
+    #: The ids this gateway numbers its answers with (never shared with another gateway).
+    ids: AnswerIds
+    #: `/iserver/marketdata/history` requests in flight, bounded per gateway.
+    history_slots: Slots
     connections: set[Any] = field(default_factory=set)
     #: The simulated market when it is the source (the control routes drive it), else None.
     simulator: MarketSimulator | None = None

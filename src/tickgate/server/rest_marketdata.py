@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 from typing import Any
 
 from aiohttp import web
@@ -15,7 +14,6 @@ from tickgate.protocol import fields as F
 from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import (
     Handler,
-    Slots,
     error_response,
     int_list,
     json_body,
@@ -25,9 +23,6 @@ from tickgate.server.http import (
     query_int,
 )
 
-_server_ids = itertools.count(20_000)
-#: The reference allows 5 concurrent history requests and answers 429 beyond.
-_HISTORY_SLOTS = Slots(5, "Too many requests: at most 5 concurrent history requests")
 SNAPSHOT_CONIDS = 100
 SNAPSHOT_FIELDS = 50
 ALWAYS = (F.SERVER_ID, F.AVAILABILITY)
@@ -153,7 +148,7 @@ async def history_answer(
         outside_rth=outside_rth,
         source=query.get("source", "trades").lower(),
     )
-    with _HISTORY_SLOTS.take():
+    with gateway.history_slots.take():
         # Long windows take 100+ ms: compute them off the event loop so streams keep flowing.
         bars = await asyncio.get_running_loop().run_in_executor(None, compute)
     return shape(
@@ -162,7 +157,7 @@ async def history_answer(
         period=period,
         bar=bar,
         outside_rth=outside_rth,
-        server_id=str(next(_server_ids)),
+        server_id=str(next(gateway.ids.history_server_ids)),
         end_ns=gateway.clock.now_ns(),
     )
 

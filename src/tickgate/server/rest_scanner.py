@@ -4,7 +4,6 @@ in IBKR's shapes, answered by `tickgate.market.scanner` over the live market eng
 from __future__ import annotations
 
 import datetime
-import itertools
 from typing import Any
 
 from aiohttp import web
@@ -18,7 +17,6 @@ from tickgate.server.http import Handler, json_body, json_response, parse_int
 _SCANNER = web.AppKey("scanner", Scanner)
 #: The HMDS scanner answers up to 250 contracts; tickgate's universe is far smaller anyway.
 HMDS_MAX_ITEMS = 250
-_hmds_ids = itertools.count(1)
 
 
 def install(app: web.Application, gateway: Gateway) -> None:
@@ -177,7 +175,7 @@ async def hmds_run(request: web.Request) -> web.Response:
             "size": len(rows),
             "offset": 0,
             "scanTime": scan_time,
-            "id": f"scanner{next(_hmds_ids)}",
+            "id": f"scanner{next(gateway.ids.hmds_scan_ids)}",
             "Contracts": {"Contract": rows},
         }
     )

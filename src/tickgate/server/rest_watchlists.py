@@ -3,8 +3,8 @@ IBKR's shapes, kept by `tickgate.market.watchlists`."""
 
 from __future__ import annotations
 
-import itertools
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
@@ -17,14 +17,20 @@ from tickgate.server.http import Handler, json_body, json_response, parse_int
 log = logging.getLogger("tickgate.watchlists")
 
 _WATCHLISTS = web.AppKey("watchlists", Watchlists)
-#: IBKR numbers these answers with a message id that grows per answer.
-_message_ids = itertools.count(1)
+#: IBKR numbers these answers with a message id that grows per answer (per gateway).
+_MESSAGE_IDS: web.AppKey[Iterator[int]] = web.AppKey("watchlist_message_ids")
 USER_WATCHLIST = "USER_WATCHLIST"
 
 
-def install(app: web.Application, watchlists: Watchlists) -> None:
-    """Give `app` the watchlists its routes serve."""
+def install(app: web.Application, watchlists: Watchlists, *, message_ids: Iterator[int]) -> None:
+    """Give `app` the watchlists its routes serve and the sequence their answers' MIDs take."""
     app[_WATCHLISTS] = watchlists
+    app[_MESSAGE_IDS] = message_ids
+
+
+def _message_id(request: web.Request) -> str:
+    message_ids = request.app[_MESSAGE_IDS]
+    return str(next(message_ids))
 
 
 def _watchlists(request: web.Request) -> Watchlists:
@@ -60,7 +66,7 @@ async def list_all(request: web.Request) -> web.Response:
                 "user_lists": user_lists,
             },
             "action": "content",
-            "MID": str(next(_message_ids)),
+            "MID": _message_id(request),
         }
     )
 
@@ -150,7 +156,7 @@ async def delete(request: web.Request) -> web.Response:
         log.error("deleting watchlist %s failed: %s", watchlist_id, exc)
         raise _saved("delete") from None
     return json_response(
-        {"data": {"deleted": watchlist_id}, "action": "context", "MID": str(next(_message_ids))}
+        {"data": {"deleted": watchlist_id}, "action": "context", "MID": _message_id(request)}
     )
 
 

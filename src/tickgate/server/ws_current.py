@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import itertools
 import logging
 from collections.abc import Callable
 
@@ -37,8 +36,6 @@ DIALECT = "current"
 TEMPO_MS = 500
 MAX_HISTORY = 5
 DEFAULT_HISTORY_PERIOD = "1d"
-#: `smh` server ids are unique per process, as ibind maps them back to conids.
-_SERVER_IDS = itertools.count(100_001)
 DEPTH_SECONDS = 1.0
 #: How often the expiry task looks at deadlines, at most (it is also bounded by the expiry).
 EXPIRY_POLL_SECONDS = 0.25
@@ -259,7 +256,7 @@ class CurrentDialect:
             outside_rth=command.outside_rth,
             source=command.source or "trades",
         )
-        server_id = str(next(_SERVER_IDS))
+        server_id = str(next(self.gateway.ids.smh_server_ids))
         self.history[server_id] = command.conid
 
         async def send() -> None:
