@@ -43,10 +43,10 @@ from tickgate.bus.memory import MemoryBus
 from tickgate.bus.nats import NatsBus, NatsOptions
 from tickgate.bus.nats_server import NatsServerProcess
 from tickgate.clock import SystemClock
-from tickgate.market.catalogue import default_catalogue
+from tickgate.market.catalogue.catalogue import default_catalogue
 from tickgate.market.engine import MarketEngine
 from tickgate.model.ticks import Tick
-from tickgate.sources.simulator import MarketSimulator
+from tickgate.sources.simulator.market import MarketSimulator
 
 RESULTS = Path(__file__).resolve().parent / "results"
 START_NS = 1_767_279_600_000_000_000  # 2026-01-01T15:00:00Z

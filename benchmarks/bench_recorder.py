@@ -19,12 +19,12 @@ from datetime import date
 from pathlib import Path
 
 from tickgate.clock import FakeClock
-from tickgate.market.catalogue import default_catalogue
+from tickgate.market.catalogue.catalogue import default_catalogue
 from tickgate.model.ticks import Tick
 from tickgate.server.app import tune_gc
 from tickgate.sources.recorder import Recorder
 from tickgate.sources.recording import RecordingHeader, RecordingReader
-from tickgate.sources.simulator import MarketSimulator
+from tickgate.sources.simulator.market import MarketSimulator
 
 START_NS = 1_767_279_600_000_000_000  # 2026-01-01T15:00:00Z
 

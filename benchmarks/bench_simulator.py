@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from tickgate.market.engine import MarketEngine
 from tickgate.model.instruments import Instrument, Right, SecType
-from tickgate.sources.simulator import MarketSimulator
+from tickgate.sources.simulator.market import MarketSimulator
 
 START_NS = 1_767_279_600_000_000_000  # 2026-01-01T15:00:00Z
 
@@ -96,7 +96,7 @@ def synthetic_catalogue() -> list[Instrument]:
 def _catalogue(use_default: bool) -> Iterable[Instrument]:
     if not use_default:
         return synthetic_catalogue()
-    from tickgate.market.catalogue import default_catalogue
+    from tickgate.market.catalogue.catalogue import default_catalogue
 
     return list(default_catalogue(today=date(2026, 1, 1)))
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from tickgate.clock import FakeClock
 from tickgate.config import Config
 from tickgate.server.app import build_gateway
-from tickgate.sources.simulator import MarketSimulator
+from tickgate.sources.simulator.market import MarketSimulator
 
 
 def run(ticks: int) -> float:

@@ -41,7 +41,7 @@ from typing import Any
 import report
 
 from tickgate.clock import SystemClock
-from tickgate.market.catalogue import default_catalogue
+from tickgate.market.catalogue.catalogue import default_catalogue
 from tickgate.market.engine import MarketEngine
 from tickgate.model.accounts import AccountConfig
 from tickgate.model.ticks import Tick

@@ -205,7 +205,7 @@ def _bare(words: list[str]) -> bool:
 
 
 def _check_config(path: Path) -> int:
-    from tickgate.market.catalogue_file import load_instruments
+    from tickgate.market.catalogue.files import load_instruments
 
     settings = configuration.load(config_file=path, environ={})
     if settings.catalogue is not None:

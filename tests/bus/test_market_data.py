@@ -17,7 +17,7 @@ from tickgate.bus.market_data import MarketDataFollower, MarketDataPublisher
 from tickgate.bus.nats import NatsBus, NatsOptions
 from tickgate.bus.nats_server import NatsServerProcess
 from tickgate.clock import FakeClock
-from tickgate.market.catalogue import Catalogue
+from tickgate.market.catalogue.catalogue import Catalogue
 from tickgate.market.engine import MarketEngine
 from tickgate.model.ticks import Tick
 

@@ -10,7 +10,7 @@ from tests.instruments import AAPL, EURUSD
 
 from tickgate.clock import FakeClock
 from tickgate.errors import ConfigError
-from tickgate.market.catalogue_fields import instrument_from_row
+from tickgate.market.catalogue.fields import instrument_from_row
 from tickgate.model.ticks import Tick
 from tickgate.sources.recorder import Recorder
 from tickgate.sources.recording import (

@@ -17,11 +17,11 @@ from tickgate.bus.memory import MemoryBus
 from tickgate.clock import Clock, SystemClock, sleep_until
 from tickgate.config import Config, exposure_problem
 from tickgate.errors import ConfigError
-from tickgate.market.catalogue import Catalogue, default_catalogue
-from tickgate.market.catalogue_file import load_instruments, merge
+from tickgate.market.catalogue.catalogue import Catalogue, default_catalogue
+from tickgate.market.catalogue.files import load_instruments, merge
 from tickgate.market.engine import MarketEngine
 from tickgate.market.health import Health
-from tickgate.market.history import HistoryService
+from tickgate.market.history.service import HistoryService
 from tickgate.market.market_hours import MarketHours, Mode
 from tickgate.market.watchlist_file import JsonWatchlistFile
 from tickgate.market.watchlists import MemoryWatchlistStore, Watchlists, WatchlistStore
@@ -65,8 +65,8 @@ from tickgate.server.tick_latency import tick_latency_sampler
 from tickgate.server.traffic import Traffic
 from tickgate.server.ws import close_all
 from tickgate.sources.base import DataSource
-from tickgate.sources.driver import SimulatorSource
-from tickgate.sources.simulator import MarketSimulator
+from tickgate.sources.simulator.market import MarketSimulator
+from tickgate.sources.simulator.source import SimulatorSource
 from tickgate.streaming.accounts import AccountStreams
 from tickgate.streaming.hub import StreamingHub
 from tickgate.trading import sessions

@@ -18,7 +18,7 @@ from tickgate.market.market_hours import Boundary, Mode, Transition
 from tickgate.model.ticks import Tick
 from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import json_response, parse_int
-from tickgate.sources.simulator import MarketSimulator
+from tickgate.sources.simulator.market import MarketSimulator
 from tickgate.trading import sessions
 
 log = logging.getLogger("tickgate.control")

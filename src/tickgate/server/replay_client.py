@@ -31,7 +31,7 @@ import orjson
 
 from tickgate.clock import Clock, SystemClock
 from tickgate.errors import TickgateError
-from tickgate.market.catalogue_fields import RowError, instrument_from_row
+from tickgate.market.catalogue.fields import RowError, instrument_from_row
 from tickgate.model.instruments import Instrument
 from tickgate.model.ticks import Tick
 from tickgate.protocol import fields as F

@@ -31,15 +31,15 @@ from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import json_body, json_response
 from tickgate.sources.recorder import Recorder, run_flusher
 from tickgate.sources.recording import RecordingError, RecordingHeader
-from tickgate.sources.replay import ReplaySource, ReplayStatus
-from tickgate.sources.replay_inputs import (
+from tickgate.sources.replay.inputs import (
     SymbolMap,
     first_time,
     load_symbol_mapping,
     open_inputs,
     recorded_instruments,
 )
-from tickgate.sources.replay_time import format_timestamp, parse_position, parse_speed
+from tickgate.sources.replay.source import ReplaySource, ReplayStatus
+from tickgate.sources.replay.times import format_timestamp, parse_position, parse_speed
 
 log = logging.getLogger("tickgate.replay")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from tickgate.errors import RequestError
-from tickgate.market.history_payload import hmds_payload
+from tickgate.market.history.payload import hmds_payload
 from tickgate.protocol import fields as F
 from tickgate.protocol.rest_values import shown
 from tickgate.server.gateway import gateway_of

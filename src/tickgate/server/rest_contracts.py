@@ -8,7 +8,7 @@ from aiohttp import web
 
 from tickgate.errors import RequestError
 from tickgate.market.calendar import calendar_of
-from tickgate.market.catalogue import contract_month
+from tickgate.market.catalogue.catalogue import contract_month
 from tickgate.market.schedule_payload import schedule_payload
 from tickgate.model.instruments import Instrument, Right, SecType
 from tickgate.protocol.rest_values import bounded_decimal, shown

@@ -8,8 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from tickgate.errors import RequestError
-from tickgate.market.history import default_bar, history_payload, parse_bar, parse_period
-from tickgate.market.history_payload import Shape
+from tickgate.market.history.payload import Shape, history_payload
+from tickgate.market.history.query import default_bar, parse_bar, parse_period
 from tickgate.protocol import fields as F
 from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import (

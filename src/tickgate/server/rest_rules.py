@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from tickgate.errors import RequestError
-from tickgate.market.catalogue import contract_month
+from tickgate.market.catalogue.catalogue import contract_month
 from tickgate.market.fx import FxRates
 from tickgate.model.instruments import Instrument, SecType
 from tickgate.model.orders import OrderType

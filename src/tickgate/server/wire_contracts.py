@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from tickgate.market.catalogue import Catalogue, contract_month, month_code
+from tickgate.market.catalogue.catalogue import Catalogue, contract_month, month_code
 from tickgate.model.instruments import Instrument, SecType
 
 _OPT_EXCHANGES = "SMART;AMEX;BATS;BOX;CBOE;CBOE2;ISE;NASDAQOM;PHLX"

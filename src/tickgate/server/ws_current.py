@@ -19,8 +19,8 @@ from aiohttp import web
 from tickgate.clock import NS_PER_MS, NS_PER_S
 from tickgate.errors import ProtocolError, TickgateError
 from tickgate.market import depth
-from tickgate.market.history_payload import smh_payload
-from tickgate.market.history_query import default_bar, parse_period
+from tickgate.market.history.payload import smh_payload
+from tickgate.market.history.query import default_bar, parse_period
 from tickgate.protocol import current as C
 from tickgate.protocol import current_frames as frames
 from tickgate.protocol import fields as F

@@ -8,7 +8,7 @@ Layout. Every frame is a complete zstd frame whose content is newline-terminated
       {"format": "tickgate-recording", "version": 1, "source": "simulator",
        "start_ns": 1767225600000000000, "instruments": [{"conid": 265598, ...}, ...]}
 
-  `instruments` are catalogue rows (the field names of `market.catalogue_fields.FIELDS`), so a
+  `instruments` are catalogue rows (the field names of `market.catalogue.fields.FIELDS`), so a
   replay can add them to its catalogue;
 * a **tick** line, an array ``[recv_ns, conid, {"31": "189.50", "84": "189.49"}]``: the time
   the tick entered the market engine, its conid and the wire values it carried.
@@ -31,7 +31,7 @@ import orjson
 import zstandard
 
 from tickgate.errors import TickgateError
-from tickgate.market.catalogue_fields import FIELDS, RowError, instrument_from_row
+from tickgate.market.catalogue.fields import FIELDS, RowError, instrument_from_row
 from tickgate.model.instruments import Instrument
 from tickgate.model.ticks import Tick
 

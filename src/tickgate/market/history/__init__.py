@@ -1,0 +1,1 @@
+"""Historical bars: the request grammar, the synthetic pre-history, windows and answer shapes."""
