@@ -13,6 +13,7 @@ from tickgate.model.instruments import Instrument, Right, SecType
 from tickgate.model.ticks import Quote, Tick
 from tickgate.protocol import fields as F
 
+D = Decimal
 AAPL = stock(listing_exchange="NASDAQ")
 CALL = Instrument(
     conid=700001,
@@ -103,7 +104,29 @@ def test_quote_needs_the_whole_top_of_book(engine: MarketEngine) -> None:
     engine.apply(Tick(AAPL.conid, {F.BID: "189.49", F.ASK: "189.51", F.BID_SIZE: "1,300"}, 1))
     assert engine.quote(AAPL.conid) is None
     engine.apply(Tick(AAPL.conid, {F.ASK_SIZE: "200", F.LAST: "H189.50"}, 2))
-    assert engine.quote(AAPL.conid) == Quote(AAPL.conid, 189.49, 189.51, 1300, 200, 189.5, 2)
+    assert engine.quote(AAPL.conid) == Quote(
+        AAPL.conid, D("189.49"), D("189.51"), D(1300), D(200), D("189.50"), 2
+    )
+
+
+def test_quote_is_exact_decimal_on_the_tick_grid_straight_from_the_text(
+    engine: MarketEngine,
+) -> None:
+    # Written to the tick's decimals ("99.5" -> 99.50), exact (no float: 1.1 stays 1.10).
+    text = {F.BID: "1.1", F.ASK: "99.5", F.BID_SIZE: "3", F.ASK_SIZE: "1,000,000"}
+    engine.apply(Tick(AAPL.conid, {**text, F.LAST: "C0.30000000000000004"}, 1))
+    quote = engine.quote(AAPL.conid)
+    assert quote is not None
+    assert [str(p) for p in (quote.bid, quote.ask, quote.last)] == ["1.10", "99.50", "0.30"]
+    assert (quote.bid_size, quote.ask_size) == (D(3), D(1_000_000))
+
+
+def test_a_quote_field_that_is_not_a_number_is_refused(engine: MarketEngine) -> None:
+    for bad in ("nan", "abc", "Cinf"):
+        engine.apply(Tick(AAPL.conid, {F.BID: "1.00", F.ASK: "1.02", F.BID_SIZE: "1",
+                                       F.ASK_SIZE: "1", F.LAST: bad}, 1))  # fmt: skip
+        with pytest.raises(ValueError, match="not a price"):
+            engine.quote(AAPL.conid)
 
 
 def test_unknown_conid(engine: MarketEngine) -> None:

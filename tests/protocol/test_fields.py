@@ -178,3 +178,16 @@ def test_conid_fields_go_on_the_wire_as_integers() -> None:
     assert F.wire_values(values) == {55: "AAPL", 6008: 265598, 6457: 8314}
     plain = {31: "1.00"}
     assert F.wire_values(plain) is plain  # no copy on the hot path
+
+
+@pytest.mark.parametrize("text", ["189.50", "C189.50", "H0.01", "1,234.5", "4500", "1.08455"])
+def test_parse_decimal_price_is_the_exact_value_of_the_text(text: str) -> None:
+    exact = F.parse_decimal_price(text)
+    assert exact == Decimal(text.lstrip("CH").replace(",", ""))
+    assert float(exact) == F.parse_price(text)
+
+
+@pytest.mark.parametrize("text", ["", "C", "abc", "nan", "Hinf", "1.2.3"])
+def test_parse_decimal_price_refuses_what_is_not_a_price(text: str) -> None:
+    with pytest.raises(ValueError, match="not a price"):
+        F.parse_decimal_price(text)

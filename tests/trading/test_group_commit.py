@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.trading.children import start_child
+from tests.trading.quotes import grid_quote
 
 from tickgate.clock import FakeClock
 from tickgate.model.accounts import AccountConfig
@@ -74,7 +75,7 @@ def _grouped(path: Path, clock: FakeClock) -> Grouped:
 
 def _quote(engine: TradingEngine, quotes: Quotes, bid: float, ask: float, last: float,
            size: int = 1) -> None:  # fmt: skip
-    quotes.current = Quote(AAPL.conid, bid, ask, size, size, last, 0)
+    quotes.current = grid_quote(AAPL.conid, bid, ask, last, size)
     engine.on_quote(AAPL.conid, quotes.current)
 
 
@@ -179,12 +180,11 @@ CHILD = textwrap.dedent(
     import sys
     from tickgate.clock import FakeClock
     from tickgate.model.accounts import AccountConfig
-    from tickgate.model.ticks import Quote
     from tickgate.trading.engine import TradingEngine
     from tickgate.trading.events import OrderFilled
     from tickgate.trading.store_sqlite import SqliteEventStore
     sys.path.insert(0, sys.argv[2])
-    from test_group_commit import AAPL, GROUP, Catalogue, Loop, Quotes
+    from test_group_commit import AAPL, GROUP, Catalogue, Loop, Quotes, grid_quote
 
     quotes, loop = Quotes(), Loop()
     engine = TradingEngine(Catalogue(), quotes, SqliteEventStore(sys.argv[1]), FakeClock(),
@@ -196,11 +196,11 @@ CHILD = textwrap.dedent(
     order = {"conid": AAPL.conid, "side": "BUY", "orderType": "LMT", "quantity": 1,
              "price": 100, "tif": "GTC"}
     while True:
-        quotes.current = Quote(AAPL.conid, 100.04, 100.05, 1, 1, 100.5, 0)  # nothing fills
+        quotes.current = grid_quote(AAPL.conid, 100.04, 100.05, 100.5, 1)  # nothing fills
         for _ in range(GROUP):
             engine.place("DU1", [order])
         for _ in range(GROUP):
-            quotes.current = Quote(AAPL.conid, 99.99, 100.0, 1, 1, 100.0, 0)
+            quotes.current = grid_quote(AAPL.conid, 99.99, 100.0, 100.0, 1)
             engine.on_quote(AAPL.conid, quotes.current)
         loop.run_ready()
     """

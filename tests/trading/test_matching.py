@@ -19,7 +19,6 @@ from tickgate.model.orders import (
 )
 from tickgate.model.ticks import Quote
 from tickgate.trading.matching import (
-    Market,
     MatchConfig,
     QueueModel,
     TriggerSource,
@@ -51,13 +50,8 @@ def _order(
     return dataclasses.replace(base, **kw)  # type: ignore[arg-type]
 
 
-def _mkt(bid: str, ask: str, last: str, bid_size: int = 500, ask_size: int = 500) -> Market:
-    return Market(D(bid), D(ask), D(bid_size), D(ask_size), D(last))
-
-
-def test_from_quote_is_exact_decimal() -> None:
-    market = Market.from_quote(Quote(1, 1.1, 1.2, 3, 4, 1.15, 0))
-    assert market == Market(D("1.1"), D("1.2"), D(3), D(4), D("1.15"))
+def _mkt(bid: str, ask: str, last: str, bid_size: int = 500, ask_size: int = 500) -> Quote:
+    return Quote(1, D(bid), D(ask), D(bid_size), D(ask_size), D(last), 0)
 
 
 def test_market_buy_fills_at_ask_not_last() -> None:
@@ -191,7 +185,7 @@ def test_match_at_close() -> None:
 # ---- property test against a naive reference model -------------------------------------------
 
 
-def _reference(order: Order, markets: list[Market], cfg: MatchConfig) -> list[tuple[D, D]]:
+def _reference(order: Order, markets: list[Quote], cfg: MatchConfig) -> list[tuple[D, D]]:
     """Deliberately simple re-statement of the rules for MKT/LMT/STP/STOP_LIMIT."""
     fills: list[tuple[D, D]] = []
     left = order.quantity
@@ -223,7 +217,7 @@ def _reference(order: Order, markets: list[Market], cfg: MatchConfig) -> list[tu
     return fills
 
 
-def _run(order: Order, markets: list[Market], cfg: MatchConfig) -> list[tuple[D, D]]:
+def _run(order: Order, markets: list[Quote], cfg: MatchConfig) -> list[tuple[D, D]]:
     fills: list[tuple[D, D]] = []
     for m in markets:
         if order.remaining == 0:
@@ -239,7 +233,7 @@ def _run(order: Order, markets: list[Market], cfg: MatchConfig) -> list[tuple[D,
 
 prices = st.integers(min_value=0, max_value=40).map(lambda i: D(90) + D(i) / 4)
 sizes = st.integers(min_value=0, max_value=300).map(D)
-markets = st.builds(Market, prices, prices, sizes, sizes, prices)
+markets = st.builds(Quote, st.just(1), prices, prices, sizes, sizes, prices, st.just(0))
 
 
 @settings(max_examples=400, deadline=None)
@@ -261,7 +255,7 @@ def test_matching_agrees_with_reference(
     stop: D,
     queue: QueueModel,
     trigger: TriggerSource,
-    tape: list[Market],
+    tape: list[Quote],
 ) -> None:
     order = _order(
         side,
@@ -278,6 +272,7 @@ def test_matching_agrees_with_reference(
         assert all(side.sign * (limit - px) >= 0 for _, px in got)
 
 
-def test_on_grid_writes_tick_decimals() -> None:
-    assert _mkt("99.5", "100", "99.75").on_grid(TICK) == _mkt("99.50", "100.00", "99.75")
-    assert str(_mkt("99.5", "100", "99.75").on_grid(TICK).bid) == "99.50"
+def test_consume_takes_size_from_the_opposite_side_never_below_zero() -> None:
+    market = _mkt("99.98", "100.02", "100.00", bid_size=300, ask_size=200)
+    assert market.consume(Side.BUY, D(150)) == _mkt("99.98", "100.02", "100.00", 300, 50)
+    assert market.consume(Side.SELL, D(500)) == _mkt("99.98", "100.02", "100.00", 0, 200)

@@ -7,6 +7,7 @@ from decimal import Decimal as D
 
 import pytest
 from tests.instruments import AAPL
+from tests.trading.quotes import grid_quote
 
 from tickgate.clock import NS_PER_S, FakeClock
 from tickgate.model.ticks import Quote
@@ -26,7 +27,7 @@ HOUR = 3600 * NS_PER_S
 
 class Quotes:
     def quote(self, conid: int) -> Quote | None:
-        return Quote(conid, 99.99, 100.01, 1000, 1000, 100.0, 0)
+        return grid_quote(conid, 99.99, 100.01, 100.0)
 
 
 class Instruments:

@@ -7,8 +7,9 @@ from decimal import Decimal
 
 from tickgate.model.accounts import AccountConfig
 from tickgate.model.orders import Order, OrderStatus, OrderType, Side, TimeInForce
+from tickgate.model.ticks import Quote
 from tickgate.trading.events import OrderAccepted, OrderUpdated
-from tickgate.trading.matching import Market, reachable_limits
+from tickgate.trading.matching import reachable_limits
 from tickgate.trading.state import TradingState
 
 D = Decimal
@@ -33,11 +34,11 @@ def _state(*orders: Order) -> TradingState:
 
 
 def test_reachable_limits_take_the_better_of_touch_and_last() -> None:
-    market = Market(bid=D("99.98"), ask=D("100.02"), bid_size=D(1), ask_size=D(1), last=D(100))
+    market = Quote(1, D("99.98"), D("100.02"), bid_size=D(1), ask_size=D(1), last=D(100), ts_ns=0)
     assert reachable_limits(market) == (D(100), D(100))
     no_last = dataclasses.replace(market, last=D(0))
     assert reachable_limits(no_last) == (D("100.02"), D("99.98"))
-    empty = Market(D(0), D(0), D(0), D(0), D(0))
+    empty = Quote(1, D(0), D(0), D(0), D(0), D(0), 0)
     assert reachable_limits(empty) == (None, None)
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tests.trading.children import start_child
+from tests.trading.quotes import grid_quote
 
 from tickgate.clock import FakeClock
 from tickgate.model.accounts import AccountConfig
@@ -55,7 +56,7 @@ def test_pragmas_and_roundtrip(tmp_path: Path) -> None:
 
 
 def test_reopen_gives_identical_state(tmp_path: Path) -> None:
-    quotes = Quotes(Quote(AAPL.conid, 99.99, 100.01, 7, 7, 100.0, 0))
+    quotes = Quotes(grid_quote(AAPL.conid, 99.99, 100.01, 100.0, 7))
     store = SqliteEventStore(tmp_path / "t.db")
     engine = _engine(store, quotes)
     engine.place("DU1", [{"conid": AAPL.conid, "side": "BUY", "orderType": "MKT", "quantity": 10}])
@@ -82,7 +83,7 @@ CHILD = textwrap.dedent(
     sys.path.insert(0, sys.argv[2])
     from test_store_sqlite import AAPL, Catalogue, Quotes
 
-    quotes = Quotes(Quote(AAPL.conid, 99.99, 100.01, 5, 5, 100.0, 0))
+    quotes = Quotes(Quote(AAPL.conid, D("99.99"), D("100.01"), D(5), D(5), D("100.00"), 0))
     engine = TradingEngine(Catalogue(), quotes, SqliteEventStore(sys.argv[1]), FakeClock(),
                            accounts=[AccountConfig("DU1")])
     engine.suppress(["o10151", "o163"])
@@ -94,7 +95,7 @@ CHILD = textwrap.dedent(
                                       "quantity": 7, "price": 100.01 if side == "BUY" else 99.99,
                                       "tif": "GTC", "cOID": f"c{i}"}])
         print(ack["order_id"], ack["order_status"], flush=True)
-        q = Quote(AAPL.conid, 99.99, 100.01, 5, 5, 100.0, 0)
+        q = Quote(AAPL.conid, D("99.99"), D("100.01"), D(5), D(5), D("100.00"), 0)
         engine.on_quote(AAPL.conid, q)
     """
 )

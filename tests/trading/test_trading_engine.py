@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from tests.trading.quotes import grid_quote
 
 from tickgate.clock import FakeClock
 from tickgate.errors import NotFoundError, RequestError
@@ -51,7 +52,8 @@ def _engine(
 
 def _quote(engine: TradingEngine, quotes: Quotes, bid: float, ask: float, last: float,
            size: int = 1000, conid: int = AAPL.conid) -> None:  # fmt: skip
-    quote = Quote(conid, bid, ask, size, size, last, 0)
+    tick = AAPL.min_tick if conid == AAPL.conid else ES.min_tick
+    quote = grid_quote(conid, bid, ask, last, size, min_tick=tick)
     quotes.book[conid] = quote
     engine.on_quote(conid, quote)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.trading.quotes import grid_quote
 
 from tickgate.clock import FakeClock
 from tickgate.model.accounts import AccountConfig
@@ -53,7 +54,7 @@ def _engine(store: EventStore, clock: FakeClock, quotes: Quotes | None = None) -
 
 def _quote(engine: TradingEngine, bid: float, ask: float, last: float, conid: int = AAPL.conid,
            size: int = 1000) -> None:  # fmt: skip
-    quote = Quote(conid, bid, ask, size, size, last, 0)
+    quote = grid_quote(conid, bid, ask, last, size)
     assert isinstance(engine.quotes, Quotes)
     engine.quotes.book[conid] = quote
     engine.on_quote(conid, quote)

@@ -8,6 +8,7 @@ of `tickgate.protocol.fields`, so a snapshot or a stream frame copies them witho
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 
 from tickgate.clock import SystemClock
 from tickgate.errors import NotFoundError
@@ -20,7 +21,7 @@ from tickgate.protocol import fields as F
 #: is shared by every listener and by the caller of `apply`: listeners must not mutate it.
 MarketListener = Callable[[int, dict[int, str], int], None]
 
-_QUOTE_FIELDS = (F.BID, F.ASK, F.BID_SIZE, F.ASK_SIZE, F.LAST)
+_QUOTE_FIELDS = tuple(F.QUOTE_FIELDS)
 
 
 def static_fields(instrument: Instrument) -> dict[int, str]:
@@ -57,12 +58,14 @@ class MarketEngine:
     gets the tick, so one broken part (a bad order, a failing store) cannot stall market data.
     """
 
-    __slots__ = ("_listeners", "_updated", "_values", "health")
+    __slots__ = ("_listeners", "_ticks", "_updated", "_values", "health")
 
     def __init__(self, catalogue: Iterable[Instrument], *, health: Health | None = None) -> None:
         """Seed the static fields (`static_fields`) of every instrument of `catalogue`.
         Listener failures go to `health` (a new one on the system clock by default)."""
-        self._values: dict[int, dict[int, str]] = {i.conid: static_fields(i) for i in catalogue}
+        instruments = list(catalogue)
+        self._values: dict[int, dict[int, str]] = {i.conid: static_fields(i) for i in instruments}
+        self._ticks: dict[int, Decimal] = {i.conid: i.min_tick for i in instruments}
         self._updated: dict[int, int] = {}
         self._listeners: list[tuple[str, MarketListener]] = []
         self.health = health if health is not None else Health(SystemClock().monotonic_ns)
@@ -109,19 +112,23 @@ class MarketEngine:
         return {fid: values[fid] for fid in fields if fid in values}
 
     def quote(self, conid: int) -> Quote | None:
-        """Numeric top of book (bid, ask, sizes, last) of `conid`, or None until all five
-        fields are known. Raises NotFoundError for a conid outside the catalogue."""
+        """Top of book (bid, ask, sizes, last) of `conid`, or None until all five fields are
+        known. The one conversion from wire text to numbers: prices become exact Decimals
+        written to the instrument's `min_tick` decimals, straight from the text (no float on
+        the way). Raises NotFoundError for a conid outside the catalogue and ValueError when
+        a value of those fields is not a number."""
         values = self._known(conid)
         if any(fid not in values for fid in _QUOTE_FIELDS):
             return None
+        tick, price = self._ticks[conid], F.parse_decimal_price
         return Quote(
-            conid=conid,
-            bid=F.parse_price(values[F.BID]),
-            ask=F.parse_price(values[F.ASK]),
-            bid_size=F.parse_size(values[F.BID_SIZE]),
-            ask_size=F.parse_size(values[F.ASK_SIZE]),
-            last=F.parse_price(values[F.LAST]),
-            ts_ns=self._updated.get(conid, 0),
+            conid,
+            price(values[F.BID]).quantize(tick),
+            price(values[F.ASK]).quantize(tick),
+            Decimal(F.parse_size(values[F.BID_SIZE])),
+            Decimal(F.parse_size(values[F.ASK_SIZE])),
+            price(values[F.LAST]).quantize(tick),
+            self._updated.get(conid, 0),
         )
 
     def updated_ns(self, conid: int) -> int | None:

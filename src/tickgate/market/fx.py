@@ -85,7 +85,7 @@ class FxRates:
     def _price(self, instrument: Instrument) -> Decimal:
         quote = self._quotes.quote(instrument.conid)
         if quote is not None and quote.bid > 0 and quote.ask > 0:
-            return (Decimal(str(quote.bid)) + Decimal(str(quote.ask))) / 2
+            return (quote.bid + quote.ask) / 2
         if quote is not None and quote.last > 0:
-            return Decimal(str(quote.last))
+            return quote.last
         return instrument.reference_price

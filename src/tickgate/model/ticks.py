@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from decimal import Decimal
+
+from tickgate.model.orders import Side
+
+_NONE = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,12 +27,25 @@ class Tick:
 
 @dataclass(frozen=True, slots=True)
 class Quote:
-    """Numeric top of book of one instrument, for matching orders and valuing positions."""
+    """Top of book of one instrument: the one numeric form of bid, ask, sizes and last.
+
+    Prices are exact Decimals written to the instrument's tick decimals (`min_tick` "0.01"
+    gives 99.50, never 99.5 or a float's 99.49999), sizes whole Decimals, so matching, marks
+    and fills use them as they are. A non-positive price means no market on that side.
+    `MarketEngine.quote` is the one place that makes them from the wire values of ticks.
+    """
 
     conid: int
-    bid: float
-    ask: float
-    bid_size: int
-    ask_size: int
-    last: float
+    bid: Decimal
+    ask: Decimal
+    bid_size: Decimal
+    ask_size: Decimal
+    last: Decimal
     ts_ns: int
+
+    def consume(self, side: Side, quantity: Decimal) -> Quote:
+        """This quote after an order on `side` took `quantity` of the opposite side's size
+        (never below zero), so two orders never both take the same displayed size."""
+        if side is Side.BUY:
+            return dataclasses.replace(self, ask_size=max(_NONE, self.ask_size - quantity))
+        return dataclasses.replace(self, bid_size=max(_NONE, self.bid_size - quantity))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 LAST = 31
 SYMBOL = 55
@@ -96,6 +96,10 @@ FIELD_NAMES: dict[int, str] = {
 # fmt: on
 
 KNOWN_FIELDS: frozenset[int] = frozenset(FIELD_NAMES)
+
+#: The top of book: the fields a `Quote` is made of (bid, ask, their sizes, last). A tick that
+#: changes none of them leaves the quote as it was.
+QUOTE_FIELDS: frozenset[int] = frozenset({BID, ASK, BID_SIZE, ASK_SIZE, LAST})
 
 #: Fields a subscription gets when it names none: a useful top-of-book set.
 DEFAULT_FIELDS: tuple[int, ...] = (31, 55, 70, 71, 82, 83, 84, 85, 86, 87, 88, 7059, 6509)
@@ -198,6 +202,22 @@ def parse_price(s: str) -> float:
     except ValueError:
         raise ValueError(f"not a price: {s!r}") from None
     if not math.isfinite(value):
+        raise ValueError(f"not a price: {s!r}")
+    return value
+
+
+def parse_decimal_price(s: str) -> Decimal:
+    """`parse_price` as an exact Decimal: ``"C189.50" -> Decimal("189.50")``, no float on
+    the way (the quote that matching and marks use is made with this). Raises ValueError when
+    `s` is not a finite price."""
+    text = s[1:] if s[:1] in _PREFIXES else s
+    if "," in text:
+        text = text.replace(",", "")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"not a price: {s!r}") from None
+    if not value.is_finite():
         raise ValueError(f"not a price: {s!r}")
     return value
 

@@ -39,7 +39,6 @@ from tickgate.trading.events import (
     TradingEvent,
 )
 from tickgate.trading.matching import (
-    Market,
     MatchConfig,
     match,
     match_at_close,
@@ -69,7 +68,8 @@ class QuoteSource(Protocol):
     """What the trading engine needs of the market engine."""
 
     def quote(self, conid: int) -> Quote | None:
-        """The latest top of book of `conid`, or None when there is none yet."""
+        """The latest top of book of `conid` (prices on its tick grid, as
+        `MarketEngine.quote` makes them), or None when there is none yet."""
         ...
 
 
@@ -256,18 +256,14 @@ class TradingEngine(PlacementDesk, AccountViews):
         except KeyError:
             raise NotFoundError(f"Account {account} does not exist") from None
 
-    def market(self, conid: int) -> Market | None:
-        """The current decimal top of book of `conid`, if any."""
-        quote = self.quotes.quote(conid)
-        if quote is None:
-            return None
-        return Market.from_quote(quote).on_grid(self.instrument(conid).min_tick)
+    def market(self, conid: int) -> Quote | None:
+        """The current top of book of `conid`, if any."""
+        return self.quotes.quote(conid)
 
     # ---- matching -------------------------------------------------------------------------
 
-    def on_quote(self, conid: int, quote: Quote) -> None:
-        """Mark positions in `conid` and match its working orders against `quote`."""
-        market = Market.from_quote(quote).on_grid(self.instrument(conid).min_tick)
+    def on_quote(self, conid: int, market: Quote) -> None:
+        """Mark positions in `conid` and match its working orders against `market`."""
         marked = False
         if market.last > 0:
             for portfolio in self.state.portfolios.values():
@@ -281,7 +277,7 @@ class TradingEngine(PlacementDesk, AccountViews):
         if marked and not self._pending:  # a held group publishes its P&L when stored
             self._publish_pnl()
 
-    def _match_conid(self, conid: int, market: Market) -> None:
+    def _match_conid(self, conid: int, market: Quote) -> None:
         now = self.clock.now_ns()
         floor, ceiling = reachable_limits(market)
         for order in self.state.matchable(conid, floor, ceiling):
@@ -299,7 +295,7 @@ class TradingEngine(PlacementDesk, AccountViews):
             return False
         return self.hours.may_fill(order.conid, now_ns, outside_rth=order.outside_rth)
 
-    def _match_one(self, order_id: int, market: Market) -> Market:
+    def _match_one(self, order_id: int, market: Quote) -> Quote:
         order = self.state.orders[order_id]
         instrument = self.instrument(order.conid)
         result = match(order, market, self.config.match, min_tick=instrument.min_tick)

@@ -8,11 +8,9 @@ costs one index lookup per event (never a walk over the orders).
 
 from __future__ import annotations
 
+from tickgate.protocol.fields import QUOTE_FIELDS
 from tickgate.trading.engine import QuoteSource, TradingEngine
 from tickgate.trading.events import OrderAccepted, OrderFilled, OrderUpdated, TradingEvent
-
-#: Fields whose change can move a fill or a mark: last, bid, ask and their sizes.
-QUOTE_FIELDS = frozenset({31, 84, 85, 86, 88})
 
 
 class QuoteFeed:
@@ -30,7 +28,11 @@ class QuoteFeed:
         engine.add_listener(self.on_event)
 
     def on_market(self, conid: int, changed: dict[int, str], ts_ns: int) -> None:
-        """Market listener: hand the new quote over when it matters to an order or position."""
+        """Market listener: hand the new quote over when it matters to an order or position.
+
+        `changed` is what the market engine found changed (it alone compares values); only a
+        change of a quote field (`QUOTE_FIELDS`: bid, ask, sizes, last) can move a fill or a
+        mark, so the others are not asked for."""
         if conid not in self.watched or QUOTE_FIELDS.isdisjoint(changed):
             return
         quote = self.quotes.quote(conid)

@@ -1,6 +1,7 @@
 """Matching one order against the simulated top of book (pure: no state, no clock, no I/O).
 
-Rules (the simulator has no order book of its own, only a numeric top of book):
+Rules (the simulator has no order book of its own, only a top of book: a `Quote`, whose
+prices are exact Decimals on the tick grid):
 - A marketable order fills at the opposite side (a buy at the ask, a sell at the bid), never at
   the last price, and never for more than the size displayed on that side; the rest waits.
 - A resting limit (not marketable against the quote) fills at its own limit price when the last
@@ -11,13 +12,12 @@ Rules (the simulator has no order book of its own, only a numeric top of book):
   else at the stop price that triggered it).
 - Trailing stops move their stop price with the trigger price, only ever towards the market.
 - MOC/LOC never fill on quotes; `match_at_close` fills them in full at the close price.
-The caller shares liquidity between orders with `Market.consume`, so two orders never both take
+The caller shares liquidity between orders with `Quote.consume`, so two orders never both take
 the same displayed size.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -51,47 +51,11 @@ class MatchConfig:
     stop_trigger: TriggerSource = TriggerSource.LAST
 
 
-@dataclass(frozen=True, slots=True)
-class Market:
-    """Top of book in Decimal, as matching sees it. Non-positive prices mean 'no market'."""
-
-    bid: Decimal
-    ask: Decimal
-    bid_size: Decimal
-    ask_size: Decimal
-    last: Decimal
-
-    @classmethod
-    def from_quote(cls, quote: Quote) -> Market:
-        """Exact decimal view of a float quote (via `str`, so 1.1 stays 1.1)."""
-        return cls(
-            bid=Decimal(str(quote.bid)),
-            ask=Decimal(str(quote.ask)),
-            bid_size=Decimal(quote.bid_size),
-            ask_size=Decimal(quote.ask_size),
-            last=Decimal(str(quote.last)),
-        )
-
-    def on_grid(self, min_tick: Decimal) -> Market:
-        """This market with prices written to the tick grid's decimals (99.5 -> 99.50)."""
-        return dataclasses.replace(
-            self,
-            bid=self.bid.quantize(min_tick),
-            ask=self.ask.quantize(min_tick),
-            last=self.last.quantize(min_tick),
-        )
-
-    def consume(self, side: Side, quantity: Decimal) -> Market:
-        """This market after an order on `side` took `quantity` of the opposite side's size."""
-        if side is Side.BUY:
-            return dataclasses.replace(self, ask_size=max(Decimal(0), self.ask_size - quantity))
-        return dataclasses.replace(self, bid_size=max(Decimal(0), self.bid_size - quantity))
-
-    def price(self, source: TriggerSource) -> Decimal:
-        """The price named by `source`."""
-        if source is TriggerSource.BID:
-            return self.bid
-        return self.ask if source is TriggerSource.ASK else self.last
+def _reference(market: Quote, source: TriggerSource) -> Decimal:
+    """The price of `market` named by `source`."""
+    if source is TriggerSource.BID:
+        return market.bid
+    return market.ask if source is TriggerSource.ASK else market.last
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +91,8 @@ def trail_stop(order: Order, reference: Decimal, min_tick: Decimal) -> Decimal:
     return (raw / min_tick).to_integral_value() * min_tick
 
 
-def _moved_stop(order: Order, market: Market, config: MatchConfig, tick: Decimal) -> Decimal | None:
-    reference = market.price(config.stop_trigger)
+def _moved_stop(order: Order, market: Quote, config: MatchConfig, tick: Decimal) -> Decimal | None:
+    reference = _reference(market, config.stop_trigger)
     if not order.order_type.is_trailing or reference <= 0:
         return order.aux_price
     candidate = trail_stop(order, reference, tick)
@@ -140,8 +104,8 @@ def _moved_stop(order: Order, market: Market, config: MatchConfig, tick: Decimal
     return min(order.aux_price, candidate)
 
 
-def _stop_reached(side: Side, stop: Decimal | None, market: Market, config: MatchConfig) -> bool:
-    reference = market.price(config.stop_trigger)
+def _stop_reached(side: Side, stop: Decimal | None, market: Quote, config: MatchConfig) -> bool:
+    reference = _reference(market, config.stop_trigger)
     if stop is None or reference <= 0:
         return False
     return reference >= stop if side is Side.BUY else reference <= stop
@@ -156,7 +120,7 @@ def _limit_after_trigger(order: Order, stop: Decimal | None) -> Decimal | None:
 
 
 def _fill_price(
-    side: Side, limit: Decimal | None, market: Market, config: MatchConfig
+    side: Side, limit: Decimal | None, market: Quote, config: MatchConfig
 ) -> Decimal | None:
     touch = market.ask if side is Side.BUY else market.bid
     if touch > 0 and (limit is None or side.sign * (limit - touch) >= 0):
@@ -169,7 +133,7 @@ def _fill_price(
     return None
 
 
-def match(order: Order, market: Market, config: MatchConfig, *, min_tick: Decimal) -> MatchResult:
+def match(order: Order, market: Quote, config: MatchConfig, *, min_tick: Decimal) -> MatchResult:
     """Apply one quote to one working order: move/trigger its stop and fill what can fill.
 
     At-close orders (MOC/LOC) never fill here. The fill is capped at the order's remaining
@@ -189,7 +153,7 @@ def match(order: Order, market: Market, config: MatchConfig, *, min_tick: Decima
     return MatchResult(stop_price=stop, triggered=True, quantity=quantity, price=price)
 
 
-def reachable_limits(market: Market) -> tuple[Decimal | None, Decimal | None]:
+def reachable_limits(market: Quote) -> tuple[Decimal | None, Decimal | None]:
     """The lowest buy limit and the highest sell limit that `market` may fill (None: none).
 
     A resting buy limit below both the ask and the last price cannot fill on this quote, nor

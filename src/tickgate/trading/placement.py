@@ -17,10 +17,11 @@ from tickgate.clock import Clock
 from tickgate.errors import RequestError
 from tickgate.model.instruments import Instrument
 from tickgate.model.orders import Order
+from tickgate.model.ticks import Quote
 from tickgate.protocol.rest_values import shown
 from tickgate.trading import lifecycle
 from tickgate.trading.events import OrderAccepted, OrderUpdated, StoredEvent
-from tickgate.trading.matching import Market, match
+from tickgate.trading.matching import match
 from tickgate.trading.orders import OrderEvent
 from tickgate.trading.portfolio import Portfolio, initial_margin_rate
 from tickgate.trading.preview import Estimate, Preview, preview
@@ -100,7 +101,7 @@ class PlacementDesk(ABC):
     def portfolio_of(self, account: str) -> Portfolio: ...
 
     @abstractmethod
-    def market(self, conid: int) -> Market | None: ...
+    def market(self, conid: int) -> Quote | None: ...
 
     @abstractmethod
     def _settle(self) -> None: ...
