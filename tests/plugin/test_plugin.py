@@ -159,3 +159,14 @@ def test_this_suites_gateways_run_on_the_shifted_test_clock(
     [market] = [m for m in tickgate_server.status()["markets"] if m["name"] == "US equities"]
     assert market["phase"] == "regular"
     assert market["nextChange"] > SERVER_EPOCH_NS // 1_000_000
+
+
+def test_the_factorys_gateways_share_no_ids_and_no_session_state(
+    tickgate_server_factory: StartGateway,
+) -> None:
+    first, second = tickgate_server_factory(store="memory"), tickgate_server_factory(store="memory")
+    history = f"/v1/api/iserver/marketdata/history?conid={AAPL}&period=1d&bar=1h"
+    a1, a2 = first.request("GET", history)["serverId"], first.request("GET", history)["serverId"]
+    assert a1 != a2 and second.request("GET", history)["serverId"] == a1
+    first.close_session()  # closes the first gateway's simulated market only
+    assert first.status()["sessionOpen"] is False and second.status()["sessionOpen"] is True

@@ -8,7 +8,6 @@ from tests.instruments import EURUSD
 from tests.server.test_rest_orders import place_confirmed, quote
 
 from tickgate.clock import FakeClock
-from tickgate.server import market_control
 from tickgate.server.app import RunningServer
 
 AAPL = 265598
@@ -83,7 +82,7 @@ async def test_exchange_hours_close_the_weekend_and_reopen_fx_on_sunday_evening(
     assert {(t.calendar.name, t.boundary.value) for t in due} == {("FX", "start"), ("FX", "open")}
     clock.set(due[0].at_ns)
     for transition in due:
-        market_control.apply_transition(gateway, transition)
+        gateway.days.apply(transition)
     assert not (await last_price(http, base, EURUSD.conid)).startswith("C")
     assert (await last_price(http, base, AAPL)).startswith("C")
 

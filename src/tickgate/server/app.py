@@ -23,6 +23,7 @@ from tickgate.market.engine import MarketEngine
 from tickgate.market.health import Health
 from tickgate.market.history.service import HistoryService
 from tickgate.market.market_hours import MarketHours, Mode
+from tickgate.market.scanner import Scanner
 from tickgate.market.watchlist_file import JsonWatchlistFile
 from tickgate.market.watchlists import MemoryWatchlistStore, Watchlists, WatchlistStore
 from tickgate.model.instruments import Instrument
@@ -60,6 +61,7 @@ from tickgate.server.gateway import GATEWAY, Gateway
 from tickgate.server.http import Slots, add_routes
 from tickgate.server.http_log import server_logger
 from tickgate.server.session import Session
+from tickgate.server.source_run import SOURCE_RUN, SourceRun
 from tickgate.server.store_probe import ProbedStore
 from tickgate.server.tick_latency import tick_latency_sampler
 from tickgate.server.traffic import Traffic
@@ -69,8 +71,9 @@ from tickgate.sources.simulator.market import MarketSimulator
 from tickgate.sources.simulator.source import SimulatorSource
 from tickgate.streaming.accounts import AccountStreams
 from tickgate.streaming.hub import StreamingHub
-from tickgate.trading import sessions
+from tickgate.streaming.outbox import TurnBatcher
 from tickgate.trading.commissions import CommissionSchedule
+from tickgate.trading.day_cycle import DayCycle
 from tickgate.trading.engine import TradingConfig, TradingEngine
 from tickgate.trading.feed import QuoteFeed
 from tickgate.trading.matching import MatchConfig, QueueModel, TriggerSource
@@ -99,8 +102,15 @@ def build_catalogue(
     return catalogue
 
 
-def build_gateway(config: Config, clock: Clock, *, recorded: Sequence[Instrument] = ()) -> Gateway:
-    """Create every service of one gateway and wire the market listeners."""
+def build_gateway(
+    config: Config,
+    clock: Clock,
+    *,
+    recorded: Sequence[Instrument] = (),
+    simulated: bool = True,
+) -> Gateway:
+    """Create every service of one gateway and wire the market listeners; with `simulated`,
+    the simulated market too (the source `build_app` plays when no other is given)."""
     catalogue = build_catalogue(config, clock, recorded=recorded)
     market = MarketEngine(catalogue, health=Health(clock.monotonic_ns))
     hub = StreamingHub(market, clock)
@@ -128,6 +138,7 @@ def build_gateway(config: Config, clock: Clock, *, recorded: Sequence[Instrument
     accounts = AccountStreams()
     trading.add_listener(lambda event: accounts.on_event(event, clock.monotonic_ns()))
     trading.add_listener(traffic.count_event)
+    simulator = build_simulator(config, catalogue, hours, clock) if simulated else None
     return Gateway(
         config,
         clock,
@@ -140,11 +151,19 @@ def build_gateway(config: Config, clock: Clock, *, recorded: Sequence[Instrument
         accounts,
         bus,
         hours,
-        AnswerIds(),
-        # The reference allows 5 concurrent history requests and answers 429 beyond.
-        Slots(5, "Too many requests: at most 5 concurrent history requests"),
+        days=DayCycle(trading, hours, market=simulator, publish=bus.publish),
+        simulator=simulator,
         traffic=traffic,
+        turns=TurnBatcher(_call_soon),
+        ids=AnswerIds(),
+        # The reference allows 5 concurrent history requests and answers 429 beyond.
+        history_slots=Slots(5, "Too many requests: at most 5 concurrent history requests"),
     )
+
+
+def _call_soon(callback: Callable[[], None]) -> None:
+    # The running loop is looked up per turn, so a gateway can be built before its loop runs.
+    asyncio.get_running_loop().call_soon(callback)
 
 
 def trading_config(config: Config) -> TradingConfig:
@@ -183,37 +202,45 @@ def open_watchlists(gateway: Gateway) -> Watchlists:
     )
 
 
-def default_source(gateway: Gateway) -> DataSource:
-    """The simulated market at the configured total rate, which is raised (and logged) when
-    instruments pinned to their own rates in the catalogue ask for more than it."""
-    pinned = sum(i.ticks_per_second or 0.0 for i in gateway.catalogue)
-    rate = max(gateway.config.ticks_per_second, pinned)
-    if rate > gateway.config.ticks_per_second:
+def simulation_rate(config: Config, catalogue: Catalogue) -> float:
+    """The simulated market's total rate: the configured one, raised to what instruments
+    pinned to their own rates in the catalogue ask for together."""
+    pinned = sum(i.ticks_per_second or 0.0 for i in catalogue)
+    return max(config.ticks_per_second, pinned)
+
+
+def build_simulator(
+    config: Config, catalogue: Catalogue, hours: MarketHours, clock: Clock
+) -> MarketSimulator:
+    """The simulated market at the configured seed and rate, its closed markets closed."""
+    rate = simulation_rate(config, catalogue)
+    if rate > config.ticks_per_second:
         log.warning("total rate raised to %g ticks/s: pinned instruments ask for that", rate)
-    now = gateway.clock.now_ns()
-    simulator = MarketSimulator(
-        gateway.catalogue,
-        seed=gateway.config.seed,
+    now = clock.now_ns()
+    return MarketSimulator(
+        catalogue,
+        seed=config.seed,
         start_ns=now,
         ticks_per_second=rate,
-        closed=gateway.hours.closed_conids(now),
+        closed=hours.closed_conids(now),
     )
-    gateway.simulator = simulator
-    return SimulatorSource(simulator, gateway.clock, ticks_per_second=rate)
 
 
 def build_app(
     config: Config,
     *,
     clock: Clock | None = None,
-    source: Callable[[Gateway], DataSource] = default_source,
+    source: Callable[[Gateway], DataSource] | None = None,
 ) -> web.Application:
-    """The aiohttp application of one gateway. Background tasks start with the app."""
+    """The aiohttp application of one gateway, its data source the simulated market unless
+    `source` builds another (or the config replays recordings). Background tasks start with
+    the app."""
     replay = replay_control.plan(config) if config.source == "replay" else None
     gateway = build_gateway(
         config,
         clock or (replay.clock if replay else SystemClock()),
         recorded=replay.instruments if replay else (),
+        simulated=replay is None and source is None,
     )
     deadlines = RequestDeadlines(config.request_timeout_seconds)
     app = web.Application(
@@ -247,7 +274,12 @@ def build_app(
         + rest_watchlists.ROUTES
         + rest_beta.ROUTES,
     )
-    rest_scanner.install(app, gateway)
+    rest_scanner.install(
+        app,
+        Scanner(
+            gateway.catalogue, gateway.market, average_volume=gateway.history.average_daily_volume
+        ),
+    )
     rest_watchlists.install(
         app, open_watchlists(gateway), message_ids=gateway.ids.watchlist_message_ids
     )
@@ -257,33 +289,49 @@ def build_app(
     replay_control.add_routes(app)
     page.add_routes(app)
     health_routes.add_routes(app)
-    metrics.install(app, gateway)
     app.router.add_route("*", "/{tail:.*}", not_found)
-    data_source = replay_control.replay_source(app, gateway, replay) if replay else source(gateway)
+    data_source: DataSource
+    if replay is not None:
+        data_source = replay_control.replay_source(app, gateway, replay)
+    elif source is not None:
+        data_source = source(gateway)
+    else:
+        assert gateway.simulator is not None  # built because no other source was given
+        data_source = SimulatorSource(
+            gateway.simulator,
+            gateway.clock,
+            ticks_per_second=simulation_rate(config, gateway.catalogue),
+        )
+    source_run = SourceRun(data_source)
+    app[SOURCE_RUN] = source_run
+    metrics.install(app, gateway, source_run)
     if config.record is not None:
         replay_control.install_recorder(app, gateway, source_name=data_source.name)
-    app.cleanup_ctx.append(_background(gateway, data_source))
+    app.cleanup_ctx.append(_background(gateway, source_run))
     app.on_shutdown.append(lambda _app: close_all(gateway))
     return app
 
 
 def _background(
-    gateway: Gateway, data_source: DataSource
+    gateway: Gateway, source: SourceRun
 ) -> Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def run(_app: web.Application) -> AsyncIterator[None]:
-        health = gateway.market.health
+        health, clock = gateway.market.health, gateway.clock
         # Fills and stop moves caused by one loop turn's ticks share one durable commit.
         gateway.trading.group_quote_commits(asyncio.get_running_loop().call_soon)
-        gateway.source_name = data_source.name
+        publish = gateway.bus.publish
         tasks = [
+            source.start(_supervised(health, "source", lambda: source.source.run(publish))),
             asyncio.create_task(
-                _supervised(health, "source", lambda: data_source.run(gateway.bus.publish))
+                _supervised(
+                    health, "tempo", lambda: _tempo_loop(gateway.hub, gateway.accounts, clock)
+                )
             ),
-            asyncio.create_task(_supervised(health, "tempo", lambda: _tempo_loop(gateway))),
-            asyncio.create_task(_supervised(health, "session", lambda: _session_loop(gateway))),
+            asyncio.create_task(
+                _supervised(health, "session", lambda: _session_timer(gateway.days, clock))
+            ),
         ]
-        gateway.source_task = tasks[0]
         try:
             yield
         finally:
@@ -311,13 +359,12 @@ async def _supervised(health: Health, name: str, run: Callable[[], Awaitable[Non
             await asyncio.sleep(1.0)
 
 
-async def _tempo_loop(gateway: Gateway) -> None:
+async def _tempo_loop(hub: StreamingHub, accounts: AccountStreams, clock: Clock) -> None:
     """Flush tempo channels at their deadlines."""
-    hub, clock = gateway.hub, gateway.clock
     while True:
         now = clock.monotonic_ns()
         due = hub.next_due_ns()
-        gateway.accounts.flush_due(now)
+        accounts.flush_due(now)
         if due is not None and due <= now:
             hub.flush_due(now)
             continue
@@ -325,18 +372,17 @@ async def _tempo_loop(gateway: Gateway) -> None:
         await asyncio.sleep(wait)
 
 
-async def _session_loop(gateway: Gateway) -> None:
-    """Act on every session boundary of the markets' calendars (new days, OPG at the open,
-    the close, closed markets in `exchange` mode); first catch up on a close missed while
-    down. Sleeps on the gateway's clock (replay time when replaying)."""
-    clock = gateway.clock
-    if sessions.catch_up(gateway.trading, clock.now_ns()):
+async def _session_timer(days: DayCycle, clock: Clock) -> None:
+    """The timer of the day cycle: first catch up on a close missed while down, then hand it
+    every session boundary when it is due. Sleeps on the gateway's clock (replay time when
+    replaying)."""
+    if days.catch_up(clock.now_ns()):
         log.info("closed a session missed while the gateway was down")
     while True:
-        due = gateway.hours.next_transitions(clock.now_ns())
+        due = days.next_boundaries(clock.now_ns())
         await sleep_until(clock, due[0].at_ns)
         for transition in due:
-            market_control.apply_transition(gateway, transition)
+            days.apply(transition)
 
 
 #: Young-generation collection threshold for a serving process. The fan-out path allocates many

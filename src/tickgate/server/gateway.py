@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,12 +22,18 @@ from tickgate.sources.simulator.market import MarketSimulator
 from tickgate.streaming.accounts import AccountStreams
 from tickgate.streaming.hub import StreamingHub
 from tickgate.streaming.outbox import TurnBatcher
+from tickgate.trading.day_cycle import DayCycle
 from tickgate.trading.engine import TradingEngine
 
 
 @dataclass(eq=False)
 class Gateway:
-    """Everything a request handler may need; built once by `server.app.build_app`."""
+    """The services of one gateway, as the HTTP and WebSocket handlers reach them.
+
+    Built whole by the composition root (`server.app.build_gateway`), every field given there;
+    nothing assigns a field afterwards. Two gateways never share a service, a counter or a
+    limit. A handler that needs one or two services is better given those (see `server.app`).
+    """
 
     config: Config
     clock: Clock
@@ -41,25 +46,20 @@ class Gateway:
     accounts: AccountStreams
     bus: Bus
     hours: MarketHours
+    #: The owner of the daily close and every other session boundary.
+    days: DayCycle
+    #: The simulated market when it is the source (the control routes drive it), else None.
+    simulator: MarketSimulator | None
+    #: Totals for `/metrics` that outlive connections and requests.
+    traffic: Traffic
+    #: The one flush-all-outboxes loop callback per event-loop turn, shared by connections.
+    turns: TurnBatcher
     #: The ids this gateway numbers its answers with (never shared with another gateway).
     ids: AnswerIds
     #: `/iserver/marketdata/history` requests in flight, bounded per gateway.
     history_slots: Slots
+    #: The open WebSocket connections (closed together on shutdown).
     connections: set[Any] = field(default_factory=set)
-    #: The simulated market when it is the source (the control routes drive it), else None.
-    simulator: MarketSimulator | None = None
-    #: Totals for `/metrics` that outlive connections and requests.
-    traffic: Traffic = field(default_factory=Traffic)
-    #: The data source's name and its task once the app started it (for `/readyz`, `/metrics`).
-    source_name: str = ""
-    source_task: asyncio.Task[None] | None = None
-    _turns: TurnBatcher | None = None
-
-    def turns(self) -> TurnBatcher:
-        """The event loop's one flush-all-outboxes callback per turn (made on first use)."""
-        if self._turns is None:
-            self._turns = TurnBatcher(asyncio.get_running_loop().call_soon)
-        return self._turns
 
     @property
     def account_ids(self) -> list[str]:

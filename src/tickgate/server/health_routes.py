@@ -12,6 +12,7 @@ from aiohttp import web
 
 from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import json_response
+from tickgate.server.source_run import SOURCE_RUN, SourceRun
 from tickgate.server.store_probe import ProbedStore
 
 HEALTHZ_PATH = "/healthz"
@@ -21,15 +22,14 @@ PROBE_PATHS = frozenset({HEALTHZ_PATH, READYZ_PATH})
 SOURCE_TASK = "task source"
 
 
-def not_ready_reasons(gateway: Gateway) -> list[str]:
+def not_ready_reasons(gateway: Gateway, source: SourceRun) -> list[str]:
     """Why `gateway` cannot serve now: its data source is not running or failed recently, its
     order store is closed or failing, or its bus reports no connection. Empty when ready."""
     reasons: list[str] = []
-    task = gateway.source_task
-    name = gateway.source_name or gateway.config.source
-    if task is None:
+    name = source.name
+    if not source.started:
         reasons.append(f"the {name} source has not started")
-    elif task.done():
+    elif not source.running:
         reasons.append(f"the {name} source has stopped")
     else:
         component = gateway.market.health.report()["components"].get(SOURCE_TASK)
@@ -52,7 +52,7 @@ async def healthz(_request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     """200 `{"status": "ready"}`, or 503 `{"status": "not ready", "reasons": [...]}`."""
-    reasons = not_ready_reasons(gateway_of(request))
+    reasons = not_ready_reasons(gateway_of(request), request.app[SOURCE_RUN])
     if reasons:
         return json_response({"status": "not ready", "reasons": reasons}, status=503)
     return json_response({"status": "ready"})

@@ -14,12 +14,10 @@ from aiohttp import web
 
 from tickgate import __version__
 from tickgate.errors import RequestError
-from tickgate.market.market_hours import Boundary, Mode, Transition
 from tickgate.model.ticks import Tick
 from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import json_response, parse_int
 from tickgate.sources.simulator.market import MarketSimulator
-from tickgate.trading import sessions
 
 log = logging.getLogger("tickgate.control")
 
@@ -34,38 +32,6 @@ def _publish(gateway: Gateway, ticks: list[Tick]) -> int:
     for tick in ticks:
         gateway.bus.publish(tick)
     return len(ticks)
-
-
-def close_day(gateway: Gateway, *, reopen: bool) -> None:
-    """Close the simulated session: market last prices turn `C...`, DAY orders expire, MOC/LOC
-    fill at the close; with `reopen`, a new trading day starts at once (daily rollover)."""
-    now = gateway.clock.now_ns()
-    if gateway.simulator is not None:
-        _publish(gateway, gateway.simulator.close_session(now))
-    gateway.trading.close_session(now)
-    if reopen and gateway.simulator is not None:
-        _publish(gateway, gateway.simulator.open_session(now))
-
-
-def apply_transition(gateway: Gateway, transition: Transition) -> None:
-    """What a session boundary of one calendar does to its instruments: a new day starts at
-    the session's start (the market reopens in `exchange` mode), OPG orders fill at the open,
-    DAY orders expire and MOC/LOC fill at the close (the US equity close also ends the
-    accounts' trading day), and in `exchange` mode the market closes at the session's end."""
-    at, conids, simulator = transition.at_ns, transition.conids, gateway.simulator
-    boundary = transition.boundary
-    if boundary is Boundary.START and simulator is not None:
-        _publish(gateway, simulator.start_days(conids, max(at, simulator.now_ns)))
-    elif boundary is Boundary.OPEN:
-        gateway.trading.open_auction(at, conids=conids)
-    elif boundary is Boundary.CLOSE and transition.calendar is sessions.DAY_CALENDAR:
-        gateway.trading.close_session(at, conids=conids)
-        log.info("trading day closed: DAY orders expired, MOC/LOC filled")
-    elif boundary is Boundary.CLOSE:
-        gateway.trading.close_market(at, conids=conids)
-    elif boundary is Boundary.END and simulator is not None and gateway.hours.mode is Mode.EXCHANGE:
-        _publish(gateway, simulator.close_markets(conids, max(at, simulator.now_ns)))
-    log.debug("%s %s at %d", transition.calendar.name, boundary.value, at)
 
 
 async def halt(request: web.Request) -> web.Response:
@@ -90,7 +56,7 @@ async def resume(request: web.Request) -> web.Response:
 async def session_close(request: web.Request) -> web.Response:
     gateway = gateway_of(request)
     _simulator(gateway)
-    close_day(gateway, reopen=False)
+    gateway.days.close_day(gateway.clock.now_ns())
     log.info("session closed on request")
     return json_response({"session": "closed"})
 

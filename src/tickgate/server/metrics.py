@@ -27,6 +27,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 from tickgate.server.gateway import GATEWAY, Gateway
 from tickgate.server.http import Handler
+from tickgate.server.source_run import SourceRun
 from tickgate.server.traffic import Buckets
 
 METRICS_PATH = "/metrics"
@@ -39,8 +40,9 @@ REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 class GatewayCollector:
     """Every tickgate series of one gateway, computed from its live state when scraped."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, source: SourceRun) -> None:
         self._gateway = gateway
+        self._source = source
 
     def collect(self) -> Iterable[Metric]:
         """The current value of every series (called by the registry on each scrape)."""
@@ -129,7 +131,7 @@ class GatewayCollector:
 
     def _market(self) -> Iterator[Metric]:
         gateway = self._gateway
-        name = gateway.source_name or gateway.config.source
+        name = self._source.name
         ticks = CounterMetricFamily(
             "tickgate_ticks", "Ticks the data source delivered", labels=["source"]
         )
@@ -140,8 +142,7 @@ class GatewayCollector:
         running = GaugeMetricFamily(
             "tickgate_source_running", "1 while the data source's task runs", labels=["source"]
         )
-        task = gateway.source_task
-        running.add_metric([name], 1 if task is not None and not task.done() else 0)
+        running.add_metric([name], 1 if self._source.running else 0)
         yield running
         # Only a bus that can lose its connection (NATS) has the attribute; in-process has none.
         connected = getattr(gateway.bus, "connected", None)
@@ -235,11 +236,11 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def install(app: web.Application, gateway: Gateway) -> None:
+def install(app: web.Application, gateway: Gateway, source: SourceRun) -> None:
     """Give `app` its own registry (tickgate's series and the process' CPU and memory) and the
     `/metrics` route; add `request_metrics_middleware` to the app's middlewares yourself."""
     registry = CollectorRegistry()
-    registry.register(GatewayCollector(gateway))
+    registry.register(GatewayCollector(gateway, source))
     ProcessCollector(registry=registry)
     app[REGISTRY] = registry
     app.router.add_get(METRICS_PATH, metrics)

@@ -11,7 +11,7 @@ from aiohttp import web
 from tickgate.errors import RequestError
 from tickgate.market.scanner import MAX_ROWS, Scanner, ScanResult
 from tickgate.protocol.rest_values import shown
-from tickgate.server.gateway import Gateway, gateway_of
+from tickgate.server.gateway import gateway_of
 from tickgate.server.http import Handler, json_body, json_response, parse_int
 
 _SCANNER = web.AppKey("scanner", Scanner)
@@ -19,11 +19,9 @@ _SCANNER = web.AppKey("scanner", Scanner)
 HMDS_MAX_ITEMS = 250
 
 
-def install(app: web.Application, gateway: Gateway) -> None:
-    """Give `app` the scanner over `gateway`'s catalogue and market engine."""
-    app[_SCANNER] = Scanner(
-        gateway.catalogue, gateway.market, average_volume=gateway.history.average_daily_volume
-    )
+def install(app: web.Application, scanner: Scanner) -> None:
+    """Give `app` the scanner its routes run."""
+    app[_SCANNER] = scanner
 
 
 def _scanner(request: web.Request) -> Scanner:

@@ -62,7 +62,7 @@ class Connection:
         config = gateway.config
         self.outbox = Outbox(
             transport,
-            schedule=gateway.turns(),
+            schedule=gateway.turns,
             limit_bytes=config.outbox_limit_bytes,
             high_water=min(262_144, config.outbox_limit_bytes // 4),
             on_congested=self._on_congested,
