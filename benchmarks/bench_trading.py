@@ -45,10 +45,10 @@ from tickgate.market.catalogue.catalogue import default_catalogue
 from tickgate.market.engine import MarketEngine
 from tickgate.model.accounts import AccountConfig
 from tickgate.model.ticks import Tick
+from tickgate.stores.sqlite import SqliteEventStore
 from tickgate.trading.engine import TradingEngine
 from tickgate.trading.feed import QuoteFeed
 from tickgate.trading.store import EventStore, MemoryEventStore
-from tickgate.trading.store_sqlite import SqliteEventStore
 
 NAME = "trading-history"
 ACCOUNT = "DU1234567"

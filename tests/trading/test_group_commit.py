@@ -22,9 +22,9 @@ from tickgate.model.accounts import AccountConfig
 from tickgate.model.instruments import Instrument, SecType
 from tickgate.model.orders import OrderStatus, Side
 from tickgate.model.ticks import Quote
+from tickgate.stores.sqlite import SqliteEventStore
 from tickgate.trading.engine import TRAIL_PERSIST_INTERVAL_NS, TradingEngine
 from tickgate.trading.events import OrderFilled, OrderUpdated, TradingEvent
-from tickgate.trading.store_sqlite import SqliteEventStore
 
 D = Decimal
 AAPL = Instrument(265598, "AAPL", "APPLE INC", SecType.STK, "NASDAQ", "USD", D("0.01"), D(100), 0.2)
@@ -182,7 +182,7 @@ CHILD = textwrap.dedent(
     from tickgate.model.accounts import AccountConfig
     from tickgate.trading.engine import TradingEngine
     from tickgate.trading.events import OrderFilled
-    from tickgate.trading.store_sqlite import SqliteEventStore
+    from tickgate.stores.sqlite import SqliteEventStore
     sys.path.insert(0, sys.argv[2])
     from test_group_commit import AAPL, GROUP, Catalogue, Loop, Quotes, grid_quote
 

@@ -19,11 +19,11 @@ from tickgate.model.accounts import AccountConfig
 from tickgate.model.instruments import Instrument, SecType
 from tickgate.model.orders import OrderStatus
 from tickgate.model.ticks import Quote
+from tickgate.stores.sqlite import SchemaVersionError, SqliteEventStore
 from tickgate.trading import sessions
 from tickgate.trading.engine import TradingEngine
 from tickgate.trading.events import encode
 from tickgate.trading.store import EventStore, MemoryEventStore
-from tickgate.trading.store_sqlite import SchemaVersionError, SqliteEventStore
 
 D = Decimal
 AAPL = Instrument(265598, "AAPL", "APPLE INC", SecType.STK, "NASDAQ", "USD", D("0.01"), D(100), 0.2)

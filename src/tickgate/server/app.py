@@ -14,7 +14,7 @@ from aiohttp import web
 
 from tickgate import datadir
 from tickgate.bus.memory import MemoryBus
-from tickgate.clock import Clock, SystemClock, sleep_until
+from tickgate.clock import Clock, SystemClock
 from tickgate.config import Config, exposure_problem
 from tickgate.errors import ConfigError
 from tickgate.market.catalogue.catalogue import Catalogue, default_catalogue
@@ -67,8 +67,10 @@ from tickgate.server.tick_latency import tick_latency_sampler
 from tickgate.server.traffic import Traffic
 from tickgate.server.ws import close_all
 from tickgate.sources.base import DataSource
+from tickgate.sources.replay.clock import sleep_until
 from tickgate.sources.simulator.market import MarketSimulator
 from tickgate.sources.simulator.source import SimulatorSource
+from tickgate.stores.sqlite import SqliteEventStore
 from tickgate.streaming.accounts import AccountStreams
 from tickgate.streaming.hub import StreamingHub
 from tickgate.streaming.outbox import TurnBatcher
@@ -78,7 +80,6 @@ from tickgate.trading.engine import TradingConfig, TradingEngine
 from tickgate.trading.feed import QuoteFeed
 from tickgate.trading.matching import MatchConfig, QueueModel, TriggerSource
 from tickgate.trading.store import EventStore, MemoryEventStore
-from tickgate.trading.store_sqlite import SqliteEventStore
 
 log = logging.getLogger("tickgate.server")
 

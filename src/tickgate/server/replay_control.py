@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from tickgate.clock import NS_PER_MS, ReplayClock
+from tickgate.clock import NS_PER_MS
 from tickgate.config import Config
 from tickgate.errors import ConfigError, RequestError
 from tickgate.model.instruments import Instrument
@@ -31,6 +31,7 @@ from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import json_body, json_response
 from tickgate.sources.recorder import Recorder, run_flusher
 from tickgate.sources.recording import RecordingError, RecordingHeader
+from tickgate.sources.replay.clock import ReplayClock
 from tickgate.sources.replay.inputs import (
     SymbolMap,
     first_time,

@@ -16,10 +16,10 @@ from tickgate.model.accounts import AccountConfig
 from tickgate.model.instruments import Instrument, SecType
 from tickgate.model.orders import OrderStatus
 from tickgate.model.ticks import Quote
+from tickgate.stores.sqlite import SqliteEventStore
 from tickgate.trading.engine import TradingEngine
 from tickgate.trading.events import SessionClosed
 from tickgate.trading.store import MemoryEventStore
-from tickgate.trading.store_sqlite import SqliteEventStore
 
 D = Decimal
 AAPL = Instrument(265598, "AAPL", "APPLE INC", SecType.STK, "NASDAQ", "USD", D("0.01"), D(100), 0.2)
@@ -79,9 +79,8 @@ CHILD = textwrap.dedent(
     from tickgate.model.accounts import AccountConfig
     from tickgate.model.ticks import Quote
     from tickgate.trading.engine import TradingEngine
-    from tickgate.trading.store_sqlite import SqliteEventStore
-    sys.path.insert(0, sys.argv[2])
-    from test_store_sqlite import AAPL, Catalogue, Quotes
+    from tickgate.stores.sqlite import SqliteEventStore
+    from tests.stores.test_sqlite import AAPL, Catalogue, Quotes
 
     quotes = Quotes(Quote(AAPL.conid, D("99.99"), D("100.01"), D(5), D(5), D("100.00"), 0))
     engine = TradingEngine(Catalogue(), quotes, SqliteEventStore(sys.argv[1]), FakeClock(),

@@ -1,0 +1,1 @@
+"""Adapters of the trading `EventStore` port that keep events outside the process (SQLite)."""
