@@ -53,14 +53,14 @@ def test_accounts_from_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ("port = 70000\n", "port must be between"),
-        ("port = 'abc'\n", "port must be int"),
-        ("colour = 1\n", "unknown setting 'colour'"),
-        ("port = \n", "invalid TOML"),
-        ("tls = 'maybe'\n", "tls must be bool"),
-        ("catalogue_mode = 'merge'\n", "catalogue_mode must be one of"),
-        ('[[accounts]]\nid = "A"\n[[accounts]]\nid = "A"\n', "unique"),
-        ("[[accounts]]\ncash = 1\n", "non-empty string id"),
+        ("port = 70000\n", "tickgate.toml:1: port must be between 0 and 65535, got 70000"),
+        ("port = 'abc'\n", "tickgate.toml:1: port must be a whole number, got 'abc'"),
+        ("colour = 1\n", "tickgate.toml:1: unknown setting 'colour'"),
+        ("seed = 1\nport = \n", "tickgate.toml:2: invalid TOML"),
+        ("tls = 'maybe'\n", "tickgate.toml:1: tls must be true or false, got 'maybe'"),
+        ("catalogue_mode = 'merge'\n", "tickgate.toml:1: catalogue_mode must be one of"),
+        ('[[accounts]]\nid = "A"\n[[accounts]]\nid = "A"\n', "tickgate.toml:4: .* unique"),
+        ("[[accounts]]\ncash = 1\n", "tickgate.toml:1: accounts\\[0\\]: .*non-empty string id"),
     ],
 )
 def test_bad_files_are_refused_with_the_reason(tmp_path: Path, text: str, needle: str) -> None:
@@ -83,7 +83,9 @@ def test_trading_settings_are_typed_and_checked(tmp_path: Path) -> None:
     settings = config.load({"stop_trigger": "bid"}, config_file=path, environ={})
     assert settings.fill_queue_model == "through" and settings.stop_trigger == "bid"
     assert settings.commission_per_share == Decimal("0.0035")
-    with pytest.raises(ConfigError, match="commission_minimum must be Decimal"):
+    with pytest.raises(
+        ConfigError, match="TICKGATE_COMMISSION_MINIMUM: commission_minimum must be a number"
+    ):
         config.load(environ={"TICKGATE_COMMISSION_MINIMUM": "cheap"})
     with pytest.raises(ConfigError, match="stop_trigger must be one of"):
         config.load({"stop_trigger": "mid"}, environ={})

@@ -17,7 +17,7 @@ from typing import Any
 from tickgate import __version__, client_cli, log_format
 from tickgate import config as configuration
 from tickgate.datadir import lock_data_dir, prepare_data_dir
-from tickgate.errors import ConfigError, TickgateError
+from tickgate.errors import CatalogueError, ConfigError, TickgateError
 
 log = logging.getLogger("tickgate")
 
@@ -154,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         flags = {name: getattr(args, name) for name in configuration.OPTIONS}
         settings = configuration.load(flags, config_file=args.config)
     except TickgateError as exc:
-        print(f"tickgate: {exc}", file=sys.stderr)
+        _print_error(exc)
         return 2
     return serve(settings)
 
@@ -204,12 +204,32 @@ def _bare(words: list[str]) -> bool:
     return not words or (words[0].startswith("-") and words[0] not in ("-h", "--help", "--version"))
 
 
+def _print_error(exc: TickgateError) -> None:
+    """One `tickgate: ...` line per problem (a config can have many), on stderr."""
+    for line in str(exc).splitlines() or [""]:
+        print(f"tickgate: {line}", file=sys.stderr)
+
+
 def _check_config(path: Path) -> int:
+    """Report every problem of config file `path` (and of the catalogue it names) at once,
+    with the same lines `serve` refuses to start with; print the settings when there is none."""
     from tickgate.market.catalogue.files import load_instruments
 
-    settings = configuration.load(config_file=path, environ={})
-    if settings.catalogue is not None:
-        load_instruments(settings.catalogue)  # CatalogueError names the line and the reason
+    checked = configuration.check(config_file=path, environ={})
+    problems = [str(problem) for problem in checked.problems]
+    catalogue = checked.values.get("catalogue")
+    if catalogue is not None:
+        try:
+            load_instruments(catalogue)
+        except CatalogueError as exc:  # it names the catalogue file and the line
+            problems.append(str(exc))
+    if problems or checked.config is None:
+        for problem in problems:
+            print(f"tickgate: {problem}", file=sys.stderr)
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        print(f"tickgate: {path}: {count}", file=sys.stderr)
+        return 2
+    settings = checked.config
     print(f"{path}: OK")
     for name in configuration.OPTIONS:
         value = getattr(settings, name)

@@ -8,17 +8,21 @@ environment.
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import functools
+import math
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from tickgate import access
+from tickgate import access, toml_lines
 from tickgate.errors import ConfigError
-from tickgate.model.accounts import AccountConfig
+from tickgate.model.accounts import DEFAULT_STARTING_CASH, AccountConfig
 
 ENV_PREFIX = "TICKGATE_"
 #: A token short enough to guess online is no access control.
@@ -221,85 +225,365 @@ REMOVED = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with the configuration, and where it was written: `FILE:LINE` (or `FILE`
+    when no line applies), the environment variable, the flag, or nothing for a built Config."""
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+
+class ConfigProblems(ConfigError):
+    """Every problem of a configuration, found in one pass. `problems` are in source order (the
+    file by line, the environment, the flags, then settings that conflict); str() is one line
+    per problem."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(map(str, self.problems)))
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """What `check` found: the settings that were read without a problem, every problem, and
+    the validated `Config` when there is none."""
+
+    values: Mapping[str, Any]
+    problems: tuple[Problem, ...]
+    config: Config | None
+
+
 def load(
     flags: Mapping[str, Any] | None = None,
     *,
     config_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Config:
-    """Build a validated `Config`. Raises `ConfigError` naming the bad setting and its source."""
+    """Build a validated `Config`. Raises `ConfigProblems` listing every bad setting with its
+    source (file and line, environment variable or flag)."""
+    checked = check(flags, config_file=config_file, environ=environ)
+    if checked.config is None:
+        raise ConfigProblems(checked.problems)
+    return checked.config
+
+
+def check(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Checked:
+    """Read every source and report every problem at once (see `load`); never raises for bad
+    settings."""
     env = dict(os.environ if environ is None else environ)
     file_name = config_file or (
         Path(env[ENV_PREFIX + "CONFIG"]) if ENV_PREFIX + "CONFIG" in env else None
     )
-    values: dict[str, Any] = {}
+    reading = _Reading()
     if file_name is not None:
-        values.update(read_file(file_name))
-    values.update(_from_environ(env))
+        _read_toml(file_name, reading)
+    _read_environ(env, reading)
     for name, value in (flags or {}).items():
         if value is not None:
-            values[name] = tuple(value) if isinstance(value, list) else value
-    return _validated(Config(**values))
+            reading.take(name, value, "--" + name.replace("_", "-"), strict=False)
+    return reading.finish()
 
 
 def read_file(path: Path) -> dict[str, Any]:
-    """Read and type-check a TOML config file. Raises `ConfigError` with the file and reason."""
+    """The settings of a TOML config file, typed and range-checked. Raises `ConfigProblems`
+    with every problem of the file, each naming the file and line."""
+    reading = _Reading()
+    _read_toml(path, reading)
+    if reading.problems:
+        raise ConfigProblems(reading.problems)
+    return reading.values
+
+
+class _Reading:
+    """Settings gathered from the sources so far, where each came from, and the problems."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.where: dict[str, str] = {}
+        self.bad: set[str] = set()
+        self.problems: list[Problem] = []
+
+    def fail(self, name: str, where: str, message: str) -> None:
+        self.bad.add(name)
+        self.problems.append(Problem(where, message))
+
+    def take(self, name: str, raw: Any, where: str, *, strict: bool) -> None:
+        """Type-check and range-check one option's value; keep it or record why not."""
+        try:
+            value = _typed(name, raw, strict=strict)
+        except ValueError as exc:
+            self.fail(name, where, str(exc))
+            return
+        problem = _option_problem(name, value)
+        if problem is not None:
+            self.fail(name, where, problem)
+            return
+        self.values[name] = value
+        self.where[name] = where
+
+    def finish(self) -> Checked:
+        config = Config(**self.values)
+        for names, message in _conflicts(config):
+            if self.bad.isdisjoint(names):  # a conflict with a refused value says nothing new
+                where = next((self.where[n] for n in names if n in self.where), "")
+                self.problems.append(Problem(where, message))
+        if self.problems:
+            return Checked(dict(self.values), tuple(self.problems), None)
+        return Checked(dict(self.values), (), _normalized(config))
+
+
+def _read_toml(path: Path, reading: _Reading) -> None:
+    """Every setting and every problem of the TOML file at `path`, problems in line order."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+        reading.fail("", str(path), f"cannot read config file: {exc.strerror or exc}")
+        return
+    except UnicodeDecodeError as exc:
+        reading.fail("", str(path), f"not UTF-8 text ({exc.reason})")
+        return
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    values: dict[str, Any] = {}
+        message, line = _syntax_error(str(exc))
+        reading.fail("", f"{path}:{line}" if line else str(path), f"invalid TOML: {message}")
+        return
+    lines = toml_lines.key_lines(text)
+
+    def at(*key: str | int) -> str:
+        line = toml_lines.line_of(lines, key)
+        return f"{path}:{line}" if line is not None else str(path)
+
+    first = len(reading.problems)
     for key, value in raw.items():
         name = key.replace("-", "_")
         if name == "accounts":
-            values["accounts"] = _accounts(value, source=str(path))
+            accounts = _read_accounts(value, at, reading)
+            if accounts is not None:
+                reading.values["accounts"] = accounts
+                reading.where["accounts"] = at(key)
         elif name in OPTIONS:
-            values[name] = _coerce(name, value, source=f"{path}: {key}")
+            reading.take(name, value, at(key), strict=True)
         elif name in REMOVED:
-            raise ConfigError(f"{path}: {key} was removed: {REMOVED[name]}")
+            reading.fail(name, at(key), f"{key} was removed: {REMOVED[name]}")
         else:
-            raise ConfigError(
-                f"{path}: unknown setting {key!r}; known: {', '.join(sorted(OPTIONS))}, accounts"
+            reading.fail(
+                name, at(key), f"unknown setting {key!r}{_suggestion(name, _TOP_KEYS, _SEE_HELP)}"
             )
-    return values
+    reading.problems[first:] = sorted(reading.problems[first:], key=_line_number)
 
 
-def _from_environ(env: Mapping[str, str]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
+_TOP_KEYS = (*OPTIONS, "accounts")
+_SEE_HELP = " (tickgate serve --help lists them)"
+_ACCOUNT_KEYS = ("id", "currency", "cash")
+
+
+def _line_number(problem: Problem) -> int:
+    _, _, line = problem.where.rpartition(":")
+    return int(line) if line.isdigit() else 0
+
+
+def _syntax_error(text: str) -> tuple[str, int | None]:
+    """tomllib's message without its position, and the line it names."""
+    match = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", text, flags=re.DOTALL)
+    if match is None:
+        return text, None
+    return f"{match[1]} (column {match[3]})", int(match[2])
+
+
+def _suggestion(word: str, known: Sequence[str], otherwise: str = "") -> str:
+    """`; did you mean 'x'?` for the closest known word, else `otherwise`. The cut-off keeps
+    far-fetched guesses out ('server' is not 'seed')."""
+    close = difflib.get_close_matches(word, known, n=1, cutoff=0.7)
+    return f"; did you mean {close[0]!r}?" if close else otherwise
+
+
+def _read_accounts(
+    value: Any, at: Callable[..., str], reading: _Reading
+) -> tuple[AccountConfig, ...] | None:
+    """The `[[accounts]]` entries, or None (with the problems recorded) when any is bad."""
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        reading.fail(
+            "accounts", at("accounts"), "accounts must be an array of tables: [[accounts]]"
+        )
+        return None
+    if not value:
+        reading.fail("accounts", at("accounts"), "accounts must list at least one account")
+        return None
+    accounts: list[AccountConfig] = []
+    first_with_id: dict[str, int] = {}
+    ok = True
+    for index, item in enumerate(value):
+        entry = f"accounts[{index}]"
+
+        def problem(key: str | None, message: str, index: int = index) -> None:
+            nonlocal ok
+            ok = False
+            where = at("accounts", index, key) if key is not None else at("accounts", index)
+            reading.fail("accounts", where, message)
+
+        for key in item:
+            if key not in _ACCOUNT_KEYS:
+                problem(
+                    key,
+                    f"{entry}: unknown key {key!r}"
+                    + _suggestion(key, _ACCOUNT_KEYS, "; an account has id, currency and cash"),
+                )
+        account_id = item.get("id")
+        if not isinstance(account_id, str) or not account_id.strip():
+            problem(
+                "id" if "id" in item else None,
+                f"{entry}: each account needs a non-empty string id, got {_shown(account_id)}",
+            )
+            account_id = None
+        elif account_id in first_with_id:
+            problem(
+                "id",
+                f"{entry}: id {account_id!r} is already accounts"
+                f"[{first_with_id[account_id]}]'s; account ids must be unique",
+            )
+        else:
+            first_with_id[account_id] = index
+        currency = item.get("currency", "USD")
+        currency_problem = _currency_problem(currency)
+        if currency_problem is not None:
+            problem("currency", f"{entry}: {currency_problem}")
+        try:
+            cash = _typed_decimal(item.get("cash", DEFAULT_STARTING_CASH), strict=True)
+            if cash < 0:
+                raise ValueError(f"must not be negative, got {cash}")
+        except ValueError as exc:
+            problem("cash", f"{entry}: cash {exc}")
+            cash = None
+        if ok and account_id is not None and cash is not None:
+            accounts.append(AccountConfig(account_id, currency, cash))
+    return tuple(accounts) if ok else None
+
+
+def _currency_problem(code: Any) -> str | None:
+    """Why `code` is not an ISO 4217 currency code, or None. The list is the `iso4217`
+    package's copy of the maintenance agency's table (updated with each amendment)."""
+    if not isinstance(code, str):
+        return f"currency must be a string (an ISO 4217 code such as 'USD'), got {_shown(code)}"
+    codes = _iso_4217_codes()
+    if code in codes:
+        return None
+    return f"unknown currency {code!r} (not an ISO 4217 code){_suggestion(code.upper(), codes)}"
+
+
+@functools.cache
+def _iso_4217_codes() -> tuple[str, ...]:
+    import iso4217  # parsed on first use: only configured account currencies need it
+
+    return tuple(sorted(currency.code for currency in iso4217.Currency))
+
+
+def _read_environ(env: Mapping[str, str], reading: _Reading) -> None:
     for name, why in REMOVED.items():
-        if ENV_PREFIX + name.upper() in env:
-            raise ConfigError(f"{ENV_PREFIX + name.upper()} was removed: {why}")
+        key = ENV_PREFIX + name.upper()
+        if key in env:
+            reading.fail(name, key, f"{key} was removed: {why}")
     for name in OPTIONS:
         key = ENV_PREFIX + name.upper()
         if key in env:
-            values[name] = _coerce(name, env[key], source=key)
-    return values
+            reading.take(name, env[key], key, strict=False)
 
 
-def _coerce(name: str, value: Any, *, source: str) -> Any:
+#: How each kind of option is named in a type error.
+_KIND_NAMES: dict[type, str] = {
+    int: "a whole number",
+    float: "a number",
+    Decimal: "a number",
+    bool: "true or false",
+    str: "a string",
+    Path: "a path (a string)",
+    tuple: "a list of strings",
+    list: "a list of file names",
+}
+#: str options that also take a number in a TOML file (`replay_speed = 2`).
+_NUMBER_AS_TEXT = frozenset({"replay_speed"})
+
+
+def _typed(name: str, value: Any, *, strict: bool) -> Any:
+    """`value` as option `name`'s type. `strict` (a TOML file, which has types of its own)
+    takes only the matching TOML type; otherwise text (the environment) is converted.
+    Raises ValueError with the message to show."""
     kind = OPTIONS[name][0]
     try:
-        if kind is tuple:
-            return _to_strings(value)
-        if kind is bool:
-            return _to_bool(value)
-        if kind is Decimal:
-            return to_decimal(value)
-        if kind is list:
-            items = value.split(",") if isinstance(value, str) else value
-            if not isinstance(items, list) or not all(isinstance(i, str | Path) for i in items):
-                raise ValueError(value)
-            return tuple(Path(item) for item in items if str(item).strip())
-        if kind is int and (
-            isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())
-        ):
-            raise ValueError
-        return kind(value)
+        return _converted(name, kind, value, strict=strict)
     except (TypeError, ValueError):
-        kind_name = "a list of strings" if kind is tuple else kind.__name__
-        raise ConfigError(f"{source}: {name} must be {kind_name}, got {value!r}") from None
+        raise ValueError(f"{name} must be {_KIND_NAMES[kind]}, got {_shown(value, name)}") from None
+
+
+def _converted(name: str, kind: type, value: Any, *, strict: bool) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if strict:  # TOML has booleans: "yes" or 1 is a mistake, not a spelling
+            raise ValueError(value)
+        return _to_bool(value)
+    if kind is int:
+        if isinstance(value, bool) or (strict and not isinstance(value, int)):
+            raise ValueError(value)
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        return int(value)
+    if kind is float:
+        if isinstance(value, bool) or (strict and not isinstance(value, int | float)):
+            raise ValueError(value)
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(value)
+        return number
+    if kind is Decimal:
+        return _typed_decimal(value, strict=strict)
+    if kind is tuple:
+        return _to_strings(value)
+    if kind is list:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not all(isinstance(i, str | Path) for i in items):
+            raise ValueError(value)
+        return tuple(Path(item) for item in items if str(item).strip())
+    if strict and not isinstance(value, str):
+        if not (name in _NUMBER_AS_TEXT and isinstance(value, int | float)):
+            raise ValueError(value)
+        if isinstance(value, bool):
+            raise ValueError(value)
+    if kind is Path:
+        if not isinstance(value, str | Path):
+            raise ValueError(value)
+        return Path(value)
+    return str(value)
+
+
+def _typed_decimal(value: Any, *, strict: bool) -> Decimal:
+    """An exact, finite decimal; a TOML file may give a number or numeric text."""
+    if strict and not isinstance(value, int | float | str | Decimal):
+        raise ValueError(f"must be a number, got {_shown(value)}")
+    try:
+        number = to_decimal(value)
+    except ValueError:
+        raise ValueError(f"must be a number, got {_shown(value)}") from None
+    if not number.is_finite():
+        raise ValueError(f"must be a finite number, got {_shown(value)}")
+    return number
+
+
+def _shown(value: Any, name: str = "") -> str:
+    if name in SECRETS:
+        return "(a value not shown)"
+    if isinstance(value, dict):
+        return "a table"
+    return repr(value)
 
 
 def to_decimal(value: Any) -> Decimal:
@@ -331,101 +615,122 @@ def _to_bool(value: Any) -> bool:
     raise ValueError(value)
 
 
-def _accounts(value: Any, *, source: str) -> tuple[AccountConfig, ...]:
-    if not isinstance(value, list) or not value:
-        raise ConfigError(f"{source}: accounts must be a non-empty array of tables")
-    accounts = []
-    for index, item in enumerate(value):
-        where = f"{source}: accounts[{index}]"
-        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
-            raise ConfigError(f"{where}: each account needs a non-empty string id")
-        try:
-            cash = Decimal(str(item.get("cash", "1000000")))
-        except InvalidOperation:
-            raise ConfigError(f"{where}: cash must be a number, got {item.get('cash')!r}") from None
-        try:
-            account = AccountConfig(item["id"], str(item.get("currency", "USD")), cash)
-        except ValueError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-        accounts.append(account)
-    return tuple(accounts)
+def _positive(value: Any) -> bool:
+    return bool(value > 0)
 
 
-def _validated(config: Config) -> Config:
-    checks = [
-        (0 <= config.port <= 65535, "port must be between 0 and 65535"),
-        (config.ticks_per_second > 0, "ticks_per_second must be positive"),
-        (config.md_lines > 0, "md_lines must be positive"),
-        (config.max_frame_bytes >= 64, "max_frame_bytes must be at least 64"),
-        (
-            config.unauthenticated_message_bytes >= 256,
-            "unauthenticated_message_bytes must be at least 256",
-        ),
-        (config.request_timeout_seconds > 0, "request_timeout_seconds must be positive"),
-        (
-            min(
-                config.md_lines_per_connection,
-                config.depth_streams_per_connection,
-                config.account_subscriptions_per_minute,
-            )
-            > 0,
-            "per-connection budgets must be positive",
-        ),
-        (
-            config.commands_per_second > 0 and config.command_burst > 0,
-            "command rate and burst must be positive",
-        ),
-        (config.smd_expiry_seconds >= 0, "smd_expiry_seconds must be 0 (never) or positive"),
-        (config.outbox_limit_bytes >= 65536, "outbox_limit_bytes must be at least 65536"),
-        (config.heartbeat_seconds > 0, "heartbeat_seconds must be positive"),
-        (
-            min(
-                config.commission_per_share,
-                config.commission_minimum,
-                config.commission_max_fraction,
-                config.commission_per_contract,
-            )
-            >= 0,
-            "commissions must not be negative",
-        ),
-        (
-            len({a.account_id for a in config.accounts}) == len(config.accounts),
-            "account ids must be unique",
-        ),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise ConfigError(message)
-    _check_replay(config)
-    for name, allowed in _CHOICES.items():
-        if getattr(config, name) not in allowed:
-            raise ConfigError(
-                f"{name} must be one of {', '.join(allowed)}, got {getattr(config, name)!r}"
-            )
-    config = _access_validated(config)
-    problem = exposure_problem(config)
-    if problem is not None:
-        raise ConfigError(problem)
-    return config
+def _zero_or_more(value: Any) -> bool:
+    return bool(value >= 0)
 
 
-def _access_validated(config: Config) -> Config:
-    """Normalized origins and host names; networks and the token checked."""
-    access.parse_networks(config.allow_ip)
-    token = config.auth_token or None
-    if token is not None and (
-        len(token) < MIN_TOKEN_LENGTH or not token.isprintable() or any(c.isspace() for c in token)
-    ):
-        raise ConfigError(
+def _at_least(minimum: int) -> tuple[Callable[[Any], bool], str]:
+    return (lambda value: bool(value >= minimum), f"must be at least {minimum}")
+
+
+_POSITIVE = (_positive, "must be positive")
+_NEVER_OR_POSITIVE = (_zero_or_more, "must be 0 (never) or positive")
+_NOT_NEGATIVE = (_zero_or_more, "must not be negative")
+
+#: option -> (accepts the typed value, what it must be). Options not listed take any value.
+_LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "port": (lambda port: 0 <= port <= 65535, "must be between 0 and 65535"),
+    "ticks_per_second": _POSITIVE,
+    "md_lines": _POSITIVE,
+    "md_lines_per_connection": _POSITIVE,
+    "depth_streams_per_connection": _POSITIVE,
+    "account_subscriptions_per_minute": _POSITIVE,
+    "max_frame_bytes": _at_least(64),
+    "unauthenticated_message_bytes": _at_least(256),
+    "request_timeout_seconds": _POSITIVE,
+    "commands_per_second": _POSITIVE,
+    "command_burst": _POSITIVE,
+    "smd_expiry_seconds": _NEVER_OR_POSITIVE,
+    "outbox_limit_bytes": _at_least(65536),
+    "heartbeat_seconds": _POSITIVE,
+    "commission_per_share": _NOT_NEGATIVE,
+    "commission_minimum": _NOT_NEGATIVE,
+    "commission_max_fraction": _NOT_NEGATIVE,
+    "commission_per_contract": _NOT_NEGATIVE,
+    "record_rotate_mb": _NEVER_OR_POSITIVE,
+    "replay_speed": (lambda speed: _speed_ok(speed), "must be a positive number or 'max'"),
+}
+
+
+def _option_problem(name: str, value: Any) -> str | None:
+    """Why a typed value of option `name` cannot be used, or None."""
+    limit = _LIMITS.get(name)
+    if limit is not None and not limit[0](value):
+        return f"{name} {limit[1]}, got {_shown(value, name)}"
+    allowed = _CHOICES.get(name)
+    if allowed is not None and value not in allowed:
+        return f"{name} must be one of {', '.join(allowed)}, got {value!r}"
+    try:
+        if name == "allow_ip":
+            access.parse_networks(value)
+        elif name == "allow_origin":
+            for origin in value:
+                access.normalize_origin(origin)
+        elif name == "allow_host":
+            for host in value:
+                access.normalize_host_name(host)
+    except ConfigError as exc:
+        return str(exc)
+    if name == "auth_token" and value and not _token_ok(value):
+        return (
             f"auth_token must be at least {MIN_TOKEN_LENGTH} printable characters without spaces "
             "(e.g. the output of: python3 -c 'import secrets; print(secrets.token_urlsafe())')"
         )
+    return None
+
+
+def _token_ok(token: str) -> bool:
+    return (
+        len(token) >= MIN_TOKEN_LENGTH
+        and token.isprintable()
+        and not any(c.isspace() for c in token)
+    )
+
+
+def _conflicts(config: Config) -> list[tuple[tuple[str, ...], str]]:
+    """Problems of settings together, each with the settings involved (the first one set names
+    the source)."""
+    found: list[tuple[tuple[str, ...], str]] = []
+    if config.source == "replay" and not config.replay:
+        found.append(
+            (("source", "replay"), "source 'replay' needs at least one file: --replay FILE...")
+        )
+    if config.replay and config.source != "replay":
+        found.append((("replay", "source"), "--replay files are only played with --source replay"))
+    if len({a.account_id for a in config.accounts}) != len(config.accounts):
+        found.append((("accounts",), "account ids must be unique"))
+    problem = exposure_problem(config)
+    if problem is not None:
+        found.append((("host", "allow_ip", "auth_token"), problem))
+    return found
+
+
+def _validated(config: Config) -> Config:
+    """`config` normalized, or ConfigProblems with everything wrong with it."""
+    problems = [
+        Problem("", problem)
+        for name in OPTIONS
+        if (problem := _option_problem(name, getattr(config, name))) is not None
+    ]
+    problems += [Problem("", message) for _, message in _conflicts(config)]
+    if problems:
+        raise ConfigProblems(problems)
+    return _normalized(config)
+
+
+def _normalized(config: Config) -> Config:
+    """Origins and host names in their canonical form, duplicates dropped; an empty token is
+    no token."""
     return dataclasses.replace(
         config,
         allow_origin=tuple(dict.fromkeys(map(access.normalize_origin, config.allow_origin))),
         allow_host=tuple(dict.fromkeys(map(access.normalize_host_name, config.allow_host))),
         allow_ip=tuple(config.allow_ip),
-        auth_token=token,
+        auth_token=config.auth_token or None,
     )
 
 
@@ -445,19 +750,6 @@ def exposure_problem(config: Config) -> str | None:
         f"(env TICKGATE_AUTH_TOKEN or TOML auth_token, {MIN_TOKEN_LENGTH}+ characters; "
         "'Authorization: Bearer TOKEN', the page asks for it). Or keep --host 127.0.0.1."
     )
-
-
-def _check_replay(config: Config) -> None:
-    if config.source == "replay" and not config.replay:
-        raise ConfigError("source 'replay' needs at least one file: --replay FILE...")
-    if config.replay and config.source != "replay":
-        raise ConfigError("--replay files are only played with --source replay")
-    if not _speed_ok(config.replay_speed):
-        raise ConfigError(
-            f"replay_speed must be a positive number or 'max', got {config.replay_speed!r}"
-        )
-    if config.record_rotate_mb < 0:
-        raise ConfigError("record_rotate_mb must be 0 (never) or positive")
 
 
 def _speed_ok(text: str) -> bool:
