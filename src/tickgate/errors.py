@@ -1,4 +1,11 @@
-"""One exception tree for tickgate. Every error a user can cause is a `TickgateError`."""
+"""One exception tree for tickgate. Every error a user can cause is a `TickgateError`.
+
+The tree says *what* went wrong, never how a transport answers it: no HTTP status codes and no
+frame shapes here. `tickgate.server.errors` is the one boundary that maps each class to an HTTP
+status and JSON body (and the WebSocket handlers answer any of them with an error frame). The
+trading engine's own refusals (`OrderRejected`, `IllegalTransition`, the reply-id errors) live
+beside it in `tickgate.trading.errors`.
+"""
 
 from __future__ import annotations
 
@@ -33,11 +40,9 @@ class NotFoundError(TickgateError):
 
 
 class RequestError(TickgateError):
-    """A REST request is invalid. `status` is the HTTP status to answer with; `extra` members
-    go into the JSON error body beside `error` (e.g. IBKR's `statusCode`)."""
+    """A request is malformed: a value of the wrong type, spelling or range, a missing
+    parameter. The message names the parameter and says what was expected (HTTP 400)."""
 
-    def __init__(self, message: str, *, status: int = 400, **extra: object) -> None:
+    def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-        self.status = status
-        self.extra = extra

@@ -44,9 +44,8 @@ def test_ascii_int_reads_plain_integers(raw: object, expected: int) -> None:
     "raw", ["²", "١", "２６５５９８", "1_0", " 5", "+5", "5.0", 5.0, True, None, [], {}, "1" * 5000]
 )
 def test_ascii_int_refuses_every_other_spelling(raw: object) -> None:
-    with pytest.raises(RequestError, match=r"^Invalid parentId: .* is not an integer$") as info:
+    with pytest.raises(RequestError, match=r"^Invalid parentId: .* is not an integer$"):
         ascii_int(raw, "parentId", minimum=0, maximum=10**30)
-    assert info.value.status == 400
 
 
 def test_ascii_int_names_the_range() -> None:
@@ -93,9 +92,8 @@ def test_bounded_decimal_reads_numbers_without_redundant_exponents(
     ],
 )
 def test_bounded_decimal_refuses_what_arithmetic_cannot_survive(raw: object, reason: str) -> None:
-    with pytest.raises(RequestError, match=f"^Invalid trailingAmt: .*{reason}") as info:
+    with pytest.raises(RequestError, match=f"^Invalid trailingAmt: .*{reason}"):
         bounded_decimal(raw, "trailingAmt", maximum=BIG, places=10)
-    assert info.value.status == 400
 
 
 @pytest.mark.parametrize(
@@ -145,7 +143,7 @@ def test_readers_raise_nothing_but_request_errors(raw: object) -> None:
         try:
             value = read()
         except RequestError as exc:
-            assert exc.status == 400 and len(exc.message) < 200
+            assert len(exc.message) < 200
         else:
             if isinstance(value, Decimal):
                 assert value.is_finite() and abs(value) <= BIG

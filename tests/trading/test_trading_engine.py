@@ -15,10 +15,17 @@ from tickgate.model.accounts import AccountConfig
 from tickgate.model.instruments import Instrument, SecType
 from tickgate.model.orders import TrailingType
 from tickgate.model.ticks import Quote
+from tickgate.server.errors import http_answer
 from tickgate.trading.engine import TradingEngine
+from tickgate.trading.errors import (
+    IllegalTransition,
+    OrderNotConfirmed,
+    OrderRejected,
+    QuestionExpired,
+    UnknownQuestion,
+)
 from tickgate.trading.events import OrderAccepted, OrderFilled, PnlChanged, TradingEvent
-from tickgate.trading.orders import IllegalTransitionError
-from tickgate.trading.requests import OrderRejectedError, check_domain
+from tickgate.trading.requests import check_domain
 from tickgate.trading.store import MemoryEventStore
 
 D = Decimal
@@ -126,9 +133,9 @@ def test_resting_limit_fills_when_touched() -> None:
 def test_specific_rejections(order: dict[str, Any], message: str) -> None:
     engine, quotes, _, store = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
-    with pytest.raises(OrderRejectedError, match=message) as info:
+    with pytest.raises(OrderRejected, match=message) as info:
         engine.place(ACCT, [order])
-    assert info.value.status == 200 and len(store) == 0
+    assert http_answer(info.value)[0] == 200 and len(store) == 0
 
 
 def test_unknown_account() -> None:
@@ -141,7 +148,7 @@ def test_duplicate_coid_has_reference_text() -> None:
     engine, quotes, _, _ = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
     engine.place(ACCT, [_lmt("BUY", 1, 99, cOID="my-1")])
-    with pytest.raises(OrderRejectedError) as info:
+    with pytest.raises(OrderRejected) as info:
         engine.place(ACCT, [_lmt("BUY", 1, 99, cOID="my-1")])
     assert info.value.message == (
         "Order couldn't be submitted: Local order ID=my-1 is already registered."
@@ -156,22 +163,23 @@ def test_question_reply_flow() -> None:
     assert "price exceeds \nthe Percentage constraint of 3%" in question["message"][0]
     [ack] = engine.reply(question["id"], True)
     assert ack["order_status"] == "Submitted"
-    with pytest.raises(RequestError, match="reply id not found") as info:
+    with pytest.raises(UnknownQuestion, match="reply id not found") as info:
         engine.reply(question["id"], True)
-    assert info.value.status == 400
+    assert http_answer(info.value)[0] == 400
 
 
 def test_declined_and_stale_replies() -> None:
     engine, quotes, _, store = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
     [q1] = engine.place(ACCT, [_lmt("BUY", 1, 90)])
-    with pytest.raises(RequestError, match="order not confirmed"):
+    with pytest.raises(OrderNotConfirmed, match="order not confirmed") as declined:
         engine.reply(q1["id"], False)
+    assert http_answer(declined.value) == (400, {"error": "order not confirmed", "statusCode": 400})
     [q2] = engine.place(ACCT, [_lmt("BUY", 1, 90)])
     engine.interrupt_replies()
-    with pytest.raises(RequestError) as info:
+    with pytest.raises(QuestionExpired) as info:
         engine.reply(q2["id"], True)
-    assert info.value.status == 503 and len(store) == 0
+    assert http_answer(info.value)[0] == 503 and len(store) == 0
 
 
 def test_suppress_and_reset() -> None:
@@ -190,11 +198,11 @@ def test_cancel_modify_and_filled_refusals() -> None:
     order_id = int(ack["order_id"])
     [mod] = engine.modify(ACCT, order_id, {"price": 100.01})
     assert mod["order_status"] == "Filled"
-    with pytest.raises(IllegalTransitionError, match="cannot be cancelled: it is Filled"):
+    with pytest.raises(IllegalTransition, match="cannot be cancelled: it is Filled"):
         engine.cancel(ACCT, order_id)
-    with pytest.raises(IllegalTransitionError, match="cannot be modified"):
+    with pytest.raises(IllegalTransition, match="cannot be modified"):
         engine.modify(ACCT, order_id, {"price": 99})
-    with pytest.raises(OrderRejectedError, match="OrderID 5 doesn't exist"):
+    with pytest.raises(OrderRejected, match="OrderID 5 doesn't exist"):
         engine.cancel(ACCT, 5)
 
 
@@ -285,7 +293,7 @@ def test_replay_rebuilds_identical_state() -> None:
     assert again.state.orders == engine.state.orders
     assert again.state.fills == engine.state.fills
     assert again.portfolio_of(ACCT).cash == engine.portfolio_of(ACCT).cash
-    with pytest.raises(OrderRejectedError, match="already registered"):
+    with pytest.raises(OrderRejected, match="already registered"):
         again.place(ACCT, [_lmt("BUY", 1, 100, cOID="a")])
 
 
@@ -314,7 +322,7 @@ def test_an_instrument_in_another_currency_than_the_account_is_refused() -> None
     quotes, clock, store = Quotes(), FakeClock(), MemoryEventStore()
     eur = AccountConfig("DU2", "EUR", D(100000))
     engine = TradingEngine(Catalogue(), quotes, store, clock, accounts=[eur])
-    with pytest.raises(OrderRejectedError, match="currency conversion is not simulated"):
+    with pytest.raises(OrderRejected, match="currency conversion is not simulated"):
         engine.place("DU2", [_lmt("BUY", 1, 100)])
 
 
@@ -361,7 +369,7 @@ def test_malformed_inputs_are_a_400_naming_the_field_and_store_nothing(
     _quote(engine, quotes, 99.99, 100.01, 100.0)
     with pytest.raises(RequestError) as info:
         engine.place(ACCT, [order])
-    assert info.value.status == 400 and f"Invalid {field}" in info.value.message
+    assert http_answer(info.value)[0] == 400 and f"Invalid {field}" in info.value.message
     assert len(store) == 0 and len(info.value.message) < 200
     _quote(engine, quotes, 98.99, 99.01, 99.0)  # the next quote is matched as usual
 
@@ -374,7 +382,7 @@ def test_a_poison_trailing_amount_is_refused_on_modify_and_the_order_keeps_trail
     for change in ({"trailingAmt": "1e999999"}, {"price": "1e26"}, {"quantity": "1e999999"}):
         with pytest.raises(RequestError, match=r"^Invalid "):
             engine.modify(ACCT, order_id, change)
-    with pytest.raises(OrderRejectedError, match="positive trailingAmt"):
+    with pytest.raises(OrderRejected, match="positive trailingAmt"):
         engine.modify(ACCT, order_id, {"trailingAmt": 0})
     with pytest.raises(RequestError, match="below 100"):
         engine.modify(ACCT, order_id, {"trailingType": "%", "trailingAmt": 100})
@@ -395,7 +403,7 @@ def test_the_engine_refuses_to_store_numbers_it_cannot_compute_with() -> None:
         dataclasses.replace(order, aux_price=D("1e26")),
         dataclasses.replace(order, trailing_type=TrailingType.PERCENT, trailing_amount=D(150)),
     ):
-        with pytest.raises(OrderRejectedError, match="Order rejected"):
+        with pytest.raises(OrderRejected, match="Order rejected"):
             check_domain(poison)
 
 
@@ -405,7 +413,7 @@ def test_an_order_id_in_other_digits_is_no_parent() -> None:
     [ack] = engine.place(ACCT, [_lmt("BUY", 1, 99)])
     with pytest.raises(RequestError, match="Invalid parentId") as info:
         engine.place(ACCT, [_lmt("SELL", 1, 101, parentId=_arabic_indic(ack["order_id"]))])
-    assert info.value.status == 400
+    assert http_answer(info.value)[0] == 400
     [child] = engine.place(ACCT, [_lmt("SELL", 1, 101, parentId=ack["order_id"])])
     assert engine.state.orders[int(child["order_id"])].parent_id == int(ack["order_id"])
 
@@ -432,7 +440,7 @@ def test_a_coid_is_taken_while_its_order_works_and_for_24_hours() -> None:
     engine.place("DU2", [_lmt("BUY", 1, 99, cOID="c" * 128)])  # per account
     engine.cancel(ACCT, int(ack["order_id"]))
     clock.advance(seconds=23 * 3600)
-    with pytest.raises(OrderRejectedError, match="already registered"):
+    with pytest.raises(OrderRejected, match="already registered"):
         engine.place(ACCT, [_lmt("BUY", 1, 99, cOID="c" * 128)])
     clock.advance(seconds=3600)
     [again] = engine.place(ACCT, [_lmt("BUY", 1, 99, cOID="c" * 128)])
@@ -440,18 +448,18 @@ def test_a_coid_is_taken_while_its_order_works_and_for_24_hours() -> None:
     [child] = engine.place(ACCT, [_lmt("SELL", 1, 101, parentId="c" * 128)])
     assert engine.state.orders[int(child["order_id"])].parent_id == int(again["order_id"])
     clock.advance(seconds=48 * 3600)
-    with pytest.raises(OrderRejectedError, match="already registered"):  # still working
+    with pytest.raises(OrderRejected, match="already registered"):  # still working
         engine.place(ACCT, [_lmt("BUY", 1, 99, cOID="c" * 128)])
 
 
 def test_cash_quantity_orders_and_oversized_batches_are_refused_clearly() -> None:
     engine, quotes, _, store = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
-    with pytest.raises(OrderRejectedError, match=r"cashQty .* is not simulated"):
+    with pytest.raises(OrderRejected, match=r"cashQty .* is not simulated"):
         engine.place(ACCT, [{**_lmt("BUY", 1, 99), "cashQty": 500}])
     with pytest.raises(RequestError, match="at most 100, got 101") as info:
         engine.place(ACCT, [_lmt("BUY", 1, 99)] * 101)
-    assert info.value.status == 400 and len(store) == 0
+    assert http_answer(info.value)[0] == 400 and len(store) == 0
 
 
 def test_suppressed_message_ids_are_spelt_like_ibkr_and_bounded() -> None:
@@ -460,7 +468,7 @@ def test_suppressed_message_ids_are_spelt_like_ibkr_and_bounded() -> None:
     for ids in (["o10151", "x" * 1000], ["o1\n"], [f"o{n}" for n in range(300)]):
         with pytest.raises(RequestError) as info:
             engine.suppress(ids)
-        assert info.value.status == 400
+        assert http_answer(info.value)[0] == 400
     engine.reset_suppressed()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
     [question] = engine.place(ACCT, [{**_lmt("BUY", 1, 99), "orderType": "MKT"}])
@@ -474,7 +482,7 @@ def test_a_child_of_a_filled_parent_is_refused_instead_of_held_forever() -> None
     [parent] = engine.place(ACCT, [{**_lmt("BUY", 1, 99), "orderType": "MKT"}])
     assert parent["order_status"] == "Filled"
     stored = len(store)
-    with pytest.raises(OrderRejectedError, match=r"parent order .* is Filled"):
+    with pytest.raises(OrderRejected, match=r"parent order .* is Filled"):
         engine.place(ACCT, [_lmt("SELL", 1, 100.5, parentId=parent["order_id"])])
     assert len(store) == stored
     _quote(engine, quotes, 100.99, 101.01, 101.0)  # would have filled the held child: no error
@@ -540,7 +548,7 @@ def test_opg_orders_wait_for_the_open_and_what_does_not_fill_there_expires() -> 
     assert engine.state.orders[market].filled_quantity == 10
     assert engine.state.orders[market].avg_price == D("100.02")
     assert not engine.state.orders[limit].is_working  # not filled at the open: expired
-    with pytest.raises(OrderRejectedError, match="tif OPG is for MKT and LMT"):
+    with pytest.raises(OrderRejected, match="tif OPG is for MKT and LMT"):
         _place(engine, {**_lmt("BUY", 1, 90), "orderType": "STP", "tif": "OPG"})
 
 

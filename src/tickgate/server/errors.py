@@ -1,17 +1,63 @@
-"""Errors at the HTTP edge: every failure becomes a JSON body with the right status, logged once."""
+"""The HTTP boundary of the exception tree: every failure becomes a JSON body with the right
+status, logged once.
+
+The core raises errors that say what went wrong (`tickgate.errors`, `tickgate.trading.errors`);
+only this module decides how HTTP answers each (`http_answer`). The WebSocket handlers answer
+any `TickgateError` with an error frame carrying its message, so no status is needed there.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiohttp import web
 
-from tickgate.errors import NotFoundError, RequestError
+from tickgate.errors import NotFoundError, RequestError, TickgateError
 from tickgate.server.gateway import GATEWAY
-from tickgate.server.http import PREFIXES, Handler, error_response
+from tickgate.server.http import PREFIXES, Handler, HttpError, error_response
 from tickgate.server.session import NOT_AUTHENTICATED, OPEN_WHILE_LOGGED_OUT
+from tickgate.trading.errors import (
+    IllegalTransition,
+    OrderNotConfirmed,
+    OrderRejected,
+    QuestionExpired,
+    UnknownQuestion,
+)
 
 log = logging.getLogger("tickgate.rest")
+
+#: The status of each core error, most specific class first.
+STATUSES: tuple[tuple[type[TickgateError], int], ...] = (
+    (HttpError, 0),  # carries its own status
+    # IBKR answers an order reject with HTTP 200 and `{"error": "<reason>"}` (reference §10.1).
+    (OrderRejected, 200),
+    (IllegalTransition, 400),
+    # A reply id made stale by another request: the real gateway's 503.
+    (QuestionExpired, 503),
+    (UnknownQuestion, 400),
+    (OrderNotConfirmed, 400),
+    (NotFoundError, 404),
+    (RequestError, 400),
+)
+#: What the middleware answers; any other exception is a bug of ours: logged, then a 500.
+ANSWERED = tuple(kind for kind, _ in STATUSES)
+
+
+def http_answer(exc: TickgateError) -> tuple[int, dict[str, Any]]:
+    """The HTTP status and JSON body `{"error": ...}` that answer `exc`.
+
+    Raises LookupError for an error `STATUSES` does not name.
+    """
+    body: dict[str, Any] = {"error": getattr(exc, "message", str(exc))}
+    if isinstance(exc, HttpError):
+        return exc.status, body
+    if isinstance(exc, OrderNotConfirmed):
+        body["statusCode"] = 400  # IBKR's declined reply carries it in the body too
+    for kind, status in STATUSES:
+        if isinstance(exc, kind):
+            return status, body
+    raise LookupError(f"no HTTP status for {type(exc).__name__}")
 
 
 @web.middleware
@@ -19,12 +65,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     """Translate exceptions into the API's `{"error": ...}` responses."""
     try:
         return await handler(request)
-    except RequestError as exc:
-        log.info("%s %s -> %d: %s", request.method, request.path, exc.status, exc.message)
-        return error_response(exc.message, status=exc.status, **exc.extra)
-    except NotFoundError as exc:
-        log.info("%s %s -> 404: %s", request.method, request.path, exc)
-        return error_response(str(exc), status=404)
+    except ANSWERED as exc:
+        status, body = http_answer(exc)
+        log.info("%s %s -> %d: %s", request.method, request.path, status, body["error"])
+        return error_response(body.pop("error"), status=status, **body)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -37,7 +81,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 async def not_found(request: web.Request) -> web.StreamResponse:
     """Unknown routes get a JSON 404 naming the path."""
-    raise RequestError(f"no route for {request.method} {request.path}", status=404)
+    raise HttpError(f"no route for {request.method} {request.path}", status=404)
 
 
 @web.middleware

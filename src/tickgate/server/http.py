@@ -9,13 +9,23 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from tickgate.errors import RequestError
+from tickgate.errors import RequestError, TickgateError
 from tickgate.protocol.rest_values import ascii_int, shown
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 #: The gateway serves every REST route under both prefixes, like the real one.
 PREFIXES = ("/v1/api", "/v1/portal")
+
+
+class HttpError(TickgateError):
+    """A refusal only the HTTP edge makes (429 too many at once, 409 wrong source, ...): it
+    carries its own `status`; the core's errors get theirs from `tickgate.server.errors`."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
 
 
 def json_response(payload: Any, *, status: int = 200) -> web.Response:
@@ -124,9 +134,9 @@ class Slots:
 
     @contextlib.contextmanager
     def take(self) -> Iterator[None]:
-        """Hold a slot for the `with` block. Raises RequestError(429) when none is free."""
+        """Hold a slot for the `with` block. Raises HttpError(429) when none is free."""
         if self.in_use >= self.limit:
-            raise RequestError(self.message, status=429)
+            raise HttpError(self.message, status=429)
         self.in_use += 1
         try:
             yield

@@ -16,7 +16,7 @@ from tickgate import __version__
 from tickgate.errors import RequestError
 from tickgate.model.ticks import Tick
 from tickgate.server.gateway import Gateway, gateway_of
-from tickgate.server.http import json_response, parse_int
+from tickgate.server.http import HttpError, json_response, parse_int
 from tickgate.sources.simulator.market import MarketSimulator
 
 log = logging.getLogger("tickgate.control")
@@ -24,7 +24,7 @@ log = logging.getLogger("tickgate.control")
 
 def _simulator(gateway: Gateway) -> MarketSimulator:
     if gateway.simulator is None:
-        raise RequestError("the market source is not the simulator: nothing to control", status=409)
+        raise HttpError("the market source is not the simulator: nothing to control", status=409)
     return gateway.simulator
 
 

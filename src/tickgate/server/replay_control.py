@@ -28,7 +28,7 @@ from tickgate.errors import ConfigError, RequestError
 from tickgate.model.instruments import Instrument
 from tickgate.protocol import replay_notice
 from tickgate.server.gateway import Gateway, gateway_of
-from tickgate.server.http import json_body, json_response
+from tickgate.server.http import HttpError, json_body, json_response
 from tickgate.sources.recorder import Recorder, run_flusher
 from tickgate.sources.recording import RecordingError, RecordingHeader
 from tickgate.sources.replay.clock import ReplayClock
@@ -162,7 +162,7 @@ def install_recorder(app: web.Application, gateway: Gateway, *, source_name: str
 def _replay(request: web.Request) -> ReplaySource:
     source = request.app.get(REPLAY)
     if source is None:
-        raise RequestError("the market source is not a replay: nothing to control", status=409)
+        raise HttpError("the market source is not a replay: nothing to control", status=409)
     return source
 
 
@@ -232,7 +232,7 @@ async def speed(request: web.Request) -> web.Response:
 async def recording(request: web.Request) -> web.Response:
     recorder = request.app.get(RECORDER)
     if recorder is None:
-        raise RequestError("this gateway is not recording (start it with --record)", status=409)
+        raise HttpError("this gateway is not recording (start it with --record)", status=409)
     stats = recorder.stats
     return json_response(
         {

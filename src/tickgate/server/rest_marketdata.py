@@ -14,6 +14,7 @@ from tickgate.protocol import fields as F
 from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import (
     Handler,
+    HttpError,
     error_response,
     int_list,
     json_body,
@@ -31,7 +32,7 @@ ALWAYS = (F.SERVER_ID, F.AVAILABILITY)
 def require_primed(gateway: Gateway) -> None:
     """Refuse market data until `/iserver/accounts` primed the session (reference §10.1)."""
     if gateway.config.require_priming and not gateway.session.primed:
-        raise RequestError("Please query /accounts first", status=500)
+        raise HttpError("Please query /accounts first", status=500)
 
 
 def requested_fields(raw: str | None) -> tuple[int, ...] | None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tickgate.errors import RequestError
+from tickgate.errors import NotFoundError, RequestError
 from tickgate.protocol.rest_values import shown
 from tickgate.server.gateway import gateway_of
 from tickgate.server.http import Handler, json_body, json_response, parse_int, query_bool, query_int
@@ -113,7 +113,7 @@ async def switch_account(request: web.Request) -> web.Response:
     account = body.get("acctId")
     gateway = gateway_of(request)
     if account not in gateway.account_ids:
-        raise RequestError(f"Account {shown(account)} does not exist", status=404)
+        raise NotFoundError(f"Account {shown(account)} does not exist")
     payload: dict[str, Any] = {"set": True, "acctId": account}
     return json_response(payload)
 

@@ -12,7 +12,7 @@ from aiohttp import web
 from tickgate.errors import RequestError
 from tickgate.market.watchlists import Row, Watchlist, Watchlists
 from tickgate.protocol.rest_values import shown
-from tickgate.server.http import Handler, json_body, json_response, parse_int
+from tickgate.server.http import Handler, HttpError, json_body, json_response, parse_int
 
 log = logging.getLogger("tickgate.watchlists")
 
@@ -37,8 +37,8 @@ def _watchlists(request: web.Request) -> Watchlists:
     return request.app[_WATCHLISTS]
 
 
-def _saved(action: str) -> RequestError:
-    return RequestError(f"could not save the watchlists ({action})", status=500)
+def _saved(action: str) -> HttpError:
+    return HttpError(f"could not save the watchlists ({action})", status=500)
 
 
 async def list_all(request: web.Request) -> web.Response:

@@ -21,7 +21,7 @@ from tickgate.trading.requests import OrderRequest
 def step(order: Order, event: OrderEvent, now_ns: int, **changes: Any) -> Order:
     """`order` after `event` at `now_ns`, with `changes` applied.
 
-    Raises IllegalTransitionError when the transition table refuses the event.
+    Raises IllegalTransition when the transition table refuses the event.
     """
     status = next_status(order.order_id, order.status, event)
     return dataclasses.replace(order, status=status, updated_ns=now_ns, **changes)

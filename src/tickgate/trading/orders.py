@@ -1,7 +1,7 @@
 """The order state machine, as one explicit transition table.
 
 Every status change of an order goes through `next_status`; a pair missing from `TRANSITIONS`
-is illegal and raises `IllegalTransitionError`. In this simulator cancels are confirmed at
+is illegal and raises `IllegalTransition`. In this simulator cancels are confirmed at
 once, so `PendingCancel` is passed through within one engine call, but it stays in the table
 so an asynchronous venue could be plugged in without changing the rules.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from tickgate.errors import RequestError
 from tickgate.model.orders import OrderStatus
+from tickgate.trading.errors import IllegalTransition
 
 
 class OrderEvent(StrEnum):
@@ -69,31 +69,14 @@ _VERBS: dict[OrderEvent, str] = {
 }
 
 
-class IllegalTransitionError(RequestError):
-    """An order was asked to change in a way its current status does not allow.
-
-    `status` of the RequestError is 400; `state` and `event` say what was refused.
-    """
-
-    def __init__(self, order_id: int, state: OrderStatus, event: OrderEvent) -> None:
-        verb = _VERBS.get(event, f"moved by '{event.value}'")
-        super().__init__(f"Order {order_id} cannot be {verb}: it is {state.value}", status=400)
-        self.order_id = order_id
-        self.state = state
-        self.event = event
-
-
 def next_status(order_id: int, state: OrderStatus, event: OrderEvent) -> OrderStatus:
     """The status an order in `state` moves to on `event`.
 
-    Raises IllegalTransitionError when the table has no such transition.
+    Raises IllegalTransition when the table has no such transition.
     """
     try:
         return TRANSITIONS[(state, event)]
     except KeyError:
-        raise IllegalTransitionError(order_id, state, event) from None
-
-
-def can(state: OrderStatus, event: OrderEvent) -> bool:
-    """True when `event` is legal for an order in `state`."""
-    return (state, event) in TRANSITIONS
+        verb = _VERBS.get(event, f"moved by '{event.value}'")
+        message = f"Order {order_id} cannot be {verb}: it is {state.value}"
+        raise IllegalTransition(message, order_id=order_id, state=state, trigger=event) from None

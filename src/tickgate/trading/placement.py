@@ -20,6 +20,7 @@ from tickgate.model.orders import Order
 from tickgate.model.ticks import Quote
 from tickgate.protocol.rest_values import shown
 from tickgate.trading import lifecycle
+from tickgate.trading.errors import OrderRejected
 from tickgate.trading.events import OrderAccepted, OrderUpdated, StoredEvent
 from tickgate.trading.matching import match
 from tickgate.trading.orders import OrderEvent
@@ -28,7 +29,6 @@ from tickgate.trading.preview import Estimate, Preview, preview
 from tickgate.trading.questions import Question, QuestionBook, questions_for
 from tickgate.trading.requests import (
     InstrumentLookup,
-    OrderRejectedError,
     OrderRequest,
     check_domain,
     check_price,
@@ -142,7 +142,7 @@ class PlacementDesk(ABC):
 
         Returns acknowledgements `[{"order_id", "order_status", "encrypt_message"}]` (orders
         already stored) or a question `[{"id", "message", "isSuppressed", "messageIds"}]`.
-        Raises NotFoundError for an unknown account, OrderRejectedError for any invalid order
+        Raises NotFoundError for an unknown account, OrderRejected for any invalid order
         (nothing of the batch is accepted then).
         """
         self._replies.interrupt()
@@ -170,7 +170,7 @@ class PlacementDesk(ABC):
         try:
             self._check_buying_power(account, items)
             error = None
-        except OrderRejectedError as exc:
+        except OrderRejected as exc:
             error = exc.message
         estimates = [
             Estimate(request, instrument, self._fill_estimate(account, request, instrument))
@@ -183,7 +183,7 @@ class PlacementDesk(ABC):
 
     def _parse_batch(self, order_requests: Sequence[Mapping[str, Any]]) -> list[Item]:
         if not order_requests:
-            raise OrderRejectedError("No orders in the request")
+            raise OrderRejected("No orders in the request")
         if len(order_requests) > MAX_ORDERS_PER_REQUEST:
             raise RequestError(
                 f"Too many orders in one request: at most {MAX_ORDERS_PER_REQUEST}, "
@@ -211,8 +211,8 @@ class PlacementDesk(ABC):
     def reply(self, reply_id: str, confirmed: bool) -> list[dict[str, Any]]:
         """Answer a question: the next question, or the acknowledgements.
 
-        Raises RequestError (400 unknown id or declined, 503 stale id), OrderRejectedError
-        when the parked orders are no longer valid.
+        Raises the `ReplyError`s of `QuestionBook.answer`, OrderRejected when the parked
+        orders are no longer valid.
         """
         self._settle()
         parked, rest = self._replies.answer(reply_id, confirmed)
@@ -227,13 +227,13 @@ class PlacementDesk(ABC):
         self._check_buying_power(account, items)
 
     def _check_references(self, account: str, items: list[Item]) -> None:
-        """Currencies, cOIDs and parents; raises OrderRejectedError or RequestError."""
+        """Currencies, cOIDs and parents; raises OrderRejected or RequestError."""
         config = self.portfolio_of(account).config
         base = config.base_currency
         for _, instrument in items:
             if not can_trade(config, instrument):
                 # Cash is kept in the account's base currency only: no FX conversion is simulated.
-                raise OrderRejectedError(
+                raise OrderRejected(
                     f"Order rejected: {instrument.symbol} trades in {instrument.currency} but "
                     f"account {account} holds {base}; currency conversion is not simulated"
                 )
@@ -241,7 +241,7 @@ class PlacementDesk(ABC):
         for request, _ in items:
             c_oid = request.c_oid
             if c_oid is not None and (c_oid in seen or self._registered(account, c_oid)):
-                raise OrderRejectedError(
+                raise OrderRejected(
                     f"Order couldn't be submitted: Local order ID={c_oid} is already registered."
                 )
             if request.parent_ref is not None and request.parent_ref not in seen:
@@ -269,7 +269,7 @@ class PlacementDesk(ABC):
         if not order.is_working:
             # A child is held until its parent fills; a parent that already filled (or ended)
             # would leave it held yet matched, and no table transition fills a held order.
-            raise OrderRejectedError(
+            raise OrderRejected(
                 f"Order rejected: parent order {order.order_id} is {order.status.value}; "
                 "attach child orders to a working parent"
             )
@@ -284,7 +284,7 @@ class PlacementDesk(ABC):
         available = portfolio.available_funds
         if required > available:
             ccy = portfolio.config.base_currency
-            raise OrderRejectedError(
+            raise OrderRejected(
                 f"Order rejected: insufficient buying power: initial margin {required:.2f} {ccy}"
                 f" exceeds available funds {available:.2f} {ccy}"
             )
@@ -334,7 +334,7 @@ class PlacementDesk(ABC):
         self.portfolio_of(account)
         order = self._known_order(order_id)
         if order is None or order.account != account:
-            raise OrderRejectedError(f"OrderID {order_id} doesn't exist")
+            raise OrderRejected(f"OrderID {order_id} doesn't exist")
         return order
 
     def modify(
@@ -342,8 +342,8 @@ class PlacementDesk(ABC):
     ) -> list[dict[str, Any]]:
         """Change quantity, price, auxPrice, tif or trailingAmt of a working order.
 
-        Raises NotFoundError (account), OrderRejectedError (unknown order, invalid value),
-        IllegalTransitionError (order no longer working, e.g. Filled).
+        Raises NotFoundError (account), OrderRejected (unknown order, invalid value),
+        IllegalTransition (order no longer working, e.g. Filled).
         """
         self._replies.interrupt()
         order = self._own_order(account, order_id)
@@ -368,8 +368,8 @@ class PlacementDesk(ABC):
     def cancel(self, account: str, order_id: int) -> dict[str, Any]:
         """Cancel one working order, or all of the account's with `order_id == -1`.
 
-        Raises NotFoundError (account), OrderRejectedError (unknown order),
-        IllegalTransitionError (order already Filled or Cancelled).
+        Raises NotFoundError (account), OrderRejected (unknown order),
+        IllegalTransition (order already Filled or Cancelled).
         """
         self._replies.interrupt()
         if order_id == -1:
@@ -401,7 +401,7 @@ def _modified_fields(order: Order, changes: Mapping[str, Any], inst: Instrument)
     if quantity is not None:
         quantity = check_quantity(quantity, inst)
         if quantity <= order.filled_quantity:
-            raise OrderRejectedError(
+            raise OrderRejected(
                 f"Order quantity {quantity} must exceed the filled {order.filled_quantity}"
             )
         fields["quantity"] = quantity
@@ -439,17 +439,17 @@ def _refuse_unchangeable(order: Order, changes: Mapping[str, Any]) -> None:
     """
     side = changes.get("side")
     if side is not None and not (isinstance(side, str) and side.upper() == order.side.value):
-        raise OrderRejectedError("The side of an order cannot be modified")
+        raise OrderRejected("The side of an order cannot be modified")
     kind = changes.get("orderType")
     if kind is not None and not (
         isinstance(kind, str) and kind.upper() in _TYPE_SPELLINGS[order.order_type.value]
     ):
-        raise OrderRejectedError(
+        raise OrderRejected(
             f"The order type cannot be modified ({order.order_type.value}); cancel and re-place"
         )
     conid = changes.get("conid")
     if conid is not None and (isinstance(conid, bool) or conid not in _spellings(order.conid)):
-        raise OrderRejectedError("The contract of an order cannot be modified")
+        raise OrderRejected("The contract of an order cannot be modified")
 
 
 def _spellings(conid: int) -> tuple[int, str]:

@@ -4,9 +4,10 @@ A placement that needs confirmation is parked under a reply id; `POST /iserver/r
 answers it. Rules kept here:
 - questions whose message id is suppressed are skipped;
 - a reply id is single-use; a second question of the same placement gets a new id;
-- any other command in between (`interrupt`) makes pending ids stale: replying then is a 503;
-- an id never issued is a 400 `reply id not found: '<id>'`; `confirmed: false` is a 400
-  `order not confirmed`.
+- any other command in between (`interrupt`) makes pending ids stale: replying then raises
+  `QuestionExpired` (a 503 at the HTTP boundary);
+- an id never issued raises `UnknownQuestion` (`reply id not found: '<id>'`), `confirmed: false`
+  raises `OrderNotConfirmed` (both 400).
 Reply ids are UUIDs drawn from a seeded generator, so runs are reproducible.
 """
 
@@ -24,6 +25,7 @@ from tickgate.errors import RequestError
 from tickgate.model.instruments import Instrument
 from tickgate.model.orders import OrderType
 from tickgate.protocol.rest_values import shown
+from tickgate.trading.errors import OrderNotConfirmed, QuestionExpired, UnknownQuestion
 from tickgate.trading.requests import OrderRequest
 
 PRICE_CONSTRAINT = Decimal("0.03")
@@ -149,13 +151,14 @@ class QuestionBook(Generic[T]):
     def answer(self, reply_id: str, confirmed: bool) -> tuple[T, list[Question]]:
         """Consume a reply: the parked payload and the questions still to ask.
 
-        Raises RequestError 503 for a stale id, 400 for an unknown id or a declined one.
+        Raises QuestionExpired for a stale id, UnknownQuestion for an id never issued,
+        OrderNotConfirmed for a declined one.
         """
         pending = self._pending.pop(reply_id, None)
         if pending is None:
             if reply_id in self._stale:
-                raise RequestError(f"reply id is no longer valid: {shown(reply_id)}", status=503)
-            raise RequestError(f"reply id not found: {shown(reply_id)}", status=400)
+                raise QuestionExpired(f"reply id is no longer valid: {shown(reply_id)}")
+            raise UnknownQuestion(f"reply id not found: {shown(reply_id)}")
         if not confirmed:
-            raise RequestError("order not confirmed", status=400, statusCode=400)
+            raise OrderNotConfirmed("order not confirmed")
         return pending.payload, pending.questions[1:]

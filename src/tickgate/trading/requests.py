@@ -4,7 +4,7 @@ Two kinds of refusal, each naming the exact problem:
 - a value of the wrong JSON type, spelling or range (outside the order domain below) is a
   `RequestError`, HTTP 400: the request is malformed and nothing about it is an order;
 - a well-formed order the trading rules refuse (unknown contract, off the tick grid, not
-  positive, fractional shares, ...) is an `OrderRejectedError`: per protocol reference §10.1 an
+  positive, fractional shares, ...) is an `OrderRejected`: per protocol reference §10.1 an
   order reject is answered with HTTP 200 and `{"error": "<reason>"}`.
 """
 
@@ -25,6 +25,7 @@ from tickgate.protocol.rest_values import (
     printable_text,
     shown,
 )
+from tickgate.trading.errors import OrderRejected
 
 _TYPE_ALIASES = {
     "MARKET": OrderType.MKT,
@@ -35,13 +36,6 @@ _TYPE_ALIASES = {
     "TRAILLIMIT": OrderType.TRAILLMT,
 }
 _FRACTIONAL_TYPES = frozenset({SecType.CASH})
-
-
-class OrderRejectedError(RequestError):
-    """An order request was refused; answered as HTTP 200 `{"error": message}` (§10.1)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, status=200)
 
 
 class InstrumentLookup(Protocol):
@@ -113,7 +107,7 @@ def _instrument(raw: Mapping[str, Any], lookup: InstrumentLookup) -> Instrument:
     conid = ascii_int(raw.get("conid"), "conid", minimum=1, maximum=MAX_CONID)
     instrument = lookup.find(conid)
     if instrument is None:
-        raise OrderRejectedError(f"Invalid conid {conid}: no such contract")
+        raise OrderRejected(f"Invalid conid {conid}: no such contract")
     return instrument
 
 
@@ -144,19 +138,19 @@ def _order_type(raw: Mapping[str, Any]) -> OrderType:
     try:
         return OrderType(text)
     except ValueError:
-        raise OrderRejectedError(f"Unsupported orderType {text!r}") from None
+        raise OrderRejected(f"Unsupported orderType {text!r}") from None
 
 
 def tif_of(raw: Mapping[str, Any], default: str | None = "DAY") -> TimeInForce | None:
     """`raw["tif"]` as a TimeInForce; `default` when absent (None: absent stays None).
 
-    Raises RequestError (400) for a non-string, OrderRejectedError for an unknown one.
+    Raises RequestError (400) for a non-string, OrderRejected for an unknown one.
     """
     if default is None and raw.get("tif") in (None, ""):
         return None
     text = _enum_value(raw, "tif", default)
     if text not in TimeInForce.__members__:
-        raise OrderRejectedError(f"Unsupported tif {text!r}")
+        raise OrderRejected(f"Unsupported tif {text!r}")
     return TimeInForce(text)
 
 
@@ -180,24 +174,24 @@ def whole_units(instrument: Instrument) -> bool:
 def _side_and_tif(raw: Mapping[str, Any], order_type: OrderType) -> tuple[Side, TimeInForce]:
     side_text, tif = _enum_value(raw, "side"), tif_of(raw)
     if side_text not in Side.__members__:
-        raise OrderRejectedError(f"Invalid side {side_text!r}: expected BUY or SELL")
+        raise OrderRejected(f"Invalid side {side_text!r}: expected BUY or SELL")
     assert tif is not None  # defaulted to DAY
     if tif not in tifs_for(order_type):
         if order_type.at_close:
-            raise OrderRejectedError(f"{order_type.value} orders must have tif DAY")
-        raise OrderRejectedError(f"tif OPG is for MKT and LMT orders, not {order_type.value}")
+            raise OrderRejected(f"{order_type.value} orders must have tif DAY")
+        raise OrderRejected(f"tif OPG is for MKT and LMT orders, not {order_type.value}")
     return Side(side_text), tif
 
 
 def check_quantity(quantity: Decimal | None, instrument: Instrument) -> Decimal:
     """The quantity, if positive and whole where the instrument needs whole units.
 
-    Raises OrderRejectedError otherwise.
+    Raises OrderRejected otherwise.
     """
     if quantity is None or quantity <= 0:
-        raise OrderRejectedError(f"Order quantity must be positive, got {quantity}")
+        raise OrderRejected(f"Order quantity must be positive, got {quantity}")
     if whole_units(instrument) and quantity != quantity.to_integral_value():
-        raise OrderRejectedError(
+        raise OrderRejected(
             f"Fractional quantity {quantity} is not allowed for {instrument.symbol}: "
             "whole units only"
         )
@@ -207,14 +201,14 @@ def check_quantity(quantity: Decimal | None, instrument: Instrument) -> Decimal:
 def check_price(price: Decimal | None, instrument: Instrument, key: str) -> Decimal | None:
     """The price, if absent or positive and on the instrument's tick grid.
 
-    Raises OrderRejectedError otherwise.
+    Raises OrderRejected otherwise.
     """
     if price is None:
         return None
     if price <= 0:
-        raise OrderRejectedError(f"Invalid {key} {price}: prices must be positive")
+        raise OrderRejected(f"Invalid {key} {price}: prices must be positive")
     if not instrument.on_tick_grid(price):
-        raise OrderRejectedError(
+        raise OrderRejected(
             f"The {key} {price} does not conform to the minimum price variation of "
             f"{instrument.min_tick} for {instrument.symbol}"
         )
@@ -231,19 +225,19 @@ def _prices(
         # (the TWS spelling) is accepted too.
         stop = aux if aux is not None else price
         if stop is None:
-            raise OrderRejectedError("Stop price (price) is required for a STP order")
+            raise OrderRejected("Stop price (price) is required for a STP order")
         return None, stop
     if order_type.has_limit and price is None:
-        raise OrderRejectedError(f"Limit price is required for a {order_type.value} order")
+        raise OrderRejected(f"Limit price is required for a {order_type.value} order")
     if order_type is OrderType.STOP_LIMIT and aux is None:
-        raise OrderRejectedError("Stop price (auxPrice) is required for a STOP_LIMIT order")
+        raise OrderRejected("Stop price (auxPrice) is required for a STOP_LIMIT order")
     return price, aux
 
 
 def trailing_type_of(raw: Mapping[str, Any], default: TrailingType) -> TrailingType:
     """`raw["trailingType"]` (`"amt"` or `"%"`), `default` when absent.
 
-    Raises RequestError (400) for a non-string, OrderRejectedError for another value.
+    Raises RequestError (400) for a non-string, OrderRejected for another value.
     """
     kind = raw.get("trailingType")
     if kind is None or kind == "":
@@ -252,20 +246,18 @@ def trailing_type_of(raw: Mapping[str, Any], default: TrailingType) -> TrailingT
         raise RequestError(f"Invalid trailingType: {shown(kind)}; expected 'amt' or '%'")
     kind = kind.strip(" \t")
     if kind not in ("amt", "%"):
-        raise OrderRejectedError(f"Invalid trailingType {kind!r}: expected 'amt' or '%'")
+        raise OrderRejected(f"Invalid trailingType {kind!r}: expected 'amt' or '%'")
     return TrailingType(kind)
 
 
 def check_trailing(kind: TrailingType, amount: Decimal | None, order_type: OrderType) -> Decimal:
     """The trailing amount, if positive (and below 100 for a percentage).
 
-    Raises OrderRejectedError for a missing or non-positive amount, RequestError (400) for a
+    Raises OrderRejected for a missing or non-positive amount, RequestError (400) for a
     percentage of 100 or more (a sell stop at or below zero).
     """
     if amount is None or amount <= 0:
-        raise OrderRejectedError(
-            f"A positive trailingAmt is required for a {order_type.value} order"
-        )
+        raise OrderRejected(f"A positive trailingAmt is required for a {order_type.value} order")
     if kind is TrailingType.PERCENT and amount >= MAX_TRAILING_PERCENT:
         raise RequestError(
             f"Invalid trailingAmt: {amount}% is out of range (a percentage below 100)"
@@ -285,7 +277,7 @@ def _trailing(
 def _refuse_cash_quantity(raw: Mapping[str, Any]) -> None:
     if raw.get("cashQty") is not None:
         # Ignoring it would trade a quantity the client never asked for.
-        raise OrderRejectedError(
+        raise OrderRejected(
             "cashQty (an order for a cash amount) is not simulated: send quantity instead"
         )
 
@@ -296,7 +288,7 @@ def parse_order(
     """Validate one order request against the catalogue.
 
     Raises RequestError (400) naming the field for a value of the wrong type or outside the
-    order domain, OrderRejectedError (200) for a well-formed order the rules refuse.
+    order domain, OrderRejected (200) for a well-formed order the rules refuse.
     """
     if not isinstance(raw, Mapping):
         raise RequestError("Each order must be a JSON object")
@@ -328,7 +320,7 @@ def check_domain(order: Order) -> Order:
 
     The engine's last check before it stores a new or modified order, whatever produced it: an
     order it could not compute with (an overflowing trailing amount, say) would otherwise be
-    stored and then fail on every quote of its conid. Raises OrderRejectedError naming the
+    stored and then fail on every quote of its conid. Raises OrderRejected naming the
     field.
     """
     numbers = (
@@ -339,13 +331,13 @@ def check_domain(order: Order) -> Order:
     )
     for name, value, maximum in numbers:
         if value is not None and not _in_domain(value, maximum):
-            raise OrderRejectedError(f"Order rejected: {name} {shown(str(value))} is out of range")
+            raise OrderRejected(f"Order rejected: {name} {shown(str(value))} is out of range")
     if (
         order.trailing_type is TrailingType.PERCENT
         and order.trailing_amount is not None
         and order.trailing_amount >= MAX_TRAILING_PERCENT
     ):
-        raise OrderRejectedError("Order rejected: a trailing percentage must be below 100")
+        raise OrderRejected("Order rejected: a trailing percentage must be below 100")
     return order
 
 
