@@ -45,6 +45,7 @@ from tickgate.market.catalogue.catalogue import default_catalogue
 from tickgate.market.engine import MarketEngine
 from tickgate.model.accounts import AccountConfig
 from tickgate.model.ticks import Tick
+from tickgate.server import rest_commands as commands
 from tickgate.stores.sqlite import SqliteEventStore
 from tickgate.trading.engine import TradingEngine
 from tickgate.trading.feed import QuoteFeed
@@ -99,7 +100,7 @@ class Bench:
     def place(self, conid: int = CONID) -> int:
         order = {"conid": conid, "side": "BUY", "orderType": "LMT", "quantity": 1,
                  "price": 50.0, "tif": "GTC"}  # fmt: skip
-        [ack] = self.engine.place(ACCOUNT, [order])
+        [ack] = commands.place(self.engine, ACCOUNT, [order])
         return int(ack["order_id"])
 
     def cancel(self, order_id: int) -> None:

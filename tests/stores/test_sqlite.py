@@ -16,6 +16,7 @@ from tickgate.model.accounts import AccountConfig
 from tickgate.model.instruments import Instrument, SecType
 from tickgate.model.orders import OrderStatus
 from tickgate.model.ticks import Quote
+from tickgate.server import rest_commands as commands
 from tickgate.stores.sqlite import SqliteEventStore
 from tickgate.trading.engine import TradingEngine
 from tickgate.trading.events import SessionClosed
@@ -59,8 +60,10 @@ def test_reopen_gives_identical_state(tmp_path: Path) -> None:
     quotes = Quotes(grid_quote(AAPL.conid, 99.99, 100.01, 100.0, 7))
     store = SqliteEventStore(tmp_path / "t.db")
     engine = _engine(store, quotes)
-    engine.place("DU1", [{"conid": AAPL.conid, "side": "BUY", "orderType": "MKT", "quantity": 10}])
-    engine.place("DU1", [{"conid": AAPL.conid, "side": "SELL", "orderType": "LMT",
+    commands.place(
+        engine, "DU1", [{"conid": AAPL.conid, "side": "BUY", "orderType": "MKT", "quantity": 10}]
+    )
+    commands.place(engine, "DU1", [{"conid": AAPL.conid, "side": "SELL", "orderType": "LMT",
                           "quantity": 3, "price": 101, "tif": "GTC", "cOID": "x"}])  # fmt: skip
     store.close()
     reopened = _engine(SqliteEventStore(tmp_path / "t.db"), quotes)
@@ -78,6 +81,7 @@ CHILD = textwrap.dedent(
     from tickgate.clock import FakeClock
     from tickgate.model.accounts import AccountConfig
     from tickgate.model.ticks import Quote
+    from tickgate.server import rest_commands as commands
     from tickgate.trading.engine import TradingEngine
     from tickgate.stores.sqlite import SqliteEventStore
     from tests.stores.test_sqlite import AAPL, Catalogue, Quotes
@@ -90,9 +94,9 @@ CHILD = textwrap.dedent(
     while True:
         i += 1
         side = "BUY" if i % 3 else "SELL"
-        [ack] = engine.place("DU1", [{"conid": AAPL.conid, "side": side, "orderType": "LMT",
-                                      "quantity": 7, "price": 100.01 if side == "BUY" else 99.99,
-                                      "tif": "GTC", "cOID": f"c{i}"}])
+        order = {"conid": AAPL.conid, "side": side, "orderType": "LMT", "quantity": 7,
+                 "price": 100.01 if side == "BUY" else 99.99, "tif": "GTC", "cOID": f"c{i}"}
+        [ack] = commands.place(engine, "DU1", [order])
         print(ack["order_id"], ack["order_status"], flush=True)
         q = Quote(AAPL.conid, D("99.99"), D("100.01"), D(5), D(5), D("100.00"), 0)
         engine.on_quote(AAPL.conid, q)

@@ -22,6 +22,7 @@ from tickgate.model.accounts import AccountConfig
 from tickgate.model.instruments import Instrument, SecType
 from tickgate.model.orders import OrderStatus, Side
 from tickgate.model.ticks import Quote
+from tickgate.server import rest_commands as commands
 from tickgate.stores.sqlite import SqliteEventStore
 from tickgate.trading.engine import TRAIL_PERSIST_INTERVAL_NS, TradingEngine
 from tickgate.trading.events import OrderFilled, OrderUpdated, TradingEvent
@@ -82,7 +83,7 @@ def _quote(engine: TradingEngine, quotes: Quotes, bid: float, ask: float, last: 
 def _resting_buys(engine: TradingEngine, count: int, **extra: Any) -> list[int]:
     order = {"conid": AAPL.conid, "side": "BUY", "orderType": "LMT", "quantity": 1,
              "price": 100, "tif": "GTC", **extra}  # fmt: skip
-    return [int(engine.place(ACCT, [order])[0]["order_id"]) for _ in range(count)]
+    return [int(commands.place(engine, ACCT, [order])[0]["order_id"]) for _ in range(count)]
 
 
 def test_a_burst_of_quote_fills_costs_one_commit_and_is_published_after_it(tmp_path: Path) -> None:
@@ -123,9 +124,12 @@ def test_a_command_stores_the_held_group_before_its_own_events(tmp_path: Path) -
 
 def _trailing_sell(engine: TradingEngine, quotes: Quotes) -> int:
     _quote(engine, quotes, 99.99, 100.01, 100.0, size=100)
-    engine.place(ACCT, [{"conid": AAPL.conid, "side": "BUY", "orderType": "MKT", "quantity": 10}])
-    [ack] = engine.place(ACCT, [{"conid": AAPL.conid, "side": "SELL", "orderType": "TRAIL",
-                                 "quantity": 10, "trailingAmt": 1, "tif": "GTC"}])  # fmt: skip
+    commands.place(
+        engine, ACCT, [{"conid": AAPL.conid, "side": "BUY", "orderType": "MKT", "quantity": 10}]
+    )
+    trail = {"conid": AAPL.conid, "side": "SELL", "orderType": "TRAIL", "quantity": 10,
+             "trailingAmt": 1, "tif": "GTC"}  # fmt: skip
+    [ack] = commands.place(engine, ACCT, [trail])
     return int(ack["order_id"])
 
 
@@ -180,6 +184,7 @@ CHILD = textwrap.dedent(
     import sys
     from tickgate.clock import FakeClock
     from tickgate.model.accounts import AccountConfig
+    from tickgate.server import rest_commands as commands
     from tickgate.trading.engine import TradingEngine
     from tickgate.trading.events import OrderFilled
     from tickgate.stores.sqlite import SqliteEventStore
@@ -198,7 +203,7 @@ CHILD = textwrap.dedent(
     while True:
         quotes.current = grid_quote(AAPL.conid, 100.04, 100.05, 100.5, 1)  # nothing fills
         for _ in range(GROUP):
-            engine.place("DU1", [order])
+            commands.place(engine, "DU1", [order])
         for _ in range(GROUP):
             quotes.current = grid_quote(AAPL.conid, 99.99, 100.0, 100.0, 1)
             engine.on_quote(AAPL.conid, quotes.current)

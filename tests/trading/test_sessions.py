@@ -11,6 +11,7 @@ from tests.trading.quotes import grid_quote
 
 from tickgate.clock import NS_PER_S, FakeClock
 from tickgate.model.ticks import Quote
+from tickgate.server import rest_commands as commands
 from tickgate.trading import sessions
 from tickgate.trading.engine import TradingEngine
 from tickgate.trading.store import MemoryEventStore
@@ -42,7 +43,7 @@ def engine_at(clock: FakeClock, store: MemoryEventStore) -> TradingEngine:
 def day_order(engine: TradingEngine) -> int:
     order = {"conid": AAPL.conid, "side": "BUY", "orderType": "LMT", "price": 99, "quantity": 1,
              "tif": "DAY"}  # fmt: skip
-    return int(engine.place("DU1234567", [order])[0]["order_id"])
+    return int(commands.place(engine, "DU1234567", [order])[0]["order_id"])
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,11 @@ from tickgate.clock import FakeClock
 from tickgate.errors import NotFoundError, RequestError
 from tickgate.model.accounts import AccountConfig
 from tickgate.model.instruments import Instrument, SecType
-from tickgate.model.orders import TrailingType
+from tickgate.model.orders import OrderType, Side, TimeInForce, TrailingType
 from tickgate.model.ticks import Quote
+from tickgate.server import rest_commands as commands
 from tickgate.server.errors import http_answer
+from tickgate.trading.commands import ModifyOrder, PlaceOrder
 from tickgate.trading.engine import TradingEngine
 from tickgate.trading.errors import (
     IllegalTransition,
@@ -25,7 +27,7 @@ from tickgate.trading.errors import (
     UnknownQuestion,
 )
 from tickgate.trading.events import OrderAccepted, OrderFilled, PnlChanged, TradingEvent
-from tickgate.trading.requests import check_domain
+from tickgate.trading.order_domain import check_domain
 from tickgate.trading.store import MemoryEventStore
 
 D = Decimal
@@ -73,7 +75,7 @@ def _lmt(side: str, qty: Any, price: Any, **kw: Any) -> dict[str, Any]:
 def test_market_buy_fills_at_ask_and_updates_portfolio() -> None:
     engine, quotes, _, _ = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
-    [ack] = engine.place(ACCT, [{"conid": AAPL.conid, "side": "BUY", "orderType": "MKT",
+    [ack] = commands.place(engine, ACCT, [{"conid": AAPL.conid, "side": "BUY", "orderType": "MKT",
                                   "quantity": 10}])  # fmt: skip
     assert ack["order_status"] == "Filled"
     [row] = engine.positions(ACCT)
@@ -86,7 +88,7 @@ def test_market_buy_fills_at_ask_and_updates_portfolio() -> None:
 def test_partial_fill_waits_for_more_size() -> None:
     engine, quotes, _, _ = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0, size=30)
-    [ack] = engine.place(ACCT, [_lmt("BUY", 100, 100.01)])
+    [ack] = commands.place(engine, ACCT, [_lmt("BUY", 100, 100.01)])
     order_id = int(ack["order_id"])
     assert engine.order_status(order_id)["cum_fill"] == "30"
     _quote(engine, quotes, 99.99, 100.01, 100.0, size=500)
@@ -97,7 +99,7 @@ def test_partial_fill_waits_for_more_size() -> None:
 def test_resting_limit_fills_when_touched() -> None:
     engine, quotes, _, _ = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
-    [ack] = engine.place(ACCT, [_lmt("BUY", 5, 99.50)])
+    [ack] = commands.place(engine, ACCT, [_lmt("BUY", 5, 99.50)])
     assert ack["order_status"] == "Submitted"
     _quote(engine, quotes, 99.40, 99.60, 99.50)
     assert engine.order_status(int(ack["order_id"]))["average_price"] == "99.50"
@@ -134,22 +136,22 @@ def test_specific_rejections(order: dict[str, Any], message: str) -> None:
     engine, quotes, _, store = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
     with pytest.raises(OrderRejected, match=message) as info:
-        engine.place(ACCT, [order])
+        commands.place(engine, ACCT, [order])
     assert http_answer(info.value)[0] == 200 and len(store) == 0
 
 
 def test_unknown_account() -> None:
     engine, *_ = _engine()
     with pytest.raises(NotFoundError):
-        engine.place("DU404", [_lmt("BUY", 1, 100)])
+        commands.place(engine, "DU404", [_lmt("BUY", 1, 100)])
 
 
 def test_duplicate_coid_has_reference_text() -> None:
     engine, quotes, _, _ = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
-    engine.place(ACCT, [_lmt("BUY", 1, 99, cOID="my-1")])
+    commands.place(engine, ACCT, [_lmt("BUY", 1, 99, cOID="my-1")])
     with pytest.raises(OrderRejected) as info:
-        engine.place(ACCT, [_lmt("BUY", 1, 99, cOID="my-1")])
+        commands.place(engine, ACCT, [_lmt("BUY", 1, 99, cOID="my-1")])
     assert info.value.message == (
         "Order couldn't be submitted: Local order ID=my-1 is already registered."
     )
@@ -158,7 +160,7 @@ def test_duplicate_coid_has_reference_text() -> None:
 def test_question_reply_flow() -> None:
     engine, quotes, _, _ = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
-    [question] = engine.place(ACCT, [_lmt("BUY", 1, 90)])
+    [question] = commands.place(engine, ACCT, [_lmt("BUY", 1, 90)])
     assert question["messageIds"] == ["o163"] and question["isSuppressed"] is False
     assert "price exceeds \nthe Percentage constraint of 3%" in question["message"][0]
     [ack] = engine.reply(question["id"], True)
@@ -171,11 +173,11 @@ def test_question_reply_flow() -> None:
 def test_declined_and_stale_replies() -> None:
     engine, quotes, _, store = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
-    [q1] = engine.place(ACCT, [_lmt("BUY", 1, 90)])
+    [q1] = commands.place(engine, ACCT, [_lmt("BUY", 1, 90)])
     with pytest.raises(OrderNotConfirmed, match="order not confirmed") as declined:
         engine.reply(q1["id"], False)
     assert http_answer(declined.value) == (400, {"error": "order not confirmed", "statusCode": 400})
-    [q2] = engine.place(ACCT, [_lmt("BUY", 1, 90)])
+    [q2] = commands.place(engine, ACCT, [_lmt("BUY", 1, 90)])
     engine.interrupt_replies()
     with pytest.raises(QuestionExpired) as info:
         engine.reply(q2["id"], True)
@@ -186,22 +188,22 @@ def test_suppress_and_reset() -> None:
     engine, quotes, _, _ = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
     engine.suppress(["o163"])
-    assert "order_id" in engine.place(ACCT, [_lmt("BUY", 1, 90)])[0]
+    assert "order_id" in commands.place(engine, ACCT, [_lmt("BUY", 1, 90)])[0]
     engine.reset_suppressed()
-    assert "id" in engine.place(ACCT, [_lmt("BUY", 1, 90)])[0]
+    assert "id" in commands.place(engine, ACCT, [_lmt("BUY", 1, 90)])[0]
 
 
 def test_cancel_modify_and_filled_refusals() -> None:
     engine, quotes, _, _ = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
-    [ack] = engine.place(ACCT, [_lmt("BUY", 5, 99.50)])
+    [ack] = commands.place(engine, ACCT, [_lmt("BUY", 5, 99.50)])
     order_id = int(ack["order_id"])
-    [mod] = engine.modify(ACCT, order_id, {"price": 100.01})
+    [mod] = commands.modify(engine, ACCT, order_id, {"price": 100.01})
     assert mod["order_status"] == "Filled"
     with pytest.raises(IllegalTransition, match="cannot be cancelled: it is Filled"):
         engine.cancel(ACCT, order_id)
     with pytest.raises(IllegalTransition, match="cannot be modified"):
-        engine.modify(ACCT, order_id, {"price": 99})
+        commands.modify(engine, ACCT, order_id, {"price": 99})
     with pytest.raises(OrderRejected, match="OrderID 5 doesn't exist"):
         engine.cancel(ACCT, 5)
 
@@ -211,7 +213,7 @@ def test_cancel_all_and_events_are_published_after_storage() -> None:
     seen: list[tuple[TradingEvent, int]] = []
     engine.add_listener(lambda e: seen.append((e, len(store))))
     _quote(engine, quotes, 99.99, 100.01, 100.0)
-    engine.place(ACCT, [_lmt("BUY", 1, 99), _lmt("SELL", 1, 101)])
+    commands.place(engine, ACCT, [_lmt("BUY", 1, 99), _lmt("SELL", 1, 101)])
     engine.cancel(ACCT, -1)
     assert [o["status"] for o in engine.orders()["orders"]] == ["Cancelled", "Cancelled"]
     accepted = [n for e, n in seen if isinstance(e, OrderAccepted)]
@@ -222,7 +224,7 @@ def test_cancel_all_and_events_are_published_after_storage() -> None:
 def test_ioc_cancels_the_rest() -> None:
     engine, quotes, _, _ = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0, size=3)
-    [ack] = engine.place(ACCT, [_lmt("BUY", 10, 100.01, tif="IOC")])
+    [ack] = commands.place(engine, ACCT, [_lmt("BUY", 10, 100.01, tif="IOC")])
     status = engine.order_status(int(ack["order_id"]))
     assert (status["order_status"], status["cum_fill"]) == ("Cancelled", "3")
 
@@ -230,7 +232,7 @@ def test_ioc_cancels_the_rest() -> None:
 def test_stop_triggers_on_last() -> None:
     engine, quotes, _, _ = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
-    engine.place(ACCT, [{"conid": AAPL.conid, "side": "SELL", "orderType": "STP",
+    commands.place(engine, ACCT, [{"conid": AAPL.conid, "side": "SELL", "orderType": "STP",
                          "quantity": 1, "auxPrice": 99, "tif": "GTC"}])  # fmt: skip
     [row] = engine.orders()["orders"]
     assert row["status"] == "PreSubmitted"
@@ -242,7 +244,7 @@ def test_stop_triggers_on_last() -> None:
 def test_bracket_children_wait_then_oca() -> None:
     engine, quotes, _, _ = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
-    engine.place(ACCT, [
+    commands.place(engine, ACCT, [
         _lmt("BUY", 10, 99, cOID="p"),
         _lmt("SELL", 10, 101, cOID="tp", parentId="p"),
         {"conid": AAPL.conid, "side": "SELL", "orderType": "STP", "quantity": 10,
@@ -261,7 +263,7 @@ def test_bracket_children_wait_then_oca() -> None:
 def test_close_session_expires_day_fills_moc_and_resets_daily_pnl() -> None:
     engine, quotes, clock, _ = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
-    engine.place(ACCT, [_lmt("BUY", 1, 99), {"conid": AAPL.conid, "side": "BUY",
+    commands.place(engine, ACCT, [_lmt("BUY", 1, 99), {"conid": AAPL.conid, "side": "BUY",
                          "orderType": "MOC", "quantity": 2, "tif": "DAY"},
                         _lmt("BUY", 1, 98, tif="GTC")])  # fmt: skip
     clock.advance(seconds=60)
@@ -276,7 +278,9 @@ def test_futures_multiplier_and_pnl_events() -> None:
     pnl: list[PnlChanged] = []
     engine.add_listener(lambda e: pnl.append(e) if isinstance(e, PnlChanged) else None)
     _quote(engine, quotes, 5000, 5000.25, 5000, conid=ES.conid)
-    engine.place(ACCT, [{"conid": ES.conid, "side": "BUY", "orderType": "MKT", "quantity": 2}])
+    commands.place(
+        engine, ACCT, [{"conid": ES.conid, "side": "BUY", "orderType": "MKT", "quantity": 2}]
+    )
     _quote(engine, quotes, 5010, 5010.25, 5010, conid=ES.conid)
     # 9.75 points x 50 x 2 contracts, less the 2 x 0.85 commission paid to open
     assert engine.portfolio_of(ACCT).unrealized == D(2) * D("9.75") * 50 - D("1.70")
@@ -286,7 +290,7 @@ def test_futures_multiplier_and_pnl_events() -> None:
 def test_replay_rebuilds_identical_state() -> None:
     engine, quotes, _, store = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0, size=4)
-    engine.place(ACCT, [_lmt("BUY", 10, 100.01, cOID="a"), _lmt("SELL", 3, 101)])
+    commands.place(engine, ACCT, [_lmt("BUY", 10, 100.01, cOID="a"), _lmt("SELL", 3, 101)])
     events = list(store.replay())
     assert any(isinstance(e, OrderFilled) for e in events)
     again, *_ = _engine(store)
@@ -294,14 +298,14 @@ def test_replay_rebuilds_identical_state() -> None:
     assert again.state.fills == engine.state.fills
     assert again.portfolio_of(ACCT).cash == engine.portfolio_of(ACCT).cash
     with pytest.raises(OrderRejected, match="already registered"):
-        again.place(ACCT, [_lmt("BUY", 1, 100, cOID="a")])
+        commands.place(again, ACCT, [_lmt("BUY", 1, 100, cOID="a")])
 
 
 def test_a_stop_order_takes_its_stop_price_from_price_as_the_client_portal_api_does() -> None:
     engine, quotes, *_ = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
     order = {"conid": AAPL.conid, "side": "SELL", "orderType": "STP", "quantity": 1, "price": 95}
-    ack = engine.place(ACCT, [order])
+    ack = commands.place(engine, ACCT, [order])
     placed = engine.state.orders[int(ack[0]["order_id"])]
     assert placed.aux_price == D(95) and placed.price is None and placed.is_working
 
@@ -309,7 +313,7 @@ def test_a_stop_order_takes_its_stop_price_from_price_as_the_client_portal_api_d
 def test_commission_minimum_is_charged_once_per_order_not_per_partial_fill() -> None:
     engine, quotes, *_ = _engine(cash="10000000")
     _quote(engine, quotes, 99.99, 100.01, 100.0, size=600)
-    ack = engine.place(ACCT, [_lmt("BUY", 3000, "100.01", tif="GTC")])
+    ack = commands.place(engine, ACCT, [_lmt("BUY", 3000, "100.01", tif="GTC")])
     order_id = int(ack[0]["order_id"])
     for _ in range(6):
         _quote(engine, quotes, 99.99, 100.01, 100.0, size=600)
@@ -323,7 +327,7 @@ def test_an_instrument_in_another_currency_than_the_account_is_refused() -> None
     eur = AccountConfig("DU2", "EUR", D(100000))
     engine = TradingEngine(Catalogue(), quotes, store, clock, accounts=[eur])
     with pytest.raises(OrderRejected, match="currency conversion is not simulated"):
-        engine.place("DU2", [_lmt("BUY", 1, 100)])
+        commands.place(engine, "DU2", [_lmt("BUY", 1, 100)])
 
 
 # ---- the order domain: malformed or out-of-range inputs are refused before anything is stored
@@ -368,7 +372,7 @@ def test_malformed_inputs_are_a_400_naming_the_field_and_store_nothing(
     engine, quotes, _, store = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
     with pytest.raises(RequestError) as info:
-        engine.place(ACCT, [order])
+        commands.place(engine, ACCT, [order])
     assert http_answer(info.value)[0] == 400 and f"Invalid {field}" in info.value.message
     assert len(store) == 0 and len(info.value.message) < 200
     _quote(engine, quotes, 98.99, 99.01, 99.0)  # the next quote is matched as usual
@@ -377,15 +381,15 @@ def test_malformed_inputs_are_a_400_naming_the_field_and_store_nothing(
 def test_a_poison_trailing_amount_is_refused_on_modify_and_the_order_keeps_trailing() -> None:
     engine, quotes, _, store = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
-    [ack] = engine.place(ACCT, [_trail(1)])
+    [ack] = commands.place(engine, ACCT, [_trail(1)])
     order_id, stored = int(ack["order_id"]), len(store)
     for change in ({"trailingAmt": "1e999999"}, {"price": "1e26"}, {"quantity": "1e999999"}):
         with pytest.raises(RequestError, match=r"^Invalid "):
-            engine.modify(ACCT, order_id, change)
+            commands.modify(engine, ACCT, order_id, change)
     with pytest.raises(OrderRejected, match="positive trailingAmt"):
-        engine.modify(ACCT, order_id, {"trailingAmt": 0})
+        commands.modify(engine, ACCT, order_id, {"trailingAmt": 0})
     with pytest.raises(RequestError, match="below 100"):
-        engine.modify(ACCT, order_id, {"trailingType": "%", "trailingAmt": 100})
+        commands.modify(engine, ACCT, order_id, {"trailingType": "%", "trailingAmt": 100})
     assert len(store) == stored
     _quote(engine, quotes, 101.99, 102.01, 102.0)  # the stop ratchets up to 102 - 1
     assert engine.state.orders[order_id].aux_price == D("101.00")
@@ -394,7 +398,7 @@ def test_a_poison_trailing_amount_is_refused_on_modify_and_the_order_keeps_trail
 def test_the_engine_refuses_to_store_numbers_it_cannot_compute_with() -> None:
     engine, quotes, _, _ = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
-    [ack] = engine.place(ACCT, [_trail(1)])
+    [ack] = commands.place(engine, ACCT, [_trail(1)])
     order = engine.state.orders[int(ack["order_id"])]
     assert check_domain(order) is order
     for poison in (
@@ -410,11 +414,13 @@ def test_the_engine_refuses_to_store_numbers_it_cannot_compute_with() -> None:
 def test_an_order_id_in_other_digits_is_no_parent() -> None:
     engine, quotes, _, _ = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
-    [ack] = engine.place(ACCT, [_lmt("BUY", 1, 99)])
+    [ack] = commands.place(engine, ACCT, [_lmt("BUY", 1, 99)])
     with pytest.raises(RequestError, match="Invalid parentId") as info:
-        engine.place(ACCT, [_lmt("SELL", 1, 101, parentId=_arabic_indic(ack["order_id"]))])
+        commands.place(
+            engine, ACCT, [_lmt("SELL", 1, 101, parentId=_arabic_indic(ack["order_id"]))]
+        )
     assert http_answer(info.value)[0] == 400
-    [child] = engine.place(ACCT, [_lmt("SELL", 1, 101, parentId=ack["order_id"])])
+    [child] = commands.place(engine, ACCT, [_lmt("SELL", 1, 101, parentId=ack["order_id"])])
     assert engine.state.orders[int(child["order_id"])].parent_id == int(ack["order_id"])
 
 
@@ -423,42 +429,42 @@ def test_outside_rth_takes_json_booleans_and_the_words_true_and_false() -> None:
     _quote(engine, quotes, 99.99, 100.01, 100.0)
     stored = {}
     for raw in (True, False, "false", "true", None):
-        [ack] = engine.place(ACCT, [_lmt("BUY", 1, 99, outsideRTH=raw)])
+        [ack] = commands.place(engine, ACCT, [_lmt("BUY", 1, 99, outsideRTH=raw)])
         stored[raw] = engine.state.orders[int(ack["order_id"])].outside_rth
     assert stored == {True: True, False: False, "false": False, "true": True, None: False}
     order_id = int(ack["order_id"])
-    engine.modify(ACCT, order_id, {"outsideRTH": True})
+    commands.modify(engine, ACCT, order_id, {"outsideRTH": True})
     assert engine.state.orders[order_id].outside_rth is True
     with pytest.raises(RequestError, match="Invalid outsideRTH"):
-        engine.modify(ACCT, order_id, {"outsideRTH": "yes"})
+        commands.modify(engine, ACCT, order_id, {"outsideRTH": "yes"})
 
 
 def test_a_coid_is_taken_while_its_order_works_and_for_24_hours() -> None:
     engine, quotes, clock, _ = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
-    [ack] = engine.place(ACCT, [_lmt("BUY", 1, 99, cOID="c" * 128)])
-    engine.place("DU2", [_lmt("BUY", 1, 99, cOID="c" * 128)])  # per account
+    [ack] = commands.place(engine, ACCT, [_lmt("BUY", 1, 99, cOID="c" * 128)])
+    commands.place(engine, "DU2", [_lmt("BUY", 1, 99, cOID="c" * 128)])  # per account
     engine.cancel(ACCT, int(ack["order_id"]))
     clock.advance(seconds=23 * 3600)
     with pytest.raises(OrderRejected, match="already registered"):
-        engine.place(ACCT, [_lmt("BUY", 1, 99, cOID="c" * 128)])
+        commands.place(engine, ACCT, [_lmt("BUY", 1, 99, cOID="c" * 128)])
     clock.advance(seconds=3600)
-    [again] = engine.place(ACCT, [_lmt("BUY", 1, 99, cOID="c" * 128)])
+    [again] = commands.place(engine, ACCT, [_lmt("BUY", 1, 99, cOID="c" * 128)])
     assert again["local_order_id"] == "c" * 128
-    [child] = engine.place(ACCT, [_lmt("SELL", 1, 101, parentId="c" * 128)])
+    [child] = commands.place(engine, ACCT, [_lmt("SELL", 1, 101, parentId="c" * 128)])
     assert engine.state.orders[int(child["order_id"])].parent_id == int(again["order_id"])
     clock.advance(seconds=48 * 3600)
     with pytest.raises(OrderRejected, match="already registered"):  # still working
-        engine.place(ACCT, [_lmt("BUY", 1, 99, cOID="c" * 128)])
+        commands.place(engine, ACCT, [_lmt("BUY", 1, 99, cOID="c" * 128)])
 
 
 def test_cash_quantity_orders_and_oversized_batches_are_refused_clearly() -> None:
     engine, quotes, _, store = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
     with pytest.raises(OrderRejected, match=r"cashQty .* is not simulated"):
-        engine.place(ACCT, [{**_lmt("BUY", 1, 99), "cashQty": 500}])
+        commands.place(engine, ACCT, [{**_lmt("BUY", 1, 99), "cashQty": 500}])
     with pytest.raises(RequestError, match="at most 100, got 101") as info:
-        engine.place(ACCT, [_lmt("BUY", 1, 99)] * 101)
+        commands.place(engine, ACCT, [_lmt("BUY", 1, 99)] * 101)
     assert http_answer(info.value)[0] == 400 and len(store) == 0
 
 
@@ -471,7 +477,7 @@ def test_suppressed_message_ids_are_spelt_like_ibkr_and_bounded() -> None:
         assert http_answer(info.value)[0] == 400
     engine.reset_suppressed()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
-    [question] = engine.place(ACCT, [{**_lmt("BUY", 1, 99), "orderType": "MKT"}])
+    [question] = commands.place(engine, ACCT, [{**_lmt("BUY", 1, 99), "orderType": "MKT"}])
     assert question["messageIds"] == ["o10151"]  # a refused request suppressed nothing
     assert engine.suppress(["o10151", "p6"]) == {"status": "submitted"}
 
@@ -479,11 +485,11 @@ def test_suppressed_message_ids_are_spelt_like_ibkr_and_bounded() -> None:
 def test_a_child_of_a_filled_parent_is_refused_instead_of_held_forever() -> None:
     engine, quotes, _, store = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
-    [parent] = engine.place(ACCT, [{**_lmt("BUY", 1, 99), "orderType": "MKT"}])
+    [parent] = commands.place(engine, ACCT, [{**_lmt("BUY", 1, 99), "orderType": "MKT"}])
     assert parent["order_status"] == "Filled"
     stored = len(store)
     with pytest.raises(OrderRejected, match=r"parent order .* is Filled"):
-        engine.place(ACCT, [_lmt("SELL", 1, 100.5, parentId=parent["order_id"])])
+        commands.place(engine, ACCT, [_lmt("SELL", 1, 100.5, parentId=parent["order_id"])])
     assert len(store) == stored
     _quote(engine, quotes, 100.99, 101.01, 101.0)  # would have filled the held child: no error
 
@@ -497,7 +503,7 @@ REGULAR = PRE_MARKET + (4 * 3600 + 1800) * 1_000_000_000
 
 
 def _place(engine: TradingEngine, order: dict[str, Any]) -> int:
-    [ack] = engine.place(ACCT, [order])
+    [ack] = commands.place(engine, ACCT, [order])
     assert "order_id" in ack, ack
     return int(ack["order_id"])
 
@@ -560,3 +566,17 @@ def test_a_market_close_expires_only_its_own_day_orders() -> None:
     engine.close_market(clock.now_ns(), conids=[AAPL.conid])
     assert not engine.state.orders[stock].is_working
     assert engine.state.orders[future].is_working
+
+
+def test_the_engine_takes_typed_commands_and_never_reads_json() -> None:
+    engine, quotes, _, store = _engine()
+    _quote(engine, quotes, 99.99, 100.01, 100.0)
+    order = PlaceOrder(AAPL.conid, Side.BUY, OrderType.LMT, D(5), TimeInForce.GTC, price=D("99.50"))
+    [ack] = engine.place(ACCT, [order])
+    order_id = int(ack["order_id"])
+    [mod] = engine.modify(ACCT, ModifyOrder(order_id, quantity=D(7), price=D("99.40")))
+    changed = engine.state.orders[order_id]
+    assert (mod["order_id"], changed.quantity, changed.price) == (str(order_id), 7, D("99.40"))
+    assert changed.tif is TimeInForce.GTC and len(store) == 2
+    with pytest.raises(NotFoundError, match="Invalid conid 1"):  # no catalogue entry
+        engine.place(ACCT, [PlaceOrder(1, Side.BUY, OrderType.MKT, D(1), TimeInForce.DAY)])

@@ -19,6 +19,7 @@ from tickgate.model.accounts import AccountConfig
 from tickgate.model.instruments import Instrument, SecType
 from tickgate.model.orders import OrderStatus
 from tickgate.model.ticks import Quote
+from tickgate.server import rest_commands as commands
 from tickgate.stores.sqlite import SchemaVersionError, SqliteEventStore
 from tickgate.trading import sessions
 from tickgate.trading.engine import TradingEngine
@@ -65,7 +66,7 @@ def _order(side: str, order_type: str, qty: int, **kw: Any) -> dict[str, Any]:
 
 
 def _place(engine: TradingEngine, **order: Any) -> int:
-    [ack] = engine.place(ACCT, [order])
+    [ack] = commands.place(engine, ACCT, [order])
     return int(ack["order_id"])
 
 
@@ -129,7 +130,7 @@ def test_restart_restores_the_checkpoint_and_replays_only_what_came_after(tmp_pa
     assert reopened.summary(ACCT) == engine.summary(ACCT)
     assert reopened.portfolio_of(ACCT).cash == engine.portfolio_of(ACCT).cash
     with pytest.raises(Exception, match="already registered"):  # today's client ids survive
-        reopened.place(ACCT, [_order("BUY", "LMT", 1, price=50, cOID="keep")])
+        commands.place(reopened, ACCT, [_order("BUY", "LMT", 1, price=50, cOID="keep")])
 
 
 def test_checkpoint_follows_a_changed_starting_cash() -> None:
@@ -204,7 +205,7 @@ def test_bracket_child_of_a_parent_filled_on_an_earlier_day_still_works() -> Non
     clock = FakeClock()
     engine = _engine(MemoryEventStore(), clock)
     _quote(engine, 99.99, 100.01, 100.0)
-    [parent, child] = engine.place(ACCT, [
+    [parent, child] = commands.place(engine, ACCT, [
         _order("BUY", "LMT", 10, price=100.01, tif="GTC", cOID="p"),
         _order("SELL", "LMT", 10, price=110, tif="GTC", parentId="p"),
     ])  # fmt: skip
@@ -229,9 +230,9 @@ def test_a_set_aside_orders_coid_stays_taken_for_24_hours_also_after_a_restart(
     reopened = _engine(SqliteEventStore(tmp_path / "t.db"), clock, engine.quotes)  # type: ignore[arg-type]
     assert reopened.state.orders == {}
     with pytest.raises(Exception, match="already registered"):
-        reopened.place(ACCT, [_order("BUY", "LMT", 1, price=90, cOID="once")])
+        commands.place(reopened, ACCT, [_order("BUY", "LMT", 1, price=90, cOID="once")])
     clock.advance(seconds=DAY_S)
-    [ack] = reopened.place(ACCT, [_order("BUY", "LMT", 1, price=90, cOID="once")])
+    [ack] = commands.place(reopened, ACCT, [_order("BUY", "LMT", 1, price=90, cOID="once")])
     assert ack["order_status"] == "Submitted"
 
 

@@ -15,7 +15,7 @@ from tickgate.protocol.rest_values import bounded_decimal, shown
 from tickgate.server import wire_contracts as wire
 from tickgate.server.gateway import gateway_of
 from tickgate.server.http import Handler, int_list, json_body, json_response, param, query_bool
-from tickgate.trading.requests import MAX_PLACES, MAX_PRICE
+from tickgate.trading.order_domain import MAX_PLACES, MAX_PRICE
 
 SECDEF_LIMIT = 200
 #: Longest search text: far beyond any symbol or company name in a catalogue.

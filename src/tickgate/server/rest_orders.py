@@ -8,6 +8,7 @@ from aiohttp import web
 
 from tickgate.errors import NotFoundError, RequestError
 from tickgate.protocol.rest_values import shown
+from tickgate.server import rest_commands as commands
 from tickgate.server.gateway import gateway_of
 from tickgate.server.http import Handler, json_body, json_response, parse_int, query_bool, query_int
 from tickgate.trading.engine import TradingEngine
@@ -35,13 +36,15 @@ async def order_list(request: web.Request, *, single: bool = False) -> list[dict
 
 async def place(request: web.Request) -> web.Response:
     orders = await order_list(request)
-    return json_response(_trading(request).place(request.match_info["account"], orders))
+    account = request.match_info["account"]
+    return json_response(commands.place(_trading(request), account, orders))
 
 
 async def place_single(request: web.Request) -> web.Response:
     """The older single-order route: the same engine path as `place`."""
     orders = await order_list(request, single=True)
-    return json_response(_trading(request).place(request.match_info["account"], orders))
+    account = request.match_info["account"]
+    return json_response(commands.place(_trading(request), account, orders))
 
 
 async def reply(request: web.Request) -> web.Response:
@@ -54,8 +57,8 @@ async def reply(request: web.Request) -> web.Response:
 
 async def modify(request: web.Request) -> web.Response:
     body = await json_body(request)
-    trading = _trading(request)
-    return json_response(trading.modify(request.match_info["account"], _order_id(request), body))
+    account, order_id = request.match_info["account"], _order_id(request)
+    return json_response(commands.modify(_trading(request), account, order_id, body))
 
 
 async def cancel(request: web.Request) -> web.Response:

@@ -18,7 +18,7 @@ from tickgate.protocol.rest_values import json_bool, shown
 from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import Handler, json_body, json_response, parse_int, query_bool
 from tickgate.server.wire_contracts import increment_rules
-from tickgate.trading.requests import MAX_PLACES
+from tickgate.trading.order_domain import MAX_PLACES
 from tickgate.trading.rules import OrderRules, order_rules
 
 #: IBKR's names of order types in contract rules (`orderTypes`; upper case inside `tifTypes`).

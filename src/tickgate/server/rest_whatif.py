@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from tickgate.model.instruments import SecType
+from tickgate.server import rest_commands as commands
 from tickgate.server.gateway import gateway_of
 from tickgate.server.http import Handler, json_response
 from tickgate.server.rest_orders import order_list
@@ -63,8 +64,8 @@ def preview_body(preview: Preview) -> dict[str, Any]:
 
 async def _preview(request: web.Request, *, single: bool) -> web.Response:
     orders = await order_list(request, single=single)
-    trading = gateway_of(request).trading
-    return json_response(preview_body(trading.what_if(request.match_info["account"], orders)))
+    trading, account = gateway_of(request).trading, request.match_info["account"]
+    return json_response(preview_body(commands.what_if(trading, account, orders)))
 
 
 async def what_if(request: web.Request) -> web.Response:

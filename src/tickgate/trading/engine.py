@@ -29,6 +29,7 @@ from tickgate.model.orders import Fill, Order
 from tickgate.model.ticks import Quote
 from tickgate.trading import lifecycle
 from tickgate.trading.checkpoint import encode_state, restore_state
+from tickgate.trading.commands import InstrumentLookup
 from tickgate.trading.commissions import CommissionSchedule
 from tickgate.trading.events import (
     OrderFilled,
@@ -47,7 +48,6 @@ from tickgate.trading.matching import (
 from tickgate.trading.placement import Placement, PlacementDesk
 from tickgate.trading.portfolio import Portfolio, Position
 from tickgate.trading.queries import AccountViews
-from tickgate.trading.requests import InstrumentLookup
 from tickgate.trading.state import TradingState
 from tickgate.trading.store import EventStore
 

@@ -11,11 +11,11 @@ from typing import Any
 
 from tickgate.model.instruments import Instrument
 from tickgate.model.orders import Fill, Order, OrderStatus, TimeInForce
+from tickgate.trading.commands import PlaceOrder
 from tickgate.trading.commissions import CommissionSchedule
 from tickgate.trading.events import OrderFilled, OrderUpdated, StoredEvent
 from tickgate.trading.matching import MatchResult
 from tickgate.trading.orders import OrderEvent, next_status
-from tickgate.trading.requests import OrderRequest
 
 
 def step(order: Order, event: OrderEvent, now_ns: int, **changes: Any) -> Order:
@@ -28,7 +28,7 @@ def step(order: Order, event: OrderEvent, now_ns: int, **changes: Any) -> Order:
 
 
 def new_order(
-    request: OrderRequest,
+    request: PlaceOrder,
     *,
     account: str,
     order_id: int,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -20,37 +20,22 @@ from tickgate.model.orders import Order
 from tickgate.model.ticks import Quote
 from tickgate.protocol.rest_values import shown
 from tickgate.trading import lifecycle
+from tickgate.trading.commands import InstrumentLookup, ModifyOrder, PlaceOrder
 from tickgate.trading.errors import OrderRejected
 from tickgate.trading.events import OrderAccepted, OrderUpdated, StoredEvent
 from tickgate.trading.matching import match
+from tickgate.trading.order_domain import check_domain
 from tickgate.trading.orders import OrderEvent
 from tickgate.trading.portfolio import Portfolio, initial_margin_rate
 from tickgate.trading.preview import Estimate, Preview, preview
 from tickgate.trading.questions import Question, QuestionBook, questions_for
-from tickgate.trading.requests import (
-    InstrumentLookup,
-    OrderRequest,
-    check_domain,
-    check_price,
-    check_quantity,
-    check_trailing,
-    decimal_of,
-    outside_rth_of,
-    parse_order,
-    quantity_of,
-    tif_of,
-    trailing_type_of,
-)
 from tickgate.trading.rules import can_trade
 from tickgate.trading.state import COID_MEMORY_NS, TradingState
 
 if TYPE_CHECKING:
     from tickgate.trading.engine import TradingConfig
 
-Item = tuple[OrderRequest, Instrument]
-
-#: Most orders one placement may carry (a bracket is three); more is a 400.
-MAX_ORDERS_PER_REQUEST = 100
+Item = tuple[PlaceOrder, Instrument]
 _ORDER_ID = re.compile(r"[0-9]{1,18}", re.ASCII)
 
 
@@ -135,27 +120,26 @@ class PlacementDesk(ABC):
 
     # ---- place / reply --------------------------------------------------------------------
 
-    def place(
-        self, account: str, order_requests: Sequence[Mapping[str, Any]]
-    ) -> list[dict[str, Any]]:
-        """Validate and submit orders, or ask a question first.
+    def place(self, account: str, orders: Sequence[PlaceOrder]) -> list[dict[str, Any]]:
+        """Check and submit orders, or ask a question first.
 
         Returns acknowledgements `[{"order_id", "order_status", "encrypt_message"}]` (orders
         already stored) or a question `[{"id", "message", "isSuppressed", "messageIds"}]`.
-        Raises NotFoundError for an unknown account, OrderRejected for any invalid order
-        (nothing of the batch is accepted then).
+        Raises NotFoundError for an unknown account or contract, OrderRejected (or
+        RequestError) for an order the account's state refuses (nothing of the batch is
+        accepted then).
         """
         self._replies.interrupt()
         self._settle()
         self.portfolio_of(account)
-        items = self._parse_batch(order_requests)
+        items = self._items(orders)
         self._check_batch(account, items)
         questions = self._replies.unsuppressed(self._questions(items))
         if questions:
             return self._replies.ask(_Parked(account, items), questions)
         return self._submit(account, items)
 
-    def what_if(self, account: str, order_requests: Sequence[Mapping[str, Any]]) -> Preview:
+    def what_if(self, account: str, orders: Sequence[PlaceOrder]) -> Preview:
         """What placing these orders would do to the account, without placing them.
 
         The orders are validated exactly as `place` does and raise the same errors, except
@@ -165,7 +149,7 @@ class PlacementDesk(ABC):
         self._replies.interrupt()
         self._settle()
         portfolio = self.portfolio_of(account)
-        items = self._parse_batch(order_requests)
+        items = self._items(orders)
         self._check_references(account, items)
         try:
             self._check_buying_power(account, items)
@@ -181,20 +165,16 @@ class PlacementDesk(ABC):
         schedule = self.config.commissions
         return preview(portfolio, estimates, schedule, warnings=warnings, error=error)
 
-    def _parse_batch(self, order_requests: Sequence[Mapping[str, Any]]) -> list[Item]:
-        if not order_requests:
-            raise OrderRejected("No orders in the request")
-        if len(order_requests) > MAX_ORDERS_PER_REQUEST:
-            raise RequestError(
-                f"Too many orders in one request: at most {MAX_ORDERS_PER_REQUEST}, "
-                f"got {len(order_requests)}"
-            )
-        return [parse_order(raw, self.instruments) for raw in order_requests]
+    def _items(self, orders: Sequence[PlaceOrder]) -> list[Item]:
+        return [(order, self.instrument(order.conid)) for order in orders]
+
+    @abstractmethod
+    def instrument(self, conid: int) -> Instrument: ...
 
     def _questions(self, items: list[Item]) -> list[Question]:
         return [q for r, i in items for q in questions_for(r, i, self._reference(i))]
 
-    def _fill_estimate(self, account: str, request: OrderRequest, inst: Instrument) -> Decimal:
+    def _fill_estimate(self, account: str, request: PlaceOrder, inst: Instrument) -> Decimal:
         """The price the order would fill at on the current quote (by the engine's own
         matching), else its limit or stop price, else the market's reference price."""
         market = self.market(inst.conid)
@@ -290,7 +270,7 @@ class PlacementDesk(ABC):
             )
 
     def _margin_needed(
-        self, portfolio: Portfolio, request: OrderRequest, inst: Instrument
+        self, portfolio: Portfolio, request: PlaceOrder, inst: Instrument
     ) -> Decimal:
         held = portfolio.positions.get(inst.conid)
         position = held.quantity if held is not None else Decimal(0)
@@ -337,23 +317,31 @@ class PlacementDesk(ABC):
             raise OrderRejected(f"OrderID {order_id} doesn't exist")
         return order
 
-    def modify(
-        self, account: str, order_id: int, changes: Mapping[str, Any]
-    ) -> list[dict[str, Any]]:
-        """Change quantity, price, auxPrice, tif or trailingAmt of a working order.
+    def order_to_modify(self, account: str, order_id: int) -> Order:
+        """The account's order `order_id`, if it may still be modified (a command: pending
+        reply ids become stale).
 
-        Raises NotFoundError (account), OrderRejected (unknown order, invalid value),
-        IllegalTransition (order no longer working, e.g. Filled).
+        Raises NotFoundError (account), OrderRejected (unknown order), IllegalTransition
+        (order no longer working, e.g. Filled).
         """
         self._replies.interrupt()
         order = self._own_order(account, order_id)
         if not order.is_working:  # the specific error for a Filled or Cancelled order
             lifecycle.step(order, OrderEvent.MODIFY, self.clock.now_ns())
-        instrument = self.instruments.find(order.conid)
-        assert instrument is not None  # an accepted order's conid is in the catalogue
-        fields = _modified_fields(order, changes, instrument)
+        return order
+
+    def modify(self, account: str, change: ModifyOrder) -> list[dict[str, Any]]:
+        """Change quantity, prices, tif, trailing amount or outsideRTH of a working order.
+
+        Raises what `order_to_modify` raises, OrderRejected for more quantity than the
+        buying power covers or a number outside the order domain.
+        """
+        order = self.order_to_modify(account, change.order_id)
+        order_id = order.order_id
+        instrument = self.instrument(order.conid)
+        fields = change.changes()
         if "quantity" in fields and fields["quantity"] > order.quantity:
-            extra = OrderRequest(
+            extra = PlaceOrder(
                 order.conid, order.side, order.order_type, fields["quantity"] - order.quantity,
                 order.tif, order.price, order.aux_price,
             )  # fmt: skip
@@ -392,78 +380,3 @@ class PlacementDesk(ABC):
         done = lifecycle.step(pending, OrderEvent.CONFIRM_CANCEL, now)
         children = [lifecycle.expire(c, now) for c in self.state.children(order.order_id)]
         self._commit([OrderUpdated(pending), OrderUpdated(done), *children])
-
-
-def _modified_fields(order: Order, changes: Mapping[str, Any], inst: Instrument) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    _refuse_unchangeable(order, changes)
-    quantity = quantity_of(changes)
-    if quantity is not None:
-        quantity = check_quantity(quantity, inst)
-        if quantity <= order.filled_quantity:
-            raise OrderRejected(
-                f"Order quantity {quantity} must exceed the filled {order.filled_quantity}"
-            )
-        fields["quantity"] = quantity
-    for key, name in (("price", "price"), ("auxPrice", "aux_price")):
-        value = decimal_of(changes, key)
-        if value is not None:
-            fields[name] = check_price(value, inst, key)
-    fields.update(_modified_trailing(order, changes))
-    tif = tif_of(changes, default=None)
-    if tif is not None:
-        fields["tif"] = tif
-    outside_rth = outside_rth_of(changes)
-    if outside_rth is not None:
-        fields["outside_rth"] = outside_rth
-    return fields
-
-
-def _modified_trailing(order: Order, changes: Mapping[str, Any]) -> dict[str, Any]:
-    """A trailing order's new amount and type; other orders ignore both, as before."""
-    amount = decimal_of(changes, "trailingAmt")
-    if not order.order_type.is_trailing or order.trailing_type is None:
-        return {}
-    kind = trailing_type_of(changes, order.trailing_type)
-    if amount is None and kind is order.trailing_type:
-        return {}
-    current = amount if amount is not None else order.trailing_amount
-    trailing = check_trailing(kind, current, order.order_type)
-    return {"trailing_type": kind, "trailing_amount": trailing}
-
-
-def _refuse_unchangeable(order: Order, changes: Mapping[str, Any]) -> None:
-    """A modify resends the order: its side, type and contract must stay what they were.
-
-    Values are compared, never `str()`-ed: a deeply nested JSON list would exhaust `repr`.
-    """
-    side = changes.get("side")
-    if side is not None and not (isinstance(side, str) and side.upper() == order.side.value):
-        raise OrderRejected("The side of an order cannot be modified")
-    kind = changes.get("orderType")
-    if kind is not None and not (
-        isinstance(kind, str) and kind.upper() in _TYPE_SPELLINGS[order.order_type.value]
-    ):
-        raise OrderRejected(
-            f"The order type cannot be modified ({order.order_type.value}); cancel and re-place"
-        )
-    conid = changes.get("conid")
-    if conid is not None and (isinstance(conid, bool) or conid not in _spellings(order.conid)):
-        raise OrderRejected("The contract of an order cannot be modified")
-
-
-def _spellings(conid: int) -> tuple[int, str]:
-    return conid, str(conid)
-
-
-#: Spellings a modify may repeat the order type in (the API's and the order rows').
-_TYPE_SPELLINGS = {
-    "MKT": {"MKT", "MARKET"},
-    "LMT": {"LMT", "LIMIT"},
-    "STP": {"STP", "STOP"},
-    "STOP_LIMIT": {"STOP_LIMIT", "STP LMT", "STOPLIMIT"},
-    "TRAIL": {"TRAIL", "TRAILING STOP"},
-    "TRAILLMT": {"TRAILLMT", "TRAIL LIMIT"},
-    "MOC": {"MOC"},
-    "LOC": {"LOC"},
-}

@@ -15,9 +15,9 @@ from decimal import Decimal
 
 from tickgate.model.instruments import Instrument
 from tickgate.model.orders import Fill
+from tickgate.trading.commands import PlaceOrder
 from tickgate.trading.commissions import CommissionSchedule
 from tickgate.trading.portfolio import Portfolio
-from tickgate.trading.requests import OrderRequest
 
 ZERO = Decimal(0)
 
@@ -38,7 +38,7 @@ class Change:
 class Estimate:
     """One order of the preview and the price it is expected to fill at."""
 
-    request: OrderRequest
+    request: PlaceOrder
     instrument: Instrument
     price: Decimal
 

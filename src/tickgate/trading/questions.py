@@ -25,8 +25,8 @@ from tickgate.errors import RequestError
 from tickgate.model.instruments import Instrument
 from tickgate.model.orders import OrderType
 from tickgate.protocol.rest_values import shown
+from tickgate.trading.commands import PlaceOrder
 from tickgate.trading.errors import OrderNotConfirmed, QuestionExpired, UnknownQuestion
-from tickgate.trading.requests import OrderRequest
 
 PRICE_CONSTRAINT = Decimal("0.03")
 _STALE_MEMORY = 1024
@@ -45,13 +45,13 @@ class Question:
     text: str
 
 
-def _describe(request: OrderRequest, instrument: Instrument) -> str:
+def _describe(request: PlaceOrder, instrument: Instrument) -> str:
     text = f"{request.side.value} {request.quantity} {instrument.symbol} {instrument.exchange}"
     return text if request.price is None else f"{text} @ {request.price}"
 
 
 def questions_for(
-    request: OrderRequest, instrument: Instrument, reference: Decimal | None
+    request: PlaceOrder, instrument: Instrument, reference: Decimal | None
 ) -> list[Question]:
     """The questions IBKR would ask before accepting `request` (`reference`: market price)."""
     found: list[Question] = []

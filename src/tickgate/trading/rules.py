@@ -1,7 +1,7 @@
 """The trading rules the paper engine enforces for one contract, as data.
 
-Read from the same tables and checks the placement path uses (`requests.tifs_for`,
-`requests.whole_units`, the tick grid, the account-currency check), so what
+Read from the same tables and checks the placement path uses (`order_domain.tifs_for`,
+`order_domain.whole_units`, the tick grid, the account-currency check), so what
 `/iserver/contract/rules` reports is what a placement is then held to.
 """
 
@@ -14,7 +14,7 @@ from decimal import Decimal
 from tickgate.model.accounts import AccountConfig
 from tickgate.model.instruments import Instrument
 from tickgate.model.orders import OrderType, TimeInForce
-from tickgate.trading.requests import MAX_PLACES, tifs_for, whole_units
+from tickgate.trading.order_domain import MAX_PLACES, tifs_for, whole_units
 
 
 def can_trade(account: AccountConfig, instrument: Instrument) -> bool:

@@ -1,22 +1,25 @@
-"""Parsing and validating one order request (the JSON object of `POST .../orders`).
+"""The REST boundary of the trading engine: JSON bodies in, typed commands to the engine.
 
+`POST .../orders` (and `.../order`, `.../whatif`) and `POST .../order/{id}` bodies are read
+here, value by value, into `PlaceOrder` and `ModifyOrder`; the engine never sees client JSON.
 Two kinds of refusal, each naming the exact problem:
-- a value of the wrong JSON type, spelling or range (outside the order domain below) is a
-  `RequestError`, HTTP 400: the request is malformed and nothing about it is an order;
-- a well-formed order the trading rules refuse (unknown contract, off the tick grid, not
-  positive, fractional shares, ...) is an `OrderRejected`: per protocol reference §10.1 an
-  order reject is answered with HTTP 200 and `{"error": "<reason>"}`.
+- a value of the wrong JSON type, spelling or range (outside the order domain of
+  `trading.order_domain`) is a `RequestError` (400): nothing about it is an order;
+- a well-formed order the rules refuse (unknown contract, off the tick grid, not positive,
+  fractional shares, ...) is an `OrderRejected` (IBKR's 200 with `{"error": ...}`).
+The checks run in the order clients have always seen them, so for a request with several
+faults the first one named is the same as when the engine parsed JSON itself: the account
+first, then each order in turn, field by field (`place`, `what_if`, `modify` below).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from tickgate.errors import RequestError
-from tickgate.model.instruments import Instrument, SecType
+from tickgate.model.instruments import Instrument
 from tickgate.model.orders import Order, OrderType, Side, TimeInForce, TrailingType
 from tickgate.protocol.rest_values import (
     ascii_int,
@@ -25,7 +28,24 @@ from tickgate.protocol.rest_values import (
     printable_text,
     shown,
 )
+from tickgate.trading.commands import InstrumentLookup, ModifyOrder, PlaceOrder
+from tickgate.trading.engine import TradingEngine
 from tickgate.trading.errors import OrderRejected
+from tickgate.trading.order_domain import (
+    MAX_COID_LENGTH,
+    MAX_CONID,
+    MAX_PLACES,
+    MAX_PRICE,
+    MAX_QUANTITY,
+    check_price,
+    check_quantity,
+    check_trailing,
+    tifs_for,
+)
+from tickgate.trading.preview import Preview
+
+#: Most orders one placement may carry (a bracket is three); more is a 400.
+MAX_ORDERS_PER_REQUEST = 100
 
 _TYPE_ALIASES = {
     "MARKET": OrderType.MKT,
@@ -35,45 +55,6 @@ _TYPE_ALIASES = {
     "STOPLIMIT": OrderType.STOP_LIMIT,
     "TRAILLIMIT": OrderType.TRAILLMT,
 }
-_FRACTIONAL_TYPES = frozenset({SecType.CASH})
-
-
-class InstrumentLookup(Protocol):
-    """What the trading engine needs of the catalogue."""
-
-    def find(self, conid: int) -> Instrument | None:
-        """The instrument with `conid`, or None."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class OrderRequest:
-    """A validated order request. `parent_ref` is the parent's cOID or order id, as sent."""
-
-    conid: int
-    side: Side
-    order_type: OrderType
-    quantity: Decimal
-    tif: TimeInForce
-    price: Decimal | None = None
-    aux_price: Decimal | None = None
-    c_oid: str | None = None
-    parent_ref: str | None = None
-    trailing_type: TrailingType | None = None
-    trailing_amount: Decimal | None = None
-    outside_rth: bool = False
-
-
-#: The numeric domain of order inputs (README "Paper trading"). Inside it every computation the
-#: engine makes (tick grid, margin, trailing stops) is exact in Python's 28-digit decimal context;
-#: outside it `Decimal` raises (Overflow, DivisionImpossible) in the middle of matching.
-MAX_PRICE = Decimal(1_000_000_000)
-MAX_QUANTITY = Decimal(1_000_000_000)
-MAX_PLACES = 10
-MAX_TRAILING_PERCENT = Decimal(100)
-#: IBKR documents cOID as an arbitrary string; it gives no limit, tickgate takes 128 characters.
-MAX_COID_LENGTH = 128
-MAX_CONID = 2**31 - 1  # IBKR conids are 32-bit integers
 _MAX_ENUM_LENGTH = 32
 
 
@@ -154,23 +135,6 @@ def tif_of(raw: Mapping[str, Any], default: str | None = "DAY") -> TimeInForce |
     return TimeInForce(text)
 
 
-#: Order types a tif OPG (fill at the open) may carry.
-OPG_TYPES = frozenset({OrderType.MKT, OrderType.LMT})
-
-
-def tifs_for(order_type: OrderType) -> tuple[TimeInForce, ...]:
-    """The times in force the engine accepts for `order_type` (the rule `parse_order`
-    enforces, and the one `/iserver/contract/rules` reports)."""
-    if order_type.at_close:
-        return (TimeInForce.DAY,)
-    return tuple(t for t in TimeInForce if t is not TimeInForce.OPG or order_type in OPG_TYPES)
-
-
-def whole_units(instrument: Instrument) -> bool:
-    """True when orders on `instrument` must be for whole units (all but FX)."""
-    return instrument.sec_type not in _FRACTIONAL_TYPES
-
-
 def _side_and_tif(raw: Mapping[str, Any], order_type: OrderType) -> tuple[Side, TimeInForce]:
     side_text, tif = _enum_value(raw, "side"), tif_of(raw)
     if side_text not in Side.__members__:
@@ -181,38 +145,6 @@ def _side_and_tif(raw: Mapping[str, Any], order_type: OrderType) -> tuple[Side, 
             raise OrderRejected(f"{order_type.value} orders must have tif DAY")
         raise OrderRejected(f"tif OPG is for MKT and LMT orders, not {order_type.value}")
     return Side(side_text), tif
-
-
-def check_quantity(quantity: Decimal | None, instrument: Instrument) -> Decimal:
-    """The quantity, if positive and whole where the instrument needs whole units.
-
-    Raises OrderRejected otherwise.
-    """
-    if quantity is None or quantity <= 0:
-        raise OrderRejected(f"Order quantity must be positive, got {quantity}")
-    if whole_units(instrument) and quantity != quantity.to_integral_value():
-        raise OrderRejected(
-            f"Fractional quantity {quantity} is not allowed for {instrument.symbol}: "
-            "whole units only"
-        )
-    return quantity
-
-
-def check_price(price: Decimal | None, instrument: Instrument, key: str) -> Decimal | None:
-    """The price, if absent or positive and on the instrument's tick grid.
-
-    Raises OrderRejected otherwise.
-    """
-    if price is None:
-        return None
-    if price <= 0:
-        raise OrderRejected(f"Invalid {key} {price}: prices must be positive")
-    if not instrument.on_tick_grid(price):
-        raise OrderRejected(
-            f"The {key} {price} does not conform to the minimum price variation of "
-            f"{instrument.min_tick} for {instrument.symbol}"
-        )
-    return price.quantize(instrument.min_tick)
 
 
 def _prices(
@@ -250,21 +182,6 @@ def trailing_type_of(raw: Mapping[str, Any], default: TrailingType) -> TrailingT
     return TrailingType(kind)
 
 
-def check_trailing(kind: TrailingType, amount: Decimal | None, order_type: OrderType) -> Decimal:
-    """The trailing amount, if positive (and below 100 for a percentage).
-
-    Raises OrderRejected for a missing or non-positive amount, RequestError (400) for a
-    percentage of 100 or more (a sell stop at or below zero).
-    """
-    if amount is None or amount <= 0:
-        raise OrderRejected(f"A positive trailingAmt is required for a {order_type.value} order")
-    if kind is TrailingType.PERCENT and amount >= MAX_TRAILING_PERCENT:
-        raise RequestError(
-            f"Invalid trailingAmt: {amount}% is out of range (a percentage below 100)"
-        )
-    return amount
-
-
 def _trailing(
     raw: Mapping[str, Any], order_type: OrderType
 ) -> tuple[TrailingType | None, Decimal | None]:
@@ -284,7 +201,7 @@ def _refuse_cash_quantity(raw: Mapping[str, Any]) -> None:
 
 def parse_order(
     raw: Mapping[str, Any], lookup: InstrumentLookup
-) -> tuple[OrderRequest, Instrument]:
+) -> tuple[PlaceOrder, Instrument]:
     """Validate one order request against the catalogue.
 
     Raises RequestError (400) naming the field for a value of the wrong type or outside the
@@ -299,7 +216,7 @@ def parse_order(
     quantity = check_quantity(quantity_of(raw), instrument)
     price, aux = _prices(raw, order_type, instrument)
     trailing_type, trailing_amount = _trailing(raw, order_type)
-    return OrderRequest(
+    return PlaceOrder(
         conid=instrument.conid,
         side=side,
         order_type=order_type,
@@ -315,36 +232,134 @@ def parse_order(
     ), instrument
 
 
-def check_domain(order: Order) -> Order:
-    """`order`, if every number it carries from a client lies in the order domain.
+def parse_orders(
+    raw_orders: Sequence[Mapping[str, Any]], lookup: InstrumentLookup
+) -> list[PlaceOrder]:
+    """The orders of one placement, each checked against the catalogue.
 
-    The engine's last check before it stores a new or modified order, whatever produced it: an
-    order it could not compute with (an overflowing trailing amount, say) would otherwise be
-    stored and then fail on every quote of its conid. Raises OrderRejected naming the
-    field.
+    Raises OrderRejected for an empty batch, RequestError (400) for more than
+    `MAX_ORDERS_PER_REQUEST`, and what `parse_order` raises for the first bad order.
     """
-    numbers = (
-        ("quantity", order.quantity, MAX_QUANTITY),
-        ("price", order.price, MAX_PRICE),
-        ("auxPrice", order.aux_price, MAX_PRICE),
-        ("trailingAmt", order.trailing_amount, MAX_PRICE),
-    )
-    for name, value, maximum in numbers:
-        if value is not None and not _in_domain(value, maximum):
-            raise OrderRejected(f"Order rejected: {name} {shown(str(value))} is out of range")
-    if (
-        order.trailing_type is TrailingType.PERCENT
-        and order.trailing_amount is not None
-        and order.trailing_amount >= MAX_TRAILING_PERCENT
+    if not raw_orders:
+        raise OrderRejected("No orders in the request")
+    if len(raw_orders) > MAX_ORDERS_PER_REQUEST:
+        raise RequestError(
+            f"Too many orders in one request: at most {MAX_ORDERS_PER_REQUEST}, "
+            f"got {len(raw_orders)}"
+        )
+    return [parse_order(raw, lookup)[0] for raw in raw_orders]
+
+
+def _commanding(trading: TradingEngine, account: str) -> None:
+    # A placement is a command even when refused (pending reply ids become stale), and an
+    # unknown account (404) is named before anything about the orders.
+    trading.interrupt_replies()
+    trading.portfolio_of(account)
+
+
+def place(
+    trading: TradingEngine, account: str, raw_orders: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """`POST .../orders`: parse the orders, then `TradingEngine.place` them."""
+    _commanding(trading, account)
+    return trading.place(account, parse_orders(raw_orders, trading.instruments))
+
+
+def what_if(
+    trading: TradingEngine, account: str, raw_orders: Sequence[Mapping[str, Any]]
+) -> Preview:
+    """`POST .../orders/whatif`: parse the orders, then `TradingEngine.what_if` them."""
+    _commanding(trading, account)
+    return trading.what_if(account, parse_orders(raw_orders, trading.instruments))
+
+
+def modify(
+    trading: TradingEngine, account: str, order_id: int, changes: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """`POST .../order/{id}`: find the order (404 account, unknown id, no longer working),
+    parse `changes` against it, then `TradingEngine.modify` it."""
+    order = trading.order_to_modify(account, order_id)
+    change = parse_modification(order, changes, trading.instrument(order.conid))
+    return trading.modify(account, change)
+
+def parse_modification(
+    order: Order, changes: Mapping[str, Any], inst: Instrument
+) -> ModifyOrder:
+    """The `POST .../order/{id}` body `changes` for `order` (on `inst`) as a typed command.
+
+    Checks run in the order clients have always seen: unchangeable members, quantity,
+    prices, trailing, tif, outsideRTH. Raises RequestError (400) for a malformed value,
+    OrderRejected for one the rules refuse.
+    """
+    fields: dict[str, Any] = {}
+    _refuse_unchangeable(order, changes)
+    quantity = quantity_of(changes)
+    if quantity is not None:
+        quantity = check_quantity(quantity, inst)
+        if quantity <= order.filled_quantity:
+            raise OrderRejected(
+                f"Order quantity {quantity} must exceed the filled {order.filled_quantity}"
+            )
+        fields["quantity"] = quantity
+    for key, name in (("price", "price"), ("auxPrice", "aux_price")):
+        value = decimal_of(changes, key)
+        if value is not None:
+            fields[name] = check_price(value, inst, key)
+    fields.update(_modified_trailing(order, changes))
+    tif = tif_of(changes, default=None)
+    if tif is not None:
+        fields["tif"] = tif
+    outside_rth = outside_rth_of(changes)
+    if outside_rth is not None:
+        fields["outside_rth"] = outside_rth
+    return ModifyOrder(order.order_id, **fields)
+
+
+def _modified_trailing(order: Order, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """A trailing order's new amount and type; other orders ignore both, as before."""
+    amount = decimal_of(changes, "trailingAmt")
+    if not order.order_type.is_trailing or order.trailing_type is None:
+        return {}
+    kind = trailing_type_of(changes, order.trailing_type)
+    if amount is None and kind is order.trailing_type:
+        return {}
+    current = amount if amount is not None else order.trailing_amount
+    trailing = check_trailing(kind, current, order.order_type)
+    return {"trailing_type": kind, "trailing_amount": trailing}
+
+
+def _refuse_unchangeable(order: Order, changes: Mapping[str, Any]) -> None:
+    """A modify resends the order: its side, type and contract must stay what they were.
+
+    Values are compared, never `str()`-ed: a deeply nested JSON list would exhaust `repr`.
+    """
+    side = changes.get("side")
+    if side is not None and not (isinstance(side, str) and side.upper() == order.side.value):
+        raise OrderRejected("The side of an order cannot be modified")
+    kind = changes.get("orderType")
+    if kind is not None and not (
+        isinstance(kind, str) and kind.upper() in _TYPE_SPELLINGS[order.order_type.value]
     ):
-        raise OrderRejected("Order rejected: a trailing percentage must be below 100")
-    return order
+        raise OrderRejected(
+            f"The order type cannot be modified ({order.order_type.value}); cancel and re-place"
+        )
+    conid = changes.get("conid")
+    if conid is not None and (isinstance(conid, bool) or conid not in _spellings(order.conid)):
+        raise OrderRejected("The contract of an order cannot be modified")
 
 
-def _in_domain(value: Decimal, maximum: Decimal) -> bool:
-    # Short-circuits keep quantize away from values it would raise on.
-    return (
-        value.is_finite()
-        and abs(value) <= maximum
-        and value == value.quantize(Decimal(1).scaleb(-MAX_PLACES))
-    )
+def _spellings(conid: int) -> tuple[int, str]:
+    return conid, str(conid)
+
+
+#: Spellings a modify may repeat the order type in (the API's and the order rows').
+_TYPE_SPELLINGS = {
+    "MKT": {"MKT", "MARKET"},
+    "LMT": {"LMT", "LIMIT"},
+    "STP": {"STP", "STOP"},
+    "STOP_LIMIT": {"STOP_LIMIT", "STP LMT", "STOPLIMIT"},
+    "TRAIL": {"TRAIL", "TRAILING STOP"},
+    "TRAILLMT": {"TRAILLMT", "TRAIL LIMIT"},
+    "MOC": {"MOC"},
+    "LOC": {"LOC"},
+}
