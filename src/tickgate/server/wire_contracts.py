@@ -7,12 +7,13 @@ from typing import Any
 
 from tickgate.market.catalogue.catalogue import Catalogue, contract_month, month_code
 from tickgate.model.instruments import Instrument, SecType
+from tickgate.protocol.decimals import number
 
 _OPT_EXCHANGES = "SMART;AMEX;BATS;BOX;CBOE;CBOE2;ISE;NASDAQOM;PHLX"
 
 
 def _num(value: Decimal | None) -> float:
-    return float(value) if value is not None else 0.0
+    return number(value) if value is not None else 0.0
 
 
 def search_row(catalogue: Catalogue, instrument: Instrument) -> dict[str, Any]:
@@ -115,7 +116,7 @@ def stock_entry(instrument: Instrument) -> dict[str, Any]:
 
 def increment_rules(instrument: Instrument) -> list[dict[str, float]]:
     """IBKR's price-increment table: one tick size for every price (the engine's tick grid)."""
-    return [{"lowerEdge": 0.0, "increment": float(instrument.min_tick)}]
+    return [{"lowerEdge": 0.0, "increment": number(instrument.min_tick)}]
 
 
 def secdef_row(instrument: Instrument, *, has_options: bool = False) -> dict[str, Any]:

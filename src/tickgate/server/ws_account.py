@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Hashable, Iterable
-from decimal import Decimal
 from typing import Any
 
 from tickgate.clock import NS_PER_S
 from tickgate.protocol import current as C
 from tickgate.protocol import current_frames as frames
+from tickgate.protocol.rest import accounts as account_shapes
+from tickgate.protocol.rest import orders as order_shapes
 from tickgate.server.ws import Connection
 from tickgate.streaming.accounts import Renderer
 from tickgate.streaming.backlog import chunked_frames, frame_budget
-from tickgate.trading import wire
 from tickgate.trading.engine import TradingEngine
 from tickgate.trading.events import (
     OrderAccepted,
@@ -42,17 +42,7 @@ def summary_entries(
 ) -> list[dict[str, Any]]:
     """`ssd` entries: `AccountCode` first, then monetary keys with and without `-S` (segment)."""
     ts, ccy = now_ns // NS_PER_S, portfolio.config.base_currency
-    figures: dict[str, Decimal] = {
-        "NetLiquidation": portfolio.net_liquidation,
-        "TotalCashValue": portfolio.cash,
-        "BuyingPower": portfolio.buying_power,
-        "ExcessLiquidity": portfolio.excess_liquidity,
-        "AvailableFunds": portfolio.available_funds,
-        "EquityWithLoanValue": portfolio.net_liquidation,
-        "GrossPositionValue": portfolio.gross_position_value,
-        "InitMarginReq": portfolio.initial_margin,
-        "MaintMarginReq": portfolio.maintenance_margin,
-    }
+    figures = account_shapes.summary_figures(portfolio)
     account = portfolio.config.account_id
     entries: list[dict[str, Any]] = [
         {"key": "AccountCode", "value": account, "severity": 0, "timestamp": ts}
@@ -77,7 +67,7 @@ def ledger_entries(
 ) -> list[dict[str, Any]]:
     """`sld` entries (`LedgerListBASE`, `LedgerList<CCY>`), each with `acctCode` and `key`."""
     entries = []
-    for second_key, row in wire.ledger(portfolio, now_ns).items():
+    for second_key, row in account_shapes.ledger(portfolio, now_ns).items():
         key = f"LedgerList{second_key}"
         if keys and key not in keys:
             continue
@@ -189,7 +179,7 @@ class AccountTopics:
         history = chunked_frames(
             fills,
             lambda batch: frames.encode_trades(
-                [wire.trade_row(f, self.trading.instrument(f.conid)) for f in batch]
+                [order_shapes.trade_row(f, self.trading.instrument(f.conid)) for f in batch]
             ),
             max_bytes=frame_budget(self.connection.outbox),
         )
@@ -226,19 +216,19 @@ class AccountTopics:
         return frames.encode_ledger(portfolio.config.account_id, only_fields(entries, fields))
 
     def _pnl_frame(self, accounts: list[str]) -> bytes:
-        rows = {f"{a}.Core": wire.pnl_row(self.trading.pnl_event(a)) for a in accounts}
+        rows = {f"{a}.Core": account_shapes.pnl_row(self.trading.pnl_event(a)) for a in accounts}
         return frames.encode_pnl(rows)
 
     def _render_pnl(self, event: TradingEvent) -> bytes | None:
         if not isinstance(event, PnlChanged):
             return None
-        return frames.encode_pnl({f"{event.account}.Core": wire.pnl_row(event)})
+        return frames.encode_pnl({f"{event.account}.Core": account_shapes.pnl_row(event)})
 
     def _render_trade(self, event: TradingEvent) -> bytes | None:
         if not isinstance(event, OrderFilled):
             return None
         return frames.encode_trades(
-            [wire.trade_row(event.fill, self.trading.instrument(event.fill.conid))]
+            [order_shapes.trade_row(event.fill, self.trading.instrument(event.fill.conid))]
         )
 
     def _render_orders(self, filters: tuple[str, ...]) -> Renderer:

@@ -10,12 +10,12 @@ from aiohttp import web
 from tickgate.errors import ProtocolError
 from tickgate.protocol import fields as F
 from tickgate.protocol import legacy
+from tickgate.protocol.rest import accounts as account_shapes
 from tickgate.server.gateway import gateway_of
 from tickgate.server.session import NOT_AUTHENTICATED
 from tickgate.server.ws import Connection, serve_websocket
 from tickgate.streaming.accounts import Renderer
 from tickgate.streaming.backlog import chunked_frames, frame_budget
-from tickgate.trading import wire
 from tickgate.trading.engine import TradingEngine
 from tickgate.trading.events import (
     OrderAccepted,
@@ -179,7 +179,7 @@ def day_order_frames(trading: TradingEngine, account: str, *, max_bytes: int) ->
 def render_pnl(account: str, event: PnlChanged) -> bytes:
     """`{"pnl":{"ACCT.Core":{rowType,dpl,nl,upl,el,uel,mv}},"topic":"realtime-account-data+ACCT"}`."""
     return legacy.encode_topic_payload(
-        f"{legacy.ACCOUNT}+{account}", {"pnl": {f"{account}.Core": wire.pnl_row(event)}}
+        f"{legacy.ACCOUNT}+{account}", {"pnl": {f"{account}.Core": account_shapes.pnl_row(event)}}
     )
 
 

@@ -18,6 +18,7 @@ from tickgate.errors import RequestError
 from tickgate.model.instruments import Instrument
 from tickgate.model.orders import Order
 from tickgate.model.ticks import Quote
+from tickgate.protocol.rest.orders import acknowledgement
 from tickgate.protocol.rest_values import shown
 from tickgate.trading import lifecycle
 from tickgate.trading.commands import InstrumentLookup, ModifyOrder, PlaceOrder
@@ -50,19 +51,6 @@ class Placement:
 class _Parked:
     account: str
     items: list[Item]
-
-
-def _ack(order: Order) -> dict[str, Any]:
-    ack: dict[str, Any] = {
-        "order_id": str(order.order_id),
-        "order_status": order.status.value,
-        "encrypt_message": "1",
-    }
-    if order.c_oid is not None:
-        ack["local_order_id"] = order.c_oid
-    if order.parent_id is not None:
-        ack["parent_order_id"] = str(order.parent_id)
-    return ack
 
 
 class PlacementDesk(ABC):
@@ -296,7 +284,7 @@ class PlacementDesk(ABC):
             orders.append(check_domain(order))
         self._commit([OrderAccepted(o) for o in orders])
         self._match_new([Placement(o) for o in orders])
-        return [_ack(self.state.orders[o.order_id]) for o in orders]
+        return [acknowledgement(self.state.orders[o.order_id]) for o in orders]
 
     def _parent_id(self, account: str, ref: str | None, batch: dict[str, int]) -> int | None:
         if ref is None:
@@ -351,7 +339,7 @@ class PlacementDesk(ABC):
         )
         self._commit([OrderUpdated(updated)])
         self._match_new([Placement(updated)])
-        return [_ack(self.state.orders[order_id])]
+        return [acknowledgement(self.state.orders[order_id])]
 
     def cancel(self, account: str, order_id: int) -> dict[str, Any]:
         """Cancel one working order, or all of the account's with `order_id == -1`.

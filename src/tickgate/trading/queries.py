@@ -16,7 +16,8 @@ from tickgate.clock import Clock
 from tickgate.errors import NotFoundError
 from tickgate.model.instruments import Instrument
 from tickgate.model.orders import Fill, Order, OrderStatus
-from tickgate.trading import wire
+from tickgate.protocol.rest import accounts as account_shapes
+from tickgate.protocol.rest import orders as order_shapes
 from tickgate.trading.events import PnlChanged
 from tickgate.trading.portfolio import Portfolio
 from tickgate.trading.state import TradingState
@@ -68,7 +69,7 @@ class AccountViews(ABC):
 
     def order_rows(self, orders: Iterable[Order]) -> list[dict[str, Any]]:
         """Wire rows of `orders` (for the account stream's first frame and updates)."""
-        return [wire.order_row(o, self.instrument(o.conid)) for o in orders]
+        return [order_shapes.order_row(o, self.instrument(o.conid)) for o in orders]
 
     def orders(self, filters: Iterable[str] = (), *, account: str | None = None) -> dict[str, Any]:
         """`GET /iserver/account/orders`: the current day's orders, newest first when
@@ -88,7 +89,7 @@ class AccountViews(ABC):
         order = self.state.orders.get(order_id) or self._stored_order(order_id)
         if order is None:
             raise NotFoundError(f"OrderID {order_id} doesn't exist")
-        return wire.order_status(order, self.instrument(order.conid))
+        return order_shapes.order_status(order, self.instrument(order.conid))
 
     def fills_since(self, since_ns: int, account: str | None = None) -> list[Fill]:
         """Executions at or after `since_ns` (optionally of one account), oldest first: the
@@ -104,7 +105,7 @@ class AccountViews(ABC):
         """`GET /iserver/account/trades`: executions of the last `days` days (1–7), newest first."""
         days = min(max(days, 1), 7)
         fills = self.fills_since(self.clock.now_ns() - days * _NS_PER_DAY, account)
-        return [wire.trade_row(f, self.instrument(f.conid)) for f in reversed(fills)]
+        return [order_shapes.trade_row(f, self.instrument(f.conid)) for f in reversed(fills)]
 
     def pnl_event(self, account: str) -> PnlChanged:
         """The account's current P&L figures. Raises NotFoundError for an unknown account."""
@@ -116,7 +117,9 @@ class AccountViews(ABC):
 
     def pnl(self) -> dict[str, Any]:
         """`GET /iserver/account/pnl/partitioned`: `{"upnl": {"<acct>.Core": row}}`."""
-        rows = {f"{a}.Core": wire.pnl_row(self.pnl_event(a)) for a in self.state.portfolios}
+        rows = {
+            f"{a}.Core": account_shapes.pnl_row(self.pnl_event(a)) for a in self.state.portfolios
+        }
         return {"upnl": rows}
 
     def positions(self, account: str, page: int = 0) -> list[dict[str, Any]]:
@@ -125,22 +128,22 @@ class AccountViews(ABC):
         held = sorted((p for p in portfolio.positions.values() if p.quantity != 0),
                       key=lambda p: p.conid)  # fmt: skip
         chunk = held[page * PAGE_SIZE : (page + 1) * PAGE_SIZE] if page >= 0 else []
-        return [wire.position_row(account, p, self.instrument(p.conid)) for p in chunk]
+        return [account_shapes.position_row(account, p, self.instrument(p.conid)) for p in chunk]
 
     def position(self, account: str, conid: int) -> list[dict[str, Any]]:
         """`GET /portfolio/{acct}/position/{conid}`: a one-element list, or [] when flat."""
         position = self.portfolio_of(account).positions.get(conid)
         if position is None or position.quantity == 0:
             return []
-        return [wire.position_row(account, position, self.instrument(conid))]
+        return [account_shapes.position_row(account, position, self.instrument(conid))]
 
     def summary(self, account: str) -> dict[str, Any]:
         """`GET /portfolio/{acct}/summary`."""
-        return wire.summary(self.portfolio_of(account), self.clock.now_ns())
+        return account_shapes.summary(self.portfolio_of(account), self.clock.now_ns())
 
     def ledger(self, account: str) -> dict[str, Any]:
         """`GET /portfolio/{acct}/ledger`."""
-        return wire.ledger(self.portfolio_of(account), self.clock.now_ns())
+        return account_shapes.ledger(self.portfolio_of(account), self.clock.now_ns())
 
     def accounts(self) -> list[str]:
         """Configured account ids, in configuration order."""

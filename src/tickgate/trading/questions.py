@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 from tickgate.errors import RequestError
 from tickgate.model.instruments import Instrument
 from tickgate.model.orders import OrderType
+from tickgate.protocol.rest.orders import question
 from tickgate.protocol.rest_values import shown
 from tickgate.trading.commands import PlaceOrder
 from tickgate.trading.errors import OrderNotConfirmed, QuestionExpired, UnknownQuestion
@@ -131,14 +132,7 @@ class QuestionBook(Generic[T]):
         reply_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         self._pending[reply_id] = _Pending(payload, questions)
         first = questions[0]
-        return [
-            {
-                "id": reply_id,
-                "message": [first.text],
-                "isSuppressed": False,
-                "messageIds": [first.message_id],
-            }
-        ]
+        return question(reply_id, first.message_id, first.text)
 
     def interrupt(self) -> None:
         """Another request came in: every pending reply id becomes stale."""
