@@ -11,7 +11,7 @@ from tickgate.server.errors import http_answer
 from tickgate.trading.errors import IllegalTransition
 from tickgate.trading.orders import TRANSITIONS, next_status
 from tickgate.trading.orders import (
-    OrderEvent as E,
+    OrderTrigger as E,
 )
 
 # The expected table, written out independently of the module so that a change there fails here.

@@ -16,7 +16,7 @@ Commands come from `PlacementDesk`, wire-shaped reads from `AccountViews`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
@@ -46,7 +46,7 @@ from tickgate.trading.matching import (
     reachable_limits,
 )
 from tickgate.trading.placement import Placement, PlacementDesk
-from tickgate.trading.portfolio import Portfolio, Position
+from tickgate.trading.portfolio import Portfolio
 from tickgate.trading.queries import AccountViews
 from tickgate.trading.state import TradingState
 from tickgate.trading.store import EventStore
@@ -423,10 +423,6 @@ class TradingEngine(PlacementDesk, AccountViews):
         live = lifecycle.trigger_for_close(order, now)
         self._commit([OrderUpdated(live), self._fill_event(live, quantity, close)])
         self._after_fill(order_id)
-
-    def positions_of(self, account: str) -> Mapping[int, Position]:
-        """The account's positions by conid. Raises NotFoundError for an unknown account."""
-        return dict(self.portfolio_of(account).positions)
 
     # ---- what the hot state set aside ------------------------------------------------------
 

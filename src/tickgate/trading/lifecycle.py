@@ -15,15 +15,15 @@ from tickgate.trading.commands import PlaceOrder
 from tickgate.trading.commissions import CommissionSchedule
 from tickgate.trading.events import OrderFilled, OrderUpdated, StoredEvent
 from tickgate.trading.matching import MatchResult
-from tickgate.trading.orders import OrderEvent, next_status
+from tickgate.trading.orders import OrderTrigger, next_status
 
 
-def step(order: Order, event: OrderEvent, now_ns: int, **changes: Any) -> Order:
-    """`order` after `event` at `now_ns`, with `changes` applied.
+def step(order: Order, trigger: OrderTrigger, now_ns: int, **changes: Any) -> Order:
+    """`order` after `trigger` at `now_ns`, with `changes` applied.
 
-    Raises IllegalTransition when the transition table refuses the event.
+    Raises IllegalTransition when the transition table refuses `trigger`.
     """
-    status = next_status(order.order_id, order.status, event)
+    status = next_status(order.order_id, order.status, trigger)
     return dataclasses.replace(order, status=status, updated_ns=now_ns, **changes)
 
 
@@ -59,14 +59,14 @@ def new_order(
         trailing_amount=request.trailing_amount,
         outside_rth=request.outside_rth,
     )
-    pending = step(draft, OrderEvent.SUBMIT, now_ns)
+    pending = step(draft, OrderTrigger.SUBMIT, now_ns)
     held = (
         request.order_type.is_stop
         or request.order_type.at_close
         or request.tif is TimeInForce.OPG
         or parent_id is not None
     )
-    return step(pending, OrderEvent.HOLD if held else OrderEvent.ACCEPT, now_ns)
+    return step(pending, OrderTrigger.HOLD if held else OrderTrigger.ACCEPT, now_ns)
 
 
 def fill(
@@ -88,7 +88,7 @@ def fill(
     """
     filled = order.filled_quantity + quantity
     paid = (order.avg_price or Decimal(0)) * order.filled_quantity + price * quantity
-    event = OrderEvent.FILL if filled == order.quantity else OrderEvent.PARTIAL_FILL
+    event = OrderTrigger.FILL if filled == order.quantity else OrderTrigger.PARTIAL_FILL
     after = step(
         order,
         event,
@@ -119,11 +119,11 @@ def stop_update(order: Order, result: MatchResult, now_ns: int) -> Order | None:
     if newly and order.order_type.is_stop:
         if order.status is OrderStatus.PRE_SUBMITTED:
             return step(
-                order, OrderEvent.TRIGGER, now_ns, triggered=True, aux_price=result.stop_price
+                order, OrderTrigger.TRIGGER, now_ns, triggered=True, aux_price=result.stop_price
             )
-        return step(order, OrderEvent.MODIFY, now_ns, triggered=True, aux_price=result.stop_price)
+        return step(order, OrderTrigger.MODIFY, now_ns, triggered=True, aux_price=result.stop_price)
     if result.stop_price != order.aux_price:
-        return step(order, OrderEvent.MODIFY, now_ns, aux_price=result.stop_price)
+        return step(order, OrderTrigger.MODIFY, now_ns, aux_price=result.stop_price)
     return None
 
 
@@ -134,21 +134,21 @@ def activate(child: Order, now_ns: int) -> OrderUpdated | None:
         return None
     if child.status is not OrderStatus.PRE_SUBMITTED:
         return None
-    return OrderUpdated(step(child, OrderEvent.TRIGGER, now_ns))
+    return OrderUpdated(step(child, OrderTrigger.TRIGGER, now_ns))
 
 
 def expire(order: Order, now_ns: int) -> StoredEvent:
     """The event of the system cancelling a working order (IOC rest, DAY close, OCA, parent)."""
-    return OrderUpdated(step(order, OrderEvent.EXPIRE, now_ns))
+    return OrderUpdated(step(order, OrderTrigger.EXPIRE, now_ns))
 
 
 def trigger_at_open(order: Order, now_ns: int) -> Order:
     """An OPG order (MKT or LMT) made live for the opening auction."""
-    return step(order, OrderEvent.TRIGGER, now_ns, triggered=True)
+    return step(order, OrderTrigger.TRIGGER, now_ns, triggered=True)
 
 
 def trigger_for_close(order: Order, now_ns: int) -> Order:
     """An at-close order made live for the closing auction."""
     if order.status is OrderStatus.PRE_SUBMITTED:
-        return step(order, OrderEvent.TRIGGER, now_ns, triggered=True)
+        return step(order, OrderTrigger.TRIGGER, now_ns, triggered=True)
     return order

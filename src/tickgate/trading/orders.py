@@ -14,8 +14,9 @@ from tickgate.model.orders import OrderStatus
 from tickgate.trading.errors import IllegalTransition
 
 
-class OrderEvent(StrEnum):
-    """What can happen to an order."""
+class OrderTrigger(StrEnum):
+    """What can move an order along the table: the input of a transition (the engine's
+    stored and published events are `trading.events`)."""
 
     SUBMIT = "submit"  # handed to the engine after validation
     ACCEPT = "accept"  # live and matchable
@@ -33,50 +34,50 @@ class OrderEvent(StrEnum):
 
 
 _S = OrderStatus
-_E = OrderEvent
+_T = OrderTrigger
 
-TRANSITIONS: dict[tuple[OrderStatus, OrderEvent], OrderStatus] = {
-    (_S.INACTIVE, _E.SUBMIT): _S.PENDING_SUBMIT,
-    (_S.PENDING_SUBMIT, _E.ACCEPT): _S.SUBMITTED,
-    (_S.PENDING_SUBMIT, _E.HOLD): _S.PRE_SUBMITTED,
-    (_S.PENDING_SUBMIT, _E.REJECT): _S.INACTIVE,
-    (_S.PENDING_SUBMIT, _E.REQUEST_CANCEL): _S.PENDING_CANCEL,
-    (_S.PRE_SUBMITTED, _E.TRIGGER): _S.SUBMITTED,
-    (_S.PRE_SUBMITTED, _E.MODIFY): _S.PRE_SUBMITTED,
-    (_S.PRE_SUBMITTED, _E.REQUEST_CANCEL): _S.PENDING_CANCEL,
-    (_S.PRE_SUBMITTED, _E.EXPIRE): _S.CANCELLED,
-    (_S.PRE_SUBMITTED, _E.WARN): _S.WARN_STATE,
-    (_S.SUBMITTED, _E.MODIFY): _S.SUBMITTED,
-    (_S.SUBMITTED, _E.PARTIAL_FILL): _S.SUBMITTED,
-    (_S.SUBMITTED, _E.FILL): _S.FILLED,
-    (_S.SUBMITTED, _E.REQUEST_CANCEL): _S.PENDING_CANCEL,
-    (_S.SUBMITTED, _E.EXPIRE): _S.CANCELLED,
-    (_S.SUBMITTED, _E.WARN): _S.WARN_STATE,
-    (_S.WARN_STATE, _E.CLEAR_WARNING): _S.SUBMITTED,
-    (_S.WARN_STATE, _E.REQUEST_CANCEL): _S.PENDING_CANCEL,
-    (_S.WARN_STATE, _E.EXPIRE): _S.CANCELLED,
+TRANSITIONS: dict[tuple[OrderStatus, OrderTrigger], OrderStatus] = {
+    (_S.INACTIVE, _T.SUBMIT): _S.PENDING_SUBMIT,
+    (_S.PENDING_SUBMIT, _T.ACCEPT): _S.SUBMITTED,
+    (_S.PENDING_SUBMIT, _T.HOLD): _S.PRE_SUBMITTED,
+    (_S.PENDING_SUBMIT, _T.REJECT): _S.INACTIVE,
+    (_S.PENDING_SUBMIT, _T.REQUEST_CANCEL): _S.PENDING_CANCEL,
+    (_S.PRE_SUBMITTED, _T.TRIGGER): _S.SUBMITTED,
+    (_S.PRE_SUBMITTED, _T.MODIFY): _S.PRE_SUBMITTED,
+    (_S.PRE_SUBMITTED, _T.REQUEST_CANCEL): _S.PENDING_CANCEL,
+    (_S.PRE_SUBMITTED, _T.EXPIRE): _S.CANCELLED,
+    (_S.PRE_SUBMITTED, _T.WARN): _S.WARN_STATE,
+    (_S.SUBMITTED, _T.MODIFY): _S.SUBMITTED,
+    (_S.SUBMITTED, _T.PARTIAL_FILL): _S.SUBMITTED,
+    (_S.SUBMITTED, _T.FILL): _S.FILLED,
+    (_S.SUBMITTED, _T.REQUEST_CANCEL): _S.PENDING_CANCEL,
+    (_S.SUBMITTED, _T.EXPIRE): _S.CANCELLED,
+    (_S.SUBMITTED, _T.WARN): _S.WARN_STATE,
+    (_S.WARN_STATE, _T.CLEAR_WARNING): _S.SUBMITTED,
+    (_S.WARN_STATE, _T.REQUEST_CANCEL): _S.PENDING_CANCEL,
+    (_S.WARN_STATE, _T.EXPIRE): _S.CANCELLED,
     # A fill can overtake a cancel request on a real venue; the order stays pending cancel.
-    (_S.PENDING_CANCEL, _E.PARTIAL_FILL): _S.PENDING_CANCEL,
-    (_S.PENDING_CANCEL, _E.FILL): _S.FILLED,
-    (_S.PENDING_CANCEL, _E.CONFIRM_CANCEL): _S.CANCELLED,
+    (_S.PENDING_CANCEL, _T.PARTIAL_FILL): _S.PENDING_CANCEL,
+    (_S.PENDING_CANCEL, _T.FILL): _S.FILLED,
+    (_S.PENDING_CANCEL, _T.CONFIRM_CANCEL): _S.CANCELLED,
 }
 
-_VERBS: dict[OrderEvent, str] = {
-    _E.MODIFY: "modified",
-    _E.REQUEST_CANCEL: "cancelled",
-    _E.CONFIRM_CANCEL: "cancelled",
-    _E.EXPIRE: "expired",
+_VERBS: dict[OrderTrigger, str] = {
+    _T.MODIFY: "modified",
+    _T.REQUEST_CANCEL: "cancelled",
+    _T.CONFIRM_CANCEL: "cancelled",
+    _T.EXPIRE: "expired",
 }
 
 
-def next_status(order_id: int, state: OrderStatus, event: OrderEvent) -> OrderStatus:
-    """The status an order in `state` moves to on `event`.
+def next_status(order_id: int, state: OrderStatus, trigger: OrderTrigger) -> OrderStatus:
+    """The status an order in `state` moves to on `trigger`.
 
     Raises IllegalTransition when the table has no such transition.
     """
     try:
-        return TRANSITIONS[(state, event)]
+        return TRANSITIONS[(state, trigger)]
     except KeyError:
-        verb = _VERBS.get(event, f"moved by '{event.value}'")
+        verb = _VERBS.get(trigger, f"moved by '{trigger.value}'")
         message = f"Order {order_id} cannot be {verb}: it is {state.value}"
-        raise IllegalTransition(message, order_id=order_id, state=state, trigger=event) from None
+        raise IllegalTransition(message, order_id=order_id, state=state, trigger=trigger) from None

@@ -26,7 +26,7 @@ from tickgate.trading.errors import OrderRejected
 from tickgate.trading.events import OrderAccepted, OrderUpdated, StoredEvent
 from tickgate.trading.matching import match
 from tickgate.trading.order_domain import check_domain
-from tickgate.trading.orders import OrderEvent
+from tickgate.trading.orders import OrderTrigger
 from tickgate.trading.portfolio import Portfolio, initial_margin_rate
 from tickgate.trading.preview import Estimate, Preview, preview
 from tickgate.trading.questions import Question, QuestionBook, questions_for
@@ -315,7 +315,7 @@ class PlacementDesk(ABC):
         self._replies.interrupt()
         order = self._own_order(account, order_id)
         if not order.is_working:  # the specific error for a Filled or Cancelled order
-            lifecycle.step(order, OrderEvent.MODIFY, self.clock.now_ns())
+            lifecycle.step(order, OrderTrigger.MODIFY, self.clock.now_ns())
         return order
 
     def modify(self, account: str, change: ModifyOrder) -> list[dict[str, Any]]:
@@ -335,7 +335,7 @@ class PlacementDesk(ABC):
             )  # fmt: skip
             self._check_buying_power(account, [(extra, instrument)])
         updated = check_domain(
-            lifecycle.step(order, OrderEvent.MODIFY, self.clock.now_ns(), **fields)
+            lifecycle.step(order, OrderTrigger.MODIFY, self.clock.now_ns(), **fields)
         )
         self._commit([OrderUpdated(updated)])
         self._match_new([Placement(updated)])
@@ -362,9 +362,9 @@ class PlacementDesk(ABC):
 
     def _cancel_one(self, order: Order) -> None:
         if not order.is_working:
-            lifecycle.step(order, OrderEvent.REQUEST_CANCEL, 0)  # raises the specific error
+            lifecycle.step(order, OrderTrigger.REQUEST_CANCEL, 0)  # raises the specific error
         now = self.clock.now_ns()
-        pending = lifecycle.step(order, OrderEvent.REQUEST_CANCEL, now)
-        done = lifecycle.step(pending, OrderEvent.CONFIRM_CANCEL, now)
+        pending = lifecycle.step(order, OrderTrigger.REQUEST_CANCEL, now)
+        done = lifecycle.step(pending, OrderTrigger.CONFIRM_CANCEL, now)
         children = [lifecycle.expire(c, now) for c in self.state.children(order.order_id)]
         self._commit([OrderUpdated(pending), OrderUpdated(done), *children])
