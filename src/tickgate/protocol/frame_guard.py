@@ -4,7 +4,7 @@ The WebSocket library reassembles client messages; this guard only follows the f
 the raw byte stream, in step with it, and says when the stream breaks a rule the library does
 not enforce on a server, or enforces with a limit fixed at the upgrade:
 
-- every client frame must be masked (§5.1): an unmasked one is a protocol error (1002);
+- every client frame must be masked (RFC 6455 §5.1): an unmasked one is a protocol error (1002);
 - a data message (all its fragments together) may carry at most `max_message_bytes`, a limit
   that can change while the connection lives (small until the client is trusted). The length
   is known from the header, so the violation is seen before any of the payload is held (1009).
