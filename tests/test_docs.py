@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import urllib.error
+import urllib.request
 from pathlib import Path
+from typing import Any
 
+from tickgate.clock import FakeClock
 from tickgate.protocol.fields import FIELD_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,3 +73,95 @@ def test_every_known_field_id_is_in_the_field_table() -> None:
     assert documented == set(FIELD_NAMES)
     for fid, name in FIELD_NAMES.items():
         assert f"| {fid} | {name} |" in table
+
+
+# --- docs/rest-examples.md: every answer shown is the one a gateway gives ---------------------
+
+EXAMPLE = re.compile(
+    r"```http(?P<gateway> replay)?\n(?P<request>.*?)\n```\n\n```json (?P<status>\d{3})\n"
+    r"(?P<answer>.*?)\n```",
+    re.DOTALL,
+)
+#: Path ids that stand for the latest reply id / order id the gateway answered.
+PATH_IDS = re.compile(
+    r"(?<=/reply/)[^/?\s]+|(?<=/order/status/)[^/?\s]+|(?<=/order/)(?!status/|whatif)[^/?\s]+"
+)
+#: Random session ids: the only answers that differ from one gateway to the next.
+SESSION_IDS = re.compile(r"\b[0-9a-f]{32}\b|\b[0-9a-f]{8}\.[0-9a-f]{8}\b")
+#: The wall clock of the documented gateway: Wednesday 2026-01-14, 10:00 in New York.
+EXAMPLES_EPOCH_NS = 1_768_402_800_000_000_000
+
+
+def _answered(server: Any, request: str, ids: dict[str, str]) -> tuple[str, int, Any]:
+    """Send one documented request; (the request as sent, status, JSON answer)."""
+    line, _, body = request.partition("\n")
+    method, path = line.split(" ", 1)
+
+    path = PATH_IDS.sub(
+        lambda m: ids["reply" if path[: m.start()].endswith("/reply/") else "order"], path
+    )
+    call = urllib.request.Request(
+        server.base_url + path,
+        body.encode() if body else None,
+        {"Content-Type": "application/json"},
+        method=method,
+    )
+    try:
+        with urllib.request.urlopen(call, timeout=30) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+        exc.close()
+    answer = json.loads(raw)
+    first = answer[0] if isinstance(answer, list) and answer else answer
+    if isinstance(first, dict):
+        if "messageIds" in first:  # a question: its id is what /iserver/reply/ takes
+            ids["reply"] = str(first["id"])
+        if "order_id" in first:
+            ids["order"] = str(first["order_id"])
+    return f"{method} {path}" + (f"\n{body}" if body else ""), status, answer
+
+
+def replayed(gateways: dict[str, Any], text: str, *, drop: str = "") -> str:
+    """`text` with each example's request and answer as the gateways answer them now: the
+    default one (`""`), or the one the block names (```` ```http replay ````). `drop` is
+    removed from the answers (a temporary directory)."""
+    ids = {"reply": "", "order": ""}
+    out, end = [], 0
+    for match in EXAMPLE.finditer(text):
+        name = (match["gateway"] or "").strip()
+        request, status, answer = _answered(gateways[name], match["request"], ids)
+        shown = json.dumps(answer, indent=2, ensure_ascii=False)
+        shown = shown.replace(drop, "") if drop else shown
+        block = f"```http{match['gateway'] or ''}\n{request}\n```\n\n```json {status}\n{shown}\n```"
+        out += [text[end : match.start()], block]
+        end = match.end()
+    return "".join([*out, text[end:]])
+
+
+#: What moves with the wall clock while a replay plays: where it stands and how many ticks.
+REPLAY_PROGRESS = re.compile(r'"(position|replayTime)(Ns)?": ("[^"]*"|\d+)|"ticks": \d+')
+
+
+def check_examples(
+    path: Path, gateways: dict[str, Any], *, drop: str = "", moving: re.Pattern[str] | None = None
+) -> None:
+    """Replay the examples of `path`; rewrite them with TICKGATE_WRITE_DOCS=1, else compare
+    (session ids, and what `moving` matches, aside)."""
+    text = path.read_text(encoding="utf-8")
+    live = replayed(gateways, text, drop=drop)
+    if os.environ.get("TICKGATE_WRITE_DOCS") == "1":
+        path.write_text(live, encoding="utf-8")
+
+    def steady(document: str) -> str:
+        document = SESSION_IDS.sub("SESSION", document)
+        return moving.sub(lambda m: m.group().split(":")[0], document) if moving else document
+
+    assert steady(live) == steady(text)
+
+
+def test_the_rest_examples_are_what_a_gateway_answers(tickgate_server_factory: Any) -> None:
+    server = tickgate_server_factory(seed=42, clock=FakeClock(EXAMPLES_EPOCH_NS))
+    path = DOCS / "rest-examples.md"
+    assert len(EXAMPLE.findall(path.read_text(encoding="utf-8"))) >= 15
+    check_examples(path, {"": server})
