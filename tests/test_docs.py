@@ -10,6 +10,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from tests.sources.replay_files import START_NS, quotes, write_recording
+
 from tickgate.clock import FakeClock
 from tickgate.protocol.fields import FIELD_NAMES
 
@@ -165,3 +167,45 @@ def test_the_rest_examples_are_what_a_gateway_answers(tickgate_server_factory: A
     path = DOCS / "rest-examples.md"
     assert len(EXAMPLE.findall(path.read_text(encoding="utf-8"))) >= 15
     check_examples(path, {"": server})
+
+
+# --- docs/control.md: every /tickgate/ route, with real answers -------------------------------
+
+
+def control_routes(server: Any) -> set[str]:
+    """`METHOD /tickgate/...` of every control route the running gateway registered."""
+    app = server.running.runner.app
+    return {
+        f"{route.method} {route.resource.canonical}"
+        for route in app.router.routes()
+        if route.resource is not None
+        and route.resource.canonical.startswith("/tickgate/")
+        and route.method != "HEAD"
+    }
+
+
+def test_every_control_route_is_documented(tickgate_server_factory: Any) -> None:
+    routes = control_routes(tickgate_server_factory())
+    assert "POST /tickgate/market/{conid}/halt" in routes  # the table is the real one
+    text = (DOCS / "control.md").read_text(encoding="utf-8")
+    table = text[: text.index("\n## ")]
+    documented = set()
+    for method_list, path in re.findall(r"^\| `([A-Z /`,]+?) (/tickgate/[^`]*)`", table, re.M):
+        documented |= {f"{method} {path}" for method in re.findall(r"GET|POST|DELETE", method_list)}
+    for extra_method, extra_path in re.findall(r", `(GET|POST|DELETE) (/tickgate/[^`]*)`", table):
+        documented.add(f"{extra_method} {extra_path}")
+    assert routes - documented == set(), "routes the gateway has and control.md does not list"
+    assert documented - routes == set(), "routes control.md lists and the gateway does not have"
+
+
+def test_the_control_examples_are_what_a_gateway_answers(
+    tickgate_server_factory: Any, tmp_path: Path
+) -> None:
+    recording = write_recording(tmp_path / "aapl.tgr", quotes(40))
+    gateways = {
+        "": tickgate_server_factory(seed=42, clock=FakeClock(EXAMPLES_EPOCH_NS)),
+        "replay": tickgate_server_factory(
+            source="replay", replay=(recording,), replay_speed="0.1", clock=FakeClock(START_NS)
+        ),
+    }
+    check_examples(DOCS / "control.md", gateways, drop=f"{tmp_path}/", moving=REPLAY_PROGRESS)
