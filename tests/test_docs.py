@@ -10,9 +10,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 from tests.sources.replay_files import START_NS, quotes, write_recording
 
 from tickgate.clock import FakeClock
+from tickgate.errors import CatalogueError
+from tickgate.market.catalogue.files import load_instruments
 from tickgate.protocol.fields import FIELD_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -209,3 +212,49 @@ def test_the_control_examples_are_what_a_gateway_answers(
         ),
     }
     check_examples(DOCS / "control.md", gateways, drop=f"{tmp_path}/", moving=REPLAY_PROGRESS)
+
+
+# --- docs/catalogue.md: the examples load, agree, and a gateway serves them ------------------
+
+CATALOGUE_EXAMPLE = re.compile(
+    r"```(csv|json|toml|text) (catalogue|refused)\n(.*?)\n```", re.DOTALL
+)
+
+
+def catalogue_examples() -> dict[tuple[str, str], str]:
+    """(format, role) -> text of the catalogue doc's examples."""
+    text = (DOCS / "catalogue.md").read_text(encoding="utf-8")
+    return {(m[1], m[2]): m[3] + "\n" for m in CATALOGUE_EXAMPLE.finditer(text)}
+
+
+def test_the_three_catalogue_formats_describe_the_same_instruments(tmp_path: Path) -> None:
+    examples = catalogue_examples()
+    loaded = {}
+    for fmt in ("csv", "json", "toml"):
+        path = tmp_path / f"extra.{fmt}"
+        path.write_text(examples[(fmt, "catalogue")], encoding="utf-8")
+        loaded[fmt] = load_instruments(path)
+    assert [i.conid for i in loaded["csv"]] == [90000001, 90000002, 90000003]
+    assert loaded["csv"] == loaded["json"] == loaded["toml"]
+
+
+def test_the_documented_refusal_is_the_one_given(tmp_path: Path) -> None:
+    examples = catalogue_examples()
+    path = tmp_path / "extra.csv"
+    path.write_text(examples[("csv", "refused")], encoding="utf-8")
+    with pytest.raises(CatalogueError) as caught:
+        load_instruments(path)
+    assert str(caught.value) == f"{tmp_path}/{examples[('text', 'refused')].strip()}"
+
+
+def test_a_gateway_serves_the_documented_catalogue(
+    tickgate_server_factory: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "extra.toml"
+    path.write_text(catalogue_examples()[("toml", "catalogue")], encoding="utf-8")
+    server = tickgate_server_factory(catalogue=path)
+    definitions = server.request("GET", "/v1/api/trsrv/secdef?conids=90000001,90000003")
+    by_conid = {entry["conid"]: entry for entry in definitions["secdef"]}
+    assert by_conid[90000001]["ticker"] == "ACME"
+    assert by_conid[90000003]["assetClass"] == "OPT"
+    assert server.conid("AAPL") == 265598  # extended, not replaced
