@@ -80,6 +80,12 @@ def test_every_known_field_id_is_in_the_field_table() -> None:
         assert f"| {fid} | {name} |" in table
 
 
+def test_the_readme_links_every_doc() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for doc in sorted(DOCS.glob("*.md")):
+        assert f"(docs/{doc.name})" in readme, doc.name
+
+
 # --- docs/rest-examples.md: every answer shown is the one a gateway gives ---------------------
 
 EXAMPLE = re.compile(
