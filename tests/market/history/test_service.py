@@ -16,6 +16,7 @@ from tickgate.market.calendar import US_EQUITY
 from tickgate.market.history.service import HistoryService, parse_start_time
 from tickgate.model.instruments import Instrument
 from tickgate.protocol import fields as F
+from tickgate.server.errors import http_answer
 
 AAPL = stock()
 
@@ -202,7 +203,7 @@ def test_no_more_than_1000_points() -> None:
     history = service()
     with pytest.raises(RequestError, match="gives 1440 bars, more than the 1000 allowed") as raised:
         history.bars(EURUSD.conid, period="1d", bar="1min", start_time="20260113-22:00:00")
-    assert raised.value.status == 400
+    assert http_answer(raised.value)[0] == 400  # the HTTP boundary answers it with a 400
     assert (
         len(history.bars(EURUSD.conid, period="1d", bar="2min", start_time="20260113-22:00:00"))
         == 720  # FX trades 24 hours from 17:00 New York time
