@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import signal
+import sqlite3
 import stat
+import subprocess
+import sys
 import textwrap
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from tests.trading.children import start_child
 from tests.trading.quotes import grid_quote
 
@@ -17,9 +22,22 @@ from tickgate.model.instruments import Instrument, SecType
 from tickgate.model.orders import OrderStatus
 from tickgate.model.ticks import Quote
 from tickgate.server import rest_commands as commands
-from tickgate.stores.sqlite import SqliteEventStore
+from tickgate.stores.sqlite import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SchemaVersionError,
+    SqliteEventStore,
+    StoreMigrationError,
+    _columns,
+)
 from tickgate.trading.engine import TradingEngine
-from tickgate.trading.events import SessionClosed
+from tickgate.trading.events import (
+    OrderFilled,
+    OrderUpdated,
+    SessionClosed,
+    StoredEvent,
+    encode,
+)
 from tickgate.trading.store import MemoryEventStore
 
 D = Decimal
@@ -146,3 +164,141 @@ def test_an_existing_store_readable_by_others_is_tightened(tmp_path: Path) -> No
     path.chmod(0o644)
     SqliteEventStore(path).close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+# -- schema versions and migrations ---------------------------------------------------------
+
+#: The DDL the first tickgate ran (schema 1; it set no user_version).
+V1_SCHEMA = ["CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
+             " payload TEXT NOT NULL)"]  # fmt: skip
+#: The DDL tickgate ran for a new file at schema 2, before migrations were functions.
+V2_SCHEMA = [
+    "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
+    " payload TEXT NOT NULL, order_id INTEGER, ts_ns INTEGER)",
+    "CREATE INDEX events_by_order ON events (order_id, seq)",
+    "CREATE INDEX fills_by_time ON events (ts_ns) WHERE kind = 'OrderFilled'",
+    "CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL,"
+    " payload TEXT NOT NULL)",
+    "PRAGMA user_version = 2",
+]
+
+
+def _events() -> list[StoredEvent]:
+    """A real day's events, made by the engine on a memory store."""
+    quotes = Quotes(grid_quote(AAPL.conid, 99.99, 100.01, 100.0, 7))
+    memory = MemoryEventStore()
+    engine = _engine(memory, quotes)
+    commands.place(
+        engine, "DU1", [{"conid": AAPL.conid, "side": "BUY", "orderType": "MKT", "quantity": 10}]
+    )
+    [resting] = commands.place(engine, "DU1", [{"conid": AAPL.conid, "side": "SELL", "orderType": "LMT",
+                                      "quantity": 3, "price": 101, "tif": "GTC"}])  # fmt: skip
+    engine.cancel("DU1", int(resting["order_id"]))
+    return list(memory.replay())
+
+
+def _old_file(path: Path, schema: list[str], events: list[StoredEvent]) -> None:
+    """A file as an older tickgate left it: its DDL, and its rows as it wrote them."""
+    db = sqlite3.connect(str(path))
+    for statement in schema:
+        db.execute(statement)
+    for event in events:
+        kind, payload = encode(event)
+        if schema is V1_SCHEMA:  # json.dumps, as the first tickgate wrote payloads
+            db.execute("INSERT INTO events (kind, payload) VALUES (?, ?)",
+                       (kind, json.dumps(payload)))  # fmt: skip
+        else:
+            order_id, ts_ns = _columns(event)
+            db.execute("INSERT INTO events (kind, payload, order_id, ts_ns) VALUES (?, ?, ?, ?)",
+                       (kind, json.dumps(payload), order_id, ts_ns))  # fmt: skip
+    db.commit()
+    db.close()
+
+
+def _schema(path: Path) -> tuple[int, list[tuple[str, str]]]:
+    db = sqlite3.connect(str(path))
+    try:
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+        objects = db.execute(
+            "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
+        ).fetchall()
+        columns = [row[1] for row in db.execute("PRAGMA table_info(events)")]
+    finally:
+        db.close()
+    return version, [*objects, *(("column", c) for c in columns)]
+
+
+@pytest.mark.parametrize("schema", [V1_SCHEMA, V2_SCHEMA], ids=["v1", "v2"])
+def test_a_file_of_an_older_tickgate_is_brought_to_the_current_schema(
+    tmp_path: Path, schema: list[str]
+) -> None:
+    events = _events()
+    fresh = tmp_path / "fresh.db"
+    SqliteEventStore(fresh).close()
+    old = tmp_path / "old.db"
+    _old_file(old, schema, events)
+    store = SqliteEventStore(old)
+    try:
+        assert list(store.replay()) == events
+        cancelled = events[-1]
+        assert isinstance(cancelled, OrderUpdated)
+        assert store.order(cancelled.order.order_id) == cancelled.order
+        assert (
+            [f.execution_id for f in store.fills_since(0)]
+            == [e.fill.execution_id for e in events if isinstance(e, OrderFilled)]
+            != []
+        )
+        store.save_checkpoint({"version": 1})  # the upgraded file takes a checkpoint
+    finally:
+        store.close()
+    # Every path ends at the schema a new file gets, whatever version the file started at.
+    assert _schema(old) == _schema(fresh) and _schema(old)[0] == SCHEMA_VERSION
+    assert SCHEMA_VERSION == len(MIGRATIONS) == 2
+
+
+def test_a_failed_upgrade_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    old = tmp_path / "old.db"
+    _old_file(old, V1_SCHEMA, _events())
+    db = sqlite3.connect(str(old))
+    db.execute("INSERT INTO events (kind, payload) VALUES ('OrderAccepted', '{not json')")
+    db.commit()
+    db.close()
+    before = _schema(old)
+    with pytest.raises(
+        StoreMigrationError, match=r"from schema version 1 to 2 .*file is unchanged"
+    ):
+        SqliteEventStore(old)
+    assert _schema(old) == before == (0, [("table", "events"), ("column", "seq"),
+                                          ("column", "kind"), ("column", "payload")])  # fmt: skip
+
+
+def test_a_file_of_a_newer_tickgate_is_refused_untouched(tmp_path: Path) -> None:
+    newer = tmp_path / "newer.db"
+    db = sqlite3.connect(str(newer))
+    db.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, what_v3_keeps BLOB)")
+    db.execute("PRAGMA user_version = 3")
+    db.commit()
+    db.close()
+    newer.chmod(0o600)
+    before = newer.read_bytes()
+    with pytest.raises(SchemaVersionError) as refused:
+        SqliteEventStore(newer)
+    assert str(refused.value).startswith(f"{newer}: trading store schema version 3 is newer")
+    assert "this tickgate's (2)" in str(refused.value)
+    assert newer.read_bytes() == before  # not even switched to WAL mode
+    assert not newer.with_name("newer.db-wal").exists()
+
+
+def test_serve_refuses_a_data_dir_of_a_newer_tickgate_by_name(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    db = sqlite3.connect(str(data / "trading.sqlite3"))
+    db.execute("PRAGMA user_version = 7")
+    db.close()
+    proc = subprocess.run(
+        [sys.executable, "-m", "tickgate", "--port", "0", "--no-tls", "--data-dir", str(data)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "trading store schema version 7 is newer than this tickgate's" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -6,61 +6,97 @@ already survive `kill -9` in WAL mode but may lose the last commits on power los
 are few and small, so the extra fsync is cheap.) Each `append` is one transaction: a batch is
 stored whole or not at all; `commits` counts them.
 
-Schema version 2 (`PRAGMA user_version`): each event row also carries the order id it names and
-its time (the fill's time for executions), indexed, so one order's latest snapshot and the
-executions since a time are found without reading the log; and a one-row `checkpoint` table
-holds the engine's hot state with the last event it covers. A version-1 file (events only) is
-migrated in place, in one transaction, when it is opened; a file of a newer version is refused.
+Schema versions (`PRAGMA user_version`), each reached from the one before by one function of
+`MIGRATIONS`, in order:
+
+1. the log: `events (seq, kind, payload)`. The first tickgate wrote it without setting
+   `user_version`, so a file at 0 that has an `events` table is a version-1 file.
+2. each row also carries the order id it names and its time (the fill's time for executions),
+   indexed, so one order's latest snapshot and the executions since a time are found without
+   reading the log; a one-row `checkpoint` table holds the engine's hot state with the last
+   event it covers.
+
+Opening a file brings it to `SCHEMA_VERSION` in place, all steps in ONE transaction: a step that
+fails leaves the file exactly as it was (`StoreMigrationError`). A file of a newer version is
+refused untouched (`SchemaVersionError`). A new schema is a new function appended to
+`MIGRATIONS`; the existing ones never change, since users' files went through them.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import orjson
 
+from tickgate.errors import TickgateError
 from tickgate.model.orders import Fill, Order
 from tickgate.trading.events import OrderFilled, SessionClosed, StoredEvent, decode, encode
-from tickgate.trading.store import Checkpoint
+from tickgate.trading.store import Checkpoint, StoreClosedError
 
-SCHEMA_VERSION = 2
 
-_EVENTS = """
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    order_id INTEGER,
-    ts_ns INTEGER
+def _to_1_the_log(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            payload TEXT NOT NULL
+        )"""
+    )
+
+
+def _to_2_lookups_and_checkpoint(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE events ADD COLUMN order_id INTEGER")
+    db.execute("ALTER TABLE events ADD COLUMN ts_ns INTEGER")
+    # Rows written before get their order id and time from the JSON payload they already hold.
+    db.execute(
+        """UPDATE events SET
+            order_id = json_extract(payload, '$.order.order_id'),
+            ts_ns = CASE kind
+                WHEN 'OrderFilled' THEN json_extract(payload, '$.fill.ts_ns')
+                WHEN 'SessionClosed' THEN json_extract(payload, '$.ts_ns')
+                ELSE json_extract(payload, '$.order.updated_ns') END"""
+    )
+    db.execute("CREATE INDEX events_by_order ON events (order_id, seq)")
+    db.execute("CREATE INDEX fills_by_time ON events (ts_ns) WHERE kind = 'OrderFilled'")
+    db.execute(
+        """CREATE TABLE checkpoint (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            seq INTEGER NOT NULL,
+            payload TEXT NOT NULL
+        )"""
+    )
+
+
+#: `MIGRATIONS[v]` takes a file of schema version `v` to `v + 1`.
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _to_1_the_log,
+    _to_2_lookups_and_checkpoint,
 )
-"""
-_INDEXES_AND_CHECKPOINT = (
-    "CREATE INDEX IF NOT EXISTS events_by_order ON events (order_id, seq)",
-    "CREATE INDEX IF NOT EXISTS fills_by_time ON events (ts_ns) WHERE kind = 'OrderFilled'",
-    """CREATE TABLE IF NOT EXISTS checkpoint (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        seq INTEGER NOT NULL,
-        payload TEXT NOT NULL
-    )""",
-)
-# Version 1 rows get their order id and time from the JSON payload they already hold.
-_MIGRATE_FROM_1 = (
-    "ALTER TABLE events ADD COLUMN order_id INTEGER",
-    "ALTER TABLE events ADD COLUMN ts_ns INTEGER",
-    """UPDATE events SET
-        order_id = json_extract(payload, '$.order.order_id'),
-        ts_ns = CASE kind
-            WHEN 'OrderFilled' THEN json_extract(payload, '$.fill.ts_ns')
-            WHEN 'SessionClosed' THEN json_extract(payload, '$.ts_ns')
-            ELSE json_extract(payload, '$.order.updated_ns') END""",
-)
+SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class SchemaVersionError(RuntimeError):
+class SchemaVersionError(TickgateError):
     """The file was written by a newer tickgate, whose schema this one does not know."""
+
+
+class StoreMigrationError(TickgateError):
+    """Upgrading an older file failed; the file was left as it was."""
+
+
+def schema_version(db: sqlite3.Connection) -> int:
+    """The schema version of the open file (0 for a new, empty one)."""
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    if (
+        version == 0
+        and db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+        ).fetchone()
+    ):
+        return 1  # written by the first tickgate, which set no user_version
+    return int(version)
 
 
 def _columns(event: StoredEvent) -> tuple[int | None, int]:
@@ -79,46 +115,52 @@ FILE_MODE = 0o600
 class SqliteEventStore:
     """Trading events in a SQLite file; create the parent directory first.
 
-    Raises SchemaVersionError for a file of a newer schema version.
+    Opening upgrades an older file in place (see the module docstring). Raises
+    SchemaVersionError for a file of a newer schema version, StoreMigrationError when an
+    upgrade fails; both leave the file as it was.
     """
 
     def __init__(self, path: str | Path) -> None:
         _make_private(Path(path))
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per batch.
         self._db = sqlite3.connect(str(path), isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._closed = False
         self._db.execute("PRAGMA synchronous=FULL")
         self.commits = 0
-        self._migrate()
+        # Before WAL mode: a file this tickgate refuses must not be changed, not even its header.
+        self._migrate(Path(path))
+        self._db.execute("PRAGMA journal_mode=WAL")
 
-    def _migrate(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+    def _migrate(self, path: Path) -> None:
+        self._db.execute("BEGIN IMMEDIATE")  # no other writer between reading and upgrading
         try:
-            (version,) = self._db.execute("PRAGMA user_version").fetchone()
+            version = schema_version(self._db)
             if version > SCHEMA_VERSION:
                 raise SchemaVersionError(
-                    f"trading store schema version {version} is newer than this tickgate's "
-                    f"({SCHEMA_VERSION}); upgrade tickgate to open it"
+                    f"{path}: trading store schema version {version} is newer than this "
+                    f"tickgate's ({SCHEMA_VERSION}); upgrade tickgate to open it (the file is "
+                    "left untouched)"
                 )
+            for step in range(version, SCHEMA_VERSION):
+                try:
+                    MIGRATIONS[step](self._db)
+                except sqlite3.Error as exc:
+                    raise StoreMigrationError(
+                        f"{path}: could not upgrade the trading store from schema version "
+                        f"{version} to {SCHEMA_VERSION} (step to {step + 1}: {exc}); the file "
+                        "is unchanged"
+                    ) from exc
             if version < SCHEMA_VERSION:
-                existing = self._db.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
-                ).fetchone()
-                if existing is None:
-                    self._db.execute(_EVENTS)
-                else:
-                    for statement in _MIGRATE_FROM_1:
-                        self._db.execute(statement)
-                for statement in _INDEXES_AND_CHECKPOINT:
-                    self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except BaseException:
             self._db.execute("ROLLBACK")
+            self._db.close()
             raise
         self._db.execute("COMMIT")
 
     def append(self, events: Sequence[StoredEvent]) -> None:
         """Store `events` in one durable transaction, in order."""
+        self._check_open()
         rows = []
         for event in events:
             kind, payload = encode(event)
@@ -136,10 +178,12 @@ class SqliteEventStore:
 
     def replay(self) -> Iterator[StoredEvent]:
         """Every stored event, oldest first."""
+        self._check_open()
         return self._events_after(0)
 
     def restore(self) -> tuple[Checkpoint | None, Iterator[StoredEvent]]:
         """The checkpoint and the events stored after it (all of them without a checkpoint)."""
+        self._check_open()
         row = self._db.execute("SELECT seq, payload FROM checkpoint WHERE id = 1").fetchone()
         if row is None:
             return None, self._events_after(0)
@@ -148,6 +192,7 @@ class SqliteEventStore:
 
     def save_checkpoint(self, document: Checkpoint) -> None:
         """Keep `document` as the checkpoint of every event stored so far (one transaction)."""
+        self._check_open()
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.execute(
@@ -162,6 +207,7 @@ class SqliteEventStore:
 
     def order(self, order_id: int) -> Order | None:
         """The latest stored snapshot of `order_id` (one index lookup)."""
+        self._check_open()
         row = self._db.execute(
             "SELECT kind, payload FROM events WHERE order_id = ? ORDER BY seq DESC LIMIT 1",
             (order_id,),
@@ -173,6 +219,7 @@ class SqliteEventStore:
 
     def fills_since(self, ts_ns: int) -> list[Fill]:
         """Stored executions at or after `ts_ns`, in append order (an index range scan)."""
+        self._check_open()
         rows = self._db.execute(
             "SELECT payload FROM events WHERE kind = 'OrderFilled' AND ts_ns >= ? ORDER BY seq",
             (ts_ns,),
@@ -181,8 +228,13 @@ class SqliteEventStore:
         return [e.fill for e in fills if isinstance(e, OrderFilled)]
 
     def close(self) -> None:
-        """Close the database connection."""
+        """Close the database connection; any later call raises StoreClosedError."""
+        self._closed = True
         self._db.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError("the trading store is closed")
 
     def _events_after(self, seq: int) -> Iterator[StoredEvent]:
         cursor = self._db.execute(

@@ -1,8 +1,10 @@
 """The EventStore port, and an in-memory adapter.
 
-Contract every adapter keeps: `append` stores a batch atomically (all or nothing) and returns
-only once the batch is durable to the adapter's standard; `replay` yields every appended event
-in append order. The engine appends before it acknowledges or publishes anything.
+Contract every adapter keeps (`tests/trading/test_store_conformance.py` checks it against each
+one): `append` stores a batch atomically (all or nothing: a batch that cannot be stored leaves
+the store as it was) and returns only once the batch is durable to the adapter's standard;
+`replay` yields every appended event in append order; after `close` every call raises
+`StoreClosedError`. The engine appends before it acknowledges or publishes anything.
 
 Beyond the log, a store keeps one *checkpoint* (a JSON-able document of the engine's hot state,
 covering every event appended before it was saved) so a restart replays only what came after
@@ -21,6 +23,10 @@ from tickgate.model.orders import Fill, Order
 from tickgate.trading.events import OrderFilled, SessionClosed, StoredEvent, decode, encode
 
 Checkpoint = dict[str, Any]
+
+
+class StoreClosedError(RuntimeError):
+    """The store was used after `close`."""
 
 
 class EventStore(Protocol):
@@ -51,7 +57,7 @@ class EventStore(Protocol):
         ...
 
     def close(self) -> None:
-        """Release the store's resources; further use is an error."""
+        """Release the store's resources; any later call raises StoreClosedError."""
         ...
 
 
@@ -69,24 +75,29 @@ class MemoryEventStore:
         self._latest: dict[int, int] = {}
         self._fills: list[tuple[int, int]] = []  # (fill time, row) of every execution
         self.commits = 0
+        self._closed = False
 
     def append(self, events: Sequence[StoredEvent]) -> None:
-        """Keep `events` (encoded) in memory."""
-        for event in events:
-            kind, payload = encode(event)
+        """Keep `events` (encoded) in memory: all of them, or none when one cannot be encoded."""
+        self._check_open()
+        # Encode the whole batch first, so a failure keeps nothing of it (as a transaction).
+        rows = [(kind, orjson.dumps(payload).decode()) for kind, payload in map(encode, events)]
+        for event, row in zip(events, rows, strict=True):
             if isinstance(event, OrderFilled):
                 self._fills.append((event.fill.ts_ns, len(self._rows)))
             if not isinstance(event, SessionClosed):
                 self._latest[event.order.order_id] = len(self._rows)
-            self._rows.append((kind, orjson.dumps(payload).decode()))
+            self._rows.append(row)
         self.commits += 1
 
     def replay(self) -> Iterator[StoredEvent]:
         """Decode the kept events, oldest first."""
+        self._check_open()
         return self._decoded(0)
 
     def restore(self) -> tuple[Checkpoint | None, Iterator[StoredEvent]]:
         """The kept checkpoint and the events after it."""
+        self._check_open()
         if self._checkpoint is None:
             return None, self._decoded(0)
         covered, document = self._checkpoint
@@ -94,10 +105,12 @@ class MemoryEventStore:
 
     def save_checkpoint(self, document: Checkpoint) -> None:
         """Keep `document` as covering every event so far."""
+        self._check_open()
         self._checkpoint = (len(self._rows), orjson.dumps(document).decode())
 
     def order(self, order_id: int) -> Order | None:
         """The latest kept snapshot of `order_id`."""
+        self._check_open()
         row = self._latest.get(order_id)
         if row is None:
             return None
@@ -107,11 +120,17 @@ class MemoryEventStore:
 
     def fills_since(self, ts_ns: int) -> list[Fill]:
         """Kept executions at or after `ts_ns`."""
+        self._check_open()
         fills = [decode(*self._row(row)) for at, row in self._fills if at >= ts_ns]
         return [e.fill for e in fills if isinstance(e, OrderFilled)]
 
     def close(self) -> None:
-        """Nothing to release."""
+        """Forget nothing, but refuse any later call (as the durable stores do)."""
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError("the trading store is closed")
 
     def _row(self, index: int) -> tuple[str, dict[str, Any]]:
         kind, payload = self._rows[index]

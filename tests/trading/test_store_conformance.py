@@ -1,0 +1,213 @@
+"""The `EventStore` port's one conformance suite, run against every adapter.
+
+Each adapter (the in-memory store, the SQLite store, and both behind the server's `ProbedStore`
+wrapper) must keep the contract of `tickgate.trading.store`: batches stored whole or not at all,
+events back in append order, one checkpoint covering what came before it, the latest snapshot
+of an order, executions since a time, refusal after `close`; durable adapters keep all of it
+across a reopen of the same file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from tickgate.model.orders import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
+from tickgate.server.store_probe import ProbedStore
+from tickgate.server.traffic import Buckets
+from tickgate.stores.sqlite import SqliteEventStore
+from tickgate.trading.events import (
+    OrderAccepted,
+    OrderFilled,
+    OrderUpdated,
+    SessionClosed,
+    StoredEvent,
+)
+from tickgate.trading.store import EventStore, MemoryEventStore, StoreClosedError
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """How to open an adapter on a path; `durable` ones open the same data again there."""
+
+    name: str
+    open: Callable[[Path], EventStore]
+    durable: bool
+
+
+def _probed(store: EventStore) -> EventStore:
+    return ProbedStore(store, Buckets((0.001, 0.01)))
+
+
+ADAPTERS = [
+    Adapter("memory", lambda _path: MemoryEventStore(), durable=False),
+    Adapter("sqlite", SqliteEventStore, durable=True),
+    Adapter("probed-memory", lambda _path: _probed(MemoryEventStore()), durable=False),
+    Adapter("probed-sqlite", lambda path: _probed(SqliteEventStore(path)), durable=True),
+]
+DURABLE = [adapter for adapter in ADAPTERS if adapter.durable]
+
+
+def _ids(adapter: Adapter) -> str:
+    return adapter.name
+
+
+@pytest.fixture(params=ADAPTERS, ids=_ids)
+def adapter(request: pytest.FixtureRequest) -> Adapter:
+    assert isinstance(request.param, Adapter)
+    return request.param
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "trading.sqlite3"
+
+
+@pytest.fixture
+def store(adapter: Adapter, path: Path) -> Iterator[EventStore]:
+    opened = adapter.open(path)
+    yield opened
+    opened.close()  # a second close (after a test's own) releases nothing more
+
+
+def order(order_id: int, *, status: OrderStatus = OrderStatus.SUBMITTED, at: int = 10) -> Order:
+    return Order(
+        order_id, "DU1", 265598, Side.BUY, OrderType.LMT, D("10"), TimeInForce.GTC, status,
+        created_ns=1, updated_ns=at, price=D("100.25"),
+    )  # fmt: skip
+
+
+def filled(order_id: int, execution: str, *, at: int, quantity: str = "4") -> OrderFilled:
+    snapshot = dataclasses.replace(
+        order(order_id, at=at), filled_quantity=D(quantity), avg_price=D("100.25")
+    )
+    fill = Fill(execution, order_id, "DU1", 265598, Side.BUY, D(quantity), D("100.25"),
+                D("0.35"), at)  # fmt: skip
+    return OrderFilled(snapshot, fill)
+
+
+def day_of_events() -> list[list[StoredEvent]]:
+    """Three batches: two orders accepted, fills out of time order, an update and a close."""
+    return [
+        [OrderAccepted(order(1)), OrderAccepted(order(2))],
+        [filled(1, "e1", at=300), filled(2, "e2", at=100)],
+        [
+            OrderUpdated(order(2, status=OrderStatus.CANCELLED, at=400)),
+            SessionClosed(500, {265598: D("100.2500")}),
+        ],
+    ]
+
+
+def append_all(store: EventStore, batches: list[list[StoredEvent]]) -> list[StoredEvent]:
+    for batch in batches:
+        store.append(batch)
+    return [event for batch in batches for event in batch]
+
+
+def test_a_new_store_is_empty(store: EventStore) -> None:
+    assert list(store.replay()) == []
+    checkpoint, after = store.restore()
+    assert checkpoint is None and list(after) == []
+    assert store.order(1) is None and store.fills_since(0) == []
+
+
+def test_events_come_back_in_append_order_and_exactly(store: EventStore) -> None:
+    appended = append_all(store, day_of_events())
+    replayed = list(store.replay())
+    assert replayed == appended
+    # Decimals keep their exact digits through the adapter's encoding.
+    closed = replayed[-1]
+    assert isinstance(closed, SessionClosed) and str(closed.closes[265598]) == "100.2500"
+
+
+def test_an_order_is_answered_with_its_latest_snapshot(store: EventStore) -> None:
+    append_all(store, day_of_events())
+    latest = store.order(2)
+    assert (
+        latest is not None and latest.status is OrderStatus.CANCELLED and latest.updated_ns == 400
+    )
+    first = store.order(1)
+    assert first is not None and first.filled_quantity == D(4)
+    assert store.order(3) is None
+
+
+def test_fills_since_a_time_include_it_and_keep_append_order(store: EventStore) -> None:
+    append_all(store, day_of_events())
+    assert [f.execution_id for f in store.fills_since(0)] == ["e1", "e2"]  # not time order
+    assert [f.execution_id for f in store.fills_since(300)] == ["e1"]  # inclusive bound
+    assert store.fills_since(301) == []
+
+
+def test_a_checkpoint_covers_what_came_before_it(store: EventStore) -> None:
+    first, second, third = day_of_events()
+    store.save_checkpoint({"version": 0, "note": "empty"})
+    checkpoint, after = store.restore()
+    assert checkpoint == {"version": 0, "note": "empty"} and list(after) == []
+    store.append(first)
+    store.append(second)
+    store.save_checkpoint({"version": 1, "orders": [1, 2]})
+    store.append(third)
+    checkpoint, after = store.restore()
+    assert checkpoint == {"version": 1, "orders": [1, 2]}
+    assert list(after) == third
+    # The checkpoint shortens the restart only: the log still holds everything.
+    assert list(store.replay()) == first + second + third
+
+
+def test_a_batch_that_cannot_be_stored_leaves_nothing_of_it(store: EventStore) -> None:
+    store.append([OrderAccepted(order(1))])
+    # The second event's time does not fit the 64-bit integers of the stored encoding.
+    broken = [OrderAccepted(order(2)), SessionClosed(2**70, {})]
+    with pytest.raises(TypeError):
+        store.append(broken)
+    assert list(store.replay()) == [OrderAccepted(order(1))]
+    assert store.order(2) is None
+    store.append([OrderAccepted(order(3))])
+    assert [e.order.order_id for e in store.replay() if not isinstance(e, SessionClosed)] == [1, 3]
+
+
+def test_every_call_after_close_is_refused(store: EventStore) -> None:
+    store.append([OrderAccepted(order(1))])
+    store.close()
+    calls: list[Callable[[], object]] = [
+        lambda: store.append([OrderAccepted(order(2))]),
+        lambda: list(store.replay()),
+        store.restore,
+        lambda: store.save_checkpoint({}),
+        lambda: store.order(1),
+        lambda: store.fills_since(0),
+    ]
+    for call in calls:
+        with pytest.raises(StoreClosedError):
+            call()
+
+
+@pytest.mark.parametrize("durable", DURABLE, ids=_ids)
+def test_a_durable_store_reopens_with_everything(durable: Adapter, path: Path) -> None:
+    first = durable.open(path)
+    batches = day_of_events()
+    appended = append_all(first, batches[:2])
+    first.save_checkpoint({"version": 1, "through": "fills"})
+    appended += append_all(first, batches[2:])
+    first.close()
+    reopened = durable.open(path)
+    try:
+        assert list(reopened.replay()) == appended
+        checkpoint, after = reopened.restore()
+        assert checkpoint == {"version": 1, "through": "fills"} and list(after) == batches[2]
+        latest = reopened.order(2)
+        assert latest is not None and latest.status is OrderStatus.CANCELLED
+        assert [f.execution_id for f in reopened.fills_since(0)] == ["e1", "e2"]
+        reopened.append([OrderAccepted(order(9))])  # and it takes more
+    finally:
+        reopened.close()
+    again = durable.open(path)
+    try:
+        assert list(again.replay())[-1] == OrderAccepted(order(9))
+    finally:
+        again.close()
