@@ -191,8 +191,9 @@ def _events() -> list[StoredEvent]:
     commands.place(
         engine, "DU1", [{"conid": AAPL.conid, "side": "BUY", "orderType": "MKT", "quantity": 10}]
     )
-    [resting] = commands.place(engine, "DU1", [{"conid": AAPL.conid, "side": "SELL", "orderType": "LMT",
-                                      "quantity": 3, "price": 101, "tif": "GTC"}])  # fmt: skip
+    sell = {"conid": AAPL.conid, "side": "SELL", "orderType": "LMT", "quantity": 3, "price": 101,
+            "tif": "GTC"}  # fmt: skip
+    [resting] = commands.place(engine, "DU1", [sell])
     engine.cancel("DU1", int(resting["order_id"]))
     return list(memory.replay())
 
