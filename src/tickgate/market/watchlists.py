@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tickgate.errors import NotFoundError, RequestError
-from tickgate.model.instruments import Instrument
+from tickgate.model.instruments import Instrument, invalid_conid
 
 MAX_WATCHLISTS = 100
 MAX_ROWS = 500
@@ -117,7 +117,7 @@ class Watchlists:
             raise RequestError(f"a watchlist has at most {MAX_ROWS} rows, got {len(kept)}")
         unknown = [r.conid for r in kept if r.conid is not None and self._find(r.conid) is None]
         if unknown:
-            raise RequestError(f"Invalid conid {', '.join(map(str, unknown))}")
+            raise RequestError(invalid_conid(*unknown))
         if watchlist_id not in self._lists and len(self._lists) >= MAX_WATCHLISTS:
             raise RequestError(f"at most {MAX_WATCHLISTS} watchlists")
         watchlist = Watchlist(watchlist_id, name, kept, self._now_ms())

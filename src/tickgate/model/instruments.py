@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 
@@ -67,5 +67,15 @@ class Instrument:
 
     def round_to_tick(self, price: float | Decimal) -> Decimal:
         """Nearest price on the tick grid (half away from zero)."""
-        steps = (Decimal(str(price)) / self.min_tick).to_integral_value()
+        # Explicit: the context default is half-to-even, which broke the promise above.
+        steps = (Decimal(str(price)) / self.min_tick).to_integral_value(ROUND_HALF_UP)
         return (steps * self.min_tick).quantize(self.min_tick)
+
+
+def invalid_conid(*conids: int) -> str:
+    """IBKR's words for conids it does not know: ``Invalid conid 1`` (several: ``1, 2``).
+
+    Every place that refuses an unknown conid (REST, both WebSocket dialects, the engines)
+    builds its message here, so clients that match on the text see one wording.
+    """
+    return f"Invalid conid {', '.join(map(str, conids))}"

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from tickgate import __version__
 from tickgate.errors import RequestError
+from tickgate.model.instruments import invalid_conid
 from tickgate.model.ticks import Tick
 from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import HttpError, json_response, parse_int
@@ -38,7 +39,7 @@ async def halt(request: web.Request) -> web.Response:
     gateway = gateway_of(request)
     conid = parse_int(request.match_info["conid"], "conid")
     if gateway.catalogue.find(conid) is None:
-        raise RequestError(f"Invalid conid {conid}")
+        raise RequestError(invalid_conid(conid))
     changed = _publish(gateway, _simulator(gateway).halt(conid))
     log.info("halted %d", conid)
     return json_response({"conid": conid, "halted": True, "ticks": changed})
@@ -48,7 +49,7 @@ async def resume(request: web.Request) -> web.Response:
     gateway = gateway_of(request)
     conid = parse_int(request.match_info["conid"], "conid")
     if gateway.catalogue.find(conid) is None:
-        raise RequestError(f"Invalid conid {conid}")
+        raise RequestError(invalid_conid(conid))
     changed = _publish(gateway, _simulator(gateway).resume(conid))
     return json_response({"conid": conid, "halted": False, "ticks": changed})
 

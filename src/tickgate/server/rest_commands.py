@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from tickgate.errors import RequestError
-from tickgate.model.instruments import Instrument
+from tickgate.model.instruments import Instrument, invalid_conid
 from tickgate.model.orders import Order, OrderType, Side, TimeInForce, TrailingType
 from tickgate.protocol.rest_values import (
     ascii_int,
@@ -88,7 +88,7 @@ def _instrument(raw: Mapping[str, Any], lookup: InstrumentLookup) -> Instrument:
     conid = ascii_int(raw.get("conid"), "conid", minimum=1, maximum=MAX_CONID)
     instrument = lookup.find(conid)
     if instrument is None:
-        raise OrderRejected(f"Invalid conid {conid}: no such contract")
+        raise OrderRejected(f"{invalid_conid(conid)}: no such contract")
     return instrument
 
 

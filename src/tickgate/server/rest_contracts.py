@@ -10,7 +10,7 @@ from tickgate.errors import RequestError
 from tickgate.market.calendar import calendar_of
 from tickgate.market.catalogue.catalogue import contract_month
 from tickgate.market.schedule_payload import schedule_payload
-from tickgate.model.instruments import Instrument, Right, SecType
+from tickgate.model.instruments import Instrument, Right, SecType, invalid_conid
 from tickgate.protocol.rest_values import bounded_decimal, shown
 from tickgate.server import wire_contracts as wire
 from tickgate.server.gateway import gateway_of
@@ -53,7 +53,7 @@ def _underlying(request: web.Request) -> Instrument:
     conid = int_list(raw, "conid", limit=1)[0]
     instrument = gateway_of(request).catalogue.find(conid)
     if instrument is None:
-        raise RequestError(f"Invalid conid {conid}")
+        raise RequestError(invalid_conid(conid))
     return instrument
 
 
@@ -149,7 +149,7 @@ async def secdef(request: web.Request) -> web.Response:
     conids = int_list(raw, "conids", limit=SECDEF_LIMIT)
     unknown = [conid for conid in conids if catalogue.find(conid) is None]
     if unknown:
-        raise RequestError(f"Invalid conid {', '.join(map(str, unknown))}")
+        raise RequestError(invalid_conid(*unknown))
     rows = [
         wire.secdef_row(catalogue.get(c), has_options=bool(catalogue.option_months(c)))
         for c in conids

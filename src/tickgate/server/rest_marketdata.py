@@ -10,6 +10,7 @@ from aiohttp import web
 from tickgate.errors import RequestError
 from tickgate.market.history.payload import Shape, history_payload
 from tickgate.market.history.query import default_bar, parse_bar, parse_period
+from tickgate.model.instruments import invalid_conid
 from tickgate.protocol import fields as F
 from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import (
@@ -64,7 +65,7 @@ def snapshot_query(request: web.Request) -> tuple[list[int], tuple[int, ...] | N
     fields = requested_fields(request.query.get("fields"))
     for conid in conids:
         if gateway.catalogue.find(conid) is None:
-            raise RequestError(f"Invalid conid {conid}")
+            raise RequestError(invalid_conid(conid))
     return conids, fields
 
 
@@ -133,7 +134,7 @@ async def history_answer(
     conid = query_int(request, "conid")
     instrument = gateway.catalogue.find(conid)
     if instrument is None:
-        raise RequestError(f"Invalid conid {conid}")
+        raise RequestError(invalid_conid(conid))
     period_text = query.get("period", "1w")
     period = parse_period(period_text)
     bar_text = query.get("bar")

@@ -12,7 +12,7 @@ from aiohttp import web
 from tickgate.errors import RequestError
 from tickgate.market.catalogue.catalogue import contract_month
 from tickgate.market.fx import FxRates
-from tickgate.model.instruments import Instrument, SecType
+from tickgate.model.instruments import Instrument, SecType, invalid_conid
 from tickgate.model.orders import OrderType
 from tickgate.protocol.rest_values import json_bool, shown
 from tickgate.server.gateway import Gateway, gateway_of
@@ -40,7 +40,7 @@ def _instrument(gateway: Gateway, raw: object) -> Instrument:
     conid = parse_int(raw, "conid")
     instrument = gateway.catalogue.find(conid)
     if instrument is None:
-        raise RequestError(f"Invalid conid {conid}")
+        raise RequestError(invalid_conid(conid))
     return instrument
 
 

@@ -21,6 +21,7 @@ from tickgate.errors import ProtocolError, TickgateError
 from tickgate.market import depth
 from tickgate.market.history.payload import smh_payload
 from tickgate.market.history.query import default_bar, parse_period
+from tickgate.model.instruments import invalid_conid
 from tickgate.protocol import current as C
 from tickgate.protocol import current_frames as frames
 from tickgate.protocol import fields as F
@@ -175,7 +176,7 @@ class CurrentDialect:
             self.error(NOT_AUTHENTICATED, topic)
             return
         if not self.gateway.market.knows(conid):
-            self.error(f"Invalid conid {conid}", topic)
+            self.error(invalid_conid(conid), topic)
             return
         budgets = self.connection.budgets
         refusal = None if conid in self.md else budgets.md_line_refusal(len(self.md))
@@ -242,7 +243,7 @@ class CurrentDialect:
         topic = f"smh+{command.conid}"
         instrument = self.gateway.catalogue.find(command.conid)
         if instrument is None:
-            self.error(f"Invalid conid {command.conid}", topic)
+            self.error(invalid_conid(command.conid), topic)
             return
         if len(self.history) >= MAX_HISTORY:
             self.error(f"at most {MAX_HISTORY} concurrent smh requests; send umh first", topic)
@@ -312,7 +313,7 @@ class CurrentDialect:
         conid, exchange = self.depth[account]
         if not self.gateway.market.knows(conid):
             self.depth.pop(account, None)
-            self.error(f"Invalid conid {conid}", f"sbd+{account}+{conid}")
+            self.error(invalid_conid(conid), f"sbd+{account}+{conid}")
             return
         rows = depth.ladder(conid, self.gateway.market.snapshot(conid))
         self.connection.send(frames.encode_depth(account, conid, exchange, rows))

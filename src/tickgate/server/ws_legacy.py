@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from aiohttp import web
 
 from tickgate.errors import ProtocolError
+from tickgate.model.instruments import invalid_conid
 from tickgate.protocol import fields as F
 from tickgate.protocol import legacy
 from tickgate.protocol.rest import accounts as account_shapes
@@ -96,7 +97,7 @@ class LegacyDialect:
         if gateway.config.require_priming and not gateway.session.primed:
             return "streaming needs a primed session: call GET /iserver/accounts first"
         if gateway.catalogue.find(conid) is None:
-            return f"Invalid conid {conid}"
+            return invalid_conid(conid)
         if conid not in self.md_conids:
             refusal = self.connection.budgets.md_line_refusal(len(self.md_conids))
             if refusal is not None:

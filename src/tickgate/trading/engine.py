@@ -24,7 +24,7 @@ from typing import Protocol
 from tickgate.clock import Clock
 from tickgate.errors import NotFoundError
 from tickgate.model.accounts import AccountConfig
-from tickgate.model.instruments import Instrument
+from tickgate.model.instruments import Instrument, invalid_conid
 from tickgate.model.orders import Fill, Order
 from tickgate.model.ticks import Quote
 from tickgate.trading import lifecycle
@@ -148,7 +148,7 @@ class TradingEngine(PlacementDesk, AccountViews):
         """The instrument of `conid`. Raises NotFoundError when the catalogue lacks it."""
         found = self.instruments.find(conid)
         if found is None:
-            raise NotFoundError(f"Invalid conid {conid}: no such contract")
+            raise NotFoundError(f"{invalid_conid(conid)}: no such contract")
         return found
 
     def add_listener(self, listener: Listener) -> Callable[[], None]:

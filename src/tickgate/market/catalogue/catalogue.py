@@ -17,7 +17,7 @@ from tickgate.errors import CatalogueError, NotFoundError
 from tickgate.market.catalogue.chains import FUTURE_ROOTS, OPTION_CHAINS, future_chain, option_chain
 from tickgate.market.catalogue.expiries import month_code, parse_expiry
 from tickgate.market.catalogue.files import load_instruments
-from tickgate.model.instruments import Instrument, Right, SecType
+from tickgate.model.instruments import Instrument, Right, SecType, invalid_conid
 
 __all__ = ["Catalogue", "contract_month", "default_catalogue", "month_code"]
 
@@ -54,7 +54,7 @@ class Catalogue:
         """The instrument with `conid`. Raises NotFoundError("Invalid conid <conid>")."""
         instrument = self._by_conid.get(conid)
         if instrument is None:
-            raise NotFoundError(f"Invalid conid {conid}")
+            raise NotFoundError(invalid_conid(conid))
         return instrument
 
     def find(self, conid: int) -> Instrument | None:
