@@ -17,8 +17,8 @@ from tickgate.bus.memory import MemoryBus
 from tickgate.clock import Clock, SystemClock
 from tickgate.config import Config, exposure_problem
 from tickgate.errors import ConfigError
-from tickgate.market.catalogue.catalogue import Catalogue, default_catalogue
-from tickgate.market.catalogue.files import load_instruments, merge
+from tickgate.market.catalogue.catalogue import Catalogue, default_catalogue, merge
+from tickgate.market.catalogue.files import load_instruments
 from tickgate.market.engine import MarketEngine
 from tickgate.market.health import Health
 from tickgate.market.history.service import HistoryService

@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from tickgate.market.catalogue.catalogue import Catalogue, contract_month, month_code
+from tickgate.market.catalogue.catalogue import Catalogue, contract_month
+from tickgate.market.catalogue.expiries import month_code
 from tickgate.model.instruments import Instrument, SecType
 from tickgate.protocol.decimals import number
 

@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tickgate.errors import CatalogueError
-from tickgate.market.catalogue.catalogue import Catalogue, default_catalogue
+from tickgate.market.catalogue.catalogue import Catalogue, default_catalogue, merge
 from tickgate.market.catalogue.fields import FIELDS
-from tickgate.market.catalogue.files import load_instruments, merge, parse_instruments
+from tickgate.market.catalogue.files import load_instruments, parse_instruments
 from tickgate.model.instruments import Instrument, Right, SecType
 
 CSV = """\

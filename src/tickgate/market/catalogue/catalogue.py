@@ -19,7 +19,7 @@ from tickgate.market.catalogue.expiries import month_code, parse_expiry
 from tickgate.market.catalogue.files import load_instruments
 from tickgate.model.instruments import Instrument, Right, SecType, invalid_conid
 
-__all__ = ["Catalogue", "contract_month", "default_catalogue", "month_code"]
+__all__ = ["Catalogue", "contract_month", "default_catalogue", "merge"]
 
 DATA_FILES = ("indices.csv", "stocks.csv", "forex.csv")
 _DERIVATIVES = (SecType.OPT, SecType.FUT)
@@ -132,6 +132,25 @@ class Catalogue:
     def underlyings(self) -> list[Instrument]:
         """Every instrument that is not an option or a future, in catalogue order."""
         return list(self._underlyings)
+
+
+def merge(base: Catalogue, extra: list[Instrument], *, replace: bool) -> Catalogue:
+    """A new catalogue of `extra` alone (`replace`) or of `base` extended by `extra`.
+
+    When extending, an entry of `extra` replaces the `base` instrument with the same conid in
+    place; new conids are appended. `base` is not changed. Raises CatalogueError when `extra`
+    holds a conid twice or the result is inconsistent (see `Catalogue`).
+    """
+    seen: set[int] = set()
+    for instrument in extra:
+        if instrument.conid in seen:
+            raise CatalogueError(f"duplicate conid {instrument.conid} in the added instruments")
+        seen.add(instrument.conid)
+    if replace:
+        return type(base)(extra)
+    merged = {instrument.conid: instrument for instrument in base}
+    merged.update((instrument.conid, instrument) for instrument in extra)
+    return type(base)(merged.values())
 
 
 def contract_month(future: Instrument) -> str:

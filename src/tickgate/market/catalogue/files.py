@@ -1,4 +1,4 @@
-"""Instrument catalogue files (TOML, JSON, CSV) and merging them into a catalogue.
+"""Instrument catalogue files (TOML, JSON, CSV) read into checked instruments.
 
 Formats, chosen by file extension:
 
@@ -21,16 +21,12 @@ import re
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tickgate.errors import CatalogueError
 from tickgate.market.catalogue.fields import FIELDS, RowError, instrument_from_row
 from tickgate.model.instruments import Instrument
 
-if TYPE_CHECKING:
-    from tickgate.market.catalogue.catalogue import Catalogue
-
-__all__ = ["load_instruments", "merge", "parse_instruments"]
+__all__ = ["load_instruments", "parse_instruments"]
 
 _FORMATS = ("toml", "json", "csv")
 _TOML_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*instrument[ \t]*\]\]", re.MULTILINE)
@@ -82,25 +78,6 @@ def parse_instruments(text: str, *, fmt: str, source: str) -> list[Instrument]:
         return _instruments(readers[fmt](text))
     except _LineError as exc:
         raise CatalogueError(f"{source}:{exc.line}: {exc.reason}") from None
-
-
-def merge(base: Catalogue, extra: list[Instrument], *, replace: bool) -> Catalogue:
-    """A new catalogue of `extra` alone (`replace`) or of `base` extended by `extra`.
-
-    When extending, an entry of `extra` replaces the `base` instrument with the same conid in
-    place; new conids are appended. `base` is not changed. Raises CatalogueError when `extra`
-    holds a conid twice or the result is inconsistent (see `Catalogue`).
-    """
-    seen: set[int] = set()
-    for instrument in extra:
-        if instrument.conid in seen:
-            raise CatalogueError(f"duplicate conid {instrument.conid} in the added instruments")
-        seen.add(instrument.conid)
-    if replace:
-        return type(base)(extra)
-    merged = {instrument.conid: instrument for instrument in base}
-    merged.update((instrument.conid, instrument) for instrument in extra)
-    return type(base)(merged.values())
 
 
 def _instruments(entries: Iterable[Entry]) -> list[Instrument]:
