@@ -89,7 +89,10 @@ class Bench:
         return time.perf_counter() - started
 
     def close(self) -> None:
-        self.engine.store.close()
+        # The memory store is the "file" a restart reopens, so only the SQLite store is closed
+        # (a closed store refuses further use).
+        if self.memory is None:
+            self.engine.store.close()
 
     def _tick(self, conid: int, price: float) -> None:
         self.seq += 1

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from tests.conftest import StartServer, call, make_config
+from tests.conftest import SERVER_EPOCH_NS, StartServer, call, make_config
 
 from tickgate.bus.nats import NatsBus, NatsOptions
 from tickgate.bus.nats_server import NatsServerProcess
+from tickgate.clock import ShiftedClock
 from tickgate.server.app import build_app, start_server
 from tickgate.server.gateway import Gateway
 from tickgate.sources.base import DataSource, TickSink
@@ -105,12 +106,15 @@ async def nats() -> AsyncIterator[NatsServerProcess]:
 
 
 async def test_a_disconnected_bus_makes_it_not_ready(
-    start: StartServer, http: aiohttp.ClientSession, nats: NatsServerProcess
+    tmp_path: Path, http: aiohttp.ClientSession, nats: NatsServerProcess
 ) -> None:
-    server = await start()
     bus = await NatsBus.connect(NatsOptions(nats.url, connect_timeout_s=5.0))
+    servers = []
     try:
-        server.gateway.bus = bus  # the gateway as a cluster member would be composed
+        # The gateway as a cluster member is composed: its ticks travel on the cluster's bus.
+        config, clock = make_config(tmp_path), ShiftedClock(SERVER_EPOCH_NS)
+        server = await start_server(build_app(config, clock=clock, bus=bus))
+        servers.append(server)
         assert await call(http, "GET", server.base_url + "/readyz") == {"status": "ready"}
         metrics = await (await http.get(server.base_url + "/metrics")).text()
         assert "tickgate_bus_connected 1.0" in metrics
@@ -123,4 +127,6 @@ async def test_a_disconnected_bus_makes_it_not_ready(
         metrics = await (await http.get(server.base_url + "/metrics")).text()
         assert "tickgate_bus_connected 0.0" in metrics
     finally:
+        for started in servers:
+            await started.stop()
         await bus.close()

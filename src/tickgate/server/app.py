@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from tickgate import datadir
+from tickgate.bus.base import Bus
 from tickgate.bus.memory import MemoryBus
 from tickgate.clock import Clock, SystemClock
 from tickgate.config import Config, exposure_problem
@@ -109,9 +110,11 @@ def build_gateway(
     *,
     recorded: Sequence[Instrument] = (),
     simulated: bool = True,
+    bus: Bus | None = None,
 ) -> Gateway:
     """Create every service of one gateway and wire the market listeners; with `simulated`,
-    the simulated market too (the source `build_app` plays when no other is given)."""
+    the simulated market too (the source `build_app` plays when no other is given). Ticks
+    travel on `bus` (a cluster's, connected by the caller) or else on an in-process bus."""
     catalogue = build_catalogue(config, clock, recorded=recorded)
     market = MarketEngine(catalogue, health=Health(clock.monotonic_ns))
     hub = StreamingHub(market, clock)
@@ -133,7 +136,7 @@ def build_gateway(
         hours=hours,
     )
     market.add_listener(QuoteFeed(trading, market).on_market, name="trading")
-    bus = MemoryBus()
+    bus = bus or MemoryBus()
     bus.subscribe(tick_latency_sampler(traffic.tick_to_write))  # before the engine: see there
     bus.subscribe(market.apply)
     accounts = AccountStreams()
@@ -232,16 +235,18 @@ def build_app(
     *,
     clock: Clock | None = None,
     source: Callable[[Gateway], DataSource] | None = None,
+    bus: Bus | None = None,
 ) -> web.Application:
     """The aiohttp application of one gateway, its data source the simulated market unless
-    `source` builds another (or the config replays recordings). Background tasks start with
-    the app."""
+    `source` builds another (or the config replays recordings), its ticks on `bus` when given
+    (see `build_gateway`). Background tasks start with the app."""
     replay = replay_control.plan(config) if config.source == "replay" else None
     gateway = build_gateway(
         config,
         clock or (replay.clock if replay else SystemClock()),
         recorded=replay.instruments if replay else (),
         simulated=replay is None and source is None,
+        bus=bus,
     )
     deadlines = RequestDeadlines(config.request_timeout_seconds)
     app = web.Application(

@@ -26,13 +26,14 @@ from tickgate.trading.day_cycle import DayCycle
 from tickgate.trading.engine import TradingEngine
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, frozen=True)
 class Gateway:
     """The services of one gateway, as the HTTP and WebSocket handlers reach them.
 
     Built whole by the composition root (`server.app.build_gateway`), every field given there;
-    nothing assigns a field afterwards. Two gateways never share a service, a counter or a
-    limit. A handler that needs one or two services is better given those (see `server.app`).
+    frozen, so nothing can swap a service afterwards. Two gateways never share a service, a
+    counter or a limit. A handler that needs one or two services is better given those (see
+    `server.app`).
     """
 
     config: Config
