@@ -264,7 +264,7 @@ def build_app(
     )
     app[GATEWAY] = gateway
     gatekeeper.install(app, config)
-    log_context.install(app, gateway)
+    log_context.install(app, gateway.session, auth_token=config.auth_token)
     app[DEADLINES] = deadlines
     pacing.install(app)
     add_routes(

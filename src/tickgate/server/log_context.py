@@ -15,8 +15,8 @@ from aiohttp import web
 
 from tickgate.log_format import LOG_CONTEXT, add_secrets
 from tickgate.server.gatekeeper import WEBSOCKET_PATHS
-from tickgate.server.gateway import Gateway
 from tickgate.server.http import Handler
+from tickgate.server.session import Session
 
 _COUNTER: web.AppKey[Iterator[int]] = web.AppKey("log_ids")
 #: Session ids rotate on logout; the last few stay redacted, since a client may still send one.
@@ -39,16 +39,16 @@ async def log_context_middleware(request: web.Request, handler: Handler) -> web.
         LOG_CONTEXT.reset(token)
 
 
-def install(app: web.Application, gateway: Gateway) -> None:
-    """Number `app`'s requests and redact `gateway`'s token and session ids from log lines
+def install(app: web.Application, session: Session, *, auth_token: str | None) -> None:
+    """Number `app`'s requests and redact `auth_token` and `session`'s ids from log lines
     while the app runs; add `log_context_middleware` to the app's middlewares yourself."""
     app[_COUNTER] = itertools.count(1)
-    seen: deque[str] = deque([gateway.session.id], maxlen=RECENT_SESSION_IDS)
+    seen: deque[str] = deque([session.id], maxlen=RECENT_SESSION_IDS)
     # The session rotates its id before telling listeners of a logout or a new login.
-    unlisten = gateway.session.add_status_listener(lambda _: seen.append(gateway.session.id))
+    unlisten = session.add_status_listener(lambda _: seen.append(session.id))
 
     def secrets() -> Iterable[str | None]:
-        return (gateway.config.auth_token, gateway.session.id, *seen)
+        return (auth_token, session.id, *seen)
 
     remove = add_secrets(secrets)
 
