@@ -191,3 +191,27 @@ def test_parse_decimal_price_is_the_exact_value_of_the_text(text: str) -> None:
 def test_parse_decimal_price_refuses_what_is_not_a_price(text: str) -> None:
     with pytest.raises(ValueError, match="not a price"):
         F.parse_decimal_price(text)
+
+
+@given(
+    tick=st.sampled_from(["0.01", "0.25", "0.10", "0.00005", "0.005", "1", "5", "10"]),
+    ticks=st.integers(min_value=0, max_value=10**9),
+    sign=st.sampled_from([1, -1]),
+)
+def test_tick_grid_text_is_the_text_of_the_price_without_a_float(
+    tick: str, ticks: int, sign: int
+) -> None:
+    min_tick = Decimal(tick)
+    decimals = max(0, -int(min_tick.normalize().as_tuple().exponent))
+    grid = F.TickGrid.of(min_tick, decimals)
+    assert grid.price(ticks) == F.format_price(ticks * min_tick, decimals)
+    assert grid.price(ticks) == F.format_price(ticks * float(min_tick), decimals)
+    change = sign * ticks
+    assert grid.change(change) == F.format_change(change * float(min_tick), decimals)
+
+
+def test_a_tick_grid_needs_decimals_that_show_the_tick() -> None:
+    with pytest.raises(ValueError, match="not a whole number"):
+        F.TickGrid.of(Decimal("0.25"), 1)
+    with pytest.raises(ValueError, match="decimals"):
+        F.TickGrid.of(Decimal("1"), -1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 LAST = 31
@@ -124,6 +125,44 @@ def format_price(value: Decimal | float, decimals: int) -> str:
     if text[0] == "-" and not text.strip("-0."):
         return text[1:]
     return text
+
+
+@dataclass(frozen=True, slots=True)
+class TickGrid:
+    """Wire text of prices held as whole numbers of ticks: exact integer arithmetic, no float.
+
+    ``TickGrid.of(Decimal("0.25"), 2).price(18001) == "4500.25"``: the same text as
+    `format_price` of the price (every price on the grid has at most `decimals` decimals, so
+    nothing is rounded), and `change` the same as `format_change`. Build with `of`.
+    """
+
+    units: int  # one tick in units of the last decimal shown (0.25 at 2 decimals: 25)
+    scale: int  # 10 ** decimals
+    pattern: str  # "%d.%02d": whole part and decimals of divmod(units * ticks, scale)
+
+    @classmethod
+    def of(cls, min_tick: Decimal, decimals: int) -> TickGrid:
+        """The grid of `min_tick` shown with `decimals` decimals. Raises ValueError when
+        `decimals` is negative or too few to show `min_tick` exactly."""
+        if decimals < 0:
+            raise ValueError(f"decimals must be >= 0, got {decimals}")
+        units = min_tick.scaleb(decimals)
+        if units <= 0 or units != units.to_integral_value():
+            raise ValueError(f"a tick of {min_tick} is not a whole number at {decimals} decimals")
+        # "%.0s" swallows the remainder (always 0) of a grid shown without decimals.
+        pattern = f"%d.%0{decimals}d" if decimals else "%d%.0s"
+        return cls(int(units), 10**decimals, pattern)
+
+    def price(self, ticks: int) -> str:
+        """`ticks` (>= 0) ticks as a wire price, e.g. "189.50"."""
+        return self.pattern % divmod(ticks * self.units, self.scale)
+
+    def change(self, ticks: int) -> str:
+        """A change of `ticks` ticks as field 82 shows it: "+1.25", "-0.80", "0.00"."""
+        text = self.pattern % divmod(abs(ticks) * self.units, self.scale)
+        if ticks > 0:
+            return "+" + text
+        return "-" + text if ticks < 0 else text
 
 
 def format_size(n: int) -> str:

@@ -83,7 +83,7 @@ class MarketSimulator:
         self._open = session is Session.OPEN
         self._books = {i.conid: SimBook(i, weight=0.0) for i in catalogue}
         for conid in closed:
-            self._book(conid).market_closed = True
+            self._book(conid).set_market_closed(True)
         for book in self._books.values():
             self._link(book)
         for book in self._books.values():
@@ -109,16 +109,16 @@ class MarketSimulator:
         """
         ticks = []
         for book in self._books.values():
-            book.sent = book.render(session_open=self._open)
-            ticks.append(Tick(book.instrument.conid, dict(book.sent), self._now))
+            values = book.render_all(session_open=self._open)
+            ticks.append(Tick(book.instrument.conid, values, self._now))
         return ticks
 
     def advance(self, now_ns: int, n_ticks: int) -> list[Tick]:
         """Move to `now_ns` producing up to `n_ticks` market events, spread evenly in time
         over the elapsed interval, on instruments picked at random (busier ones more often).
 
-        Each tick holds only the fields that changed, so an event that changed nothing
-        yields no tick. A closed session or an all-halted market produces nothing.
+        Each tick holds the fields the event moved (see `book`), so an event that moved
+        nothing yields no tick. A closed session or an all-halted market produces nothing.
         Raises ValueError when `now_ns` is before `now_ns` of the previous call or
         `n_ticks` is negative.
         """
@@ -132,7 +132,7 @@ class MarketSimulator:
         for i, book in enumerate(chosen):
             ts = start + span * (i + 1) // n_ticks
             book.step(self._value(book, ts), rng)
-            changed = book.diff(session_open=True)
+            changed = book.take(session_open=True)
             if changed:
                 ticks.append(Tick(book.instrument.conid, changed, ts))
         return ticks
@@ -146,14 +146,14 @@ class MarketSimulator:
         """Stop trading `conid`: its last price gets the `H` prefix and it stops ticking.
         Returns the changed fields (none if already halted). Raises NotFoundError."""
         book = self._book(conid)
-        book.halted = True
+        book.set_halted(True)
         self._reweigh()
         return self._changes([book])
 
     def resume(self, conid: int) -> list[Tick]:
         """Resume trading a halted `conid`. Raises NotFoundError."""
         book = self._book(conid)
-        book.halted = False
+        book.set_halted(False)
         self._reweigh()
         return self._changes([book])
 
@@ -161,6 +161,9 @@ class MarketSimulator:
         """Close the day at `now_ns`: every last price gets the `C` prefix and the market
         stops until `open_session`. Raises ValueError if `now_ns` goes back in time."""
         self._move_to(now_ns)
+        if self._open:
+            for book in self._books.values():
+                book.touch_last()
         self._open = False
         return self._changes(self._books.values())
 
@@ -182,7 +185,7 @@ class MarketSimulator:
         books = [self._book(conid) for conid in conids]
         self._move_to(now_ns)
         for book in books:
-            book.market_closed = True
+            book.set_market_closed(True)
         self._reweigh()
         return self._changes(books)
 
@@ -193,7 +196,7 @@ class MarketSimulator:
         books = [self._book(conid) for conid in conids]
         self._move_to(now_ns)
         for book in books:
-            book.market_closed = False
+            book.set_market_closed(False)
             book.start_day(book.last)
             self._first_event(book)
         self._reweigh()
@@ -208,7 +211,7 @@ class MarketSimulator:
     def _changes(self, books: Iterable[SimBook]) -> list[Tick]:
         ticks = []
         for book in books:
-            changed = book.diff(session_open=self._open)
+            changed = book.take(session_open=self._open)
             if changed:
                 ticks.append(Tick(book.instrument.conid, changed, self._now))
         return ticks
@@ -296,8 +299,9 @@ class MarketSimulator:
         else:
             strike = float(instrument.strike) if instrument.strike is not None else spot
             is_call = instrument.right is not Right.PUT
-            book.greeks = black_scholes(spot, strike, years, instrument.volatility, call=is_call)
-            book.mid = book.greeks.price
+            greeks = black_scholes(spot, strike, years, instrument.volatility, call=is_call)
+            book.set_greeks(greeks)
+            book.mid = greeks.price
         return book.mid
 
     def _evolve(self, book: SimBook, ts: int) -> float:
