@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import websocket
 from tests.sources.replay_files import START_NS, quotes, write_recording
 
 from tickgate.clock import FakeClock
@@ -264,3 +265,50 @@ def test_a_gateway_serves_the_documented_catalogue(
     assert by_conid[90000001]["ticker"] == "ACME"
     assert by_conid[90000003]["assetClass"] == "OPT"
     assert server.conid("AAPL") == 265598  # extended, not replaced
+
+
+# --- docs/protocol.md: the WebSocket transcripts are what a gateway sends ---------------------
+
+TRANSCRIPT = re.compile(r"```text transcript (/v1/\w+/ws)\n(.*?)\n```", re.DOTALL)
+
+
+def transcribed(server: Any, path: str, lines: list[str], session: str) -> list[str]:
+    """Play the `>` lines of a transcript on a new socket and read as many frames after each
+    as the transcript shows `<` lines there; the transcript as this gateway answers it."""
+    socket = websocket.create_connection(server.base_url.replace("http", "ws", 1) + path)
+    socket.settimeout(10)
+    out = []
+    try:
+        for line in lines:
+            if line.startswith("> "):
+                out.append(line)
+                socket.send(line[2:].replace("SESSION", session))
+            else:
+                frame = socket.recv()
+                # The heartbeat follows the wall clock: one may fall between two answers.
+                while '"hb":' in frame and '"hb":' not in line:
+                    frame = socket.recv()
+                assert isinstance(frame, str), frame  # every server message is text
+                out.append(f"< {frame}")
+    finally:
+        socket.close()
+    return out
+
+
+def test_the_websocket_transcripts_are_what_a_gateway_sends(tickgate_server_factory: Any) -> None:
+    server = tickgate_server_factory(seed=42, clock=FakeClock(EXAMPLES_EPOCH_NS))
+    session = server.request("POST", "/v1/api/tickle")["session"]
+    server.request("GET", "/v1/api/iserver/accounts")  # the seed dialect streams once primed
+    document = DOCS / "protocol.md"
+    text = document.read_text(encoding="utf-8")
+    found = list(TRANSCRIPT.finditer(text))
+    assert [match[1] for match in found] == ["/v1/api/ws", "/v1/portal/ws"]
+    live, end = [], 0
+    for match in found:
+        lines = transcribed(server, match[1], match[2].splitlines(), session)
+        live += [text[end : match.start(2)], SESSION_IDS.sub("SESSION", "\n".join(lines))]
+        end = match.end(2)
+    rewritten = "".join([*live, text[end:]])
+    if os.environ.get("TICKGATE_WRITE_DOCS") == "1":
+        document.write_text(rewritten, encoding="utf-8")
+    assert rewritten == text
