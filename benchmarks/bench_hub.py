@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from tickgate.clock import SystemClock
-from tickgate.protocol.legacy import encode_market
+from tickgate.protocol.portal import encode_market
 from tickgate.server.traffic import WRITE_BYTES_BUCKETS, Buckets
 from tickgate.streaming.hub import StreamingHub
 from tickgate.streaming.outbox import Outbox

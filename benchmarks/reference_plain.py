@@ -25,7 +25,7 @@ import uvloop
 from aiohttp import WSMsgType, web
 from feeds import FIREHOSE_CONID, TickMaker
 
-from tickgate.protocol.legacy import encode_market
+from tickgate.protocol.portal import encode_market
 
 SUBSCRIBE = re.compile(r"\s*s\+md\+(\d+)")
 UNSUBSCRIBE = re.compile(r"\s*u\+md\+(\d+)")

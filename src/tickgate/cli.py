@@ -315,7 +315,7 @@ def _announce(base_url: str, ws_base: str, settings: configuration.Config, hours
         curl += " -H 'Authorization: Bearer TOKEN'"
     print(
         f"tickgate {__version__} listening on {base_url}  (REST under /v1/api and /v1/portal)\n"
-        f"  WebSocket: {ws_base}/v1/portal/ws (seed dialect), {ws_base}/v1/api/ws (IBKR today)\n"
+        f"  WebSocket: {ws_base}/v1/portal/ws (portal dialect), {ws_base}/v1/api/ws (api dialect)\n"
         f"  web page:  {base_url}/\n"
         f"  source:    {_source_line(settings)}\n"
         f"  markets:   {hours}\n"

@@ -59,8 +59,8 @@ class TickgateServer:
     """A running gateway: where to reach it and how to drive its simulated market.
 
     URLs: `base_url` (scheme://127.0.0.1:port), `rest_url` (`/v1/api`, what ibind's `url`
-    wants with a trailing slash), `ws_url` (`/v1/api/ws`, today's dialect) and
-    `portal_ws_url` (`/v1/portal/ws`, the seed dialect). With TLS, `certificate` is the
+    wants with a trailing slash), `ws_url` (`/v1/api/ws`, the api dialect) and
+    `portal_ws_url` (`/v1/portal/ws`, the portal dialect). With TLS, `certificate` is the
     self-signed certificate to trust (`ssl_context()` builds a client context from it).
     """
 

@@ -95,9 +95,9 @@ ATTACK = """async ({base, ws, account}) => {
     };
     socket.onclose = (event) => { seen.closed = event.code; clearTimeout(timer); done(seen); };
   });
-  out.sockets.legacy = await listen(ws + "/v1/portal/ws",
+  out.sockets.portal = await listen(ws + "/v1/portal/ws",
       ['s+md+265598+{"fields":"31,84,86"}', `s+realtime-account-data+${account}`]);
-  out.sockets.current = await listen(ws + "/v1/api/ws", ["smd+265598+{\\"fields\\":[\\"31\\"]}"]);
+  out.sockets.api = await listen(ws + "/v1/api/ws", ["smd+265598+{\\"fields\\":[\\"31\\"]}"]);
   await blind("/tickgate/session/close", "", base);
   await blind("/logout", "");
   return out;
@@ -195,6 +195,6 @@ async def test_the_same_page_trades_and_reads_once_its_origin_is_allowed(
     # Both market orders filled without a question (the suppression took), and were read.
     rows = orjson.loads(result["read"])["orders"]
     assert sorted((r["totalSize"], r["status"]) for r in rows) == [(3, "Filled"), (4, "Filled")]
-    assert any('"topic":"md+265598"' in f for f in result["sockets"]["legacy"]["frames"])
-    assert result["sockets"]["current"]["opened"] is True
+    assert any('"topic":"md+265598"' in f for f in result["sockets"]["portal"]["frames"])
+    assert result["sockets"]["api"]["opened"] is True
     assert server.gateway.session.authenticated is False

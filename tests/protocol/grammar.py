@@ -80,8 +80,8 @@ def _joined(draw: st.DrawFn, parts: list[str]) -> str:
 
 
 @st.composite
-def legacy_command(draw: st.DrawFn) -> str:
-    """A command of the seed's dialect (`/v1/portal/ws`), often malformed."""
+def portal_command(draw: st.DrawFn) -> str:
+    """A command of the portal dialect (`/v1/portal/ws`), often malformed."""
     verb = draw(st.sampled_from(["s", "u", "x", "S", ""]))
     topic = draw(st.sampled_from(["md", "realtime-account-data", "foo", ""]))
     target = draw(st.sampled_from(CONIDS if topic == "md" else ACCOUNTS))
@@ -91,7 +91,7 @@ def legacy_command(draw: st.DrawFn) -> str:
     return _joined(draw, parts)
 
 
-#: The targets each verb of today's dialect takes (protocol reference §4.3).
+#: The targets each verb of the api dialect takes (protocol reference §4.3).
 CURRENT_SHAPES: dict[str, tuple[str, ...]] = {
     "smd": ("conid",),
     "umd": ("conid",),
@@ -115,8 +115,8 @@ _TARGETS = {"conid": CONIDS, "account": ACCOUNTS, "id": ["100001", "1", "", "a b
 
 
 @st.composite
-def current_command(draw: st.DrawFn) -> str:
-    """A command of today's dialect (`/v1/api/ws`), often malformed."""
+def api_command(draw: st.DrawFn) -> str:
+    """A command of the api dialect (`/v1/api/ws`), often malformed."""
     kind = draw(st.sampled_from(["verb", "verb", "verb", "tic", "ech", "json"]))
     if kind == "tic":
         return draw(st.sampled_from(SPACES)) + "tic"
@@ -154,8 +154,8 @@ def _nested_value(depth: int, opener: str) -> str:
 
 
 @st.composite
-def nested_current_command(draw: st.DrawFn) -> str:
-    """A well-formed command of today's dialect with one option nested `DEPTHS` deep."""
+def nested_api_command(draw: st.DrawFn) -> str:
+    """A well-formed command of the api dialect with one option nested `DEPTHS` deep."""
     verb = draw(st.sampled_from(sorted(CURRENT_SHAPES)))
     own = _VERB_OPTIONS.get(verb)
     key = draw(st.sampled_from(own if own and draw(st.integers(0, 4)) else OPTION_KEYS))
@@ -165,7 +165,7 @@ def nested_current_command(draw: st.DrawFn) -> str:
 
 
 @st.composite
-def nested_legacy_command(draw: st.DrawFn) -> str:
+def nested_portal_command(draw: st.DrawFn) -> str:
     """`s+md+265598` with one option nested `DEPTHS` deep."""
     key = draw(st.sampled_from(["fields", "tempo", "snapshot", "other"]))
     value = _nested_value(draw(DEPTHS), draw(st.sampled_from(["[", '{"a":'])))

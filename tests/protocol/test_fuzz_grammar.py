@@ -10,16 +10,17 @@ from __future__ import annotations
 import orjson
 from hypothesis import given, settings
 from tests.protocol.grammar import (
-    current_command,
-    legacy_command,
-    nested_current_command,
-    nested_legacy_command,
+    api_command,
+    nested_api_command,
+    nested_portal_command,
+    portal_command,
 )
 
 from tickgate.errors import ProtocolError
-from tickgate.protocol import current, legacy
-from tickgate.protocol import current_frames as frames
-from tickgate.protocol.legacy import ASCII_WHITESPACE
+from tickgate.protocol import portal
+from tickgate.protocol.api import frames
+from tickgate.protocol.api import grammar as api
+from tickgate.protocol.portal import ASCII_WHITESPACE
 
 #: An error message stays readable whatever the input: no echo of a whole client message.
 MAX_ERROR_LENGTH = 400
@@ -28,23 +29,23 @@ MAX_ERROR_LENGTH = 400
 def assert_sendable(error: ProtocolError) -> None:
     assert error.message and len(error.message) <= MAX_ERROR_LENGTH, error.message
     orjson.loads(frames.encode_error(error.message, error.topic))
-    orjson.loads(legacy.encode_error(error.message, error.topic))
+    orjson.loads(portal.encode_error(error.message, error.topic))
 
 
 @settings(max_examples=400)
-@given(current_command())
-def test_current_dialect_commands_parse_or_raise_a_sendable_protocol_error(text: str) -> None:
+@given(api_command())
+def test_api_dialect_commands_parse_or_raise_a_sendable_protocol_error(text: str) -> None:
     try:
-        current.parse(text)
+        api.parse(text)
     except ProtocolError as error:
         assert_sendable(error)
 
 
 @settings(max_examples=400)
-@given(legacy_command())
+@given(portal_command())
 def test_seed_dialect_commands_parse_or_raise_a_sendable_protocol_error(text: str) -> None:
     try:
-        command = legacy.parse(text)
+        command = portal.parse(text)
     except ProtocolError as error:
         assert_sendable(error)
         return
@@ -53,11 +54,11 @@ def test_seed_dialect_commands_parse_or_raise_a_sendable_protocol_error(text: st
     assert not any(c.isspace() and c not in ASCII_WHITESPACE for c in head), (text, command)
 
 
-@given(nested_current_command(), nested_legacy_command())
+@given(nested_api_command(), nested_portal_command())
 def test_nesting_at_any_depth_in_any_option_is_refused_with_a_sendable_error(
-    current_text: str, legacy_text: str
+    api_text: str, portal_text: str
 ) -> None:
-    for parse, text in ((current.parse, current_text), (legacy.parse, legacy_text)):
+    for parse, text in ((api.parse, api_text), (portal.parse, portal_text)):
         try:
             parse(text)
         except ProtocolError as error:

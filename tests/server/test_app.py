@@ -7,7 +7,7 @@ import contextlib
 
 import aiohttp
 from tests.conftest import StartServer, call
-from tests.server.test_ws_current import AAPL, Connect, authed
+from tests.server.test_ws_api import AAPL, Connect, authed
 
 from tickgate.server.app import RunningServer
 

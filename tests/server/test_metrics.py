@@ -9,7 +9,7 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import StartServer, call
 from tests.server.test_rest_orders import ACCT, place_confirmed
-from tests.server.test_ws_legacy import Connect, is_md, primed_socket
+from tests.server.test_ws_portal import Connect, is_md, primed_socket
 
 from tickgate.server.app import RunningServer
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from tickgate.clock import FakeClock
-from tickgate.server.session import Session
+from tickgate.server.session import BrokerSession
 
 
 def test_forgetting_a_status_listener_twice_is_harmless() -> None:
-    session = Session(FakeClock(), md_lines=100)
+    session = BrokerSession(FakeClock())
     seen: list[bool] = []
     forget = session.add_status_listener(seen.append)
     session.logout()

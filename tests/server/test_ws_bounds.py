@@ -14,13 +14,15 @@ from tests.conftest import StartServer, make_config
 from tests.rawws import OP_TEXT, Closed, RawWebSocket, frame
 
 from tickgate.clock import SystemClock
+from tickgate.dialects.context import DialectContext, Now
+from tickgate.dialects.portal import PortalDialect
 from tickgate.server.app import RunningServer, build_gateway
 from tickgate.server.errors import error_middleware
 from tickgate.server.gateway import GATEWAY
 from tickgate.server.ws import serve_websocket
-from tickgate.server.ws_legacy import LegacyDialect
+from tickgate.streaming.outbox import Outbox
 
-CURRENT, LEGACY = "/v1/api/ws", "/v1/portal/ws"
+API, PORTAL = "/v1/api/ws", "/v1/portal/ws"
 AAPL = 265598
 DEEP = "[" * 300 + "]" * 300
 
@@ -52,7 +54,7 @@ async def raw() -> AsyncIterator[Open]:
 
 async def waiting(raw: Open, server: RunningServer) -> RawWebSocket:
     """A current-dialect socket without a cookie: not authenticated yet."""
-    ws = await raw(server, CURRENT)
+    ws = await raw(server, API)
     assert await ws.recv() == {"message": "waiting for session"}
     return ws
 
@@ -92,7 +94,7 @@ async def test_deep_nesting_on_the_seed_dialect_gets_an_error_frame(
 ) -> None:
     async with http.get(server.base_url + "/v1/api/iserver/accounts"):
         pass
-    ws = await raw(server, LEGACY)
+    ws = await raw(server, PORTAL)
     ws.send(f's+md+{AAPL}+{{"fields":{DEEP}}}')
     error = await ws.recv_until_error()
     assert error == {"error": error["error"], "topic": f"md+{AAPL}"}
@@ -102,7 +104,7 @@ async def test_deep_nesting_on_the_seed_dialect_gets_an_error_frame(
     assert not ws.saw_http()
 
 
-@pytest.mark.parametrize("path", [CURRENT, LEGACY])
+@pytest.mark.parametrize("path", [API, PORTAL])
 async def test_an_unmasked_client_frame_closes_with_1002_and_a_reason(
     raw: Open, server: RunningServer, path: str
 ) -> None:
@@ -116,13 +118,13 @@ async def test_an_unmasked_client_frame_closes_with_1002_and_a_reason(
 async def test_protocol_errors_found_by_aiohttp_carry_a_reason(
     raw: Open, server: RunningServer
 ) -> None:
-    ws = await raw(server, CURRENT)
+    ws = await raw(server, API)
     ws.send_raw(bytes([0x80 | 0x40 | OP_TEXT]) + frame(b"tic")[1:])  # RSV1 without extension
     closed = await ws.closed()
     assert closed.code == 1002 and "reserved bits" in closed.reason
 
 
-@pytest.mark.parametrize("path", [CURRENT, LEGACY])
+@pytest.mark.parametrize("path", [API, PORTAL])
 async def test_many_unauthenticated_sockets_announcing_4_mib_frames_are_closed_at_the_header(
     raw: Open, server: RunningServer, path: str
 ) -> None:
@@ -155,7 +157,7 @@ async def test_an_authenticated_socket_gets_the_normal_limit(
     raw: Open, server: RunningServer, http: aiohttp.ClientSession
 ) -> None:
     sid = await session_id(server, http)
-    ws = await raw(server, CURRENT, headers={"Cookie": f"api={sid}"})
+    ws = await raw(server, API, headers={"Cookie": f"api={sid}"})
     ws.send("tic+" + "x" * 100_000)  # over max_frame_bytes: an error frame, not a close
     error = await ws.recv_until_error()
     assert "exceeds the limit of 8192 bytes" in error["error"]
@@ -169,7 +171,7 @@ async def test_a_message_begun_and_not_finished_in_time_closes_with_1008(
     start: StartServer,
 ) -> None:
     server = await start(request_timeout_seconds=0.3)
-    ws = await raw(server, LEGACY)
+    ws = await raw(server, PORTAL)
     ws.send_raw(frame(b"s+md+265598" + b" " * 100)[:20])
     assert await ws.closed() == Closed(1008, "message not completed within 0.3 s")
     assert await ws.at_eof()
@@ -180,7 +182,7 @@ async def test_a_current_socket_that_does_not_authenticate_in_time_is_closed(
 ) -> None:
     server = await start(request_timeout_seconds=0.3)
     sid = await session_id(server, http)
-    authenticated = await raw(server, CURRENT, headers={"Cookie": f"api={sid}"})
+    authenticated = await raw(server, API, headers={"Cookie": f"api={sid}"})
     ws = await waiting(raw, server)
     closed = await ws.closed()
     assert closed.code == 1008
@@ -191,10 +193,10 @@ async def test_a_current_socket_that_does_not_authenticate_in_time_is_closed(
         pass
 
 
-class FailingDialect(LegacyDialect):
-    """The seed's dialect with a defect: any command raises."""
+class FailingDialect(PortalDialect):
+    """The portal dialect with a defect: any command raises."""
 
-    def handle(self, text: str) -> None:
+    def handle(self, text: str, now: Now) -> None:
         raise RuntimeError(f"defect while handling {text!r}")
 
 
@@ -203,7 +205,12 @@ async def failing_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
     gateway = build_gateway(make_config(tmp_path, store="memory"), SystemClock())
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        return await serve_websocket(request, gateway, lambda c: FailingDialect(c))
+        def session(
+            context: DialectContext, outbox: Outbox, request: web.Request, now: Now
+        ) -> FailingDialect:
+            return FailingDialect(context, outbox, peer="test", now=now)
+
+        return await serve_websocket(request, gateway, session)
 
     app = web.Application(middlewares=[error_middleware])
     app[GATEWAY] = gateway

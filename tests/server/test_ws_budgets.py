@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 from tests.conftest import StartServer, WsClient
-from tests.server.test_ws_current import authed, is_error, session_id
-from tests.server.test_ws_legacy import primed_socket
+from tests.server.test_ws_api import authed, is_error, session_id
+from tests.server.test_ws_portal import primed_socket
 
 from tickgate.model.accounts import AccountConfig
 from tickgate.server.app import RunningServer
@@ -84,12 +84,12 @@ async def test_ech_is_not_answered_before_authentication(
         pass
 
 
-@pytest.mark.parametrize("dialect", ["current", "legacy"])
+@pytest.mark.parametrize("dialect", ["api", "portal"])
 async def test_market_data_lines_per_connection(
     start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect, dialect: str
 ) -> None:
     server = await start(md_lines_per_connection=2)
-    if dialect == "current":
+    if dialect == "api":
         ws, other = await authed(server, http, ws_connect), await authed(server, http, ws_connect)
         command, topic = 'smd+{}+{{"fields":["31"]}}', "smd+{}"
     else:
@@ -106,12 +106,12 @@ async def test_market_data_lines_per_connection(
     await other.recv_until(lambda f: f.get("topic") == topic.format(IBM) and "error" not in f)
 
 
-@pytest.mark.parametrize("dialect", ["current", "legacy"])
+@pytest.mark.parametrize("dialect", ["api", "portal"])
 async def test_account_resubscriptions_are_budgeted_per_connection(
     start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect, dialect: str
 ) -> None:
     server = await start(account_subscriptions_per_minute=3)
-    if dialect == "current":
+    if dialect == "api":
         ws = await authed(server, http, ws_connect)
         command, answer = "spl", topic_is("spl")
     else:

@@ -18,16 +18,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.protocol.grammar import (
-    current_command,
-    legacy_command,
-    nested_current_command,
-    nested_legacy_command,
+    api_command,
+    nested_api_command,
+    nested_portal_command,
+    portal_command,
 )
 from tests.rawws import OP_CLOSE, OP_TEXT, RawWebSocket
 
 from tickgate.config import Config
 from tickgate.errors import ProtocolError
-from tickgate.protocol import current, legacy
+from tickgate.protocol import portal
+from tickgate.protocol.api import grammar as api
 from tickgate.server.app import RunningServer
 
 FUZZ = settings(
@@ -93,12 +94,10 @@ async def session_of(server: RunningServer, http: aiohttp.ClientSession) -> str:
 
 @FUZZ
 @given(
-    commands=st.lists(
-        (current_command() | nested_current_command()).filter(fits), min_size=1, max_size=12
-    ),
+    commands=st.lists((api_command() | nested_api_command()).filter(fits), min_size=1, max_size=12),
     login_first=st.booleans(),
 )
-async def test_current_dialect_survives_generated_commands(
+async def test_api_dialect_survives_generated_commands(
     server: RunningServer,
     http: aiohttp.ClientSession,
     caplog: pytest.LogCaptureFixture,
@@ -110,7 +109,7 @@ async def test_current_dialect_survives_generated_commands(
     headers = {"Cookie": f"api={sid}"} if login_first else None
     ws = await RawWebSocket.open(server, "/v1/api/ws", headers=headers)
     try:
-        await send_all(ws, commands, current.parse)
+        await send_all(ws, commands, api.parse)
         ws.send(f'{{"session":"{sid}"}}')
         ws.send(f'smd+{AAPL}+{{"fields":["31","84"]}}')
         async with asyncio.timeout(5):
@@ -125,7 +124,7 @@ async def test_current_dialect_survives_generated_commands(
 @FUZZ
 @given(
     commands=st.lists(
-        (legacy_command() | nested_legacy_command()).filter(fits), min_size=1, max_size=12
+        (portal_command() | nested_portal_command()).filter(fits), min_size=1, max_size=12
     )
 )
 async def test_seed_dialect_survives_generated_commands(
@@ -139,7 +138,7 @@ async def test_seed_dialect_survives_generated_commands(
         pass
     ws = await RawWebSocket.open(server, "/v1/portal/ws")
     try:
-        await send_all(ws, commands, legacy.parse)
+        await send_all(ws, commands, portal.parse)
         ws.send(f's+md+{AAPL}+{{"snapshot":true,"fields":"55"}}')
         async with asyncio.timeout(5):
             while (await next_json(ws)).get("55") != "AAPL":

@@ -11,11 +11,11 @@ import pytest
 
 from tickgate.clock import NS_PER_MS, FakeClock
 from tickgate.errors import NotFoundError
-from tickgate.protocol.legacy import encode_market
+from tickgate.protocol.portal import encode_market
 from tickgate.streaming.hub import MarketEncoder, StreamingHub
 from tickgate.streaming.outbox import Outbox
 
-LEGACY = "legacy"
+PORTAL = "portal"
 AAPL, MSFT = 265598, 272093
 
 
@@ -128,7 +128,7 @@ def subscribe(
     *,
     tempo_ms: int = 0,
     snapshot: bool = False,
-    dialect: str = LEGACY,
+    dialect: str = PORTAL,
     encoder: MarketEncoder = encode_market,
 ) -> None:
     hub.subscribe_market(
@@ -277,10 +277,10 @@ def test_unsubscribe_and_drop_leave_nothing_behind(
     subscribe(hub, a, conid=MSFT, tempo_ms=100)
     subscribe(hub, b)
     subscribe(hub, b, dialect="other")
-    assert hub.subscriptions(b.outbox) == 2 and hub.subscriptions(b.outbox, LEGACY) == 1
+    assert hub.subscriptions(b.outbox) == 2 and hub.subscriptions(b.outbox, PORTAL) == 1
     hub.on_market(MSFT, {31: "1"}, 1)  # leaves a pending tempo deadline
-    assert hub.unsubscribe_market(a.outbox, AAPL, LEGACY)
-    assert not hub.unsubscribe_market(a.outbox, AAPL, LEGACY)
+    assert hub.unsubscribe_market(a.outbox, AAPL, PORTAL)
+    assert not hub.unsubscribe_market(a.outbox, AAPL, PORTAL)
     hub.drop(a.outbox)
     hub.drop(b.outbox)
     hub.drop(b.outbox)
@@ -300,7 +300,7 @@ def test_subscription_churn_does_not_grow_the_deadline_heap(
     for i in range(1000):
         subscribe(hub, client, tempo_ms=3_600_000)
         hub.on_market(AAPL, {31: str(i)}, i)
-        hub.unsubscribe_market(client.outbox, AAPL, LEGACY)
+        hub.unsubscribe_market(client.outbox, AAPL, PORTAL)
     assert hub.stats().deadlines < 200  # purged as they go stale, not kept for an hour
     assert hub.next_due_ns() is None
 
@@ -346,3 +346,39 @@ def test_invalid_subscriptions_are_refused(hub: StreamingHub, loop: Loop) -> Non
     with pytest.raises(ValueError, match="encoder"):
         subscribe(hub, Client(loop), encoder=CountingEncoder())
     assert hub.stats().subscriptions == 1
+
+
+def test_the_hub_is_the_one_record_of_a_subscription_its_lines_and_expiry(
+    hub: StreamingHub, loop: Loop
+) -> None:
+    a, b = Client(loop), Client(loop)
+    encoder = CountingEncoder()
+    record = hub.subscribe_market(
+        a.outbox, AAPL, (84, 31), tempo_ms=0, snapshot=False, dialect=PORTAL, encoder=encoder,
+        expires_ns=100,
+    )  # fmt: skip
+    assert (record.conid, record.dialect, record.fields, record.expires_ns) == (
+        AAPL, PORTAL, (31, 84), 100,
+    )  # fmt: skip
+    assert hub.subscription(a.outbox, AAPL, PORTAL) is record
+    assert hub.subscriptions_of(a.outbox, PORTAL) == [record]
+    assert hub.subscriptions_of(a.outbox, "api") == []
+    # Lines count distinct conids across every outbox: a streamed conid costs nothing more.
+    assert hub.lines_in_use() == 1
+    assert not hub.would_exceed_lines(AAPL, 1) and hub.would_exceed_lines(MSFT, 1)
+    hub.subscribe_market(
+        b.outbox, MSFT, (31,), tempo_ms=0, snapshot=False, dialect=PORTAL, encoder=encoder,
+        expires_ns=50,
+    )  # fmt: skip
+    assert hub.lines_in_use() == 2
+    # Resubscribing replaces the record's channel and renews its expiry in place.
+    again = hub.subscribe_market(
+        a.outbox, AAPL, (31, 84, 86), tempo_ms=0, snapshot=False, dialect=PORTAL,
+        encoder=encoder, expires_ns=200,
+    )  # fmt: skip
+    assert again is record and record.fields == (31, 84, 86) and record.expires_ns == 200
+    assert hub.next_expiry_ns(a.outbox, PORTAL) == 200
+    assert hub.expire(a.outbox, PORTAL, 199) == [] and hub.expire(b.outbox, PORTAL, 50) == [MSFT]
+    assert hub.lines_in_use() == 1 and hub.next_expiry_ns(b.outbox, PORTAL) is None
+    assert hub.expire(a.outbox, PORTAL, 200) == [AAPL]
+    assert hub.lines_in_use() == 0 and hub.stats().subscriptions == 0

@@ -4,17 +4,17 @@
   "message":"..."}}``, the frame the real gateway uses for broadcast announcements (ibind
   routes it to its bulletins queue);
 * ``/v1/portal/ws``: ``{"topic":"replay+end","message":"...","time":<epoch ms>,"ticks":N}``,
-  a frame with a topic of its own, like every frame of the seed dialect.
+  a frame with a topic of its own, like every frame of the portal dialect.
 """
 
 from __future__ import annotations
 
 import orjson
 
-from tickgate.protocol.current_frames import encode_bulletin
+from tickgate.protocol.api.frames import encode_bulletin
 
 BULLETIN_ID = "tickgate-replay-end"
-LEGACY_TOPIC = "replay+end"
+PORTAL_TOPIC = "replay+end"
 
 
 def end_message(replay_time: str, ticks: int) -> str:
@@ -24,13 +24,13 @@ def end_message(replay_time: str, ticks: int) -> str:
     )
 
 
-def encode_end_current(message: str) -> bytes:
-    """The end notice on today's dialect."""
+def encode_end_api(message: str) -> bytes:
+    """The end notice on the api dialect (`/v1/api/ws`)."""
     return encode_bulletin(BULLETIN_ID, message)
 
 
-def encode_end_legacy(message: str, *, time_ms: int, ticks: int) -> bytes:
-    """The end notice on the seed dialect."""
+def encode_end_portal(message: str, *, time_ms: int, ticks: int) -> bytes:
+    """The end notice on the portal dialect (`/v1/portal/ws`)."""
     return orjson.dumps(
-        {"topic": LEGACY_TOPIC, "message": message, "time": time_ms, "ticks": ticks}
+        {"topic": PORTAL_TOPIC, "message": message, "time": time_ms, "ticks": ticks}
     )

@@ -158,7 +158,7 @@ class GatewayClient:
         """Every JSON object frame of a WebSocket session that sent `commands` (on
         `/v1/portal/ws` with `portal`, else `/v1/api/ws`), until the gateway closes it.
         Raises ClientError when it cannot connect."""
-        await self.account()  # priming: the seed dialect streams only for a primed session
+        await self.account()  # priming: the portal dialect streams only for a primed session
         tickle = await self.call("POST", "/v1/api/tickle")
         session = tickle.get("session", "") if isinstance(tickle, dict) else ""
         ws_url = self.base.replace("http", "ws", 1) + ("/v1/portal/ws" if portal else "/v1/api/ws")
@@ -173,7 +173,7 @@ class GatewayClient:
                     try:
                         frame = orjson.loads(message.data)
                     except orjson.JSONDecodeError:
-                        continue  # not every frame of the seed dialect is JSON
+                        continue  # not every frame of the portal dialect is JSON
                     if isinstance(frame, dict):
                         yield frame
         except aiohttp.ClientError as exc:

@@ -47,8 +47,8 @@ from tickgate.server import (
     rest_session,
     rest_watchlists,
     rest_whatif,
-    ws_current,
-    ws_legacy,
+    ws_api,
+    ws_portal,
 )
 from tickgate.server.answer_ids import AnswerIds
 from tickgate.server.deadlines import KEEPALIVE_SECONDS, RequestDeadlines
@@ -61,7 +61,7 @@ from tickgate.server.errors import (
 from tickgate.server.gateway import GATEWAY, Gateway
 from tickgate.server.http import Slots, add_routes
 from tickgate.server.http_log import server_logger
-from tickgate.server.session import Session
+from tickgate.server.session import BrokerSession
 from tickgate.server.source_run import SOURCE_RUN, SourceRun
 from tickgate.server.store_probe import ProbedStore
 from tickgate.server.tick_latency import tick_latency_sampler
@@ -121,7 +121,7 @@ def build_gateway(
     history = HistoryService(catalogue, seed=config.seed, clock=clock)
     market.add_listener(hub.on_market, name="streaming")
     market.add_listener(history.record, name="history")
-    session = Session(clock, md_lines=config.md_lines)
+    session = BrokerSession(clock)
     hours = MarketHours(catalogue, Mode(config.market_hours))
     # Load this year's holidays now (a few hundred ms), not on the event loop once serving.
     hours.next_transitions(clock.now_ns())
@@ -289,8 +289,8 @@ def build_app(
     rest_watchlists.install(
         app, open_watchlists(gateway), message_ids=gateway.ids.watchlist_message_ids
     )
-    app.router.add_get("/v1/portal/ws", ws_legacy.handler)
-    app.router.add_get("/v1/api/ws", ws_current.handler)
+    app.router.add_get("/v1/portal/ws", ws_portal.handler)
+    app.router.add_get("/v1/api/ws", ws_api.handler)
     market_control.add_routes(app)
     replay_control.add_routes(app)
     page.add_routes(app)

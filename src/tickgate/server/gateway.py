@@ -16,7 +16,7 @@ from tickgate.market.history.service import HistoryService
 from tickgate.market.market_hours import MarketHours
 from tickgate.server.answer_ids import AnswerIds
 from tickgate.server.http import Slots
-from tickgate.server.session import Session
+from tickgate.server.session import BrokerSession
 from tickgate.server.traffic import Traffic
 from tickgate.sources.simulator.market import MarketSimulator
 from tickgate.streaming.accounts import AccountStreams
@@ -42,7 +42,7 @@ class Gateway:
     market: MarketEngine
     hub: StreamingHub
     history: HistoryService
-    session: Session
+    session: BrokerSession
     trading: TradingEngine
     accounts: AccountStreams
     bus: Bus

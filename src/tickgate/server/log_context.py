@@ -16,7 +16,7 @@ from aiohttp import web
 from tickgate.log_format import LOG_CONTEXT, add_secrets
 from tickgate.server.gatekeeper import WEBSOCKET_PATHS
 from tickgate.server.http import Handler
-from tickgate.server.session import Session
+from tickgate.server.session import BrokerSession
 
 _COUNTER: web.AppKey[Iterator[int]] = web.AppKey("log_ids")
 #: Session ids rotate on logout; the last few stay redacted, since a client may still send one.
@@ -39,7 +39,7 @@ async def log_context_middleware(request: web.Request, handler: Handler) -> web.
         LOG_CONTEXT.reset(token)
 
 
-def install(app: web.Application, session: Session, *, auth_token: str | None) -> None:
+def install(app: web.Application, session: BrokerSession, *, auth_token: str | None) -> None:
     """Number `app`'s requests and redact `auth_token` and `session`'s ids from log lines
     while the app runs; add `log_context_middleware` to the app's middlewares yourself."""
     app[_COUNTER] = itertools.count(1)

@@ -83,7 +83,7 @@ async def status(request: web.Request) -> web.Response:
         "connections": len(gateway.connections),
         "channels": hub.channels,
         "subscriptions": hub.subscriptions,
-        "marketDataLines": gateway.session.lines_in_use(),
+        "marketDataLines": gateway.hub.lines_in_use(),
         "health": gateway.market.health.report(),
     }
     return json_response(payload)

@@ -32,6 +32,7 @@ from tickgate.server.traffic import Buckets
 
 METRICS_PATH = "/metrics"
 #: WebSocket path -> the `dialect` label of its connections.
+# The label values predate the names portal/api and are kept: dashboards select on them.
 DIALECTS = {"/v1/portal/ws": "legacy", "/v1/api/ws": "current"}
 
 REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
@@ -90,7 +91,7 @@ class GatewayCollector:
         yield GaugeMetricFamily(
             "tickgate_market_data_lines",
             "Market-data lines in use by the session",
-            value=gateway.session.lines_in_use(),
+            value=gateway.hub.lines_in_use(),
         )
         yield CounterMetricFamily(
             "tickgate_frames_encoded",

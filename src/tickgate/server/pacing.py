@@ -10,9 +10,9 @@ import logging
 
 from aiohttp import web
 
+from tickgate.dialects.ratelimit import TokenBucket
 from tickgate.server.gateway import GATEWAY
 from tickgate.server.http import PREFIXES, Handler, error_response
-from tickgate.server.ratelimit import TokenBucket
 
 log = logging.getLogger("tickgate.pacing")
 

@@ -111,13 +111,13 @@ def replay_source(app: web.Application, gateway: Gateway, replay_plan: ReplayPla
 def announce_end(gateway: Gateway, status: ReplayStatus) -> None:
     """Tell every WebSocket client, in its dialect, that the replay reached its end."""
     message = replay_notice.end_message(format_timestamp(status.replay_time_ns), status.ticks)
-    current = replay_notice.encode_end_current(message)
-    legacy = replay_notice.encode_end_legacy(
+    api = replay_notice.encode_end_api(message)
+    portal = replay_notice.encode_end_portal(
         message, time_ms=status.replay_time_ns // NS_PER_MS, ticks=status.ticks
     )
     for connection in list(gateway.connections):
         path = connection.request.path
-        connection.send(legacy if path.startswith("/v1/portal") else current)
+        connection.send(portal if path.startswith("/v1/portal") else api)
 
 
 def install_recorder(app: web.Application, gateway: Gateway, *, source_name: str) -> Recorder:

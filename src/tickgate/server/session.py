@@ -1,27 +1,24 @@
 """The brokerage session a tickgate process pretends to hold: one user, one stable session id.
 
 Like the real gateway, there is one session per process. It tracks what the IBKR API makes
-stateful: whether `/iserver/accounts` primed it, which conids a REST snapshot pre-flighted, and
-how many market-data lines its streams use across every WebSocket connection of both dialects.
+stateful: whether `/iserver/accounts` primed it and which conids a REST snapshot pre-flighted.
+(Its market-data lines are the conids the streaming hub streams: `StreamingHub.lines_in_use`.)
 """
 
 from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 
 import orjson
 
 from tickgate.clock import NS_PER_MS, Clock
+from tickgate.dialects.brokerage import NOT_AUTHENTICATED, SERVER_NAME, USERNAME
 
-USERNAME = "tickgate"
-SERVER_NAME = "tickgate"
+__all__ = ["NOT_AUTHENTICATED", "OPEN_WHILE_LOGGED_OUT", "SERVER_NAME", "USERNAME", "BrokerSession"]
+
 SERVER_VERSION = "tickgate 0.1.0"
-NOT_AUTHENTICATED = (
-    "not authenticated: the brokerage session is logged out; "
-    "POST /iserver/auth/ssodh/init to log in again"
-)
 #: What still answers while logged out, so a client can see its state and log in again.
 OPEN_WHILE_LOGGED_OUT = (
     "/tickle",
@@ -33,17 +30,15 @@ OPEN_WHILE_LOGGED_OUT = (
 )
 
 
-class Session:
-    """State of the one brokerage session. Not thread-safe; lives on the event loop."""
+class BrokerSession:
+    """State of the one brokerage login. Not thread-safe; lives on the event loop."""
 
-    def __init__(self, clock: Clock, *, md_lines: int) -> None:
+    def __init__(self, clock: Clock) -> None:
         self.id = secrets.token_hex(16)
         self.clock = clock
         self.authenticated = True
         self.primed = False
-        self.md_lines = md_lines
         self.preflighted: dict[int, tuple[int, ...]] = {}
-        self._line_holders: dict[int, set[Hashable]] = {}
         self.last_accessed_ms = self.now_ms()
         self._status_listeners: list[Callable[[bool], None]] = []
 
@@ -67,32 +62,6 @@ class Session:
                 return False
             return isinstance(value, dict) and value.get("session") == self.id
         return text == self.id
-
-    def acquire_line(self, holder: Hashable, conid: int) -> bool:
-        """Take a market-data line for `conid` on behalf of `holder`.
-
-        Lines count distinct conids across the session: a conid already streamed by anyone costs
-        nothing more. Returns False, taking nothing, when a new conid would exceed the limit.
-        """
-        holders = self._line_holders.get(conid)
-        if holders is None:
-            if len(self._line_holders) >= self.md_lines:
-                return False
-            holders = self._line_holders[conid] = set()
-        holders.add(holder)
-        return True
-
-    def release_line(self, holder: Hashable, conid: int) -> None:
-        """Give back `holder`'s line for `conid` (no-op when it held none)."""
-        holders = self._line_holders.get(conid)
-        if holders is None:
-            return
-        holders.discard(holder)
-        if not holders:
-            del self._line_holders[conid]
-
-    def lines_in_use(self) -> int:
-        return len(self._line_holders)
 
     def add_status_listener(self, listener: Callable[[bool], None]) -> Callable[[], None]:
         """Call `listener(authenticated)` whenever the session logs in or out; returns a remover."""

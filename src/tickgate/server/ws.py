@@ -1,52 +1,46 @@
-"""The WebSocket connection shell shared by both dialects.
+"""The WebSocket pump shared by both dialects: bytes in, dialect session, outbox out.
 
-A `Connection` owns one socket: its outbox (one transport write per event-loop turn), its command
-rate limit and budgets, whether the client has authenticated (which lifts the small message
-limit of a fresh socket), and its per-connection tasks. Dialects (`ws_legacy`,
-`ws_current`) turn text commands into calls on the hub and the engines.
+A `Connection` owns one socket: its outbox (one transport write per event-loop turn), its
+per-connection tasks and its one timer. Everything a dialect means lives in a sans-I/O
+`tickgate.dialects` session: the pump feeds it each client message and the time, calls it when
+its `next_deadline_ns` has passed, and performs the effects it queues (close the socket, lift
+the pre-authentication message limit, deliver a large snapshot as the transport drains, run a
+computation off the event loop).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from tickgate.clock import NS_PER_S
+from tickgate.dialects.base import DialectSession
+from tickgate.dialects.context import DialectContext, Now
+from tickgate.dialects.effects import Close, Deliver, Effect, Offload, Trust
 from tickgate.protocol.frames import EMPTY_CLOSE, close_reason
 from tickgate.server.gateway import Gateway
-from tickgate.server.ratelimit import TokenBucket
-from tickgate.server.ws_budgets import ConnectionBudgets
+from tickgate.server.rest_session import accounts_payload
 from tickgate.server.ws_socket import GuardedWebSocket
 from tickgate.streaming.backlog import Backlog
 from tickgate.streaming.outbox import Outbox
 
 log = logging.getLogger("tickgate.ws")
 
+#: Builds a connection's session from the gateway's context, its outbox, the upgrade request
+#: and the time.
+SessionFactory = Callable[[DialectContext, Outbox, web.Request, Now], DialectSession]
+
 CLOSE_SLOW_CONSUMER = 1008
 POLICY_VIOLATION = 1008
 INTERNAL_ERROR = 1011
 HARD_MESSAGE_CAP = 4 << 20
 DRAIN_POLL_SECONDS = 0.002
-
-
-class Dialect(Protocol):
-    """What a connection needs from a dialect."""
-
-    def opened(self) -> None:
-        """Called once the socket is open (connect burst, if the dialect has one)."""
-
-    def handle(self, text: str) -> None:
-        """Handle one client text message. Must not raise for bad input: answer with an error."""
-
-    def error(self, message: str, topic: str | None) -> None:
-        """Send an error frame in the dialect's shape."""
-
-    def closed(self) -> None:
-        """Release everything the dialect holds for this connection."""
 
 
 class Connection:
@@ -69,17 +63,15 @@ class Connection:
             on_overflow=self._on_overflow,
             on_write_sample=gateway.traffic.write_bytes.observe,
         )
-        self.limiter = TokenBucket(
-            rate=config.commands_per_second,
-            burst=config.command_burst,
-            now_ns=gateway.clock.monotonic_ns(),
-        )
-        self.budgets = ConnectionBudgets(config, now_ns=gateway.clock.monotonic_ns())
         self.tasks: set[asyncio.Task[object]] = set()
-        self.dialect: Dialect | None = None
-        #: Set once the client has authenticated (see `established`).
-        self.trusted = False
-        self._noted: dict[str, int] = {}
+        self.session: DialectSession | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_due: int | None = None
+
+    def now(self) -> Now:
+        """The gateway clock's time, as sessions take it."""
+        clock = self.gateway.clock
+        return Now(clock.monotonic_ns(), clock.now_ns())
 
     def send(self, payload: bytes) -> None:
         """Queue a reliable frame (never dropped; a reader too slow for it is disconnected)."""
@@ -130,92 +122,96 @@ class Connection:
             lambda: self.ws.close(code=CLOSE_SLOW_CONSUMER, message=reason.encode()[:120]), "close"
         )
 
-    def allow_command(self) -> bool:
-        return self.limiter.allow(self.gateway.clock.monotonic_ns())
+    # --- the pump --------------------------------------------------------------------------------
+    async def run(self, session: DialectSession) -> None:
+        """Feed `session` until the client goes away; then release everything.
 
-    def note(self, kind: str, detail: str) -> None:
-        """Log a client's mistake of `kind` once per connection; later ones are only counted."""
-        if kind in self._noted:
-            self._noted[kind] += 1
-            return
-        self._noted[kind] = 0
-        log.info(
-            "%s from %s: %s (further ones on this connection are counted, not logged)",
-            kind,
-            self.request.remote,
-            detail,
-        )
-
-    def established(self) -> None:
-        """The client has authenticated: lift the small pre-authentication message limit."""
-        if not self.trusted:
-            self.trusted = True
-            self.ws.trust()
-
-    def authenticate_within(self, seconds: float, hint: str) -> None:
-        """Close the socket with 1008 if `established()` has not been called after `seconds`."""
-
-        async def deadline() -> None:
-            await asyncio.sleep(seconds)
-            if not self.trusted:
-                self.note("authentication timeout", f"not authenticated within {seconds:g} s")
-                await self.ws.close(
-                    code=POLICY_VIOLATION,
-                    message=close_reason(f"not authenticated within {seconds:g} s; {hint}"),
-                )
-
-        self.spawn(deadline, "authentication-deadline")
-
-    async def run(self, dialect: Dialect) -> None:
-        """Read commands until the client goes away; then release everything.
-
-        Guarantees: returns normally whatever a dialect raises. An unexpected exception is
+        Guarantees: returns normally whatever a session raises. An unexpected exception is
         logged once with its traceback and the socket is closed with 1011, never answered with
         HTTP bytes (the socket is no longer HTTP).
         """
-        self.dialect = dialect
+        self.session = session
         try:
-            dialect.opened()
-            await self._read(dialect)
+            session.opened(self.now())
+            self._settle(session)
+            await self._read(session)
         except Exception:
             log.exception("WebSocket connection from %s failed; closing it", self.request.remote)
             await self._close_internal_error()
         finally:
+            if self._timer is not None:
+                self._timer.cancel()
             try:
-                dialect.closed()
+                session.closed()
             except Exception:
                 log.exception("releasing WebSocket connection from %s failed", self.request.remote)
             for task in list(self.tasks):
                 task.cancel()
-            self._log_counts()
+            session.notes.log_counts()
 
-    async def _read(self, dialect: Dialect) -> None:
-        limit = self.gateway.config.max_frame_bytes
+    async def _read(self, session: DialectSession) -> None:
         while True:
             message = await self.ws.receive()
             if message.type is WSMsgType.TEXT:
-                self._dispatch(dialect, message.data, limit)
+                session.receive(message.data, self.now())
             elif message.type is WSMsgType.BINARY:
-                self.note("binary frame", "binary frames are not supported")
-                dialect.error("binary frames are not supported; send text commands", None)
+                session.receive_binary(self.now())
             else:
                 if message.type is WSMsgType.CLOSE:
                     self._answer_close()
                 elif message.type is WSMsgType.ERROR:
                     # aiohttp has already sent the close frame (code and reason) for it.
-                    self.note("protocol error", f"closed: {message.data}")
+                    session.notes.note("protocol error", f"closed: {message.data}")
                 return
+            self._settle(session)
+
+    def _settle(self, session: DialectSession) -> None:
+        """After an input: perform the session's effects and (re)arm its timer."""
+        for effect in session.effects():
+            self._perform(session, effect)
+        due = session.next_deadline_ns()
+        if due == self._timer_due:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_due = due
+        if due is not None:
+            delay = max(0, due - self.gateway.clock.monotonic_ns()) / NS_PER_S
+            self._timer = asyncio.get_running_loop().call_later(delay, self._fire, session)
+
+    def _fire(self, session: DialectSession) -> None:
+        self._timer, self._timer_due = None, None
+        try:
+            session.on_timer(self.now())
+            self._settle(session)
+        except Exception:
+            log.exception("WebSocket connection from %s failed; closing it", self.request.remote)
+            self.spawn(self._close_internal_error, "close")
+
+    def _perform(self, session: DialectSession, effect: Effect) -> None:
+        if isinstance(effect, Trust):
+            self.ws.trust()
+        elif isinstance(effect, Deliver):
+            self.deliver(effect.backlog)
+        elif isinstance(effect, Close):
+            code, reason = effect.code, close_reason(effect.reason)
+            self.spawn(lambda: self.ws.close(code=code, message=reason), "close")
+        elif isinstance(effect, Offload):
+            self.spawn(functools.partial(self._offload, session, effect), effect.name)
+
+    async def _offload(self, session: DialectSession, effect: Offload) -> None:
+        try:
+            outcome = await asyncio.get_running_loop().run_in_executor(None, effect.work)
+        except Exception as exc:  # handed to the session, which answers it in its dialect
+            outcome = exc
+        effect.done(outcome)
+        self._settle(session)
 
     async def _close_internal_error(self) -> None:
         if not self.ws.closed:
             with contextlib.suppress(Exception):
                 await self.ws.close(code=INTERNAL_ERROR, message=b"internal error")
-
-    def _log_counts(self) -> None:
-        counted = {kind: n for kind, n in self._noted.items() if n}
-        if counted:
-            summary = ", ".join(f"{n} more {kind}" for kind, n in counted.items())
-            log.info("connection from %s closed after %s", self.request.remote, summary)
 
     def _answer_close(self) -> None:
         # Frames queued this turn go first, then the closing handshake and the socket itself.
@@ -224,29 +220,11 @@ class Connection:
             self.transport.write(EMPTY_CLOSE)
             self.transport.close()
 
-    def _dispatch(self, dialect: Dialect, text: str, limit: int) -> None:
-        size = len(text.encode())
-        if size > limit:
-            self.note("oversized message", f"{size} bytes")
-            dialect.error(
-                f"message of {size} bytes exceeds the limit of {limit} bytes; ignored", None
-            )
-        elif not self.allow_command():
-            config = self.gateway.config
-            self.note("rate-limited command", f"over {config.commands_per_second:g}/s")
-            dialect.error(
-                f"too many commands: at most {config.commands_per_second:g} per second "
-                f"(burst {config.command_burst}); command ignored",
-                None,
-            )
-        else:
-            dialect.handle(text)
-
 
 async def serve_websocket(
-    request: web.Request, gateway: Gateway, make_dialect: Callable[[Connection], Dialect]
+    request: web.Request, gateway: Gateway, make_session: SessionFactory
 ) -> web.WebSocketResponse:
-    """Upgrade `request` and run a connection with the dialect `make_dialect` builds.
+    """Upgrade `request` and pump a connection through the session `make_session` builds.
 
     Guarantees: once the upgrade is done it returns normally (a failure closes the socket with
     1011 and is logged), so no HTTP error response is ever written onto the upgraded socket.
@@ -266,6 +244,9 @@ async def serve_websocket(
     await ws.prepare(request)
     try:
         connection = Connection(gateway, ws, request)
+        session = make_session(
+            dialect_context(gateway), connection.outbox, request, connection.now()
+        )
     except Exception:
         log.exception("WebSocket connection from %s could not start", request.remote)
         with contextlib.suppress(Exception):
@@ -273,7 +254,7 @@ async def serve_websocket(
         return ws
     gateway.connections.add(connection)
     try:
-        await connection.run(make_dialect(connection))
+        await connection.run(session)
     except Exception:
         log.exception("WebSocket connection from %s failed; closing it", request.remote)
         await connection._close_internal_error()
@@ -281,6 +262,23 @@ async def serve_websocket(
         gateway.connections.discard(connection)
         gateway.traffic.retire(connection.outbox.stats)
     return ws
+
+
+def dialect_context(gateway: Gateway) -> DialectContext:
+    """What a dialect session of `gateway` is given."""
+    return DialectContext(
+        config=gateway.config,
+        catalogue=gateway.catalogue,
+        market=gateway.market,
+        hub=gateway.hub,
+        history=gateway.history,
+        trading=gateway.trading,
+        accounts=gateway.accounts,
+        brokerage=gateway.session,
+        accounts_payload=lambda: accounts_payload(gateway),
+        smh_server_ids=gateway.ids.smh_server_ids,
+        clock=gateway.clock,
+    )
 
 
 async def close_all(gateway: Gateway) -> None:

@@ -40,7 +40,7 @@ class _Topic:
 
 
 class AccountStreams:
-    """Account topics keyed by the caller (e.g. `("legacy", "DU1234567")` or `("sor", None)`)."""
+    """Account topics keyed by the caller (e.g. `("portal", "DU1234567")` or `("sor", None)`)."""
 
     def __init__(self, *, pnl_interval_ns: int = NS_PER_S) -> None:
         self.pnl_interval_ns = pnl_interval_ns
@@ -96,10 +96,6 @@ class AccountStreams:
         """The connection is gone: remove it from every topic."""
         for key in [k for k, topic in self._topics.items() if outbox in topic.outboxes]:
             self.unsubscribe(key, outbox)
-
-    def subscribers(self, key: Hashable) -> int:
-        topic = self._topics.get(key)
-        return 0 if topic is None else len(topic.outboxes)
 
     def on_event(self, event: TradingEvent, now_ns: int) -> None:
         """The trading engine's listener: render and push `event` to every interested topic."""

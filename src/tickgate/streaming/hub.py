@@ -3,7 +3,10 @@
 Guarantees:
 - Subscriptions with the same `(conid, fields, tempo_ms, dialect)` share one channel; a change
   is filtered and encoded once per channel, and the same bytes go to every subscriber.
-- An outbox has at most one subscription per `(conid, dialect)`: subscribing again replaces it.
+- The hub is the one owner of market-data subscriptions: an outbox has at most one
+  `MarketSubscription` per `(conid, dialect)` (subscribing again replaces it), and the dialects,
+  the line limits and the expiry deadlines all ask the hub rather than keep copies.
+- Market-data lines are distinct conids streamed to anyone (`lines_in_use`).
 - `on_market` only touches the channels of the changed conid; channels disappear with their
   last subscriber.
 - tempo 0: each change is pushed at once (only the subscribed fields that changed; nothing if
@@ -28,7 +31,7 @@ from tickgate.protocol.frames import text_frame
 from tickgate.streaming.channel import Channel, ChannelKey, MarketEncoder
 from tickgate.streaming.outbox import Outbox
 
-__all__ = ["HubStats", "MarketEncoder", "SnapshotStore", "StreamingHub"]
+__all__ = ["HubStats", "MarketEncoder", "MarketSubscription", "SnapshotStore", "StreamingHub"]
 
 # Stale deadline entries (of closed channels) are purged once they outnumber this and the live.
 _STALE_PURGE_MIN = 64
@@ -54,6 +57,22 @@ class HubStats:
     deadlines: int = 0
 
 
+@dataclass(eq=False, slots=True)
+class MarketSubscription:
+    """One outbox's stream of one conid in one dialect: the only record of it."""
+
+    conid: int
+    dialect: str
+    channel: Channel
+    #: Monotonic ns at which the stream ends unless renewed; None: it never expires.
+    expires_ns: int | None = None
+
+    @property
+    def fields(self) -> tuple[int, ...]:
+        """The streamed field ids (sorted, unique)."""
+        return self.channel.fields
+
+
 class StreamingHub:
     """Market-data fan-out for every connection of one server."""
 
@@ -62,7 +81,7 @@ class StreamingHub:
         self._clock = clock
         self._channels: dict[ChannelKey, Channel] = {}
         self._by_conid: dict[int, tuple[Channel, ...]] = {}
-        self._subs: dict[Outbox, dict[tuple[int, str], Channel]] = {}
+        self._subs: dict[Outbox, dict[tuple[int, str], MarketSubscription]] = {}
         self._sub_count = 0
         self._deadlines: list[tuple[int, int, Channel]] = []
         self._order = itertools.count()
@@ -80,8 +99,10 @@ class StreamingHub:
         snapshot: bool,
         dialect: str,
         encoder: MarketEncoder,
-    ) -> None:
-        """Stream `fields` of `conid` to `outbox`, replacing its `(conid, dialect)` stream.
+        expires_ns: int | None = None,
+    ) -> MarketSubscription:
+        """Stream `fields` of `conid` to `outbox`, replacing its `(conid, dialect)` stream;
+        returns the subscription's record (`expires_ns` set as given).
 
         With `snapshot`, ONE frame with every currently known value of those fields is pushed
         at once, even with no value yet (the frame confirms the subscription). Raises
@@ -98,25 +119,28 @@ class StreamingHub:
         if channel is None:
             channel = self._open(key, encoder)
         mine = self._subs.setdefault(outbox, {})
-        previous = mine.get((conid, dialect))
-        if previous is not channel:
-            if previous is not None:
-                self._leave(previous, outbox)
-            else:
-                self._sub_count += 1
+        subscription = mine.get((conid, dialect))
+        if subscription is None:
+            self._sub_count += 1
+            subscription = mine[(conid, dialect)] = MarketSubscription(conid, dialect, channel)
             channel.add(outbox)
-            mine[(conid, dialect)] = channel
+        elif subscription.channel is not channel:
+            self._leave(subscription.channel, outbox)
+            subscription.channel = channel
+            channel.add(outbox)
+        subscription.expires_ns = expires_ns
         if known is not None:
             self._push_snapshot(channel, outbox, known)
+        return subscription
 
     def unsubscribe_market(self, outbox: Outbox, conid: int, dialect: str) -> bool:
         """Stop the `(conid, dialect)` stream of `outbox`; False if there was none."""
         mine = self._subs.get(outbox)
-        channel = mine.pop((conid, dialect), None) if mine is not None else None
-        if channel is None:
+        subscription = mine.pop((conid, dialect), None) if mine is not None else None
+        if subscription is None:
             return False
         self._sub_count -= 1
-        self._leave(channel, outbox)
+        self._leave(subscription.channel, outbox)
         if not mine:
             del self._subs[outbox]
         return True
@@ -128,11 +152,46 @@ class StreamingHub:
             return len(mine)
         return sum(1 for _, d in mine if d == dialect)
 
+    def subscription(self, outbox: Outbox, conid: int, dialect: str) -> MarketSubscription | None:
+        """The `(conid, dialect)` stream of `outbox`, or None."""
+        mine = self._subs.get(outbox)
+        return None if mine is None else mine.get((conid, dialect))
+
+    def subscriptions_of(self, outbox: Outbox, dialect: str) -> list[MarketSubscription]:
+        """Every stream of `outbox` in `dialect`, in subscription order."""
+        mine = self._subs.get(outbox, {})
+        return [s for s in mine.values() if s.dialect == dialect]
+
+    def lines_in_use(self) -> int:
+        """Market-data lines in use: distinct conids streamed to any outbox."""
+        return len(self._by_conid)
+
+    def would_exceed_lines(self, conid: int, limit: int) -> bool:
+        """True when streaming `conid` would take a new line beyond `limit` (a conid already
+        streamed to anyone costs nothing more)."""
+        return conid not in self._by_conid and len(self._by_conid) >= limit
+
+    def next_expiry_ns(self, outbox: Outbox, dialect: str) -> int | None:
+        """The earliest `expires_ns` of the `dialect` streams of `outbox`, or None."""
+        due = [s.expires_ns for s in self.subscriptions_of(outbox, dialect) if s.expires_ns]
+        return min(due) if due else None
+
+    def expire(self, outbox: Outbox, dialect: str, now_ns: int) -> list[int]:
+        """End the `dialect` streams of `outbox` whose `expires_ns` <= `now_ns`; their conids."""
+        ended = [
+            s.conid
+            for s in self.subscriptions_of(outbox, dialect)
+            if s.expires_ns is not None and s.expires_ns <= now_ns
+        ]
+        for conid in ended:
+            self.unsubscribe_market(outbox, conid, dialect)
+        return ended
+
     def drop(self, outbox: Outbox) -> None:
         """Forget every subscription of `outbox` (its connection is gone). Idempotent."""
-        for channel in self._subs.pop(outbox, {}).values():
+        for subscription in self._subs.pop(outbox, {}).values():
             self._sub_count -= 1
-            self._leave(channel, outbox)
+            self._leave(subscription.channel, outbox)
 
     def on_market(self, conid: int, changed: dict[int, str], ts_ns: int) -> None:
         """The market engine's listener: fan `changed` out to the channels of `conid`.

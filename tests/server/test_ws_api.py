@@ -1,4 +1,4 @@
-"""Today's dialect on /v1/api/ws, end to end over real sockets (reference §3.3-§5)."""
+"""The api dialect on /v1/api/ws, end to end over real sockets (reference §3.3-§5)."""
 
 from __future__ import annotations
 
@@ -145,15 +145,15 @@ async def _no_market_frame(ws: WsClient, within: float) -> None:
         assert not frame.get("topic", "").startswith("smd+"), frame
 
 
-async def test_market_data_lines_are_shared_with_the_legacy_dialect(
+async def test_market_data_lines_are_shared_with_the_portal_dialect(
     start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect
 ) -> None:
     server = await start(md_lines=1)
     async with http.get(server.base_url + "/v1/api/iserver/accounts") as response:
         assert response.status == 200
-    legacy = await ws_connect(server.ws_base + "/v1/portal/ws")
-    await legacy.send(f's+md+{MSFT}+{{"fields":"31"}}')
-    await legacy.recv_until(lambda f: f.get("topic") == f"md+{MSFT}")
+    portal = await ws_connect(server.ws_base + "/v1/portal/ws")
+    await portal.send(f's+md+{MSFT}+{{"fields":"31"}}')
+    await portal.recv_until(lambda f: f.get("topic") == f"md+{MSFT}")
     ws = await authed(server, http, ws_connect)
     await ws.send(f'smd+{AAPL}+{{"fields":["31"]}}')
     error = await ws.recv_until(is_error)
@@ -170,9 +170,9 @@ async def test_smd_expires_unless_renewed(
     ws = await authed(server, http, ws_connect)
     await ws.send(f'smd+{AAPL}+{{"fields":["31","84","86"]}}')
     await ws.recv_until(smd(AAPL))
-    assert server.gateway.session.lines_in_use() == 1
+    assert server.gateway.hub.lines_in_use() == 1
     await asyncio.sleep(1.6)
-    assert server.gateway.session.lines_in_use() == 0
+    assert server.gateway.hub.lines_in_use() == 0
     await _drain(ws)
     await _no_market_frame(ws, within=1.0)
     await ws.send(f'smd+{AAPL}+{{"fields":["31"]}}')  # what ibind does after its expiry

@@ -1,4 +1,4 @@
-"""The seed dialect: every sentence of the seed's streaming page, the error texts, the encoders."""
+"""The portal dialect: every sentence of the seed's streaming page, error texts, encoders."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from tickgate.errors import ProtocolError
 from tickgate.protocol.fields import KNOWN_FIELDS
-from tickgate.protocol.legacy import (
-    LegacyCommand,
+from tickgate.protocol.portal import (
+    PortalCommand,
     SubscribeAccount,
     SubscribeMarketData,
     UnsubscribeAccount,
@@ -183,7 +183,7 @@ def check(text: str) -> None:
     assert_valid(command)
 
 
-def assert_valid(command: LegacyCommand) -> None:
+def assert_valid(command: PortalCommand) -> None:
     if isinstance(command, SubscribeMarketData | UnsubscribeMarketData):
         assert 0 < command.conid < 2**31
     if isinstance(command, SubscribeMarketData):

@@ -1,4 +1,4 @@
-"""Account topics of today's dialect: `sor`, `str`, `spl`, `ssd`, `sld` (reference §5.4-§5.8).
+"""Account topics of the api dialect: `sor`, `str`, `spl`, `ssd`, `sld` (reference §5.4-§5.8).
 
 They read the gateway's `TradingEngine` and share its events through the gateway's
 `AccountStreams`, so each event is rendered once per topic and P&L-driven frames (`spl`, `ssd`,
@@ -16,20 +16,23 @@ from collections.abc import Hashable, Iterable
 from typing import Any
 
 from tickgate.clock import NS_PER_S
-from tickgate.protocol import current as C
-from tickgate.protocol import current_frames as frames
+from tickgate.dialects.account_frames import (
+    api_notices_renderer,
+    api_orders_renderer,
+    api_pnl,
+    api_trades_renderer,
+    trade_rows,
+)
+from tickgate.dialects.base import DialectSession
+from tickgate.dialects.context import Now
+from tickgate.protocol.api import frames
+from tickgate.protocol.api import grammar as C
 from tickgate.protocol.rest import accounts as account_shapes
-from tickgate.protocol.rest import orders as order_shapes
-from tickgate.server.ws import Connection
 from tickgate.streaming.accounts import Renderer
 from tickgate.streaming.backlog import chunked_frames, frame_budget
 from tickgate.trading.engine import TradingEngine
 from tickgate.trading.events import (
-    OrderAccepted,
-    OrderFilled,
-    OrderUpdated,
     PnlChanged,
-    SessionClosed,
     TradingEvent,
 )
 from tickgate.trading.portfolio import Portfolio
@@ -108,26 +111,27 @@ def only_fields(entries: list[dict[str, Any]], fields: tuple[str, ...]) -> list[
 
 
 class AccountTopics:
-    """One connection's account subscriptions on today's dialect."""
+    """One connection's account subscriptions on the api dialect."""
 
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-        self.gateway = connection.gateway
-        self.trading: TradingEngine = connection.gateway.trading
+    def __init__(self, session: DialectSession) -> None:
+        self.session = session
+        self.context = session.context
+        self.trading: TradingEngine = session.context.trading
+        self.catalogue = session.context.catalogue
         self.keys: dict[str, Hashable] = {}
 
-    def handle(self, command: C.CurrentCommand) -> None:
+    def handle(self, command: C.ApiCommand, now: Now) -> None:
         """Apply an account command. Raises NotFoundError for an account we do not hold."""
         if isinstance(command, C.Unsubscribe):
             self._unsubscribe(command)
         elif isinstance(command, C.SubscribeOrders):
             filters = tuple(sorted(f.lower() for f in command.filters))
-            self._subscribe("or", ("sor", filters), self._render_orders(filters))
+            self._subscribe("or", ("sor", filters), api_orders_renderer(self.catalogue, filters))
         elif isinstance(command, C.SubscribeTrades):
-            self._subscribe_trades(command)
+            self._subscribe_trades(command, now)
         elif isinstance(command, C.SubscribePnl):
-            self._subscribe("pl", ("spl",), self._render_pnl)
-            self.connection.send(self._pnl_frame(self.trading.accounts()))
+            self._subscribe("pl", ("spl",), api_pnl)
+            self.session.send(self._pnl_frame(self.trading.accounts()))
         elif isinstance(command, C.SubscribeSummary | C.SubscribeLedger):
             self._subscribe_account_view(command)
 
@@ -141,13 +145,13 @@ class AccountTopics:
     ) -> None:
         old = self.keys.get(topic)
         if old is not None and old != key:
-            self.gateway.accounts.unsubscribe(old, self.connection.outbox)
+            self.context.accounts.unsubscribe(old, self.session.outbox)
         self.keys[topic] = key
-        backlog = self.gateway.accounts.subscribe(
-            key, self.connection.outbox, renderer, snapshot=snapshot
+        backlog = self.context.accounts.subscribe(
+            key, self.session.outbox, renderer, snapshot=snapshot
         )
         if backlog is not None:
-            self.connection.deliver(backlog)
+            self.session.deliver(backlog)
 
     def _unsubscribe(self, command: C.Unsubscribe) -> None:
         topic = (
@@ -157,34 +161,35 @@ class AccountTopics:
         )
         key = self.keys.pop(topic, None)
         if key is not None:
-            self.gateway.accounts.unsubscribe(key, self.connection.outbox)
+            self.context.accounts.unsubscribe(key, self.session.outbox)
         elif command.topic in ("sd", "ld"):
             # Only these two are confirmed; confirming what never existed would mislead.
-            self.connection.send(frames.encode_error(f"not subscribed to s{topic}", f"u{topic}"))
+            self.session.send(frames.encode_error(f"not subscribed to s{topic}", f"u{topic}"))
             return
         if command.topic == "sd":
-            self.connection.send(frames.UNSUBSCRIBED_SUMMARY)
+            self.session.send(frames.UNSUBSCRIBED_SUMMARY)
         elif command.topic == "ld":
-            self.connection.send(frames.UNSUBSCRIBED_LEDGER)
+            self.session.send(frames.UNSUBSCRIBED_LEDGER)
 
-    def _subscribe_trades(self, command: C.SubscribeTrades) -> None:
+    def _subscribe_trades(self, command: C.SubscribeTrades, now: Now) -> None:
         # As the real server: an empty `str` frame at once (rule 13), then the executions of
         # the last `days` as further `str` frames (in pieces that fit the outbox), then live.
         first = [frames.encode_trades([])]
         if command.realtime_updates_only:
-            self._subscribe("tr", ("str",), self._render_trade, snapshot=first)
+            self._subscribe("tr", ("str",), api_trades_renderer(self.catalogue), snapshot=first)
             return
-        since = self.gateway.clock.now_ns() - command.days * DAY_NS
+        since = now.wall_ns - command.days * DAY_NS
         fills = self.trading.fills_since(since)
         history = chunked_frames(
             fills,
-            lambda batch: frames.encode_trades(
-                [order_shapes.trade_row(f, self.trading.instrument(f.conid)) for f in batch]
-            ),
-            max_bytes=frame_budget(self.connection.outbox),
+            lambda batch: frames.encode_trades(trade_rows(self.catalogue, batch)),
+            max_bytes=frame_budget(self.session.outbox),
         )
         self._subscribe(
-            "tr", ("str",), self._render_trade, snapshot=itertools.chain(first, history)
+            "tr",
+            ("str",),
+            api_trades_renderer(self.catalogue),
+            snapshot=itertools.chain(first, history),
         )
 
     def _subscribe_account_view(self, command: C.SubscribeSummary | C.SubscribeLedger) -> None:
@@ -201,73 +206,32 @@ class AccountTopics:
             return None
 
         self._subscribe(f"{name}+{account}", (f"s{name}", account, keys, fields), on_event)
-        self.connection.send(render(portfolio, keys, fields))
+        self.session.send(render(portfolio, keys, fields))
 
     def _summary_frame(
         self, portfolio: Portfolio, keys: tuple[str, ...], fields: tuple[str, ...]
     ) -> bytes:
-        entries = summary_entries(portfolio, keys, self.gateway.clock.now_ns())
+        entries = summary_entries(portfolio, keys, self.context.clock.now_ns())
         return frames.encode_summary(portfolio.config.account_id, only_fields(entries, fields))
 
     def _ledger_frame(
         self, portfolio: Portfolio, keys: tuple[str, ...], fields: tuple[str, ...]
     ) -> bytes:
-        entries = ledger_entries(portfolio, keys, self.gateway.clock.now_ns())
+        entries = ledger_entries(portfolio, keys, self.context.clock.now_ns())
         return frames.encode_ledger(portfolio.config.account_id, only_fields(entries, fields))
 
     def _pnl_frame(self, accounts: list[str]) -> bytes:
         rows = {f"{a}.Core": account_shapes.pnl_row(self.trading.pnl_event(a)) for a in accounts}
         return frames.encode_pnl(rows)
 
-    def _render_pnl(self, event: TradingEvent) -> bytes | None:
-        if not isinstance(event, PnlChanged):
-            return None
-        return frames.encode_pnl({f"{event.account}.Core": account_shapes.pnl_row(event)})
-
-    def _render_trade(self, event: TradingEvent) -> bytes | None:
-        if not isinstance(event, OrderFilled):
-            return None
-        return frames.encode_trades(
-            [order_shapes.trade_row(event.fill, self.trading.instrument(event.fill.conid))]
-        )
-
-    def _render_orders(self, filters: tuple[str, ...]) -> Renderer:
-        def render(event: TradingEvent) -> bytes | None:
-            if not isinstance(event, OrderAccepted | OrderUpdated | OrderFilled):
-                return None
-            order = event.order
-            if filters and order.status.value.lower() not in filters:
-                return None
-            return frames.encode_orders(self.trading.order_rows([order]))
-
-        return render
-
     def notices(self) -> None:
         """Unsolicited frames every authenticated socket gets: `ntf` for each fill, and a `blt`
         bulletin when the simulated session closes."""
-        self.gateway.accounts.subscribe(("notices",), self.connection.outbox, self._render_notice)
-
-    def _render_notice(self, event: TradingEvent) -> bytes | None:
-        if isinstance(event, SessionClosed):
-            return frames.encode_bulletin(
-                f"session-close-{event.ts_ns // NS_PER_S}",
-                "The simulated trading session closed: DAY orders expired, MOC/LOC orders filled.",
-            )
-        if not isinstance(event, OrderFilled):
-            return None
-        fill = event.fill
-        verb = "Bought" if fill.side.value == "BUY" else "Sold"
-        symbol = self.trading.instrument(fill.conid).symbol
-        text = f"{verb} {fill.quantity.normalize():f} {symbol} @ {fill.price.normalize():f}"
-        notice = {
-            "id": f"fill-{fill.execution_id}",
-            "title": "Order filled",
-            "text": text,
-            "url": "",
-        }
-        return frames.encode_notifications([notice])
+        self.context.accounts.subscribe(
+            ("notices",), self.session.outbox, api_notices_renderer(self.catalogue)
+        )
 
     def close(self) -> None:
         """The connection is gone: leave every account topic."""
-        self.gateway.accounts.drop(self.connection.outbox)
+        self.context.accounts.drop(self.session.outbox)
         self.keys.clear()

@@ -9,7 +9,7 @@ renders the account's whole day. Every refusal is a message the client can act o
 from __future__ import annotations
 
 from tickgate.config import Config
-from tickgate.server.ratelimit import TokenBucket
+from tickgate.dialects.ratelimit import TokenBucket
 
 SECONDS_PER_MINUTE = 60.0
 

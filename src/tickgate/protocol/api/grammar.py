@@ -1,4 +1,5 @@
-"""Today's IBKR WebSocket dialect on `/v1/api/ws`: client text in, typed commands out.
+"""Today's IBKR WebSocket dialect on `/v1/api/ws` (the api dialect): client text in, typed
+commands out.
 
 Grammar (protocol reference §4.1-§4.3): `VERB+TARGET[+TARGET...][+{JSON}]` where VERB is `s` or
 `u` followed by a two-letter topic (`md`, `mh`, `bd`, `or`, `tr`, `pl`, `sd`, `ld`), plus the bare
@@ -26,9 +27,9 @@ from collections.abc import Callable
 import orjson
 
 from tickgate.errors import ProtocolError
-from tickgate.protocol.current_commands import (
+from tickgate.protocol.api.commands import (
+    ApiCommand,
     Authenticate,
-    CurrentCommand,
     Echo,
     Ignore,
     SubscribeDepth,
@@ -45,7 +46,7 @@ from tickgate.protocol.current_commands import (
     UnsubscribeHistory,
     UnsubscribeMarketData,
 )
-from tickgate.protocol.current_options import (
+from tickgate.protocol.api.options import (
     Options,
     boolean,
     field_ids,
@@ -53,12 +54,12 @@ from tickgate.protocol.current_options import (
     strings,
     trade_days,
 )
-from tickgate.protocol.current_options import show as _show
+from tickgate.protocol.api.options import show as _show
 from tickgate.protocol.json_depth import depth_error, exceeds_depth
 
 __all__ = [
+    "ApiCommand",
     "Authenticate",
-    "CurrentCommand",
     "Echo",
     "Ignore",
     "SubscribeDepth",
@@ -85,8 +86,8 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _USAGE = 'expected e.g. smd+CONID+{"fields":["31"]}, sor+{}, spl, ssd+ACCT+{}, tic'
 
 
-def parse(text: str) -> CurrentCommand:
-    """Parse one client text message of today's dialect.
+def parse(text: str) -> ApiCommand:
+    """Parse one client text message of the api dialect.
 
     Guarantees: returns a validated command or raises `ProtocolError` (whose `topic` is the
     request's topic, e.g. `smd+265598`, when it could be read); no other exception escapes.
@@ -185,19 +186,19 @@ def _short(value: str) -> bool:
     return len(value) <= 32
 
 
-def _smd(targets: list[str], options: Options, topic: str) -> CurrentCommand:
+def _smd(targets: list[str], options: Options, topic: str) -> ApiCommand:
     _targets(targets, 1, 'smd+CONID+{"fields":[...]}', topic)
     conid, exchange = _conid(targets[0], topic)
     fields = field_ids(options["fields"], topic) if options.get("fields") is not None else None
     return SubscribeMarketData(conid, exchange, fields)
 
 
-def _umd(targets: list[str], options: Options, topic: str) -> CurrentCommand:
+def _umd(targets: list[str], options: Options, topic: str) -> ApiCommand:
     _targets(targets, 1, "umd+CONID+{}", topic)
     return UnsubscribeMarketData(_conid(targets[0], topic)[0])
 
 
-def _smh(targets: list[str], options: Options, topic: str) -> CurrentCommand:
+def _smh(targets: list[str], options: Options, topic: str) -> ApiCommand:
     _targets(targets, 1, 'smh+CONID+{"period":"1d","bar":"5min"}', topic)
     conid, exchange = _conid(targets[0], topic)
     return SubscribeHistory(
@@ -212,12 +213,12 @@ def _smh(targets: list[str], options: Options, topic: str) -> CurrentCommand:
     )
 
 
-def _umh(targets: list[str], options: Options, topic: str) -> CurrentCommand:
+def _umh(targets: list[str], options: Options, topic: str) -> ApiCommand:
     _targets(targets, 1, "umh+SERVER_ID", topic)
     return UnsubscribeHistory(_identifier(targets[0], "server id", topic))
 
 
-def _sbd(targets: list[str], options: Options, topic: str) -> CurrentCommand:
+def _sbd(targets: list[str], options: Options, topic: str) -> ApiCommand:
     _targets(targets, 2, "sbd+ACCT+CONID[+EXCHANGE]", topic, optional=1)
     account = _identifier(targets[0], "account", topic)
     conid, _ = _conid(targets[1], topic)
@@ -225,35 +226,35 @@ def _sbd(targets: list[str], options: Options, topic: str) -> CurrentCommand:
     return SubscribeDepth(account, conid, exchange)
 
 
-def _ubd(targets: list[str], options: Options, topic: str) -> CurrentCommand:
+def _ubd(targets: list[str], options: Options, topic: str) -> ApiCommand:
     _targets(targets, 1, "ubd+ACCT", topic)
     return UnsubscribeDepth(_identifier(targets[0], "account", topic))
 
 
-def _sor(targets: list[str], options: Options, topic: str) -> CurrentCommand:
+def _sor(targets: list[str], options: Options, topic: str) -> ApiCommand:
     _targets(targets, 0, 'sor+{} or sor+{"filters":["Submitted"]}', topic)
     return SubscribeOrders(strings(options.get("filters"), "filters", topic))
 
 
-def _str(targets: list[str], options: Options, topic: str) -> CurrentCommand:
+def _str(targets: list[str], options: Options, topic: str) -> ApiCommand:
     _targets(targets, 0, 'str+{} or str+{"realtimeUpdatesOnly":true,"days":1}', topic)
     realtime = boolean(options.get("realtime_updates_only", False), "realtimeUpdatesOnly", topic)
     return SubscribeTrades(realtime, trade_days(options.get("days", 1), topic))
 
 
-def _spl(targets: list[str], options: Options, topic: str) -> CurrentCommand:
+def _spl(targets: list[str], options: Options, topic: str) -> ApiCommand:
     _targets(targets, 0, "spl or spl+{}", topic)
     return SubscribePnl()
 
 
-def _ssd(targets: list[str], options: Options, topic: str) -> CurrentCommand:
+def _ssd(targets: list[str], options: Options, topic: str) -> ApiCommand:
     _targets(targets, 1, "ssd+ACCT+{}", topic)
     account = _identifier(targets[0], "account", topic)
     keys = strings(options.get("keys"), "keys", topic)
     return SubscribeSummary(account, keys, strings(options.get("fields"), "fields", topic))
 
 
-def _sld(targets: list[str], options: Options, topic: str) -> CurrentCommand:
+def _sld(targets: list[str], options: Options, topic: str) -> ApiCommand:
     _targets(targets, 1, "sld+ACCT+{}", topic)
     account = _identifier(targets[0], "account", topic)
     keys = strings(options.get("keys"), "keys", topic)
@@ -262,8 +263,8 @@ def _sld(targets: list[str], options: Options, topic: str) -> CurrentCommand:
 
 def _unsubscribe(
     name: str, *, with_account: bool
-) -> Callable[[list[str], Options, str], CurrentCommand]:
-    def parse_unsubscribe(targets: list[str], options: Options, topic: str) -> CurrentCommand:
+) -> Callable[[list[str], Options, str], ApiCommand]:
+    def parse_unsubscribe(targets: list[str], options: Options, topic: str) -> ApiCommand:
         if with_account:
             _targets(targets, 1, f"u{name}+ACCT", topic)
             return Unsubscribe(name, _identifier(targets[0], "account", topic))
@@ -273,7 +274,7 @@ def _unsubscribe(
     return parse_unsubscribe
 
 
-_PARSERS: dict[str, Callable[[list[str], Options, str], CurrentCommand]] = {
+_PARSERS: dict[str, Callable[[list[str], Options, str], ApiCommand]] = {
     "smd": _smd,
     "umd": _umd,
     "smh": _smh,

@@ -1,4 +1,4 @@
-"""Today's dialect: every client form of protocol reference §4.2/§4.3, and the server frames."""
+"""The api dialect: every client form of protocol reference §4.2/§4.3, and the server frames."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tickgate.errors import ProtocolError
-from tickgate.protocol import current as C
-from tickgate.protocol import current_frames as frames
+from tickgate.protocol.api import frames
+from tickgate.protocol.api import grammar as C
 
 # Exactly what ibind 0.2.2 sends (its ibkr_subscriptions.py and unit tests), then ibind 0.1.x and
 # IBKR's documented forms.

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 from tests.conftest import WsClient
-from tests.server.test_ws_current import authed
+from tests.server.test_ws_api import authed
 
 from tickgate.server.app import RunningServer
 
@@ -23,7 +23,7 @@ async def test_logout_sends_sts_false_ends_streams_and_login_sends_sts_true(
         pass
     sts = await ws.recv_until(lambda f: f.get("topic") == "sts")
     assert sts["args"]["authenticated"] is False
-    assert server.gateway.session.lines_in_use() == 0
+    assert server.gateway.hub.lines_in_use() == 0
     await ws.send('smd+265598+{"fields":["31"]}')
     refused = await ws.recv_until(lambda f: "error" in f)
     assert "logged out" in refused["error"]

@@ -1,4 +1,4 @@
-"""Server frames of today's dialect on `/v1/api/ws`: typed values in, JSON bytes out.
+"""Server frames of the api dialect on `/v1/api/ws`: typed values in, JSON bytes out.
 
 Every frame is one JSON object (protocol reference §1 rule 7). Shapes follow §3.4 and §5; the
 points ibind depends on are kept exactly: `conid` and `_updated` are JSON integers in every

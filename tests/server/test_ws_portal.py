@@ -79,7 +79,7 @@ async def test_fields_list_and_string_forms_and_duplicate_subscribe_updates(
     await ws.send('s+md+265598+{"snapshot":true,"fields":"7051"}')
     frame = await ws.recv_until(lambda f: is_md(265598)(f) and "7051" in f)
     assert set(frame) == {"7051", "topic"}
-    assert server.gateway.session.lines_in_use() == 1
+    assert server.gateway.hub.lines_in_use() == 1
 
 
 async def test_streaming_before_priming_is_refused(
@@ -148,7 +148,7 @@ async def test_market_data_lines_limit(
     assert "55" in await subscribe(other, 265598)  # already streamed in the session: no new line
     refused = await subscribe(ws, 272093)
     assert "lines limit" in refused["error"]
-    assert server.gateway.session.lines_in_use() == 2
+    assert server.gateway.hub.lines_in_use() == 2
     await ws.send("u+md+265598")
     await other.send("u+md+8314")
     await other.send("u+md+265598")
@@ -177,4 +177,4 @@ async def test_logout_ends_market_data_with_an_error_frame(
         pass
     frame = await ws.recv_until(lambda f: "error" in f)
     assert "logged out" in frame["error"] and "topic" not in frame
-    assert server.gateway.session.lines_in_use() == 0
+    assert server.gateway.hub.lines_in_use() == 0

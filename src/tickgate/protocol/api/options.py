@@ -1,4 +1,4 @@
-"""Validation of the JSON option values of today's dialect (`fields`, `keys`, `days`, ...).
+"""Validation of the JSON option values of the api dialect (`fields`, `keys`, `days`, ...).
 
 Each function takes a client's raw JSON value and returns a typed value or raises
 `ProtocolError` carrying `topic`, with a message naming the option and what it accepts.

@@ -1,4 +1,4 @@
-"""The typed commands of today's dialect, as `protocol.current.parse` returns them."""
+"""The typed commands of the api dialect, as `protocol.api.grammar.parse` returns them."""
 
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ class Ignore:
     text: str
 
 
-CurrentCommand = (
+ApiCommand = (
     Authenticate
     | Ignore
     | Tickle

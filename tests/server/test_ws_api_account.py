@@ -1,4 +1,4 @@
-"""Account topics of today's dialect (sor, str, spl, ssd, sld) over a real socket."""
+"""Account topics of the api dialect (sor, str, spl, ssd, sld) over a real socket."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 from tests.conftest import WsClient
 from tests.server.test_rest_orders import place_confirmed
-from tests.server.test_ws_current import authed
+from tests.server.test_ws_api import authed
 
 from tickgate.server.app import RunningServer
 

@@ -1,4 +1,5 @@
-"""The seed's WebSocket dialect on `/v1/portal/ws`: commands in, typed commands out; frames out.
+"""The portal dialect on `/v1/portal/ws` (the seed's streaming spec): text in, typed commands
+out; frames out.
 
 Grammar (`s`/`u` and `+` literal; leading and trailing ASCII whitespace, and ASCII whitespace
 around each `+`-separated part, are ignored; other space characters, such as a no-break space,
@@ -92,7 +93,7 @@ class UnsubscribeAccount:
     account: str
 
 
-LegacyCommand = SubscribeMarketData | UnsubscribeMarketData | SubscribeAccount | UnsubscribeAccount
+PortalCommand = SubscribeMarketData | UnsubscribeMarketData | SubscribeAccount | UnsubscribeAccount
 
 
 def parse(
@@ -100,8 +101,8 @@ def parse(
     *,
     known_fields: frozenset[int] = SEED_FIELDS,
     max_tempo_ms: int = 3_600_000,
-) -> LegacyCommand:
-    """Parse one client text message of the seed's dialect.
+) -> PortalCommand:
+    """Parse one client text message of the portal dialect.
 
     Guarantees: returns a fully validated command or raises `ProtocolError`; no other exception
     escapes for any `text`. Field ids are checked against `known_fields`; `tempo` must lie in
