@@ -36,7 +36,7 @@ from typing import Any, Protocol
 import orjson
 from feeds import FIREHOSE_CONID, TickMaker
 
-from tickgate.bus.base import Bus, TickHandler
+from tickgate.bus.base import Bus
 from tickgate.bus.codec import encode_tick
 from tickgate.bus.market_data import MarketDataFollower, MarketDataPublisher
 from tickgate.bus.memory import MemoryBus
@@ -45,7 +45,7 @@ from tickgate.bus.nats_server import NatsServerProcess
 from tickgate.clock import SystemClock
 from tickgate.market.catalogue.catalogue import default_catalogue
 from tickgate.market.engine import MarketEngine
-from tickgate.model.ticks import Tick
+from tickgate.model.ticks import Tick, TickSink
 from tickgate.sources.simulator.market import MarketSimulator
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -65,20 +65,20 @@ def simulator_ticks(count: int) -> list[Tick]:
 
 
 class Subscribable(Protocol):
-    def subscribe(self, handler: TickHandler) -> Callable[[], None]: ...
+    def subscribe(self, handler: TickSink) -> Callable[[], None]: ...
 
 
 class SwappableSink:
     """The follower's sink, handing ticks to whichever handler the benchmark subscribed."""
 
     def __init__(self) -> None:
-        self.handler: TickHandler | None = None
+        self.handler: TickSink | None = None
 
     def __call__(self, tick: Tick) -> None:
         if self.handler is not None:
             self.handler(tick)
 
-    def subscribe(self, handler: TickHandler) -> Callable[[], None]:
+    def subscribe(self, handler: TickSink) -> Callable[[], None]:
         self.handler = handler
         return lambda: setattr(self, "handler", None)
 

@@ -19,8 +19,7 @@ import random
 import time
 from collections.abc import Sequence
 
-from tickgate.model.ticks import Tick
-from tickgate.sources.base import TickSink
+from tickgate.model.ticks import Tick, TickSink
 
 TS_FIELD = 22
 SEQ_FIELD = 23

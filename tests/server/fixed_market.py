@@ -10,11 +10,11 @@ from typing import Any
 
 from tests.conftest import make_config
 
-from tickgate.model.ticks import Tick
+from tickgate.model.ticks import Tick, TickSink
 from tickgate.protocol import fields as F
 from tickgate.server.app import RunningServer, build_app, start_server
 from tickgate.server.gateway import Gateway
-from tickgate.sources.base import DataSource, TickSink
+from tickgate.sources.base import DataSource
 
 
 class FixedMarket:

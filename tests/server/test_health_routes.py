@@ -13,9 +13,10 @@ from tests.conftest import SERVER_EPOCH_NS, StartServer, call, make_config
 from tickgate.bus.nats import NatsBus, NatsOptions
 from tickgate.bus.nats_server import NatsServerProcess
 from tickgate.clock import ShiftedClock
+from tickgate.model.ticks import TickSink
 from tickgate.server.app import build_app, start_server
 from tickgate.server.gateway import Gateway
-from tickgate.sources.base import DataSource, TickSink
+from tickgate.sources.base import DataSource
 
 TOKEN = "a-token-of-twenty-chars"
 

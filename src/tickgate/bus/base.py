@@ -17,9 +17,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from tickgate.errors import TickgateError
-from tickgate.model.ticks import Tick
-
-TickHandler = Callable[[Tick], object]
+from tickgate.model.ticks import Tick, TickSink
 
 
 class BusError(TickgateError):
@@ -30,7 +28,7 @@ class TickEncodingError(BusError):
     """A tick cannot be put on (or read back from) the wire; the message says why."""
 
 
-def add_handler(handlers: list[TickHandler], handler: TickHandler) -> Callable[[], None]:
+def add_handler(handlers: list[TickSink], handler: TickSink) -> Callable[[], None]:
     """Append `handler` to an adapter's list; the returned function removes it (idempotent,
     as every adapter's unsubscribe is)."""
     handlers.append(handler)
@@ -49,7 +47,7 @@ class Bus(Protocol):
         """Hand `tick` to every subscriber. Must not reorder ticks of one conid; never blocks."""
         ...
 
-    def subscribe(self, handler: TickHandler) -> Callable[[], None]:
+    def subscribe(self, handler: TickSink) -> Callable[[], None]:
         """Call `handler(tick)` for every tick published after this returns (on the event loop
         thread); returns a function that unsubscribes."""
         ...

@@ -34,13 +34,12 @@ from tickgate.bus.nats import NatsBus
 from tickgate.bus.stitching import Sequencer, Stitcher
 from tickgate.clock import Clock
 from tickgate.errors import NotFoundError
-from tickgate.model.ticks import Tick
+from tickgate.model.ticks import Tick, TickSink
 
 log = logging.getLogger("tickgate.bus.market_data")
 
 #: The current fields of a conid, reflecting every tick published so far (empty if none).
 ImageSource = Callable[[int], Mapping[int, str]]
-TickSink = Callable[[Tick], object]
 
 
 class MarketDataPublisher:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tickgate.bus.base import TickHandler, add_handler
-from tickgate.model.ticks import Tick
+from tickgate.bus.base import add_handler
+from tickgate.model.ticks import Tick, TickSink
 
 
 class MemoryBus:
@@ -13,7 +13,7 @@ class MemoryBus:
     is delivered before `publish` returns; a handler's exception reaches the publisher."""
 
     def __init__(self) -> None:
-        self._handlers: list[TickHandler] = []
+        self._handlers: list[TickSink] = []
         self.published = 0
 
     def publish(self, tick: Tick) -> None:
@@ -21,7 +21,7 @@ class MemoryBus:
         for handler in self._handlers:
             handler(tick)
 
-    def subscribe(self, handler: TickHandler) -> Callable[[], None]:
+    def subscribe(self, handler: TickSink) -> Callable[[], None]:
         return add_handler(self._handlers, handler)
 
     async def flush(self) -> None:

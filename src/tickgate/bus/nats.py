@@ -42,9 +42,9 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import ConnectionClosedError, OutboundBufferLimitError
 
-from tickgate.bus.base import BusError, TickEncodingError, TickHandler, add_handler
+from tickgate.bus.base import BusError, TickEncodingError, add_handler
 from tickgate.bus.codec import decode_ticks, encode_tick
-from tickgate.model.ticks import Tick
+from tickgate.model.ticks import Tick, TickSink
 
 log = logging.getLogger("tickgate.bus.nats")
 
@@ -181,7 +181,7 @@ class NatsBus:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._handlers: list[TickHandler] = []
+        self._handlers: list[TickSink] = []
         self._failed_handlers: set[int] = set()
         self._subjects: dict[int, str] = {}
         self._dropping = False
@@ -359,7 +359,7 @@ class NatsBus:
 
     # --- delivering -------------------------------------------------------------------
 
-    def subscribe(self, handler: TickHandler) -> Callable[[], None]:
+    def subscribe(self, handler: TickSink) -> Callable[[], None]:
         return add_handler(self._handlers, handler)
 
     async def _on_message(self, msg: Msg) -> None:

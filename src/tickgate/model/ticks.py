@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -23,6 +24,12 @@ class Tick:
     conid: int
     fields: dict[int, str]
     ts_ns: int
+
+
+#: Anything ticks are handed to: a source's output, a bus subscriber, `MarketEngine.apply`
+#: (possibly wrapped). What it returns is ignored, so `MarketEngine.apply` (which returns the
+#: changed fields) fits.
+TickSink = Callable[[Tick], object]
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Protocol
 
-from tickgate.model.ticks import Tick
-
-#: Where a source delivers its ticks (usually `MarketEngine.apply`, possibly wrapped). What the
-#: sink returns is ignored, so `MarketEngine.apply` (which returns the changed fields) fits.
-TickSink = Callable[[Tick], object]
+from tickgate.model.ticks import TickSink
 
 
 class DataSource(Protocol):

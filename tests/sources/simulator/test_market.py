@@ -18,7 +18,7 @@ from tickgate.market.engine import MarketEngine
 from tickgate.model.instruments import Instrument, Right, SecType
 from tickgate.model.ticks import Tick
 from tickgate.protocol import fields as F
-from tickgate.sources.simulator.market import MarketSimulator, Session
+from tickgate.sources.simulator.market import MarketSimulator
 from tickgate.sources.simulator.pricing import RATE, expiry_ns, years_between
 
 START = 1_767_279_600_000_000_000  # 2026-01-01T15:00:00Z
@@ -306,7 +306,7 @@ def test_session_close_and_next_open() -> None:
 
 
 def test_a_closed_start_shows_prior_closes() -> None:
-    simulator = MarketSimulator(catalogue(), seed=4, start_ns=START, session=Session.CLOSED)
+    simulator = MarketSimulator(catalogue(), seed=4, start_ns=START, session_open=False)
     first = {tick.conid: tick.fields for tick in simulator.initial_ticks()}
     assert first[AAPL][F.LAST] == "C189.50"
     assert first[AAPL][F.CHANGE] == "0.00"

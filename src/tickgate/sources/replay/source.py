@@ -26,8 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from tickgate.clock import NS_PER_S
-from tickgate.model.ticks import Tick
-from tickgate.sources.base import TickSink
+from tickgate.model.ticks import Tick, TickSink
 from tickgate.sources.recording import RecordingError
 from tickgate.sources.replay.clock import ReplayClock
 from tickgate.sources.replay.inputs import TickInput, first_tick_ns

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable
-from enum import StrEnum
 from random import Random
 
 from tickgate.errors import NotFoundError
@@ -51,13 +50,6 @@ _ACTIVITY = {
 }
 
 
-class Session(StrEnum):
-    """Whether the simulated market starts open (trading) or closed (showing prior closes)."""
-
-    OPEN = "open"
-    CLOSED = "closed"
-
-
 class MarketSimulator:
     """The simulated market of a catalogue. See the module docstring for the model."""
 
@@ -67,20 +59,22 @@ class MarketSimulator:
         *,
         seed: int,
         start_ns: int,
-        session: Session = Session.OPEN,
+        session_open: bool = True,
         ticks_per_second: float | None = None,
         closed: Collection[int] = (),
     ) -> None:
         """Build the market as of `start_ns`; `catalogue` is iterated once.
 
-        `ticks_per_second` is the total rate the driver will ask for; it lets instruments with
-        their own `ticks_per_second` get exactly that share of the events. The conids in
-        `closed` start with their market closed (prior close shown, no opening print).
+        `session_open` says whether the market starts trading or closed (showing prior
+        closes until `open_session`). `ticks_per_second` is the total rate the source will
+        ask for; it lets instruments with their own `ticks_per_second` get exactly that share
+        of the events. The conids in `closed` start with their market closed (prior close
+        shown, no opening print).
         """
         self._rng = Random(seed)
         self._total_rate = ticks_per_second
         self._now = start_ns
-        self._open = session is Session.OPEN
+        self._open = session_open
         self._books = {i.conid: SimBook(i, weight=0.0) for i in catalogue}
         for conid in closed:
             self._book(conid).set_market_closed(True)

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from tickgate.clock import NS_PER_S, Clock
-from tickgate.sources.base import TickSink
+from tickgate.model.ticks import TickSink
 from tickgate.sources.simulator.market import MarketSimulator
 
 #: Default wall time between steps: small enough for smooth streams, large enough to batch.
