@@ -11,6 +11,13 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
+#: Nanoseconds per unit: the one definition every module converts times with.
+NS_PER_MS = 1_000_000
+NS_PER_S = 1_000 * NS_PER_MS
+NS_PER_MINUTE = 60 * NS_PER_S
+NS_PER_HOUR = 60 * NS_PER_MINUTE
+NS_PER_DAY = 24 * NS_PER_HOUR
+
 
 class Clock(Protocol):
     """A source of time in integer nanoseconds."""
@@ -64,7 +71,7 @@ class FakeClock:
 
     def advance(self, *, seconds: float = 0.0, ms: int = 0, ns: int = 0) -> int:
         """Move time forward and return the new time in ns."""
-        step = int(seconds * 1_000_000_000) + ms * 1_000_000 + ns
+        step = int(seconds * NS_PER_S) + ms * NS_PER_MS + ns
         if step < 0:
             raise ValueError("a FakeClock cannot go backwards")
         self._now += step
@@ -75,7 +82,3 @@ class FakeClock:
         if now_ns < self._now:
             raise ValueError("a FakeClock cannot go backwards")
         self._now = now_ns
-
-
-NS_PER_MS = 1_000_000
-NS_PER_S = 1_000_000_000

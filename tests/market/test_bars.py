@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from tickgate.clock import FakeClock
-from tickgate.market.bars import MINUTE_NS, Bar, LiveBars, aggregate
+from tickgate.clock import NS_PER_MINUTE, FakeClock
+from tickgate.market.bars import Bar, LiveBars, aggregate
 from tickgate.protocol import fields as F
 
 D = Decimal
@@ -17,8 +17,8 @@ START = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z, a minute boundary
 def test_aggregate_takes_first_open_extremes_last_close_and_summed_volume() -> None:
     bars = [
         Bar(START, D("10.00"), D("10.50"), D("9.90"), D("10.20"), 100),
-        Bar(START + MINUTE_NS, D("10.20"), D("10.90"), D("10.10"), D("10.80"), 50),
-        Bar(START + 2 * MINUTE_NS, D("10.80"), D("10.85"), D("9.50"), D("9.70"), 7),
+        Bar(START + NS_PER_MINUTE, D("10.20"), D("10.90"), D("10.10"), D("10.80"), 50),
+        Bar(START + 2 * NS_PER_MINUTE, D("10.80"), D("10.85"), D("9.50"), D("9.70"), 7),
     ]
     assert aggregate(bars) == Bar(START, D("10.00"), D("10.90"), D("9.50"), D("9.70"), 157)
     with pytest.raises(ValueError, match="no bars"):
@@ -49,10 +49,10 @@ def test_trades_of_one_minute_make_one_bar_and_the_next_minute_a_new_one() -> No
         Bar(
             START, D("168.42"), D("168.50"), D("168.10"), D("168.30"), 100 + 300 + 50 + 50 + 20 + 80
         ),
-        Bar(START + MINUTE_NS, D("168.60"), D("168.60"), D("168.60"), D("168.60"), 100),
+        Bar(START + NS_PER_MINUTE, D("168.60"), D("168.60"), D("168.60"), D("168.60"), 100),
     ]
-    assert live.last_end_before(START + MINUTE_NS) == START + MINUTE_NS
-    assert live.last_end_before(START + MINUTE_NS + 5) == START + MINUTE_NS + 5
+    assert live.last_end_before(START + NS_PER_MINUTE) == START + NS_PER_MINUTE
+    assert live.last_end_before(START + NS_PER_MINUTE + 5) == START + NS_PER_MINUTE + 5
     assert live.last_end_before(START) is None
 
 
@@ -98,17 +98,17 @@ def test_ticks_before_the_start_or_for_a_dropped_minute_are_ignored() -> None:
     live = LiveBars(since_ns=START, capacity=100)
     live.record({F.LAST: "1.00"}, START - 1)
     assert len(live) == 0
-    live.record({F.LAST: "1.00"}, START + 5 * MINUTE_NS)
-    live.record({F.LAST: "2.00"}, START + 2 * MINUTE_NS)  # late, for a minute never seen
-    live.record({F.LAST: "1.50"}, START + 5 * MINUTE_NS + 1)
-    assert [b.start_ns for b in live.minutes(0, 2**63)] == [START + 5 * MINUTE_NS]
+    live.record({F.LAST: "1.00"}, START + 5 * NS_PER_MINUTE)
+    live.record({F.LAST: "2.00"}, START + 2 * NS_PER_MINUTE)  # late, for a minute never seen
+    live.record({F.LAST: "1.50"}, START + 5 * NS_PER_MINUTE + 1)
+    assert [b.start_ns for b in live.minutes(0, 2**63)] == [START + 5 * NS_PER_MINUTE]
     assert live.minutes(0, 2**63)[0].high == D("1.50")
 
 
 def test_only_the_latest_minutes_are_kept() -> None:
     live = LiveBars(since_ns=START, capacity=3)
     for minute in range(10):
-        live.record({F.LAST: f"{100 + minute}.00"}, START + minute * MINUTE_NS)
+        live.record({F.LAST: f"{100 + minute}.00"}, START + minute * NS_PER_MINUTE)
     kept = live.minutes(0, 2**63)
     assert [b.open for b in kept] == [D("107.00"), D("108.00"), D("109.00")]
-    assert live.minutes(START + 8 * MINUTE_NS, START + 9 * MINUTE_NS) == [kept[1]]
+    assert live.minutes(START + 8 * NS_PER_MINUTE, START + 9 * NS_PER_MINUTE) == [kept[1]]

@@ -15,7 +15,7 @@ import itertools
 from collections.abc import Hashable, Iterable
 from typing import Any
 
-from tickgate.clock import NS_PER_S
+from tickgate.clock import NS_PER_DAY, NS_PER_S
 from tickgate.dialects.account_frames import (
     api_notices_renderer,
     api_orders_renderer,
@@ -36,8 +36,6 @@ from tickgate.trading.events import (
     TradingEvent,
 )
 from tickgate.trading.portfolio import Portfolio
-
-DAY_NS = 86_400 * NS_PER_S
 
 
 def summary_entries(
@@ -178,7 +176,7 @@ class AccountTopics:
         if command.realtime_updates_only:
             self._subscribe("tr", ("str",), api_trades_renderer(self.catalogue), snapshot=first)
             return
-        since = now.wall_ns - command.days * DAY_NS
+        since = now.wall_ns - command.days * NS_PER_DAY
         fills = self.trading.fills_since(since)
         history = chunked_frames(
             fills,

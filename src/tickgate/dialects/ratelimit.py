@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tickgate.clock import NS_PER_S
+
 
 class TokenBucket:
     """Allows `burst` commands at once and `rate` per second sustained."""
@@ -14,7 +16,7 @@ class TokenBucket:
 
     def allow(self, now_ns: int) -> bool:
         """Take one token if there is one; False means the command must be refused."""
-        elapsed = max(0, now_ns - self._last_ns) / 1e9
+        elapsed = max(0, now_ns - self._last_ns) / NS_PER_S
         self._last_ns = max(self._last_ns, now_ns)
         self._tokens = min(float(self.burst), self._tokens + elapsed * self.rate)
         if self._tokens < 1.0:

@@ -15,11 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from tickgate.clock import NS_PER_MINUTE
 from tickgate.protocol import fields as F
 
-__all__ = ["MINUTE_NS", "Bar", "LiveBars", "aggregate"]
-
-MINUTE_NS = 60_000_000_000
+__all__ = ["Bar", "LiveBars", "aggregate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +88,7 @@ class LiveBars:
                 return
             price = self._last_price
         self._last_price = price
-        self._add(ts_ns - ts_ns % MINUTE_NS, price, traded)
+        self._add(ts_ns - ts_ns % NS_PER_MINUTE, price, traded)
 
     def minutes(self, lo_ns: int, hi_ns: int) -> list[Bar]:
         """The kept minute bars starting in [lo_ns, hi_ns), chronological."""
@@ -100,7 +99,7 @@ class LiveBars:
         `end_ns`; None when there is none."""
         for minute in reversed(self._order):
             if minute < end_ns:
-                return min(minute + MINUTE_NS, end_ns)
+                return min(minute + NS_PER_MINUTE, end_ns)
         return None
 
     def _traded(self, changed: Mapping[int, str], *, priced: bool) -> int:

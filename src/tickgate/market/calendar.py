@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from tickgate.clock import NS_PER_DAY, NS_PER_HOUR, NS_PER_MINUTE, NS_PER_S
 from tickgate.model.instruments import Instrument, SecType
 
 __all__ = [
@@ -53,10 +54,6 @@ __all__ = [
     "calendar_of",
 ]
 
-MINUTE_NS = 60_000_000_000
-_NS_PER_S = 1_000_000_000
-_NS_PER_HOUR = 60 * MINUTE_NS
-_NS_PER_DAY = 24 * _NS_PER_HOUR
 _EPOCH = date(1970, 1, 1)
 _CACHE_LOCK = threading.Lock()
 
@@ -190,23 +187,23 @@ class MarketCalendar:
         """Epoch ns of `minute` minutes after local midnight of `day` (wall-clock minutes: on a
         daylight-saving switch day 02:30 means what a clock on the wall shows)."""
         moment = datetime.combine(day, time()) + timedelta(minutes=minute)
-        return int(moment.replace(tzinfo=self.zone).timestamp()) * _NS_PER_S
+        return int(moment.replace(tzinfo=self.zone).timestamp()) * NS_PER_S
 
     def _offset_at_hour(self, hour: int) -> int:
         moment = datetime.fromtimestamp(hour * 3600, UTC).astimezone(self.zone)
         offset = moment.utcoffset()
         assert offset is not None
-        return int(offset.total_seconds()) * _NS_PER_S
+        return int(offset.total_seconds()) * NS_PER_S
 
     def offset_ns(self, ns: int) -> int:
         """Local time minus UTC at instant `ns`, in ns."""
-        return self._offset_of_hour(ns // _NS_PER_HOUR)
+        return self._offset_of_hour(ns // NS_PER_HOUR)
 
     def local(self, ns: int) -> tuple[date, int]:
         """Instant `ns` as its local date and minute of that day."""
         shifted = ns + self.offset_ns(ns)
-        days, rest = divmod(shifted, _NS_PER_DAY)
-        return _EPOCH + timedelta(days=days), rest // MINUTE_NS
+        days, rest = divmod(shifted, NS_PER_DAY)
+        return _EPOCH + timedelta(days=days), rest // NS_PER_MINUTE
 
     def trading_date(self, ns: int) -> date:
         """The trading date `ns` belongs to: its local date, or the next one once the evening

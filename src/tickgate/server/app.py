@@ -15,7 +15,7 @@ from aiohttp import web
 from tickgate import datadir
 from tickgate.bus.base import Bus
 from tickgate.bus.memory import MemoryBus
-from tickgate.clock import Clock, SystemClock
+from tickgate.clock import NS_PER_MS, NS_PER_S, Clock, SystemClock
 from tickgate.config import Config, exposure_problem
 from tickgate.errors import ConfigError
 from tickgate.market.catalogue.catalogue import Catalogue, default_catalogue, merge
@@ -94,7 +94,7 @@ def build_catalogue(
 ) -> Catalogue:
     """The built-in catalogue, extended or replaced by the configured file; instruments of
     replayed recordings join it."""
-    today = datetime.datetime.fromtimestamp(clock.now_ns() / 1e9, datetime.UTC).date()
+    today = datetime.datetime.fromtimestamp(clock.now_ns() / NS_PER_S, datetime.UTC).date()
     catalogue = default_catalogue(today=today)
     if recorded:
         catalogue = merge(catalogue, list(recorded), replace=False)
@@ -202,7 +202,7 @@ def open_watchlists(gateway: Gateway) -> Watchlists:
         else JsonWatchlistFile(config.data_dir / "watchlists.json")
     )
     return Watchlists(
-        store, find=gateway.catalogue.find, now_ms=lambda: gateway.clock.now_ns() // 1_000_000
+        store, find=gateway.catalogue.find, now_ms=lambda: gateway.clock.now_ns() // NS_PER_MS
     )
 
 
@@ -374,7 +374,9 @@ async def _tempo_loop(hub: StreamingHub, accounts: AccountStreams, clock: Clock)
         if due is not None and due <= now:
             hub.flush_due(now)
             continue
-        wait = TEMPO_POLL_SECONDS if due is None else min(TEMPO_POLL_SECONDS, (due - now) / 1e9)
+        wait = (
+            TEMPO_POLL_SECONDS if due is None else min(TEMPO_POLL_SECONDS, (due - now) / NS_PER_S)
+        )
         await asyncio.sleep(wait)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from tickgate import __version__
+from tickgate.clock import NS_PER_MS
 from tickgate.errors import RequestError
 from tickgate.model.instruments import invalid_conid
 from tickgate.model.ticks import Tick
@@ -97,7 +98,7 @@ def markets_now(gateway: Gateway) -> list[dict[str, Any]]:
             "name": calendar.name,
             "timeZone": calendar.zone.key,
             "phase": calendar.phase(now).value,
-            "nextChange": calendar.next_change_ns(now) // 1_000_000,
+            "nextChange": calendar.next_change_ns(now) // NS_PER_MS,
             "instruments": len(gateway.hours.conids(calendar)),
         }
         for calendar in gateway.hours.calendars

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tickgate.clock import NS_PER_MS
 from tickgate.errors import RequestError
 from tickgate.market.history.payload import Shape, history_payload
 from tickgate.market.history.query import default_bar, parse_bar, parse_period
@@ -89,7 +90,7 @@ def market_values(gateway: Gateway, conid: int, fields: tuple[int, ...]) -> dict
     values = gateway.market.snapshot(conid, fields + ALWAYS)
     row: dict[str, Any] = {str(fid): value for fid, value in F.wire_values(values).items()}
     updated = gateway.market.updated_ns(conid)
-    row["_updated"] = (updated or gateway.clock.now_ns()) // 1_000_000
+    row["_updated"] = (updated or gateway.clock.now_ns()) // NS_PER_MS
     row["server_id"] = values.get(F.SERVER_ID, "q0")
     return row
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tickgate.clock import NS_PER_S
 from tickgate.errors import RequestError
 from tickgate.market.scanner import MAX_ROWS, Scanner, ScanResult
 from tickgate.protocol.rest_values import shown
@@ -164,7 +165,7 @@ async def hmds_run(request: web.Request) -> web.Response:
         filters=_filters(body.get("filter", body.get("filters")), name="filter"),
         limit=min(max_items, MAX_ROWS),
     )
-    now = datetime.datetime.fromtimestamp(gateway.clock.now_ns() / 1e9, datetime.UTC)
+    now = datetime.datetime.fromtimestamp(gateway.clock.now_ns() / NS_PER_S, datetime.UTC)
     scan_time = now.strftime("%Y%m%d-%H:%M:%S")
     rows = [{"inScanTime": scan_time, "contractID": row.instrument.conid} for row in result.rows]
     return json_response(

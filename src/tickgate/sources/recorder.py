@@ -28,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from tickgate.clock import NS_PER_S, Clock
+from tickgate.clock import NS_PER_HOUR, NS_PER_S, Clock
 from tickgate.errors import ConfigError
 from tickgate.model.ticks import Tick
 from tickgate.sources.recording import (
@@ -46,7 +46,6 @@ FLUSH_BYTES = 256 * 1024
 #: Age of the oldest buffered line that makes `flush_due` write a frame. Half the promised
 #: second, so a late timer still keeps the promise.
 FLUSH_NS = NS_PER_S // 2
-_HOUR_NS = 3600 * NS_PER_S
 #: Frames that may wait for the writer thread before `flush` waits itself.
 MAX_IN_FLIGHT = 8
 
@@ -183,7 +182,7 @@ class Recorder:
     def _should_rotate(self) -> bool:
         if self._rotate_bytes and self._file_bytes >= self._rotate_bytes:
             return True
-        return self._rotate_hourly and self._clock.now_ns() // _HOUR_NS != self._file_hour
+        return self._rotate_hourly and self._clock.now_ns() // NS_PER_HOUR != self._file_hour
 
     def _open(self) -> None:
         now = self._clock.now_ns()
@@ -198,7 +197,7 @@ class Recorder:
         self.files.append(path)
         self.stats.files += 1
         self._file_bytes = 0
-        self._file_hour = now // _HOUR_NS
+        self._file_hour = now // NS_PER_HOUR
         self._write(frame([header_line(self._header(now))], self._compressor))
         log.info("recording ticks to %s", path)
 

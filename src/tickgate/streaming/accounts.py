@@ -17,14 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 
+from tickgate.clock import NS_PER_S
 from tickgate.streaming.backlog import Backlog
 from tickgate.streaming.outbox import Outbox
 from tickgate.trading.events import PnlChanged, TradingEvent
 
 #: Renders one event for one topic; None when the event does not concern the topic.
 Renderer = Callable[[TradingEvent], bytes | None]
-
-NS_PER_S = 1_000_000_000
 
 
 @dataclass(eq=False, slots=True)

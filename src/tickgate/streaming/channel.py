@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from tickgate.clock import NS_PER_MS
 from tickgate.protocol.frames import text_frame
 from tickgate.streaming.outbox import Outbox
 
@@ -16,8 +17,6 @@ from tickgate.streaming.outbox import Outbox
 MarketEncoder = Callable[[int, Mapping[int, str], int], bytes]
 #: `(conid, sorted unique fields, tempo_ms, dialect)`: subscriptions with equal keys share.
 ChannelKey = tuple[int, tuple[int, ...], int, str]
-
-NS_PER_MS = 1_000_000
 
 
 class Channel:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
-from tickgate.clock import Clock
+from tickgate.clock import NS_PER_S, Clock
 from tickgate.errors import NotFoundError
 from tickgate.model.accounts import AccountConfig
 from tickgate.model.instruments import Instrument, invalid_conid
@@ -57,7 +57,7 @@ Scheduler = Callable[[Callable[[], None]], object]
 
 #: A trailing-stop move nobody was shown is stored with the next group that stores anything,
 #: when a query or command needs it, or once it is this old: at most one write per interval.
-TRAIL_PERSIST_INTERVAL_NS = 1_000_000_000
+TRAIL_PERSIST_INTERVAL_NS = NS_PER_S
 #: A restart that replayed at least this many events saves a fresh checkpoint.
 CHECKPOINT_AFTER_REPLAYED = 1_000
 

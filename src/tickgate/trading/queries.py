@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any
 
-from tickgate.clock import Clock
+from tickgate.clock import NS_PER_DAY, Clock
 from tickgate.errors import NotFoundError
 from tickgate.model.instruments import Instrument
 from tickgate.model.orders import Fill, Order, OrderStatus
@@ -23,7 +23,6 @@ from tickgate.trading.portfolio import Portfolio
 from tickgate.trading.state import TradingState
 
 PAGE_SIZE = 100
-_NS_PER_DAY = 86_400 * 1_000_000_000
 _FILTERS = {
     "inactive": OrderStatus.INACTIVE,
     "pending_submit": OrderStatus.PENDING_SUBMIT,
@@ -104,7 +103,7 @@ class AccountViews(ABC):
     def trades(self, days: int = 1, *, account: str | None = None) -> list[dict[str, Any]]:
         """`GET /iserver/account/trades`: executions of the last `days` days (1–7), newest first."""
         days = min(max(days, 1), 7)
-        fills = self.fills_since(self.clock.now_ns() - days * _NS_PER_DAY, account)
+        fills = self.fills_since(self.clock.now_ns() - days * NS_PER_DAY, account)
         return [order_shapes.trade_row(f, self.instrument(f.conid)) for f in reversed(fills)]
 
     def pnl_event(self, account: str) -> PnlChanged:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TypeVar
 
+from tickgate.clock import NS_PER_DAY
 from tickgate.model.accounts import AccountConfig
 from tickgate.model.instruments import Instrument
 from tickgate.model.orders import Fill, Order, OrderType, Side
@@ -34,7 +35,7 @@ from tickgate.trading.portfolio import Portfolio
 
 FIRST_ORDER_ID = 1_000_000_001
 #: IBKR: a cOID "must be unique for a 24h span"; tickgate also keeps it while its order works.
-COID_MEMORY_NS = 24 * 3600 * 1_000_000_000
+COID_MEMORY_NS = NS_PER_DAY
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 

@@ -7,14 +7,9 @@ from itertools import islice, pairwise
 
 import pytest
 
+from tickgate.clock import NS_PER_HOUR, NS_PER_MINUTE
 from tickgate.market.calendar import CME_GLOBEX, FX, US_EQUITY, US_REGULAR
-from tickgate.market.history.buckets import (
-    HOUR_NS,
-    MINUTE_NS,
-    bucket_floor_ns,
-    bucket_key,
-    segments_before,
-)
+from tickgate.market.history.buckets import bucket_floor_ns, bucket_key, segments_before
 from tickgate.market.history.query import parse_bar
 
 
@@ -41,7 +36,7 @@ def test_a_window_in_progress_is_cut_at_the_end() -> None:
     assert (first.start_ns, first.end_ns, first.full_ns) == (
         utc("2026-01-15 14:30"),
         end,
-        390 * MINUTE_NS,
+        390 * NS_PER_MINUTE,
     )
 
 
@@ -68,7 +63,7 @@ def test_fx_sessions_run_from_17_00_to_17_00_new_york_time() -> None:
     monday_noon = utc("2026-01-19 17:00")
     session = next(segments_before(FX, monday_noon))
     assert session.start_ns == utc("2026-01-18 22:00")  # Sunday 17:00 EST
-    assert session.full_ns == 24 * HOUR_NS and session.rth
+    assert session.full_ns == 24 * NS_PER_HOUR and session.rth
     assert FX.trading_date(utc("2026-01-18 22:30")) == date(2026, 1, 19)
     assert US_EQUITY.trading_date(utc("2026-01-18 22:30")) == date(2026, 1, 18)
     assert FX.date_start_ns(date(2026, 1, 19)) == session.start_ns
@@ -97,7 +92,7 @@ def test_intraday_buckets_are_cut_from_local_midnight() -> None:
 def test_buckets_follow_the_wall_clock_on_daylight_saving_switch_days(day: str) -> None:
     hour = parse_bar("1h")
     start = utc(f"{day} 04:00")
-    keys = [bucket_key(start + m * MINUTE_NS, hour, US_EQUITY) for m in range(0, 6 * 60)]
+    keys = [bucket_key(start + m * NS_PER_MINUTE, hour, US_EQUITY) for m in range(0, 6 * 60)]
     assert all(a <= b for a, b in pairwise(keys))
     # Every bucket starts on a whole local hour.
     assert all(US_EQUITY.local(k)[1] % 60 == 0 for k in keys)

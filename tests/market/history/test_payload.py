@@ -11,8 +11,9 @@ from ibind.base.rest_client import Result
 from ibind.client.ibkr_utils import cleanup_market_history_responses, extract_conid
 from tests.instruments import EURUSD, stock
 
+from tickgate.clock import NS_PER_MINUTE
 from tickgate.errors import RequestError
-from tickgate.market.bars import MINUTE_NS, Bar
+from tickgate.market.bars import Bar
 from tickgate.market.history.payload import history_payload, smh_payload
 
 AAPL = stock(price="173.50")
@@ -38,8 +39,8 @@ START = 1_692_345_600_000_000_000  # 2023-08-18 08:00:00 UTC
 D = Decimal
 BARS = [
     Bar(START, D("173.40"), D("174.00"), D("171.70"), D("173.90"), 1000),
-    Bar(START + 5 * MINUTE_NS, D("173.90"), D("175.10"), D("173.50"), D("174.70"), 2500),
-    Bar(START + 10 * MINUTE_NS, D("174.70"), D("175.10"), D("174.00"), D("174.20"), 300),
+    Bar(START + 5 * NS_PER_MINUTE, D("173.90"), D("175.10"), D("173.50"), D("174.70"), 2500),
+    Bar(START + 10 * NS_PER_MINUTE, D("174.70"), D("175.10"), D("174.00"), D("174.20"), 300),
 ]
 
 

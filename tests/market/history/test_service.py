@@ -9,9 +9,9 @@ from itertools import pairwise
 import pytest
 from tests.instruments import EURUSD, stock
 
-from tickgate.clock import FakeClock
+from tickgate.clock import NS_PER_MINUTE, FakeClock
 from tickgate.errors import NotFoundError, RequestError
-from tickgate.market.bars import MINUTE_NS, Bar, aggregate
+from tickgate.market.bars import Bar, aggregate
 from tickgate.market.calendar import US_EQUITY
 from tickgate.market.history.service import HistoryService, parse_start_time
 from tickgate.model.instruments import Instrument
@@ -91,7 +91,7 @@ def test_same_seed_same_history(
 def test_the_history_arrives_at_the_reference_price() -> None:
     last = service().bars(AAPL.conid, period="1h", bar="1min")[-1]
     assert last.close == AAPL.reference_price
-    assert last.start_ns == ANCHOR - 30 * 10**9 - MINUTE_NS  # the minute before the anchor's
+    assert last.start_ns == ANCHOR - 30 * 10**9 - NS_PER_MINUTE  # the minute before the anchor's
 
 
 def test_each_bar_opens_near_the_previous_close() -> None:
@@ -145,8 +145,8 @@ def test_live_trades_follow_the_synthetic_history() -> None:
     d = Decimal
     assert live == [
         Bar(start, d("189.55"), d("189.55"), d("189.55"), d("189.55"), 100),
-        Bar(start + MINUTE_NS, d("189.60"), d("189.60"), d("189.40"), d("189.45"), 300),
-        Bar(start + 2 * MINUTE_NS, d("189.70"), d("189.80"), d("189.65"), d("189.80"), 300),
+        Bar(start + NS_PER_MINUTE, d("189.60"), d("189.60"), d("189.40"), d("189.45"), 300),
+        Bar(start + 2 * NS_PER_MINUTE, d("189.70"), d("189.80"), d("189.65"), d("189.80"), 300),
     ]
     fives = history.bars(AAPL.conid, period="30min", bar="5min")
     synthetic = [b for b in minutes if ns("20260114-15:05:00") <= b.start_ns < start]

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.instruments import stock
 
-from tickgate.market.history.buckets import MINUTE_NS
+from tickgate.clock import NS_PER_MINUTE
 from tickgate.market.history.synthetic import (
     BLOCK_NS,
     HORIZON_NS,
@@ -84,10 +84,10 @@ def test_atoms_at_any_resolution_aggregate_to_the_same_day() -> None:
 
 
 def test_atoms_never_cross_the_window_edges() -> None:
-    lo, hi = 1_768_228_200_000_000_000 + 17 * MINUTE_NS, 1_768_240_000_000_000_000
+    lo, hi = 1_768_228_200_000_000_000 + 17 * NS_PER_MINUTE, 1_768_240_000_000_000_000
     atoms = history().atoms(lo, hi, rth_only=False, fits=lambda s, e: True)
     assert atoms[0].start_ns == lo
-    assert all(lo <= a.start_ns and a.end_ns <= hi + MINUTE_NS for a in atoms)
+    assert all(lo <= a.start_ns and a.end_ns <= hi + NS_PER_MINUTE for a in atoms)
     assert all(a.end_ns == b.start_ns for a, b in pairwise(atoms))
 
 
@@ -122,7 +122,7 @@ def bars_and_parts(draw: st.DrawFn) -> tuple[TickBar, int, int]:
 @given(bars_and_parts())
 def test_subdivide_splits_a_bar_exactly(case: tuple[TickBar, int, int]) -> None:
     bar, n, seed = case
-    edges = [i * MINUTE_NS for i in range(n + 1)]
+    edges = [i * NS_PER_MINUTE for i in range(n + 1)]
     bar = TickBar(0, edges[-1], bar.open, bar.high, bar.low, bar.close, bar.volume)
     parts = subdivide(bar, edges, random.Random(seed), [1.0 + i % 3 for i in range(n)])
     assert [p.start_ns for p in parts] == edges[:-1]

@@ -16,23 +16,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
+from tickgate.clock import NS_PER_DAY, NS_PER_MINUTE
 from tickgate.market.calendar import CME_GLOBEX, FX, US_REGULAR, MarketCalendar
 from tickgate.market.history.query import BarSize, BarUnit
 
 __all__ = [
-    "DAY_NS",
-    "HOUR_NS",
-    "MINUTE_NS",
     "Segment",
     "bucket_floor_ns",
     "bucket_key",
     "gap_variance",
     "segments_before",
 ]
-
-MINUTE_NS = 60_000_000_000
-HOUR_NS = 60 * MINUTE_NS
-DAY_NS = 24 * HOUR_NS
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +101,10 @@ def bucket_floor_ns(utc_ns: int, bar: BarSize, calendar: MarketCalendar) -> int:
         shifted = utc_ns + offset
         floored = (
             shifted
-            - shifted % DAY_NS
-            + (shifted % DAY_NS) // (bar.minutes * MINUTE_NS) * (bar.minutes * MINUTE_NS)
+            - shifted % NS_PER_DAY
+            + (shifted % NS_PER_DAY)
+            // (bar.minutes * NS_PER_MINUTE)
+            * (bar.minutes * NS_PER_MINUTE)
         )
         start = floored - calendar.offset_ns(floored - offset)
         # Around a daylight-saving switch the wall-clock floor can land after the instant (the

@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from tickgate.clock import NS_PER_MINUTE, NS_PER_MS, NS_PER_S
 from tickgate.errors import RequestError
-from tickgate.market.bars import MINUTE_NS, Bar
+from tickgate.market.bars import Bar
 from tickgate.market.calendar import MarketCalendar, calendar_of
 from tickgate.market.history.query import BarSize, Period, parse_bar, parse_period
 from tickgate.model.instruments import Instrument
@@ -87,9 +88,9 @@ def hmds_payload(
         instrument, bars, period=period, bar=bar, outside_rth=outside_rth,
         server_id=server_id, end_ns=end_ns,
     )  # fmt: skip
-    payload["startTimeVal"] = bars[0].start_ns // 1_000_000
+    payload["startTimeVal"] = bars[0].start_ns // NS_PER_MS
     payload["endTime"] = _stamp(bars[-1].start_ns)
-    payload["endTimeVal"] = bars[-1].start_ns // 1_000_000
+    payload["endTimeVal"] = bars[-1].start_ns // NS_PER_MS
     return payload
 
 
@@ -164,7 +165,7 @@ def _day_minutes(calendar: MarketCalendar, outside_rth: bool) -> int:
 
 def _extreme(bar: Bar, side: str, factor: int, first_ns: int) -> str:
     price = bar.high if side == "high" else bar.low
-    return f"{int(price * factor)}/{bar.volume}/{(bar.start_ns - first_ns) // MINUTE_NS}"
+    return f"{int(price * factor)}/{bar.volume}/{(bar.start_ns - first_ns) // NS_PER_MINUTE}"
 
 
 def _point(bar: Bar) -> dict[str, float | int]:
@@ -174,9 +175,9 @@ def _point(bar: Bar) -> dict[str, float | int]:
         "h": float(bar.high),
         "l": float(bar.low),
         "v": float(bar.volume),
-        "t": bar.start_ns // 1_000_000,
+        "t": bar.start_ns // NS_PER_MS,
     }
 
 
 def _stamp(ns: int) -> str:
-    return datetime.fromtimestamp(ns // 1_000_000_000, UTC).strftime("%Y%m%d-%H:%M:%S")
+    return datetime.fromtimestamp(ns // NS_PER_S, UTC).strftime("%Y%m%d-%H:%M:%S")

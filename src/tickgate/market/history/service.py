@@ -26,9 +26,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
 
-from tickgate.clock import Clock
+from tickgate.clock import NS_PER_MINUTE, NS_PER_S, Clock
 from tickgate.errors import NotFoundError, RequestError
-from tickgate.market.bars import MINUTE_NS, Bar, LiveBars
+from tickgate.market.bars import Bar, LiveBars
 from tickgate.market.calendar import calendar_of
 from tickgate.market.history.query import (
     MAX_POINTS,
@@ -77,7 +77,7 @@ def parse_start_time(text: str) -> int:
         raise RequestError(
             f"invalid startTime {shown(text)}: expected YYYYMMDD-HH:mm:ss (UTC)"
         ) from None
-    return int(moment.timestamp()) * 1_000_000_000
+    return int(moment.timestamp()) * NS_PER_S
 
 
 class HistoryService:
@@ -101,7 +101,7 @@ class HistoryService:
         self._seed = seed
         self._clock = clock
         anchor = clock.now_ns() if anchor_ns is None else anchor_ns
-        self._anchor_ns = anchor - anchor % MINUTE_NS
+        self._anchor_ns = anchor - anchor % NS_PER_MINUTE
         self._live_minutes = live_minutes
         self._live: dict[int, LiveBars] = {}
         self._synthetic: OrderedDict[int, SyntheticHistory] = OrderedDict()

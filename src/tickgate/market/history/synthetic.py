@@ -25,21 +25,16 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
+from tickgate.clock import NS_PER_DAY, NS_PER_MINUTE
 from tickgate.market.calendar import calendar_of
-from tickgate.market.history.buckets import (
-    DAY_NS,
-    MINUTE_NS,
-    Segment,
-    gap_variance,
-    segments_before,
-)
+from tickgate.market.history.buckets import Segment, gap_variance, segments_before
 from tickgate.model.instruments import Instrument, SecType
 
 __all__ = ["BLOCK_NS", "HORIZON_NS", "SyntheticHistory", "TickBar", "subdivide"]
 
 #: How far before the anchor the synthetic history reaches (the longest period, 15y, and some).
-HORIZON_NS = 16 * 366 * DAY_NS
-BLOCK_NS = 30 * MINUTE_NS
+HORIZON_NS = 16 * 366 * NS_PER_DAY
+BLOCK_NS = 30 * NS_PER_MINUTE
 
 # log10 range of a day's volume, per security type.
 _VOLUME_DECADES = {
@@ -76,7 +71,7 @@ class SyntheticHistory:
         self._seed = f"{seed}:{instrument.conid}"
         self._tick = float(instrument.min_tick)
         self._sigma_day = instrument.volatility / math.sqrt(252)
-        self._anchor_ns = anchor_ns - anchor_ns % MINUTE_NS
+        self._anchor_ns = anchor_ns - anchor_ns % NS_PER_MINUTE
         self._calendar = calendar_of(instrument)
         self._windows = segments_before(self._calendar, self._anchor_ns)
         self._walk: list[tuple[Segment, TickBar]] = []
@@ -153,7 +148,7 @@ class SyntheticHistory:
         return subdivide(bar, edges, rng, weights)
 
     def _minutes(self, block: TickBar) -> list[TickBar]:
-        edges = [*range(block.start_ns, block.end_ns, MINUTE_NS), block.end_ns]
+        edges = [*range(block.start_ns, block.end_ns, NS_PER_MINUTE), block.end_ns]
         rng = random.Random(f"{self._seed}:{block.start_ns}:{block.end_ns}:m")
         return subdivide(block, edges, rng, [1.0] * (len(edges) - 1))
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from tickgate.market.bars import MINUTE_NS, Bar, LiveBars, aggregate
+from tickgate.clock import NS_PER_DAY, NS_PER_MINUTE, NS_PER_S
+from tickgate.market.bars import Bar, LiveBars, aggregate
 from tickgate.market.calendar import MarketCalendar, Phase
-from tickgate.market.history.buckets import DAY_NS, bucket_floor_ns, bucket_key
+from tickgate.market.history.buckets import bucket_floor_ns, bucket_key
 from tickgate.market.history.query import BarSize, Period, PeriodUnit
 from tickgate.market.history.synthetic import SyntheticHistory, TickBar
 
@@ -73,7 +74,7 @@ class InstrumentData:
                     break
                 regular = self._live_minutes(hours.open_ns, min(hours.close_ns, end_ns))
                 if regular:
-                    ends.append(min(regular[-1].start_ns + MINUTE_NS, end_ns))
+                    ends.append(min(regular[-1].start_ns + NS_PER_MINUTE, end_ns))
                     break
         for segment, _ in self.synthetic.windows():
             if segment.start_ns < end_ns and (segment.rth or not self.rth_only):
@@ -85,11 +86,11 @@ class InstrumentData:
     def first_instant(self, period: Period, last_ns: int) -> int:
         """Where a window of `period` ending at `last_ns` starts (before snapping to a bar)."""
         if period.intraday:
-            return last_ns - period.seconds * 1_000_000_000
+            return last_ns - period.seconds * NS_PER_S
         if period.unit is PeriodUnit.DAY:
             return self._days_back(period.count, last_ns)
         if period.unit is PeriodUnit.WEEK:
-            return last_ns - period.count * 7 * DAY_NS
+            return last_ns - period.count * 7 * NS_PER_DAY
         return months_back(last_ns, period.count * (12 if period.unit is PeriodUnit.YEAR else 1))
 
     def _days_back(self, count: int, last_ns: int) -> int:
@@ -122,7 +123,7 @@ class InstrumentData:
 
 def months_back(moment_ns: int, months: int) -> int:
     """`moment_ns` moved back by calendar `months` (the day clamped to the month's length)."""
-    moment = datetime.fromtimestamp(moment_ns // 1_000_000_000, UTC)
+    moment = datetime.fromtimestamp(moment_ns // NS_PER_S, UTC)
     year, month = divmod(moment.year * 12 + moment.month - 1 - months, 12)
     day = min(moment.day, calendar.monthrange(year, month + 1)[1])
     shifted = moment.replace(year=year, month=month + 1, day=day)

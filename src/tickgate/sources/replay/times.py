@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime
 import re
 
-from tickgate.clock import NS_PER_S
+from tickgate.clock import NS_PER_HOUR, NS_PER_MINUTE, NS_PER_MS, NS_PER_S
 
 _OFFSET = re.compile(r"\+(\d+(?:\.\d+)?)(ms|s|m|h)?")
-_UNITS = {"ms": NS_PER_S // 1000, "s": NS_PER_S, "m": 60 * NS_PER_S, "h": 3600 * NS_PER_S}
+_UNITS = {"ms": NS_PER_MS, "s": NS_PER_S, "m": NS_PER_MINUTE, "h": NS_PER_HOUR}
 
 
 def parse_timestamp(text: str) -> int:

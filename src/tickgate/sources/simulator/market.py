@@ -26,6 +26,7 @@ import math
 from collections.abc import Collection, Iterable
 from random import Random
 
+from tickgate.clock import NS_PER_DAY, NS_PER_S
 from tickgate.errors import NotFoundError
 from tickgate.model.instruments import Instrument, Right, SecType
 from tickgate.model.ticks import Tick
@@ -38,8 +39,7 @@ from tickgate.sources.simulator.pricing import (
 )
 
 #: A trading year: 252 sessions of 6.5 hours (23,400 s), so intraday moves look like real ones.
-NS_PER_TRADING_YEAR = 252 * 23_400 * 1_000_000_000
-_NS_PER_DAY = 24 * 3600 * 1_000_000_000
+NS_PER_TRADING_YEAR = 252 * 23_400 * NS_PER_S
 #: How often each kind of instrument ticks, relative to a stock.
 _ACTIVITY = {
     SecType.STK: 1.0,
@@ -316,7 +316,7 @@ class MarketSimulator:
         if underlying is None:
             return float(instrument.reference_price)
         spot = self._prior_value(underlying)
-        day_before = self._now - _NS_PER_DAY
+        day_before = self._now - NS_PER_DAY
         years = years_between(day_before, book.expiry_ns) if book.expiry_ns is not None else 0.0
         if instrument.sec_type is SecType.FUT:
             return futures_price(spot, years)

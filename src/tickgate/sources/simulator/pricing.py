@@ -10,11 +10,13 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from tickgate.clock import NS_PER_DAY, NS_PER_S
+
 #: Flat risk-free rate used for options and futures carry.
 RATE = 0.04
 #: Futures carry over the index (rate minus a typical dividend yield): a small positive basis.
 CARRY = 0.025
-NS_PER_YEAR = 365 * 24 * 3600 * 1_000_000_000
+NS_PER_YEAR = 365 * NS_PER_DAY
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 #: Contracts expire at 21:00 UTC on their expiry date (the US close, near enough all year).
 _EXPIRY_HOUR_UTC = 21
@@ -37,7 +39,7 @@ class OptionValue:
 def expiry_ns(expiry: str) -> int:
     """Epoch ns of the close on an expiry date ``YYYYMMDD``. Raises ValueError if malformed."""
     day = datetime.strptime(expiry, "%Y%m%d").replace(hour=_EXPIRY_HOUR_UTC, tzinfo=UTC)
-    return int(day.timestamp()) * 1_000_000_000
+    return int(day.timestamp()) * NS_PER_S
 
 
 def years_between(start_ns: int, end_ns: int) -> float:
