@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -109,11 +110,24 @@ async def test_console_pause_holds_frames_until_resumed(page: Page, server: Runn
     await expect(rows).not_to_have_count(shown)
 
 
+#: The four instruments the pause test streams, alone in the catalogue and each pinned at a rate
+#: that fills the console's hold within a second, while the whole market stays small enough that
+#: a loaded machine still serves the page promptly (a 20 k ticks/s market of every instrument
+#: made page loads time out when the machine was busy).
+FAST_FOUR = """conid,symbol,sec_type,reference_price,ticks_per_second
+265598,AAPL,STK,190.00,300
+272093,MSFT,STK,410.00,300
+756733,SPY,STK,520.00,300
+8314,IBM,STK,180.00,300
+"""
+
+
 async def test_console_says_how_many_frames_a_long_pause_dropped(
-    page: Page, start: StartServer
+    page: Page, start: StartServer, tmp_path: Path
 ) -> None:
-    # A fast market fills the hold (the newest MAX_HELD frames) within seconds.
-    server = await start(ticks_per_second=20_000.0)
+    catalogue = tmp_path / "fast-four.csv"
+    catalogue.write_text(FAST_FOUR)
+    server = await start(catalogue=catalogue, catalogue_mode="replace")
     await open_dashboard(page, server)
     await page.click("#console-connect")
     await expect(page.locator("#console-state")).to_have_attribute("data-state", "live")
