@@ -85,7 +85,7 @@ class Bench:
         self._tick(QUOTED, 150.0)
         self.market.add_listener(QuoteFeed(self.engine, self.market).on_market)
         self.engine.quotes = self.market
-        self.engine.suppress(["o163", "o354", "o10151"])
+        self.engine.desk.suppress(["o163", "o354", "o10151"])
         return time.perf_counter() - started
 
     def close(self) -> None:
@@ -107,7 +107,7 @@ class Bench:
         return int(ack["order_id"])
 
     def cancel(self, order_id: int) -> None:
-        self.engine.cancel(ACCOUNT, order_id)
+        self.engine.desk.cancel(ACCOUNT, order_id)
 
     def history(self, count: int) -> None:
         """Place and cancel `count` orders."""

@@ -153,7 +153,7 @@ async def test_a_page_of_another_origin_can_neither_trade_nor_read(
     gateway = server.gateway
     # Nothing happened: no order, questions still asked, session primed by nobody, still
     # logged in, the market still open, no socket ever upgraded.
-    assert gateway.trading.todays_orders() == []
+    assert gateway.trading.views.todays_orders() == []
     assert gateway.session.authenticated and not gateway.session.primed
     assert gateway.simulator is not None and gateway.simulator.session_open
     assert gateway.connections == set()

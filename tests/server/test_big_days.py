@@ -113,7 +113,7 @@ async def test_a_day_of_100k_orders_and_fills_arrives_whole_on_both_dialects(
     frames += 1
     # A live event while the snapshot is still on its way: the first order is cancelled.
     assert len(rows) < BIG_DAY
-    big_server.gateway.trading.cancel(ACCT, FIRST_ORDER_ID)
+    big_server.gateway.trading.desk.cancel(ACCT, FIRST_ORDER_ID)
     rows_at_cancel = len(rows)
     while len(rows) < BIG_DAY:
         frame = await ws.recv(timeout=30)
@@ -250,7 +250,7 @@ async def silent_reader_is_closed(big_server: RunningServer, http: aiohttp.Clien
         )
         assert not outbox.closed and connection.running("snapshot")
         # Live events: all working orders cancelled at once, more than the outbox may hold.
-        big_server.gateway.trading.cancel(ACCT, -1)
+        big_server.gateway.trading.desk.cancel(ACCT, -1)
         assert outbox.closed
         code, reason = await asyncio.wait_for(silent.close_frame(loop), 60)
         assert code == 1008 and reason.startswith("slow consumer")

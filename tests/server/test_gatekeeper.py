@@ -49,7 +49,7 @@ async def test_a_cross_origin_text_plain_post_is_refused_before_it_trades(
         assert status == 403, answer
         assert answer["error"].startswith(f"cross-origin request refused: Origin {EVIL}")
     gateway = server.gateway
-    assert gateway.trading.todays_orders() == [] and gateway.session.authenticated
+    assert gateway.trading.views.todays_orders() == [] and gateway.session.authenticated
     # The questions were not suppressed: a market order still asks.
     question = await call(
         http, "POST", api(server, f"/iserver/account/{ACCT}/orders"), json={"orders": [MKT]}

@@ -59,7 +59,7 @@ class Quotes:
 
 def _engine(store: SqliteEventStore | MemoryEventStore, quotes: Quotes) -> TradingEngine:
     engine = TradingEngine(Catalogue(), quotes, store, FakeClock(), accounts=[AccountConfig("DU1")])
-    engine.suppress(["o10151", "o163"])
+    engine.desk.suppress(["o10151", "o163"])
     return engine
 
 
@@ -87,8 +87,8 @@ def test_reopen_gives_identical_state(tmp_path: Path) -> None:
     reopened = _engine(SqliteEventStore(tmp_path / "t.db"), quotes)
     assert reopened.state.orders == engine.state.orders
     assert reopened.state.fills == engine.state.fills
-    assert reopened.portfolio_of("DU1").cash == engine.portfolio_of("DU1").cash
-    assert reopened.positions("DU1") == engine.positions("DU1")
+    assert reopened.journal.portfolio_of("DU1").cash == engine.journal.portfolio_of("DU1").cash
+    assert reopened.views.positions("DU1") == engine.views.positions("DU1")
     assert reopened.state.next_order_id == engine.state.next_order_id
 
 
@@ -107,7 +107,7 @@ CHILD = textwrap.dedent(
     quotes = Quotes(Quote(AAPL.conid, D("99.99"), D("100.01"), D(5), D(5), D("100.00"), 0))
     engine = TradingEngine(Catalogue(), quotes, SqliteEventStore(sys.argv[1]), FakeClock(),
                            accounts=[AccountConfig("DU1")])
-    engine.suppress(["o10151", "o163"])
+    engine.desk.suppress(["o10151", "o163"])
     i = 0
     while True:
         i += 1
@@ -145,7 +145,7 @@ def test_sigkill_mid_burst_loses_no_acknowledged_order(tmp_path: Path) -> None:
 
 
 def _assert_books_balance(engine: TradingEngine) -> None:
-    portfolio = engine.portfolio_of("DU1")
+    portfolio = engine.journal.portfolio_of("DU1")
     fills = engine.state.fills
     signed = sum((f.side.sign * f.quantity for f in fills), D(0))
     assert portfolio.positions[AAPL.conid].quantity == signed
@@ -194,7 +194,7 @@ def _events() -> list[StoredEvent]:
     sell = {"conid": AAPL.conid, "side": "SELL", "orderType": "LMT", "quantity": 3, "price": 101,
             "tif": "GTC"}  # fmt: skip
     [resting] = commands.place(engine, "DU1", [sell])
-    engine.cancel("DU1", int(resting["order_id"]))
+    engine.desk.cancel("DU1", int(resting["order_id"]))
     return list(memory.replay())
 
 

@@ -24,8 +24,9 @@ from tickgate.model.orders import OrderStatus, Side
 from tickgate.model.ticks import Quote
 from tickgate.server import rest_commands as commands
 from tickgate.stores.sqlite import SqliteEventStore
-from tickgate.trading.engine import TRAIL_PERSIST_INTERVAL_NS, TradingEngine
+from tickgate.trading.engine import TradingEngine
 from tickgate.trading.events import OrderFilled, OrderUpdated, TradingEvent
+from tickgate.trading.journal import TRAIL_PERSIST_INTERVAL_NS
 
 D = Decimal
 AAPL = Instrument(265598, "AAPL", "APPLE INC", SecType.STK, "NASDAQ", "USD", D("0.01"), D(100), 0.2)
@@ -67,10 +68,10 @@ Grouped = tuple[TradingEngine, SqliteEventStore, Quotes, Loop, list[TradingEvent
 def _grouped(path: Path, clock: FakeClock) -> Grouped:
     store, quotes, loop = SqliteEventStore(path), Quotes(), Loop()
     engine = TradingEngine(Catalogue(), quotes, store, clock, accounts=[AccountConfig(ACCT)])
-    engine.suppress(["o163", "o354", "o10151"])
-    engine.group_quote_commits(loop.call_soon)
+    engine.desk.suppress(["o163", "o354", "o10151"])
+    engine.journal.group_quote_commits(loop.call_soon)
     seen: list[TradingEvent] = []
-    engine.add_listener(seen.append)
+    engine.journal.add_listener(seen.append)
     return engine, store, quotes, loop, seen
 
 
@@ -106,7 +107,7 @@ def test_a_query_flushes_the_group_before_answering(tmp_path: Path) -> None:
     [order_id] = _resting_buys(engine, 1)
     before = store.commits
     _quote(engine, quotes, 99.99, 100.0, 100.0)
-    assert engine.order_status(order_id)["order_status"] == "Filled"  # shown ...
+    assert engine.views.order_status(order_id)["order_status"] == "Filled"  # shown ...
     assert store.commits == before + 1  # ... because stored first
     stored = store.order(order_id)
     assert stored is not None and stored.status is OrderStatus.FILLED
@@ -117,7 +118,7 @@ def test_a_command_stores_the_held_group_before_its_own_events(tmp_path: Path) -
     engine, store, quotes, _, _ = _grouped(tmp_path / "t.db", FakeClock())
     [first, second] = _resting_buys(engine, 2)
     _quote(engine, quotes, 99.99, 100.0, 100.0)  # fills `first`, held
-    engine.cancel(ACCT, second)
+    engine.desk.cancel(ACCT, second)
     order = [e.order.order_id for e in store.replay() if isinstance(e, OrderFilled | OrderUpdated)]
     assert order.index(first) < order.index(second)  # the fill was stored before the cancel
 
@@ -161,7 +162,7 @@ def test_after_a_crash_a_trailing_stop_is_never_looser_than_what_a_client_was_to
         clock.advance(ms=10)
         _quote(engine, quotes, 100 + n * 0.05, 100.02 + n * 0.05, 100.01 + n * 0.05, size=100)
         loop.run_ready()
-    told = D(engine.order_status(order_id)["stop_price"])  # a client asks: stored, then shown
+    told = D(engine.views.order_status(order_id)["stop_price"])  # a client asks: stored, then shown
     assert told == engine.state.orders[order_id].aux_price
     for n in range(30, 60):  # further moves nobody is shown, then the process dies
         clock.advance(ms=10)
@@ -194,9 +195,9 @@ CHILD = textwrap.dedent(
     quotes, loop = Quotes(), Loop()
     engine = TradingEngine(Catalogue(), quotes, SqliteEventStore(sys.argv[1]), FakeClock(),
                            accounts=[AccountConfig("DU1")])
-    engine.suppress(["o163", "o354", "o10151"])
-    engine.group_quote_commits(loop.call_soon)
-    engine.add_listener(
+    engine.desk.suppress(["o163", "o354", "o10151"])
+    engine.journal.group_quote_commits(loop.call_soon)
+    engine.journal.add_listener(
         lambda e: isinstance(e, OrderFilled) and print(e.order.order_id, flush=True))
     order = {"conid": AAPL.conid, "side": "BUY", "orderType": "LMT", "quantity": 1,
              "price": 100, "tif": "GTC"}
@@ -235,7 +236,7 @@ def test_sigkill_between_and_inside_group_commits_keeps_whole_groups(tmp_path: P
     assert len(stored) % GROUP == 0  # a group is stored whole or not at all
     for order_id in published:
         assert engine.state.orders[order_id].status is OrderStatus.FILLED
-    position = engine.portfolio_of(ACCT).positions[AAPL.conid].quantity
+    position = engine.journal.portfolio_of(ACCT).positions[AAPL.conid].quantity
     assert position == len(stored)
     cash = D(1_000_000) - sum((f.quantity * f.price + f.commission for f in stored), D(0))
-    assert engine.portfolio_of(ACCT).cash == cash
+    assert engine.journal.portfolio_of(ACCT).cash == cash

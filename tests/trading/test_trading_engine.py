@@ -55,7 +55,7 @@ def _engine(
     quotes, clock, store = Quotes(), FakeClock(), store or MemoryEventStore()
     accounts = [AccountConfig(ACCT, starting_cash=D(cash)), AccountConfig("DU2")]
     engine = TradingEngine(Catalogue(), quotes, store, clock, accounts=accounts)
-    engine.suppress(["o10151"])
+    engine.desk.suppress(["o10151"])
     return engine, quotes, clock, store
 
 
@@ -78,10 +78,10 @@ def test_market_buy_fills_at_ask_and_updates_portfolio() -> None:
     [ack] = commands.place(engine, ACCT, [{"conid": AAPL.conid, "side": "BUY", "orderType": "MKT",
                                   "quantity": 10}])  # fmt: skip
     assert ack["order_status"] == "Filled"
-    [row] = engine.positions(ACCT)
+    [row] = engine.views.positions(ACCT)
     assert row["position"] == 10.0 and row["avgPrice"] == 100.11  # cost includes commission
-    assert engine.portfolio_of(ACCT).cash == D(100000) - D("1000.10") - D("1.00")
-    [trade] = engine.trades()
+    assert engine.journal.portfolio_of(ACCT).cash == D(100000) - D("1000.10") - D("1.00")
+    [trade] = engine.views.trades()
     assert trade["price"] == "100.01" and trade["side"] == "B" and trade["commission"] == "1.00"
 
 
@@ -90,9 +90,9 @@ def test_partial_fill_waits_for_more_size() -> None:
     _quote(engine, quotes, 99.99, 100.01, 100.0, size=30)
     [ack] = commands.place(engine, ACCT, [_lmt("BUY", 100, 100.01)])
     order_id = int(ack["order_id"])
-    assert engine.order_status(order_id)["cum_fill"] == "30"
+    assert engine.views.order_status(order_id)["cum_fill"] == "30"
     _quote(engine, quotes, 99.99, 100.01, 100.0, size=500)
-    status = engine.order_status(order_id)
+    status = engine.views.order_status(order_id)
     assert status["order_status"] == "Filled" and status["cum_fill"] == "100"
 
 
@@ -102,7 +102,7 @@ def test_resting_limit_fills_when_touched() -> None:
     [ack] = commands.place(engine, ACCT, [_lmt("BUY", 5, 99.50)])
     assert ack["order_status"] == "Submitted"
     _quote(engine, quotes, 99.40, 99.60, 99.50)
-    assert engine.order_status(int(ack["order_id"]))["average_price"] == "99.50"
+    assert engine.views.order_status(int(ack["order_id"]))["average_price"] == "99.50"
 
 
 @pytest.mark.parametrize(
@@ -163,10 +163,10 @@ def test_question_reply_flow() -> None:
     [question] = commands.place(engine, ACCT, [_lmt("BUY", 1, 90)])
     assert question["messageIds"] == ["o163"] and question["isSuppressed"] is False
     assert "price exceeds \nthe Percentage constraint of 3%" in question["message"][0]
-    [ack] = engine.reply(question["id"], True)
+    [ack] = engine.desk.reply(question["id"], True)
     assert ack["order_status"] == "Submitted"
     with pytest.raises(UnknownQuestion, match="reply id not found") as info:
-        engine.reply(question["id"], True)
+        engine.desk.reply(question["id"], True)
     assert http_answer(info.value)[0] == 400
 
 
@@ -175,21 +175,21 @@ def test_declined_and_stale_replies() -> None:
     _quote(engine, quotes, 99.99, 100.01, 100.0)
     [q1] = commands.place(engine, ACCT, [_lmt("BUY", 1, 90)])
     with pytest.raises(OrderNotConfirmed, match="order not confirmed") as declined:
-        engine.reply(q1["id"], False)
+        engine.desk.reply(q1["id"], False)
     assert http_answer(declined.value) == (400, {"error": "order not confirmed", "statusCode": 400})
     [q2] = commands.place(engine, ACCT, [_lmt("BUY", 1, 90)])
-    engine.interrupt_replies()
+    engine.desk.interrupt_replies()
     with pytest.raises(QuestionExpired) as info:
-        engine.reply(q2["id"], True)
+        engine.desk.reply(q2["id"], True)
     assert http_answer(info.value)[0] == 503 and len(store) == 0
 
 
 def test_suppress_and_reset() -> None:
     engine, quotes, _, _ = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
-    engine.suppress(["o163"])
+    engine.desk.suppress(["o163"])
     assert "order_id" in commands.place(engine, ACCT, [_lmt("BUY", 1, 90)])[0]
-    engine.reset_suppressed()
+    engine.desk.reset_suppressed()
     assert "id" in commands.place(engine, ACCT, [_lmt("BUY", 1, 90)])[0]
 
 
@@ -201,31 +201,31 @@ def test_cancel_modify_and_filled_refusals() -> None:
     [mod] = commands.modify(engine, ACCT, order_id, {"price": 100.01})
     assert mod["order_status"] == "Filled"
     with pytest.raises(IllegalTransition, match="cannot be cancelled: it is Filled"):
-        engine.cancel(ACCT, order_id)
+        engine.desk.cancel(ACCT, order_id)
     with pytest.raises(IllegalTransition, match="cannot be modified"):
         commands.modify(engine, ACCT, order_id, {"price": 99})
     with pytest.raises(OrderRejected, match="OrderID 5 doesn't exist"):
-        engine.cancel(ACCT, 5)
+        engine.desk.cancel(ACCT, 5)
 
 
 def test_cancel_all_and_events_are_published_after_storage() -> None:
     engine, quotes, _, store = _engine()
     seen: list[tuple[TradingEvent, int]] = []
-    engine.add_listener(lambda e: seen.append((e, len(store))))
+    engine.journal.add_listener(lambda e: seen.append((e, len(store))))
     _quote(engine, quotes, 99.99, 100.01, 100.0)
     commands.place(engine, ACCT, [_lmt("BUY", 1, 99), _lmt("SELL", 1, 101)])
-    engine.cancel(ACCT, -1)
-    assert [o["status"] for o in engine.orders()["orders"]] == ["Cancelled", "Cancelled"]
+    engine.desk.cancel(ACCT, -1)
+    assert [o["status"] for o in engine.views.orders()["orders"]] == ["Cancelled", "Cancelled"]
     accepted = [n for e, n in seen if isinstance(e, OrderAccepted)]
     assert accepted == [2, 2]  # both stored (one batch) before the first was published
-    assert engine.orders(["submitted"])["orders"] == []
+    assert engine.views.orders(["submitted"])["orders"] == []
 
 
 def test_ioc_cancels_the_rest() -> None:
     engine, quotes, _, _ = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0, size=3)
     [ack] = commands.place(engine, ACCT, [_lmt("BUY", 10, 100.01, tif="IOC")])
-    status = engine.order_status(int(ack["order_id"]))
+    status = engine.views.order_status(int(ack["order_id"]))
     assert (status["order_status"], status["cum_fill"]) == ("Cancelled", "3")
 
 
@@ -234,11 +234,11 @@ def test_stop_triggers_on_last() -> None:
     _quote(engine, quotes, 99.99, 100.01, 100.0)
     commands.place(engine, ACCT, [{"conid": AAPL.conid, "side": "SELL", "orderType": "STP",
                          "quantity": 1, "auxPrice": 99, "tif": "GTC"}])  # fmt: skip
-    [row] = engine.orders()["orders"]
+    [row] = engine.views.orders()["orders"]
     assert row["status"] == "PreSubmitted"
     _quote(engine, quotes, 98.9, 99.1, 99.0)
-    assert engine.orders()["orders"][0]["status"] == "Filled"
-    assert engine.trades()[0]["price"] == "98.90"
+    assert engine.views.orders()["orders"][0]["status"] == "Filled"
+    assert engine.views.trades()[0]["price"] == "98.90"
 
 
 def test_bracket_children_wait_then_oca() -> None:
@@ -250,14 +250,15 @@ def test_bracket_children_wait_then_oca() -> None:
         {"conid": AAPL.conid, "side": "SELL", "orderType": "STP", "quantity": 10,
          "auxPrice": 98, "parentId": "p", "tif": "GTC"},
     ])  # fmt: skip
-    assert [r["status"] for r in engine.orders()["orders"]] == ["Submitted", "PreSubmitted",
+    assert [r["status"] for r in engine.views.orders()["orders"]] == ["Submitted", "PreSubmitted",
                                                                 "PreSubmitted"]  # fmt: skip
     _quote(engine, quotes, 98.9, 99.0, 99.0)  # parent fills
-    assert [r["status"] for r in engine.orders()["orders"]] == ["Filled", "Submitted",
+    assert [r["status"] for r in engine.views.orders()["orders"]] == ["Filled", "Submitted",
                                                                 "PreSubmitted"]  # fmt: skip
     _quote(engine, quotes, 100.99, 101.01, 101.0)  # take profit fills, stop is cancelled
-    assert [r["status"] for r in engine.orders()["orders"]] == ["Filled", "Filled", "Cancelled"]
-    assert engine.positions(ACCT) == []
+    statuses = [r["status"] for r in engine.views.orders()["orders"]]
+    assert statuses == ["Filled", "Filled", "Cancelled"]
+    assert engine.views.positions(ACCT) == []
 
 
 def test_close_session_expires_day_fills_moc_and_resets_daily_pnl() -> None:
@@ -268,22 +269,22 @@ def test_close_session_expires_day_fills_moc_and_resets_daily_pnl() -> None:
                         _lmt("BUY", 1, 98, tif="GTC")])  # fmt: skip
     clock.advance(seconds=60)
     engine.close_session()
-    statuses = [r["status"] for r in engine.orders()["orders"]]
+    statuses = [r["status"] for r in engine.views.orders()["orders"]]
     assert statuses == ["Cancelled", "Filled", "Submitted"]
-    assert engine.pnl()["upnl"]["DU1.Core"]["dpl"] == 0.0
+    assert engine.views.pnl()["upnl"]["DU1.Core"]["dpl"] == 0.0
 
 
 def test_futures_multiplier_and_pnl_events() -> None:
     engine, quotes, _, _ = _engine(cash="1000000")
     pnl: list[PnlChanged] = []
-    engine.add_listener(lambda e: pnl.append(e) if isinstance(e, PnlChanged) else None)
+    engine.journal.add_listener(lambda e: pnl.append(e) if isinstance(e, PnlChanged) else None)
     _quote(engine, quotes, 5000, 5000.25, 5000, conid=ES.conid)
     commands.place(
         engine, ACCT, [{"conid": ES.conid, "side": "BUY", "orderType": "MKT", "quantity": 2}]
     )
     _quote(engine, quotes, 5010, 5010.25, 5010, conid=ES.conid)
     # 9.75 points x 50 x 2 contracts, less the 2 x 0.85 commission paid to open
-    assert engine.portfolio_of(ACCT).unrealized == D(2) * D("9.75") * 50 - D("1.70")
+    assert engine.journal.portfolio_of(ACCT).unrealized == D(2) * D("9.75") * 50 - D("1.70")
     assert pnl[-1].unrealized == D("973.30") and pnl[-1].account == ACCT
 
 
@@ -296,7 +297,7 @@ def test_replay_rebuilds_identical_state() -> None:
     again, *_ = _engine(store)
     assert again.state.orders == engine.state.orders
     assert again.state.fills == engine.state.fills
-    assert again.portfolio_of(ACCT).cash == engine.portfolio_of(ACCT).cash
+    assert again.journal.portfolio_of(ACCT).cash == engine.journal.portfolio_of(ACCT).cash
     with pytest.raises(OrderRejected, match="already registered"):
         commands.place(again, ACCT, [_lmt("BUY", 1, 100, cOID="a")])
 
@@ -444,7 +445,7 @@ def test_a_coid_is_taken_while_its_order_works_and_for_24_hours() -> None:
     _quote(engine, quotes, 99.99, 100.01, 100.0)
     [ack] = commands.place(engine, ACCT, [_lmt("BUY", 1, 99, cOID="c" * 128)])
     commands.place(engine, "DU2", [_lmt("BUY", 1, 99, cOID="c" * 128)])  # per account
-    engine.cancel(ACCT, int(ack["order_id"]))
+    engine.desk.cancel(ACCT, int(ack["order_id"]))
     clock.advance(seconds=23 * 3600)
     with pytest.raises(OrderRejected, match="already registered"):
         commands.place(engine, ACCT, [_lmt("BUY", 1, 99, cOID="c" * 128)])
@@ -470,16 +471,16 @@ def test_cash_quantity_orders_and_oversized_batches_are_refused_clearly() -> Non
 
 def test_suppressed_message_ids_are_spelt_like_ibkr_and_bounded() -> None:
     engine, quotes, _, _ = _engine()
-    engine.reset_suppressed()
+    engine.desk.reset_suppressed()
     for ids in (["o10151", "x" * 1000], ["o1\n"], [f"o{n}" for n in range(300)]):
         with pytest.raises(RequestError) as info:
-            engine.suppress(ids)
+            engine.desk.suppress(ids)
         assert http_answer(info.value)[0] == 400
-    engine.reset_suppressed()
+    engine.desk.reset_suppressed()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
     [question] = commands.place(engine, ACCT, [{**_lmt("BUY", 1, 99), "orderType": "MKT"}])
     assert question["messageIds"] == ["o10151"]  # a refused request suppressed nothing
-    assert engine.suppress(["o10151", "p6"]) == {"status": "submitted"}
+    assert engine.desk.suppress(["o10151", "p6"]) == {"status": "submitted"}
 
 
 def test_a_child_of_a_filled_parent_is_refused_instead_of_held_forever() -> None:
@@ -516,7 +517,7 @@ def _exchange_engine(now_ns: int) -> tuple[TradingEngine, Quotes, FakeClock]:
     engine = TradingEngine(
         Catalogue(), quotes, MemoryEventStore(), clock, accounts=[AccountConfig(ACCT)], hours=hours
     )
-    engine.suppress(["o10151", "o354", "o163"])
+    engine.desk.suppress(["o10151", "o354", "o163"])
     return engine, quotes, clock
 
 
@@ -572,11 +573,11 @@ def test_the_engine_takes_typed_commands_and_never_reads_json() -> None:
     engine, quotes, _, store = _engine()
     _quote(engine, quotes, 99.99, 100.01, 100.0)
     order = PlaceOrder(AAPL.conid, Side.BUY, OrderType.LMT, D(5), TimeInForce.GTC, price=D("99.50"))
-    [ack] = engine.place(ACCT, [order])
+    [ack] = engine.desk.place(ACCT, [order])
     order_id = int(ack["order_id"])
-    [mod] = engine.modify(ACCT, ModifyOrder(order_id, quantity=D(7), price=D("99.40")))
+    [mod] = engine.desk.modify(ACCT, ModifyOrder(order_id, quantity=D(7), price=D("99.40")))
     changed = engine.state.orders[order_id]
     assert (mod["order_id"], changed.quantity, changed.price) == (str(order_id), 7, D("99.40"))
     assert changed.tif is TimeInForce.GTC and len(store) == 2
     with pytest.raises(NotFoundError, match="Invalid conid 1"):  # no catalogue entry
-        engine.place(ACCT, [PlaceOrder(1, Side.BUY, OrderType.MKT, D(1), TimeInForce.DAY)])
+        engine.desk.place(ACCT, [PlaceOrder(1, Side.BUY, OrderType.MKT, D(1), TimeInForce.DAY)])

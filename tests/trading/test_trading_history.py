@@ -49,7 +49,7 @@ def _engine(store: EventStore, clock: FakeClock, quotes: Quotes | None = None) -
     engine = TradingEngine(
         Catalogue(), quotes or Quotes(), store, clock, accounts=[AccountConfig(ACCT)]
     )
-    engine.suppress(["o163", "o354", "o10151"])
+    engine.desk.suppress(["o163", "o354", "o10151"])
     return engine
 
 
@@ -76,7 +76,7 @@ def _day_of_trading(engine: TradingEngine) -> tuple[int, int, int]:
     _quote(engine, 99.99, 100.01, 100.0)
     filled = _place(engine, **_order("BUY", "MKT", 10))
     cancelled = _place(engine, **_order("BUY", "LMT", 5, price=90, tif="DAY"))
-    engine.cancel(ACCT, cancelled)
+    engine.desk.cancel(ACCT, cancelled)
     resting = _place(engine, **_order("SELL", "LMT", 4, price=105, tif="GTC", cOID="keep"))
     return filled, cancelled, resting
 
@@ -91,19 +91,19 @@ def test_session_close_sets_the_finished_day_aside_but_keeps_it_queryable(tmp_pa
 
     assert set(engine.state.orders) == {resting}  # the hot state: what still works
     assert engine.state.fills == []
-    assert [int(r["orderId"]) for r in engine.orders()["orders"]] == [resting]
-    assert engine.order_status(filled)["order_status"] == "Filled"  # from the store
-    assert engine.order_status(cancelled)["order_status"] == "Cancelled"
-    assert engine.trades(days=1)[0]["order_ref"] == str(
+    assert [int(r["orderId"]) for r in engine.views.orders()["orders"]] == [resting]
+    assert engine.views.order_status(filled)["order_status"] == "Filled"  # from the store
+    assert engine.views.order_status(cancelled)["order_status"] == "Cancelled"
+    assert engine.views.trades(days=1)[0]["order_ref"] == str(
         filled
     )  # within the last 24 h: from the store
-    assert [t["order_ref"] for t in engine.trades(days=2)] == [str(filled)]
-    assert engine.positions(ACCT)[0]["position"] == 10.0
+    assert [t["order_ref"] for t in engine.views.trades(days=2)] == [str(filled)]
+    assert engine.views.positions(ACCT)[0]["position"] == 10.0
     # The resting order still trades; its next fill continues its own execution numbering.
     _quote(engine, 104.99, 105.00, 105.0, size=2)
-    assert engine.order_status(resting)["cum_fill"] == "2"
+    assert engine.views.order_status(resting)["cum_fill"] == "2"
     _quote(engine, 104.99, 105.00, 105.0, size=5)
-    executions = sorted(f.execution_id for f in engine.fills_since(0))
+    executions = sorted(f.execution_id for f in engine.views.fills_since(0))
     assert [e.split(".")[1] for e in executions[-2:]] == ["00000001", "00000002"]
 
 
@@ -126,9 +126,9 @@ def test_restart_restores_the_checkpoint_and_replays_only_what_came_after(tmp_pa
     assert reopened.state.orders == engine.state.orders
     assert reopened.state.tallies == engine.state.tallies
     assert reopened.state.next_order_id == engine.state.next_order_id
-    assert reopened.positions(ACCT) == engine.positions(ACCT)
-    assert reopened.summary(ACCT) == engine.summary(ACCT)
-    assert reopened.portfolio_of(ACCT).cash == engine.portfolio_of(ACCT).cash
+    assert reopened.views.positions(ACCT) == engine.views.positions(ACCT)
+    assert reopened.views.summary(ACCT) == engine.views.summary(ACCT)
+    assert reopened.journal.portfolio_of(ACCT).cash == engine.journal.portfolio_of(ACCT).cash
     with pytest.raises(Exception, match="already registered"):  # today's client ids survive
         commands.place(reopened, ACCT, [_order("BUY", "LMT", 1, price=50, cOID="keep")])
 
@@ -140,8 +140,10 @@ def test_checkpoint_follows_a_changed_starting_cash() -> None:
     engine.close_session()
     richer = TradingEngine(Catalogue(), Quotes(), store, clock,
                            accounts=[AccountConfig(ACCT, starting_cash=D(2_000_000))])  # fmt: skip
-    assert richer.portfolio_of(ACCT).cash == engine.portfolio_of(ACCT).cash + D(1_000_000)
-    assert richer.portfolio_of(ACCT).daily_pnl == engine.portfolio_of(ACCT).daily_pnl
+    before = engine.journal.portfolio_of(ACCT).cash
+    assert richer.journal.portfolio_of(ACCT).cash == before + D(1_000_000)
+    daily = engine.journal.portfolio_of(ACCT).daily_pnl
+    assert richer.journal.portfolio_of(ACCT).daily_pnl == daily
 
 
 def _version_1_file(path: Path, engine: TradingEngine, store: MemoryEventStore) -> None:
@@ -170,8 +172,8 @@ def test_a_version_1_data_file_is_migrated_and_answers_the_same(tmp_path: Path) 
     assert migrated.fills_since(0) == memory.fills_since(0) != []
     reopened = _engine(migrated, clock)
     assert reopened.state.orders == engine.state.orders
-    assert reopened.order_status(filled) == engine.order_status(filled)
-    assert reopened.positions(ACCT) == engine.positions(ACCT)
+    assert reopened.views.order_status(filled) == engine.views.order_status(filled)
+    assert reopened.views.positions(ACCT) == engine.views.positions(ACCT)
     migrated.close()
     assert SqliteEventStore(tmp_path / "old.db").order(resting) is not None  # opens again
 
@@ -190,7 +192,7 @@ def test_a_long_replay_leaves_a_checkpoint_for_the_next_start() -> None:
     _quote(engine, 99.99, 100.01, 100.0)
     for _ in range(3):
         for _ in range(200):
-            engine.cancel(ACCT, _place(engine, **_order("BUY", "LMT", 1, price=90, tif="GTC")))
+            engine.desk.cancel(ACCT, _place(engine, **_order("BUY", "LMT", 1, price=90, tif="GTC")))
         clock.advance(seconds=DAY_S)
         engine.close_session()
         store._checkpoint = None  # as an old data dir: history without a checkpoint
@@ -213,7 +215,7 @@ def test_bracket_child_of_a_parent_filled_on_an_earlier_day_still_works() -> Non
     clock.advance(seconds=DAY_S)
     engine.close_session()
     _quote(engine, 109.99, 110.0, 110.0)
-    assert engine.order_status(int(child["order_id"]))["order_status"] == "Filled"
+    assert engine.views.order_status(int(child["order_id"]))["order_status"] == "Filled"
     assert engine.state.orders[int(child["order_id"])].status is OrderStatus.FILLED
 
 

@@ -318,7 +318,7 @@ class ApiDialect(DialectSession):
         if not self.context.brokerage.authenticated:
             self.error(NOT_AUTHENTICATED, topic)
             return
-        accounts = self.context.trading.accounts()
+        accounts = self.context.trading.views.accounts()
         if account not in accounts:
             self.error(f"unknown account {account}; accounts: {', '.join(accounts)}", topic)
             return

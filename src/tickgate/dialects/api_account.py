@@ -129,7 +129,7 @@ class AccountTopics:
             self._subscribe_trades(command, now)
         elif isinstance(command, C.SubscribePnl):
             self._subscribe("pl", ("spl",), api_pnl)
-            self.session.send(self._pnl_frame(self.trading.accounts()))
+            self.session.send(self._pnl_frame(self.trading.views.accounts()))
         elif isinstance(command, C.SubscribeSummary | C.SubscribeLedger):
             self._subscribe_account_view(command)
 
@@ -177,7 +177,7 @@ class AccountTopics:
             self._subscribe("tr", ("str",), api_trades_renderer(self.catalogue), snapshot=first)
             return
         since = now.wall_ns - command.days * NS_PER_DAY
-        fills = self.trading.fills_since(since)
+        fills = self.trading.views.fills_since(since)
         history = chunked_frames(
             fills,
             lambda batch: frames.encode_trades(trade_rows(self.catalogue, batch)),
@@ -192,7 +192,7 @@ class AccountTopics:
 
     def _subscribe_account_view(self, command: C.SubscribeSummary | C.SubscribeLedger) -> None:
         account = command.account
-        portfolio = self.trading.portfolio_of(account)  # NotFoundError for an unknown account
+        portfolio = self.trading.views.portfolio_of(account)  # NotFoundError for an unknown account
         summary = isinstance(command, C.SubscribeSummary)
         name = "sd" if summary else "ld"
         render = self._summary_frame if summary else self._ledger_frame
@@ -200,7 +200,7 @@ class AccountTopics:
 
         def on_event(event: TradingEvent) -> bytes | None:
             if isinstance(event, PnlChanged) and event.account == account:
-                return render(self.trading.portfolio_of(account), keys, fields)
+                return render(self.trading.views.portfolio_of(account), keys, fields)
             return None
 
         self._subscribe(f"{name}+{account}", (f"s{name}", account, keys, fields), on_event)
@@ -219,7 +219,8 @@ class AccountTopics:
         return frames.encode_ledger(portfolio.config.account_id, only_fields(entries, fields))
 
     def _pnl_frame(self, accounts: list[str]) -> bytes:
-        rows = {f"{a}.Core": account_shapes.pnl_row(self.trading.pnl_event(a)) for a in accounts}
+        views = self.trading.views
+        rows = {f"{a}.Core": account_shapes.pnl_row(views.pnl_event(a)) for a in accounts}
         return frames.encode_pnl(rows)
 
     def notices(self) -> None:

@@ -140,8 +140,8 @@ def build_gateway(
     bus.subscribe(tick_latency_sampler(traffic.tick_to_write))  # before the engine: see there
     bus.subscribe(market.apply)
     accounts = AccountStreams()
-    trading.add_listener(lambda event: accounts.on_event(event, clock.monotonic_ns()))
-    trading.add_listener(traffic.count_event)
+    trading.journal.add_listener(lambda event: accounts.on_event(event, clock.monotonic_ns()))
+    trading.journal.add_listener(traffic.count_event)
     simulator = build_simulator(config, catalogue, hours, clock) if simulated else None
     return Gateway(
         config,
@@ -325,7 +325,7 @@ def _background(
     async def run(_app: web.Application) -> AsyncIterator[None]:
         health, clock = gateway.market.health, gateway.clock
         # Fills and stop moves caused by one loop turn's ticks share one durable commit.
-        gateway.trading.group_quote_commits(asyncio.get_running_loop().call_soon)
+        gateway.trading.journal.group_quote_commits(asyncio.get_running_loop().call_soon)
         publish = gateway.bus.publish
         tasks = [
             source.start(_supervised(health, "source", lambda: source.source.run(publish))),
@@ -344,7 +344,8 @@ def _background(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            gateway.trading.flush()  # what the last ticks caused, stored before the store closes
+            # What the last ticks caused, stored before the store closes.
+            gateway.trading.journal.flush()
 
     return run
 

@@ -99,7 +99,7 @@ async def reply_discipline_middleware(request: web.Request, handler: Handler) ->
         and not path.endswith("/ws")
         and "/iserver/reply/" not in path
     ):
-        gateway.trading.interrupt_replies()
+        gateway.trading.desk.interrupt_replies()
     return await handler(request)
 
 

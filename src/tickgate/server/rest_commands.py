@@ -253,8 +253,8 @@ def parse_orders(
 def _commanding(trading: TradingEngine, account: str) -> None:
     # A placement is a command even when refused (pending reply ids become stale), and an
     # unknown account (404) is named before anything about the orders.
-    trading.interrupt_replies()
-    trading.portfolio_of(account)
+    trading.desk.interrupt_replies()
+    trading.journal.portfolio_of(account)
 
 
 def place(
@@ -262,7 +262,7 @@ def place(
 ) -> list[dict[str, Any]]:
     """`POST .../orders`: parse the orders, then `TradingEngine.place` them."""
     _commanding(trading, account)
-    return trading.place(account, parse_orders(raw_orders, trading.instruments))
+    return trading.desk.place(account, parse_orders(raw_orders, trading.journal.instruments))
 
 
 def what_if(
@@ -270,7 +270,7 @@ def what_if(
 ) -> Preview:
     """`POST .../orders/whatif`: parse the orders, then `TradingEngine.what_if` them."""
     _commanding(trading, account)
-    return trading.what_if(account, parse_orders(raw_orders, trading.instruments))
+    return trading.desk.what_if(account, parse_orders(raw_orders, trading.journal.instruments))
 
 
 def modify(
@@ -278,9 +278,9 @@ def modify(
 ) -> list[dict[str, Any]]:
     """`POST .../order/{id}`: find the order (404 account, unknown id, no longer working),
     parse `changes` against it, then `TradingEngine.modify` it."""
-    order = trading.order_to_modify(account, order_id)
+    order = trading.desk.order_to_modify(account, order_id)
     change = parse_modification(order, changes, trading.instrument(order.conid))
-    return trading.modify(account, change)
+    return trading.desk.modify(account, change)
 
 def parse_modification(
     order: Order, changes: Mapping[str, Any], inst: Instrument

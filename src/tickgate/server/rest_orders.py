@@ -12,10 +12,20 @@ from tickgate.server import rest_commands as commands
 from tickgate.server.gateway import gateway_of
 from tickgate.server.http import Handler, json_body, json_response, parse_int, query_bool, query_int
 from tickgate.trading.engine import TradingEngine
+from tickgate.trading.placement import PlacementDesk
+from tickgate.trading.queries import AccountViews
 
 
 def _trading(request: web.Request) -> TradingEngine:
     return gateway_of(request).trading
+
+
+def _desk(request: web.Request) -> PlacementDesk:
+    return gateway_of(request).trading.desk
+
+
+def _views(request: web.Request) -> AccountViews:
+    return gateway_of(request).trading.views
 
 
 def _order_id(request: web.Request) -> int:
@@ -52,7 +62,7 @@ async def reply(request: web.Request) -> web.Response:
     confirmed = body.get("confirmed")
     if not isinstance(confirmed, bool):
         raise RequestError('body must be {"confirmed": true} or {"confirmed": false}')
-    return json_response(_trading(request).reply(request.match_info["reply_id"], confirmed))
+    return json_response(_desk(request).reply(request.match_info["reply_id"], confirmed))
 
 
 async def modify(request: web.Request) -> web.Response:
@@ -62,25 +72,24 @@ async def modify(request: web.Request) -> web.Response:
 
 
 async def cancel(request: web.Request) -> web.Response:
-    trading = _trading(request)
-    return json_response(trading.cancel(request.match_info["account"], _order_id(request)))
+    return json_response(_desk(request).cancel(request.match_info["account"], _order_id(request)))
 
 
 async def suppress(request: web.Request) -> web.Response:
     ids = (await json_body(request)).get("messageIds")
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise RequestError('body must be {"messageIds": ["o163", ...]}')
-    return json_response(_trading(request).suppress(ids))  # ids are checked by the engine
+    return json_response(_desk(request).suppress(ids))  # ids are checked by the engine
 
 
 async def reset_suppressed(request: web.Request) -> web.Response:
-    return json_response(_trading(request).reset_suppressed())
+    return json_response(_desk(request).reset_suppressed())
 
 
 def _account_filter(request: web.Request) -> str | None:
     account = request.query.get("accountId", "").strip()
     if account:
-        _trading(request).portfolio_of(account)  # NotFoundError -> 404 for an unknown account
+        _views(request).portfolio_of(account)  # NotFoundError -> 404 for an unknown account
     return account or None
 
 
@@ -93,22 +102,22 @@ def _filters(request: web.Request) -> list[str]:
 async def live_orders(request: web.Request) -> web.Response:
     filters = _filters(request)
     query_bool(request, "force", default=False)  # validated; every call returns the full day
-    return json_response(_trading(request).orders(filters, account=_account_filter(request)))
+    return json_response(_views(request).orders(filters, account=_account_filter(request)))
 
 
 async def order_status(request: web.Request) -> web.Response:
-    return json_response(_trading(request).order_status(_order_id(request)))
+    return json_response(_views(request).order_status(_order_id(request)))
 
 
 async def trades(request: web.Request) -> web.Response:
     days = query_int(request, "days", default=1)
     if not 1 <= days <= 7:
         raise RequestError(f"days must be between 1 and 7, got {days}")
-    return json_response(_trading(request).trades(days, account=_account_filter(request)))
+    return json_response(_views(request).trades(days, account=_account_filter(request)))
 
 
 async def pnl(request: web.Request) -> web.Response:
-    return json_response(_trading(request).pnl())
+    return json_response(_views(request).pnl())
 
 
 async def switch_account(request: web.Request) -> web.Response:

@@ -9,40 +9,40 @@ from aiohttp import web
 
 from tickgate.server.gateway import gateway_of
 from tickgate.server.http import Handler, json_response, parse_int
-from tickgate.trading.engine import TradingEngine
+from tickgate.trading.queries import AccountViews
 
 
-def _trading(request: web.Request) -> TradingEngine:
-    return gateway_of(request).trading
+def _views(request: web.Request) -> AccountViews:
+    return gateway_of(request).trading.views
 
 
 def _account(request: web.Request) -> str:
     account = request.match_info["account"]
-    _trading(request).portfolio_of(account)  # NotFoundError -> 404 for an unknown account
+    _views(request).portfolio_of(account)  # NotFoundError -> 404 for an unknown account
     return account
 
 
 async def positions(request: web.Request) -> web.Response:
     page = parse_int(request.match_info.get("page", "0"), "page")
-    return json_response(_trading(request).positions(_account(request), page))
+    return json_response(_views(request).positions(_account(request), page))
 
 
 async def position(request: web.Request) -> web.Response:
     conid = parse_int(request.match_info["conid"], "conid")
-    return json_response(_trading(request).position(_account(request), conid))
+    return json_response(_views(request).position(_account(request), conid))
 
 
 async def summary(request: web.Request) -> web.Response:
-    return json_response(_trading(request).summary(_account(request)))
+    return json_response(_views(request).summary(_account(request)))
 
 
 async def ledger(request: web.Request) -> web.Response:
-    return json_response(_trading(request).ledger(_account(request)))
+    return json_response(_views(request).ledger(_account(request)))
 
 
 async def allocation(request: web.Request) -> web.Response:
     """Market value by asset class, by sector-like group and by long/short."""
-    rows = _trading(request).positions(_account(request), 0)
+    rows = _views(request).positions(_account(request), 0)
     by_class: dict[str, dict[str, float]] = defaultdict(lambda: {"long": 0.0, "short": 0.0})
     by_group: dict[str, dict[str, float]] = defaultdict(lambda: {"long": 0.0, "short": 0.0})
     for row in rows:

@@ -25,7 +25,7 @@ class QuoteFeed:
         for portfolio in engine.state.portfolios.values():
             for conid in portfolio.positions:
                 self._refresh(conid)
-        engine.add_listener(self.on_event)
+        engine.journal.add_listener(self.on_event)
 
     def on_market(self, conid: int, changed: dict[int, str], ts_ns: int) -> None:
         """Market listener: hand the new quote over when it matters to an order or position.

@@ -1,17 +1,17 @@
 """Order commands of the trading engine: place (with questions), reply, modify, cancel.
 
-`PlacementDesk` is the command half of `TradingEngine`; it only changes state through
-`_commit`, so every accepted order is stored before its acknowledgement is returned.
+`PlacementDesk` (the engine's `desk`) changes state only through `Journal.commit`, so every
+accepted order is stored before its acknowledgement is returned; it asks the engine
+(`Matcher`) for quotes and to match what it accepted.
 """
 
 from __future__ import annotations
 
 import re
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tickgate.clock import Clock
 from tickgate.errors import RequestError
@@ -21,9 +21,10 @@ from tickgate.model.ticks import Quote
 from tickgate.protocol.rest.orders import acknowledgement
 from tickgate.protocol.rest_values import shown
 from tickgate.trading import lifecycle
-from tickgate.trading.commands import InstrumentLookup, ModifyOrder, PlaceOrder
+from tickgate.trading.commands import ModifyOrder, PlaceOrder
 from tickgate.trading.errors import OrderRejected
-from tickgate.trading.events import OrderAccepted, OrderUpdated, StoredEvent
+from tickgate.trading.events import OrderAccepted, OrderUpdated
+from tickgate.trading.journal import Journal
 from tickgate.trading.matching import match
 from tickgate.trading.order_domain import check_domain
 from tickgate.trading.orders import OrderTrigger
@@ -31,7 +32,7 @@ from tickgate.trading.portfolio import Portfolio, initial_margin_rate
 from tickgate.trading.preview import Estimate, Preview, preview
 from tickgate.trading.questions import Question, QuestionBook, questions_for
 from tickgate.trading.rules import can_trade
-from tickgate.trading.state import COID_MEMORY_NS, TradingState
+from tickgate.trading.state import COID_MEMORY_NS
 
 if TYPE_CHECKING:
     from tickgate.trading.engine import TradingConfig
@@ -53,34 +54,27 @@ class _Parked:
     items: list[Item]
 
 
-class PlacementDesk(ABC):
-    """Commands on orders; see the engine module for the guarantees."""
+class Matcher(Protocol):
+    """What the desk needs of the matching engine."""
 
-    state: TradingState
-    instruments: InstrumentLookup
-    clock: Clock
-    config: TradingConfig
+    def market(self, conid: int) -> Quote | None:
+        """The current top of book of `conid`, if any."""
+        ...
 
-    def __init__(self, *, seed: int) -> None:
+    def match_new(self, placements: Sequence[Placement]) -> None:
+        """Match freshly accepted or modified orders at once."""
+        ...
+
+
+class PlacementDesk:
+    """Commands on orders; see the journal module for the guarantees."""
+
+    def __init__(
+        self, journal: Journal, matcher: Matcher, clock: Clock, config: TradingConfig, *, seed: int
+    ) -> None:
+        self._journal, self._matcher, self.clock, self.config = journal, matcher, clock, config
+        self.state = journal.state
         self._replies: QuestionBook[_Parked] = QuestionBook(seed=seed)
-
-    @abstractmethod
-    def _commit(self, events: Sequence[StoredEvent]) -> None: ...
-
-    @abstractmethod
-    def _match_new(self, placements: Sequence[Placement]) -> None: ...
-
-    @abstractmethod
-    def portfolio_of(self, account: str) -> Portfolio: ...
-
-    @abstractmethod
-    def market(self, conid: int) -> Quote | None: ...
-
-    @abstractmethod
-    def _settle(self) -> None: ...
-
-    @abstractmethod
-    def _stored_order(self, order_id: int) -> Order | None: ...
 
     # ---- questions ------------------------------------------------------------------------
 
@@ -99,7 +93,7 @@ class PlacementDesk(ABC):
         self._replies.interrupt()
 
     def _reference(self, instrument: Instrument) -> Decimal | None:
-        market = self.market(instrument.conid)
+        market = self._matcher.market(instrument.conid)
         if market is None:
             return None
         if market.bid > 0 and market.ask > 0:
@@ -118,8 +112,8 @@ class PlacementDesk(ABC):
         accepted then).
         """
         self._replies.interrupt()
-        self._settle()
-        self.portfolio_of(account)
+        self._journal.settle()
+        self._journal.portfolio_of(account)
         items = self._items(orders)
         self._check_batch(account, items)
         questions = self._replies.unsuppressed(self._questions(items))
@@ -135,8 +129,8 @@ class PlacementDesk(ABC):
         matched, published or parked; pending reply ids become stale as with any command.
         """
         self._replies.interrupt()
-        self._settle()
-        portfolio = self.portfolio_of(account)
+        self._journal.settle()
+        portfolio = self._journal.portfolio_of(account)
         items = self._items(orders)
         self._check_references(account, items)
         try:
@@ -154,10 +148,7 @@ class PlacementDesk(ABC):
         return preview(portfolio, estimates, schedule, warnings=warnings, error=error)
 
     def _items(self, orders: Sequence[PlaceOrder]) -> list[Item]:
-        return [(order, self.instrument(order.conid)) for order in orders]
-
-    @abstractmethod
-    def instrument(self, conid: int) -> Instrument: ...
+        return [(order, self._journal.instrument(order.conid)) for order in orders]
 
     def _questions(self, items: list[Item]) -> list[Question]:
         return [q for r, i in items for q in questions_for(r, i, self._reference(i))]
@@ -165,7 +156,7 @@ class PlacementDesk(ABC):
     def _fill_estimate(self, account: str, request: PlaceOrder, inst: Instrument) -> Decimal:
         """The price the order would fill at on the current quote (by the engine's own
         matching), else its limit or stop price, else the market's reference price."""
-        market = self.market(inst.conid)
+        market = self._matcher.market(inst.conid)
         if market is not None:
             draft = lifecycle.new_order(
                 request, account=account, order_id=0, parent_id=None, oca_group=None,
@@ -182,7 +173,7 @@ class PlacementDesk(ABC):
         Raises the `ReplyError`s of `QuestionBook.answer`, OrderRejected when the parked
         orders are no longer valid.
         """
-        self._settle()
+        self._journal.settle()
         parked, rest = self._replies.answer(reply_id, confirmed)
         rest = self._replies.unsuppressed(rest)
         if rest:
@@ -196,7 +187,7 @@ class PlacementDesk(ABC):
 
     def _check_references(self, account: str, items: list[Item]) -> None:
         """Currencies, cOIDs and parents; raises OrderRejected or RequestError."""
-        config = self.portfolio_of(account).config
+        config = self._journal.portfolio_of(account).config
         base = config.base_currency
         for _, instrument in items:
             if not can_trade(config, instrument):
@@ -220,7 +211,7 @@ class PlacementDesk(ABC):
     def _registered(self, account: str, c_oid: str) -> bool:
         """True while `c_oid` is taken: its order still works or is less than 24 h old."""
         order_id = self.state.client_ids.get((account, c_oid))
-        holder = self._known_order(order_id) if order_id is not None else None
+        holder = self._journal.known_order(order_id) if order_id is not None else None
         if holder is None:
             return False
         return holder.is_working or self.clock.now_ns() - holder.created_ns < COID_MEMORY_NS
@@ -229,7 +220,7 @@ class PlacementDesk(ABC):
         order_id = self.state.client_ids.get((account, ref))
         if order_id is None and _ORDER_ID.fullmatch(ref):
             order_id = int(ref)  # an order id: ASCII digits only, never "١" or "²"
-        order = self._known_order(order_id) if order_id is not None else None
+        order = self._journal.known_order(order_id) if order_id is not None else None
         if order is None or order.account != account:
             raise RequestError(
                 f"Invalid parentId: {shown(ref)} is neither a cOID nor an order id of {account}"
@@ -244,7 +235,7 @@ class PlacementDesk(ABC):
         return order
 
     def _check_buying_power(self, account: str, items: list[Item]) -> None:
-        portfolio = self.portfolio_of(account)
+        portfolio = self._journal.portfolio_of(account)
         required = Decimal(0)
         for request, instrument in items:
             if request.parent_ref is None:  # bracket children only close the parent's position
@@ -282,8 +273,8 @@ class PlacementDesk(ABC):
             if request.c_oid is not None:
                 ids[request.c_oid] = order.order_id
             orders.append(check_domain(order))
-        self._commit([OrderAccepted(o) for o in orders])
-        self._match_new([Placement(o) for o in orders])
+        self._journal.commit([OrderAccepted(o) for o in orders])
+        self._matcher.match_new([Placement(o) for o in orders])
         return [acknowledgement(self.state.orders[o.order_id]) for o in orders]
 
     def _parent_id(self, account: str, ref: str | None, batch: dict[str, int]) -> int | None:
@@ -293,14 +284,10 @@ class PlacementDesk(ABC):
 
     # ---- modify / cancel ------------------------------------------------------------------
 
-    def _known_order(self, order_id: int) -> Order | None:
-        """The order from the hot state, else (an earlier day's) from the store."""
-        return self.state.orders.get(order_id) or self._stored_order(order_id)
-
     def _own_order(self, account: str, order_id: int) -> Order:
-        self._settle()
-        self.portfolio_of(account)
-        order = self._known_order(order_id)
+        self._journal.settle()
+        self._journal.portfolio_of(account)
+        order = self._journal.known_order(order_id)
         if order is None or order.account != account:
             raise OrderRejected(f"OrderID {order_id} doesn't exist")
         return order
@@ -326,7 +313,7 @@ class PlacementDesk(ABC):
         """
         order = self.order_to_modify(account, change.order_id)
         order_id = order.order_id
-        instrument = self.instrument(order.conid)
+        instrument = self._journal.instrument(order.conid)
         fields = change.changes()
         if "quantity" in fields and fields["quantity"] > order.quantity:
             extra = PlaceOrder(
@@ -337,8 +324,8 @@ class PlacementDesk(ABC):
         updated = check_domain(
             lifecycle.step(order, OrderTrigger.MODIFY, self.clock.now_ns(), **fields)
         )
-        self._commit([OrderUpdated(updated)])
-        self._match_new([Placement(updated)])
+        self._journal.commit([OrderUpdated(updated)])
+        self._matcher.match_new([Placement(updated)])
         return [acknowledgement(self.state.orders[order_id])]
 
     def cancel(self, account: str, order_id: int) -> dict[str, Any]:
@@ -349,7 +336,7 @@ class PlacementDesk(ABC):
         """
         self._replies.interrupt()
         if order_id == -1:
-            self.portfolio_of(account)
+            self._journal.portfolio_of(account)
             for order in [o for o in self.state.working() if o.account == account]:
                 current = self.state.orders[order.order_id]
                 if current.is_working:  # cancelling a bracket parent already expired its children
@@ -367,4 +354,4 @@ class PlacementDesk(ABC):
         pending = lifecycle.step(order, OrderTrigger.REQUEST_CANCEL, now)
         done = lifecycle.step(pending, OrderTrigger.CONFIRM_CANCEL, now)
         children = [lifecycle.expire(c, now) for c in self.state.children(order.order_id)]
-        self._commit([OrderUpdated(pending), OrderUpdated(done), *children])
+        self._journal.commit([OrderUpdated(pending), OrderUpdated(done), *children])

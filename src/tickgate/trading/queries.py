@@ -8,19 +8,16 @@ query walks the history.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any
 
 from tickgate.clock import NS_PER_DAY, Clock
 from tickgate.errors import NotFoundError
-from tickgate.model.instruments import Instrument
 from tickgate.model.orders import Fill, Order, OrderStatus
 from tickgate.protocol.rest import accounts as account_shapes
 from tickgate.protocol.rest import orders as order_shapes
 from tickgate.trading.events import PnlChanged
-from tickgate.trading.portfolio import Portfolio
-from tickgate.trading.state import TradingState
+from tickgate.trading.journal import Journal
 
 PAGE_SIZE = 100
 _FILTERS = {
@@ -35,30 +32,18 @@ _FILTERS = {
 }
 
 
-class AccountViews(ABC):
-    """Queries; see the module docstring."""
+class AccountViews:
+    """Queries (the engine's `views`); see the module docstring."""
 
-    state: TradingState
-    clock: Clock
-
-    @abstractmethod
-    def instrument(self, conid: int) -> Instrument: ...
-
-    @abstractmethod
-    def portfolio_of(self, account: str) -> Portfolio: ...
-
-    @abstractmethod
-    def _settle(self) -> None: ...
-
-    @abstractmethod
-    def _stored_order(self, order_id: int) -> Order | None: ...
-
-    @abstractmethod
-    def _stored_fills(self, since_ns: int) -> list[Fill]: ...
+    def __init__(self, journal: Journal, clock: Clock) -> None:
+        self._journal, self.clock = journal, clock
+        self.state = journal.state
+        self.instrument = journal.instrument
+        self.portfolio_of = journal.portfolio_of
 
     def todays_orders(self, account: str | None = None) -> list[Order]:
         """Orders of the current day (optionally of one account), oldest first."""
-        self._settle()
+        self._journal.settle()
         start = self.state.session_start_ns
         return [
             o
@@ -84,8 +69,8 @@ class AccountViews(ABC):
 
     def order_status(self, order_id: int) -> dict[str, Any]:
         """`GET /iserver/account/order/status/{id}`. Raises NotFoundError for an unknown id."""
-        self._settle()
-        order = self.state.orders.get(order_id) or self._stored_order(order_id)
+        self._journal.settle()
+        order = self._journal.known_order(order_id)
         if order is None:
             raise NotFoundError(f"OrderID {order_id} doesn't exist")
         return order_shapes.order_status(order, self.instrument(order.conid))
@@ -93,11 +78,11 @@ class AccountViews(ABC):
     def fills_since(self, since_ns: int, account: str | None = None) -> list[Fill]:
         """Executions at or after `since_ns` (optionally of one account), oldest first: the
         current day's from memory, earlier ones from the store."""
-        self._settle()
+        self._journal.settle()
         if since_ns >= self.state.session_start_ns:
             fills = [f for f in self.state.fills if f.ts_ns >= since_ns]
         else:
-            fills = self._stored_fills(since_ns)
+            fills = self._journal.stored_fills(since_ns)
         return [f for f in fills if account is None or f.account == account]
 
     def trades(self, days: int = 1, *, account: str | None = None) -> list[dict[str, Any]]:
