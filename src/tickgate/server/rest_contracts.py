@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from aiohttp import web
 
 from tickgate.errors import RequestError
 from tickgate.market.calendar import calendar_of
-from tickgate.market.catalogue.catalogue import contract_month
+from tickgate.market.catalogue.catalogue import Catalogue, contract_month
 from tickgate.market.schedule_payload import schedule_payload
 from tickgate.model.instruments import Instrument, Right, SecType, invalid_conid
+from tickgate.protocol.rest import contracts as shapes
 from tickgate.protocol.rest_values import bounded_decimal, shown
-from tickgate.server import wire_contracts as wire
 from tickgate.server.gateway import gateway_of
 from tickgate.server.http import Handler, int_list, json_body, json_response, param, query_bool
 from tickgate.trading.order_domain import MAX_PLACES, MAX_PRICE
@@ -32,7 +33,19 @@ async def search(request: web.Request) -> web.Response:
     sec_type = _sec_type(await param(request, "secType"))
     catalogue = gateway_of(request).catalogue
     found = catalogue.search(symbol, by_name=by_name, sec_type=sec_type)
-    return json_response([wire.search_row(catalogue, instrument) for instrument in found])
+    return json_response([_search_row(catalogue, instrument) for instrument in found])
+
+
+def _search_row(catalogue: Catalogue, instrument: Instrument) -> dict[str, Any]:
+    """The search row of `instrument` with the chains the catalogue lists for it."""
+    futures = catalogue.futures(instrument.symbol) if instrument.sec_type is SecType.IND else []
+    return shapes.search_row(
+        instrument,
+        option_months=catalogue.option_months(instrument.conid),
+        option_expiries=[o.expiry for o in catalogue.options(instrument.conid) if o.expiry],
+        future_months=list(dict.fromkeys(contract_month(f) for f in futures)),
+        future_exchange=futures[0].exchange if futures else "",
+    )
 
 
 def _sec_type(raw: str | None) -> SecType | None:
@@ -93,7 +106,7 @@ async def info(request: web.Request) -> web.Response:
         ]
     else:
         found = [underlying]
-    return json_response([wire.info_row(instrument) for instrument in found])
+    return json_response([shapes.info_row(instrument) for instrument in found])
 
 
 def _strike(request: web.Request) -> Decimal | None:
@@ -124,15 +137,14 @@ def _symbols(request: web.Request) -> list[str]:
 async def futures(request: web.Request) -> web.Response:
     catalogue = gateway_of(request).catalogue
     return json_response(
-        {s: [wire.future_row(f) for f in catalogue.futures(s)] for s in _symbols(request)}
+        {s: [shapes.future_row(f) for f in catalogue.futures(s)] for s in _symbols(request)}
     )
 
 
 async def stocks(request: web.Request) -> web.Response:
     catalogue = gateway_of(request).catalogue
-    return json_response(
-        {s: [wire.stock_entry(i) for i in catalogue.stocks_by_symbol(s)] for s in _symbols(request)}
-    )
+    listed = catalogue.stocks_by_symbol
+    return json_response({s: [shapes.stock_entry(i) for i in listed(s)] for s in _symbols(request)})
 
 
 async def secdef(request: web.Request) -> web.Response:
@@ -151,7 +163,7 @@ async def secdef(request: web.Request) -> web.Response:
     if unknown:
         raise RequestError(invalid_conid(*unknown))
     rows = [
-        wire.secdef_row(catalogue.get(c), has_options=bool(catalogue.option_months(c)))
+        shapes.secdef_row(catalogue.get(c), has_options=bool(catalogue.option_months(c)))
         for c in conids
     ]
     return json_response({"secdef": rows})

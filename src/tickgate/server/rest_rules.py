@@ -14,10 +14,10 @@ from tickgate.market.catalogue.catalogue import contract_month
 from tickgate.market.fx import FxRates
 from tickgate.model.instruments import Instrument, SecType, invalid_conid
 from tickgate.model.orders import OrderType
+from tickgate.protocol.rest.contracts import increment_rules
 from tickgate.protocol.rest_values import json_bool, shown
 from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import Handler, json_body, json_response, parse_int, query_bool
-from tickgate.server.wire_contracts import increment_rules
 from tickgate.trading.order_domain import MAX_PLACES
 from tickgate.trading.rules import OrderRules, order_rules
 

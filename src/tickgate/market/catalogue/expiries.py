@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 
 from tickgate.market.calendar import CME_GLOBEX
+from tickgate.protocol.rest.contracts import MONTHS as _MONTHS
 
 __all__ = [
     "ExpiryRule",
@@ -21,7 +22,6 @@ __all__ = [
     "third_friday",
 ]
 
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _FRIDAY = 4
 
 # Maps a contract month (year, month) to its last trading day.

@@ -1,34 +1,44 @@
-"""Instrument → IBKR contract JSON shapes (protocol reference §8.3). Pure functions."""
+"""REST shapes of contracts (protocol reference §8.3): search results, info rows, futures, stocks
+and secdef entries. Pure functions of an instrument and what the caller read of its chains."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from tickgate.market.catalogue.catalogue import Catalogue, contract_month
-from tickgate.market.catalogue.expiries import month_code
 from tickgate.model.instruments import Instrument, SecType
 from tickgate.protocol.decimals import number
 
 _OPT_EXCHANGES = "SMART;AMEX;BATS;BOX;CBOE;CBOE2;ISE;NASDAQOM;PHLX"
+#: IBKR's spelling of the months, as in its month codes (`JAN27`) and contract descriptions.
+MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
 
 def _num(value: Decimal | None) -> float:
     return number(value) if value is not None else 0.0
 
 
-def search_row(catalogue: Catalogue, instrument: Instrument) -> dict[str, Any]:
-    """One `/iserver/secdef/search` result: the underlying and the derivative sections it has."""
+def search_row(
+    instrument: Instrument,
+    *,
+    option_months: Sequence[str] = (),
+    option_expiries: Sequence[str] = (),
+    future_months: Sequence[str] = (),
+    future_exchange: str = "",
+) -> dict[str, Any]:
+    """One `/iserver/secdef/search` result: the underlying and the derivative sections it has
+    (option month codes and expiries, the month codes of futures on an index and their
+    exchange)."""
     sections: list[dict[str, Any]] = [{"secType": instrument.sec_type.value}]
-    months = catalogue.option_months(instrument.conid)
-    expiries = sorted({o.expiry for o in catalogue.options(instrument.conid) if o.expiry})
-    if months:
-        sections.append({"secType": "OPT", "months": ";".join(months), "exchange": _OPT_EXCHANGES})
-    futures = catalogue.futures(instrument.symbol) if instrument.sec_type is SecType.IND else []
-    if futures:
-        future_months = list(dict.fromkeys(contract_month(f) for f in futures))
+    expiries = sorted(set(option_expiries))
+    if option_months:
         sections.append(
-            {"secType": "FUT", "months": ";".join(future_months), "exchange": futures[0].exchange}
+            {"secType": "OPT", "months": ";".join(option_months), "exchange": _OPT_EXCHANGES}
+        )
+    if future_months:
+        sections.append(
+            {"secType": "FUT", "months": ";".join(future_months), "exchange": future_exchange}
         )
     listing = instrument.listing_exchange or instrument.exchange
     return {
@@ -74,11 +84,8 @@ def describe(instrument: Instrument) -> str:
     """Human contract description, e.g. `JAN 15 '27 195 Call` for an option."""
     if instrument.expiry is None:
         return instrument.name
-    year, month, day = (
-        instrument.expiry[2:4],
-        month_code(instrument.expiry)[:3],
-        instrument.expiry[6:8],
-    )
+    expiry = instrument.expiry  # YYYYMMDD, as the catalogue checked it
+    year, month, day = expiry[2:4], MONTHS[int(expiry[4:6]) - 1], expiry[6:8]
     if instrument.sec_type is SecType.OPT and instrument.strike is not None and instrument.right:
         right = "Call" if instrument.right.value == "C" else "Put"
         return f"{month} {day} '{year} {instrument.strike.normalize():f} {right}"
