@@ -260,7 +260,7 @@ def _commanding(trading: TradingEngine, account: str) -> None:
 def place(
     trading: TradingEngine, account: str, raw_orders: Sequence[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
-    """`POST .../orders`: parse the orders, then `TradingEngine.place` them."""
+    """`POST .../orders`: parse the orders, then `PlacementDesk.place` them."""
     _commanding(trading, account)
     return trading.desk.place(account, parse_orders(raw_orders, trading.journal.instruments))
 
@@ -268,7 +268,7 @@ def place(
 def what_if(
     trading: TradingEngine, account: str, raw_orders: Sequence[Mapping[str, Any]]
 ) -> Preview:
-    """`POST .../orders/whatif`: parse the orders, then `TradingEngine.what_if` them."""
+    """`POST .../orders/whatif`: parse the orders, then `PlacementDesk.what_if` them."""
     _commanding(trading, account)
     return trading.desk.what_if(account, parse_orders(raw_orders, trading.journal.instruments))
 
@@ -277,10 +277,11 @@ def modify(
     trading: TradingEngine, account: str, order_id: int, changes: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
     """`POST .../order/{id}`: find the order (404 account, unknown id, no longer working),
-    parse `changes` against it, then `TradingEngine.modify` it."""
+    parse `changes` against it, then `PlacementDesk.modify` it."""
     order = trading.desk.order_to_modify(account, order_id)
     change = parse_modification(order, changes, trading.instrument(order.conid))
     return trading.desk.modify(account, change)
+
 
 def parse_modification(
     order: Order, changes: Mapping[str, Any], inst: Instrument
