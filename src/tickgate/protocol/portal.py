@@ -34,11 +34,11 @@ import string
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 
 import orjson
 
 from tickgate.errors import ProtocolError
+from tickgate.protocol.decimals import text_json
 from tickgate.protocol.fields import KNOWN_FIELDS, wire_values
 from tickgate.protocol.json_depth import depth_error, exceeds_depth
 
@@ -352,7 +352,7 @@ def encode_account_orders(account: str, orders: list[dict[str, object]]) -> byte
     TypeError for values JSON cannot carry.
     """
     return orjson.dumps(
-        {"orders": orders, "topic": f"{ACCOUNT}+{account}"}, default=_decimal_as_string
+        {"orders": orders, "topic": f"{ACCOUNT}+{account}"}, default=text_json
     )
 
 
@@ -363,10 +363,4 @@ def encode_topic_payload(topic: str, payload: Mapping[str, object]) -> bytes:
     """
     frame = {key: value for key, value in payload.items() if key != "topic"}
     frame["topic"] = topic
-    return orjson.dumps(frame, default=_decimal_as_string)
-
-
-def _decimal_as_string(value: object) -> str:
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} cannot be written as JSON")
+    return orjson.dumps(frame, default=text_json)

@@ -6,18 +6,18 @@ market-data frame, `ntf` carries a list, `ssd` entries always have `key` and `ti
 `error` key appears only in error frames (rule 19), whose topic is `error` (§10.3).
 
 Numbers of the account topics are IBKR's JSON numbers: `Decimal`s from the ledger are written
-as JSON floats here, at the edge, and nowhere else.
+as JSON numbers here, at the edge, by the one rule of `protocol.decimals`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from tickgate.protocol import fields as F
+from tickgate.protocol.decimals import number_json
 
 DEFAULT_SERVER_ID = "q0"
 DEFAULT_AVAILABILITY = "RpB"
@@ -27,13 +27,7 @@ UNSUBSCRIBED_LEDGER = b'{"result":"unsubscribed from ledger"}'
 
 
 def _dumps(frame: Mapping[str, Any]) -> bytes:
-    return orjson.dumps(frame, default=_decimal_as_float, option=orjson.OPT_NON_STR_KEYS)
-
-
-def _decimal_as_float(value: object) -> float:
-    if isinstance(value, Decimal):
-        return float(value)
-    raise TypeError(f"{type(value).__name__} cannot be written as JSON")
+    return orjson.dumps(frame, default=number_json, option=orjson.OPT_NON_STR_KEYS)
 
 
 def encode_system_success(username: str, *, paper: bool = True) -> bytes:
