@@ -1,4 +1,4 @@
-"""`tickgate tail/order/positions/status/market/session` against a real running gateway (the
+"""`tickgate tail/order/positions/status/market/session/fault` against a real running gateway (the
 pytest plugin's), in-process through `tickgate.cli.main` and, for the interactive question flow
 and the certificate trust, as the real `tickgate` process a user runs."""
 
@@ -188,6 +188,47 @@ def test_market_and_session_control(
     assert run(tickgate_server, capsys, "status")[0]["sessionOpen"] is False
     assert run(tickgate_server, capsys, "session", "open") == [{"session": "open"}]
     assert tickgate_server.status()["sessionOpen"] is True
+
+
+def test_fault_injects_lists_and_clears(
+    tickgate_server: TickgateServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (rest,) = run(
+        tickgate_server, capsys, "fault", "rest", "/iserver/accounts", "503", "--calls", "2"
+    )
+    assert (rest["kind"], rest["status"], rest["callsLeft"]) == ("rest", 503, 2)
+    assert "HTTP 503: Service Unavailable" in fails(tickgate_server, capsys, "positions")
+    (latency,) = run(tickgate_server, capsys, "fault", "latency", "ws", "--ms", "0")
+    assert latency["kind"] == "ws-latency" and latency["ms"] == 0
+    (listed,) = run(tickgate_server, capsys, "fault", "list")
+    assert [f["id"] for f in listed["faults"]] == [rest["id"], latency["id"]]
+    assert [f["id"] for f in tickgate_server.status()["faults"]] == [rest["id"], latency["id"]]
+    assert run(tickgate_server, capsys, "fault", "clear", str(rest["id"])) == [
+        {"cleared": [rest["id"]]}
+    ]
+    assert run(tickgate_server, capsys, "fault", "clear") == [{"cleared": [latency["id"]]}]
+    assert run(tickgate_server, capsys, "fault", "drop", "--abort") == [
+        {"dropped": 0, "code": None}
+    ]
+    assert run(tickgate_server, capsys, "fault", "expire") == [{"expired": 0}]
+    assert run(tickgate_server, capsys, "fault", "logout", "--seconds", "60")[0]["kind"] == (
+        "logout"
+    )
+    assert tickgate_server.request("GET", "/v1/api/iserver/auth/status")["authenticated"] is False
+    run(tickgate_server, capsys, "fault", "clear")  # ending the logout logs in again
+    assert tickgate_server.request("GET", "/v1/api/iserver/auth/status")["authenticated"] is True
+
+
+def test_fault_errors_are_clear(
+    tickgate_server: TickgateServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert "status must be one of 429, 500, 503" in fails(
+        tickgate_server, capsys, "fault", "rest", "/tickle", "404"
+    )
+    assert "needs PATH STATUS" in fails(tickgate_server, capsys, "fault", "rest", "/tickle")
+    assert "no active fault 7" in fails(tickgate_server, capsys, "fault", "clear", "7")
+    assert "takes no value" in fails(tickgate_server, capsys, "fault", "expire", "now")
+    assert 'needs {"seconds": T}' in fails(tickgate_server, capsys, "fault", "heartbeat")
 
 
 def test_the_question_flow_is_answered_at_the_prompt(

@@ -1,5 +1,6 @@
 """The commands that watch and drive a running gateway over its public API: `tail`, `order`,
-`positions`, `status`, `market` and `session`. `tickgate.cli` registers and dispatches them.
+`positions`, `status`, `market`, `session` and `fault` (`tickgate.fault_cli`). `tickgate.cli`
+registers and dispatches them.
 
 Output is for scripts first: one JSON object per line (NDJSON) on stdout, `--count N` to stop
 after N lines, errors on stderr with exit status 1. `tail md --table` redraws a terminal table
@@ -17,11 +18,12 @@ from typing import Any, TextIO
 
 import orjson
 
+from tickgate import fault_cli
 from tickgate.config import environment_token
 from tickgate.server.api_client import GatewayClient, Target
 from tickgate.server.replay_client import ClientError
 
-COMMANDS = ("tail", "order", "positions", "status", "market", "session")
+COMMANDS = ("tail", "order", "positions", "status", "market", "session", "fault")
 DEFAULT_FIELDS = "31,84,86"
 #: Field ids shown as the table's column titles.
 FIELD_NAMES = {
@@ -98,6 +100,7 @@ def add_parsers(commands: Any) -> None:
         "session", parents=[common], help="close or open the trading session (simulator)"
     )
     session.add_argument("action", choices=("close", "open"))
+    fault_cli.add_parser(commands, common)
 
 
 def run(
@@ -122,7 +125,7 @@ def run(
     )
     try:
         return asyncio.run(_run(args, target, write, ask))
-    except ClientError as exc:
+    except (ClientError, fault_cli.UsageError) as exc:
         print(f"tickgate: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -141,6 +144,8 @@ async def _run(args: argparse.Namespace, target: Target, write: Write, ask: Ask)
                 write(_line(row))
         elif args.command == "status":
             write(_line(await client.call("GET", "/tickgate/status")))
+        elif args.command == "fault":
+            write(_line(await client.call(*fault_cli.request(args))))
         elif args.command == "market":
             conid = (await client.conids([args.symbol]))[args.symbol.upper()]
             write(_line(await client.call("POST", f"/tickgate/market/{conid}/{args.action}")))

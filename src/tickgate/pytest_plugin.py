@@ -162,6 +162,16 @@ class TickgateServer:
         body = {"seek": {"time": value}, "speed": {"speed": value}}.get(action)
         return self._control("POST", f"/tickgate/replay/{action}", body)
 
+    def fault(self, kind: str, **body: Any) -> dict[str, Any]:
+        """Inject a fault (docs/control.md "Faults"): `drop`, `logout`, `competing`,
+        `expire`, `rest`, `heartbeat` or `latency`, the keyword arguments its JSON body,
+        e.g. `fault("rest", path="/iserver/accounts", status=503, calls=2)`."""
+        return self._control("POST", f"/tickgate/faults/{kind}", body)
+
+    def clear_faults(self) -> dict[str, Any]:
+        """End every lasting fault."""
+        return self._control("DELETE", "/tickgate/faults")
+
     def _control(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
         answer = self.request(method, path, body)
         if not isinstance(answer, dict):

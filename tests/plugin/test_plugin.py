@@ -56,6 +56,18 @@ def test_halt_resume_and_the_session_through_the_control_api(
         tickgate_server.replay("status")  # the simulator, not a replay
 
 
+def test_faults_through_the_control_api(tickgate_server: TickgateServer) -> None:
+    fault = tickgate_server.fault("rest", path="/iserver/accounts", status=503, calls=1)
+    with pytest.raises(ControlError, match="HTTP 503") as refused:
+        tickgate_server.request("GET", "/v1/api/iserver/accounts")
+    assert refused.value.status == 503
+    assert tickgate_server.request("GET", "/v1/api/iserver/accounts")["accounts"]
+    tickgate_server.fault("heartbeat", seconds=60)
+    assert [f["kind"] for f in tickgate_server.status()["faults"]] == ["heartbeat"]
+    assert len(tickgate_server.clear_faults()["cleared"]) == 1
+    assert fault["callsLeft"] == 1 and tickgate_server.status()["faults"] == []
+
+
 def test_tls_token_and_both_websockets(tickgate_server_factory: StartGateway) -> None:
     server = tickgate_server_factory(tls=True, auth_token=TOKEN)
     assert server.base_url.startswith("https://") and server.certificate is not None

@@ -65,6 +65,8 @@ class ApiDialect(DialectSession):
         self._authentication_due: int | None = None
         self._heartbeat_due: int | None = None
         self._depth_due: int | None = None
+        #: While set, a stalled heartbeat (an injected fault) until this monotonic time.
+        self._stalled_until: int | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------
     def opened(self, now: Now) -> None:
@@ -99,6 +101,8 @@ class ApiDialect(DialectSession):
             for subscription in self.context.hub.subscriptions_of(self.outbox, DIALECT):
                 self._unsubscribe_md(subscription.conid)
             self.depth.clear()
+        if self._stalled_until is not None:
+            return
         self.send(
             frames.encode_status(
                 authenticated=authenticated, server_name=SERVER_NAME, username=USERNAME
@@ -107,6 +111,24 @@ class ApiDialect(DialectSession):
 
     def error(self, message: str, topic: str | None) -> None:
         self.send(frames.encode_error(message, topic))
+
+    def stall_heartbeat(self, until_ns: int | None) -> None:
+        self._stalled_until = until_ns
+
+    def _stalled(self, now: Now) -> bool:
+        return self._stalled_until is not None and now.monotonic_ns < self._stalled_until
+
+    def announce_competing(self) -> None:
+        """The real gateway's frame when another login takes the session (reference §3.4)."""
+        if self.authenticated:
+            self.send(
+                frames.encode_status(
+                    authenticated=False,
+                    competing=True,
+                    server_name=SERVER_NAME,
+                    username=USERNAME,
+                )
+            )
 
     def closed(self) -> None:
         if self._forget_status is not None:
@@ -123,6 +145,7 @@ class ApiDialect(DialectSession):
                 self._authentication_due,
                 self._heartbeat_due,
                 self._depth_due,
+                self._stalled_until,
                 self.context.hub.next_expiry_ns(self.outbox, DIALECT),
             )
             if d is not None
@@ -131,6 +154,8 @@ class ApiDialect(DialectSession):
 
     def on_timer(self, now: Now) -> None:
         at = now.monotonic_ns
+        if self._stalled_until is not None and self._stalled_until <= at:
+            self._stalled_until = None
         if self._authentication_due is not None and self._authentication_due <= at:
             self._authentication_due = None
             self._authentication_timeout()
@@ -152,8 +177,10 @@ class ApiDialect(DialectSession):
         )
 
     def _heartbeat(self, now: Now) -> None:
-        """`{"topic":"system","hb":EPOCH_MS}` now and every `heartbeat_seconds` (rule 6)."""
-        self.send(frames.encode_heartbeat(now.wall_ns // NS_PER_MS))
+        """`{"topic":"system","hb":EPOCH_MS}` now and every `heartbeat_seconds` (rule 6); none
+        while the heartbeat is stalled."""
+        if not self._stalled(now):
+            self.send(frames.encode_heartbeat(now.wall_ns // NS_PER_MS))
         interval = int(self.context.config.heartbeat_seconds * NS_PER_S)
         self._heartbeat_due = now.monotonic_ns + interval
 
@@ -190,6 +217,8 @@ class ApiDialect(DialectSession):
 
     def _dispatch(self, command: C.ApiCommand, now: Now) -> None:
         if isinstance(command, C.Tickle):
+            if self._stalled(now):
+                return  # a stalled session answers no tic
             brokerage = self.context.brokerage
             self.send(frames.encode_tic(brokerage.id, brokerage.touch()))
         elif isinstance(command, C.SubscribeMarketData):

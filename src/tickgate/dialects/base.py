@@ -90,6 +90,15 @@ class DialectSession(ABC):
     def on_timer(self, now: Now) -> None:  # noqa: B027 - a session without timers ignores it
         """Called once `next_deadline_ns()` has passed (possibly late, never early)."""
 
+    # --- injected faults (`tickgate.server.faults`) -------------------------------------------
+    def stall_heartbeat(self, until_ns: int | None) -> None:  # noqa: B027 - see docstring
+        """Send no heartbeat, no status frame and no `tic` answer until the monotonic time
+        `until_ns` (None: resume now). A dialect without them ignores it."""
+
+    def announce_competing(self) -> None:  # noqa: B027 - see docstring
+        """Tell the client that another session competes for the login, in the dialect's own
+        status frame. A dialect without status frames ignores it."""
+
     @abstractmethod
     def opened(self, now: Now) -> None:
         """The socket is open (the connect burst, if the dialect has one)."""

@@ -58,6 +58,8 @@ from tickgate.server.errors import (
     reply_discipline_middleware,
     session_middleware,
 )
+from tickgate.server.faults import routes as fault_routes
+from tickgate.server.faults.rest import fault_middleware
 from tickgate.server.gateway import GATEWAY, Gateway
 from tickgate.server.http import Slots, add_routes
 from tickgate.server.http_log import server_logger
@@ -256,6 +258,7 @@ def build_app(
             metrics.request_metrics_middleware,
             error_middleware,
             gatekeeper.access_middleware,
+            fault_middleware,
             pacing.pacing_middleware,
             session_middleware,
             reply_discipline_middleware,
@@ -293,6 +296,7 @@ def build_app(
     app.router.add_get("/v1/api/ws", ws_api.handler)
     market_control.add_routes(app)
     replay_control.add_routes(app)
+    fault_routes.install(app, gateway)
     page.add_routes(app)
     health_routes.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", not_found)

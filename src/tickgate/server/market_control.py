@@ -17,6 +17,7 @@ from tickgate.clock import NS_PER_MS
 from tickgate.errors import RequestError
 from tickgate.model.instruments import invalid_conid
 from tickgate.model.ticks import Tick
+from tickgate.server.faults.rest import FAULTS
 from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import HttpError, json_response, parse_int
 from tickgate.sources.simulator.market import MarketSimulator
@@ -86,6 +87,7 @@ async def status(request: web.Request) -> web.Response:
         "subscriptions": hub.subscriptions,
         "marketDataLines": gateway.hub.lines_in_use(),
         "health": gateway.market.health.report(),
+        "faults": request.app[FAULTS].describe(),
     }
     return json_response(payload)
 

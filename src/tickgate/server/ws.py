@@ -24,6 +24,7 @@ from tickgate.dialects.base import DialectSession
 from tickgate.dialects.context import DialectContext, Now
 from tickgate.dialects.effects import Close, Deliver, Effect, Offload, Trust
 from tickgate.protocol.frames import EMPTY_CLOSE, close_reason
+from tickgate.server.faults.rest import FAULTS
 from tickgate.server.gateway import Gateway
 from tickgate.server.rest_session import accounts_payload
 from tickgate.server.ws_socket import GuardedWebSocket
@@ -82,6 +83,17 @@ class Connection:
         task = asyncio.get_running_loop().create_task(coro(), name=name)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    def close(self, code: int, reason: bytes) -> None:
+        """Close the socket with `code` and `reason` (frames already queued go first)."""
+        self.outbox.flush()
+        self.spawn(lambda: self.ws.close(code=code, message=reason), "close")
+
+    def poke(self) -> None:
+        """Something outside changed the session (an injected fault): perform its effects and
+        re-arm its timer, as after an input."""
+        if self.session is not None:
+            self._settle(self.session)
 
     def running(self, name: str) -> bool:
         """True while a task spawned under `name` has not finished."""
@@ -253,6 +265,10 @@ async def serve_websocket(
             await ws.close(code=INTERNAL_ERROR, message=b"internal error")
         return ws
     gateway.connections.add(connection)
+    faults = request.app.get(FAULTS)
+    if faults is not None:
+        connection.session = session  # a stalled heartbeat or a latency applies from the start
+        faults.joined(connection)
     try:
         await connection.run(session)
     except Exception:

@@ -187,6 +187,17 @@ class StreamingHub:
             self.unsubscribe_market(outbox, conid, dialect)
         return ended
 
+    def expire_all(self, dialect: str, now_ns: int) -> int:
+        """Make every `dialect` stream of every outbox due to expire at `now_ns` (an injected
+        fault); each connection then ends them as its own expiry would. How many were marked."""
+        marked = 0
+        for mine in self._subs.values():
+            for subscription in mine.values():
+                if subscription.dialect == dialect:
+                    subscription.expires_ns = now_ns
+                    marked += 1
+        return marked
+
     def drop(self, outbox: Outbox) -> None:
         """Forget every subscription of `outbox` (its connection is gone). Idempotent."""
         for subscription in self._subs.pop(outbox, {}).values():
