@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 from ibind import IbkrClient, IbkrWsClient, events
 from ibind.client.ibkr_utils import OrderRequest, QuestionType
@@ -26,7 +27,7 @@ from ibind.ibkr_ws.ibkr_subscriptions import (
     PnlSubscription,
     TradesSubscription,
 )
-from tests.conftest import StartServer
+from tests.conftest import StartServer, call
 from tests.server.test_big_days import WORKING, fold_day
 
 from tickgate.server.app import RunningServer
@@ -215,8 +216,9 @@ async def test_resubscribes_after_smd_expiry_and_recovers_after_a_dropped_socket
     await asyncio.to_thread(_wait_until, lambda: _sent_smd(caplog) >= 3, 20)
     await asyncio.to_thread(_drain, sink)
     await asyncio.to_thread(sink.wait_for, lambda e: isinstance(e, events.MarketData), 5)
-    for connection in list(server.gateway.connections):
-        await connection.ws.close(code=1011, message=b"test drops the socket")
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False)) as http:
+        body = {"code": 1011, "reason": "test drops the socket"}
+        await call(http, "POST", server.base_url + "/tickgate/faults/drop", json=body)
     await asyncio.to_thread(_wait_until, lambda: len(server.gateway.connections) == 1, 20)
     await asyncio.to_thread(_drain, sink)
     await asyncio.to_thread(sink.wait_for, lambda e: isinstance(e, events.MarketData), 20)

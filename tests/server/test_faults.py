@@ -150,10 +150,12 @@ async def test_competing_sends_the_real_status_frame_to_every_api_socket(
 ) -> None:
     first = await api_socket(server, http, ws_connect)
     second = await api_socket(server, http, ws_connect)
+    portal = await ws_connect(server.ws_base + "/v1/portal/ws")  # has no status frame
     assert (await inject(http, server, "competing"))["sockets"] == 2
     for client in (first, second):
         sts = await client.recv_until(is_topic("sts"))
         assert sts["args"]["competing"] is True and sts["args"]["authenticated"] is False
+    await portal.no_frame(within=0.2)
     await inject(http, server, "competing", expect=400, now=True)
 
 

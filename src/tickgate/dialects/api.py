@@ -118,17 +118,16 @@ class ApiDialect(DialectSession):
     def _stalled(self, now: Now) -> bool:
         return self._stalled_until is not None and now.monotonic_ns < self._stalled_until
 
-    def announce_competing(self) -> None:
+    def announce_competing(self) -> bool:
         """The real gateway's frame when another login takes the session (reference §3.4)."""
-        if self.authenticated:
-            self.send(
-                frames.encode_status(
-                    authenticated=False,
-                    competing=True,
-                    server_name=SERVER_NAME,
-                    username=USERNAME,
-                )
+        if not self.authenticated:
+            return False
+        self.send(
+            frames.encode_status(
+                authenticated=False, competing=True, server_name=SERVER_NAME, username=USERNAME
             )
+        )
+        return True
 
     def closed(self) -> None:
         if self._forget_status is not None:

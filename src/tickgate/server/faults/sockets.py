@@ -38,13 +38,10 @@ def drop_all(gateway: Gateway, *, code: int | None, reason: str) -> int:
 
 
 def announce_competing(gateway: Gateway) -> int:
-    """Send every authenticated socket its dialect's competing-session status. How many
-    sockets there were."""
-    connections = _connections(gateway)
-    for connection in connections:
-        if connection.session is not None:
-            connection.session.announce_competing()
-    return len(connections)
+    """Send every authenticated socket its dialect's competing-session status (the api
+    dialect has one). How many sockets were sent it."""
+    sessions = [c.session for c in _connections(gateway) if c.session is not None]
+    return sum(session.announce_competing() for session in sessions)
 
 
 def expire_all(gateway: Gateway) -> int:

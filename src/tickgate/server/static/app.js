@@ -4,6 +4,7 @@ import { api } from "./api.js";
 import { Blotter } from "./blotter.js";
 import { IntradayChart } from "./chart.js";
 import { ProtocolConsole } from "./console.js";
+import { FaultPanel } from "./faults.js";
 import { BrokerageSession, bindSessionBanner } from "./session.js";
 import { Notices, bindPill } from "./status.js";
 import { Stream } from "./stream.js";
@@ -65,6 +66,8 @@ const protocolConsole = new ProtocolConsole($("#console-panel"), {
   account: () => ticket.account,
   session,
 });
+
+new FaultPanel($("#faults-panel"), { onError: showError });
 
 /** "regular 09:30–16:00, trading 04:00–20:00 America/New_York (20261207)": the session the
  * chart shows or the next one, from the same market calendar the server's history reads. */
