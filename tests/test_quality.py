@@ -35,7 +35,7 @@ def test_import_layers_hold() -> None:
 SRC = ROOT / "src" / "tickgate"
 #: The modules allowed to read the environment, and those allowed to parse the command line.
 ENV_READERS = {"config.py"}
-ARGV_PARSERS = {"cli.py", "client_cli.py"}
+ARGV_PARSERS = {"cli.py", "client_cli.py", "fault_cli.py"}
 _ENV_NAMES = {"environ", "environb", "getenv", "getenvb"}
 _ARGV_MODULES = {"argparse", "getopt", "optparse"}
 

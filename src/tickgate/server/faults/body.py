@@ -6,13 +6,14 @@ from typing import Any
 
 from tickgate.errors import RequestError
 
-#: Unknown keys are refused: a typo (`"second"`) must not silently inject an endless fault.
+#: The longest a fault may last, and the longest latency.
 MAX_SECONDS = 86_400.0
 MAX_MS = 600_000.0
 
 
 def only(body: dict[str, Any], allowed: set[str]) -> None:
-    """Raises RequestError naming any key of `body` outside `allowed`."""
+    """Raises RequestError naming any key of `body` outside `allowed`: a typo (`"second"`)
+    must not silently inject a fault that never ends."""
     unknown = sorted(set(body) - allowed)
     if unknown:
         raise RequestError(
