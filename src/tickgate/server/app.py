@@ -34,6 +34,7 @@ from tickgate.server import (
     log_context,
     market_control,
     metrics,
+    operator_view,
     pacing,
     page,
     replay_control,
@@ -299,6 +300,7 @@ def build_app(
     fault_routes.install(app, gateway)
     page.add_routes(app)
     health_routes.add_routes(app)
+    operator_view.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", not_found)
     data_source: DataSource
     if replay is not None:

@@ -2,7 +2,8 @@
 
 Every HTTP request gets `request_id` `r-N`; a WebSocket upgrade gets `connection_id` `c-N`
 instead, which every line of that connection carries (its tasks inherit the context). N counts
-per gateway. The ids exist only in logs: they are never sent to clients.
+per gateway. The ids are never sent to API clients; only the operator's `/tickgate/connections`
+shows a connection's id, so a row there can be found in the log.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from tickgate.clock import NS_PER_S
 from tickgate.dialects.base import DialectSession
 from tickgate.dialects.context import DialectContext, Now
 from tickgate.dialects.effects import Close, Deliver, Effect, Offload, Trust
+from tickgate.log_format import LOG_CONTEXT
 from tickgate.protocol.frames import EMPTY_CLOSE, close_reason
 from tickgate.server.faults.rest import FAULTS
 from tickgate.server.gateway import Gateway
@@ -66,6 +67,11 @@ class Connection:
         )
         self.tasks: set[asyncio.Task[object]] = set()
         self.session: DialectSession | None = None
+        # The id this connection's log lines carry (`log_context`), so the operator view and
+        # the log name a connection alike; and when it opened (epoch ns).
+        context = LOG_CONTEXT.get()
+        self.id = context[1] if context is not None else f"c-{id(self):x}"
+        self.opened_ns = gateway.clock.now_ns()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due: int | None = None
 

@@ -91,9 +91,14 @@ class AccountStreams:
             del self._topics[key]
         return True
 
+    def topics_of(self, outbox: Outbox) -> list[Hashable]:
+        """The keys of every topic `outbox` is subscribed to (a scan of the topics: for
+        inspection, not for hot paths)."""
+        return [key for key, topic in self._topics.items() if outbox in topic.outboxes]
+
     def drop(self, outbox: Outbox) -> None:
         """The connection is gone: remove it from every topic."""
-        for key in [k for k, topic in self._topics.items() if outbox in topic.outboxes]:
+        for key in self.topics_of(outbox):
             self.unsubscribe(key, outbox)
 
     def on_event(self, event: TradingEvent, now_ns: int) -> None:

@@ -72,6 +72,11 @@ class MarketSubscription:
         """The streamed field ids (sorted, unique)."""
         return self.channel.fields
 
+    @property
+    def tempo_ms(self) -> int:
+        """The stream's tempo: 0 pushes each change at once, else merged changes every N ms."""
+        return self.channel.key[2]
+
 
 class StreamingHub:
     """Market-data fan-out for every connection of one server."""
@@ -161,6 +166,10 @@ class StreamingHub:
         """Every stream of `outbox` in `dialect`, in subscription order."""
         mine = self._subs.get(outbox, {})
         return [s for s in mine.values() if s.dialect == dialect]
+
+    def streams_of(self, outbox: Outbox) -> list[MarketSubscription]:
+        """Every stream of `outbox`, of any dialect, in subscription order."""
+        return list(self._subs.get(outbox, {}).values())
 
     def lines_in_use(self) -> int:
         """Market-data lines in use: distinct conids streamed to any outbox."""
