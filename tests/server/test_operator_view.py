@@ -45,7 +45,9 @@ def by_dialect(answer: Any, dialect: str) -> dict[str, Any]:
     return row  # type: ignore[no-any-return]
 
 
-async def open_api(server: RunningServer, http: aiohttp.ClientSession, connect: Connect) -> WsClient:
+async def open_api(
+    server: RunningServer, http: aiohttp.ClientSession, connect: Connect
+) -> WsClient:
     session = (await call(http, "POST", server.base_url + "/v1/api/tickle"))["session"]
     ws = await connect(
         server.ws_base + "/v1/api/ws", headers={"Cookie": f'api={{"session":"{session}"}}'}
@@ -75,9 +77,11 @@ async def test_both_dialects_show_their_streams_topics_and_outbox(
     answer = await until(
         http,
         server,
-        lambda a: a["total"] == 2
-        and sum(c["marketDataLines"] for c in a["connections"]) == 3
-        and sum(len(c["accountTopics"]) for c in a["connections"]) == 3,
+        lambda a: (
+            a["total"] == 2
+            and sum(c["marketDataLines"] for c in a["connections"]) == 3
+            and sum(len(c["accountTopics"]) for c in a["connections"]) == 3
+        ),
     )
     assert answer["shown"] == 2
     old = by_dialect(answer, "portal")
@@ -136,7 +140,11 @@ async def test_the_list_is_capped_oldest_first_with_the_total_beside_it(
     assert [c["id"] for c in two["connections"]] == [c["id"] for c in everything["connections"]][:2]
     for bad in ("0", str(MAX_CONNECTIONS + 1), "many"):
         answer = await call(
-            http, "GET", server.base_url + "/tickgate/connections", params={"limit": bad}, status=400
+            http,
+            "GET",
+            server.base_url + "/tickgate/connections",
+            params={"limit": bad},
+            status=400,
         )
         assert "limit" in answer["error"]
     for client in clients:

@@ -62,7 +62,7 @@ export function call(method, path, body) {
   return request;
 }
 
-async function send(method, path, body) {
+async function send(method, path, body, base = BASE) {
   const init = { method, headers: { Accept: "application/json" }, cache: "no-store" };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
@@ -70,7 +70,7 @@ async function send(method, path, body) {
   }
   let response;
   try {
-    response = await fetch(BASE + path, init);
+    response = await fetch(base + path, init);
   } catch {
     throw new ApiError("tickgate is not reachable: is the server running?", { path });
   }
@@ -87,6 +87,11 @@ async function send(method, path, body) {
 }
 
 const q = encodeURIComponent;
+
+/** A read of tickgate's own control routes (under /tickgate, not /v1/api); same errors. */
+function control(path) {
+  return send("GET", path, undefined, "/tickgate");
+}
 
 export const api = {
   accounts: () => call("GET", "/iserver/accounts"),
@@ -112,4 +117,6 @@ export const api = {
   trades: () => call("GET", "/iserver/account/trades?days=1"),
   positions: (account) => call("GET", `/portfolio/${q(account)}/positions/0`),
   pnl: () => call("GET", "/iserver/account/pnl/partitioned"),
+  connections: () => control("/connections"),
+  status: () => control("/status"),
 };

@@ -5,9 +5,11 @@ import { Blotter } from "./blotter.js";
 import { IntradayChart } from "./chart.js";
 import { ProtocolConsole } from "./console.js";
 import { FaultPanel } from "./faults.js";
+import { OperatorView } from "./operator.js";
 import { BrokerageSession, bindSessionBanner } from "./session.js";
 import { Notices, bindPill } from "./status.js";
 import { Stream } from "./stream.js";
+import { bindTabs } from "./tabs.js";
 import { ConfirmDialog, OrderTicket } from "./ticket.js";
 import { Watchlist } from "./watchlist.js";
 
@@ -68,6 +70,9 @@ const protocolConsole = new ProtocolConsole($("#console-panel"), {
 });
 
 new FaultPanel($("#faults-panel"), { onError: showError });
+
+const operatorView = new OperatorView($("#pane-operator"), $("#tab-operator"));
+bindTabs($("#console-panel"), () => operatorView.schedule(0));
 
 /** "regular 09:30–16:00, trading 04:00–20:00 America/New_York (20261207)": the session the
  * chart shows or the next one, from the same market calendar the server's history reads. */

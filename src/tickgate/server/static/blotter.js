@@ -4,6 +4,7 @@ import { api } from "./api.js";
 import { cell, filledCell, idCell, priceCell, sideCell, symbolCell } from "./cells.js";
 import { FillsTable } from "./fills.js";
 import { price, quantity, sign, signedMoney } from "./numbers.js";
+import { bindTabs } from "./tabs.js";
 
 const POLL_MS = 5_000;
 /** The reference allows one request per 5 s on orders and P&L; the page never asks faster. */
@@ -35,22 +36,9 @@ export class Blotter {
     this.loggedOut = false;
     this.liveAccount = null;
     this.streamFailed = false;
-    this.bindTabs();
+    bindTabs(root);
     stream.addEventListener("state", (event) => this.streamState(event.detail.state));
     setInterval(() => this.poll(), POLL_MS);
-  }
-
-  bindTabs() {
-    const tabs = [...this.root.querySelectorAll("[role=tab]")];
-    for (const tab of tabs) {
-      tab.addEventListener("click", () => {
-        for (const other of tabs) {
-          const selected = other === tab;
-          other.setAttribute("aria-selected", String(selected));
-          this.root.querySelector(`#${other.getAttribute("aria-controls")}`).hidden = !selected;
-        }
-      });
-    }
   }
 
   el(id) {
