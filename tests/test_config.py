@@ -170,7 +170,7 @@ def test_an_empty_token_is_no_token() -> None:
         ({"source": "replay", "replay": (Path("a.tgr"),), "replay_speed": "fast"}, "'max'"),
         ({"source": "replay", "replay": (Path("a.tgr"),), "replay_speed": "0"}, "positive"),
         ({"record_rotate_mb": -1.0}, "record_rotate_mb must be 0"),
-        ({"source": "relay"}, "source must be one of simulator, replay"),
+        ({"source": "relayed"}, "source must be one of simulator, replay, relay"),
     ],
 )
 def test_replay_and_record_settings_are_checked(flags: dict[str, object], needle: str) -> None:

@@ -291,6 +291,13 @@ def _source_line(settings: configuration.Config) -> str:
         speed = settings.replay_speed
         pace = "as fast as possible" if speed == "max" else f"{speed}x the recorded pace"
         line = f"replay of {files}, {pace}{', looping' if settings.replay_loop else ''}"
+    elif settings.source == "relay":
+        from tickgate.server.relay_control import PAPER_NOTICE
+
+        line = (
+            f"relay of {settings.upstream} (at most {settings.upstream_md_lines} upstream "
+            f"market data lines); {PAPER_NOTICE}"
+        )
     else:
         line = f"simulator, seed {settings.seed}, {settings.ticks_per_second:g} ticks/s"
     return line + (f"; recording to {settings.record}" if settings.record else "")

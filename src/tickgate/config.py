@@ -83,6 +83,9 @@ class Config:
     record: Path | None = None
     record_rotate_mb: float = 0.0
     record_rotate_hourly: bool = False
+    upstream: str | None = None
+    upstream_insecure: bool = False
+    upstream_md_lines: int = 100
 
 
 #: name -> (type, help). The help text is what `tickgate serve --help` shows.
@@ -184,7 +187,11 @@ OPTIONS: dict[str, tuple[type, str]] = {
         "token every client must present (Authorization: Bearer, or the page's login); "
         f"at least {MIN_TOKEN_LENGTH} characters; prefer the environment to the flag",
     ),
-    "source": (str, "where market data comes from: 'simulator' or 'replay' (of --replay files)"),
+    "source": (
+        str,
+        "where market data comes from: 'simulator', 'replay' (of --replay files) or 'relay' "
+        "(of an --upstream gateway)",
+    ),
     "replay": (
         list,
         "files to replay: tickgate recordings, Databento .dbn/.dbn.zst, tick .csv",
@@ -197,6 +204,9 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "record": (Path, "record every tick entering the market to this file (zstd frames)"),
     "record_rotate_mb": (float, "start a new recording file past this size in MB (0 = never)"),
     "record_rotate_hourly": (bool, "start a new recording file every hour"),
+    "upstream": (str, "the Client Portal gateway a relay streams from (https://HOST:PORT)"),
+    "upstream_insecure": (bool, "do not verify the upstream gateway's TLS certificate"),
+    "upstream_md_lines": (int, "market data lines the upstream session allows a relay"),
 }
 
 #: Short flags some options also answer to on the command line.
@@ -215,7 +225,7 @@ _CHOICES = {
     "fill_queue_model": ("touch", "through"),
     "stop_trigger": ("last", "bid", "ask"),
     "market_hours": ("always", "exchange"),
-    "source": ("simulator", "replay"),
+    "source": ("simulator", "replay", "relay"),
 }
 
 #: Settings that no longer exist, with what replaced them (a clear error beats a silent change).
@@ -652,6 +662,11 @@ _LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "commission_max_fraction": _NOT_NEGATIVE,
     "commission_per_contract": _NOT_NEGATIVE,
     "record_rotate_mb": _NEVER_OR_POSITIVE,
+    "upstream_md_lines": _POSITIVE,
+    "upstream": (
+        lambda url: url is None or url.startswith(("https://", "http://")),
+        "must be an http(s)://HOST:PORT address",
+    ),
     "replay_speed": (lambda speed: _speed_ok(speed), "must be a positive number or 'max'"),
 }
 
@@ -701,6 +716,15 @@ def _conflicts(config: Config) -> list[tuple[tuple[str, ...], str]]:
         )
     if config.replay and config.source != "replay":
         found.append((("replay", "source"), "--replay files are only played with --source replay"))
+    if config.source == "relay" and not config.upstream:
+        found.append(
+            (
+                ("source", "upstream"),
+                "source 'relay' needs an upstream: --upstream https://HOST:PORT",
+            )
+        )
+    if config.upstream and config.source != "relay":
+        found.append((("upstream", "source"), "--upstream is only used with --source relay"))
     if len({a.account_id for a in config.accounts}) != len(config.accounts):
         found.append((("accounts",), "account ids must be unique"))
     problem = exposure_problem(config)

@@ -37,6 +37,7 @@ from tickgate.server import (
     operator_view,
     pacing,
     page,
+    relay_control,
     replay_control,
     rest_beta,
     rest_contracts,
@@ -244,11 +245,14 @@ def build_app(
     `source` builds another (or the config replays recordings), its ticks on `bus` when given
     (see `build_gateway`). Background tasks start with the app."""
     replay = replay_control.plan(config) if config.source == "replay" else None
+    relayed = config.source == "relay"
+    if relayed:
+        config = relay_control.relay_config(config)
     gateway = build_gateway(
         config,
         clock or (replay.clock if replay else SystemClock()),
         recorded=replay.instruments if replay else (),
-        simulated=replay is None and source is None,
+        simulated=replay is None and source is None and not relayed,
         bus=bus,
     )
     deadlines = RequestDeadlines(config.request_timeout_seconds)
@@ -307,6 +311,8 @@ def build_app(
         data_source = replay_control.replay_source(app, gateway, replay)
     elif source is not None:
         data_source = source(gateway)
+    elif relayed:
+        data_source = relay_control.relay_source(app, gateway)
     else:
         assert gateway.simulator is not None  # built because no other source was given
         data_source = SimulatorSource(

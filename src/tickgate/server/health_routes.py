@@ -35,6 +35,9 @@ def not_ready_reasons(gateway: Gateway, source: SourceRun) -> list[str]:
         component = gateway.market.health.report()["components"].get(SOURCE_TASK)
         if component is not None and not component["healthy"]:
             reasons.append(f"the {name} source failed recently: {component['lastError']}")
+    source_problem = source.problem()
+    if source_problem is not None:
+        reasons.append(source_problem)
     store = gateway.trading.store
     problem = store.problem() if isinstance(store, ProbedStore) else None
     if problem is not None:

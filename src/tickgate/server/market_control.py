@@ -17,6 +17,7 @@ from tickgate.clock import NS_PER_MS
 from tickgate.errors import RequestError
 from tickgate.model.instruments import invalid_conid
 from tickgate.model.ticks import Tick
+from tickgate.server import relay_control
 from tickgate.server.faults.rest import FAULTS
 from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import HttpError, json_response, parse_int
@@ -89,6 +90,9 @@ async def status(request: web.Request) -> web.Response:
         "health": gateway.market.health.report(),
         "faults": request.app[FAULTS].describe(),
     }
+    relay = request.app.get(relay_control.RELAY)
+    if relay is not None:
+        payload["relay"] = relay.as_json()
     return json_response(payload)
 
 

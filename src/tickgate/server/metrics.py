@@ -29,6 +29,7 @@ from tickgate.server.gateway import GATEWAY, Gateway
 from tickgate.server.http import Handler
 from tickgate.server.source_run import SourceRun
 from tickgate.server.traffic import Buckets
+from tickgate.sources.relay.status import RelayStatus
 
 METRICS_PATH = "/metrics"
 #: WebSocket path -> the `dialect` label of its connections.
@@ -145,6 +146,9 @@ class GatewayCollector:
         )
         running.add_metric([name], 1 if self._source.running else 0)
         yield running
+        relay = getattr(self._source.source, "status", None)
+        if isinstance(relay, RelayStatus):
+            yield from _relay(relay)
         # Only a bus that can lose its connection (NATS) has the attribute; in-process has none.
         connected = getattr(gateway.bus, "connected", None)
         if isinstance(connected, bool):
@@ -199,6 +203,29 @@ class GatewayCollector:
         for (method, route, status), count in sorted(self._gateway.traffic.requests.items()):
             requests.add_metric([method, route, str(status)], count)
         yield requests
+
+
+def _relay(status: RelayStatus) -> Iterator[Metric]:
+    yield GaugeMetricFamily(
+        "tickgate_relay_upstream_up",
+        "1 while the relay's upstream socket is connected and its session authenticated",
+        value=1 if status.serving else 0,
+    )
+    yield GaugeMetricFamily(
+        "tickgate_relay_upstream_lines",
+        "Market-data lines the relay holds upstream",
+        value=status.lines,
+    )
+    yield CounterMetricFamily(
+        "tickgate_relay_reconnects",
+        "Times the relay's upstream connection went down",
+        value=status.reconnects,
+    )
+    yield CounterMetricFamily(
+        "tickgate_relay_upstream_refusals",
+        "Upstream error frames about the relay's smd requests",
+        value=status.refusals,
+    )
 
 
 def _histogram(name: str, documentation: str, buckets: Buckets) -> HistogramMetricFamily:

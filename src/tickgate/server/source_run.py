@@ -33,6 +33,13 @@ class SourceRun:
         """True from the start until the task ends (crashes are restarted inside it)."""
         return self._task is not None and not self._task.done()
 
+    def problem(self) -> str | None:
+        """Why the source cannot deliver data although its task runs (a relay whose upstream
+        is down), or None. A source says so with a `problem()` method of its own."""
+        report = getattr(self.source, "problem", None)
+        found = report() if callable(report) else None
+        return found if isinstance(found, str) else None
+
     def start(self, run: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run `run` (the supervised source loop) as this source's task. Raises RuntimeError
         when started twice."""

@@ -7,6 +7,9 @@ Guarantees:
   `MarketSubscription` per `(conid, dialect)` (subscribing again replaces it), and the dialects,
   the line limits and the expiry deadlines all ask the hub rather than keep copies.
 - Market-data lines are distinct conids streamed to anyone (`lines_in_use`).
+- Whoever needs to know which conids anyone wants (a relay holding upstream lines) listens
+  with `add_interest_listener` instead of keeping a second record: it hears the union of a
+  conid's streamed fields whenever a channel of that conid opens or closes.
 - `on_market` only touches the channels of the changed conid; channels disappear with their
   last subscriber.
 - tempo 0: each change is pushed at once (only the subscribed fields that changed; nothing if
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,7 +34,18 @@ from tickgate.protocol.frames import text_frame
 from tickgate.streaming.channel import Channel, ChannelKey, MarketEncoder
 from tickgate.streaming.outbox import Outbox
 
-__all__ = ["HubStats", "MarketEncoder", "MarketSubscription", "SnapshotStore", "StreamingHub"]
+__all__ = [
+    "HubStats",
+    "InterestListener",
+    "MarketEncoder",
+    "MarketSubscription",
+    "SnapshotStore",
+    "StreamingHub",
+]
+
+#: Told `(conid, fields)`: the sorted union of the fields anyone streams of `conid`, `()` once
+#: nobody does.
+InterestListener = Callable[[int, tuple[int, ...]], None]
 
 # Stale deadline entries (of closed channels) are purged once they outnumber this and the live.
 _STALE_PURGE_MIN = 64
@@ -93,6 +107,21 @@ class StreamingHub:
         self._stale = 0
         self._encoded = 0
         self._delivered = 0
+        self._interest_listeners: list[InterestListener] = []
+
+    def add_interest_listener(self, listener: InterestListener) -> None:
+        """Call `listener` whenever a channel of a conid opens or closes, with the union of
+        the fields streamed of that conid (`()` when it is no longer streamed). Called
+        synchronously, inside the subscribe/unsubscribe that caused it; it must not raise."""
+        self._interest_listeners.append(listener)
+
+    def interest(self, conid: int) -> tuple[int, ...]:
+        """The sorted union of the fields anyone streams of `conid` (`()` when nobody)."""
+        return tuple(sorted({f for c in self._by_conid.get(conid, ()) for f in c.fields}))
+
+    def wanted_conids(self) -> list[int]:
+        """Every conid streamed to anyone."""
+        return list(self._by_conid)
 
     def subscribe_market(
         self,
@@ -281,7 +310,14 @@ class StreamingHub:
         channel = Channel(key, encoder, self._clock.monotonic_ns())
         self._channels[key] = channel
         self._by_conid[channel.conid] = (*self._by_conid.get(channel.conid, ()), channel)
+        self._tell_interest(channel.conid)
         return channel
+
+    def _tell_interest(self, conid: int) -> None:
+        if self._interest_listeners:
+            fields = self.interest(conid)
+            for listener in self._interest_listeners:
+                listener(conid, fields)
 
     def _leave(self, channel: Channel, outbox: Outbox) -> None:
         channel.remove(outbox)
@@ -294,6 +330,7 @@ class StreamingHub:
             self._by_conid[channel.conid] = rest
         else:
             del self._by_conid[channel.conid]
+        self._tell_interest(channel.conid)
         if channel.due_ns is not None:
             self._stale += 1
             self._purge_stale()

@@ -1,0 +1,63 @@
+"""The relay source in the composition root: its config, its wiring to the hub, its status."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+from aiohttp import web
+
+from tickgate.clock import NS_PER_S
+from tickgate.config import Config
+from tickgate.server.api_client import Target
+from tickgate.server.gateway import Gateway
+from tickgate.server.relay_link import RelaySource
+from tickgate.sources.relay.lines import DEFAULT_RENEW_SECONDS, UpstreamLines
+from tickgate.sources.relay.status import RelayStatus
+
+RELAY = web.AppKey("relay", RelayStatus)
+RELAY_SOURCE = web.AppKey("relay_source", RelaySource)
+
+#: Printed at start and in README: a relay never trades upstream.
+PAPER_NOTICE = "orders stay paper: they fill against the relayed quotes and never reach upstream"
+
+
+def relay_config(config: Config) -> Config:
+    """`config` with the session's market-data lines capped at the upstream's budget: every
+    conid streamed downstream costs exactly one upstream line, so the hub's own line check
+    (and its "Max number of market data lines" refusal) keeps the relay within it."""
+    return dataclasses.replace(config, md_lines=min(config.md_lines, config.upstream_md_lines))
+
+
+def relay_source(
+    app: web.Application,
+    gateway: Gateway,
+    *,
+    renew_seconds: float = DEFAULT_RENEW_SECONDS,
+    rng: random.Random | None = None,
+) -> RelaySource:
+    """The relay source of `gateway`, listening to the hub for downstream interest."""
+    config = gateway.config
+    assert config.upstream is not None  # validated: source 'relay' needs one
+    target = Target(
+        url=config.upstream, data_dir=config.data_dir, insecure=config.upstream_insecure
+    )
+    lines = UpstreamLines(renew_ns=int(renew_seconds * NS_PER_S))
+    status = RelayStatus(config.upstream)
+    source = RelaySource(
+        target,
+        lines,
+        status,
+        gateway.clock,
+        random=(rng or random.Random(config.seed)).random,
+    )
+
+    def interest(conid: int, fields: tuple[int, ...]) -> None:
+        lines.want(conid, fields)
+        if lines.has_work():
+            source.wake()
+
+    gateway.hub.add_interest_listener(interest)
+    app[RELAY] = status
+    app[RELAY_SOURCE] = source
+    return source

@@ -1,0 +1,187 @@
+"""The relay source end to end: a real upstream tickgate on 127.0.0.1, a relay gateway in
+front of it (`source="relay"`), and real downstream WebSocket clients of both dialects."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from tests.conftest import SERVER_EPOCH_NS, StartServer, WsClient, call
+
+from tickgate.model.ticks import Tick
+from tickgate.server.app import RunningServer
+from tickgate.server.ws import close_all
+
+Connect = Callable[..., Awaitable[WsClient]]
+Frame = dict[str, Any]
+AAPL, MSFT, IBM = 265598, 272093, 8314
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait (bounded) for `condition`, looking again every few ms."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+async def relay_pair(start: StartServer, **relay: Any) -> tuple[RunningServer, RunningServer]:
+    """An upstream tickgate and a relay in front of it, the relay connected."""
+    upstream = await start()
+    downstream = await start(source="relay", upstream=upstream.base_url, **relay)
+    await until(lambda: relay_status(downstream)["state"] == "up")
+    return upstream, downstream
+
+
+def relay_status(server: RunningServer) -> dict[str, Any]:
+    from tickgate.server.relay_control import RELAY
+
+    return server.runner.app[RELAY].as_json()
+
+
+async def api_socket(server: RunningServer, http: aiohttp.ClientSession, ws: Connect) -> WsClient:
+    tickle = await call(http, "POST", server.base_url + "/v1/api/tickle")
+    cookie = json.dumps({"session": tickle["session"]})
+    client = await ws(server.ws_base + "/v1/api/ws", headers={"Cookie": "api=" + cookie})
+    await client.recv_until(lambda f: f.get("topic") == "sts")
+    return client
+
+
+async def portal_socket(
+    server: RunningServer, http: aiohttp.ClientSession, ws: Connect
+) -> WsClient:
+    await call(http, "GET", server.base_url + "/v1/api/iserver/accounts")
+    return await ws(server.ws_base + "/v1/portal/ws")
+
+
+def smd(conid: int) -> Callable[[Frame], bool]:
+    return lambda frame: frame.get("topic") == f"smd+{conid}"
+
+
+def md(conid: int) -> Callable[[Frame], bool]:
+    return lambda frame: frame.get("topic") == f"md+{conid}" and "error" not in frame
+
+
+async def test_many_clients_of_both_dialects_cost_one_upstream_line_per_conid(
+    start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    upstream, relay = await relay_pair(start)
+    hub = upstream.gateway.hub
+    apis = [await api_socket(relay, http, ws_connect) for _ in range(3)]
+    portals = [await portal_socket(relay, http, ws_connect) for _ in range(2)]
+    for client in apis:
+        await client.send(f'smd+{AAPL}+{{"fields":["31","84"]}}')
+        await client.recv_until(smd(AAPL))
+    for client in portals:
+        await client.send(f's+md+{AAPL}+{{"fields":"31,86"}}')
+        await client.send(f's+md+{MSFT}+{{"fields":"31"}}')
+        await client.recv_until(md(MSFT))
+    # Values flow from upstream through the relay's engine to every client.
+    for client in apis:
+        frame = await client.recv_until(lambda f: smd(AAPL)(f) and "31" in f)
+        assert float(frame["31"].lstrip("C")) > 0
+    await until(lambda: hub.lines_in_use() == 2)
+    assert hub.interest(AAPL) == (31, 84, 86)  # one line, the union of the fields
+    assert hub.interest(MSFT) == (31,)
+    status = await call(http, "GET", upstream.base_url + "/tickgate/status")
+    assert status["marketDataLines"] == 2
+    assert relay_status(relay)["lines"] == 2
+
+    # A client asking for more fields widens the one upstream line.
+    await apis[0].send(f'smd+{AAPL}+{{"fields":["31","84","7295"]}}')
+    await until(lambda: hub.interest(AAPL) == (31, 84, 86, 7295))
+    assert hub.lines_in_use() == 2
+
+    # The line is released only when the last downstream interest in it ends.
+    for client in apis:
+        await client.send(f"umd+{AAPL}+{{}}")
+    await portals[0].send(f"u+md+{AAPL}")
+    await until(lambda: relay.gateway.hub.interest(AAPL) == (31, 86))  # portals[1]'s alone
+    assert hub.interest(AAPL) == (31, 84, 86, 7295)  # still held, still as wide
+    await portals[1].close()
+    await until(lambda: hub.interest(AAPL) == ())
+    assert hub.lines_in_use() == 1  # MSFT, still wanted by portal[0]
+    await portals[0].close()
+    await until(lambda: hub.lines_in_use() == 0)
+
+
+async def test_downstream_sees_exactly_the_upstream_values(
+    start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    upstream, relay = await relay_pair(start)
+    await call(http, "POST", upstream.base_url + f"/tickgate/market/{IBM}/halt")
+    client = await api_socket(relay, http, ws_connect)
+    await client.send(f'smd+{IBM}+{{"fields":["31","84","86"]}}')
+    await client.recv_until(smd(IBM))
+    upstream.gateway.bus.publish(
+        Tick(IBM, {31: "123.45", 84: "123.40", 86: "123.50"}, SERVER_EPOCH_NS)
+    )
+    frame = await client.recv_until(lambda f: smd(IBM)(f) and f.get("31") == "123.45")
+    await until(
+        lambda: relay.gateway.market.snapshot(IBM, (84, 86)) == {84: "123.40", 86: "123.50"}
+    )
+    assert relay.gateway.market.snapshot(IBM, (31, 84, 86)) == upstream.gateway.market.snapshot(
+        IBM, (31, 84, 86)
+    )
+    assert frame["31"] == "123.45"
+
+
+async def test_past_the_upstream_line_budget_the_request_is_refused(
+    start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    upstream, relay = await relay_pair(start, upstream_md_lines=2)
+    client = await api_socket(relay, http, ws_connect)
+    for conid in (AAPL, MSFT):
+        await client.send(f'smd+{conid}+{{"fields":["31"]}}')
+        await client.recv_until(smd(conid))
+    await client.send(f'smd+{IBM}+{{"fields":["31"]}}')
+    error = await client.recv_until(lambda f: f.get("topic") == "error")
+    assert error["error"].startswith("Max number of market data lines reached")
+    await until(lambda: upstream.gateway.hub.lines_in_use() == 2)
+    assert upstream.gateway.hub.interest(IBM) == ()
+
+
+async def test_not_ready_while_the_upstream_is_unreachable(
+    start: StartServer, http: aiohttp.ClientSession, unused_tcp_port: int
+) -> None:
+    relay = await start(source="relay", upstream=f"http://127.0.0.1:{unused_tcp_port}")
+    await until(lambda: relay_status(relay)["reconnects"] >= 1)
+    ready = await call(http, "GET", relay.base_url + "/readyz", status=503)
+    assert any(f"upstream http://127.0.0.1:{unused_tcp_port} down" in r for r in ready["reasons"])
+    status = await call(http, "GET", relay.base_url + "/tickgate/status")
+    assert status["relay"]["state"] == "down" and status["source"] == "relay"
+    async with http.get(relay.base_url + "/metrics") as response:
+        text = await response.text()
+    assert "tickgate_relay_upstream_up 0.0" in text
+
+
+async def test_a_dropped_upstream_socket_is_reconnected_and_streams_resume(
+    start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    upstream, relay = await relay_pair(start)
+    api = await api_socket(relay, http, ws_connect)
+    portal = await portal_socket(relay, http, ws_connect)
+    await api.send(f'smd+{AAPL}+{{"fields":["31","84"]}}')
+    await portal.send(f's+md+{MSFT}+{{"fields":"31,86"}}')
+    await api.recv_until(smd(AAPL))
+    await portal.recv_until(md(MSFT))
+    await until(lambda: upstream.gateway.hub.lines_in_use() == 2)
+
+    await close_all(upstream.gateway)  # every upstream WebSocket goes away
+    await until(lambda: relay_status(relay)["reconnects"] == 1)
+    await until(lambda: relay_status(relay)["state"] == "up")
+    await until(lambda: upstream.gateway.hub.lines_in_use() == 2)
+    assert upstream.gateway.hub.interest(AAPL) == (31, 84)
+    assert upstream.gateway.hub.interest(MSFT) == (31, 86)
+    # Neither client subscribed again, and both get what upstream sends on the new connection.
+    for conid in (AAPL, MSFT):
+        await call(http, "POST", upstream.base_url + f"/tickgate/market/{conid}/halt")
+    upstream.gateway.bus.publish(Tick(AAPL, {31: "111.11"}, SERVER_EPOCH_NS))
+    upstream.gateway.bus.publish(Tick(MSFT, {31: "222.22"}, SERVER_EPOCH_NS))
+    await api.recv_until(lambda f: smd(AAPL)(f) and f.get("31") == "111.11")
+    await portal.recv_until(lambda f: md(MSFT)(f) and f.get("31") == "222.22")
