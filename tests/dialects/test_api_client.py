@@ -83,3 +83,13 @@ async def test_the_client_speaks_to_a_real_server_over_a_socket(
         while not isinstance(event, events.MarketData):
             event = await next_event()
         assert event.conid == AAPL and event.updated_ms is not None
+
+
+def test_a_split_sts_with_only_competing_keeps_the_authentication() -> None:
+    client = ApiClient()
+    client.receive(b'{"topic":"sts","args":{"authenticated":true}}')
+    event = client.receive(b'{"topic":"sts","args":{"competing":true}}')
+    assert isinstance(event, events.Status) and event.authenticated and event.args["competing"]
+    event = client.receive(b'{"topic":"sts","args":{"authenticated":false}}')
+    assert isinstance(event, events.Status) and not event.authenticated
+    assert not client.authenticated

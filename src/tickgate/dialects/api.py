@@ -18,7 +18,13 @@ from typing import Any
 from tickgate.clock import NS_PER_MS, NS_PER_S
 from tickgate.dialects.api_account import AccountTopics
 from tickgate.dialects.base import DialectSession, describe_bad_command
-from tickgate.dialects.brokerage import NOT_AUTHENTICATED, SERVER_NAME, USERNAME
+from tickgate.dialects.brokerage import (
+    NOT_AUTHENTICATED,
+    SERVER_NAME,
+    USERNAME,
+    UpstreamStatus,
+    listen_to_status,
+)
 from tickgate.dialects.context import DialectContext, Now
 from tickgate.dialects.effects import Close, Offload
 from tickgate.errors import ProtocolError, TickgateError
@@ -92,8 +98,19 @@ class ApiDialect(DialectSession):
             )
         )
         self._heartbeat(now)
-        self._forget_status = brokerage.add_status_listener(self._on_status)
+        self._forget_status = listen_to_status(brokerage, self._on_status, self._on_upstream)
         self.accounts.notices()
+
+    def _on_upstream(self, status: UpstreamStatus) -> None:
+        """A relay's upstream session changed: say so; the streams stay (they resume)."""
+        self.send(
+            frames.encode_status(
+                authenticated=status.authenticated,
+                competing=status.competing,
+                server_name=SERVER_NAME,
+                username=USERNAME,
+            )
+        )
 
     def _on_status(self, authenticated: bool) -> None:
         """The brokerage session logged in or out: say so (rule 22); a logout ends md streams."""

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from tickgate.dialects.account_frames import portal_day_frames, portal_pnl, portal_renderer
 from tickgate.dialects.base import DialectSession, describe_bad_command
-from tickgate.dialects.brokerage import NOT_AUTHENTICATED
+from tickgate.dialects.brokerage import NOT_AUTHENTICATED, UpstreamStatus, listen_to_status
 from tickgate.dialects.context import DialectContext, Now
 from tickgate.errors import ProtocolError
 from tickgate.model.instruments import invalid_conid
@@ -30,7 +30,15 @@ class PortalDialect(DialectSession):
 
     def opened(self, now: Now) -> None:
         """The portal dialect sends nothing until asked; it only listens for logouts."""
-        self._forget_status = self.context.brokerage.add_status_listener(self._on_status)
+        self._forget_status = listen_to_status(
+            self.context.brokerage, self._on_status, self._on_upstream
+        )
+
+    def _on_upstream(self, status: UpstreamStatus) -> None:
+        """A relay's upstream session changed: an `sts` frame as the api dialect sends it
+        (this dialect has none of its own); the streams stay and resume."""
+        args = {"authenticated": status.authenticated, "competing": status.competing}
+        self.send(portal.encode_topic_payload("sts", {"args": args}))
 
     def _on_status(self, authenticated: bool) -> None:
         """A logout ends market data (it needs the brokerage session) and says so."""

@@ -50,6 +50,7 @@ def relay_source(
         status,
         gateway.clock,
         random=(rng or random.Random(config.seed)).random,
+        on_status=gateway.session.set_upstream,
     )
 
     def interest(conid: int, fields: tuple[int, ...]) -> None:

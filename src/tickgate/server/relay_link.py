@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 
 from tickgate.clock import NS_PER_S, Clock
+from tickgate.dialects.brokerage import UpstreamStatus
 from tickgate.errors import ProtocolError
 from tickgate.model.ticks import Tick
 from tickgate.protocol.api import client as api
@@ -27,7 +28,7 @@ from tickgate.server.replay_client import ClientError
 from tickgate.sources.base import TickSink
 from tickgate.sources.relay.backoff import Backoff
 from tickgate.sources.relay.lines import UpstreamLines
-from tickgate.sources.relay.status import RelayStatus
+from tickgate.sources.relay.status import UP, RelayStatus
 
 log = logging.getLogger("tickgate.relay")
 
@@ -56,7 +57,7 @@ class RelaySource:
         clock: Clock,
         *,
         random: Callable[[], float],
-        on_authenticated: Callable[[bool], None] = lambda _: None,
+        on_status: Callable[[UpstreamStatus], None] = lambda _: None,
         sleep: Sleep = asyncio.sleep,
         tickle_seconds: float = TICKLE_SECONDS,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
@@ -67,7 +68,7 @@ class RelaySource:
         self._status = status
         self._clock = clock
         self._backoff = Backoff(random)
-        self._on_authenticated = on_authenticated
+        self._on_status = on_status
         self._sleep = sleep
         self._tickle_seconds = tickle_seconds
         self._heartbeat_seconds = heartbeat_seconds
@@ -96,7 +97,7 @@ class RelaySource:
                     reason = str(exc) or type(exc).__name__
                 self._lines.disconnect()
                 self._status.down(reason)
-                self._tell(authenticated=False)
+                self._tell(UpstreamStatus(authenticated=False))
                 delay = self._backoff.next_delay()
                 log.warning(
                     "upstream %s down (%s); reconnecting in %.2f s", client.base, reason, delay
@@ -145,28 +146,38 @@ class RelaySource:
         elif isinstance(event, api.WaitingForSession):
             await ws.send_str(api.ApiClient.authenticate(session))
         elif isinstance(event, api.Connected):
-            self._ready(authenticated=True)
+            self._connected()  # the sts that follows says whether the session streams
         elif isinstance(event, api.Status):
-            self._ready(authenticated=event.authenticated)
+            competing = bool(event.args.get("competing", self._status.competing))
+            self._upstream_status(event.authenticated, competing)
         elif isinstance(event, api.ErrorFrame):
             if event.request is not None and event.request.startswith("smd+"):
                 self._status.refusals += 1
             log.warning("upstream error about %s: %s", event.request, event.message)
 
-    def _ready(self, *, authenticated: bool) -> None:
-        if not self._lines.connected:
-            self._lines.connect()
+    def _connected(self) -> None:
+        if self._status.state != UP:
             self._status.up()
             self._backoff.reset()
             log.info("upstream %s connected", self._status.upstream)
-        if authenticated != self._status.authenticated:
-            self._tell(authenticated=authenticated)
-        self.wake()
 
-    def _tell(self, *, authenticated: bool) -> None:
-        if authenticated != self._status.authenticated:
-            self._status.authenticated = authenticated
-            self._on_authenticated(authenticated)
+    def _upstream_status(self, authenticated: bool, competing: bool) -> None:
+        """The upstream's `sts`: lines are held only while its session is authenticated (a
+        logout ends them upstream, so they are all subscribed again once it is back)."""
+        self._connected()
+        lines = self._lines
+        if authenticated and not lines.connected:
+            lines.connect()
+            self.wake()
+        elif not authenticated and lines.connected:
+            lines.disconnect()
+            self._status.lines = 0
+        self._tell(UpstreamStatus(authenticated, competing))
+
+    def _tell(self, upstream: UpstreamStatus) -> None:
+        self._status.authenticated = upstream.authenticated
+        self._status.competing = upstream.competing
+        self._on_status(upstream)
 
     async def _writer(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         lines = self._lines

@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import Callable
+from typing import TypeVar
 
 import orjson
 
 from tickgate.clock import NS_PER_MS, Clock
-from tickgate.dialects.brokerage import NOT_AUTHENTICATED, SERVER_NAME, USERNAME
+from tickgate.dialects.brokerage import NOT_AUTHENTICATED, SERVER_NAME, USERNAME, UpstreamStatus
 
 __all__ = ["NOT_AUTHENTICATED", "OPEN_WHILE_LOGGED_OUT", "SERVER_NAME", "USERNAME", "BrokerSession"]
 
@@ -41,6 +42,9 @@ class BrokerSession:
         self.preflighted: dict[int, tuple[int, ...]] = {}
         self.last_accessed_ms = self.now_ms()
         self._status_listeners: list[Callable[[bool], None]] = []
+        #: What a relay's upstream session last said (None: no upstream, or not heard yet).
+        self.upstream: UpstreamStatus | None = None
+        self._upstream_listeners: list[Callable[[UpstreamStatus], None]] = []
 
     def now_ms(self) -> int:
         return self.clock.now_ns() // NS_PER_MS
@@ -65,15 +69,20 @@ class BrokerSession:
 
     def add_status_listener(self, listener: Callable[[bool], None]) -> Callable[[], None]:
         """Call `listener(authenticated)` whenever the session logs in or out; returns a remover."""
-        self._status_listeners.append(listener)
+        return _listen(self._status_listeners, listener)
 
-        def forget() -> None:
-            # Idempotent: a connection may be torn down twice (its handler's error path and
-            # its shutdown both close it); the second call must not raise.
-            with contextlib.suppress(ValueError):
-                self._status_listeners.remove(listener)
+    def add_upstream_listener(
+        self, listener: Callable[[UpstreamStatus], None]
+    ) -> Callable[[], None]:
+        """Call `listener` whenever a relay's upstream session changes; returns a remover."""
+        return _listen(self._upstream_listeners, listener)
 
-        return forget
+    def set_upstream(self, status: UpstreamStatus) -> None:
+        """A relay heard its upstream session's state; listeners are told when it changed."""
+        if status != self.upstream:
+            self.upstream = status
+            for listener in list(self._upstream_listeners):
+                listener(status)
 
     def rotate(self) -> None:
         """Give the session a new random id: an id learnt before no longer names it."""
@@ -100,3 +109,20 @@ class BrokerSession:
     def _tell(self, authenticated: bool) -> None:
         for listener in list(self._status_listeners):
             listener(authenticated)
+
+
+_T = TypeVar("_T")
+
+
+def _listen(
+    listeners: list[Callable[[_T], None]], listener: Callable[[_T], None]
+) -> Callable[[], None]:
+    listeners.append(listener)
+
+    def forget() -> None:
+        # Idempotent: a connection may be torn down twice (its handler's error path and
+        # its shutdown both close it); the second call must not raise.
+        with contextlib.suppress(ValueError):
+            listeners.remove(listener)
+
+    return forget

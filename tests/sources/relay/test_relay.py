@@ -12,9 +12,12 @@ import aiohttp
 import pytest
 from tests.conftest import SERVER_EPOCH_NS, StartServer, WsClient, call
 
+from tickgate.clock import NS_PER_S, FakeClock
 from tickgate.model.ticks import Tick
 from tickgate.server.app import RunningServer
+from tickgate.server.relay_control import RELAY, RELAY_SOURCE
 from tickgate.server.ws import close_all
+from tickgate.sources.relay.lines import DEFAULT_RENEW_SECONDS
 
 Connect = Callable[..., Awaitable[WsClient]]
 Frame = dict[str, Any]
@@ -39,8 +42,6 @@ async def relay_pair(start: StartServer, **relay: Any) -> tuple[RunningServer, R
 
 
 def relay_status(server: RunningServer) -> dict[str, Any]:
-    from tickgate.server.relay_control import RELAY
-
     return server.runner.app[RELAY].as_json()
 
 
@@ -185,3 +186,65 @@ async def test_a_dropped_upstream_socket_is_reconnected_and_streams_resume(
     upstream.gateway.bus.publish(Tick(MSFT, {31: "222.22"}, SERVER_EPOCH_NS))
     await api.recv_until(lambda f: smd(AAPL)(f) and f.get("31") == "111.11")
     await portal.recv_until(lambda f: md(MSFT)(f) and f.get("31") == "222.22")
+
+
+def is_sts(authenticated: bool) -> Callable[[Frame], bool]:
+    return lambda f: f.get("topic") == "sts" and f["args"].get("authenticated") is authenticated
+
+
+async def test_an_upstream_logout_reaches_every_client_and_streams_resume_after_login(
+    start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    upstream, relay = await relay_pair(start)
+    await until(lambda: relay_status(relay)["authenticated"])
+    api = await api_socket(relay, http, ws_connect)
+    portal = await portal_socket(relay, http, ws_connect)
+    await api.send(f'smd+{AAPL}+{{"fields":["31"]}}')
+    await portal.send(f's+md+{MSFT}+{{"fields":"31"}}')
+    await api.recv_until(smd(AAPL))
+    await portal.recv_until(md(MSFT))
+    await until(lambda: upstream.gateway.hub.lines_in_use() == 2)
+
+    await call(http, "POST", upstream.base_url + "/v1/api/logout")
+    await api.recv_until(is_sts(False))
+    await portal.recv_until(is_sts(False))
+    ready = await call(http, "GET", relay.base_url + "/readyz", status=503)
+    assert any("not authenticated" in reason for reason in ready["reasons"])
+    assert upstream.gateway.hub.lines_in_use() == 0  # the upstream ended them
+    # Downstream keeps its subscriptions meanwhile.
+    assert relay.gateway.hub.interest(AAPL) == (31,) and relay.gateway.hub.interest(MSFT) == (31,)
+
+    await call(http, "POST", upstream.base_url + "/v1/api/iserver/auth/ssodh/init")
+    await api.recv_until(is_sts(True))
+    await portal.recv_until(is_sts(True))
+    await until(lambda: upstream.gateway.hub.lines_in_use() == 2)
+    for conid in (AAPL, MSFT):
+        await call(http, "POST", upstream.base_url + f"/tickgate/market/{conid}/halt")
+    upstream.gateway.bus.publish(Tick(AAPL, {31: "111.11"}, SERVER_EPOCH_NS))
+    upstream.gateway.bus.publish(Tick(MSFT, {31: "222.22"}, SERVER_EPOCH_NS))
+    await api.recv_until(lambda f: smd(AAPL)(f) and f.get("31") == "111.11")
+    await portal.recv_until(lambda f: md(MSFT)(f) and f.get("31") == "222.22")
+    await call(http, "GET", relay.base_url + "/readyz")
+
+
+async def test_each_upstream_line_is_renewed_before_the_upstream_expires_it(
+    start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    clock = FakeClock(SERVER_EPOCH_NS)  # both gateways' time, moved only by the test
+    upstream = await start(clock=clock)
+    relay = await start(clock=clock, source="relay", upstream=upstream.base_url)
+    await until(lambda: relay_status(relay)["authenticated"])
+    client = await api_socket(relay, http, ws_connect)
+    await client.send(f'smd+{AAPL}+{{"fields":["31"]}}')
+    await client.recv_until(smd(AAPL))
+    hub = upstream.gateway.hub
+    await until(lambda: hub.lines_in_use() == 1)
+    (link,) = upstream.gateway.connections  # the relay's one socket
+    expiry_ns = upstream.gateway.config.smd_expiry_seconds * NS_PER_S
+    assert hub.next_expiry_ns(link.outbox, "api") == clock.monotonic_ns() + expiry_ns
+    for _ in range(3):  # 1803 s in all: twice the upstream's expiry
+        clock.advance(seconds=DEFAULT_RENEW_SECONDS + 1)
+        relay.runner.app[RELAY_SOURCE].wake()
+        renewed = clock.monotonic_ns() + expiry_ns
+        await until(lambda: hub.next_expiry_ns(link.outbox, "api") == renewed)  # noqa: B023
+    assert hub.lines_in_use() == 1

@@ -43,7 +43,8 @@ class Heartbeat:
 
 @dataclass(frozen=True, slots=True)
 class Status:
-    """`sts`: whether the brokerage session behind the socket is authenticated."""
+    """`sts`: whether the brokerage session behind the socket is authenticated (as the last
+    `sts` that said so; a split frame may carry only `competing`), and its raw `args`."""
 
     authenticated: bool
     args: Mapping[str, Any]
@@ -176,7 +177,10 @@ class ApiClient:
             return Connected(str(frame.get("success", "")))
         if topic == "sts":
             args = frame.get("args") or {}
-            self.authenticated = bool(args.get("authenticated"))
+            # The gateway may split sts ({"competing":true} alone): a frame without the key
+            # leaves what the last one said.
+            if "authenticated" in args:
+                self.authenticated = bool(args["authenticated"])
             return Status(self.authenticated, args)
         if topic == "act":
             return Accounts(frame.get("args") or {})

@@ -18,6 +18,8 @@ class RelayStatus:
     reason: str | None = "not connected yet"
     #: What the upstream's last `sts` (or connect burst) said about its brokerage session.
     authenticated: bool = False
+    #: Whether the upstream says another session competes with it (its `sts`).
+    competing: bool = False
     #: Connections that went down and were attempted again.
     reconnects: int = 0
     #: Upstream market-data lines held on the current connection.
@@ -51,6 +53,7 @@ class RelayStatus:
             "state": self.state,
             "reason": self.reason,
             "authenticated": self.authenticated,
+            "competing": self.competing,
             "lines": self.lines,
             "reconnects": self.reconnects,
             "refusals": self.refusals,
