@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 from tests.conftest import SERVER_EPOCH_NS, StartServer, WsClient, call
+from tests.server.test_rest_orders import place_confirmed
 
 from tickgate.clock import NS_PER_S, FakeClock
 from tickgate.model.ticks import Tick
@@ -248,3 +249,30 @@ async def test_each_upstream_line_is_renewed_before_the_upstream_expires_it(
         renewed = clock.monotonic_ns() + expiry_ns
         await until(lambda: hub.next_expiry_ns(link.outbox, "api") == renewed)  # noqa: B023
     assert hub.lines_in_use() == 1
+
+
+async def test_a_paper_order_fills_at_the_relayed_quote_and_never_reaches_upstream(
+    start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    upstream, relay = await relay_pair(start)
+    await call(http, "POST", upstream.base_url + f"/tickgate/market/{IBM}/halt")
+    client = await api_socket(relay, http, ws_connect)
+    await client.send(f'smd+{IBM}+{{"fields":["31","84","85","86","88"]}}')
+    quote = {31: "150.00", 84: "149.98", 85: "700", 86: "150.02", 88: "800"}
+    upstream.gateway.bus.publish(Tick(IBM, quote, SERVER_EPOCH_NS))
+    await until(lambda: relay.gateway.market.snapshot(IBM, tuple(quote)) == quote)
+
+    ack = await place_confirmed(
+        http,
+        relay.base_url + "/v1/api",
+        {"conid": IBM, "side": "BUY", "orderType": "MKT", "quantity": 10, "tif": "DAY"},
+    )
+    base = relay.base_url + "/v1/api"
+    status = await call(http, "GET", f"{base}/iserver/account/order/status/{ack[0]['order_id']}")
+    assert status["order_status"] == "Filled"
+    trades = await call(http, "GET", f"{base}/iserver/account/trades?days=1")
+    assert [(int(t["conid"]), t["price"]) for t in trades] == [(IBM, "150.02")]
+    upstream_orders = await call(
+        http, "GET", upstream.base_url + "/v1/api/iserver/account/orders?force=True"
+    )
+    assert upstream_orders["orders"] == []
