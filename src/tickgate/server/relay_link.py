@@ -21,11 +21,10 @@ import aiohttp
 from tickgate.clock import NS_PER_S, Clock
 from tickgate.dialects.brokerage import UpstreamStatus
 from tickgate.errors import ProtocolError
-from tickgate.model.ticks import Tick
+from tickgate.model.ticks import Tick, TickSink
 from tickgate.protocol.api import client as api
 from tickgate.server.api_client import GatewayClient, Target
 from tickgate.server.replay_client import ClientError
-from tickgate.sources.base import TickSink
 from tickgate.sources.relay.backoff import Backoff
 from tickgate.sources.relay.lines import UpstreamLines
 from tickgate.sources.relay.status import UP, RelayStatus
