@@ -268,3 +268,20 @@ def test_serve_replays_a_window_of_a_recording_with_the_short_flags(tmp_path: Pa
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0 and "Traceback" not in err
+
+
+def test_serve_as_a_relay_says_in_its_banner_that_orders_stay_paper(tmp_path: Path) -> None:
+    env = {**os.environ, "TICKGATE_DATA_DIR": str(tmp_path / "data")}
+    command = [sys.executable, "-m", "tickgate", "--port", "0", "--no-tls", "--source", "relay"]
+    command += ["--upstream", "http://127.0.0.1:9", "--upstream-md-lines", "30"]
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    )
+    try:
+        assert proc.stdout is not None
+        text = "".join(proc.stdout.readline() for _ in range(7))
+        assert "relay of http://127.0.0.1:9 (at most 30 upstream market data lines)" in text
+        assert "orders stay paper" in text and "never reach upstream" in text
+    finally:
+        proc.kill()
+        proc.communicate()

@@ -171,11 +171,32 @@ def test_an_empty_token_is_no_token() -> None:
         ({"source": "replay", "replay": (Path("a.tgr"),), "replay_speed": "0"}, "positive"),
         ({"record_rotate_mb": -1.0}, "record_rotate_mb must be 0"),
         ({"source": "relayed"}, "source must be one of simulator, replay, relay"),
+        ({"source": "relay"}, "source 'relay' needs an upstream: --upstream https://HOST:PORT"),
+        ({"upstream": "https://h:5000"}, "--upstream is only used with --source relay"),
+        ({"source": "relay", "upstream": "ftp://h"}, "upstream must be an http(s)://HOST:PORT"),
+        ({"source": "relay", "upstream": "https://h", "upstream_md_lines": 0}, "must be positive"),
     ],
 )
 def test_replay_and_record_settings_are_checked(flags: dict[str, object], needle: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(needle)):
         config.load(flags, environ={})
+
+
+def test_relay_settings_from_the_environment_and_a_file(tmp_path: Path) -> None:
+    environ = {
+        "TICKGATE_SOURCE": "relay",
+        "TICKGATE_UPSTREAM": "https://10.0.0.5:5000",
+        "TICKGATE_UPSTREAM_INSECURE": "true",
+        "TICKGATE_UPSTREAM_MD_LINES": "40",
+    }
+    settings = config.load(environ=environ)
+    assert (settings.source, settings.upstream) == ("relay", "https://10.0.0.5:5000")
+    assert settings.upstream_insecure and settings.upstream_md_lines == 40
+    toml = write(
+        tmp_path, 'source = "relay"\nupstream = "https://gw:5000"\nupstream_md_lines = 7\n'
+    )
+    settings = config.load(config_file=toml, environ={})
+    assert (settings.upstream, settings.upstream_md_lines) == ("https://gw:5000", 7)
 
 
 def test_replay_files_from_flags_environment_and_file(tmp_path: Path) -> None:
