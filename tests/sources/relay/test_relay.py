@@ -276,3 +276,24 @@ async def test_a_paper_order_fills_at_the_relayed_quote_and_never_reaches_upstre
         http, "GET", upstream.base_url + "/v1/api/iserver/account/orders?force=True"
     )
     assert upstream_orders["orders"] == []
+
+
+async def test_a_competing_session_upstream_is_told_to_clients_of_both_dialects(
+    start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    upstream, relay = await relay_pair(start)
+    await until(lambda: relay_status(relay)["authenticated"])
+    api = await api_socket(relay, http, ws_connect)
+    portal = await portal_socket(relay, http, ws_connect)
+    await api.send(f'smd+{AAPL}+{{"fields":["31"]}}')
+    await api.recv_until(smd(AAPL))
+    await call(http, "POST", upstream.base_url + "/tickgate/faults/competing", json={})
+
+    def competing(frame: Frame) -> bool:
+        return frame.get("topic") == "sts" and frame["args"].get("competing") is True
+
+    # As the real gateway says it: another login took the session.
+    assert (await api.recv_until(competing))["args"]["authenticated"] is False
+    assert (await portal.recv_until(competing))["args"]["authenticated"] is False
+    assert relay_status(relay)["competing"] is True
+    assert relay.gateway.hub.interest(AAPL) == (31,)  # the client's stream stays
