@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal as D
 
 import orjson
@@ -12,8 +13,10 @@ from tickgate.dialects.account_frames import (
     api_orders_renderer,
     portal_renderer,
 )
+from tickgate.model.accounts import AccountConfig
 from tickgate.model.orders import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
 from tickgate.trading.events import OrderAccepted, OrderFilled, PnlChanged, SessionClosed
+from tickgate.trading.portfolio import Portfolio
 
 ACCT, AAPL = "DU1234567", 265598
 
@@ -41,7 +44,8 @@ def test_portal_frames_come_from_the_event_and_the_catalogue(engines: Engines) -
     [row] = frame["orders"]
     assert row["orderId"] == 7 and row["ticker"] == "AAPL"
     assert render(OrderAccepted(order(account="DU0000002"))) is None
-    pnl = PnlChanged(ACCT, D(1), D(2), D(0), D(1000), D(0), D(900))
+    figures = PnlChanged.of(Portfolio(AccountConfig(ACCT)))
+    pnl = dataclasses.replace(figures, daily=D(1), unrealized=D(2), excess_liquidity=D(900))
     assert orjson.loads(render(pnl) or b"")["pnl"][f"{ACCT}.Core"]["dpl"] == 1.0
 
 

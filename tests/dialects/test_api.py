@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from decimal import Decimal as D
 
 import pytest
 from tests.dialects.conftest import Engines, MakeEngines, Wire
@@ -169,3 +171,24 @@ def test_a_malformed_session_message_is_logged_without_its_text(
     assert "malformed JSON" in wire.frames()[-1]["error"]
     assert engines.gateway.session.id not in caplog.text
     assert f"{len(text)} characters: malformed JSON message" in caplog.text
+
+
+def test_ssd_and_sld_frames_after_the_first_come_from_the_event_alone(engines: Engines) -> None:
+    # The first frame answers the subscribe from the engine; a P&L event then carries its own
+    # figures, which are not the portfolio's, so a frame showing them was not read back.
+    session, wire = authenticated(engines)
+    session.receive(f"ssd+{ACCT}+{{}}", engines.now())
+    session.receive(f"sld+{ACCT}+{{}}", engines.now())
+    [summary, ledger] = wire.frames()
+    figures = {e["key"]: e.get("monetaryValue") for e in summary["result"]}
+    assert figures["NetLiquidation"] == figures["TotalCashValue"] == 1_000_000.0
+    assert ledger["result"][0]["netLiquidationValue"] == 1_000_000.0
+    current = engines.gateway.trading.views.pnl_event(ACCT)
+    event = dataclasses.replace(current, net_liquidation=D(123), cash=D(45), daily=D(1))
+    engines.gateway.accounts.on_event(event, engines.clock.monotonic_ns())
+    [ledger, summary] = sorted(wire.frames(), key=lambda f: str(f["topic"]))
+    assert summary["topic"] == f"ssd+{ACCT}" and ledger["topic"] == f"sld+{ACCT}"
+    figures = {e["key"]: e.get("monetaryValue") for e in summary["result"]}
+    assert (figures["NetLiquidation"], figures["TotalCashValue"]) == (123.0, 45.0)
+    assert [e["netLiquidationValue"] for e in ledger["result"]] == [123.0, 123.0]
+    assert engines.gateway.trading.views.pnl_event(ACCT) == current  # the engine never moved

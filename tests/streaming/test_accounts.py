@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal as D
 
+from tickgate.model.accounts import AccountConfig
 from tickgate.streaming.accounts import AccountStreams
 from tickgate.trading.events import PnlChanged, TradingEvent
+from tickgate.trading.portfolio import Portfolio
 
 S = 1_000_000_000
 
@@ -22,7 +25,14 @@ class Box:
 
 def pnl(daily: str) -> PnlChanged:
     value = D(daily)
-    return PnlChanged("DU1", value, value, D(0), D(1000) + value, D(0), D(1000))
+    figures = PnlChanged.of(Portfolio(AccountConfig("DU1")))
+    return dataclasses.replace(
+        figures,
+        daily=value,
+        unrealized=value,
+        net_liquidation=D(1000) + value,
+        excess_liquidity=D(1000),
+    )
 
 
 def render(event: TradingEvent) -> bytes | None:

@@ -4,8 +4,9 @@ The account streams run one way: the trading engine publishes an event, `Account
 hands it to each topic's renderer here, the renderer builds the frame from the event alone
 (an order event carries the order's snapshot, a fill its execution, a P&L event its figures)
 plus the instrument from the catalogue, and streaming pushes the bytes. No renderer calls back
-into the trading engine. (The `ssd`/`sld` views are the exception: they re-read the
-portfolio on a P&L event, see `api_account`.)
+into the trading engine: a P&L event carries a frozen snapshot of every figure the `spl`,
+`ssd` and `sld` views show. Only the first frames a subscribe answers with (snapshots of the
+day's orders, fills and figures) ask the engine, because they answer a request.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Account topics of the api dialect: `sor`, `str`, `spl`, `ssd`, `sld` (reference §5.4-§5.8).
 
-They read the gateway's `TradingEngine` and share its events through the gateway's
-`AccountStreams`, so each event is rendered once per topic and P&L-driven frames (`spl`, `ssd`,
-`sld`) go out at most once a second. Frames follow what ibind waits for: `spl` and `str`
-answer at once (rules 12, 13), `ssd` entries all carry `key`/`timestamp` and `AccountCode`
+A subscribe's answer reads the gateway's `TradingEngine` (it answers a request); after it, the
+frames come from the engine's events alone, shared through the gateway's `AccountStreams`
+(see `account_frames`), so each event is rendered once per topic and P&L-driven frames
+(`spl`, `ssd`, `sld`) go out at most once a second. Frames follow what ibind waits for: `spl`
+and `str` answer at once (rules 12, 13), `ssd` entries all carry `key`/`timestamp` and `AccountCode`
 (rule 14), `sld` entries carry `acctCode` (rule 15), `usd`/`uld` are confirmed (rule 16) when
 they end a subscription of this connection, else answered with an error frame.
 `sor` sends no initial snapshot, as the real server; `uor`/`utr`/`upl` get no reply (rule 20).
@@ -28,6 +29,7 @@ from tickgate.dialects.context import Now
 from tickgate.protocol.api import frames
 from tickgate.protocol.api import grammar as C
 from tickgate.protocol.rest import accounts as account_shapes
+from tickgate.protocol.rest.accounts import AccountFigures
 from tickgate.streaming.accounts import Renderer
 from tickgate.streaming.backlog import chunked_frames, frame_budget
 from tickgate.trading.engine import TradingEngine
@@ -35,11 +37,10 @@ from tickgate.trading.events import (
     PnlChanged,
     TradingEvent,
 )
-from tickgate.trading.portfolio import Portfolio
 
 
 def summary_entries(
-    portfolio: Portfolio, keys: tuple[str, ...], now_ns: int
+    portfolio: AccountFigures, keys: tuple[str, ...], now_ns: int
 ) -> list[dict[str, Any]]:
     """`ssd` entries: `AccountCode` first, then monetary keys with and without `-S` (segment)."""
     ts, ccy = now_ns // NS_PER_S, portfolio.config.base_currency
@@ -64,7 +65,7 @@ def summary_entries(
 
 
 def ledger_entries(
-    portfolio: Portfolio, keys: tuple[str, ...], now_ns: int
+    portfolio: AccountFigures, keys: tuple[str, ...], now_ns: int
 ) -> list[dict[str, Any]]:
     """`sld` entries (`LedgerListBASE`, `LedgerList<CCY>`), each with `acctCode` and `key`."""
     entries = []
@@ -192,7 +193,9 @@ class AccountTopics:
 
     def _subscribe_account_view(self, command: C.SubscribeSummary | C.SubscribeLedger) -> None:
         account = command.account
-        portfolio = self.trading.views.portfolio_of(account)  # NotFoundError for an unknown account
+        # The first frame answers a request, so it asks the engine for the figures now
+        # (NotFoundError for an unknown account); later frames come from the events alone.
+        current = self.trading.views.pnl_event(account)
         summary = isinstance(command, C.SubscribeSummary)
         name = "sd" if summary else "ld"
         render = self._summary_frame if summary else self._ledger_frame
@@ -200,25 +203,26 @@ class AccountTopics:
 
         def on_event(event: TradingEvent) -> bytes | None:
             if isinstance(event, PnlChanged) and event.account == account:
-                return render(self.trading.views.portfolio_of(account), keys, fields)
+                return render(event, keys, fields)
             return None
 
         self._subscribe(f"{name}+{account}", (f"s{name}", account, keys, fields), on_event)
-        self.session.send(render(portfolio, keys, fields))
+        self.session.send(render(current, keys, fields))
 
     def _summary_frame(
-        self, portfolio: Portfolio, keys: tuple[str, ...], fields: tuple[str, ...]
+        self, portfolio: AccountFigures, keys: tuple[str, ...], fields: tuple[str, ...]
     ) -> bytes:
         entries = summary_entries(portfolio, keys, self.context.clock.now_ns())
         return frames.encode_summary(portfolio.config.account_id, only_fields(entries, fields))
 
     def _ledger_frame(
-        self, portfolio: Portfolio, keys: tuple[str, ...], fields: tuple[str, ...]
+        self, portfolio: AccountFigures, keys: tuple[str, ...], fields: tuple[str, ...]
     ) -> bytes:
         entries = ledger_entries(portfolio, keys, self.context.clock.now_ns())
         return frames.encode_ledger(portfolio.config.account_id, only_fields(entries, fields))
 
     def _pnl_frame(self, accounts: list[str]) -> bytes:
+        # A subscribe's answer: a request, so it may ask the engine; the event path never does.
         views = self.trading.views
         rows = {f"{a}.Core": account_shapes.pnl_row(views.pnl_event(a)) for a in accounts}
         return frames.encode_pnl(rows)

@@ -3,7 +3,10 @@
 `OrderAccepted`, `OrderUpdated`, `OrderFilled` and `SessionClosed` are *stored* events: the
 engine's whole state is the fold of them (see `TradingState.apply`). Each order event carries the
 complete order snapshot after the change, so replay never recomputes a transition.
-`PnlChanged` is derived (from marks that are not stored) and only published, never stored.
+`PnlChanged` is derived (from marks that are not stored) and only published, never stored. It
+carries a frozen snapshot of every figure the account views render (P&L, the nine summary
+figures, the ledger), so a renderer builds its frame from the event alone and never reads the
+portfolio back: the account stream runs forward only.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from tickgate.model.accounts import AccountConfig
 from tickgate.model.orders import (
     Fill,
     Order,
@@ -22,6 +26,9 @@ from tickgate.model.orders import (
     TimeInForce,
     TrailingType,
 )
+
+if TYPE_CHECKING:
+    from tickgate.trading.portfolio import Portfolio
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +63,12 @@ class SessionClosed:
 
 @dataclass(frozen=True, slots=True)
 class PnlChanged:
-    """An account's P&L figures changed (published only; derived from marks)."""
+    """An account's figures changed (published only; derived from marks and fills).
+
+    A snapshot taken when published: the P&L row's figures first, then the rest of what the
+    summary and the ledger show (it satisfies `protocol.rest.accounts.AccountFigures`). Equal
+    snapshots compare equal, which is how the engine publishes only changes.
+    """
 
     account: str
     daily: Decimal
@@ -65,6 +77,24 @@ class PnlChanged:
     net_liquidation: Decimal
     market_value: Decimal
     excess_liquidity: Decimal
+    config: AccountConfig
+    cash: Decimal
+    commissions: Decimal
+    buying_power: Decimal
+    available_funds: Decimal
+    gross_position_value: Decimal
+    initial_margin: Decimal
+    maintenance_margin: Decimal
+
+    @classmethod
+    def of(cls, portfolio: Portfolio) -> PnlChanged:
+        """The snapshot of `portfolio`'s figures now."""
+        p = portfolio
+        return cls(
+            p.config.account_id, p.daily_pnl, p.unrealized, p.realized, p.net_liquidation,
+            p.market_value, p.excess_liquidity, p.config, p.cash, p.commissions, p.buying_power,
+            p.available_funds, p.gross_position_value, p.initial_margin, p.maintenance_margin,
+        )  # fmt: skip
 
 
 StoredEvent = OrderAccepted | OrderUpdated | OrderFilled | SessionClosed

@@ -227,10 +227,7 @@ class Journal:
     def publish_pnl(self) -> None:
         """Publish a `PnlChanged` for each account whose figures changed since the last one."""
         for account, portfolio in self.state.portfolios.items():
-            now = PnlChanged(
-                account, portfolio.daily_pnl, portfolio.unrealized, portfolio.realized,
-                portfolio.net_liquidation, portfolio.market_value, portfolio.excess_liquidity,
-            )  # fmt: skip
+            now = PnlChanged.of(portfolio)
             if self._last_pnl.get(account) != now:
                 self._last_pnl[account] = now
                 self._publish(now)

@@ -93,11 +93,7 @@ class AccountViews:
 
     def pnl_event(self, account: str) -> PnlChanged:
         """The account's current P&L figures. Raises NotFoundError for an unknown account."""
-        p = self.portfolio_of(account)
-        return PnlChanged(
-            account, p.daily_pnl, p.unrealized, p.realized, p.net_liquidation, p.market_value,
-            p.excess_liquidity,
-        )  # fmt: skip
+        return PnlChanged.of(self.portfolio_of(account))
 
     def pnl(self) -> dict[str, Any]:
         """`GET /iserver/account/pnl/partitioned`: `{"upnl": {"<acct>.Core": row}}`."""
