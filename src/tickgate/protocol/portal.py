@@ -351,9 +351,7 @@ def encode_account_orders(account: str, orders: list[dict[str, object]]) -> byte
     Decimal values are written as JSON strings (exact, as the ledger keeps them). Raises
     TypeError for values JSON cannot carry.
     """
-    return orjson.dumps(
-        {"orders": orders, "topic": f"{ACCOUNT}+{account}"}, default=text_json
-    )
+    return orjson.dumps({"orders": orders, "topic": f"{ACCOUNT}+{account}"}, default=text_json)
 
 
 def encode_topic_payload(topic: str, payload: Mapping[str, object]) -> bytes:

@@ -199,9 +199,7 @@ def _refuse_cash_quantity(raw: Mapping[str, Any]) -> None:
         )
 
 
-def parse_order(
-    raw: Mapping[str, Any], lookup: InstrumentLookup
-) -> tuple[PlaceOrder, Instrument]:
+def parse_order(raw: Mapping[str, Any], lookup: InstrumentLookup) -> tuple[PlaceOrder, Instrument]:
     """Validate one order request against the catalogue.
 
     Raises RequestError (400) naming the field for a value of the wrong type or outside the
@@ -283,9 +281,7 @@ def modify(
     return trading.desk.modify(account, change)
 
 
-def parse_modification(
-    order: Order, changes: Mapping[str, Any], inst: Instrument
-) -> ModifyOrder:
+def parse_modification(order: Order, changes: Mapping[str, Any], inst: Instrument) -> ModifyOrder:
     """The `POST .../order/{id}` body `changes` for `order` (on `inst`) as a typed command.
 
     Checks run in the order clients have always seen: unchangeable members, quantity,
