@@ -30,6 +30,12 @@ class Clock(Protocol):
         """A clock that never goes backwards, for intervals and deadlines."""
         ...
 
+    def host_ns(self) -> int:
+        """The machine's own wall time, nanoseconds since the Unix epoch: what a client
+        compares with its own clock (heartbeats). It is `now_ns` except where the gateway's
+        time is simulated: shifted for tests, or a replayed market's."""
+        ...
+
 
 class SystemClock:
     """The machine's clocks."""
@@ -39,6 +45,9 @@ class SystemClock:
 
     def monotonic_ns(self) -> int:
         return time.monotonic_ns()
+
+    def host_ns(self) -> int:
+        return time.time_ns()
 
 
 class ShiftedClock:
@@ -55,6 +64,9 @@ class ShiftedClock:
     def monotonic_ns(self) -> int:
         return time.monotonic_ns()
 
+    def host_ns(self) -> int:
+        return time.time_ns()
+
 
 class FakeClock:
     """A clock that only moves when told to; wall and monotonic time move together."""
@@ -67,6 +79,9 @@ class FakeClock:
         return self._now
 
     def monotonic_ns(self) -> int:
+        return self._now
+
+    def host_ns(self) -> int:
         return self._now
 
     def advance(self, *, seconds: float = 0.0, ms: int = 0, ns: int = 0) -> int:

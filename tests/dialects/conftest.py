@@ -85,7 +85,7 @@ class Engines:
         self.context: DialectContext = dialect_context(gateway)
 
     def now(self) -> Now:
-        return Now(self.clock.monotonic_ns(), self.clock.now_ns())
+        return Now(self.clock.monotonic_ns(), self.clock.now_ns(), self.clock.host_ns())
 
     def tick(self, conid: int, **fields: str) -> None:
         """Feed the market engine one tick (`f31="189.5"` sets field 31)."""

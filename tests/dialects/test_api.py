@@ -76,6 +76,19 @@ def test_heartbeats_carry_the_wall_clock_and_follow_the_interval(engines: Engine
     assert session.next_deadline_ns() == engines.clock.monotonic_ns() + 10 * NS_PER_S
 
 
+def test_heartbeats_carry_the_machines_time_when_the_gateway_time_is_simulated(
+    engines: Engines,
+) -> None:
+    # Shifted (tests) or replayed time is the market's; a client compares heartbeats with its
+    # own clock, so they carry the machine's time, here a year after the gateway's.
+    session, wire = authenticated(engines)
+    engines.clock.advance(seconds=10)
+    year_on = 365 * 86_400 * NS_PER_S
+    now = dataclasses.replace(engines.now(), host_ns=engines.clock.now_ns() + year_on)
+    session.on_timer(now)
+    assert wire.frames() == [{"topic": "system", "hb": now.host_ns // NS_PER_MS}]
+
+
 def test_smd_streams_adds_fields_on_resend_and_expires_without_renewal(
     engines_factory: MakeEngines,
 ) -> None:

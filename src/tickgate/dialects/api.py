@@ -194,9 +194,11 @@ class ApiDialect(DialectSession):
 
     def _heartbeat(self, now: Now) -> None:
         """`{"topic":"system","hb":EPOCH_MS}` now and every `heartbeat_seconds` (rule 6); none
-        while the heartbeat is stalled."""
+        while the heartbeat is stalled. The time is the machine's (`host_ns`), not a shifted
+        or replayed one: clients such as ibind treat a heartbeat far from their own clock as
+        a dead connection."""
         if not self._stalled(now):
-            self.send(frames.encode_heartbeat(now.wall_ns // NS_PER_MS))
+            self.send(frames.encode_heartbeat(now.host_ns // NS_PER_MS))
         interval = int(self.context.config.heartbeat_seconds * NS_PER_S)
         self._heartbeat_due = now.monotonic_ns + interval
 

@@ -43,10 +43,12 @@ class DialectContext:
 @dataclass(frozen=True, slots=True)
 class Now:
     """When an input happened: `monotonic_ns` orders deadlines and budgets; `wall_ns` is the
-    gateway clock's time of day (replay time under replay), which frames report."""
+    gateway clock's time of day (replay time under replay), which frames report; `host_ns` is
+    the machine's own time, which heartbeats carry because clients compare them with theirs."""
 
     monotonic_ns: int
     wall_ns: int
+    host_ns: int
 
 
 class Notes:

@@ -78,7 +78,7 @@ class Connection:
     def now(self) -> Now:
         """The gateway clock's time, as sessions take it."""
         clock = self.gateway.clock
-        return Now(clock.monotonic_ns(), clock.now_ns())
+        return Now(clock.monotonic_ns(), clock.now_ns(), clock.host_ns())
 
     def send(self, payload: bytes) -> None:
         """Queue a reliable frame (never dropped; a reader too slow for it is disconnected)."""

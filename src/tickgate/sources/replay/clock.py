@@ -24,9 +24,16 @@ class ReplayClock:
     time rather than real time, and `next_deadline` lets the source stop exactly at it.
     """
 
-    def __init__(self, start_ns: int, *, monotonic: Callable[[], int] = time.monotonic_ns) -> None:
+    def __init__(
+        self,
+        start_ns: int,
+        *,
+        monotonic: Callable[[], int] = time.monotonic_ns,
+        host: Callable[[], int] = time.time_ns,
+    ) -> None:
         self._now = start_ns
         self._monotonic = monotonic
+        self._host = host
         self._sleepers: list[tuple[int, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
 
@@ -35,6 +42,9 @@ class ReplayClock:
 
     def monotonic_ns(self) -> int:
         return self._monotonic()
+
+    def host_ns(self) -> int:
+        return self._host()
 
     def advance_to(self, now_ns: int) -> None:
         """Move replay time to `now_ns` (ignored when earlier) and wake the sleepers it passed."""
