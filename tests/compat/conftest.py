@@ -16,4 +16,3 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("IBIND_WS_PING_INTERVAL", "3")
-
