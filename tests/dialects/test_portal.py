@@ -63,7 +63,9 @@ def test_market_data_lines_are_counted_across_sessions_by_the_hub(
     first.receive("s+md+265598", engines.now())
     second.receive("s+md+272093", engines.now())
     assert first_wire.frames() == []  # accepted: no snapshot asked, no error
-    assert "lines limit reached" in second_wire.frames()[0]["error"]
+    assert second_wire.frames()[0]["error"] == (
+        "Max number of market data lines reached (1); unsubscribe one first"
+    )
     second.receive("s+md+265598", engines.now())  # a conid streamed already costs no line
     assert second_wire.frames() == [] and engines.gateway.hub.lines_in_use() == 1
     first.closed()

@@ -25,6 +25,7 @@ from tickgate.dialects.brokerage import (
     UpstreamStatus,
     listen_to_status,
 )
+from tickgate.dialects.budgets import session_lines_refusal
 from tickgate.dialects.context import DialectContext, Now
 from tickgate.dialects.effects import Close, Offload
 from tickgate.errors import ProtocolError, TickgateError
@@ -282,11 +283,7 @@ class ApiDialect(DialectSession):
                 self.error(refusal, topic)
                 return
             if hub.would_exceed_lines(conid, context.config.md_lines):
-                self.error(
-                    f"Max number of market data lines reached ({context.config.md_lines}); "
-                    "unsubscribe one first",
-                    topic,
-                )
+                self.error(session_lines_refusal(context.config), topic)
                 return
         # Resending smd adds fields and re-emits a full frame (rules 10, 11).
         wanted = command.fields or F.DEFAULT_FIELDS

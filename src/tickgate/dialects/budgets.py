@@ -12,6 +12,18 @@ from tickgate.config import Config
 from tickgate.dialects.ratelimit import TokenBucket
 
 SECONDS_PER_MINUTE = 60.0
+#: The real gateway's words when a session has no market-data line left (reference §10.3).
+MAX_LINES_REACHED = "Max number of market data lines reached"
+
+
+def session_lines_refusal(config: Config) -> str:
+    """The refusal of one more market-data line once the session streams `config.md_lines`
+    conids, the same on both dialects: the real gateway's text first (clients match it), then
+    the limit and, when a relay's upstream budget is what binds it, that."""
+    limit = config.md_lines
+    if config.source == "relay" and limit == config.upstream_md_lines:
+        return f"{MAX_LINES_REACHED} ({limit}, the relay's upstream budget); unsubscribe one first"
+    return f"{MAX_LINES_REACHED} ({limit}); unsubscribe one first"
 
 
 class ConnectionBudgets:

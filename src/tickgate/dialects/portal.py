@@ -8,6 +8,7 @@ from collections.abc import Callable
 from tickgate.dialects.account_frames import portal_day_frames, portal_pnl, portal_renderer
 from tickgate.dialects.base import DialectSession, describe_bad_command
 from tickgate.dialects.brokerage import NOT_AUTHENTICATED, UpstreamStatus, listen_to_status
+from tickgate.dialects.budgets import session_lines_refusal
 from tickgate.dialects.context import DialectContext, Now
 from tickgate.errors import ProtocolError
 from tickgate.model.instruments import invalid_conid
@@ -100,10 +101,7 @@ class PortalDialect(DialectSession):
         if refusal is not None:
             return refusal
         if hub.would_exceed_lines(conid, context.config.md_lines):
-            return (
-                f"market data lines limit reached: at most {context.config.md_lines} "
-                "concurrent md subscriptions; unsubscribe one first"
-            )
+            return session_lines_refusal(context.config)
         return None
 
     def _unsubscribe(self, conid: int) -> None:

@@ -141,9 +141,15 @@ async def test_past_the_upstream_line_budget_the_request_is_refused(
     for conid in (AAPL, MSFT):
         await client.send(f'smd+{conid}+{{"fields":["31"]}}')
         await client.recv_until(smd(conid))
+    portal = await portal_socket(relay, http, ws_connect)
     await client.send(f'smd+{IBM}+{{"fields":["31"]}}')
-    error = await client.recv_until(lambda f: f.get("topic") == "error")
-    assert error["error"].startswith("Max number of market data lines reached")
+    await portal.send(f's+md+{IBM}+{{"fields":"31"}}')
+    # Both dialects in the real gateway's words, naming the relay's upstream budget as the cause.
+    refusal = "Max number of market data lines reached (2, the relay's upstream budget); "
+    api_error = await client.recv_until(lambda f: "error" in f)
+    portal_error = await portal.recv_until(lambda f: "error" in f)
+    assert api_error["error"] == portal_error["error"] == refusal + "unsubscribe one first"
+    assert (api_error["topic"], portal_error["topic"]) == ("error", f"md+{IBM}")
     await until(lambda: upstream.gateway.hub.lines_in_use() == 2)
     assert upstream.gateway.hub.interest(IBM) == ()
 
