@@ -65,6 +65,7 @@ from tickgate.server.faults.rest import fault_middleware
 from tickgate.server.gateway import GATEWAY, Gateway
 from tickgate.server.http import Slots, add_routes
 from tickgate.server.http_log import server_logger
+from tickgate.server.openapi import routes as openapi_routes
 from tickgate.server.session import BrokerSession
 from tickgate.server.source_run import SOURCE_RUN, SourceRun
 from tickgate.server.store_probe import ProbedStore
@@ -286,7 +287,8 @@ def build_app(
         + rest_rules.ROUTES
         + rest_scanner.ROUTES
         + rest_watchlists.ROUTES
-        + rest_beta.ROUTES,
+        + rest_beta.ROUTES
+        + openapi_routes.ROUTES,
     )
     rest_scanner.install(
         app,

@@ -1,0 +1,286 @@
+"""Entries of the order routes: place (and preview), reply, modify, cancel, suppress, the
+live-order list, status, trades and P&L (`tickgate.server.rest_orders`, `rest_whatif`).
+
+Placement answers follow IBKR: an order the engine refuses is HTTP 200 `{"error": reason}`,
+an order that needs confirmation answers its questions, each with a reply id.
+"""
+
+from __future__ import annotations
+
+from tickgate.server.openapi.schema import (
+    BOOLEAN,
+    CONID,
+    INTEGER,
+    NUMBER,
+    STRING,
+    Link,
+    Operation,
+    array,
+    map_of,
+    nullable,
+    obj,
+    op,
+    path,
+    query,
+)
+
+BAD_BODY = "the body is not a JSON object, or a field is missing or malformed"
+UNKNOWN_ACCOUNT = "no such account"
+
+ORDER = {
+    "type": "object",
+    "description": "One order: conid, orderType, side, quantity, price/auxPrice, tif, ...",
+    "properties": {
+        "conid": CONID,
+        "orderType": STRING,
+        "side": STRING,
+        "quantity": NUMBER,
+        "price": NUMBER,
+        "auxPrice": NUMBER,
+        "tif": STRING,
+        "cOID": STRING,
+        "parentId": STRING,
+        "outsideRTH": BOOLEAN,
+        "acctId": STRING,
+    },
+}
+ORDERS_BODY = obj({"orders": array(ORDER, min_items=1)})
+QUESTION = obj(
+    {
+        "id": STRING,
+        "message": array(STRING),
+        "isSuppressed": BOOLEAN,
+        "messageIds": array(STRING),
+    }
+)
+PLACED = obj(
+    {
+        "order_id": STRING,
+        "order_status": STRING,
+        "encrypt_message": STRING,
+        "parent_order_id": nullable(STRING),
+    },
+    optional=("parent_order_id",),
+)
+#: HTTP 200 with an error: the engine refused the order (IBKR's way).
+REFUSED = obj({"error": STRING})
+PLACE_ANSWER = {"anyOf": [array({"anyOf": [QUESTION, PLACED]}, min_items=1), REFUSED]}
+CANCELLED = obj({"msg": STRING, "order_id": INTEGER, "conid": INTEGER, "account": STRING})
+ORDER_STATUS = obj(
+    {
+        "order_id": INTEGER,
+        "conid": INTEGER,
+        "symbol": STRING,
+        "side": STRING,
+        "account": STRING,
+        "order_status": STRING,
+        "order_type": STRING,
+        "size": STRING,
+        "total_size": STRING,
+        "cum_fill": STRING,
+        "limit_price": nullable(STRING),
+        "stop_price": nullable(STRING),
+        "average_price": nullable(STRING),
+        "tif": STRING,
+        "currency": STRING,
+        "parent_order_id": nullable(INTEGER),
+    }
+)
+LIVE_ORDER = obj(
+    {
+        "acct": STRING,
+        "conid": INTEGER,
+        "orderId": INTEGER,
+        "ticker": STRING,
+        "secType": STRING,
+        "status": STRING,
+        "orderType": STRING,
+        "side": STRING,
+        "timeInForce": STRING,
+        "totalSize": NUMBER,
+        "filledQuantity": NUMBER,
+        "remainingQuantity": NUMBER,
+    }
+)
+TRADE = obj(
+    {
+        "execution_id": STRING,
+        "symbol": STRING,
+        "side": STRING,
+        "trade_time": STRING,
+        "trade_time_r": INTEGER,
+        "size": NUMBER,
+        "price": STRING,
+        "order_ref": nullable(STRING),
+        "commission": STRING,
+        "net_amount": NUMBER,
+        "account": STRING,
+        "conid": STRING,
+    }
+)
+PNL_ROW = obj({"rowType": INTEGER, "dpl": NUMBER, "nl": NUMBER, "upl": NUMBER, "mv": NUMBER})
+TRIPLE = obj({"current": STRING, "change": STRING, "after": STRING})
+PREVIEW = obj(
+    {
+        "amount": obj({"amount": STRING, "commission": STRING, "total": STRING}),
+        "equity": TRIPLE,
+        "initial": TRIPLE,
+        "maintenance": TRIPLE,
+        "position": TRIPLE,
+        "warn": nullable(STRING),
+        "error": nullable(STRING),
+    }
+)
+SUBMITTED = obj({"status": STRING})
+
+_account = path("account", STRING, description="account id, e.g. DU1234567")
+_order_id = path("order_id", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1})
+#: Where a reply id or an order id of a placement answer goes next (schemathesis' stateful
+#: phase follows these: place -> reply -> status).
+_AFTER_PLACING = {
+    "reply": Link("post_iserver_reply_reply_id", {"reply_id": "$response.body#/0/id"}),
+    "status": Link(
+        "get_iserver_account_order_status_order_id", {"order_id": "$response.body#/0/order_id"}
+    ),
+}
+
+
+def _placement(route: str, summary: str, body_note: str) -> list[Operation]:
+    return op(
+        "POST",
+        route,
+        summary,
+        ok=PLACE_ANSWER,
+        params=(_account,),
+        body=ORDERS_BODY,
+        body_required=True,
+        description=body_note,
+        errors={400: BAD_BODY, 404: UNKNOWN_ACCOUNT},
+        links=_AFTER_PLACING,
+        tag="orders",
+    )
+
+
+OPERATIONS: list[Operation] = [
+    *_placement(
+        "/iserver/account/{account}/orders",
+        "Place orders (a bracket: children name the parent's cOID as parentId)",
+        "Answers questions to confirm with `POST /iserver/reply/{id}`, or the placed orders.",
+    ),
+    *_placement(
+        "/iserver/account/{account}/order",
+        "Place one order (older route; a bare order object is accepted too)",
+        'As `.../orders`, the body `{"orders": [...]}` or one order object.',
+    ),
+    *op(
+        "POST",
+        "/iserver/account/{account}/orders/whatif",
+        "Preview orders: commission, margin and equity before, change and after",
+        ok=PREVIEW,
+        params=(_account,),
+        body=ORDERS_BODY,
+        body_required=True,
+        errors={400: BAD_BODY, 404: UNKNOWN_ACCOUNT},
+        tag="orders",
+    ),
+    *op(
+        "POST",
+        "/iserver/account/{account}/order/whatif",
+        "Preview one order (older route)",
+        ok=PREVIEW,
+        params=(_account,),
+        body=ORDERS_BODY,
+        body_required=True,
+        errors={400: BAD_BODY, 404: UNKNOWN_ACCOUNT},
+        tag="orders",
+    ),
+    *op(
+        "POST",
+        "/iserver/reply/{reply_id}",
+        "Answer an order question",
+        ok=PLACE_ANSWER,
+        params=(path("reply_id", STRING),),
+        body=obj({"confirmed": BOOLEAN}),
+        body_required=True,
+        errors={
+            400: "unknown reply id, a declined question, or a body without `confirmed`",
+            503: "the reply id went stale: another request came between question and reply",
+        },
+        links=_AFTER_PLACING,
+        tag="orders",
+    ),
+    *op(
+        "POST",
+        "/iserver/account/{account}/order/{order_id}",
+        "Modify a working order",
+        ok=PLACE_ANSWER,
+        params=(_account, _order_id),
+        body=ORDER,
+        body_required=True,
+        errors={400: BAD_BODY, 404: UNKNOWN_ACCOUNT},
+        tag="orders",
+    ),
+    *op(
+        "DELETE",
+        "/iserver/account/{account}/order/{order_id}",
+        "Cancel a working order",
+        ok={"anyOf": [CANCELLED, REFUSED]},
+        params=(_account, _order_id),
+        errors={400: "the order id is malformed", 404: UNKNOWN_ACCOUNT},
+        tag="orders",
+    ),
+    *op(
+        "POST",
+        "/iserver/questions/suppress",
+        "Suppress order questions by message id",
+        ok=SUBMITTED,
+        body=obj({"messageIds": array(STRING)}),
+        body_required=True,
+        errors={400: 'the body is not {"messageIds": [...]} or names an unknown id'},
+        tag="orders",
+    ),
+    *op(
+        "POST",
+        "/iserver/questions/suppress/reset",
+        "Ask every suppressed question again",
+        ok=SUBMITTED,
+        tag="orders",
+    ),
+    *op(
+        "GET",
+        "/iserver/account/orders",
+        "The day's orders; `filters` comma-separated or repeated, any case of the name",
+        ok=obj({"orders": array(LIVE_ORDER), "snapshot": BOOLEAN}),
+        params=(query("filters", STRING), query("force", BOOLEAN), query("accountId", STRING)),
+        errors={400: "force is not a boolean", 404: UNKNOWN_ACCOUNT},
+        tag="orders",
+    ),
+    *op(
+        "GET",
+        "/iserver/account/order/status/{order_id}",
+        "One order's status",
+        ok=ORDER_STATUS,
+        params=(_order_id,),
+        errors={400: "the order id is malformed", 404: "no such order"},
+        tag="orders",
+    ),
+    *op(
+        "GET",
+        "/iserver/account/trades",
+        "Executions of the last days (1 to 7), newest first",
+        ok=array(TRADE),
+        params=(
+            query("days", {"type": "integer", "minimum": 1, "maximum": 7}),
+            query("accountId", STRING),
+        ),
+        errors={400: "days is not from 1 to 7", 404: UNKNOWN_ACCOUNT},
+        tag="orders",
+    ),
+    *op(
+        "GET",
+        "/iserver/account/pnl/partitioned",
+        "P&L of each account",
+        ok=obj({"upnl": map_of(PNL_ROW)}),
+        tag="orders",
+    ),
+]

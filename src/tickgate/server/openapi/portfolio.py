@@ -1,0 +1,142 @@
+"""Entries of the portfolio routes: positions, summary, ledger, allocation, sub-accounts
+(`tickgate.server.rest_portfolio`)."""
+
+from __future__ import annotations
+
+from tickgate.server.openapi.schema import (
+    ANY,
+    BOOLEAN,
+    CONID,
+    EPOCH_MS,
+    INTEGER,
+    NUMBER,
+    STRING,
+    Operation,
+    array,
+    map_of,
+    nullable,
+    obj,
+    op,
+    path,
+)
+
+UNKNOWN_ACCOUNT = "no such account"
+
+POSITION = obj(
+    {
+        "acctId": STRING,
+        "conid": INTEGER,
+        "contractDesc": STRING,
+        "position": NUMBER,
+        "mktPrice": NUMBER,
+        "mktValue": NUMBER,
+        "currency": STRING,
+        "avgCost": NUMBER,
+        "avgPrice": NUMBER,
+        "realizedPnl": NUMBER,
+        "unrealizedPnl": NUMBER,
+        "expiry": nullable(STRING),
+        "putOrCall": nullable(STRING),
+        "multiplier": nullable(NUMBER),
+        "strike": NUMBER,
+        "assetClass": STRING,
+        "undConid": INTEGER,
+        "ticker": STRING,
+        "name": STRING,
+    }
+)
+AMOUNT = obj(
+    {
+        "amount": NUMBER,
+        "currency": nullable(STRING),
+        "isNull": BOOLEAN,
+        "timestamp": EPOCH_MS,
+        "value": ANY,
+        "severity": INTEGER,
+    }
+)
+LEDGER_ENTRY = obj(
+    {
+        "acctcode": STRING,
+        "cashbalance": NUMBER,
+        "settledcash": NUMBER,
+        "netliquidationvalue": NUMBER,
+        "unrealizedpnl": NUMBER,
+        "realizedpnl": NUMBER,
+        "stockmarketvalue": NUMBER,
+        "exchangerate": NUMBER,
+        "currency": STRING,
+        "key": STRING,
+        "secondkey": STRING,
+        "timestamp": INTEGER,
+    }
+)
+SIDES = obj({"long": map_of(NUMBER), "short": map_of(NUMBER)})
+
+_account = path("account", STRING, description="account id, e.g. DU1234567")
+_page = path("page", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1})
+_ERRORS = {400: "a path parameter is malformed", 404: UNKNOWN_ACCOUNT}
+
+OPERATIONS: list[Operation] = [
+    *op(
+        "GET",
+        "/portfolio/{account}/positions/{page}",
+        "Open positions, 100 per page",
+        ok=array(POSITION),
+        params=(_account, _page),
+        errors=_ERRORS,
+        tag="portfolio",
+    ),
+    *op(
+        "GET",
+        "/portfolio/{account}/positions",
+        "Open positions, first page",
+        ok=array(POSITION),
+        params=(_account,),
+        errors=_ERRORS,
+        tag="portfolio",
+    ),
+    *op(
+        "GET",
+        "/portfolio/{account}/position/{conid}",
+        "One position (a one-element list, empty when flat)",
+        ok=array(POSITION),
+        params=(_account, path("conid", CONID)),
+        errors=_ERRORS,
+        tag="portfolio",
+    ),
+    *op(
+        "GET",
+        "/portfolio/{account}/summary",
+        "Account figures by lower-case name (and `-s` copies)",
+        ok=obj({"accountcode": AMOUNT, "netliquidation": AMOUNT}),
+        params=(_account,),
+        errors=_ERRORS,
+        tag="portfolio",
+    ),
+    *op(
+        "GET",
+        "/portfolio/{account}/ledger",
+        "Cash and values by currency, and as BASE",
+        ok={**map_of(LEDGER_ENTRY), "required": ["BASE"]},
+        params=(_account,),
+        errors=_ERRORS,
+        tag="portfolio",
+    ),
+    *op(
+        "GET",
+        "/portfolio/{account}/allocation",
+        "Market value by asset class and group, long and short",
+        ok=obj({"assetClass": SIDES, "sector": SIDES, "group": SIDES}),
+        params=(_account,),
+        errors=_ERRORS,
+        tag="portfolio",
+    ),
+    *op(
+        "GET",
+        "/portfolio/subaccounts",
+        "The accounts, as sub-accounts",
+        ok=array(obj({"id": STRING, "accountId": STRING, "currency": STRING, "type": STRING})),
+        tag="portfolio",
+    ),
+]
