@@ -53,6 +53,7 @@ from tickgate.server import (
     ws_portal,
 )
 from tickgate.server.answer_ids import AnswerIds
+from tickgate.server.cluster import trading_forward
 from tickgate.server.deadlines import KEEPALIVE_SECONDS, RequestDeadlines
 from tickgate.server.errors import (
     error_middleware,
@@ -266,6 +267,7 @@ def build_app(
             gatekeeper.access_middleware,
             fault_middleware,
             pacing.pacing_middleware,
+            trading_forward.forward_middleware,
             session_middleware,
             reply_discipline_middleware,
         ],

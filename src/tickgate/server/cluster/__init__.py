@@ -1,0 +1,1 @@
+"""A cluster member's pieces: roles, market data over the bus, trading forwarded to the core."""
