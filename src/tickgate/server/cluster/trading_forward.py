@@ -66,6 +66,8 @@ EDGE_LOCAL: tuple[str, ...] = (
     "/iserver/accounts",
     "/sso",
     "/logout",
+    # The API's own description.
+    "/openapi.json",
 )
 #: Request headers that reach the core: who the client is and what the body is. Host, Origin
 #: and the fetch metadata were judged by the edge's own access rules and stay there.
