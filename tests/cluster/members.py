@@ -19,8 +19,12 @@ from tickgate.bus.nats_server import NatsServerProcess
 from tickgate.clock import Clock, ShiftedClock
 from tickgate.server.app import RunningServer, build_app, start_server
 from tickgate.server.cluster import trading_forward
+from tickgate.server.cluster.account_events import AccountEventPublisher
+from tickgate.server.cluster.account_follow import AccountEventFollower
 from tickgate.server.cluster.trading_forward import TradingForwarder, rest_subject
 from tickgate.server.cluster.trading_serve import TradingResponder, open_loopback
+from tickgate.server.gateway import GATEWAY
+from tickgate.server.ws import ACCOUNT_READS
 
 PREFIX = "tg-test"
 AAPL = 265598
@@ -32,6 +36,9 @@ QUOTES = {AAPL: ("100.00", "100.10", "100.05"), 8314: ("50.00", "50.02", "50.01"
 class Member:
     server: RunningServer
     bus: NatsBus
+    #: The edge's follower of the core's account events (None on the core).
+    follower: AccountEventFollower | None = None
+    publisher: AccountEventPublisher | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @property
@@ -52,7 +59,12 @@ async def connect(nats: NatsServerProcess) -> NatsBus:
 
 
 async def start_core(
-    nats: NatsServerProcess, data: Path, *, clock: Clock | None = None, **changes: Any
+    nats: NatsServerProcess,
+    data: Path,
+    *,
+    clock: Clock | None = None,
+    mark_interval_s: float = 1.0,
+    **changes: Any,
 ) -> Member:
     """A core: the fixed market, the trading engine on SQLite in `data`, answering forwards."""
     clock = clock or ShiftedClock(SERVER_EPOCH_NS)
@@ -66,6 +78,10 @@ async def start_core(
         bus, rest_subject(PREFIX), await open_loopback(server.runner), clock
     )
     member.closers.append(responder.close)
+    member.publisher = await AccountEventPublisher.start(
+        bus, server.gateway.trading, clock, mark_interval_s=mark_interval_s
+    )
+    member.closers.append(member.publisher.close)
     return member
 
 
@@ -88,7 +104,14 @@ async def start_edge(
         bus.client, rest_subject(PREFIX), clock, edge=name, timeout_s=timeout_s
     )
     trading_forward.install(app, forwarder)
-    return Member(await start_server(app), bus)
+    accounts, monotonic = app[GATEWAY].accounts, clock.monotonic_ns
+    follower = await AccountEventFollower.start(
+        bus, lambda event: accounts.on_event(event, monotonic()), retry_s=0.05
+    )
+    app[ACCOUNT_READS] = follower.replica
+    member = Member(await start_server(app), bus, follower=follower)
+    member.closers.append(follower.close)
+    return member
 
 
 StartMember = Callable[..., Awaitable[Member]]

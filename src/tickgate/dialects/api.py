@@ -362,7 +362,7 @@ class ApiDialect(DialectSession):
         if not self.context.brokerage.authenticated:
             self.error(NOT_AUTHENTICATED, topic)
             return
-        accounts = self.context.trading.views.accounts()
+        accounts = self.context.views.accounts()
         if account not in accounts:
             self.error(f"unknown account {account}; accounts: {', '.join(accounts)}", topic)
             return

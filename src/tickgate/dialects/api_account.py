@@ -32,7 +32,6 @@ from tickgate.protocol.rest import accounts as account_shapes
 from tickgate.protocol.rest.accounts import AccountFigures
 from tickgate.streaming.accounts import Renderer
 from tickgate.streaming.backlog import chunked_frames, frame_budget
-from tickgate.trading.engine import TradingEngine
 from tickgate.trading.events import (
     PnlChanged,
     TradingEvent,
@@ -115,7 +114,7 @@ class AccountTopics:
     def __init__(self, session: DialectSession) -> None:
         self.session = session
         self.context = session.context
-        self.trading: TradingEngine = session.context.trading
+        self.views = session.context.views
         self.catalogue = session.context.catalogue
         self.keys: dict[str, Hashable] = {}
 
@@ -130,7 +129,7 @@ class AccountTopics:
             self._subscribe_trades(command, now)
         elif isinstance(command, C.SubscribePnl):
             self._subscribe("pl", ("spl",), api_pnl)
-            self.session.send(self._pnl_frame(self.trading.views.accounts()))
+            self.session.send(self._pnl_frame(self.views.accounts()))
         elif isinstance(command, C.SubscribeSummary | C.SubscribeLedger):
             self._subscribe_account_view(command)
 
@@ -178,7 +177,7 @@ class AccountTopics:
             self._subscribe("tr", ("str",), api_trades_renderer(self.catalogue), snapshot=first)
             return
         since = now.wall_ns - command.days * NS_PER_DAY
-        fills = self.trading.views.fills_since(since)
+        fills = self.views.fills_since(since)
         history = chunked_frames(
             fills,
             lambda batch: frames.encode_trades(trade_rows(self.catalogue, batch)),
@@ -195,7 +194,7 @@ class AccountTopics:
         account = command.account
         # The first frame answers a request, so it asks the engine for the figures now
         # (NotFoundError for an unknown account); later frames come from the events alone.
-        current = self.trading.views.pnl_event(account)
+        current = self.views.pnl_event(account)
         summary = isinstance(command, C.SubscribeSummary)
         name = "sd" if summary else "ld"
         render = self._summary_frame if summary else self._ledger_frame
@@ -223,7 +222,7 @@ class AccountTopics:
 
     def _pnl_frame(self, accounts: list[str]) -> bytes:
         # A subscribe's answer: a request, so it may ask the engine; the event path never does.
-        views = self.trading.views
+        views = self.views
         rows = {f"{a}.Core": account_shapes.pnl_row(views.pnl_event(a)) for a in accounts}
         return frames.encode_pnl(rows)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from tickgate.clock import Clock
 from tickgate.config import Config
@@ -13,11 +13,33 @@ from tickgate.dialects.brokerage import Brokerage
 from tickgate.market.catalogue.catalogue import Catalogue
 from tickgate.market.engine import MarketEngine
 from tickgate.market.history.service import HistoryService
+from tickgate.model.orders import Fill, Order
 from tickgate.streaming.accounts import AccountStreams
 from tickgate.streaming.hub import StreamingHub
-from tickgate.trading.engine import TradingEngine
+from tickgate.trading.events import PnlChanged
 
 log = logging.getLogger("tickgate.ws")
+
+
+class AccountReads(Protocol):
+    """What account topics read to answer a subscribe: the trading engine's `views` on a
+    gateway that trades, a replica of the core's accounts on a cluster edge."""
+
+    def accounts(self) -> list[str]:
+        """Account ids, in configuration order."""
+        ...
+
+    def todays_orders(self, account: str | None = None) -> list[Order]:
+        """Orders of the current day (optionally of one account), oldest first."""
+        ...
+
+    def fills_since(self, since_ns: int, account: str | None = None) -> list[Fill]:
+        """Executions at or after `since_ns`, oldest first."""
+        ...
+
+    def pnl_event(self, account: str) -> PnlChanged:
+        """The account's current figures. Raises NotFoundError for an unknown account."""
+        ...
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -29,7 +51,8 @@ class DialectContext:
     market: MarketEngine
     hub: StreamingHub
     history: HistoryService
-    trading: TradingEngine
+    #: Where account topics read what a subscribe answers (later frames come from events).
+    views: AccountReads
     accounts: AccountStreams
     brokerage: Brokerage
     #: The `/iserver/accounts` body, which the api dialect's `act` frame carries.

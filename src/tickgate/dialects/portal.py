@@ -119,11 +119,9 @@ class PortalDialect(DialectSession):
             if not streams.unsubscribe(key, self.outbox):
                 self.error(f"not subscribed to {topic}", topic)
             return
-        trading = self.context.trading
-        if account not in trading.views.accounts():
-            self.error(
-                f"unknown account {account}; accounts: {', '.join(trading.views.accounts())}", topic
-            )
+        views = self.context.views
+        if account not in views.accounts():
+            self.error(f"unknown account {account}; accounts: {', '.join(views.accounts())}", topic)
             return
         # Each subscription renders the whole day's orders: budgeted per connection.
         refusal = self.budgets.account_refusal(now.monotonic_ns)
@@ -135,13 +133,13 @@ class PortalDialect(DialectSession):
         # The current day's orders first (filled, cancelled and working; in frames that fit
         # the outbox), the P&L, then every change after them.
         catalogue = self.context.catalogue
-        orders = trading.views.todays_orders(account)
+        orders = views.todays_orders(account)
         day = portal_day_frames(catalogue, account, orders, max_bytes=frame_budget(self.outbox))
         backlog = streams.subscribe(
             key,
             self.outbox,
             portal_renderer(catalogue, account),
-            snapshot=itertools.chain(day, [portal_pnl(account, trading.views.pnl_event(account))]),
+            snapshot=itertools.chain(day, [portal_pnl(account, views.pnl_event(account))]),
         )
         if backlog is not None:
             self.deliver(backlog)

@@ -21,7 +21,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from tickgate.clock import NS_PER_S
 from tickgate.dialects.base import DialectSession
-from tickgate.dialects.context import DialectContext, Now
+from tickgate.dialects.context import AccountReads, DialectContext, Now
 from tickgate.dialects.effects import Close, Deliver, Effect, Offload, Trust
 from tickgate.log_format import LOG_CONTEXT
 from tickgate.protocol.frames import EMPTY_CLOSE, close_reason
@@ -31,6 +31,10 @@ from tickgate.server.rest_session import accounts_payload
 from tickgate.server.ws_socket import GuardedWebSocket
 from tickgate.streaming.backlog import Backlog
 from tickgate.streaming.outbox import Outbox
+
+#: A cluster edge's replica of the core's accounts, which its account topics read instead of
+#: the edge's own (idle) trading engine; absent on a gateway that trades itself.
+ACCOUNT_READS = web.AppKey("account_reads", AccountReads)
 
 log = logging.getLogger("tickgate.ws")
 
@@ -263,7 +267,10 @@ async def serve_websocket(
     try:
         connection = Connection(gateway, ws, request)
         session = make_session(
-            dialect_context(gateway), connection.outbox, request, connection.now()
+            dialect_context(gateway, views=request.app.get(ACCOUNT_READS)),
+            connection.outbox,
+            request,
+            connection.now(),
         )
     except Exception:
         log.exception("WebSocket connection from %s could not start", request.remote)
@@ -286,15 +293,16 @@ async def serve_websocket(
     return ws
 
 
-def dialect_context(gateway: Gateway) -> DialectContext:
-    """What a dialect session of `gateway` is given."""
+def dialect_context(gateway: Gateway, *, views: AccountReads | None = None) -> DialectContext:
+    """What a dialect session of `gateway` is given; account topics read `views` (a cluster
+    edge's replica of the core's accounts) or else the gateway's own trading engine."""
     return DialectContext(
         config=gateway.config,
         catalogue=gateway.catalogue,
         market=gateway.market,
         hub=gateway.hub,
         history=gateway.history,
-        trading=gateway.trading,
+        views=gateway.trading.views if views is None else views,
         accounts=gateway.accounts,
         brokerage=gateway.session,
         accounts_payload=lambda: accounts_payload(gateway),

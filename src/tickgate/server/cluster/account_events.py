@@ -1,0 +1,164 @@
+"""The core's account events for edges: published after they are stored, numbered, and the
+day's state on request, so an edge can rebuild what it missed.
+
+Subjects (under the bus prefix): `account.event` carries every event the trading journal
+publishes, in the journal's order (stored events after their commit, P&L after the commit
+that changed it), each with the next number of one per-cluster sequence; `account.day` is a
+request whose reply is the `DaySnapshot` as of the last number handed out.
+
+Every `mark_interval_s` in which no event left, a mark carries the last number, so an edge
+that missed the last events (a core killed before they left, then restarted with nothing to
+say) sees the gap within that interval.
+
+Guarantees: numbers grow by one per event, starting above any number an earlier run of a core
+handed out (they start at the host clock's ns, like the market data's), so an edge sees a gap
+or a restarted core as a jump. Events leave in number order from one writer task; nothing is
+dropped here while the writer keeps up (the queue is unbounded: account events are rare next
+to ticks, and every one counts). Across a bus outage nats-py keeps what it can; an edge
+re-syncs after its own reconnect anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+
+import nats.errors
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from tickgate.bus.nats import NatsBus
+from tickgate.clock import NS_PER_DAY, Clock
+from tickgate.server.cluster.account_wire import (
+    DaySnapshot,
+    encode_event,
+    encode_mark,
+    encode_snapshot,
+)
+from tickgate.trading.engine import TradingEngine
+from tickgate.trading.events import TradingEvent
+
+log = logging.getLogger("tickgate.cluster.accounts")
+
+#: How far back a day snapshot's fills reach: the most a `str` subscription asks for.
+FILL_DAYS = 7
+
+
+def event_subject(prefix: str) -> str:
+    return f"{prefix}.account.event"
+
+
+def day_subject(prefix: str) -> str:
+    return f"{prefix}.account.day"
+
+
+class AccountEventPublisher:
+    """Publishes one core's account events and answers day-snapshot requests. Create with
+    `await AccountEventPublisher.start(bus, trading, clock)`; `close` ends both."""
+
+    def __init__(
+        self, bus: NatsBus, trading: TradingEngine, clock: Clock, *, mark_interval_s: float = 1.0
+    ) -> None:
+        self.bus, self.trading, self.clock = bus, trading, clock
+        self.mark_interval_s = mark_interval_s
+        self.seq = clock.host_ns()
+        self.published = 0
+        self.snapshots_served = 0
+        self._subject = event_subject(bus.prefix)
+        self._outgoing: deque[bytes] = deque()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._sent_since_mark = False
+        self._writer = asyncio.create_task(self._write_loop(), name="account-events-writer")
+        self._marker = asyncio.create_task(self._mark_loop(), name="account-events-marks")
+        self._forget = trading.journal.add_listener(self._on_event)
+        self._subscription: Subscription | None = None
+
+    @classmethod
+    async def start(
+        cls, bus: NatsBus, trading: TradingEngine, clock: Clock, *, mark_interval_s: float = 1.0
+    ) -> AccountEventPublisher:
+        """Start publishing; the first mark leaves at once (followers of an earlier run of
+        the core see the jump in numbers)."""
+        publisher = cls(bus, trading, clock, mark_interval_s=mark_interval_s)
+        publisher._subscription = await bus.client.subscribe(
+            day_subject(bus.prefix), cb=publisher._on_day_request
+        )
+        await bus.round_trip()
+        return publisher
+
+    def _on_event(self, event: TradingEvent) -> None:
+        # A journal listener: runs right after the event is stored and applied.
+        self.seq += 1
+        self._queue(encode_event(self.seq, event))
+
+    def _queue(self, message: bytes) -> None:
+        self._outgoing.append(message)
+        self._sent_since_mark = True
+        self._idle.clear()
+        self._wake.set()
+
+    async def _mark_loop(self) -> None:
+        while True:
+            if not self._sent_since_mark or not self.published:
+                self._queue(encode_mark(self.seq))
+            self._sent_since_mark = False
+            await asyncio.sleep(self.mark_interval_s)
+
+    async def _write_loop(self) -> None:
+        client, outgoing = self.bus.client, self._outgoing
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while outgoing:
+                try:
+                    await client.publish(self._subject, outgoing[0])
+                except nats.errors.OutboundBufferLimitError:
+                    # Disconnected and nats-py's buffer is full: edges re-sync when they are
+                    # back; this one cannot be sent and is not retried.
+                    log.warning("an account event could not be sent during a bus outage")
+                except nats.errors.ConnectionClosedError:
+                    return
+                outgoing.popleft()
+                self.published += 1
+            self._idle.set()
+
+    def snapshot(self) -> DaySnapshot:
+        """The day's state and the number of the last event it reflects (read in one step)."""
+        views = self.trading.views
+        orders = views.todays_orders()  # settles first: what it publishes gets numbers now
+        since = self.clock.now_ns() - FILL_DAYS * NS_PER_DAY
+        return DaySnapshot(
+            seq=self.seq,
+            session_start_ns=self.trading.state.session_start_ns,
+            accounts=views.accounts(),
+            orders=orders,
+            fills=views.fills_since(since),
+            pnl=[views.pnl_event(account) for account in views.accounts()],
+        )
+
+    async def _on_day_request(self, msg: Msg) -> None:
+        if not msg.reply:
+            return
+        self.snapshots_served += 1
+        with contextlib.suppress(nats.errors.Error):
+            await self.bus.client.publish(msg.reply, encode_snapshot(self.snapshot()))
+
+    async def flush(self) -> None:
+        """Return once every event published so far was handed to nats-py and the server."""
+        await self._idle.wait()
+        await self.bus.round_trip()
+
+    async def close(self) -> None:
+        self._forget()
+        if self._subscription is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await self._subscription.unsubscribe()
+            self._subscription = None
+        for task in (self._marker, self._writer):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
