@@ -18,13 +18,9 @@ from tickgate.bus.nats import NatsBus, NatsOptions
 from tickgate.bus.nats_server import NatsServerProcess
 from tickgate.clock import Clock, ShiftedClock
 from tickgate.server.app import RunningServer, build_app, start_server
-from tickgate.server.cluster import trading_forward
 from tickgate.server.cluster.account_events import AccountEventPublisher
 from tickgate.server.cluster.account_follow import AccountEventFollower
-from tickgate.server.cluster.trading_forward import TradingForwarder, rest_subject
-from tickgate.server.cluster.trading_serve import TradingResponder, open_loopback
-from tickgate.server.gateway import GATEWAY
-from tickgate.server.ws import ACCOUNT_READS
+from tickgate.server.cluster.trading_roles import install_edge_trading, start_core_trading
 
 PREFIX = "tg-test"
 AAPL = 265598
@@ -74,14 +70,9 @@ async def start_core(
     server = await start_server(app)
     await asyncio.wait_for(market.ready.wait(), 10)
     member = Member(server, bus)
-    responder = await TradingResponder.start(
-        bus, rest_subject(PREFIX), await open_loopback(server.runner), clock
-    )
-    member.closers.append(responder.close)
-    member.publisher = await AccountEventPublisher.start(
-        bus, server.gateway.trading, clock, mark_interval_s=mark_interval_s
-    )
-    member.closers.append(member.publisher.close)
+    role = await start_core_trading(bus, server, mark_interval_s=mark_interval_s)
+    member.publisher = role.publisher
+    member.closers.append(role.close)
     return member
 
 
@@ -100,17 +91,9 @@ async def start_edge(
     app = build_app(
         make_config(data, store="memory"), clock=clock, source=FixedMarket({}).for_gateway, bus=bus
     )
-    forwarder = TradingForwarder(
-        bus.client, rest_subject(PREFIX), clock, edge=name, timeout_s=timeout_s
-    )
-    trading_forward.install(app, forwarder)
-    accounts, monotonic = app[GATEWAY].accounts, clock.monotonic_ns
-    follower = await AccountEventFollower.start(
-        bus, lambda event: accounts.on_event(event, monotonic()), retry_s=0.05
-    )
-    app[ACCOUNT_READS] = follower.replica
-    member = Member(await start_server(app), bus, follower=follower)
-    member.closers.append(follower.close)
+    role = await install_edge_trading(app, bus, name=name, timeout_s=timeout_s, retry_s=0.05)
+    member = Member(await start_server(app), bus, follower=role.follower)
+    member.closers.append(role.close)
     return member
 
 
