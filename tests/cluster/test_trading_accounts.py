@@ -20,9 +20,11 @@ from tests.server.test_rest_orders import ACCT, place_confirmed
 
 from tickgate.bus.nats_server import NatsServerProcess
 from tickgate.model.orders import OrderStatus
+from tickgate.model.ticks import Tick
+from tickgate.protocol import fields as F
 from tickgate.server.cluster.account_events import event_subject
-from tickgate.server.cluster.account_wire import encode_event
-from tickgate.trading.events import OrderUpdated
+from tickgate.server.cluster.account_wire import decode_event, encode_event
+from tickgate.trading.events import OrderAccepted, OrderFilled, OrderUpdated, PnlChanged
 
 __all__ = ["nats"]
 
@@ -99,8 +101,13 @@ async def test_a_subscribe_on_the_edge_answers_from_the_replica(
     order_id = int(ack[0]["order_id"])
     assert edge.follower is not None
     replica = edge.follower.replica
+    figures = core.server.gateway.trading.views.pnl_event(ACCT)
     await eventually(
-        lambda: any(o.order_id == order_id for o in replica.todays_orders()), "the order"
+        lambda: (
+            any(o.order_id == order_id for o in replica.todays_orders())
+            and replica.pnl_event(ACCT) == figures
+        ),
+        "the order and its P&L on the edge",
     )
     # The portal dialect's day orders, and the api dialect's trades and figures.
     await call(http, "GET", edge.api + "/iserver/accounts")
@@ -191,3 +198,44 @@ async def test_a_restarted_core_makes_the_edge_resync_even_without_new_events(
     finally:
         await edge.stop()
         await core.stop()
+
+
+async def test_mark_driven_pnl_is_merged_on_the_wire_and_keeps_the_journals_order(
+    cluster: tuple[Member, Member], nats: NatsServerProcess, http: aiohttp.ClientSession
+) -> None:
+    core, _edge = cluster
+    assert core.publisher is not None
+    await place_confirmed(http, core.api, buy(10))
+    await core.publisher.flush()
+    listener = await connect(nats)
+    heard: list[tuple[int, Any]] = []
+
+    async def on_message(msg: Any) -> None:
+        heard.append(decode_event(msg.data))
+
+    await listener.client.subscribe(event_subject(listener.prefix), cb=on_message)
+    await listener.round_trip()
+    try:
+        gateway = core.server.gateway
+        for step in range(50):  # 50 marks in one turn: 50 P&L moves in the journal
+            last = f"{101 + step * 0.01:.2f}"
+            gateway.bus.publish(Tick(AAPL, {F.LAST: last}, gateway.clock.now_ns()))
+        marked = gateway.trading.views.pnl_event(ACCT)
+        assert marked.unrealized > 0
+        await place_confirmed(http, core.api, buy(1))
+        await core.publisher.flush()
+        await eventually(lambda: any(isinstance(e, OrderFilled) for _, e in heard), "the fill")
+    finally:
+        await listener.close()
+    events = [(seq, e) for seq, e in heard if e is not None]
+    numbers = [seq for seq, _ in events]
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))  # no gap, in order
+    pnl_before_fill = [
+        e
+        for _, e in events[
+            : next(i for i, (_, e) in enumerate(events) if isinstance(e, OrderAccepted))
+        ]
+        if isinstance(e, PnlChanged)
+    ]
+    assert 1 <= len(pnl_before_fill) <= 2  # merged, and sent before the next order's events
+    assert pnl_before_fill[-1] == marked  # the latest figures, not an earlier mark

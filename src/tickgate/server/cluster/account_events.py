@@ -10,6 +10,11 @@ Every `mark_interval_s` in which no event left, a mark carries the last number, 
 that missed the last events (a core killed before they left, then restarted with nothing to
 say) sees the gap within that interval.
 
+P&L moves with every quote of a held position; the journal publishes each move, and the edges'
+account streams send at most one P&L frame a second per topic anyway. So a mark-driven
+`PnlChanged` waits up to `pnl_interval_s`, and a newer one of the same account replaces it;
+any other event first sends the P&L waiting before it, so the journal's order is kept.
+
 Guarantees: numbers grow by one per event, starting above any number an earlier run of a core
 handed out (they start at the host clock's ns, like the market data's), so an edge sees a gap
 or a restarted core as a jump. Events leave in number order from one writer task; nothing is
@@ -38,7 +43,7 @@ from tickgate.server.cluster.account_wire import (
     encode_snapshot,
 )
 from tickgate.trading.engine import TradingEngine
-from tickgate.trading.events import TradingEvent
+from tickgate.trading.events import PnlChanged, TradingEvent
 
 log = logging.getLogger("tickgate.cluster.accounts")
 
@@ -59,10 +64,19 @@ class AccountEventPublisher:
     `await AccountEventPublisher.start(bus, trading, clock)`; `close` ends both."""
 
     def __init__(
-        self, bus: NatsBus, trading: TradingEngine, clock: Clock, *, mark_interval_s: float = 1.0
+        self,
+        bus: NatsBus,
+        trading: TradingEngine,
+        clock: Clock,
+        *,
+        mark_interval_s: float = 1.0,
+        pnl_interval_s: float = 0.1,
     ) -> None:
         self.bus, self.trading, self.clock = bus, trading, clock
         self.mark_interval_s = mark_interval_s
+        self.pnl_interval_s = pnl_interval_s
+        self._pending_pnl: dict[str, PnlChanged] = {}
+        self._pnl_timer: asyncio.TimerHandle | None = None
         self.seq = clock.host_ns()
         self.published = 0
         self.snapshots_served = 0
@@ -92,8 +106,26 @@ class AccountEventPublisher:
 
     def _on_event(self, event: TradingEvent) -> None:
         # A journal listener: runs right after the event is stored and applied.
+        if isinstance(event, PnlChanged):
+            self._pending_pnl[event.account] = event
+            if self._pnl_timer is None:
+                loop = asyncio.get_running_loop()
+                self._pnl_timer = loop.call_later(self.pnl_interval_s, self._send_pnl)
+            return
+        self._send_pnl()
+        self._send(event)
+
+    def _send(self, event: TradingEvent) -> None:
         self.seq += 1
         self._queue(encode_event(self.seq, event))
+
+    def _send_pnl(self) -> None:
+        if self._pnl_timer is not None:
+            self._pnl_timer.cancel()
+            self._pnl_timer = None
+        pending, self._pending_pnl = self._pending_pnl, {}
+        for event in pending.values():
+            self._send(event)
 
     def _queue(self, message: bytes) -> None:
         self._outgoing.append(message)
@@ -130,6 +162,7 @@ class AccountEventPublisher:
         """The day's state and the number of the last event it reflects (read in one step)."""
         views = self.trading.views
         orders = views.todays_orders()  # settles first: what it publishes gets numbers now
+        self._send_pnl()  # the figures below are these or newer
         since = self.clock.now_ns() - FILL_DAYS * NS_PER_DAY
         return DaySnapshot(
             seq=self.seq,
@@ -148,12 +181,16 @@ class AccountEventPublisher:
             await self.bus.client.publish(msg.reply, encode_snapshot(self.snapshot()))
 
     async def flush(self) -> None:
-        """Return once every event published so far was handed to nats-py and the server."""
+        """Return once every event published so far (P&L held back too) was handed to
+        nats-py and the server."""
+        self._send_pnl()
         await self._idle.wait()
         await self.bus.round_trip()
 
     async def close(self) -> None:
         self._forget()
+        if self._pnl_timer is not None:
+            self._pnl_timer.cancel()
         if self._subscription is not None:
             with contextlib.suppress(nats.errors.Error):
                 await self._subscription.unsubscribe()
