@@ -254,7 +254,7 @@ def test_a_file_of_an_older_tickgate_is_brought_to_the_current_schema(
         store.close()
     # Every path ends at the schema a new file gets, whatever version the file started at.
     assert _schema(old) == _schema(fresh) and _schema(old)[0] == SCHEMA_VERSION
-    assert SCHEMA_VERSION == len(MIGRATIONS) == 2
+    assert SCHEMA_VERSION == len(MIGRATIONS) == 3
 
 
 def test_a_failed_upgrade_leaves_the_file_as_it_was(tmp_path: Path) -> None:
@@ -266,7 +266,7 @@ def test_a_failed_upgrade_leaves_the_file_as_it_was(tmp_path: Path) -> None:
     db.close()
     before = _schema(old)
     with pytest.raises(
-        StoreMigrationError, match=r"from schema version 1 to 2 .*file is unchanged"
+        StoreMigrationError, match=r"from schema version 1 to 3 .*file is unchanged"
     ):
         SqliteEventStore(old)
     assert _schema(old) == before == (0, [("table", "events"), ("column", "seq"),
@@ -277,15 +277,18 @@ def test_a_file_of_a_newer_tickgate_is_refused_untouched(tmp_path: Path) -> None
     newer = tmp_path / "newer.db"
     db = sqlite3.connect(str(newer))
     db.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, what_v3_keeps BLOB)")
-    db.execute("PRAGMA user_version = 3")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.commit()
     db.close()
     newer.chmod(0o600)
     before = newer.read_bytes()
     with pytest.raises(SchemaVersionError) as refused:
         SqliteEventStore(newer)
-    assert str(refused.value).startswith(f"{newer}: trading store schema version 3 is newer")
-    assert "this tickgate's (2)" in str(refused.value)
+    newer_version = SCHEMA_VERSION + 1
+    assert str(refused.value).startswith(
+        f"{newer}: trading store schema version {newer_version} is newer"
+    )
+    assert f"this tickgate's ({SCHEMA_VERSION})" in str(refused.value)
     assert newer.read_bytes() == before  # not even switched to WAL mode
     assert not newer.with_name("newer.db-wal").exists()
 

@@ -3,8 +3,8 @@
 Each adapter (the in-memory store, the SQLite store, and both behind the server's `ProbedStore`
 wrapper) must keep the contract of `tickgate.trading.store`: batches stored whole or not at all,
 events back in append order, one checkpoint covering what came before it, the latest snapshot
-of an order, executions since a time, refusal after `close`; durable adapters keep all of it
-across a reopen of the same file.
+of an order, executions since a time, the daily net-liquidation series, refusal after `close`;
+durable adapters keep all of it across a reopen of the same file.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from tickgate.model.orders import Fill, Order, OrderStatus, OrderType, Side, Tim
 from tickgate.server.store_probe import ProbedStore
 from tickgate.server.traffic import Buckets
 from tickgate.stores.sqlite import SqliteEventStore
+from tickgate.trading.daily_values import DailyValue
 from tickgate.trading.events import (
     OrderAccepted,
     OrderFilled,
@@ -181,10 +183,46 @@ def test_every_call_after_close_is_refused(store: EventStore) -> None:
         lambda: store.save_checkpoint({}),
         lambda: store.order(1),
         lambda: store.fills_since(0),
+        lambda: store.save_daily_values([]),
+        lambda: store.daily_values("DU1"),
     ]
     for call in calls:
         with pytest.raises(StoreClosedError):
             call()
+
+
+MONDAY, TUESDAY, WEDNESDAY = date(2026, 3, 9), date(2026, 3, 10), date(2026, 3, 11)
+
+
+def test_daily_values_come_back_by_account_oldest_first(store: EventStore) -> None:
+    assert store.daily_values("DU1") == []
+    tuesday = DailyValue("DU1", TUESDAY, D("100.5"), D("101.25"), 2)
+    monday = DailyValue("DU1", MONDAY, D(100), D("100.5"), 1)
+    other = DailyValue("DU2", MONDAY, D(7), D(8), 1)
+    store.save_daily_values([tuesday, other])
+    store.save_daily_values([monday])
+    assert store.daily_values("DU1") == [monday, tuesday]
+    assert store.daily_values("DU1", since=TUESDAY) == [tuesday]
+    assert store.daily_values("DU2") == [other] and store.daily_values("DU3") == []
+
+
+def test_a_day_saved_again_keeps_its_start(store: EventStore) -> None:
+    store.save_daily_values([DailyValue("DU1", TUESDAY, D(100), D(110), 1)])
+    store.save_daily_values([DailyValue("DU1", TUESDAY, D(110), D("99.5"), 5)])
+    assert store.daily_values("DU1") == [DailyValue("DU1", TUESDAY, D(100), D("99.5"), 5)]
+
+
+def test_a_batch_of_days_that_cannot_be_stored_leaves_nothing_of_it(store: EventStore) -> None:
+    kept = DailyValue("DU1", MONDAY, D(1), D(2), 1)
+    store.save_daily_values([kept])
+    # The second day's time does not fit the stores' 64-bit integers.
+    broken = [
+        DailyValue("DU1", TUESDAY, D(2), D(3), 2),
+        DailyValue("DU1", WEDNESDAY, D(3), D(4), 2**70),
+    ]
+    with pytest.raises((OverflowError, TypeError)):
+        store.save_daily_values(broken)
+    assert store.daily_values("DU1") == [kept]
 
 
 @pytest.mark.parametrize("durable", DURABLE, ids=_ids)
@@ -194,6 +232,8 @@ def test_a_durable_store_reopens_with_everything(durable: Adapter, path: Path) -
     appended = append_all(first, batches[:2])
     first.save_checkpoint({"version": 1, "through": "fills"})
     appended += append_all(first, batches[2:])
+    days = [DailyValue("DU1", MONDAY, D(100), D("100.5"), 1)]
+    first.save_daily_values(days)
     first.close()
     reopened = durable.open(path)
     try:
@@ -203,6 +243,7 @@ def test_a_durable_store_reopens_with_everything(durable: Adapter, path: Path) -
         latest = reopened.order(2)
         assert latest is not None and latest.status is OrderStatus.CANCELLED
         assert [f.execution_id for f in reopened.fills_since(0)] == ["e1", "e2"]
+        assert reopened.daily_values("DU1") == days
         reopened.append([OrderAccepted(order(9))])  # and it takes more
     finally:
         reopened.close()

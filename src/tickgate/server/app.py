@@ -43,6 +43,7 @@ from tickgate.server import (
     rest_contracts,
     rest_marketdata,
     rest_orders,
+    rest_pa,
     rest_portfolio,
     rest_rules,
     rest_scanner,
@@ -286,6 +287,7 @@ def build_app(
         + rest_whatif.ROUTES
         + rest_orders.ROUTES
         + rest_portfolio.ROUTES
+        + rest_pa.ROUTES
         + rest_rules.ROUTES
         + rest_scanner.ROUTES
         + rest_watchlists.ROUTES

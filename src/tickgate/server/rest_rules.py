@@ -207,13 +207,14 @@ def _currency(request: web.Request, name: str) -> str:
     return code
 
 
-def _rates(gateway: Gateway) -> FxRates:
+def currency_rates(gateway: Gateway) -> FxRates:
+    """Exchange rates from the gateway's simulated FX quotes."""
     return FxRates(gateway.catalogue, gateway.market)
 
 
 async def currency_pairs(request: web.Request) -> web.Response:
     currency = _currency(request, "currency")
-    found = _rates(gateway_of(request)).pairs_of(currency)
+    found = currency_rates(gateway_of(request)).pairs_of(currency)
     rows = [{"symbol": p.instrument.symbol, "conid": p.instrument.conid, "ccyPair": other}
             for p, other in found]  # fmt: skip
     return json_response({currency: rows})
@@ -221,7 +222,7 @@ async def currency_pairs(request: web.Request) -> web.Response:
 
 async def exchange_rate(request: web.Request) -> web.Response:
     source, target = _currency(request, "source"), _currency(request, "target")
-    rate = _rates(gateway_of(request)).rate(source, target)
+    rate = currency_rates(gateway_of(request)).rate(source, target)
     if rate is None:
         raise RequestError(f"no exchange rate from {source} to {target}: no FX pair links them")
     return json_response({"rate": float(rate)})

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from datetime import date
 
 from tickgate.model.orders import Fill, Order
 from tickgate.server.traffic import Buckets
+from tickgate.trading.daily_values import DailyValue
 from tickgate.trading.events import StoredEvent
 from tickgate.trading.store import Checkpoint, EventStore
 
@@ -55,6 +57,14 @@ class ProbedStore:
     def fills_since(self, ts_ns: int) -> list[Fill]:
         """The wrapped store's executions at or after `ts_ns`."""
         return self.inner.fills_since(ts_ns)
+
+    def save_daily_values(self, values: Sequence[DailyValue]) -> None:
+        """Keep `values` in the wrapped store."""
+        self.inner.save_daily_values(values)
+
+    def daily_values(self, account: str, *, since: date | None = None) -> list[DailyValue]:
+        """The wrapped store's days of `account`."""
+        return self.inner.daily_values(account, since=since)
 
     def close(self) -> None:
         """Close the wrapped store; the store reads as not ready from now on."""

@@ -15,6 +15,8 @@ Schema versions (`PRAGMA user_version`), each reached from the one before by one
    indexed, so one order's latest snapshot and the executions since a time are found without
    reading the log; a one-row `checkpoint` table holds the engine's hot state with the last
    event it covers.
+3. a `daily_values` table: each account's net liquidation at the start and the close of each
+   trading day (`DailyValue`), keyed by account and day, for Portfolio Analyst's returns.
 
 Opening a file brings it to `SCHEMA_VERSION` in place, all steps in ONE transaction: a step that
 fails leaves the file exactly as it was (`StoreMigrationError`). A file of a newer version is
@@ -27,12 +29,15 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
 
 from tickgate.errors import TickgateError
 from tickgate.model.orders import Fill, Order
+from tickgate.trading.daily_values import DailyValue
 from tickgate.trading.events import OrderFilled, SessionClosed, StoredEvent, decode, encode
 from tickgate.trading.store import Checkpoint, StoreClosedError
 
@@ -70,10 +75,25 @@ def _to_2_lookups_and_checkpoint(db: sqlite3.Connection) -> None:
     )
 
 
+def _to_3_daily_values(db: sqlite3.Connection) -> None:
+    # Amounts as exact decimal text, the day as ISO text: both sort and compare as written.
+    db.execute(
+        """CREATE TABLE daily_values (
+            account TEXT NOT NULL,
+            day TEXT NOT NULL,
+            start_value TEXT NOT NULL,
+            end_value TEXT NOT NULL,
+            ts_ns INTEGER NOT NULL,
+            PRIMARY KEY (account, day)
+        ) WITHOUT ROWID"""
+    )
+
+
 #: `MIGRATIONS[v]` takes a file of schema version `v` to `v + 1`.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _to_1_the_log,
     _to_2_lookups_and_checkpoint,
+    _to_3_daily_values,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -226,6 +246,36 @@ class SqliteEventStore:
         ).fetchall()
         fills = [decode("OrderFilled", orjson.loads(payload)) for (payload,) in rows]
         return [e.fill for e in fills if isinstance(e, OrderFilled)]
+
+    def save_daily_values(self, values: Sequence[DailyValue]) -> None:
+        """Keep `values` in one durable transaction; a kept day keeps its `start`."""
+        self._check_open()
+        rows = [(v.account, v.day.isoformat(), str(v.start), str(v.end), v.ts_ns) for v in values]
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(
+                "INSERT INTO daily_values (account, day, start_value, end_value, ts_ns) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, day) "
+                "DO UPDATE SET end_value = excluded.end_value, ts_ns = excluded.ts_ns",
+                rows,
+            )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def daily_values(self, account: str, *, since: date | None = None) -> list[DailyValue]:
+        """The kept days of `account`, oldest first (a primary-key range scan)."""
+        self._check_open()
+        rows = self._db.execute(
+            "SELECT day, start_value, end_value, ts_ns FROM daily_values "
+            "WHERE account = ? AND day >= ? ORDER BY day",
+            (account, since.isoformat() if since is not None else ""),
+        ).fetchall()
+        return [
+            DailyValue(account, date.fromisoformat(day), Decimal(start), Decimal(end), ts_ns)
+            for day, start, end, ts_ns in rows
+        ]
 
     def close(self) -> None:
         """Close the database connection; any later call raises StoreClosedError."""

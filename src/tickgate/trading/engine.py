@@ -25,6 +25,7 @@ from tickgate.model.ticks import Quote
 from tickgate.trading import lifecycle
 from tickgate.trading.commands import InstrumentLookup
 from tickgate.trading.commissions import CommissionSchedule
+from tickgate.trading.daily_values import DailyValue
 from tickgate.trading.events import (
     OrderFilled,
     OrderUpdated,
@@ -40,6 +41,7 @@ from tickgate.trading.matching import (
 )
 from tickgate.trading.placement import Placement, PlacementDesk
 from tickgate.trading.queries import AccountViews
+from tickgate.trading.sessions import DAY_CALENDAR
 from tickgate.trading.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -203,12 +205,20 @@ class TradingEngine:
         self, now_ns: int | None = None, *, conids: Collection[int] | None = None
     ) -> None:
         """Close the trading day: `close_market` for `conids` (every conid when None), then
-        reset the daily P&L, set the finished day aside and save a checkpoint of what is left.
-        The close price of a conid is its quote's last price (or last fill)."""
+        reset the daily P&L, set the finished day aside, keep each account's day in the daily
+        net-liquidation series and save a checkpoint of what is left. The close price of a
+        conid is its quote's last price (or last fill)."""
         self.journal.settle()
         now = self.clock.now_ns() if now_ns is None else now_ns
         self.close_market(now, conids=conids)
+        portfolios = self.state.portfolios
+        opening = {a: p.session_open_net_liquidation for a, p in portfolios.items()}
         self.journal.commit([SessionClosed(now, self._close_prices())])
+        day = DAY_CALENDAR.trading_date(now)
+        # After the close's marks: each portfolio's net liquidation is the day's closing value.
+        self.store.save_daily_values(
+            [DailyValue(a, day, opening[a], p.net_liquidation, now) for a, p in portfolios.items()]
+        )
         self.journal.save_checkpoint()
 
     def close_market(self, now_ns: int, *, conids: Collection[int] | None = None) -> None:

@@ -8,8 +8,12 @@ over a close catches up when it starts, so a DAY order placed before a close nev
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tickgate.market.calendar import US_EQUITY, MarketCalendar
-from tickgate.trading.engine import TradingEngine
+
+if TYPE_CHECKING:  # the engine asks DAY_CALENDAR which day a close ends
+    from tickgate.trading.engine import TradingEngine
 
 #: The calendar whose close ends the accounts' trading day (daily P&L, DAY orders).
 DAY_CALENDAR: MarketCalendar = US_EQUITY

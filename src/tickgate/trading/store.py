@@ -9,17 +9,21 @@ the store as it was) and returns only once the batch is durable to the adapter's
 Beyond the log, a store keeps one *checkpoint* (a JSON-able document of the engine's hot state,
 covering every event appended before it was saved) so a restart replays only what came after
 it, and answers for what the hot state set aside: the latest snapshot of any order, and the
-executions since a time.
+executions since a time. Beside the log it keeps the accounts' daily net-liquidation series
+(`DailyValue`, one row per account and day; a day saved again keeps its first start).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import date
+from decimal import Decimal
 from typing import Any, Protocol
 
 import orjson
 
 from tickgate.model.orders import Fill, Order
+from tickgate.trading.daily_values import DailyValue, merged
 from tickgate.trading.events import OrderFilled, SessionClosed, StoredEvent, decode, encode
 
 Checkpoint = dict[str, Any]
@@ -56,6 +60,15 @@ class EventStore(Protocol):
         """Stored executions at or after `ts_ns`, in append order."""
         ...
 
+    def save_daily_values(self, values: Sequence[DailyValue]) -> None:
+        """Durably keep `values` in one batch (all or none); a day already kept for an account
+        keeps its `start` and takes the new `end` and `ts_ns`."""
+        ...
+
+    def daily_values(self, account: str, *, since: date | None = None) -> list[DailyValue]:
+        """The kept days of `account` (from `since` on, when given), oldest first."""
+        ...
+
     def close(self) -> None:
         """Release the store's resources; any later call raises StoreClosedError."""
         ...
@@ -74,6 +87,7 @@ class MemoryEventStore:
         self._checkpoint: tuple[int, str] | None = None
         self._latest: dict[int, int] = {}
         self._fills: list[tuple[int, int]] = []  # (fill time, row) of every execution
+        self._days: dict[tuple[str, date], bytes] = {}
         self.commits = 0
         self._closed = False
 
@@ -124,6 +138,26 @@ class MemoryEventStore:
         fills = [decode(*self._row(row)) for at, row in self._fills if at >= ts_ns]
         return [e.fill for e in fills if isinstance(e, OrderFilled)]
 
+    def save_daily_values(self, values: Sequence[DailyValue]) -> None:
+        """Keep `values` (encoded, as the events), extending a day already kept: all of them,
+        or none when one cannot be encoded."""
+        self._check_open()
+        days = dict(self._days)  # the whole batch or nothing, as a transaction
+        for value in values:
+            key = (value.account, value.day)
+            kept = _decode_day(days[key]) if key in days else None
+            days[key] = _encode_day(value if kept is None else merged(kept, value))
+        self._days = days
+
+    def daily_values(self, account: str, *, since: date | None = None) -> list[DailyValue]:
+        """The kept days of `account`, oldest first."""
+        self._check_open()
+        chosen = [
+            row for (a, day), row in self._days.items()
+            if a == account and (since is None or day >= since)
+        ]  # fmt: skip
+        return sorted(map(_decode_day, chosen), key=lambda v: v.day)
+
     def close(self) -> None:
         """Forget nothing, but refuse any later call (as the durable stores do)."""
         self._closed = True
@@ -142,3 +176,14 @@ class MemoryEventStore:
 
     def __len__(self) -> int:
         return len(self._rows)
+
+
+def _encode_day(value: DailyValue) -> bytes:
+    """A day as the memory store keeps it. Raises TypeError for a time beyond 64 bits."""
+    fields = [value.account, value.day.isoformat(), str(value.start), str(value.end), value.ts_ns]
+    return orjson.dumps(fields)
+
+
+def _decode_day(row: bytes) -> DailyValue:
+    account, day, start, end, ts_ns = orjson.loads(row)
+    return DailyValue(account, date.fromisoformat(day), Decimal(start), Decimal(end), ts_ns)
