@@ -11,6 +11,7 @@ import orjson
 
 from tickgate import __version__
 from tickgate.server.openapi import (
+    analyst,
     contracts,
     control,
     marketdata,
@@ -24,7 +25,10 @@ from tickgate.server.openapi import (
 from tickgate.server.openapi.schema import ERROR, JsonSchema, Operation
 
 #: One module per route area, each with its `OPERATIONS`; a new area module is listed here.
-AREAS = (session, contracts, marketdata, orders, portfolio, scanner, watchlists, control, service)
+AREAS = (
+    session, contracts, marketdata, orders, portfolio, analyst, scanner, watchlists, control,
+    service,
+)  # fmt: skip
 
 #: Served routes the document leaves out, and why (the route-coverage test reads this).
 UNDOCUMENTED = {
