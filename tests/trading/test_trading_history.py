@@ -20,7 +20,7 @@ from tickgate.model.instruments import Instrument, SecType
 from tickgate.model.orders import OrderStatus
 from tickgate.model.ticks import Quote
 from tickgate.server import rest_commands as commands
-from tickgate.stores.sqlite import SchemaVersionError, SqliteEventStore
+from tickgate.stores.sqlite import SCHEMA_VERSION, SchemaVersionError, SqliteEventStore
 from tickgate.trading import sessions
 from tickgate.trading.engine import TradingEngine
 from tickgate.trading.events import encode
@@ -166,7 +166,7 @@ def test_a_version_1_data_file_is_migrated_and_answers_the_same(tmp_path: Path) 
     _version_1_file(tmp_path / "old.db", engine, memory)
 
     migrated = SqliteEventStore(tmp_path / "old.db")
-    assert migrated._db.execute("PRAGMA user_version").fetchone() == (2,)
+    assert migrated._db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     assert list(migrated.replay()) == list(memory.replay())
     assert migrated.order(cancelled) == memory.order(cancelled)
     assert migrated.fills_since(0) == memory.fills_since(0) != []
