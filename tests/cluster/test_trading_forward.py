@@ -224,12 +224,27 @@ def _concrete(template: str, values: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), "1"), template)
 
 
+#: A body for every POST the sweep sends: the parameters the routes read, all valid.
+SWEEP_BODY = {
+    "acctIds": [ACCT],
+    "acctId": ACCT,
+    "conids": [AAPL],
+    "conid": AAPL,
+    "period": "1M",
+    "currency": "USD",
+    "days": 7,
+}
+#: Not swept: it ends the session, after which the two gateways' `/iserver` answers are alike.
+SWEEP_SKIPS = ("/v1/api/logout",)
+
+
 async def test_every_route_whose_answer_depends_on_trading_is_forwarded(
     tmp_path: Path, http: aiohttp.ClientSession
 ) -> None:
     """Two gateways alike but for their trading state (one has a filled and a working order):
-    every GET route of the route table whose answer differs between them depends on the
-    trading engine, and must be one the rule forwards. New routes are covered as they land."""
+    every route of the route table (reads first, then POST/DELETE with a valid-looking body)
+    whose answer differs between them depends on the trading engine, and must be one the
+    rule forwards. New routes are covered as they land."""
     clock = FakeClock(SERVER_EPOCH_NS)
     servers = []
     for name in ("traded", "fresh"):
@@ -245,29 +260,36 @@ async def test_every_route_whose_answer_depends_on_trading_is_forwarded(
         working = await place_confirmed(http, traded.base_url + "/v1/api", LMT)
         values = {"account": ACCT, "order_id": str(working[0]["order_id"]), "conid": str(AAPL)}
         values["page"] = "0"
-        templates = sorted(
+        routes = sorted(
             {
-                info["formatter"] if "formatter" in info else info.get("path", "")
+                (route.method != "GET", route.method, info.get("formatter", info.get("path", "")))
                 for route in traded.runner.app.router.routes()
-                if route.method == "GET" and (info := route.resource.get_info()) is not None
+                if route.method != "HEAD" and (info := route.resource.get_info()) is not None
             }
         )
         depends: list[str] = []
-        for template in templates:
-            if not template.startswith("/v1/api/") or template.endswith("/ws"):
+        for _writes, method, template in routes:
+            if (
+                not template.startswith("/v1/api/")
+                or template.endswith("/ws")
+                or template.rstrip("/") in SWEEP_SKIPS
+            ):
                 continue
             answers = []
+            body = None if method == "GET" else SWEEP_BODY
             for server in (traded, fresh):
-                async with http.get(server.base_url + _concrete(template, values)) as response:
+                url = server.base_url + _concrete(template, values)
+                async with http.request(method, url, json=body) as response:
                     text = (await response.read()).decode()
                     sid = server.gateway.session.id  # each gateway's own, in two spellings
                     text = text.replace(sid, "S").replace(f"{sid[:8]}.{sid[8:16]}", "S")
                     answers.append((response.status, text))
             if answers[0] != answers[1]:
-                depends.append(template)
+                depends.append(f"{method} {template}")
         assert depends, "the traded gateway answers nothing differently: the test proves nothing"
-        assert "/v1/api/iserver/account/orders" in depends
-        assert [t for t in depends if not forwarded(t)] == []
+        assert "GET /v1/api/iserver/account/orders" in depends
+        assert "POST /v1/api/pa/transactions" in depends
+        assert [t for t in depends if not forwarded(t.split()[1])] == []
     finally:
         for server in servers:
             await server.stop()
