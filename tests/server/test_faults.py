@@ -145,17 +145,26 @@ async def test_a_timed_logout_logs_in_again_when_its_time_runs_out(
     await call(http, "GET", server.base_url + "/v1/api/iserver/accounts")
 
 
-async def test_competing_sends_the_real_status_frame_to_every_api_socket(
+async def test_competing_sends_the_real_status_frame_to_every_socket_until_a_login(
     server: RunningServer, http: aiohttp.ClientSession, ws_connect: Connect
 ) -> None:
     first = await api_socket(server, http, ws_connect)
     second = await api_socket(server, http, ws_connect)
-    portal = await ws_connect(server.ws_base + "/v1/portal/ws")  # has no status frame
-    assert (await inject(http, server, "competing"))["sockets"] == 2
-    for client in (first, second):
+    portal = await ws_connect(server.ws_base + "/v1/portal/ws")
+    await portal.send("s+md+265598")  # the socket is in use: it hears the session's status
+    assert (await inject(http, server, "competing"))["sockets"] == 3
+    for client in (first, second, portal):
         sts = await client.recv_until(is_topic("sts"))
         assert sts["args"]["competing"] is True and sts["args"]["authenticated"] is False
-    await portal.no_frame(within=0.2)
+    status = await call(http, "GET", server.base_url + "/v1/api/iserver/auth/status")
+    assert (status["authenticated"], status["competing"]) == (False, True)
+    # Logging in again takes the session back; every socket is told, nothing else changed.
+    await call(http, "POST", server.base_url + "/v1/api/iserver/auth/ssodh/init")
+    for client in (first, second, portal):
+        sts = await client.recv_until(is_topic("sts"))
+        assert sts["args"]["competing"] is False and sts["args"]["authenticated"] is True
+    status = await call(http, "GET", server.base_url + "/v1/api/iserver/auth/status")
+    assert (status["authenticated"], status["competing"]) == (True, False)
     await inject(http, server, "competing", expect=400, now=True)
 
 

@@ -22,8 +22,8 @@ from tickgate.dialects.brokerage import (
     NOT_AUTHENTICATED,
     SERVER_NAME,
     USERNAME,
-    UpstreamStatus,
-    listen_to_status,
+    SessionStatus,
+    StatusChange,
 )
 from tickgate.dialects.budgets import session_lines_refusal
 from tickgate.dialects.context import DialectContext, Now
@@ -93,17 +93,12 @@ class ApiDialect(DialectSession):
         brokerage = self.context.brokerage
         self.send(frames.encode_system_success(USERNAME))
         self.send(frames.encode_account(self.context.accounts_payload()))
-        self.send(
-            frames.encode_status(
-                authenticated=brokerage.authenticated, server_name=SERVER_NAME, username=USERNAME
-            )
-        )
+        self._send_status(brokerage.status())
         self._heartbeat(now)
-        self._forget_status = listen_to_status(brokerage, self._on_status, self._on_upstream)
+        self._forget_status = brokerage.add_status_listener(self._on_status)
         self.accounts.notices()
 
-    def _on_upstream(self, status: UpstreamStatus) -> None:
-        """A relay's upstream session changed: say so; the streams stay (they resume)."""
+    def _send_status(self, status: SessionStatus) -> None:
         self.send(
             frames.encode_status(
                 authenticated=status.authenticated,
@@ -113,19 +108,15 @@ class ApiDialect(DialectSession):
             )
         )
 
-    def _on_status(self, authenticated: bool) -> None:
-        """The brokerage session logged in or out: say so (rule 22); a logout ends md streams."""
-        if not authenticated:  # md and depth need the brokerage session (reference §3.2)
+    def _on_status(self, change: StatusChange) -> None:
+        """The brokerage session changed: say so (rule 22). A logout ends md streams; any
+        other change (a relay's upstream, a competing session) ends nothing: they resume."""
+        if change.login is False:  # md and depth need the brokerage session (reference §3.2)
             for subscription in self.context.hub.subscriptions_of(self.outbox, DIALECT):
                 self._unsubscribe_md(subscription.conid)
             self.depth.clear()
-        if self._stalled_until is not None:
-            return
-        self.send(
-            frames.encode_status(
-                authenticated=authenticated, server_name=SERVER_NAME, username=USERNAME
-            )
-        )
+        if self._stalled_until is None:
+            self._send_status(change.status)
 
     def error(self, message: str, topic: str | None) -> None:
         self.send(frames.encode_error(message, topic))
@@ -136,16 +127,9 @@ class ApiDialect(DialectSession):
     def _stalled(self, now: Now) -> bool:
         return self._stalled_until is not None and now.monotonic_ns < self._stalled_until
 
-    def announce_competing(self) -> bool:
-        """The real gateway's frame when another login takes the session (reference §3.4)."""
-        if not self.authenticated:
-            return False
-        self.send(
-            frames.encode_status(
-                authenticated=False, competing=True, server_name=SERVER_NAME, username=USERNAME
-            )
-        )
-        return True
+    @property
+    def hears_status(self) -> bool:
+        return self._forget_status is not None
 
     def closed(self) -> None:
         if self._forget_status is not None:

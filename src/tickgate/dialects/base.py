@@ -95,9 +95,10 @@ class DialectSession(ABC):
         """Send no heartbeat, no status frame and no `tic` answer until the monotonic time
         `until_ns` (None: resume now). A dialect without them ignores it."""
 
-    def announce_competing(self) -> bool:
-        """Tell the client that another session competes for the login, in the dialect's own
-        status frame; False when there is none to send (no status frames, not authenticated)."""
+    @property
+    def hears_status(self) -> bool:
+        """True while the session's status changes reach this client (an injected competing
+        session counts the sockets it reached)."""
         return False
 
     @abstractmethod

@@ -15,13 +15,26 @@ NOT_AUTHENTICATED = (
 
 
 @dataclass(frozen=True, slots=True)
-class UpstreamStatus:
-    """What the session a relay streams from says about itself (its `sts`). Clients are told
-    with an `sts` of their own; unlike a local logout it ends no stream: they resume when the
-    upstream is back."""
+class SessionStatus:
+    """The brokerage session as clients are told it, in `sts` frames and `/iserver/auth/status`.
+
+    `authenticated` is True only while market data can flow: this gateway's login holds, no
+    other session competes for it and, behind a relay, the upstream session is authenticated
+    (a relay that cannot reach its upstream counts it as not authenticated)."""
 
     authenticated: bool
     competing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """One change of the brokerage session, as its listeners hear it: the `status` after it,
+    and `login` True or False when this gateway's own login began or ended (a logout ends
+    market data; an upstream's or a competing session's change ends nothing: streams resume
+    when the status is back), None otherwise."""
+
+    status: SessionStatus
+    login: bool | None = None
 
 
 class Brokerage(Protocol):
@@ -31,10 +44,16 @@ class Brokerage(Protocol):
     def id(self) -> str: ...
 
     @property
-    def authenticated(self) -> bool: ...
+    def authenticated(self) -> bool:
+        """This gateway's own login (REST and new streams need it)."""
+        ...
 
     @property
     def primed(self) -> bool: ...
+
+    def status(self) -> SessionStatus:
+        """What clients are told about the session now."""
+        ...
 
     def touch(self) -> int:
         """Record activity; returns a strictly increasing `lastAccessed` (epoch ms)."""
@@ -44,28 +63,8 @@ class Brokerage(Protocol):
         """True when an `api` cookie names this session."""
         ...
 
-    def add_status_listener(self, listener: Callable[[bool], None]) -> Callable[[], None]:
-        """Call `listener(authenticated)` on every login and logout; returns a remover."""
+    def add_status_listener(self, listener: Callable[[StatusChange], None]) -> Callable[[], None]:
+        """Call `listener` on every change of the session (its login, its logout, a relay's
+        upstream, a competing session); returns a remover. The one way such a change reaches
+        a client."""
         ...
-
-    def add_upstream_listener(
-        self, listener: Callable[[UpstreamStatus], None]
-    ) -> Callable[[], None]:
-        """Call `listener` whenever a relay's upstream session changes; returns a remover."""
-        ...
-
-
-def listen_to_status(
-    brokerage: Brokerage,
-    on_status: Callable[[bool], None],
-    on_upstream: Callable[[UpstreamStatus], None],
-) -> Callable[[], None]:
-    """Register a connection for logins/logouts and upstream changes; one remover for both."""
-    forget_status = brokerage.add_status_listener(on_status)
-    forget_upstream = brokerage.add_upstream_listener(on_upstream)
-
-    def forget() -> None:
-        forget_status()
-        forget_upstream()
-
-    return forget

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from tickgate.dialects.account_frames import portal_day_frames, portal_pnl, portal_renderer
 from tickgate.dialects.base import DialectSession, describe_bad_command
-from tickgate.dialects.brokerage import NOT_AUTHENTICATED, UpstreamStatus, listen_to_status
+from tickgate.dialects.brokerage import NOT_AUTHENTICATED, StatusChange
 from tickgate.dialects.budgets import session_lines_refusal
 from tickgate.dialects.context import DialectContext, Now
 from tickgate.errors import ProtocolError
@@ -30,24 +30,26 @@ class PortalDialect(DialectSession):
         self._forget_status: Callable[[], None] | None = None
 
     def opened(self, now: Now) -> None:
-        """The portal dialect sends nothing until asked; it only listens for logouts."""
-        self._forget_status = listen_to_status(
-            self.context.brokerage, self._on_status, self._on_upstream
-        )
+        """The portal dialect sends nothing until asked; it only listens to the session."""
+        self._forget_status = self.context.brokerage.add_status_listener(self._on_status)
 
-    def _on_upstream(self, status: UpstreamStatus) -> None:
-        """A relay's upstream session changed: an `sts` frame as the api dialect sends it
-        (this dialect has none of its own); the streams stay and resume."""
+    @property
+    def hears_status(self) -> bool:
+        return self._forget_status is not None
+
+    def _on_status(self, change: StatusChange) -> None:
+        """A logout ends market data (it needs the brokerage session) and says so with an
+        error frame. Any other change (a relay's upstream, a competing session, a login) is an
+        `sts` frame as the api dialect sends it (this dialect has none of its own); streams
+        stay and resume."""
+        if change.login is False:
+            for subscription in self.context.hub.subscriptions_of(self.outbox, DIALECT):
+                self.context.hub.unsubscribe_market(self.outbox, subscription.conid, DIALECT)
+            self.error(NOT_AUTHENTICATED, None)
+            return
+        status = change.status
         args = {"authenticated": status.authenticated, "competing": status.competing}
         self.send(portal.encode_topic_payload("sts", {"args": args}))
-
-    def _on_status(self, authenticated: bool) -> None:
-        """A logout ends market data (it needs the brokerage session) and says so."""
-        if authenticated:
-            return
-        for subscription in self.context.hub.subscriptions_of(self.outbox, DIALECT):
-            self.context.hub.unsubscribe_market(self.outbox, subscription.conid, DIALECT)
-        self.error(NOT_AUTHENTICATED, None)
 
     def error(self, message: str, topic: str | None) -> None:
         self.send(portal.encode_error(message, topic))

@@ -46,7 +46,9 @@ def install(app: web.Application, session: BrokerSession, *, auth_token: str | N
     app[_COUNTER] = itertools.count(1)
     seen: deque[str] = deque([session.id], maxlen=RECENT_SESSION_IDS)
     # The session rotates its id before telling listeners of a logout or a new login.
-    unlisten = session.add_status_listener(lambda _: seen.append(session.id))
+    unlisten = session.add_status_listener(
+        lambda change: None if change.login is None else seen.append(session.id)
+    )
 
     def secrets() -> Iterable[str | None]:
         return (auth_token, session.id, *seen)

@@ -7,6 +7,7 @@ in the states a bot must survive — a halted instrument (last price `H...`), a 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -87,6 +88,7 @@ async def status(request: web.Request) -> web.Response:
         "channels": hub.channels,
         "subscriptions": hub.subscriptions,
         "marketDataLines": gateway.hub.lines_in_use(),
+        "brokerage": dataclasses.asdict(gateway.session.status()),
         "health": gateway.market.health.report(),
         "faults": request.app[FAULTS].describe(),
     }

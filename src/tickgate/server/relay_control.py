@@ -9,6 +9,7 @@ from aiohttp import web
 
 from tickgate.clock import NS_PER_S
 from tickgate.config import Config
+from tickgate.dialects.brokerage import SessionStatus
 from tickgate.server.api_client import Target
 from tickgate.server.gateway import Gateway
 from tickgate.server.relay_link import RelaySource
@@ -44,6 +45,8 @@ def relay_source(
     )
     lines = UpstreamLines(renew_ns=int(renew_seconds * NS_PER_S))
     status = RelayStatus(config.upstream)
+    # Until the upstream says its session is authenticated, no client may be told it is.
+    gateway.session.set_upstream(SessionStatus(authenticated=False))
     source = RelaySource(
         target,
         lines,

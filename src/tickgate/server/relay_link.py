@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 
 from tickgate.clock import NS_PER_S, Clock
-from tickgate.dialects.brokerage import UpstreamStatus
+from tickgate.dialects.brokerage import SessionStatus
 from tickgate.errors import ProtocolError
 from tickgate.model.ticks import Tick, TickSink
 from tickgate.protocol.api import client as api
@@ -56,7 +56,7 @@ class RelaySource:
         clock: Clock,
         *,
         random: Callable[[], float],
-        on_status: Callable[[UpstreamStatus], None] = lambda _: None,
+        on_status: Callable[[SessionStatus], None] = lambda _: None,
         sleep: Sleep = asyncio.sleep,
         tickle_seconds: float = TICKLE_SECONDS,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
@@ -96,7 +96,7 @@ class RelaySource:
                     reason = str(exc) or type(exc).__name__
                 self._lines.disconnect()
                 self._status.down(reason)
-                self._tell(UpstreamStatus(authenticated=False))
+                self._tell(SessionStatus(authenticated=False))
                 delay = self._backoff.next_delay()
                 log.warning(
                     "upstream %s down (%s); reconnecting in %.2f s", client.base, reason, delay
@@ -171,9 +171,9 @@ class RelaySource:
         elif not authenticated and lines.connected:
             lines.disconnect()
             self._status.lines = 0
-        self._tell(UpstreamStatus(authenticated, competing))
+        self._tell(SessionStatus(authenticated, competing))
 
-    def _tell(self, upstream: UpstreamStatus) -> None:
+    def _tell(self, upstream: SessionStatus) -> None:
         self._status.authenticated = upstream.authenticated
         self._status.competing = upstream.competing
         self._on_status(upstream)

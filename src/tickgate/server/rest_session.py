@@ -18,12 +18,13 @@ _MAC = "00:00:00:00:00:00"
 
 
 def auth_status(gateway: Gateway) -> dict[str, Any]:
-    """The `authStatus` object shared by /tickle, /iserver/auth/status and ssodh/init."""
-    session = gateway.session
+    """The `authStatus` object shared by /tickle, /iserver/auth/status and ssodh/init: the
+    session's status as the `sts` frames tell it (behind a relay, the upstream's too)."""
+    status = gateway.session.status()
     return {
-        "authenticated": session.authenticated,
-        "competing": False,
-        "connected": session.authenticated,
+        "authenticated": status.authenticated,
+        "competing": status.competing,
+        "connected": status.authenticated,
         "message": "",
         "MAC": _MAC,
         "serverInfo": _SERVER_INFO,

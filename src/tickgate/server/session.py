@@ -15,7 +15,13 @@ from typing import TypeVar
 import orjson
 
 from tickgate.clock import NS_PER_MS, Clock
-from tickgate.dialects.brokerage import NOT_AUTHENTICATED, SERVER_NAME, USERNAME, UpstreamStatus
+from tickgate.dialects.brokerage import (
+    NOT_AUTHENTICATED,
+    SERVER_NAME,
+    USERNAME,
+    SessionStatus,
+    StatusChange,
+)
 
 __all__ = ["NOT_AUTHENTICATED", "OPEN_WHILE_LOGGED_OUT", "SERVER_NAME", "USERNAME", "BrokerSession"]
 
@@ -41,10 +47,12 @@ class BrokerSession:
         self.primed = False
         self.preflighted: dict[int, tuple[int, ...]] = {}
         self.last_accessed_ms = self.now_ms()
-        self._status_listeners: list[Callable[[bool], None]] = []
-        #: What a relay's upstream session last said (None: no upstream, or not heard yet).
-        self.upstream: UpstreamStatus | None = None
-        self._upstream_listeners: list[Callable[[UpstreamStatus], None]] = []
+        #: Set while another session competes for the login (an injected fault), until the
+        #: next login or logout.
+        self.competing = False
+        #: What a relay's upstream session last said (None: this gateway has no upstream).
+        self.upstream: SessionStatus | None = None
+        self._status_listeners: list[Callable[[StatusChange], None]] = []
 
     def now_ms(self) -> int:
         return self.clock.now_ns() // NS_PER_MS
@@ -67,22 +75,35 @@ class BrokerSession:
             return isinstance(value, dict) and value.get("session") == self.id
         return text == self.id
 
-    def add_status_listener(self, listener: Callable[[bool], None]) -> Callable[[], None]:
-        """Call `listener(authenticated)` whenever the session logs in or out; returns a remover."""
+    def status(self) -> SessionStatus:
+        """What clients are told: authenticated only while this login holds, nothing
+        competes and the upstream (behind a relay) is authenticated."""
+        upstream = self.upstream or SessionStatus(authenticated=True)
+        return SessionStatus(
+            authenticated=self.authenticated and not self.competing and upstream.authenticated,
+            competing=self.competing or upstream.competing,
+        )
+
+    def add_status_listener(self, listener: Callable[[StatusChange], None]) -> Callable[[], None]:
+        """Call `listener` on every change of the session: its login and logout, a relay's
+        upstream, a competing session. Returns a remover."""
         return _listen(self._status_listeners, listener)
 
-    def add_upstream_listener(
-        self, listener: Callable[[UpstreamStatus], None]
-    ) -> Callable[[], None]:
-        """Call `listener` whenever a relay's upstream session changes; returns a remover."""
-        return _listen(self._upstream_listeners, listener)
+    def set_upstream(self, upstream: SessionStatus) -> None:
+        """A relay heard its upstream session's state; listeners are told when that changes
+        what clients see. A relay sets it before serving, so that no client is told it is
+        authenticated before the upstream said so."""
+        before = self.status()
+        self.upstream = upstream
+        if self.status() != before:
+            self._tell(None)
 
-    def set_upstream(self, status: UpstreamStatus) -> None:
-        """A relay heard its upstream session's state; listeners are told when it changed."""
-        if status != self.upstream:
-            self.upstream = status
-            for listener in list(self._upstream_listeners):
-                listener(status)
+    def compete(self) -> None:
+        """Another session takes the login (an injected fault): clients are told so, as the
+        real gateway tells them, until the next login or logout. Streams stay."""
+        if not self.competing:
+            self.competing = True
+            self._tell(None)
 
     def rotate(self) -> None:
         """Give the session a new random id: an id learnt before no longer names it."""
@@ -93,6 +114,7 @@ class BrokerSession:
         was = self.authenticated
         self.rotate()
         self.authenticated = False
+        self.competing = False
         self.primed = False
         self.preflighted.clear()
         if was:
@@ -100,15 +122,21 @@ class BrokerSession:
 
     def login(self) -> None:
         """(Re-)establish the brokerage session. Logging in after a logout gives a new id and
-        tells listeners; while logged in it changes nothing (the id clients hold stays)."""
+        tells listeners; while logged in it keeps the id clients hold and only ends a
+        competing session's claim."""
         if not self.authenticated:
             self.rotate()
             self.authenticated = True
+            self.competing = False
             self._tell(True)
+        elif self.competing:
+            self.competing = False
+            self._tell(None)
 
-    def _tell(self, authenticated: bool) -> None:
+    def _tell(self, login: bool | None) -> None:
+        change = StatusChange(self.status(), login)
         for listener in list(self._status_listeners):
-            listener(authenticated)
+            listener(change)
 
 
 _T = TypeVar("_T")

@@ -168,6 +168,40 @@ async def test_not_ready_while_the_upstream_is_unreachable(
     assert "tickgate_relay_upstream_up 0.0" in text
 
 
+async def session_status(server: RunningServer, http: aiohttp.ClientSession) -> list[Any]:
+    """What the gateway says of its brokerage session on REST: /iserver/auth/status, /tickle
+    and /tickgate/status (authenticated and competing of each)."""
+    auth = await call(http, "GET", server.base_url + "/v1/api/iserver/auth/status")
+    tickle = (await call(http, "POST", server.base_url + "/v1/api/tickle"))["iserver"]
+    brokerage = (await call(http, "GET", server.base_url + "/tickgate/status"))["brokerage"]
+    return [
+        (answer["authenticated"], answer["competing"])
+        for answer in (auth, tickle["authStatus"], brokerage)
+    ]
+
+
+async def test_a_client_is_never_told_authenticated_while_the_upstream_is_down(
+    start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect, unused_tcp_port: int
+) -> None:
+    relay = await start(source="relay", upstream=f"http://127.0.0.1:{unused_tcp_port}")
+    await until(lambda: relay_status(relay)["reconnects"] >= 1)
+    tickle = await call(http, "POST", relay.base_url + "/v1/api/tickle")
+    cookie = "api=" + json.dumps({"session": tickle["session"]})
+    api = await ws_connect(relay.ws_base + "/v1/api/ws", headers={"Cookie": cookie})
+    burst = await api.recv_until(lambda f: f.get("topic") == "sts")
+    assert burst["args"]["authenticated"] is False
+    assert await session_status(relay, http) == [(False, False)] * 3
+    portal = await portal_socket(relay, http, ws_connect)
+
+    # The upstream comes up: every client is told, and REST says the same.
+    await start(port=unused_tcp_port)
+    await api.recv_until(is_sts(True))
+    await portal.recv_until(is_sts(True))
+    assert await session_status(relay, http) == [(True, False)] * 3
+    later = await ws_connect(relay.ws_base + "/v1/api/ws", headers={"Cookie": cookie})
+    assert (await later.recv_until(lambda f: f.get("topic") == "sts"))["args"]["authenticated"]
+
+
 async def test_a_dropped_upstream_socket_is_reconnected_and_streams_resume(
     start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect
 ) -> None:
@@ -217,6 +251,7 @@ async def test_an_upstream_logout_reaches_every_client_and_streams_resume_after_
     await portal.recv_until(is_sts(False))
     ready = await call(http, "GET", relay.base_url + "/readyz", status=503)
     assert any("not authenticated" in reason for reason in ready["reasons"])
+    assert await session_status(relay, http) == [(False, False)] * 3
     assert upstream.gateway.hub.lines_in_use() == 0  # the upstream ended them
     # Downstream keeps its subscriptions meanwhile.
     assert relay.gateway.hub.interest(AAPL) == (31,) and relay.gateway.hub.interest(MSFT) == (31,)
@@ -302,4 +337,5 @@ async def test_a_competing_session_upstream_is_told_to_clients_of_both_dialects(
     assert (await api.recv_until(competing))["args"]["authenticated"] is False
     assert (await portal.recv_until(competing))["args"]["authenticated"] is False
     assert relay_status(relay)["competing"] is True
+    assert await session_status(relay, http) == [(False, True)] * 3
     assert relay.gateway.hub.interest(AAPL) == (31,)  # the client's stream stays

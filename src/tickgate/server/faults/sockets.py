@@ -38,10 +38,11 @@ def drop_all(gateway: Gateway, *, code: int | None, reason: str) -> int:
 
 
 def announce_competing(gateway: Gateway) -> int:
-    """Send every authenticated socket its dialect's competing-session status (the api
-    dialect has one). How many sockets were sent it."""
-    sessions = [c.session for c in _connections(gateway) if c.session is not None]
-    return sum(session.announce_competing() for session in sessions)
+    """Another session takes the login: the brokerage session says so (every socket that
+    hears its status gets its dialect's competing `sts`, and `/iserver/auth/status` shows it
+    until the next login). How many sockets were told."""
+    gateway.session.compete()
+    return sum(1 for c in _connections(gateway) if c.session is not None and c.session.hears_status)
 
 
 def expire_all(gateway: Gateway) -> int:
