@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tickgate.clock import NS_PER_MS, NS_PER_S
+from tickgate.config import Config
 from tickgate.dialects.api_account import AccountTopics
 from tickgate.dialects.base import DialectSession, describe_bad_command
 from tickgate.dialects.brokerage import (
@@ -48,6 +49,14 @@ DEPTH_NS = NS_PER_S
 POLICY_VIOLATION = 1008
 AUTHENTICATION_HINT = 'send {"session":"<id from /tickle>"} or the api cookie'
 _md_encoder = functools.partial(frames.encode_market, server_id=frames.DEFAULT_SERVER_ID)
+
+
+def smd_tempo_ms(config: Config) -> int:
+    """How `smd` streams are paced: changes at most every `TEMPO_MS`, as the real gateway
+    sends them, except behind a relay. Its upstream paces them already, and pacing them again
+    on this gateway's own grid would hold each relayed frame for up to another tempo (about
+    250 ms on average); unpaced, a relay forwards each upstream frame as it comes."""
+    return 0 if config.source == "relay" else TEMPO_MS
 
 
 class ApiDialect(DialectSession):
@@ -277,7 +286,7 @@ class ApiDialect(DialectSession):
             self.outbox,
             conid,
             fields,
-            tempo_ms=TEMPO_MS,
+            tempo_ms=smd_tempo_ms(context.config),
             snapshot=True,
             dialect=DIALECT,
             encoder=_md_encoder,
