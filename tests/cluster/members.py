@@ -20,7 +20,7 @@ from tickgate.clock import Clock, ShiftedClock
 from tickgate.server.app import RunningServer, build_app, start_server
 from tickgate.server.cluster.account_events import AccountEventPublisher
 from tickgate.server.cluster.account_follow import AccountEventFollower
-from tickgate.server.cluster.trading_roles import install_edge_trading, start_core_trading
+from tickgate.server.cluster.trading_roles import install_core_trading, install_edge_trading
 
 PREFIX = "tg-test"
 AAPL = 265598
@@ -67,12 +67,10 @@ async def start_core(
     bus = await connect(nats)
     market = FixedMarket(QUOTES)
     app = build_app(make_config(data, **changes), clock=clock, source=market.for_gateway, bus=bus)
+    role = install_core_trading(app, bus, mark_interval_s=mark_interval_s)
     server = await start_server(app)
     await asyncio.wait_for(market.ready.wait(), 10)
-    member = Member(server, bus)
-    role = await start_core_trading(bus, server, mark_interval_s=mark_interval_s)
-    member.publisher = role.publisher
-    member.closers.append(role.close)
+    member = Member(server, bus, publisher=role.publisher)
     return member
 
 
@@ -91,9 +89,8 @@ async def start_edge(
     app = build_app(
         make_config(data, store="memory"), clock=clock, source=FixedMarket({}).for_gateway, bus=bus
     )
-    role = await install_edge_trading(app, bus, name=name, timeout_s=timeout_s, retry_s=0.05)
+    role = install_edge_trading(app, bus, name=name, timeout_s=timeout_s, retry_s=0.05)
     member = Member(await start_server(app), bus, follower=role.follower)
-    member.closers.append(role.close)
     return member
 
 

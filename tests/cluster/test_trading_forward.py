@@ -212,6 +212,7 @@ def test_the_rule_keeps_market_data_and_sends_trading_to_the_core() -> None:
     assert forwarded("/v1/api/iserver/reply/{reply_id}")
     assert forwarded("/v1/api/pa/performance")  # a route nobody listed: the core's by default
     assert not forwarded("/v1/api/iserver/marketdata/snapshot")
+    assert forwarded("/v1/api/iserver/marketdata/history")  # the core's bars, not the edge's
     assert forwarded("/v1/api/mdx")  # "/md" does not take "/mdx"
     assert not forwarded("/v1/api/ws") and not forwarded("/tickgate/status")
     assert not forwarded("/v1/api/iserver/accounts")

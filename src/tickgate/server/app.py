@@ -455,6 +455,11 @@ class RunningServer:
         self.gateway.trading.store.close()
 
 
+#: Called with the started server once it listens: what needs the server itself (a cluster
+#: core adds a loopback socket for the calls edges forward). Filled before the app starts.
+ON_LISTENING = web.AppKey("on_listening", list[Callable[[RunningServer], Awaitable[None]]])
+
+
 async def setup_runner(app: web.Application) -> web.AppRunner:
     """The app's runner, set up, with the HTTP deadlines and the server logger in place."""
     runner = web.AppRunner(
@@ -497,4 +502,7 @@ async def start_server(app: web.Application) -> RunningServer:
     if not sockets:
         raise OSError("the server socket did not open")
     port = int(sockets[0].getsockname()[1])
-    return RunningServer(runner, config.host, port, config.tls)
+    server = RunningServer(runner, config.host, port, config.tls)
+    for hook in app.get(ON_LISTENING, ()):
+        await hook(server)
+    return server

@@ -163,9 +163,9 @@ class FollowStats:
 
 
 class AccountEventFollower:
-    """Follows the core's account events on one edge; see the module's guarantees. Create
-    with `await AccountEventFollower.start(bus, sink)`; `close` ends its subscription and any
-    re-sync in flight."""
+    """Follows the core's account events on one edge; see the module's guarantees. `start`
+    subscribes (its `replica` exists before, for whoever will read it); `close` ends the
+    subscription and any re-sync in flight."""
 
     def __init__(
         self, bus: NatsBus, sink: EventSink, *, timeout_s: float = 2.0, retry_s: float = 0.5
@@ -181,20 +181,17 @@ class AccountEventFollower:
         self._subscription: Subscription | None = None
         self.synced = asyncio.Event()
 
-    @classmethod
-    async def start(
-        cls, bus: NatsBus, sink: EventSink, *, timeout_s: float = 2.0, retry_s: float = 0.5
-    ) -> AccountEventFollower:
+    async def start(self) -> None:
         """Subscribe, then fetch the day's state in the background (`synced` is set once it
         arrived; reads raise `AccountsNotReady` until then)."""
-        follower = cls(bus, sink, timeout_s=timeout_s, retry_s=retry_s)
-        follower._subscription = await bus.client.subscribe(
-            event_subject(bus.prefix), cb=follower._on_message
+        self._subscription = await self.bus.client.subscribe(
+            event_subject(self.bus.prefix), cb=self._on_message
         )
-        await bus.round_trip()  # subscribed before asking: nothing after the snapshot is missed
-        bus.add_reconnect_listener(lambda: follower.resync("the bus reconnected"))
-        follower.resync("the edge started")
-        return follower
+        await (
+            self.bus.round_trip()
+        )  # subscribed before asking: nothing after the snapshot is missed
+        self.bus.add_reconnect_listener(lambda: self.resync("the bus reconnected"))
+        self.resync("the edge started")
 
     @property
     def live(self) -> bool:

@@ -1,10 +1,10 @@
 """An edge's REST calls that only the core can answer, forwarded over NATS request/reply.
 
 Which calls: every API route except the ones an edge answers from its own engines
-(`EDGE_LOCAL`: market data, contracts and rules, the session routes). The rule is "forward
-unless known local", so a new trading, portfolio or account route goes to the core without
-anyone listing it here; the cost of forwarding a route that could have been local is a bus
-hop, the cost of answering a trading route locally would be a wrong answer.
+(`EDGE_LOCAL`: market data but its history, contracts and rules, the session routes). The
+rule is "forward unless known local", so a new trading, portfolio or account route goes to
+the core without anyone listing it here; the cost of forwarding a route that could have been
+local is a bus hop, the cost of answering a trading route locally would be a wrong answer.
 
 How: the request travels as data (`rest_envelope`): method, path and query, the headers that
 identify the client (cookie, authorization), the body. The core answers it with the same
@@ -52,7 +52,6 @@ EDGE_LOCAL: tuple[str, ...] = (
     # Market data: the edge's own market engine, fed over the bus.
     "/iserver/marketdata",
     "/md",
-    "/hmds/history",
     # Contracts, rules and currencies: the catalogue, the same on every member.
     "/iserver/secdef",
     "/trsrv",
@@ -69,6 +68,10 @@ EDGE_LOCAL: tuple[str, ...] = (
     # The API's own description.
     "/openapi.json",
 )
+#: Routes under a local prefix that only the core answers: history bars come from the core's
+#: history service, which has recorded every trade since it started (an edge's saw only the
+#: conids its clients followed).
+CORE_UNDER_LOCAL: tuple[str, ...] = ("/iserver/marketdata/history", "/hmds/history")
 #: Request headers that reach the core: who the client is and what the body is. Host, Origin
 #: and the fetch metadata were judged by the edge's own access rules and stay there.
 FORWARDED_HEADERS = ("Cookie", "Authorization", "Content-Type", "Accept", "User-Agent")
@@ -104,7 +107,13 @@ def forwarded(path: str) -> bool:
     if route is None or route.endswith("/ws"):
         return False
     route = route.rstrip("/") or "/"
-    return not any(route == local or route.startswith(local + "/") for local in EDGE_LOCAL)
+    if _under(route, CORE_UNDER_LOCAL):
+        return True
+    return not _under(route, EDGE_LOCAL)
+
+
+def _under(route: str, prefixes: tuple[str, ...]) -> bool:
+    return any(route == prefix or route.startswith(prefix + "/") for prefix in prefixes)
 
 
 def timed_out(timeout_s: float) -> str:

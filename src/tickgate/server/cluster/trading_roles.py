@@ -1,63 +1,75 @@
 """The trading half of a cluster member, as the roles compose it.
 
-A core (`start_core_trading`, once it listens) answers forwarded REST calls through its own
-application and publishes its account events; an edge (`install_edge_trading`, before its app
-starts) forwards the core's routes and keeps a replica of the core's accounts that its account
-topics read and that feeds its own account streams. Each returns a handle whose `close` ends
-what it started (in reverse order).
+A core (`install_core_trading`) answers forwarded REST calls through its own application once
+it listens, and publishes its account events while it runs; an edge (`install_edge_trading`)
+forwards the core's routes and keeps a replica of the core's accounts that its account topics
+read and that feeds its own account streams. Both are called on the built app before it
+starts; what they start ends with the app. `NatsTrading` is the same as the roles' trading
+seam (`install_core`, `edge_routes`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from tickgate.bus.nats import NatsBus
-from tickgate.server.app import RunningServer
+from tickgate.server.app import ON_LISTENING, RunningServer
 from tickgate.server.cluster import trading_forward
 from tickgate.server.cluster.account_events import AccountEventPublisher
 from tickgate.server.cluster.account_follow import AccountEventFollower
 from tickgate.server.cluster.trading_forward import TradingForwarder, rest_subject
 from tickgate.server.cluster.trading_serve import TradingResponder, open_loopback
-from tickgate.server.gateway import GATEWAY
+from tickgate.server.gateway import GATEWAY, Gateway
 from tickgate.server.ws import ACCOUNT_READS
+
+CleanupContext = Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]
 
 
 @dataclass(eq=False)
 class TradingRole:
-    """What a member's trading half started; `close` ends it."""
+    """What a member's trading half runs (filled in as the app starts)."""
 
     responder: TradingResponder | None = None
     publisher: AccountEventPublisher | None = None
     forwarder: TradingForwarder | None = None
     follower: AccountEventFollower | None = None
-    _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-
-    async def close(self) -> None:
-        while self._closers:
-            await self._closers.pop()()
 
 
-async def start_core_trading(
-    bus: NatsBus, server: RunningServer, *, mark_interval_s: float = 1.0
+def install_core_trading(
+    app: web.Application, bus: NatsBus, *, mark_interval_s: float = 1.0
 ) -> TradingRole:
-    """Serve the cluster's trading from this core: call once its server listens."""
-    gateway = server.gateway
+    """Make the core `app` serve the cluster's trading over `bus`."""
+    gateway = app[GATEWAY]
     role = TradingRole()
-    role.responder = await TradingResponder.start(
-        bus, rest_subject(bus.prefix), await open_loopback(server.runner), gateway.clock
-    )
-    role._closers.append(role.responder.close)
-    role.publisher = await AccountEventPublisher.start(
-        bus, gateway.trading, gateway.clock, mark_interval_s=mark_interval_s
-    )
-    role._closers.append(role.publisher.close)
+
+    async def answer(server: RunningServer) -> None:
+        role.responder = await TradingResponder.start(
+            bus, rest_subject(bus.prefix), await open_loopback(server.runner), gateway.clock
+        )
+
+    @contextlib.asynccontextmanager
+    async def run(_app: web.Application) -> AsyncIterator[None]:
+        role.publisher = await AccountEventPublisher.start(
+            bus, gateway.trading, gateway.clock, mark_interval_s=mark_interval_s
+        )
+        try:
+            yield
+        finally:
+            if role.responder is not None:
+                await role.responder.close()
+            await role.publisher.close()
+
+    app.setdefault(ON_LISTENING, []).append(answer)
+    app.cleanup_ctx.append(run)
     return role
 
 
-async def install_edge_trading(
+def install_edge_trading(
     app: web.Application,
     bus: NatsBus,
     *,
@@ -65,17 +77,51 @@ async def install_edge_trading(
     timeout_s: float = 5.0,
     retry_s: float = 0.5,
 ) -> TradingRole:
-    """Make the edge `app` (built, not yet started) trade through the cluster's core."""
+    """Make the edge `app` trade through the cluster's core over `bus`."""
     gateway = app[GATEWAY]
-    role = TradingRole()
+    accounts, monotonic = gateway.accounts, gateway.clock.monotonic_ns
+    follower = AccountEventFollower(
+        bus, lambda event: accounts.on_event(event, monotonic()), retry_s=retry_s
+    )
+    role = TradingRole(follower=follower)
     role.forwarder = TradingForwarder(
         bus.client, rest_subject(bus.prefix), gateway.clock, edge=name, timeout_s=timeout_s
     )
     trading_forward.install(app, role.forwarder)
-    accounts, monotonic = gateway.accounts, gateway.clock.monotonic_ns
-    role.follower = await AccountEventFollower.start(
-        bus, lambda event: accounts.on_event(event, monotonic()), retry_s=retry_s
-    )
-    role._closers.append(role.follower.close)
-    app[ACCOUNT_READS] = role.follower.replica
+    app[ACCOUNT_READS] = follower.replica
+
+    @contextlib.asynccontextmanager
+    async def run(_app: web.Application) -> AsyncIterator[None]:
+        await follower.start()
+        try:
+            yield
+        finally:
+            await follower.close()
+
+    app.cleanup_ctx.append(run)
     return role
+
+
+class Member(Protocol):
+    """What the trading half needs of a cluster membership."""
+
+    @property
+    def bus(self) -> NatsBus: ...
+
+    @property
+    def member_id(self) -> str: ...
+
+
+class NatsTrading:
+    """The roles' trading seam over NATS: the core serves, edges forward (see the module)."""
+
+    def install_core(self, app: web.Application, gateway: Gateway, membership: Member) -> None:
+        install_core_trading(app, membership.bus)
+
+    def edge_routes(
+        self, app: web.Application, gateway: Gateway, membership: Member, local: Any
+    ) -> Any:
+        """`local` unchanged: forwarding happens before routing reaches them (see
+        `trading_forward.forward_middleware`), for every route the rule gives the core."""
+        install_edge_trading(app, membership.bus, name=membership.member_id)
+        return local
