@@ -60,6 +60,7 @@ async def start_core(
     *,
     clock: Clock | None = None,
     mark_interval_s: float = 1.0,
+    chunk_bytes: int = 512 << 10,
     **changes: Any,
 ) -> Member:
     """A core: the fixed market, the trading engine on SQLite in `data`, answering forwards."""
@@ -67,7 +68,7 @@ async def start_core(
     bus = await connect(nats)
     market = FixedMarket(QUOTES)
     app = build_app(make_config(data, **changes), clock=clock, source=market.for_gateway, bus=bus)
-    role = install_core_trading(app, bus, mark_interval_s=mark_interval_s)
+    role = install_core_trading(app, bus, mark_interval_s=mark_interval_s, chunk_bytes=chunk_bytes)
     server = await start_server(app)
     await asyncio.wait_for(market.ready.wait(), 10)
     member = Member(server, bus, publisher=role.publisher)

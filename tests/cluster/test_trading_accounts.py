@@ -239,3 +239,26 @@ async def test_mark_driven_pnl_is_merged_on_the_wire_and_keeps_the_journals_orde
     ]
     assert 1 <= len(pnl_before_fill) <= 2  # merged, and sent before the next order's events
     assert pnl_before_fill[-1] == marked  # the latest figures, not an earlier mark
+
+
+async def test_a_day_bigger_than_a_message_reaches_a_new_edge_in_chunks(
+    nats: NatsServerProcess, tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    core = await start_core(nats, tmp_path / "core", chunk_bytes=1024)
+    try:
+        ids = [
+            int((await place_confirmed(http, core.api, buy(q)))[0]["order_id"])
+            for q in (1, 2, 3, 4)
+        ]
+        edge = await start_edge(nats, tmp_path / "edge")
+        try:
+            assert edge.follower is not None and core.publisher is not None
+            await asyncio.wait_for(edge.follower.synced.wait(), 10)
+            assert [o.order_id for o in edge.follower.replica.todays_orders()] == ids
+            assert len(edge.follower.replica.fills_since(0)) == 4
+            # One snapshot, fetched in pieces.
+            assert core.publisher.snapshots_served == 1 and core.publisher.chunks_served > 2
+        finally:
+            await edge.stop()
+    finally:
+        await core.stop()

@@ -4,7 +4,8 @@ day's state on request, so an edge can rebuild what it missed.
 Subjects (under the bus prefix): `account.event` carries every event the trading journal
 publishes, in the journal's order (stored events after their commit, P&L after the commit
 that changed it), each with the next number of one per-cluster sequence; `account.day` is a
-request whose reply is the `DaySnapshot` as of the last number handed out.
+request whose reply is the `DaySnapshot` as of the last number handed out, in chunks when it
+is bigger than a message may be (see `account_wire`).
 
 Every `mark_interval_s` in which no event left, a mark carries the last number, so an edge
 that missed the last events (a core killed before they left, then restarted with nothing to
@@ -37,7 +38,10 @@ from nats.aio.subscription import Subscription
 from tickgate.bus.nats import NatsBus
 from tickgate.clock import NS_PER_DAY, Clock
 from tickgate.server.cluster.account_wire import (
+    AccountWireError,
     DaySnapshot,
+    decode_chunk_request,
+    encode_chunk,
     encode_event,
     encode_mark,
     encode_snapshot,
@@ -47,6 +51,8 @@ from tickgate.trading.events import PnlChanged, TradingEvent
 
 log = logging.getLogger("tickgate.cluster.accounts")
 
+#: Day snapshots in chunks the core holds for followers still fetching them (newest kept).
+HELD_SNAPSHOTS = 4
 #: How far back a day snapshot's fills reach: the most a `str` subscription asks for.
 FILL_DAYS = 7
 
@@ -71,15 +77,20 @@ class AccountEventPublisher:
         *,
         mark_interval_s: float = 1.0,
         pnl_interval_s: float = 0.1,
+        chunk_bytes: int = 512 << 10,
     ) -> None:
         self.bus, self.trading, self.clock = bus, trading, clock
         self.mark_interval_s = mark_interval_s
         self.pnl_interval_s = pnl_interval_s
         self._pending_pnl: dict[str, PnlChanged] = {}
+        #: At most this much of a day snapshot per message (below the server's max_payload).
+        self.chunk_bytes = chunk_bytes
+        self._snapshots: dict[str, list[bytes]] = {}
         self._pnl_timer: asyncio.TimerHandle | None = None
         self.seq = clock.host_ns()
         self.published = 0
         self.snapshots_served = 0
+        self.chunks_served = 0
         self._subject = event_subject(bus.prefix)
         self._outgoing: deque[bytes] = deque()
         self._wake = asyncio.Event()
@@ -93,11 +104,19 @@ class AccountEventPublisher:
 
     @classmethod
     async def start(
-        cls, bus: NatsBus, trading: TradingEngine, clock: Clock, *, mark_interval_s: float = 1.0
+        cls,
+        bus: NatsBus,
+        trading: TradingEngine,
+        clock: Clock,
+        *,
+        mark_interval_s: float = 1.0,
+        chunk_bytes: int = 512 << 10,
     ) -> AccountEventPublisher:
         """Start publishing; the first mark leaves at once (followers of an earlier run of
         the core see the jump in numbers)."""
-        publisher = cls(bus, trading, clock, mark_interval_s=mark_interval_s)
+        publisher = cls(
+            bus, trading, clock, mark_interval_s=mark_interval_s, chunk_bytes=chunk_bytes
+        )
         publisher._subscription = await bus.client.subscribe(
             day_subject(bus.prefix), cb=publisher._on_day_request
         )
@@ -176,9 +195,37 @@ class AccountEventPublisher:
     async def _on_day_request(self, msg: Msg) -> None:
         if not msg.reply:
             return
-        self.snapshots_served += 1
+        try:
+            asked = decode_chunk_request(msg.data)
+        except AccountWireError as exc:
+            log.warning("ignoring a day-snapshot request: %s", exc)
+            return
+        if asked is None:
+            answer = self._new_snapshot()
+        else:
+            snapshot_id, index = asked
+            held = self._snapshots.get(snapshot_id)
+            if held is None or not 0 <= index < len(held):
+                answer = encode_chunk(snapshot_id, index, 0, b"")  # gone: ask for a new one
+            else:
+                answer = encode_chunk(snapshot_id, index, len(held), held[index])
+        self.chunks_served += 1
         with contextlib.suppress(nats.errors.Error):
-            await self.bus.client.publish(msg.reply, encode_snapshot(self.snapshot()))
+            await self.bus.client.publish(msg.reply, answer)
+
+    def _new_snapshot(self) -> bytes:
+        self.snapshots_served += 1
+        data = encode_snapshot(self.snapshot())
+        size = max(1024, min(self.chunk_bytes, self.bus.client.max_payload - 1024))
+        chunks = [data[i : i + size] for i in range(0, len(data), size)] or [b""]
+        snapshot_id = f"{self.seq}-{self.snapshots_served}"
+        if len(chunks) > 1:
+            # Held for the follower's next requests; only the newest few, a busy day's
+            # snapshot is megabytes.
+            self._snapshots[snapshot_id] = chunks
+            while len(self._snapshots) > HELD_SNAPSHOTS:
+                del self._snapshots[next(iter(self._snapshots))]
+        return encode_chunk(snapshot_id, 0, len(chunks), chunks[0])
 
     async def flush(self) -> None:
         """Return once every event published so far (P&L held back too) was handed to

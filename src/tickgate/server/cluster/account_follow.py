@@ -36,8 +36,10 @@ from tickgate.server.cluster.account_events import day_subject, event_subject
 from tickgate.server.cluster.account_wire import (
     AccountWireError,
     DaySnapshot,
+    decode_chunk,
     decode_event,
     decode_snapshot,
+    encode_chunk_request,
 )
 from tickgate.trading.events import (
     OrderAccepted,
@@ -253,8 +255,7 @@ class AccountEventFollower:
         subject = day_subject(self.bus.prefix)
         while True:
             try:
-                reply = await self.bus.client.request(subject, b"", timeout=self._timeout_s)
-                snapshot = decode_snapshot(reply.data)
+                snapshot = await self._fetch_snapshot(subject)
             except (nats.errors.Error, AccountWireError) as exc:
                 self.stats.snapshot_failures += 1
                 if self.stats.snapshot_failures == 1 or not self.bus.connected:
@@ -264,6 +265,22 @@ class AccountEventFollower:
             self._install(snapshot)
             if not self._syncing:
                 return
+
+    async def _fetch_snapshot(self, subject: str) -> DaySnapshot:
+        """The core's day snapshot, chunk by chunk. Raises AccountWireError (the core dropped
+        it meanwhile, or sent nonsense) or what nats-py raises."""
+        request = self.bus.client.request
+        reply = await request(subject, b"", timeout=self._timeout_s)
+        snapshot_id, _, count, body = decode_chunk(reply.data)
+        parts = [body]
+        for index in range(1, count):
+            ask = encode_chunk_request(snapshot_id, index)
+            reply = await request(subject, ask, timeout=self._timeout_s)
+            got_id, got, held, body = decode_chunk(reply.data)
+            if (got_id, got) != (snapshot_id, index) or held != count:
+                raise AccountWireError(f"day snapshot {snapshot_id} is gone; taking a new one")
+            parts.append(body)
+        return decode_snapshot(b"".join(parts))
 
     def _install(self, snapshot: DaySnapshot) -> None:
         for change in self.replica.replace(snapshot):

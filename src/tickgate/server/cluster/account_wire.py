@@ -130,3 +130,44 @@ def decode_snapshot(data: bytes) -> DaySnapshot:
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
         raise AccountWireError(f"not a day snapshot: {exc!r}") from None
+
+
+# A day snapshot can outgrow one NATS message (1 MB by default: a busy day's orders and a
+# week of fills). The core sends it in chunks: the first request (an empty payload) takes a
+# snapshot and answers its first chunk with the snapshot's id and chunk count; later requests
+# name the id and the chunk. Every chunk is `{"id", "chunk", "chunks"}` JSON, a newline, bytes.
+
+
+def encode_chunk(snapshot_id: str, index: int, count: int, body: bytes) -> bytes:
+    head = orjson.dumps({"id": snapshot_id, "chunk": index, "chunks": count})
+    return head + b"\n" + body
+
+
+def decode_chunk(data: bytes) -> tuple[str, int, int, bytes]:
+    """(id, index, count, body) of a chunk. Raises AccountWireError for anything else (a
+    count of 0 means the core no longer holds that snapshot)."""
+    head, sep, body = data.partition(b"\n")
+    try:
+        raw = orjson.loads(head)
+        snapshot_id, index, count = str(raw["id"]), int(raw["chunk"]), int(raw["chunks"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise AccountWireError(f"not a snapshot chunk: {exc!r}") from None
+    if not sep:
+        raise AccountWireError("a snapshot chunk without its body")
+    return snapshot_id, index, count, body
+
+
+def encode_chunk_request(snapshot_id: str, index: int) -> bytes:
+    return orjson.dumps({"id": snapshot_id, "chunk": index})
+
+
+def decode_chunk_request(data: bytes) -> tuple[str, int] | None:
+    """None for "a new snapshot" (an empty payload), else (id, index). Raises
+    AccountWireError for anything else."""
+    if not data.strip():
+        return None
+    try:
+        raw = orjson.loads(data)
+        return str(raw["id"]), int(raw["chunk"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise AccountWireError(f"not a snapshot chunk request: {exc!r}") from None

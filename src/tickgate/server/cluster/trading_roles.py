@@ -41,7 +41,11 @@ class TradingRole:
 
 
 def install_core_trading(
-    app: web.Application, bus: NatsBus, *, mark_interval_s: float = 1.0
+    app: web.Application,
+    bus: NatsBus,
+    *,
+    mark_interval_s: float = 1.0,
+    chunk_bytes: int = 512 << 10,
 ) -> TradingRole:
     """Make the core `app` serve the cluster's trading over `bus`."""
     gateway = app[GATEWAY]
@@ -55,7 +59,11 @@ def install_core_trading(
     @contextlib.asynccontextmanager
     async def run(_app: web.Application) -> AsyncIterator[None]:
         role.publisher = await AccountEventPublisher.start(
-            bus, gateway.trading, gateway.clock, mark_interval_s=mark_interval_s
+            bus,
+            gateway.trading,
+            gateway.clock,
+            mark_interval_s=mark_interval_s,
+            chunk_bytes=chunk_bytes,
         )
         try:
             yield
