@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from tickgate.server.openapi.schema import (
     ANY,
+    BOOL_OR_TEXT,
     BOOLEAN,
     CONID,
+    INT_OR_TEXT,
     INTEGER,
     NUMBER,
     STRING,
@@ -226,7 +228,7 @@ OPERATIONS: list[Operation] = [
         "/trsrv/secdef",
         "Security definitions of conids (conids in the body or the query)",
         ok=obj({"secdef": array(SECDEF_ROW)}),
-        body=obj({"conids": {"anyOf": [array(CONID), STRING]}}),
+        body=obj({"conids": {"anyOf": [array(INT_OR_TEXT), STRING]}}),
         errors={400: BAD_QUERY},
         tag="contracts",
     ),
@@ -268,7 +270,12 @@ OPERATIONS: list[Operation] = [
         "Order rules of a contract",
         ok=RULES,
         body=obj(
-            {"conid": CONID, "isBuy": BOOLEAN, "modifyOrder": BOOLEAN, "orderId": INTEGER},
+            {
+                "conid": INT_OR_TEXT,
+                "isBuy": nullable(BOOL_OR_TEXT),
+                "modifyOrder": nullable(BOOL_OR_TEXT),
+                "orderId": nullable(INT_OR_TEXT),
+            },
             optional=("isBuy", "modifyOrder", "orderId"),
         ),
         body_required=True,

@@ -100,9 +100,16 @@ def _control(method: str, route: str, summary: str, **rest: Any) -> list[Operati
 
 
 def _fault(
-    route: str, summary: str, ok: JsonSchema, body: JsonSchema, *, conflict: str | None = None
+    route: str,
+    summary: str,
+    ok: JsonSchema,
+    body: JsonSchema,
+    *,
+    conflict: str | None = None,
+    missing: str | None = None,
 ) -> list[Operation]:
     errors = {400: BAD_BODY} | ({409: conflict} if conflict else {})
+    errors |= {404: missing} if missing else {}
     return op("POST", route, summary, ok=ok, body=body, errors=errors, prefixes=OWN, tag="faults")
 
 
@@ -240,7 +247,8 @@ OPERATIONS: list[Operation] = [
         "/tickgate/faults/clear",
         'End one lasting fault (`{"id": N}`) or all',
         obj({"cleared": array(INTEGER)}),
-        obj({"id": {"type": "integer", "minimum": 1}}, optional=("id",), closed=True),
+        obj({"id": nullable({"type": "integer", "minimum": 1})}, optional=("id",), closed=True),
+        missing="no such fault",
     ),
     *_fault(
         "/tickgate/faults/drop",

@@ -38,6 +38,9 @@ UNDOCUMENTED = {
 }
 
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
+#: Marks an operation whose refusals (a well-formed request the engine declines) are HTTP 200
+#: `{"error": ...}`, as IBKR answers order placement, preview, modification and cancellation.
+REFUSAL_EXTENSION = "x-tickgate-refusal-status"
 #: Answers any route can give, whatever it does (see README "Security" and "Configuration").
 COMMON_ERRORS = {
     401: "an access token is required (`--auth-token`); or, for `/iserver` routes, the "
@@ -93,6 +96,8 @@ def _operation(entry: Operation, prefix: str) -> dict[str, Any]:
         out["tags"] = [entry.tag]
     if entry.description:
         out["description"] = entry.description
+    if entry.refuses_with_200:
+        out[REFUSAL_EXTENSION] = 200
     if entry.body is not None:
         out["requestBody"] = {
             "required": entry.body_required,

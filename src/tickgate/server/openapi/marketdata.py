@@ -7,6 +7,7 @@ from tickgate.server.openapi.schema import (
     BOOLEAN,
     CONID,
     EPOCH_MS,
+    INT_OR_TEXT,
     INTEGER,
     NUMBER,
     STRING,
@@ -85,7 +86,7 @@ OPERATIONS: list[Operation] = [
         "/iserver/marketdata/unsubscribe",
         "Stop a conid's snapshot stream",
         ok=obj({"success": BOOLEAN}),
-        body=obj({"conid": CONID}),
+        body=obj({"conid": INT_OR_TEXT}),
         body_required=True,
         errors={
             400: "the body is not a JSON object or its conid is malformed",

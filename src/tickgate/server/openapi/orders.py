@@ -8,8 +8,11 @@ an order that needs confirmation answers its questions, each with a reply id.
 from __future__ import annotations
 
 from tickgate.server.openapi.schema import (
+    ACCOUNT,
+    BOOL_OR_TEXT,
     BOOLEAN,
-    CONID,
+    DECIMAL,
+    INT64,
     INTEGER,
     NUMBER,
     STRING,
@@ -23,27 +26,51 @@ from tickgate.server.openapi.schema import (
     path,
     query,
 )
+from tickgate.trading.order_domain import MAX_CONID
 
 BAD_BODY = "the body is not a JSON object, or a field is missing or malformed"
 UNKNOWN_ACCOUNT = "no such account"
 
-ORDER = {
-    "type": "object",
-    "description": "One order: conid, orderType, side, quantity, price/auxPrice, tif, ...",
-    "properties": {
-        "conid": CONID,
+#: One order of a placement body. Optional members may be null (the same as leaving them out).
+ORDER = obj(
+    {
+        "conid": {
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": MAX_CONID},
+                {"type": "string", "pattern": "^-?[0-9]{1,19}$"},
+            ]
+        },
         "orderType": STRING,
         "side": STRING,
-        "quantity": NUMBER,
-        "price": NUMBER,
-        "auxPrice": NUMBER,
-        "tif": STRING,
-        "cOID": STRING,
-        "parentId": STRING,
-        "outsideRTH": BOOLEAN,
-        "acctId": STRING,
+        "quantity": DECIMAL,
+        "price": nullable(DECIMAL),
+        "auxPrice": nullable(DECIMAL),
+        "trailingAmt": nullable(DECIMAL),
+        "trailingType": nullable(STRING),
+        "tif": nullable(STRING),
+        "cOID": nullable(STRING),
+        "parentId": nullable({"anyOf": [STRING, INTEGER]}),
+        "outsideRTH": nullable(BOOL_OR_TEXT),
+        "acctId": nullable(STRING),
     },
-}
+    optional=(
+        "price",
+        "auxPrice",
+        "trailingAmt",
+        "trailingType",
+        "tif",
+        "cOID",
+        "parentId",
+        "outsideRTH",
+        "acctId",
+    ),
+    description="One order: what IBKR's order object carries (listed members are checked)",
+)
+#: A modification resends the order: every member may be left out (or null).
+CHANGES = obj(
+    {name: nullable(schema) for name, schema in ORDER["properties"].items()},
+    optional=tuple(ORDER["properties"]),
+)
 ORDERS_BODY = obj({"orders": array(ORDER, min_items=1)})
 QUESTION = obj(
     {
@@ -65,7 +92,11 @@ PLACED = obj(
 #: HTTP 200 with an error: the engine refused the order (IBKR's way).
 REFUSED = obj({"error": STRING})
 PLACE_ANSWER = {"anyOf": [array({"anyOf": [QUESTION, PLACED]}, min_items=1), REFUSED]}
-CANCELLED = obj({"msg": STRING, "order_id": INTEGER, "conid": INTEGER, "account": STRING})
+_REFUSALS = 'An order the engine refuses is answered HTTP 200 `{"error": reason}`, as IBKR does.'
+CANCELLED = obj(
+    {"msg": STRING, "order_id": INTEGER, "conid": INTEGER, "account": STRING},
+    optional=("conid",),  # not for -1, which cancels every working order of the account
+)
 ORDER_STATUS = obj(
     {
         "order_id": INTEGER,
@@ -133,8 +164,8 @@ PREVIEW = obj(
 )
 SUBMITTED = obj({"status": STRING})
 
-_account = path("account", STRING, description="account id, e.g. DU1234567")
-_order_id = path("order_id", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1})
+_account = path("account", ACCOUNT)
+_order_id = path("order_id", INT64)
 #: Where a reply id or an order id of a placement answer goes next (schemathesis' stateful
 #: phase follows these: place -> reply -> status).
 _AFTER_PLACING = {
@@ -154,10 +185,11 @@ def _placement(route: str, summary: str, body_note: str) -> list[Operation]:
         params=(_account,),
         body=ORDERS_BODY,
         body_required=True,
-        description=body_note,
+        description=f"{body_note} {_REFUSALS}",
         errors={400: BAD_BODY, 404: UNKNOWN_ACCOUNT},
         links=_AFTER_PLACING,
         tag="orders",
+        refuses_with_200=True,
     )
 
 
@@ -176,23 +208,27 @@ OPERATIONS: list[Operation] = [
         "POST",
         "/iserver/account/{account}/orders/whatif",
         "Preview orders: commission, margin and equity before, change and after",
-        ok=PREVIEW,
+        ok={"anyOf": [PREVIEW, REFUSED]},
         params=(_account,),
         body=ORDERS_BODY,
         body_required=True,
         errors={400: BAD_BODY, 404: UNKNOWN_ACCOUNT},
         tag="orders",
+        refuses_with_200=True,
+        description=_REFUSALS,
     ),
     *op(
         "POST",
         "/iserver/account/{account}/order/whatif",
         "Preview one order (older route)",
-        ok=PREVIEW,
+        ok={"anyOf": [PREVIEW, REFUSED]},
         params=(_account,),
         body=ORDERS_BODY,
         body_required=True,
         errors={400: BAD_BODY, 404: UNKNOWN_ACCOUNT},
         tag="orders",
+        refuses_with_200=True,
+        description=_REFUSALS,
     ),
     *op(
         "POST",
@@ -208,6 +244,7 @@ OPERATIONS: list[Operation] = [
         },
         links=_AFTER_PLACING,
         tag="orders",
+        refuses_with_200=True,
     ),
     *op(
         "POST",
@@ -215,19 +252,24 @@ OPERATIONS: list[Operation] = [
         "Modify a working order",
         ok=PLACE_ANSWER,
         params=(_account, _order_id),
-        body=ORDER,
+        body=CHANGES,
         body_required=True,
         errors={400: BAD_BODY, 404: UNKNOWN_ACCOUNT},
         tag="orders",
+        refuses_with_200=True,
     ),
     *op(
         "DELETE",
         "/iserver/account/{account}/order/{order_id}",
-        "Cancel a working order",
+        "Cancel a working order (`-1`: every working order of the account)",
         ok={"anyOf": [CANCELLED, REFUSED]},
         params=(_account, _order_id),
-        errors={400: "the order id is malformed", 404: UNKNOWN_ACCOUNT},
+        errors={
+            400: "the order id is malformed, or the order is no longer working",
+            404: UNKNOWN_ACCOUNT,
+        },
         tag="orders",
+        refuses_with_200=True,
     ),
     *op(
         "POST",

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 from tickgate.server.openapi.schema import (
+    ACCOUNT,
     ANY,
     BOOLEAN,
     CONID,
     EPOCH_MS,
+    INT64,
     INTEGER,
     NUMBER,
     STRING,
@@ -73,8 +75,8 @@ LEDGER_ENTRY = obj(
 )
 SIDES = obj({"long": map_of(NUMBER), "short": map_of(NUMBER)})
 
-_account = path("account", STRING, description="account id, e.g. DU1234567")
-_page = path("page", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1})
+_account = path("account", ACCOUNT)
+_page = path("page", INT64, description="from 0; a negative page is empty")
 _ERRORS = {400: "a path parameter is malformed", 404: UNKNOWN_ACCOUNT}
 
 OPERATIONS: list[Operation] = [

@@ -23,8 +23,35 @@ NUMBER: JsonSchema = {"type": "number"}
 BOOLEAN: JsonSchema = {"type": "boolean"}
 NULL: JsonSchema = {"type": "null"}
 ANY: JsonSchema = {}
-#: A conid as IBKR writes it in a query or path: digits (JSON answers carry it as a number).
-CONID: JsonSchema = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
+#: An integer as the server parses one (`http.parse_int`): 64 bits, signed.
+INT64: JsonSchema = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
+#: A conid in a query or path. Any 64-bit integer parses; one the catalogue does not know is
+#: refused by the route (400) or finds nothing (an empty answer).
+CONID: JsonSchema = {**INT64, "examples": [265598]}
+#: An integer in a JSON body: a JSON integer or its ASCII digits (`"265598"`, `"-1"`).
+INT_OR_TEXT: JsonSchema = {
+    "anyOf": [INT64, {"type": "string", "pattern": "^[ \t]*-?[0-9]{1,19}[ \t]*$"}]
+}
+#: A decimal as order bodies take it: a JSON number or its plain ASCII text (`"12.5"`).
+DECIMAL: JsonSchema = {
+    "anyOf": [
+        {"type": "number"},
+        {
+            "type": "string",
+            "maxLength": 40,
+            "pattern": "^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]{1,3})?$",
+        },
+    ]
+}
+#: A boolean in a JSON body: JSON true/false or the words, in any case (`protocol.json_bool`).
+BOOL_OR_TEXT: JsonSchema = {
+    "anyOf": [
+        {"type": "boolean"},
+        {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])$"},
+    ]
+}
+#: An account id, e.g. DU1234567.
+ACCOUNT: JsonSchema = {"type": "string", "examples": ["DU1234567"]}
 #: Epoch milliseconds.
 EPOCH_MS: JsonSchema = {"type": "integer", "minimum": 0}
 
@@ -141,7 +168,8 @@ class Operation:
     the ones it is served under (`CLIENT_PORTAL` or `OWN`). `ok` is the 200 answer's JSON
     schema (None: no JSON body, see `ok_media`); `errors` maps each other status the route
     itself answers to when it happens, their bodies `ERROR` unless `bodies` gives another
-    schema for that status.
+    schema for that status. `refuses_with_200`: a request the engine refuses may be answered
+    200 `{"error": ...}` (IBKR's order routes), which `ok` must then allow.
     """
 
     method: str
@@ -159,6 +187,9 @@ class Operation:
     links: Mapping[str, Link] = field(default_factory=dict)
     prefixes: tuple[str, ...] = CLIENT_PORTAL
     tag: str = ""
+    #: IBKR answers a refused order with HTTP 200 `{"error": ...}`: such routes say so (the
+    #: document marks them `x-tickgate-refusal-status: 200`).
+    refuses_with_200: bool = False
 
     def operation_id(self, prefix: str) -> str:
         """A stable id: method and path words (`get_iserver_accounts`), `_portal` for the

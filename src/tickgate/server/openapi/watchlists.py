@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from tickgate.server.openapi.schema import (
     BOOLEAN,
-    CONID,
     EPOCH_MS,
+    INT_OR_TEXT,
     INTEGER,
     STRING,
+    Link,
     Operation,
     array,
     obj,
@@ -24,7 +25,7 @@ WATCHLIST = obj(
         "instruments": array(obj({"ST": STRING}, optional=())),
     }
 )
-ROW = {"anyOf": [obj({"C": CONID}, closed=True), obj({"H": STRING}, closed=True)]}
+ROW = {"anyOf": [obj({"C": INT_OR_TEXT}, closed=True), obj({"H": STRING}, closed=True)]}
 _SAVE_FAILED = "the watchlist file could not be written"
 _id = query("id", {"type": "string", "minLength": 1}, required=True)
 
@@ -66,6 +67,10 @@ OPERATIONS: list[Operation] = [
         ),
         body_required=True,
         errors={400: "id, name or a row is missing or malformed", 500: _SAVE_FAILED},
+        links={
+            "read": Link("get_iserver_watchlist", {"id": "$response.body#/id"}),
+            "delete": Link("delete_iserver_watchlist", {"id": "$response.body#/id"}),
+        },
         tag="watchlists",
     ),
     *op(
