@@ -17,7 +17,8 @@ It prints, all from the same run (the machine may be shared: compare within a ru
 - CPU per delivered frame: each server's CPU time over the window divided by the WebSocket
   frames it wrote (`tickgate_frames_sent`), the relay's beside the upstream's.
 
-`--profile PATH` records the relay with py-spy during the window (a per-function summary).
+`--profile PATH` samples the relay with py-spy during the window and writes a per-function
+summary there.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import argparse
 import asyncio
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -39,6 +41,7 @@ from typing import Any
 import aiohttp
 import orjson
 from procs import cpu_seconds
+from profiling import Recording
 
 from tickgate.market.catalogue.catalogue import default_catalogue
 from tickgate.model.instruments import SecType
@@ -141,6 +144,16 @@ async def client(
                 timing.relayed_arrival(dialect, key, now)
 
 
+def record(pid: int, summary: Path) -> Recording:
+    """py-spy sampling process `pid` (100 Hz, not pausing it); `finish` writes the summary."""
+    binary = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    raw = summary.with_suffix(".raw")
+    command = [binary, "record", "--pid", str(pid), "--rate", "100", "--nonblocking"]
+    command += ["--format", "raw", "--output", str(raw)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return Recording(proc, raw, summary)
+
+
 async def frames_sent(http: aiohttp.ClientSession, base: str) -> float:
     async with http.get(base + "/metrics") as response:
         match = FRAMES_SENT.search(await response.text())
@@ -184,13 +197,7 @@ async def measure(
         await asyncio.sleep(2.0)  # every first frame delivered: the window is steady state
         for hops in timing.hops.values():
             hops.clear()
-        recording = None
-        if profile is not None:
-            recording = subprocess.Popen(
-                ["py-spy", "record", "--pid", str(relay_pid), "--duration", str(int(seconds)),
-                 "--rate", "200", "--format", "speedscope", "--output", str(profile)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
+        recording = None if profile is None else record(relay_pid, profile)
         cpu0 = {pid: cpu_seconds(pid) for pid in (up_pid, relay_pid)}
         sent0 = {base: await frames_sent(http, base) for base in (up_base, relay_base)}
         await asyncio.sleep(seconds)
@@ -201,7 +208,7 @@ async def measure(
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         if recording is not None:
-            recording.wait()
+            recording.finish()
     result: dict[str, Any] = {
         "clients": clients,
         "conids": len(conids),
@@ -258,7 +265,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--ticks-per-second", type=float, default=200.0)
     parser.add_argument("--json", type=Path, help="also write the result here")
-    parser.add_argument("--profile", type=Path, help="py-spy speedscope file of the relay")
+    parser.add_argument("--profile", type=Path, help="py-spy summary of the relay, written here")
     args = parser.parse_args()
     stocks = [i for i in default_catalogue(today=date.today()) if i.sec_type is SecType.STK]
     chosen = stocks[: args.conids]
