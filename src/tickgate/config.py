@@ -43,6 +43,7 @@ class Config:
     ticks_per_second: float = 2000.0
     catalogue: Path | None = None
     catalogue_mode: str = "extend"
+    universe_ticks_per_second: float = 100.0
     md_lines: int = 100
     md_lines_per_connection: int = 50
     depth_streams_per_connection: int = 5
@@ -101,6 +102,12 @@ OPTIONS: dict[str, tuple[type, str]] = {
         "instrument file (TOML, JSON or CSV) that extends or replaces the built-in catalogue",
     ),
     "catalogue_mode": (str, "'extend' (file entries add to or override built-ins) or 'replace'"),
+    "universe_ticks_per_second": (
+        float,
+        "total update rate of the layered instruments (the built-in universe beyond the seeded "
+        "core, instruments added while running), on top of ticks_per_second (0 = they keep "
+        "their opening quote)",
+    ),
     "md_lines": (int, "market data lines: distinct conids one session may stream at once"),
     "md_lines_per_connection": (
         int,
@@ -645,6 +652,7 @@ _NOT_NEGATIVE = (_zero_or_more, "must not be negative")
 _LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "port": (lambda port: 0 <= port <= 65535, "must be between 0 and 65535"),
     "ticks_per_second": _POSITIVE,
+    "universe_ticks_per_second": _NOT_NEGATIVE,
     "md_lines": _POSITIVE,
     "md_lines_per_connection": _POSITIVE,
     "depth_streams_per_connection": _POSITIVE,

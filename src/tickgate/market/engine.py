@@ -70,6 +70,15 @@ class MarketEngine:
         self._listeners: list[tuple[str, MarketListener]] = []
         self.health = health if health is not None else Health(SystemClock().monotonic_ns)
 
+    def add_instruments(self, instruments: Iterable[Instrument]) -> None:
+        """Learn instruments that joined the catalogue while running (a catalogue listener):
+        their static fields are seeded, and `apply`, `snapshot` and `knows` accept them from
+        now on. An instrument already known keeps its values."""
+        for instrument in instruments:
+            if instrument.conid not in self._values:
+                self._values[instrument.conid] = static_fields(instrument)
+                self._ticks[instrument.conid] = instrument.min_tick
+
     def add_listener(self, listener: MarketListener, *, name: str | None = None) -> None:
         """Call `listener` for every future tick that changes at least one value. Its failures
         are reported under `name` (default: the listener's qualified name)."""

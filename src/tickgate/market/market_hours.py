@@ -60,13 +60,23 @@ class MarketHours:
     def __init__(self, instruments: Iterable[Instrument], mode: Mode) -> None:
         self.mode = mode
         self._calendar_of: dict[int, MarketCalendar] = {}
-        by_calendar: dict[str, list[int]] = {}
+        self._by_calendar: dict[str, list[int]] = {}
+        self.calendars: tuple[MarketCalendar, ...] = ()
+        self._conids: dict[str, tuple[int, ...]] = {}
+        self.add_instruments(instruments)
+
+    def add_instruments(self, instruments: Iterable[Instrument]) -> None:
+        """Learn the calendars of instruments that joined the catalogue (a catalogue
+        listener; also how the constructor starts). A conid already known keeps its calendar;
+        the next `closed_conids` and `next_transitions` include the new ones."""
         for instrument in instruments:
+            if instrument.conid in self._calendar_of:
+                continue
             calendar = calendar_of(instrument)
             self._calendar_of[instrument.conid] = calendar
-            by_calendar.setdefault(calendar.name, []).append(instrument.conid)
-        self.calendars = tuple(c for c in CALENDARS if c.name in by_calendar)
-        self._conids = {name: tuple(conids) for name, conids in by_calendar.items()}
+            self._by_calendar.setdefault(calendar.name, []).append(instrument.conid)
+        self.calendars = tuple(c for c in CALENDARS if c.name in self._by_calendar)
+        self._conids = {name: tuple(conids) for name, conids in self._by_calendar.items()}
 
     def calendar(self, conid: int) -> MarketCalendar | None:
         """The calendar of `conid`, None for a conid outside the catalogue."""

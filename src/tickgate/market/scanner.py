@@ -190,7 +190,8 @@ def _listing(instrument: Instrument) -> str:
 
 
 class Scanner:
-    """Scans over `market` for the instruments of `catalogue`.
+    """Scans over `market` for the instruments of `catalogue`, read again on every call (so
+    instruments a growing catalogue gains are scanned from then on).
 
     `average_volume(conid)` is an instrument's average daily volume (0 when unknown), the base of
     HOT_BY_VOLUME. Reads only: a scan changes nothing.
@@ -203,12 +204,16 @@ class Scanner:
         *,
         average_volume: Callable[[int], float],
     ) -> None:
-        self._instruments = [i for i in catalogue if _us_stock(i)]
+        self._catalogue = catalogue
         self._market = market
         self._average_volume = average_volume
         self._scan_types = {scan.code: scan for scan in SCAN_TYPES}
         self._filters = {f.code: f for f in FILTERS}
         self._types = {t.code: t for t in INSTRUMENT_TYPES}
+
+    @property
+    def _instruments(self) -> list[Instrument]:
+        return [i for i in self._catalogue if _us_stock(i)]
 
     @property
     def scan_types(self) -> tuple[ScanType, ...]:

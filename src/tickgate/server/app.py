@@ -28,6 +28,7 @@ from tickgate.market.scanner import Scanner
 from tickgate.market.watchlist_file import JsonWatchlistFile
 from tickgate.market.watchlists import MemoryWatchlistStore, Watchlists, WatchlistStore
 from tickgate.model.instruments import Instrument
+from tickgate.model.ticks import Tick
 from tickgate.server import (
     gatekeeper,
     health_routes,
@@ -100,9 +101,9 @@ def build_catalogue(
     config: Config, clock: Clock, *, recorded: Sequence[Instrument] = ()
 ) -> Catalogue:
     """The built-in catalogue, extended or replaced by the configured file; instruments of
-    replayed recordings join it."""
+    replayed recordings join it. Growable: `Catalogue.add` adds instruments while serving."""
     today = datetime.datetime.fromtimestamp(clock.now_ns() / NS_PER_S, datetime.UTC).date()
-    catalogue = default_catalogue(today=today)
+    catalogue = default_catalogue(today=today, growable=True)
     if recorded:
         catalogue = merge(catalogue, list(recorded), replace=False)
     if config.catalogue is not None:
@@ -150,6 +151,7 @@ def build_gateway(
     trading.journal.add_listener(lambda event: accounts.on_event(event, clock.monotonic_ns()))
     trading.journal.add_listener(traffic.count_event)
     simulator = build_simulator(config, catalogue, hours, clock) if simulated else None
+    teach_catalogue_growth(catalogue, market, hours, simulator, bus.publish, clock)
     return Gateway(
         config,
         clock,
@@ -170,6 +172,31 @@ def build_gateway(
         # The reference allows 5 concurrent history requests and answers 429 beyond.
         history_slots=Slots(5, "Too many requests: at most 5 concurrent history requests"),
     )
+
+
+def teach_catalogue_growth(
+    catalogue: Catalogue,
+    market: MarketEngine,
+    hours: MarketHours,
+    simulator: MarketSimulator | None,
+    publish: Callable[[Tick], None],
+    clock: Clock,
+) -> None:
+    """Make the consumers that keep per-instrument state listen to `catalogue.add`, in the
+    order the data flows: the market engine first (it must know a conid before its first
+    tick), then the market hours, then the simulator, whose opening quotes of the new
+    instruments travel on the bus like every other tick. Everything else reads the catalogue
+    on every call."""
+    catalogue.add_listener(market.add_instruments)
+    catalogue.add_listener(hours.add_instruments)
+    if simulator is not None:
+
+        def simulate(added: tuple[Instrument, ...]) -> None:
+            closed = set(hours.closed_conids(clock.now_ns()))
+            for tick in simulator.add(added, closed=closed):
+                publish(tick)
+
+        catalogue.add_listener(simulate)
 
 
 def _call_soon(callback: Callable[[], None]) -> None:
@@ -216,7 +243,7 @@ def open_watchlists(gateway: Gateway) -> Watchlists:
 def simulation_rate(config: Config, catalogue: Catalogue) -> float:
     """The simulated market's total rate: the configured one, raised to what instruments
     pinned to their own rates in the catalogue ask for together."""
-    pinned = sum(i.ticks_per_second or 0.0 for i in catalogue)
+    pinned = sum(i.ticks_per_second or 0.0 for i in catalogue.core())
     return max(config.ticks_per_second, pinned)
 
 
@@ -229,11 +256,13 @@ def build_simulator(
         log.warning("total rate raised to %g ticks/s: pinned instruments ask for that", rate)
     now = clock.now_ns()
     return MarketSimulator(
-        catalogue,
+        catalogue.core(),
         seed=config.seed,
         start_ns=now,
         ticks_per_second=rate,
         closed=hours.closed_conids(now),
+        background=catalogue.layered(),
+        background_ticks_per_second=config.universe_ticks_per_second,
     )
 
 

@@ -3,12 +3,32 @@
 `default_catalogue` is the built-in one: the stocks, ETFs, FX pairs and futures underlyings of
 ``market/data/*.csv`` (real IBKR conids; sources noted in the files) plus futures and option
 chains generated for a trading date (derived conids, see `catalogue.chains`).
+
+Growth at run time. A catalogue built with ``growable=True`` (the gateway's) accepts new
+instruments through `Catalogue.add`, the one way to add one while running. Guarantees:
+
+* append only: an instrument, once in, never changes and never leaves, and its conid is never
+  reused, so anything a consumer learnt stays true;
+* all or nothing: `add` checks the whole batch (conids unused and distinct, fields sane,
+  underlyings present) before it changes anything, and raises CatalogueError otherwise;
+* everyone learns it at once: `add` runs synchronously on the event loop (no await inside), so
+  no coroutine sees a half-added batch; `version` goes up by one and every listener
+  (`add_listener`) is called, in registration order, before `add` returns. Consumers that
+  read the catalogue on every call (lookups, search, rules) need nothing more; those that
+  keep per-instrument state (the market engine, market hours, the simulator) are listeners;
+* core and layered: the instruments a catalogue is built with are its *core* (what a seeded
+  simulation draws for, see `core`); `layered` ones (the built-in universe, anything added at
+  run time) are served the same everywhere but kept apart, so adding them changes no seeded
+  value of the core.
+
+A catalogue built without ``growable`` is frozen: `add` raises CatalogueError.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from importlib import resources
@@ -19,7 +39,21 @@ from tickgate.market.catalogue.expiries import month_code, parse_expiry
 from tickgate.market.catalogue.files import load_instruments
 from tickgate.model.instruments import Instrument, Right, SecType, invalid_conid
 
-__all__ = ["Catalogue", "contract_month", "default_catalogue", "merge"]
+__all__ = [
+    "Catalogue",
+    "CatalogueListener",
+    "check_instrument",
+    "contract_month",
+    "default_catalogue",
+    "merge",
+]
+
+log = logging.getLogger("tickgate.catalogue")
+
+#: Called with the instruments of one `Catalogue.add`, after they are in the catalogue.
+CatalogueListener = Callable[[tuple[Instrument, ...]], None]
+#: Conids are positive 32-bit integers on IBKR's wire (clients often store them as int32).
+MAX_CONID = 2**31 - 1
 
 DATA_FILES = ("indices.csv", "stocks.csv", "forex.csv")
 _DERIVATIVES = (SecType.OPT, SecType.FUT)
@@ -29,26 +63,114 @@ _Rank = tuple[int, int, str, int]  # sort key of a search hit: lower is better
 
 
 class Catalogue:
-    """An immutable set of instruments with O(1) conid lookup and prebuilt chain indexes.
+    """A set of instruments with O(1) conid lookup and prebuilt chain indexes.
 
     Construction raises CatalogueError when a conid is used twice, or when an instrument names
     an `underlying_conid` that is not in the catalogue or is itself an option or future.
-    Every query returns a new list; nothing changes after construction.
+    `layered` instruments join the catalogue beside the core ones (see the module docstring).
+    Every query returns a new list. Frozen unless `growable`; then `add` is the only change
+    there is (see the module docstring for its guarantees).
     """
 
-    __slots__ = ("_by_conid", "_futures", "_options", "_underlyings")
+    __slots__ = (
+        "_by_conid",
+        "_futures",
+        "_growable",
+        "_layered",
+        "_listeners",
+        "_options",
+        "_underlyings",
+        "version",
+    )
 
-    def __init__(self, instruments: Iterable[Instrument]) -> None:
+    def __init__(
+        self,
+        instruments: Iterable[Instrument],
+        *,
+        layered: Iterable[Instrument] = (),
+        growable: bool = False,
+    ) -> None:
         by_conid: dict[int, Instrument] = {}
-        for instrument in instruments:
+        core = list(instruments)
+        extra = list(layered)
+        for instrument in [*core, *extra]:
             if instrument.conid in by_conid:
                 raise CatalogueError(f"duplicate conid {instrument.conid} ({instrument.symbol})")
             by_conid[instrument.conid] = instrument
         _check_underlyings(by_conid)
         self._by_conid = by_conid
+        self._layered = {instrument.conid for instrument in extra}
+        self._growable = growable
+        self._listeners: list[CatalogueListener] = []
+        #: Goes up by one with every successful `add` (0 for a catalogue never added to).
+        self.version = 0
+        self._index()
+
+    def _index(self) -> None:
+        by_conid = self._by_conid
         self._underlyings = tuple(i for i in by_conid.values() if i.sec_type not in _DERIVATIVES)
         self._futures = _index_futures(by_conid.values())
         self._options = _index_options(by_conid.values())
+
+    @property
+    def growable(self) -> bool:
+        """True when `add` accepts instruments (else the catalogue is frozen)."""
+        return self._growable
+
+    def add_listener(self, listener: CatalogueListener) -> None:
+        """Call `listener` with the instruments of every later successful `add`, after they
+        are in the catalogue and before `add` returns (listeners run in the order added)."""
+        self._listeners.append(listener)
+
+    def add(self, instruments: Iterable[Instrument]) -> tuple[Instrument, ...]:
+        """Add `instruments` (layered, see the module docstring) and tell every listener.
+
+        All or nothing: raises CatalogueError, changing nothing, when the catalogue is frozen,
+        a conid is already in it or used twice in the batch, an instrument's fields are not
+        sane (`check_instrument`), or an option or future names an underlying that is neither
+        in the catalogue nor in the batch (or is a derivative). A listener that raises is
+        logged and the others still run: the instruments stay added. Returns the batch.
+        """
+        batch = tuple(instruments)
+        if not self._growable:
+            raise CatalogueError("this catalogue is frozen: instruments cannot be added")
+        seen: set[int] = set()
+        for instrument in batch:
+            check_instrument(instrument)
+            if instrument.conid in self._by_conid or instrument.conid in seen:
+                raise CatalogueError(
+                    f"conid {instrument.conid} ({instrument.symbol}) is already in use"
+                )
+            seen.add(instrument.conid)
+        if not batch:
+            return batch
+        merged = {**self._by_conid, **{i.conid: i for i in batch}}
+        _check_underlyings(merged)
+        self._by_conid = merged
+        self._layered |= seen
+        if any(i.sec_type in _DERIVATIVES for i in batch):
+            self._index()
+        else:
+            self._underlyings += batch
+        self.version += 1
+        for listener in tuple(self._listeners):
+            try:
+                listener(batch)
+            except Exception:
+                log.exception("a catalogue listener failed on %d added instrument(s)", len(batch))
+        return batch
+
+    def core(self) -> list[Instrument]:
+        """The instruments the catalogue was built with, layered ones left out, in order."""
+        return [i for i in self._by_conid.values() if i.conid not in self._layered]
+
+    def layered(self) -> list[Instrument]:
+        """The layered instruments (built-in universe, run-time additions), in order."""
+        return [i for i in self._by_conid.values() if i.conid in self._layered]
+
+    def is_layered(self, conid: int) -> bool:
+        """True when `conid` is a layered instrument of the catalogue."""
+        return conid in self._layered
 
     def get(self, conid: int) -> Instrument:
         """The instrument with `conid`. Raises NotFoundError("Invalid conid <conid>")."""
@@ -138,8 +260,10 @@ def merge(base: Catalogue, extra: list[Instrument], *, replace: bool) -> Catalog
     """A new catalogue of `extra` alone (`replace`) or of `base` extended by `extra`.
 
     When extending, an entry of `extra` replaces the `base` instrument with the same conid in
-    place; new conids are appended. `base` is not changed. Raises CatalogueError when `extra`
-    holds a conid twice or the result is inconsistent (see `Catalogue`).
+    place (and is core from then on); new conids are appended to the core; the other layered
+    instruments of `base` stay layered. The result is growable when `base` is. `base` is not
+    changed. Raises CatalogueError when `extra` holds a conid twice or the result is
+    inconsistent (see `Catalogue`).
     """
     seen: set[int] = set()
     for instrument in extra:
@@ -147,10 +271,35 @@ def merge(base: Catalogue, extra: list[Instrument], *, replace: bool) -> Catalog
             raise CatalogueError(f"duplicate conid {instrument.conid} in the added instruments")
         seen.add(instrument.conid)
     if replace:
-        return type(base)(extra)
-    merged = {instrument.conid: instrument for instrument in base}
+        return Catalogue(extra, growable=base.growable)
+    merged = {instrument.conid: instrument for instrument in base.core()}
+    layered = {i.conid: i for i in base.layered() if i.conid not in seen}
     merged.update((instrument.conid, instrument) for instrument in extra)
-    return type(base)(merged.values())
+    return Catalogue(merged.values(), layered=layered.values(), growable=base.growable)
+
+
+def check_instrument(instrument: Instrument) -> None:
+    """Raise CatalogueError naming the first field of `instrument` that no catalogue file
+    would accept: a conid outside 1..2**31-1, an empty or unprintable symbol, a price or tick
+    that is not positive, a volatility outside (0, 5], or an option without its expiry, strike,
+    right and underlying (a future without its expiry)."""
+    where = f"instrument {instrument.symbol!r} (conid {instrument.conid})"
+    if not 0 < instrument.conid <= MAX_CONID:
+        raise CatalogueError(f"{where}: conid must be in 1..{MAX_CONID}")
+    if not instrument.symbol.strip() or not instrument.symbol.isprintable():
+        raise CatalogueError(f"{where}: symbol must be printable text")
+    if not instrument.reference_price > 0 or not instrument.min_tick > 0:
+        raise CatalogueError(f"{where}: reference_price and min_tick must be positive")
+    if not 0 < instrument.volatility <= 5:
+        raise CatalogueError(f"{where}: volatility must be an annualised fraction in (0, 5]")
+    needed: Sequence[object] = ()
+    if instrument.sec_type is SecType.OPT:
+        needed = (instrument.expiry, instrument.strike, instrument.right)
+        needed = (*needed, instrument.underlying_conid)
+    elif instrument.sec_type is SecType.FUT:
+        needed = (instrument.expiry,)
+    if any(value is None for value in needed):
+        raise CatalogueError(f"{where}: a {instrument.sec_type} needs its contract fields")
 
 
 def contract_month(future: Instrument) -> str:
@@ -164,10 +313,11 @@ def contract_month(future: Instrument) -> str:
     return month_code(f"{year:04d}{month + 1:02d}01")
 
 
-def default_catalogue(*, today: date) -> Catalogue:
+def default_catalogue(*, today: date, growable: bool = False) -> Catalogue:
     """The built-in catalogue for trading date `today`: the shipped underlyings plus futures
     chains of ES, NQ, CL, GC and monthly option chains of AAPL, SPY, QQQ, all expiring on or
-    after `today`. The same `today` always gives the same instruments and conids."""
+    after `today`. The same `today` always gives the same instruments and conids. Frozen
+    unless `growable`."""
     underlyings = _shipped_underlyings()
     by_symbol = {(i.symbol, i.sec_type): i for i in underlyings}
     derived: list[Instrument] = []
@@ -175,7 +325,7 @@ def default_catalogue(*, today: date) -> Catalogue:
         derived += future_chain(root, by_symbol[root.symbol, SecType.IND], today=today)
     for chain in OPTION_CHAINS.values():
         derived += option_chain(chain, by_symbol[chain.symbol, SecType.STK], today=today)
-    return Catalogue([*underlyings, *derived])
+    return Catalogue([*underlyings, *derived], growable=growable)
 
 
 def _shipped_underlyings() -> list[Instrument]:

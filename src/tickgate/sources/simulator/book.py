@@ -87,6 +87,8 @@ class SimBook:
     quoted: bool = True
     touched: set[int] = field(default_factory=set)
     shown: dict[int, str] = field(default_factory=dict)  # last text of the ROUNDED_FIELDS
+    #: A layered instrument: drawn for by the simulator's second random stream, never the core's.
+    layered: bool = False
 
     def __post_init__(self) -> None:
         self.tick = float(self.instrument.min_tick)

@@ -17,11 +17,20 @@ marks every last price with `C`; `halt` freezes one instrument and marks it with
 hours (`--market-hours exchange`): a closed instrument shows `C` and does not tick until its
 next day starts.
 
+Layered instruments (`background`, and `add` while running: the built-in universe beyond the
+seeded core, instruments created on first search) are simulated by the same model on a second
+random stream, at their own total rate (`background_ticks_per_second`, spread by activity, with
+events due by simulated time), so their presence changes no value, no pick and no timing of the
+core instruments. Each starts from a generator seeded by (seed, conid) alone, so an instrument
+opens at the same place whatever else was added before it. A layered option or future reads a
+core underlying's current value without moving it.
+
 Determinism: the same catalogue, seed, start and sequence of calls give identical ticks.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Collection, Iterable
 from random import Random
@@ -62,6 +71,8 @@ class MarketSimulator:
         session_open: bool = True,
         ticks_per_second: float | None = None,
         closed: Collection[int] = (),
+        background: Iterable[Instrument] = (),
+        background_ticks_per_second: float = 0.0,
     ) -> None:
         """Build the market as of `start_ns`; `catalogue` is iterated once.
 
@@ -69,25 +80,73 @@ class MarketSimulator:
         closes until `open_session`). `ticks_per_second` is the total rate the source will
         ask for; it lets instruments with their own `ticks_per_second` get exactly that share
         of the events. The conids in `closed` start with their market closed (prior close
-        shown, no opening print).
+        shown, no opening print). `background` instruments are layered (see the module
+        docstring), ticking `background_ticks_per_second` events in all (0: they keep their
+        opening quote). Raises ValueError for a negative background rate.
         """
+        if background_ticks_per_second < 0:
+            raise ValueError("background_ticks_per_second must be >= 0")
+        self._seed = seed
         self._rng = Random(seed)
+        self._layered_rng = Random(f"tickgate-layered:{seed}")
+        self._layered_rate = background_ticks_per_second
+        self._layered_credit = 0.0
         self._total_rate = ticks_per_second
         self._now = start_ns
         self._open = session_open
         self._books = {i.conid: SimBook(i, weight=0.0) for i in catalogue}
+        layered = [SimBook(i, weight=0.0, layered=True) for i in background]
+        self._books.update((book.instrument.conid, book) for book in layered)
         for conid in closed:
             self._book(conid).set_market_closed(True)
         for book in self._books.values():
             self._link(book)
-        for book in self._books.values():
-            self._seed_book(book)
-        for book in self._books.values():
+        core = [book for book in self._books.values() if not book.layered]
+        for book in core:
+            self._seed_book(book, self._rng)
+        rngs = [self._rng_of_new(book) for book in layered]
+        for book, rng in zip(layered, rngs, strict=True):
+            self._seed_book(book, rng)
+        for book in core:
             book.start_day(book.ticks_of(self._prior_value(book)))
             self._first_event(book)
+        for book, rng in zip(layered, rngs, strict=True):
+            book.start_day(book.ticks_of(self._prior_value(book)))
+            self._first_event(book, rng)
         self._active: list[SimBook] = []
         self._cum_weights: list[float] = []
+        self._layered_active: list[SimBook] = []
+        self._layered_cum: list[float] = []
         self._reweigh()
+
+    def add(self, instruments: Iterable[Instrument], *, closed: Collection[int] = ()) -> list[Tick]:
+        """Simulate instruments that joined the catalogue while running, layered, from
+        `now_ns`; the conids of `closed` start with their market closed. Returns each one's
+        full state as one tick (for the market engine). An option or future whose underlying
+        is neither simulated already nor in `instruments` follows its own random walk.
+        A conid already simulated is left as it is (and gets no tick)."""
+        books = [
+            SimBook(i, weight=0.0, layered=True) for i in instruments if i.conid not in self._books
+        ]
+        self._books.update((book.instrument.conid, book) for book in books)
+        for book in books:
+            book.set_market_closed(book.instrument.conid in closed)
+            self._link(book)
+        rngs = [self._rng_of_new(book) for book in books]
+        for book, rng in zip(books, rngs, strict=True):
+            self._seed_book(book, rng)
+        for book, rng in zip(books, rngs, strict=True):
+            book.start_day(book.ticks_of(self._prior_value(book)))
+            self._first_event(book, rng)
+        self._reweigh()
+        return [
+            Tick(book.instrument.conid, book.render_all(session_open=self._open), self._now)
+            for book in books
+        ]
+
+    def _rng_of_new(self, book: SimBook) -> Random:
+        # By (seed, conid) alone: a layered instrument opens the same whatever came before it.
+        return Random(f"tickgate-instrument:{self._seed}:{book.instrument.conid}")
 
     @property
     def now_ns(self) -> int:
@@ -116,16 +175,46 @@ class MarketSimulator:
         Raises ValueError when `now_ns` is before `now_ns` of the previous call or
         `n_ticks` is negative.
         """
-        start = self._move_to(now_ns)
         if n_ticks < 0:
             raise ValueError(f"n_ticks must be >= 0, got {n_ticks}")
-        if n_ticks == 0 or not self._open or not self._active:
+        start = self._move_to(now_ns)
+        layered = self._layered_events(start, now_ns)
+        if not self._open:
             return []
-        span, rng, ticks = now_ns - start, self._rng, []
-        chosen = rng.choices(self._active, cum_weights=self._cum_weights, k=n_ticks)
+        ticks = self._events(start, now_ns, n_ticks, self._active, self._cum_weights, self._rng)
+        if layered:
+            more = self._events(
+                start, now_ns, layered, self._layered_active, self._layered_cum, self._layered_rng
+            )
+            ticks = list(heapq.merge(ticks, more, key=lambda tick: tick.ts_ns))
+        return ticks
+
+    def _layered_events(self, start: int, now_ns: int) -> int:
+        """How many layered events fall due between `start` and `now_ns` (simulated time),
+        at most one second's worth: a long jump skips the rest, as the source does."""
+        if not self._layered_rate:
+            return 0
+        self._layered_credit += (now_ns - start) * self._layered_rate / NS_PER_S
+        due = int(self._layered_credit)
+        self._layered_credit -= due
+        return min(due, max(1, int(self._layered_rate)))
+
+    def _events(
+        self,
+        start: int,
+        now_ns: int,
+        n_ticks: int,
+        active: list[SimBook],
+        cum_weights: list[float],
+        rng: Random,
+    ) -> list[Tick]:
+        if n_ticks == 0 or not active:
+            return []
+        span, ticks, layered = now_ns - start, [], rng is self._layered_rng
+        chosen = rng.choices(active, cum_weights=cum_weights, k=n_ticks)
         for i, book in enumerate(chosen):
             ts = start + span * (i + 1) // n_ticks
-            book.step(self._value(book, ts), rng)
+            book.step(self._value(book, ts, layered=layered), rng)
             changed = book.take(session_open=True)
             if changed:
                 ticks.append(Tick(book.instrument.conid, changed, ts))
@@ -223,9 +312,9 @@ class MarketSimulator:
             if instrument.expiry:
                 book.expiry_ns = expiry_ns(instrument.expiry)
 
-    def _seed_book(self, book: SimBook) -> None:
+    def _seed_book(self, book: SimBook, rng: Random) -> None:
         """Activity weight, open interest and (for roots) the pre-open model value."""
-        instrument, rng = book.instrument, self._rng
+        instrument = book.instrument
         weight = _ACTIVITY[instrument.sec_type] * math.exp(rng.gauss(0.0, 0.6))
         weight *= 2.0 if instrument.is_etf else 1.0
         if instrument.sec_type is SecType.OPT:
@@ -248,19 +337,15 @@ class MarketSimulator:
         return 0.1 + math.exp(-((moneyness / 0.08) ** 2))
 
     def _reweigh(self) -> None:
-        self._active = [
-            book for book in self._books.values() if not book.halted and not book.market_closed
-        ]
-        weights = self._shares(self._active)
-        total, self._cum_weights = 0.0, []
-        for weight in weights:
-            total += weight
-            self._cum_weights.append(total)
+        books = [b for b in self._books.values() if not b.halted and not b.market_closed]
+        self._active = [book for book in books if not book.layered]
+        self._cum_weights = _cumulative(self._shares(self._active, self._total_rate))
+        self._layered_active = [book for book in books if book.layered]
+        self._layered_cum = _cumulative(self._shares(self._layered_active, self._layered_rate))
 
-    def _shares(self, books: list[SimBook]) -> list[float]:
+    def _shares(self, books: list[SimBook], rate: float | None) -> list[float]:
         """Pick weights: pinned instruments get rate/total of the events, the others share the
         rest by activity (all of it goes to pinned ones when they ask for more than the total)."""
-        rate = self._total_rate
         pinned = sum(b.instrument.ticks_per_second or 0.0 for b in books)
         if not rate or not pinned:
             return [book.weight for book in books]
@@ -274,19 +359,27 @@ class MarketSimulator:
             for book in books
         ]
 
-    def _first_event(self, book: SimBook) -> None:
-        value = self._value(book, self._now)
+    def _first_event(self, book: SimBook, rng: Random | None = None) -> None:
+        """The opening print (or, market closed, a fresh quote); a layered book draws from
+        `rng` (its own at its start) or else the layered stream, a core book from the core's."""
+        if rng is None:
+            rng = self._layered_rng if book.layered else self._rng
+        value = self._value(book, self._now, layered=book.layered)
         if self._open and not book.market_closed:
-            book.open_print(value, self._rng)
+            book.open_print(value, rng)
         elif book.quoted:
-            book.requote(value, self._rng)
+            book.requote(value, rng)
 
-    def _value(self, book: SimBook, ts: int) -> float:
-        """The model value of `book` at `ts` (derivatives from their underlying's value)."""
+    def _value(self, book: SimBook, ts: int, *, layered: bool = False) -> float:
+        """The model value of `book` at `ts` (derivatives from their underlying's value).
+        For a `layered` event a core book's value is read, never moved (see the module
+        docstring)."""
         underlying, instrument = book.underlying, book.instrument
         if underlying is None:
+            if layered and not book.layered:
+                return book.mid
             return self._evolve(book, ts)
-        spot = self._value(underlying, ts)
+        spot = self._value(underlying, ts, layered=layered)
         years = years_between(ts, book.expiry_ns) if book.expiry_ns is not None else 0.0
         if instrument.sec_type is SecType.FUT:
             book.mid = futures_price(spot, years)
@@ -299,12 +392,13 @@ class MarketSimulator:
         return book.mid
 
     def _evolve(self, book: SimBook, ts: int) -> float:
-        """Advance a root instrument's geometric Brownian motion to `ts`."""
+        """Advance a root instrument's geometric Brownian motion to `ts`, on its stream."""
         elapsed = ts - book.mid_ns
         if elapsed > 0:
             years = elapsed / NS_PER_TRADING_YEAR
             vol = book.instrument.volatility
-            shock = vol * math.sqrt(years) * self._rng.gauss(0.0, 1.0)
+            rng = self._layered_rng if book.layered else self._rng
+            shock = vol * math.sqrt(years) * rng.gauss(0.0, 1.0)
             book.mid *= math.exp(shock - 0.5 * vol * vol * years)
             book.mid_ns = ts
         return book.mid
@@ -323,3 +417,11 @@ class MarketSimulator:
         strike = float(instrument.strike) if instrument.strike is not None else spot
         call = instrument.right is not Right.PUT
         return black_scholes(spot, strike, years, instrument.volatility, call=call).price
+
+
+def _cumulative(weights: list[float]) -> list[float]:
+    total, found = 0.0, []
+    for weight in weights:
+        total += weight
+        found.append(total)
+    return found
