@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -81,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
                 metavar=name.upper(),
                 help=help_text + env,
             )
+    # Set by `serve --workers` on the processes it starts: the supervisor holds the data
+    # directory's lock, and the edges share its port.
+    serve.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
     check = commands.add_parser(
         "check-config", help="validate a TOML config file and print the result"
     )
@@ -156,7 +160,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TickgateError as exc:
         _print_error(exc)
         return 2
-    return serve(settings)
+    if settings.workers:
+        from tickgate.server.cluster.workers import run_workers
+
+        return run_workers(settings, words)
+    return serve(settings, supervised=args.supervised)
 
 
 def _run_client(args: argparse.Namespace) -> int:
@@ -234,14 +242,18 @@ def _check_config(path: Path) -> int:
     for name in configuration.OPTIONS:
         value = getattr(settings, name)
         shown = "(set, not shown)" if name in configuration.SECRETS and value else value
+        if name == "nats" and value:
+            shown = re.sub(r"([a-z]+://)[^@/,]*@", r"\1", value)  # no password in the output
         print(f"  {name} = {shown}")
     accounts = (f"{a.account_id} ({a.starting_cash} {a.base_currency})" for a in settings.accounts)
     print(f"  accounts = {', '.join(accounts)}")
     return 0
 
 
-def serve(settings: configuration.Config) -> int:
-    """Run the gateway until Ctrl-C or SIGTERM; returns the process exit code."""
+def serve(settings: configuration.Config, *, supervised: bool = False) -> int:
+    """Run the gateway until Ctrl-C or SIGTERM; returns the process exit code. A `supervised`
+    member of `serve --workers` leaves the data directory's lock to its supervisor and shares
+    its port."""
     log_format.configure(settings.log_level, settings.log_format)
     try:
         import uvloop
@@ -251,9 +263,10 @@ def serve(settings: configuration.Config) -> int:
         runner = asyncio.run
     try:
         prepare_data_dir(settings.data_dir)
-        # Held until the process exits: the kernel drops it then, even after kill -9.
-        lock_data_dir(settings.data_dir)
-        runner(_serve(settings))
+        if not supervised:
+            # Held until the process exits: the kernel drops it then, even after kill -9.
+            lock_data_dir(settings.data_dir)
+        code: int = runner(_serve(settings, reuse_port=supervised))
     except TickgateError as exc:
         print(f"tickgate: {exc}", file=sys.stderr)
         return 2
@@ -266,23 +279,43 @@ def serve(settings: configuration.Config) -> int:
     except KeyboardInterrupt:  # Ctrl-C before the server was up: nothing to shut down
         print("tickgate: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return code
 
 
-async def _serve(settings: configuration.Config) -> None:
+async def _serve(settings: configuration.Config, *, reuse_port: bool = False) -> int:
     from tickgate.server.app import build_app, start_server, tune_gc
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    server = await start_server(build_app(settings))
-    tune_gc()
-    hours = server.gateway.hours.describe(server.gateway.clock.now_ns())
-    _announce(server.base_url, server.ws_base, settings, hours)
-    await stop.wait()
-    print("tickgate: shutting down", flush=True)
-    await server.stop()
+    membership = None
+    if settings.nats:
+        from tickgate.server.cluster.membership import join
+
+        membership = await join(settings)  # raises, naming the running core, for a second one
+    try:
+        server = await start_server(build_app(settings, cluster=membership), reuse_port=reuse_port)
+        tune_gc()
+        hours = server.gateway.hours.describe(server.gateway.clock.now_ns())
+        _announce(server.base_url, server.ws_base, settings, hours, membership)
+        lost = asyncio.ensure_future(membership.lost.wait()) if membership else None
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait(
+            {t for t in (lost, stopping) if t is not None}, return_when="FIRST_COMPLETED"
+        )
+        for task in (lost, stopping):
+            if task is not None:
+                task.cancel()
+        replaced = membership is not None and membership.lost.is_set()
+        if replaced:
+            print("tickgate: another core took this cluster's lease; stopping", file=sys.stderr)
+        print("tickgate: shutting down", flush=True)
+        await server.stop()
+    finally:
+        if membership is not None:
+            await membership.close()
+    return 2 if replaced else 0
 
 
 def _source_line(settings: configuration.Config) -> str:
@@ -314,7 +347,19 @@ def _access_line(settings: configuration.Config) -> str:
     return f"  access:    {'; '.join(parts)}\n" if parts else ""
 
 
-def _announce(base_url: str, ws_base: str, settings: configuration.Config, hours: str) -> None:
+def _cluster_line(membership: Any) -> str:
+    if membership is None:
+        return ""
+    return f"  cluster:   {membership.cluster}, {membership.role} {membership.member_id}\n"
+
+
+def _announce(
+    base_url: str,
+    ws_base: str,
+    settings: configuration.Config,
+    hours: str,
+    membership: Any = None,
+) -> None:
     accounts = ", ".join(a.account_id for a in settings.accounts)
     curl = "curl -sk" if settings.tls else "curl -s"
     if settings.auth_token:
@@ -329,6 +374,7 @@ def _announce(base_url: str, ws_base: str, settings: configuration.Config, hours
         f"  accounts:  {accounts}\n"
         f"  data dir:  {settings.data_dir.resolve()}\n"
         f"{_access_line(settings)}"
+        f"{_cluster_line(membership)}"
         f"  try:       {curl} {base_url}/v1/api/iserver/accounts && "
         f"{curl} '{base_url}/v1/api/iserver/marketdata/snapshot?conids=265598&fields=31,84,86'"
         "  (snapshot twice: the first call is a pre-flight)",

@@ -87,6 +87,15 @@ class Config:
     upstream: str | None = None
     upstream_insecure: bool = False
     upstream_md_lines: int = 100
+    nats: str | None = None
+    cluster: str | None = None
+    cluster_role: str = "core"
+    nats_creds: Path | None = None
+    nats_tls_ca: Path | None = None
+    nats_tls_cert: Path | None = None
+    nats_tls_key: Path | None = None
+    cluster_lease_seconds: float = 10.0
+    workers: int = 0
 
 
 #: name -> (type, help). The help text is what `tickgate serve --help` shows.
@@ -214,6 +223,30 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "upstream": (str, "the Client Portal gateway a relay streams from (https://HOST:PORT)"),
     "upstream_insecure": (bool, "do not verify the upstream gateway's TLS certificate"),
     "upstream_md_lines": (int, "market data lines the upstream session allows a relay"),
+    "nats": (
+        str,
+        "NATS server URL(s) (nats://HOST:4222 or tls://..., comma-separated; may carry "
+        "user:password@) of the cluster this gateway joins; needs --cluster",
+    ),
+    "cluster": (str, "name of the cluster to join over --nats (members of one cluster share it)"),
+    "cluster_role": (
+        str,
+        "'core' (owns the source, trading and the brokerage session; one per cluster) or "
+        "'edge' (serves clients from market data fed by the core)",
+    ),
+    "nats_creds": (Path, "NATS credentials file (JWT + NKey, .creds)"),
+    "nats_tls_ca": (Path, "CA certificate(s) to trust for the NATS server's TLS"),
+    "nats_tls_cert": (Path, "client certificate for NATS servers that verify clients"),
+    "nats_tls_key": (Path, "key of --nats-tls-cert"),
+    "cluster_lease_seconds": (
+        float,
+        "how long the core's claim on its cluster outlives a core that stopped renewing it",
+    ),
+    "workers": (
+        int,
+        "run N edge worker processes on one port (SO_REUSEPORT) with a core and an embedded "
+        "nats-server (0: one process)",
+    ),
 }
 
 #: Short flags some options also answer to on the command line.
@@ -233,6 +266,7 @@ _CHOICES = {
     "stop_trigger": ("last", "bid", "ask"),
     "market_hours": ("always", "exchange"),
     "source": ("simulator", "replay", "relay"),
+    "cluster_role": ("core", "edge"),
 }
 
 #: Settings that no longer exist, with what replaced them (a clear error beats a silent change).
@@ -671,6 +705,12 @@ _LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "commission_per_contract": _NOT_NEGATIVE,
     "record_rotate_mb": _NEVER_OR_POSITIVE,
     "upstream_md_lines": _POSITIVE,
+    "cluster_lease_seconds": _POSITIVE,
+    "workers": (lambda n: 0 <= n <= 64, "must be between 0 and 64"),
+    "cluster": (
+        lambda name: name is None or re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name) is not None,
+        "must be 1-64 letters, digits, '-' or '_'",
+    ),
     "upstream": (
         lambda url: url is None or url.startswith(("https://", "http://")),
         "must be an http(s)://HOST:PORT address",
@@ -733,11 +773,37 @@ def _conflicts(config: Config) -> list[tuple[tuple[str, ...], str]]:
         )
     if config.upstream and config.source != "relay":
         found.append((("upstream", "source"), "--upstream is only used with --source relay"))
+    found += _cluster_conflicts(config)
     if len({a.account_id for a in config.accounts}) != len(config.accounts):
         found.append((("accounts",), "account ids must be unique"))
     problem = exposure_problem(config)
     if problem is not None:
         found.append((("host", "allow_ip", "auth_token"), problem))
+    return found
+
+
+def _cluster_conflicts(config: Config) -> list[tuple[tuple[str, ...], str]]:
+    found: list[tuple[tuple[str, ...], str]] = []
+    if config.nats and not config.cluster:
+        found.append((("nats", "cluster"), "--nats needs a cluster name: --cluster NAME"))
+    if config.cluster and not config.nats:
+        found.append((("cluster", "nats"), "--cluster needs the NATS server: --nats URL"))
+    if config.cluster_role == "edge" and not config.nats:
+        found.append(
+            (("cluster_role", "nats"), "--cluster-role edge needs --nats URL --cluster NAME")
+        )
+    if config.workers and config.nats:
+        found.append(
+            (
+                ("workers", "nats"),
+                "--workers runs its own nats-server: leave out --nats (or run core and edges "
+                "yourself with --nats URL --cluster NAME)",
+            )
+        )
+    if (config.nats_tls_cert is None) != (config.nats_tls_key is None):
+        found.append(
+            (("nats_tls_cert", "nats_tls_key"), "--nats-tls-cert and --nats-tls-key go together")
+        )
     return found
 
 

@@ -60,11 +60,17 @@ class MarketDataPublisher:
     @classmethod
     async def start(cls, bus: NatsBus, image: ImageSource, clock: Clock) -> MarketDataPublisher:
         publisher = cls(bus, image, clock)
-        publisher._subscription = await bus.client.subscribe(
-            f"{bus.prefix}.image.*", cb=publisher._on_image_request
-        )
-        await bus.round_trip()
+        await publisher.serve_images()
         return publisher
+
+    async def serve_images(self) -> None:
+        """Answer image requests from now on (`start` does it; a publisher built before its
+        event loop runs calls it once the loop does)."""
+        if self._subscription is None:
+            self._subscription = await self.bus.client.subscribe(
+                f"{self.bus.prefix}.image.*", cb=self._on_image_request
+            )
+            await self.bus.round_trip()
 
     def publish(self, tick: Tick) -> None:
         """Number `tick` and publish it (a `TickSink`); never blocks."""
@@ -131,12 +137,18 @@ class MarketDataFollower:
         *,
         image_timeout_s: float = 2.0,
         retry_s: float = 1.0,
+        pending_msgs_limit: int = 65_536,
     ) -> None:
         self.bus = bus
         self._sink = sink
+        # A follower this far behind on a conid loses messages (NATS drops them for it, never
+        # slowing the publisher), sees the gap and takes a fresh image: a slow follower is
+        # conflated instead of buffering without bound.
+        self._pending_msgs_limit = pending_msgs_limit
         self._image_timeout_s = image_timeout_s
         self._retry_s = retry_s
         self._followed: dict[int, _Followed] = {}
+        self._waiters: list[asyncio.Future[None]] = []
         self.stats = FollowerStats()
         bus.add_reconnect_listener(self._resync_all)
 
@@ -154,6 +166,32 @@ class MarketDataFollower:
         followed = self._followed.get(conid)
         return followed is not None and followed.stitcher.live
 
+    async def wait_live(self, conid: int, deadline: float) -> bool:
+        """Wait until `conid` is live (see `live`) or the loop's time reaches `deadline`;
+        returns whether it is live."""
+        loop = asyncio.get_running_loop()
+        while not self.live(conid):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            waiter = loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                async with asyncio.timeout(remaining):
+                    await waiter
+            except TimeoutError:
+                return self.live(conid)
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+        return True
+
+    def _progress(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
     async def follow(self, conid: int) -> None:
         """Start following `conid` (no-op if followed). Returns once the server routes its
         ticks here; the image is fetched in the background."""
@@ -166,7 +204,7 @@ class MarketDataFollower:
             self._on_message(conid, followed, msg)
 
         followed.subscription = await self.bus.client.subscribe(
-            self.bus.subject(conid), cb=on_message
+            self.bus.subject(conid), cb=on_message, pending_msgs_limit=self._pending_msgs_limit
         )
         await self.bus.round_trip()  # subscribed before asking: no tick after the image is missed
         self._fetch(conid, followed)
@@ -178,8 +216,8 @@ class MarketDataFollower:
             return
         if followed.fetch is not None:
             followed.fetch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await followed.fetch
+            # gather: a cancellation of the caller itself must not be swallowed here.
+            await asyncio.gather(followed.fetch, return_exceptions=True)
         if followed.subscription is not None:
             with contextlib.suppress(nats.errors.Error):
                 await followed.subscription.unsubscribe()
@@ -244,5 +282,6 @@ class MarketDataFollower:
             out, again = followed.stitcher.on_image(seq, image)
             self._deliver(out)
             if not again:
+                self._progress()
                 return
             self.stats.gaps += 1

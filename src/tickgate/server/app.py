@@ -55,7 +55,11 @@ from tickgate.server import (
     ws_portal,
 )
 from tickgate.server.answer_ids import AnswerIds
+from tickgate.server.cluster import compose as cluster_compose
+from tickgate.server.cluster import seams as cluster_seams
 from tickgate.server.cluster import trading_forward
+from tickgate.server.cluster.membership import ClusterMembership
+from tickgate.server.cluster.seams import ClusterTrading
 from tickgate.server.deadlines import KEEPALIVE_SECONDS, RequestDeadlines
 from tickgate.server.errors import (
     error_middleware,
@@ -272,19 +276,31 @@ def build_app(
     clock: Clock | None = None,
     source: Callable[[Gateway], DataSource] | None = None,
     bus: Bus | None = None,
+    cluster: ClusterMembership | None = None,
+    cluster_trading: ClusterTrading | None = None,
 ) -> web.Application:
     """The aiohttp application of one gateway, its data source the simulated market unless
     `source` builds another (or the config replays recordings), its ticks on `bus` when given
-    (see `build_gateway`). Background tasks start with the app."""
+    (see `build_gateway`). Background tasks start with the app.
+
+    With `cluster`, the gateway is that member of a cluster (see `server.cluster.compose`): a
+    core as above, its ticks on the cluster's bus; an edge without a source or trading store,
+    fed by the core, its trading routes chosen by `cluster_trading`."""
+    edge = cluster_compose.is_edge(cluster)
+    if edge:
+        config = cluster_compose.edge_config(config)
     replay = replay_control.plan(config) if config.source == "replay" else None
     relayed = config.source == "relay"
     if relayed:
         config = relay_control.relay_config(config)
+    if cluster is not None:
+        clock = clock or (replay.clock if replay else SystemClock())
+        bus = cluster_compose.cluster_bus(cluster, clock)
     gateway = build_gateway(
         config,
         clock or (replay.clock if replay else SystemClock()),
         recorded=replay.instruments if replay else (),
-        simulated=replay is None and source is None and not relayed,
+        simulated=replay is None and source is None and not relayed and not edge,
         bus=bus,
     )
     deadlines = RequestDeadlines(config.request_timeout_seconds)
@@ -308,15 +324,22 @@ def build_app(
     log_context.install(app, gateway.session, auth_token=config.auth_token)
     app[DEADLINES] = deadlines
     pacing.install(app)
+    market_routes: cluster_seams.Routes = rest_marketdata.ROUTES
+    # What only a cluster's core can answer (its trading engine and store hold the state).
+    core_routes: cluster_seams.Routes = (
+        rest_whatif.ROUTES + rest_orders.ROUTES + rest_portfolio.ROUTES + rest_pa.ROUTES
+    )
+    cluster_source: DataSource | None = None
+    if cluster is not None:
+        market_routes, core_routes, cluster_source = cluster_compose.install(
+            app, gateway, cluster, cluster_trading, market_routes, core_routes
+        )
     add_routes(
         app,
         rest_session.ROUTES
         + rest_contracts.ROUTES
-        + rest_marketdata.ROUTES
-        + rest_whatif.ROUTES
-        + rest_orders.ROUTES
-        + rest_portfolio.ROUTES
-        + rest_pa.ROUTES
+        + list(market_routes)
+        + list(core_routes)
         + rest_rules.ROUTES
         + rest_scanner.ROUTES
         + rest_watchlists.ROUTES
@@ -342,7 +365,9 @@ def build_app(
     operator_view.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", not_found)
     data_source: DataSource
-    if replay is not None:
+    if cluster_source is not None:
+        data_source = cluster_source
+    elif replay is not None:
         data_source = replay_control.replay_source(app, gateway, replay)
     elif source is not None:
         data_source = source(gateway)
@@ -508,8 +533,9 @@ async def setup_runner(app: web.Application) -> web.AppRunner:
     return runner
 
 
-async def start_server(app: web.Application) -> RunningServer:
-    """Listen on the app's configured host/port (port 0 picks a free one)."""
+async def start_server(app: web.Application, *, reuse_port: bool = False) -> RunningServer:
+    """Listen on the app's configured host/port (port 0 picks a free one); `reuse_port`
+    shares the port with other processes that ask for it too (SO_REUSEPORT)."""
     from tickgate.server.tls import certificate_names, server_ssl_context
 
     config = app[GATEWAY].config
@@ -524,7 +550,9 @@ async def start_server(app: web.Application) -> RunningServer:
         if config.tls
         else None
     )
-    site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context)
+    site = web.TCPSite(
+        runner, config.host, config.port, ssl_context=ssl_context, reuse_port=reuse_port or None
+    )
     await site.start()
     # asyncio's and uvloop's servers both expose the listening sockets.
     sockets = getattr(site._server, "sockets", None) or []

@@ -11,6 +11,7 @@ from tickgate.clock import NS_PER_S
 from tickgate.config import Config
 from tickgate.dialects.brokerage import SessionStatus
 from tickgate.server.api_client import Target
+from tickgate.server.cluster.compose import interest_of
 from tickgate.server.gateway import Gateway
 from tickgate.server.relay_link import RelaySource
 from tickgate.sources.relay.lines import DEFAULT_RENEW_SECONDS, UpstreamLines
@@ -61,7 +62,8 @@ def relay_source(
         if lines.has_work():
             source.wake()
 
-    gateway.hub.add_interest_listener(interest)
+    # On a cluster's core: what the whole cluster streams, so one upstream line per conid.
+    interest_of(app, gateway).add_interest_listener(interest)
     app[RELAY] = status
     app[RELAY_SOURCE] = source
     return source

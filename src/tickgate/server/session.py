@@ -44,7 +44,7 @@ class BrokerSession:
         self.id = secrets.token_hex(16)
         self.clock = clock
         self.authenticated = True
-        self.primed = False
+        self._primed = False
         self.preflighted: dict[int, tuple[int, ...]] = {}
         self.last_accessed_ms = self.now_ms()
         #: Set while another session competes for the login (an injected fault), until the
@@ -53,6 +53,19 @@ class BrokerSession:
         #: What a relay's upstream session last said (None: this gateway has no upstream).
         self.upstream: SessionStatus | None = None
         self._status_listeners: list[Callable[[StatusChange], None]] = []
+        #: Told after the id, login state or priming changed here (a cluster shares them).
+        self._change_listeners: list[Callable[[str], None]] = []
+
+    @property
+    def primed(self) -> bool:
+        return self._primed
+
+    @primed.setter
+    def primed(self, value: bool) -> None:
+        if value != self._primed:
+            self._primed = value
+            if value:
+                self._changed("prime")
 
     def now_ms(self) -> int:
         return self.clock.now_ns() // NS_PER_MS
@@ -105,6 +118,27 @@ class BrokerSession:
             self.competing = True
             self._tell(None)
 
+    def add_change_listener(self, listener: Callable[[str], None]) -> Callable[[], None]:
+        """Call `listener(what)` after this session was primed ("prime"), logged out ("logout")
+        or in ("login") here; not for `adopt`. Returns a remover."""
+        return _listen(self._change_listeners, listener)
+
+    def adopt(self, session_id: str, *, authenticated: bool, primed: bool) -> None:
+        """Take the state another member of a cluster holds (its core's): status listeners
+        hear a login or logout as if it happened here; change listeners hear nothing."""
+        self.id = session_id
+        self._primed = primed
+        if not primed:
+            self.preflighted.clear()
+        if authenticated != self.authenticated:
+            self.authenticated = authenticated
+            self.competing = False
+            self._tell(authenticated)
+
+    def _changed(self, what: str) -> None:
+        for listener in list(self._change_listeners):
+            listener(what)
+
     def rotate(self) -> None:
         """Give the session a new random id: an id learnt before no longer names it."""
         self.id = secrets.token_hex(16)
@@ -115,10 +149,11 @@ class BrokerSession:
         self.rotate()
         self.authenticated = False
         self.competing = False
-        self.primed = False
+        self._primed = False
         self.preflighted.clear()
         if was:
             self._tell(False)
+        self._changed("logout")
 
     def login(self) -> None:
         """(Re-)establish the brokerage session. Logging in after a logout gives a new id and
@@ -129,6 +164,7 @@ class BrokerSession:
             self.authenticated = True
             self.competing = False
             self._tell(True)
+            self._changed("login")
         elif self.competing:
             self.competing = False
             self._tell(None)

@@ -1,0 +1,183 @@
+"""The cluster's part of the composition root: what `server.app.build_app` does differently
+for a core and for an edge.
+
+- Core: everything a single gateway has; its ticks go out on NATS numbered per conid
+  (`CoreTickBus`), it answers image requests, unites the cluster's interest for its source
+  (`ClusterInterest`, see `interest_of`), publishes the brokerage session (`CoreSession`).
+- Edge: its own catalogue, market engine, hub, dialects and REST; no source, no trading store
+  (an in-memory placeholder engine), no session ownership. Its market data comes from
+  `EdgeFeed`; its session follows the core's (`EdgeSession`); its trading routes are whatever
+  the `ClusterTrading` seam returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from tickgate.bus.base import Bus
+from tickgate.bus.memory import MemoryBus
+from tickgate.clock import Clock
+from tickgate.config import Config
+from tickgate.server.cluster.market import ClusterInterest, CoreTickBus, EdgeFeed
+from tickgate.server.cluster.membership import ClusterMembership
+from tickgate.server.cluster.seams import ClusterTrading, Routes, default_trading
+from tickgate.server.cluster.session_sync import CoreSession, EdgeSession
+from tickgate.server.gateway import Gateway
+from tickgate.server.http import Handler
+from tickgate.server.rest_marketdata import SNAPSHOT_CONIDS
+from tickgate.sources.base import DataSource
+from tickgate.streaming.hub import InterestListener
+
+log = logging.getLogger("tickgate.cluster")
+
+CLUSTER = web.AppKey("cluster", ClusterMembership)
+CLUSTER_INTEREST = web.AppKey("cluster_interest", ClusterInterest)
+EDGE_FEED = web.AppKey("edge_feed", EdgeFeed)
+
+
+class InterestSource(Protocol):
+    """What a source that holds upstream lines listens to (a hub, or the cluster's union)."""
+
+    def add_interest_listener(self, listener: InterestListener) -> None: ...
+
+
+def interest_of(app: web.Application, gateway: Gateway) -> InterestSource:
+    """Whose interest a source must follow: the whole cluster's on a core, else the hub's."""
+    cluster_wide = app.get(CLUSTER_INTEREST)
+    return gateway.hub if cluster_wide is None else cluster_wide
+
+
+def is_edge(cluster: ClusterMembership | None) -> bool:
+    return cluster is not None and cluster.role == "edge"
+
+
+def edge_config(config: Config) -> Config:
+    """An edge's settings: no source of its own and no trading store (the core has them)."""
+    return dataclasses.replace(config, store="memory", source="simulator", replay=(), record=None)
+
+
+def cluster_bus(cluster: ClusterMembership, clock: Clock) -> Bus:
+    """The tick bus of a member's gateway: the core publishes on NATS; an edge's engine is fed
+    in-process by its `EdgeFeed`."""
+    if cluster.role == "core":
+        return CoreTickBus(cluster.bus, clock)
+    return MemoryBus()
+
+
+def install(
+    app: web.Application,
+    gateway: Gateway,
+    cluster: ClusterMembership,
+    trading: ClusterTrading | None,
+    market_routes: Routes,
+    core_routes: Routes,
+) -> tuple[Routes, Routes, DataSource | None]:
+    """Wire `cluster`'s pieces into `app`. Returns the market-data routes and the routes only
+    the core can answer (trading, portfolio, account, history, scanner), as this member
+    serves them, and, on an edge, the data source (the feed from the core)."""
+    app[CLUSTER] = cluster
+    trading = trading or default_trading()
+    if cluster.role == "core":
+        core_bus = gateway.bus
+        assert isinstance(core_bus, CoreTickBus)
+        publisher = core_bus.attach(gateway.market)
+        interest = ClusterInterest(gateway.hub, cluster.bus)
+        app[CLUSTER_INTEREST] = interest
+        session = CoreSession(gateway.session, cluster.bus)
+        trading.install_core(app, gateway, cluster)
+        app.cleanup_ctx.append(_core_context(publisher.serve_images, interest, session))
+        return market_routes, core_routes, None
+    feed = EdgeFeed(
+        cluster.bus,
+        gateway.hub,
+        cluster.member_id,
+        snapshot_conids=lambda: list(gateway.session.preflighted),
+    )
+    app[EDGE_FEED] = feed
+    edge_session = EdgeSession(gateway.session, cluster.bus)
+    app.middlewares.append(_session_settled(edge_session))
+    app.cleanup_ctx.append(_edge_context(edge_session))
+    return (
+        [(m, p, _live_first(feed, h) if p == SNAPSHOT_PATH else h) for m, p, h in market_routes],
+        trading.edge_routes(app, gateway, cluster, core_routes),
+        feed,
+    )
+
+
+SNAPSHOT_PATH = "/iserver/marketdata/snapshot"
+#: How long an edge waits for the core's session before it listens anyway.
+SESSION_WAIT_S = 5.0
+
+
+def _session_settled(session: EdgeSession) -> Middleware:
+    """A request that changed the session here (primed it, logged out) is answered once the
+    core has it, so the client's next request finds it on whichever member it reaches."""
+
+    @web.middleware
+    async def settle(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        if session.unsettled and not await session.settled():
+            log.warning("edge: the core did not acknowledge a session change in time")
+        return response
+
+    return settle
+
+
+def _live_first(feed: EdgeFeed, handler: Handler) -> Handler:
+    """`handler` (the REST snapshot) once the conids asked for are followed and have their
+    image, so an edge answers with the values a single gateway would have."""
+
+    async def snapshot(request: web.Request) -> web.StreamResponse:
+        conids = [int(c) for c in request.query.get("conids", "").split(",") if c.strip().isdigit()]
+        if conids:
+            await feed.ensure_live(conids[:SNAPSHOT_CONIDS])
+        return await handler(request)
+
+    return snapshot
+
+
+def _core_context(
+    serve_images: Callable[[], Awaitable[None]], interest: ClusterInterest, session: CoreSession
+) -> Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def run(_app: web.Application) -> AsyncIterator[None]:
+        await serve_images()
+        await session.start()
+        task = asyncio.create_task(interest.run(), name="cluster-interest")
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await session.close()
+
+    return run
+
+
+def _edge_context(
+    session: EdgeSession,
+) -> Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def run(_app: web.Application) -> AsyncIterator[None]:
+        await session.start()
+        # Listen only once the core's session id is adopted, so a client's cookie works here
+        # as on every other member; a core that is away does not keep the edge down.
+        try:
+            async with asyncio.timeout(SESSION_WAIT_S):
+                await session.ready.wait()
+        except TimeoutError:
+            log.warning("edge: no answer from the core yet; serving with a provisional session")
+        try:
+            yield
+        finally:
+            await session.close()
+
+    return run
