@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from tests.conftest import SERVER_EPOCH_NS, make_config
 
+from tickgate.bus.nats import NatsOptions
 from tickgate.bus.nats_server import NatsServerProcess
 from tickgate.clock import ShiftedClock
 from tickgate.server.app import RunningServer, build_app, start_server
@@ -55,7 +56,13 @@ async def start_member(tmp_path: Path, nats: NatsServerProcess) -> AsyncIterator
     members: list[Member] = []
     count = 0
 
-    async def _start(role: str = "core", *, cluster: str = "test", **changes: Any) -> Member:
+    async def _start(
+        role: str = "core",
+        *,
+        cluster: str = "test",
+        tune: Callable[[NatsOptions], NatsOptions] | None = None,
+        **changes: Any,
+    ) -> Member:
         nonlocal count
         count += 1
         config = make_config(
@@ -66,7 +73,7 @@ async def start_member(tmp_path: Path, nats: NatsServerProcess) -> AsyncIterator
             ticks_per_second=2000.0,
             **changes,
         )
-        membership = await join(config)
+        membership = await join(config, tune=tune)
         clock = ShiftedClock(SERVER_EPOCH_NS)
         server = await start_server(build_app(config, clock=clock, cluster=membership))
         member = Member(server, membership)

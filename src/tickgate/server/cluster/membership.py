@@ -76,7 +76,10 @@ class ClusterMembership:
 
 
 async def join(
-    config: Config, *, on_lost: Callable[[CoreHolder], None] | None = None
+    config: Config,
+    *,
+    on_lost: Callable[[CoreHolder], None] | None = None,
+    tune: Callable[[NatsOptions], NatsOptions] | None = None,
 ) -> ClusterMembership:
     """Connect to the cluster `config` names in its role.
 
@@ -87,6 +90,8 @@ async def join(
     role: Role = "edge" if config.cluster_role == "edge" else "core"
     member_id = new_member_id(role)
     options = nats_options(config, name=f"tickgate {member_id}")
+    if tune is not None:  # tests shorten the bus's timings
+        options = tune(options)
     # Edges follow chosen conids (market_data); the core publishes and needs no tick feed.
     bus = await NatsBus.connect(options, prefix=subject_prefix(config.cluster), subscribe_all=False)
     membership = ClusterMembership(role, config.cluster, bus, member_id)

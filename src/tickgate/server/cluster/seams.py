@@ -16,7 +16,6 @@ composition root (`server.app.build_app`):
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -25,8 +24,6 @@ from aiohttp import web
 from tickgate.server.cluster.membership import ClusterMembership
 from tickgate.server.gateway import Gateway
 from tickgate.server.http import Handler
-
-log = logging.getLogger("tickgate.cluster")
 
 Routes = Sequence[tuple[str, str, Handler]]
 
@@ -48,28 +45,6 @@ class ClusterTrading(Protocol):
         """The routes an edge serves in place of `local` (the single gateway's trading,
         portfolio and account routes)."""
         ...
-
-
-class LocalTrading:
-    """No trading across the cluster yet: an edge answers trading from its own in-memory paper
-    engine (not the core's), and says so once in its log."""
-
-    def install_core(
-        self, app: web.Application, gateway: Gateway, membership: ClusterMembership
-    ) -> None:
-        return None
-
-    def edge_routes(
-        self,
-        app: web.Application,
-        gateway: Gateway,
-        membership: ClusterMembership,
-        local: Routes,
-    ) -> Routes:
-        log.warning(
-            "edge %s: trading is served by this edge alone, not by the core", membership.member_id
-        )
-        return local
 
 
 def default_trading() -> ClusterTrading:

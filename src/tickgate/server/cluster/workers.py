@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import shutil
 import signal
@@ -34,7 +33,7 @@ import nats.errors
 import nats.js.errors
 
 from tickgate.bus.base import BusError
-from tickgate.bus.nats_server import NatsServerProcess
+from tickgate.bus.nats_server import NatsServerProcess, stop_with_parent_process
 from tickgate.config import Config
 from tickgate.datadir import lock_data_dir, prepare_data_dir
 from tickgate.errors import TickgateError
@@ -96,12 +95,6 @@ def child_argv(argv: Sequence[str], *extra: str) -> list[str]:
     ]
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 class Supervisor:
     """Runs the members of `serve --workers` (see the module) until `stop` is set."""
 
@@ -109,7 +102,9 @@ class Supervisor:
         self.settings = settings
         self.words = list(argv)
         self.port = port
-        self.nats = NatsServerProcess(extra_args=["-js", "-sd", str(self.nats_dir)])
+        self.nats = NatsServerProcess(
+            extra_args=["-js", "-sd", str(self.nats_dir)], stop_with_parent=True
+        )
         self.children: list[Child] = []
         self.stop = asyncio.Event()
         self._announced = False
@@ -187,7 +182,7 @@ class Supervisor:
                 *child.command,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
-                preexec_fn=_die_with_parent,
+                preexec_fn=stop_with_parent_process,
             )
             await self._read_banner(child, child.process)
             status = await child.process.wait()
