@@ -10,6 +10,7 @@ from tickgate.server.openapi.schema import (
     INT_OR_TEXT,
     INTEGER,
     NUMBER,
+    QUERY_BOOL,
     STRING,
     Operation,
     array,
@@ -63,7 +64,7 @@ _history_params = (
     query("period", STRING, description="e.g. 1d, 2w, 1m (default 1w)"),
     query("bar", STRING, description="e.g. 5min, 1h, 1d (default: from the period)"),
     query("startTime", STRING, description="end of the window, YYYYMMDD-HH:MM:SS"),
-    query("outsideRth", BOOLEAN),
+    query("outsideRth", QUERY_BOOL),
     query("source", STRING, description="trades, midpoint, bid_ask, ..."),
 )
 _TOO_MANY = "more than 5 history requests at once"

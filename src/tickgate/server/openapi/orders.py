@@ -15,6 +15,7 @@ from tickgate.server.openapi.schema import (
     INT64,
     INTEGER,
     NUMBER,
+    QUERY_BOOL,
     STRING,
     Link,
     Operation,
@@ -25,6 +26,7 @@ from tickgate.server.openapi.schema import (
     op,
     path,
     query,
+    query_integer,
 )
 from tickgate.trading.order_domain import MAX_CONID
 
@@ -293,7 +295,7 @@ OPERATIONS: list[Operation] = [
         "/iserver/account/orders",
         "The day's orders; `filters` comma-separated or repeated, any case of the name",
         ok=obj({"orders": array(LIVE_ORDER), "snapshot": BOOLEAN}),
-        params=(query("filters", STRING), query("force", BOOLEAN), query("accountId", STRING)),
+        params=(query("filters", STRING), query("force", QUERY_BOOL), query("accountId", STRING)),
         errors={400: "force is not a boolean", 404: UNKNOWN_ACCOUNT},
         tag="orders",
     ),
@@ -312,7 +314,7 @@ OPERATIONS: list[Operation] = [
         "Executions of the last days (1 to 7), newest first",
         ok=array(TRADE),
         params=(
-            query("days", {"type": "integer", "minimum": 1, "maximum": 7}),
+            query("days", query_integer(1, 7)),
             query("accountId", STRING),
         ),
         errors={400: "days is not from 1 to 7", 404: UNKNOWN_ACCOUNT},

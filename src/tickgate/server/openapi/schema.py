@@ -50,6 +50,34 @@ BOOL_OR_TEXT: JsonSchema = {
         {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])$"},
     ]
 }
+#: A boolean query parameter (`http.query_bool`): true/false in any case, 1/0, yes/no; empty
+#: means the route's default.
+QUERY_BOOL: JsonSchema = {
+    "anyOf": [
+        {"type": "boolean"},
+        {
+            "type": "string",
+            "pattern": "^$|^\\s*("
+            + "|".join(
+                ("[Tt][Rr][Uu][Ee]", "[Ff][Aa][Ll][Ss][Ee]", "1", "0", "[Yy][Ee][Ss]", "[Nn][Oo]")
+            )
+            + ")\\s*$",
+        },
+    ]
+}
+
+
+def query_integer(minimum: int, maximum: int) -> JsonSchema:
+    """An integer query parameter from `minimum` to `maximum`; empty (or blank) means the
+    route's default (`http.query_int`)."""
+    return {
+        "anyOf": [
+            {"type": "integer", "minimum": minimum, "maximum": maximum},
+            {"type": "string", "pattern": "^\\s*$"},
+        ]
+    }
+
+
 #: An account id, e.g. DU1234567.
 ACCOUNT: JsonSchema = {"type": "string", "examples": ["DU1234567"]}
 #: Epoch milliseconds.

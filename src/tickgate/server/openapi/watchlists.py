@@ -16,13 +16,17 @@ from tickgate.server.openapi.schema import (
     query,
 )
 
+#: A watchlist row: an instrument (`ST` its kind) or a header (`H` its text).
+INSTRUMENT_ROW = obj({"ST": STRING, "C": STRING, "conid": INTEGER})
 WATCHLIST = obj(
     {
         "id": STRING,
         "hash": STRING,
         "name": STRING,
         "readOnly": BOOLEAN,
-        "instruments": array(obj({"ST": STRING}, optional=())),
+        "instruments": array(
+            {"anyOf": [obj({"ST": STRING, "conid": INTEGER}), obj({"H": STRING})]}
+        ),
     }
 )
 ROW = {"anyOf": [obj({"C": INT_OR_TEXT}, closed=True), obj({"H": STRING}, closed=True)]}
