@@ -16,7 +16,7 @@ import schemathesis
 from schemathesis.core.failures import AcceptedNegativeData
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
-REFUSAL_EXTENSION = "x-tickgate-refusal-status"
+from tickgate.server.openapi.document import REFUSAL_EXTENSION
 
 
 def _error_text(response: Any) -> str | None:

@@ -54,8 +54,8 @@ BODY_ERRORS = {
 }
 DESCRIPTION = """\
 The REST routes of tickgate: IBKR's Client Portal Web API (served under both `/v1/api` and
-`/v1/portal`, with or without a trailing slash; GET routes answer HEAD too) and tickgate's own
-control and service routes. Every refusal is JSON `{"error": "..."}` with the status listed.
+`/v1/portal`, with or without a trailing slash) and tickgate's own control and service
+routes. Every refusal is JSON `{"error": "..."}` with the status listed.
 Keys beyond the ones listed may appear in any answer. WebSocket endpoints are described in
 docs/protocol.md."""
 
