@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from tickgate.clock import NS_PER_MS, NS_PER_S
@@ -77,7 +76,7 @@ class ApiDialect(DialectSession):
         self.history: dict[str, int] = {}
         self.depth: dict[str, tuple[int, str | None]] = {}
         self.accounts = AccountTopics(self)
-        self._forget_status: Callable[[], None] | None = None
+        self._watching = False
         self._authentication_due: int | None = None
         self._heartbeat_due: int | None = None
         self._depth_due: int | None = None
@@ -104,7 +103,8 @@ class ApiDialect(DialectSession):
         self.send(frames.encode_account(self.context.accounts_payload()))
         self._send_status(brokerage.status())
         self._heartbeat(now)
-        self._forget_status = brokerage.add_status_listener(self._on_status)
+        brokerage.watch(self)
+        self._watching = True
         self.accounts.notices()
 
     def _send_status(self, status: SessionStatus) -> None:
@@ -117,7 +117,7 @@ class ApiDialect(DialectSession):
             )
         )
 
-    def _on_status(self, change: StatusChange) -> None:
+    def on_status_change(self, change: StatusChange) -> None:
         """The brokerage session changed: say so (rule 22). A logout ends md streams; any
         other change (a relay's upstream, a competing session) ends nothing: they resume."""
         if change.login is False:  # md and depth need the brokerage session (reference §3.2)
@@ -138,12 +138,12 @@ class ApiDialect(DialectSession):
 
     @property
     def hears_status(self) -> bool:
-        return self._forget_status is not None
+        return self._watching
 
     def closed(self) -> None:
-        if self._forget_status is not None:
-            self._forget_status()
-            self._forget_status = None
+        if self._watching:
+            self.context.brokerage.unwatch(self)
+            self._watching = False
         self.context.hub.drop(self.outbox)
         self.accounts.close()
 

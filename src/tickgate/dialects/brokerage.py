@@ -37,6 +37,18 @@ class StatusChange:
     login: bool | None = None
 
 
+class StatusWatcher(Protocol):
+    """A connection that follows the brokerage session (its dialect session).
+
+    The session keeps one registry of watchers rather than a listener closure and a remover
+    per connection: with 10,000 sockets those cost each connection about 400 bytes.
+    """
+
+    def on_status_change(self, change: StatusChange) -> None:
+        """The session changed (as `Brokerage.add_status_listener`'s listeners hear it)."""
+        ...
+
+
 class Brokerage(Protocol):
     """The brokerage login, as the dialects see it (`server.session.BrokerSession`)."""
 
@@ -67,4 +79,12 @@ class Brokerage(Protocol):
         """Call `listener` on every change of the session (its login, its logout, a relay's
         upstream, a competing session); returns a remover. The one way such a change reaches
         a client."""
+        ...
+
+    def watch(self, watcher: StatusWatcher) -> None:
+        """Tell `watcher` of every change, as a status listener, until `unwatch`."""
+        ...
+
+    def unwatch(self, watcher: StatusWatcher) -> None:
+        """Stop telling `watcher` (idempotent: a connection may be torn down twice)."""
         ...

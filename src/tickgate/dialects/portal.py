@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 
 from tickgate.dialects.account_frames import portal_day_frames, portal_pnl, portal_renderer
 from tickgate.dialects.base import DialectSession, describe_bad_command
@@ -27,17 +26,18 @@ class PortalDialect(DialectSession):
 
     def __init__(self, context: DialectContext, outbox: Outbox, *, peer: str, now: Now) -> None:
         super().__init__(context, outbox, peer=peer, now=now)
-        self._forget_status: Callable[[], None] | None = None
+        self._watching = False
 
     def opened(self, now: Now) -> None:
         """The portal dialect sends nothing until asked; it only listens to the session."""
-        self._forget_status = self.context.brokerage.add_status_listener(self._on_status)
+        self.context.brokerage.watch(self)
+        self._watching = True
 
     @property
     def hears_status(self) -> bool:
-        return self._forget_status is not None
+        return self._watching
 
-    def _on_status(self, change: StatusChange) -> None:
+    def on_status_change(self, change: StatusChange) -> None:
         """A logout ends market data (it needs the brokerage session) and says so with an
         error frame. Any other change (a relay's upstream, a competing session, a login) is an
         `sts` frame as the api dialect sends it (this dialect has none of its own); streams
@@ -147,8 +147,8 @@ class PortalDialect(DialectSession):
             self.deliver(backlog)
 
     def closed(self) -> None:
-        if self._forget_status is not None:
-            self._forget_status()
-            self._forget_status = None
+        if self._watching:
+            self.context.brokerage.unwatch(self)
+            self._watching = False
         self.context.hub.drop(self.outbox)
         self.context.accounts.drop(self.outbox)
