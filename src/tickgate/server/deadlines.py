@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 
 import orjson
 from aiohttp import web
@@ -77,32 +78,38 @@ class RequestDeadlines:
         handler.force_close()
 
     @web.middleware
-    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+    def middleware(self, request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
         """Marks the connection as having sent a head, and reads the body within the deadline.
 
         Must be the outermost middleware, so that every request that reaches the app counts.
+        A plain function for a request without a body (every WebSocket upgrade): see
+        `tickgate.server.http.PassMiddleware`.
         """
         self._waiting.discard(request.protocol)
-        if request.body_exists:
-            try:
-                async with asyncio.timeout(self.seconds):
-                    await request.read()  # kept by aiohttp: the handler reads it again for free
-            except TimeoutError:
-                log.warning(
-                    "closed connection from %s: %s %s body not received within %g s",
-                    request.remote,
-                    request.method,
-                    request.path,
-                    self.seconds,
-                )
-                response = error_response(
-                    f"request body not received within {self.seconds:g} s", status=408
-                )
-                response.force_close()
-                return response
-            except web.HTTPRequestEntityTooLarge as exc:
-                log.info("%s %s -> 413: %s", request.method, request.path, exc.text)
-                response = error_response(exc.text or "request body too large", status=413)
-                response.force_close()
-                return response
+        if not request.body_exists:
+            return handler(request)
+        return self._read_body_first(request, handler)
+
+    async def _read_body_first(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            async with asyncio.timeout(self.seconds):
+                await request.read()  # kept by aiohttp: the handler reads it again for free
+        except TimeoutError:
+            log.warning(
+                "closed connection from %s: %s %s body not received within %g s",
+                request.remote,
+                request.method,
+                request.path,
+                self.seconds,
+            )
+            response = error_response(
+                f"request body not received within {self.seconds:g} s", status=408
+            )
+            response.force_close()
+            return response
+        except web.HTTPRequestEntityTooLarge as exc:
+            log.info("%s %s -> 413: %s", request.method, request.path, exc.text)
+            response = error_response(exc.text or "request body too large", status=413)
+            response.force_close()
+            return response
         return await handler(request)

@@ -9,13 +9,15 @@ any `TickgateError` with an error frame carrying its message, so no status is ne
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import web
 
 from tickgate.errors import NotFoundError, RequestError, TickgateError
+from tickgate.server.gatekeeper import WEBSOCKET_PATHS
 from tickgate.server.gateway import GATEWAY
-from tickgate.server.http import PREFIXES, Handler, HttpError, error_response
+from tickgate.server.http import PREFIXES, Handler, HttpError, answered, error_response
 from tickgate.server.session import NOT_AUTHENTICATED, OPEN_WHILE_LOGGED_OUT
 from tickgate.trading.errors import (
     IllegalTransition,
@@ -61,22 +63,38 @@ def http_answer(exc: TickgateError) -> tuple[int, dict[str, Any]]:
 
 
 @web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Translate exceptions into the API's `{"error": ...}` responses."""
+def error_middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+    """Translate exceptions into the API's `{"error": ...}` responses.
+
+    A WebSocket upgrade passes straight through (`PassMiddleware`): its handler answers a
+    failed handshake with `error_answer` itself, and past the upgrade nothing is HTTP.
+    """
+    if request.path in WEBSOCKET_PATHS:
+        return handler(request)
+    return _answering_errors(request, handler)
+
+
+async def _answering_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except ANSWERED as exc:
+    except Exception as exc:
+        return error_answer(request, exc)
+
+
+def error_answer(request: web.Request, exc: Exception) -> web.StreamResponse:
+    """The `{"error": ...}` response that answers `exc`, raised while serving `request`, logged
+    once. Re-raises an `HTTPException` below 400 (a redirect is aiohttp's to send)."""
+    if isinstance(exc, ANSWERED):
         status, body = http_answer(exc)
         log.info("%s %s -> %d: %s", request.method, request.path, status, body["error"])
         return error_response(body.pop("error"), status=status, **body)
-    except web.HTTPException as exc:
+    if isinstance(exc, web.HTTPException):
         if exc.status < 400:
-            raise
+            raise exc
         log.info("%s %s -> %d", request.method, request.path, exc.status)
         return error_response(exc.reason, status=exc.status)
-    except Exception:
-        log.exception("%s %s failed", request.method, request.path)
-        return error_response("internal error", status=500)
+    log.exception("%s %s failed", request.method, request.path, exc_info=exc)
+    return error_response("internal error", status=500)
 
 
 async def not_found(request: web.Request) -> web.StreamResponse:
@@ -85,7 +103,9 @@ async def not_found(request: web.Request) -> web.StreamResponse:
 
 
 @web.middleware
-async def reply_discipline_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def reply_discipline_middleware(
+    request: web.Request, handler: Handler
+) -> Awaitable[web.StreamResponse]:
     """Honour the IBKR rule that an order question must be answered before anything else.
 
     Any other REST request in between makes pending reply ids stale, so a late
@@ -100,16 +120,16 @@ async def reply_discipline_middleware(request: web.Request, handler: Handler) ->
         and "/iserver/reply/" not in path
     ):
         gateway.trading.desk.interrupt_replies()
-    return await handler(request)
+    return handler(request)  # a plain function: see `PassMiddleware`
 
 
 @web.middleware
-async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def session_middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
     """While the brokerage session is logged out, `/iserver` answers 401 (reference §10.1)."""
     gateway = request.app[GATEWAY]
     if not gateway.session.authenticated and request.path.startswith(PREFIXES):
         route = request.path.split("/", 3)[-1].rstrip("/")
         if route.startswith("iserver/") and "/" + route not in OPEN_WHILE_LOGGED_OUT:
             log.info("%s %s -> 401: logged out", request.method, request.path)
-            return error_response(NOT_AUTHENTICATED, status=401, statusCode=401)
-    return await handler(request)
+            return answered(error_response(NOT_AUTHENTICATED, status=401, statusCode=401))
+    return handler(request)  # a plain function: see `PassMiddleware`

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -28,7 +29,7 @@ from tickgate.errors import ConfigError
 from tickgate.server import login
 from tickgate.server.gateway import GATEWAY
 from tickgate.server.health_routes import PROBE_PATHS
-from tickgate.server.http import Handler, error_response
+from tickgate.server.http import Handler, answered, error_response
 
 log = logging.getLogger("tickgate.access")
 
@@ -179,7 +180,7 @@ def _refuse(request: web.Request, message: str, *, status: int) -> web.Response:
 
 
 @web.middleware
-async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def access_middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
     """Apply the gateway's `AccessPolicy` before the request reaches anything else.
 
     Refusals are JSON errors: 403 for an address, a Host or an origin that is not allowed, 401
@@ -188,34 +189,44 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     """
     policy = request.app[ACCESS]
     if not policy.client_allowed(request):
-        return _refuse(
-            request,
-            f"Access Denied: client address {request.remote} is not allowed (--allow-ip)",
-            status=403,
+        return answered(
+            _refuse(
+                request,
+                f"Access Denied: client address {request.remote} is not allowed (--allow-ip)",
+                status=403,
+            )
         )
     if not policy.host_allowed(request):
         host = request.headers.get("Host", "")
-        return _refuse(
-            request,
-            f"Host {host!r} is not a name of this gateway; refused so that a DNS-rebound name "
-            "gets nowhere (--allow-host adds a name)",
-            status=403,
+        return answered(
+            _refuse(
+                request,
+                f"Host {host!r} is not a name of this gateway; refused so that a DNS-rebound "
+                "name gets nowhere (--allow-host adds a name)",
+                status=403,
+            )
         )
     if not _is_page(request):
         refusal = policy.origin_refusal(request)
         if refusal is not None:
-            return _refuse(request, refusal, status=403)
+            return answered(_refuse(request, refusal, status=403))
     dashboard = _dashboard_origin(request)
     if dashboard is not None and request.method == "OPTIONS":
-        return _preflight(dashboard)  # pre-flights carry no credentials
+        return answered(_preflight(dashboard))  # pre-flights carry no credentials
     if not _is_open(request):
         refusal = policy.credential_refusal(request)
         if refusal is not None:
             if request.path == "/" and request.method in ("GET", "HEAD"):
-                return web.Response(status=303, headers={"Location": login.LOGIN_PATH})
-            return _refuse(request, refusal, status=401)
+                return answered(web.Response(status=303, headers={"Location": login.LOGIN_PATH}))
+            return answered(_refuse(request, refusal, status=401))
+    if dashboard is None:
+        return handler(request)  # a plain function: see `PassMiddleware`
+    return _with_cors(request, handler, dashboard)
+
+
+async def _with_cors(request: web.Request, handler: Handler, dashboard: str) -> web.StreamResponse:
     response = await handler(request)
-    if dashboard is not None and not response.prepared:
+    if not response.prepared:
         _allow_cors(response, dashboard)
     return response
 

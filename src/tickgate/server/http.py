@@ -13,6 +13,11 @@ from tickgate.errors import RequestError, TickgateError
 from tickgate.protocol.rest_values import ascii_int, shown
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: A middleware written as a plain function: it checks the request and hands back either the
+#: next handler's own awaitable or `answered(refusal)`. Unlike an `async def` middleware that
+#: awaits the handler, it leaves no frame alive for as long as the request runs, which for a
+#: WebSocket is the connection's lifetime (a few hundred bytes per middleware and socket).
+PassMiddleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 #: The gateway serves every REST route under both prefixes, like the real one.
 PREFIXES = ("/v1/api", "/v1/portal")
@@ -36,6 +41,11 @@ def json_response(payload: Any, *, status: int = 200) -> web.Response:
 def error_response(message: str, *, status: int, **extra: Any) -> web.Response:
     """The API's error shape: `{"error": "...", ...}` with an HTTP status."""
     return json_response({"error": message, **extra}, status=status)
+
+
+async def answered(response: web.StreamResponse) -> web.StreamResponse:
+    """`response` as the awaitable a plain-function middleware (`PassMiddleware`) returns."""
+    return response
 
 
 def add_routes(app: web.Application, routes: Iterable[tuple[str, str, Handler]]) -> None:

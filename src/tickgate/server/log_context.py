@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Iterable, Iterator
 
 from aiohttp import web
 
@@ -25,15 +25,23 @@ RECENT_SESSION_IDS = 8
 
 
 @web.middleware
-async def log_context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def log_context_middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
     """Serve `request` with its request or connection id in `LOG_CONTEXT`."""
     ids = request.app[_COUNTER]
     number = next(ids)
     if request.path in WEBSOCKET_PATHS:
-        context = ("connection_id", f"c-{number}")
-    else:
-        context = ("request_id", f"r-{number}")
-    token = LOG_CONTEXT.set(context)
+        # aiohttp runs each request in a task of its own, whose context copy ends with it:
+        # nothing to reset, so no frame of ours stays alive as long as the socket
+        # (`tickgate.server.http.PassMiddleware`).
+        LOG_CONTEXT.set(("connection_id", f"c-{number}"))
+        return handler(request)
+    return _with_request_id(request, handler, f"r-{number}")
+
+
+async def _with_request_id(
+    request: web.Request, handler: Handler, request_id: str
+) -> web.StreamResponse:
+    token = LOG_CONTEXT.set(("request_id", request_id))
     try:
         return await handler(request)
     finally:

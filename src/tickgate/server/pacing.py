@@ -7,12 +7,13 @@ bots that must prove they respect the real gateway's limits before they meet it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 
 from aiohttp import web
 
 from tickgate.dialects.ratelimit import TokenBucket
 from tickgate.server.gateway import GATEWAY
-from tickgate.server.http import PREFIXES, Handler, error_response
+from tickgate.server.http import PREFIXES, Handler, answered, error_response
 
 log = logging.getLogger("tickgate.pacing")
 
@@ -40,12 +41,12 @@ def _route(path: str) -> str | None:
 
 
 @web.middleware
-async def pacing_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def pacing_middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
     """429 `{"error":"Too many requests"}` past the reference's limits, when pacing is on."""
     gateway = request.app[GATEWAY]
     route = _route(request.path)
     if not gateway.config.rest_pacing or route is None or route.endswith("/ws"):
-        return await handler(request)
+        return handler(request)  # a plain function: see `PassMiddleware`
     now = gateway.clock.monotonic_ns()
     buckets = request.app[_BUCKETS]
     keys = ["*", *[suffix for suffix, _, _ in LIMITS if route == suffix][:1]]
@@ -58,8 +59,8 @@ async def pacing_middleware(request: web.Request, handler: Handler) -> web.Strea
             bucket = buckets[key] = TokenBucket(rate=count / seconds, burst=count, now_ns=now)
         if not bucket.allow(now):
             log.info("%s %s -> 429 (pacing %s)", request.method, request.path, key)
-            return error_response(TOO_MANY, status=429)
-    return await handler(request)
+            return answered(error_response(TOO_MANY, status=429))
+    return handler(request)
 
 
 def install(app: web.Application) -> None:

@@ -25,6 +25,7 @@ from tickgate.dialects.context import AccountReads, DialectContext, Now
 from tickgate.dialects.effects import Close, Deliver, Effect, Offload, Trust
 from tickgate.log_format import LOG_CONTEXT
 from tickgate.protocol.frames import EMPTY_CLOSE, close_reason
+from tickgate.server.errors import error_answer
 from tickgate.server.faults.rest import FAULTS
 from tickgate.server.gateway import Gateway
 from tickgate.server.rest_session import accounts_payload
@@ -245,7 +246,7 @@ class Connection:
 
 async def serve_websocket(
     request: web.Request, gateway: Gateway, make_session: SessionFactory
-) -> web.WebSocketResponse:
+) -> web.StreamResponse:
     """Upgrade `request` and pump a connection through the session `make_session` builds.
 
     Guarantees: once the upgrade is done it returns normally (a failure closes the socket with
@@ -263,7 +264,10 @@ async def serve_websocket(
         # bounds what one client can make the server buffer) is the socket closed with 1009.
         max_msg_size=max(HARD_MESSAGE_CAP, 4 * config.max_frame_bytes),
     )
-    await ws.prepare(request)
+    try:
+        await ws.prepare(request)
+    except Exception as exc:  # a bad handshake: error_middleware lets WebSockets through
+        return error_answer(request, exc)
     try:
         connection = Connection(gateway, ws, request)
         session = make_session(

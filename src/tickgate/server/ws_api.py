@@ -16,6 +16,6 @@ def _session(context: DialectContext, outbox: Outbox, request: web.Request, now:
     return ApiDialect(context, outbox, peer=str(request.remote), now=now, cookie=cookie)
 
 
-async def handler(request: web.Request) -> web.WebSocketResponse:
+async def handler(request: web.Request) -> web.StreamResponse:
     """`GET /v1/api/ws`."""
     return await serve_websocket(request, gateway_of(request), _session)

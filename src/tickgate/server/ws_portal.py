@@ -17,6 +17,6 @@ def _session(
     return PortalDialect(context, outbox, peer=str(request.remote), now=now)
 
 
-async def handler(request: web.Request) -> web.WebSocketResponse:
+async def handler(request: web.Request) -> web.StreamResponse:
     """`GET /v1/portal/ws`."""
     return await serve_websocket(request, gateway_of(request), _session)
