@@ -355,8 +355,8 @@ def build_app(
     rest_watchlists.install(
         app, open_watchlists(gateway), message_ids=gateway.ids.watchlist_message_ids
     )
-    app.router.add_get("/v1/portal/ws", ws_portal.handler)
-    app.router.add_get("/v1/api/ws", ws_api.handler)
+    app.router.add_get("/v1/portal/ws", ws_portal.handler(gateway))
+    app.router.add_get("/v1/api/ws", ws_api.handler(gateway))
     market_control.add_routes(app)
     replay_control.add_routes(app)
     fault_routes.install(app, gateway)

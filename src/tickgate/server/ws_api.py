@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
 from tickgate.dialects.api import ApiDialect
 from tickgate.dialects.context import DialectContext, Now
-from tickgate.server.gateway import gateway_of
-from tickgate.server.ws import serve_websocket
+from tickgate.server.gateway import Gateway
+from tickgate.server.ws import websocket_handler
 from tickgate.streaming.outbox import Outbox
 
 
@@ -16,6 +18,6 @@ def _session(context: DialectContext, outbox: Outbox, request: web.Request, now:
     return ApiDialect(context, outbox, peer=str(request.remote), now=now, cookie=cookie)
 
 
-async def handler(request: web.Request) -> web.StreamResponse:
-    """`GET /v1/api/ws`."""
-    return await serve_websocket(request, gateway_of(request), _session)
+def handler(gateway: Gateway) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The `GET /v1/api/ws` handler of `gateway`."""
+    return websocket_handler(gateway, _session)

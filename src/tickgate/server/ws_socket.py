@@ -56,6 +56,9 @@ class GuardedWebSocket(web.WebSocketResponse):
         early, handler._message_tail = handler._message_tail, b""
         super()._post_start(request, protocol, writer)
         handler._payload_parser = _GuardedParser(handler._payload_parser, self)
+        # The HTTP parser is done once the upgrade is accepted (aiohttp checks for None):
+        # released, it no longer costs each socket its buffers.
+        handler._parser = None
         if early:
             handler.data_received(early)
 
@@ -108,6 +111,8 @@ class GuardedWebSocket(web.WebSocketResponse):
 
 class _GuardedParser:
     """Stands where aiohttp's frame parser stood: the guard first, then the real parser."""
+
+    __slots__ = ("_parser", "_socket")
 
     def __init__(self, parser: Any, socket: GuardedWebSocket) -> None:
         self._parser = parser

@@ -76,6 +76,30 @@ class _Held:
 class Outbox:
     """Frames for one connection. Not thread-safe: use it from the event loop's thread only."""
 
+    # One per connection: slots keep 10,000 of them small.
+    __slots__ = (
+        "_awaiting_drain",
+        "_bytes_written",
+        "_closed",
+        "_conflated",
+        "_conflating",
+        "_frames_written",
+        "_held",
+        "_on_congested",
+        "_on_overflow",
+        "_on_write_sample",
+        "_pending_bytes",
+        "_reliable_bytes",
+        "_schedule",
+        "_scheduled",
+        "_seq",
+        "_turn",
+        "_writes",
+        "high_water",
+        "limit_bytes",
+        "transport",
+    )
+
     def __init__(
         self,
         transport: Transport,
