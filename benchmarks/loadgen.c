@@ -17,6 +17,10 @@
  * --parse-every N: only every Nth message of a connection is parsed (error, latency, sequence);
  * the others are only framed and counted. Used where the server's ceiling is wanted and the
  * client's per-message parsing would otherwise be the limit; sequence checks are off then.
+ * --pub-rate R: the publisher sends R messages per second (paced by the clock, batches of at most
+ * --pub-batch) instead of keeping --pub-window in flight: the latency-bound search (issue 16).
+ * --sources N: connection i binds its local end to 127.0.0.(2 + i mod N) before connecting, so more
+ * connections than one address has ephemeral ports (~28k) can be opened (100,000 idle sockets).
  * --stall N stops reading N connections as soon as they are subscribed; --stall-rcvbuf B gives
  * them a B-byte SO_RCVBUF (set before connect), so the backlog cannot hide in this side's kernel
  * buffer. Their local ports are reported ("stalled_ports") so the server side can be matched.
@@ -79,11 +83,12 @@ typedef struct {
 typedef struct {
     const char *host, *path, *sub, *subs_file, *pub, *subject, *ts_key, *seq_key;
     int port, conns, inflight, tls, stall, mode, pub_batch, pub_window, parse_every, stall_rcvbuf;
-    double warmup, duration;
+    double warmup, duration, pub_rate;
+    int sources;
 } options;
 
 static options opt = {"127.0.0.1", "/v1/portal/ws", NULL, NULL, NULL, "md.265598", "\"22\":\"",
-                      "\"23\":\"", 5000, 1, 100, 0, 0, M_WS, 64, 4096, 1, 0, 1.0, 3.0};
+                      "\"23\":\"", 5000, 1, 100, 0, 0, M_WS, 64, 4096, 1, 0, 1.0, 3.0, 0.0, 0};
 static conn *conns;
 static char **sub_lines; /* per connection: subscription messages separated by '|' */
 static int epfd, measuring;
@@ -460,11 +465,16 @@ static void on_readable(conn *c, char *rbuf) {
 
 /* ---- connection set-up ---- */
 
-static int open_socket(const char *host, int port, int rcvbuf) {
+static int open_socket(const char *host, int port, int rcvbuf, int source) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     if (fd < 0) die("socket");
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (source > 0) { /* 127.0.0.(1 + source): each loopback address has its own port range */
+        struct sockaddr_in local = {.sin_family = AF_INET, .sin_port = 0};
+        local.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)source);
+        if (bind(fd, (struct sockaddr *)&local, sizeof local) < 0) die("bind source address");
+    }
     /* before connect, so the window advertised in the handshake is already the small one */
     if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0)
         die("SO_RCVBUF");
@@ -475,7 +485,8 @@ static int open_socket(const char *host, int port, int rcvbuf) {
 }
 
 static void start_conn(conn *c) {
-    c->fd = open_socket(opt.host, opt.port, c->idx < opt.stall ? opt.stall_rcvbuf : 0);
+    int source = opt.sources > 0 ? 1 + c->idx % opt.sources : 0;
+    c->fd = open_socket(opt.host, opt.port, c->idx < opt.stall ? opt.stall_rcvbuf : 0, source);
     struct sockaddr_in local;
     socklen_t ll = sizeof local;
     if (getsockname(c->fd, (struct sockaddr *)&local, &ll) == 0) c->local_port = ntohs(local.sin_port);
@@ -560,13 +571,13 @@ typedef struct {
 
 static publisher pub;
 
-static void pub_fill(void) {
+static void pub_fill(int count) {
     static const char *prices[] = {"\"31\":\"101.25\",\"84\":\"101.24\",\"86\":\"101.26\"",
                                    "\"31\":\"101.26\",\"84\":\"101.25\",\"86\":\"101.27\""};
     size_t cap = (size_t)opt.pub_batch * 256;
     if (!pub.buf) pub.buf = malloc(cap);
     pub.len = pub.off = 0;
-    for (int i = 0; i < opt.pub_batch; i++) {
+    for (int i = 0; i < count; i++) {
         char payload[200];
         pub.seq++;
         int n = snprintf(payload, sizeof payload, "{%s,\"22\":\"%lld\",\"23\":\"%ld\",\"topic\":\"md+265598\"}",
@@ -588,11 +599,25 @@ static uint64_t pub_in_flight(void) {
 /* Publish while fewer than --pub-window messages are in flight: as fast as the server delivers,
  * like a feed inside the server that runs once per event-loop turn, instead of flooding the
  * server until it disconnects its subscribers as slow consumers. */
+static int64_t pub_t0;
+
+/* With --pub-rate: messages due by now, less those published. */
+static long pub_due(void) {
+    if (!pub_t0) pub_t0 = mono_ns();
+    return (long)((double)(mono_ns() - pub_t0) * opt.pub_rate / 1e9) - pub.seq;
+}
+
 static void pub_pump(void) {
     for (int rounds = 0; rounds < 4; rounds++) {
         if (pub.off == pub.len) {
-            if (pub_in_flight() >= (uint64_t)opt.pub_window) break;
-            pub_fill();
+            if (opt.pub_rate > 0) {
+                long due = pub_due();
+                if (due <= 0) break;
+                pub_fill(due < opt.pub_batch ? (int)due : opt.pub_batch);
+            } else {
+                if (pub_in_flight() >= (uint64_t)opt.pub_window) break;
+                pub_fill(opt.pub_batch);
+            }
         }
         ssize_t w = write(pub.fd, pub.buf + pub.off, pub.len - pub.off);
         if (w <= 0) break;
@@ -610,7 +635,7 @@ static void pub_start(void) {
     char host[64];
     const char *colon = strrchr(opt.pub, ':');
     snprintf(host, sizeof host, "%.*s", (int)(colon - opt.pub), opt.pub);
-    pub.fd = open_socket(host, atoi(colon + 1), 0);
+    pub.fd = open_socket(host, atoi(colon + 1), 0, 0);
     /* wait for the connection, then say CONNECT; the server's INFO/PING are drained below */
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &pub};
     epoll_ctl(epfd, EPOLL_CTL_ADD, pub.fd, &ev);
@@ -662,6 +687,8 @@ static void parse_args(int argc, char **argv) {
         else if (!strcmp(k, "--pub")) opt.pub = v;
         else if (!strcmp(k, "--pub-batch")) opt.pub_batch = atoi(v);
         else if (!strcmp(k, "--pub-window")) opt.pub_window = atoi(v);
+        else if (!strcmp(k, "--pub-rate")) opt.pub_rate = atof(v);
+        else if (!strcmp(k, "--sources")) opt.sources = atoi(v);
         else if (!strcmp(k, "--tls")) opt.tls = atoi(v);
         else if (!strcmp(k, "--stall")) opt.stall = atoi(v);
         else if (!strcmp(k, "--stall-rcvbuf")) opt.stall_rcvbuf = atoi(v);
@@ -761,7 +788,8 @@ static int connect_all(char *rbuf) {
 
 static void run_for(char *rbuf, double seconds) {
     int64_t until = mono_ns() + (int64_t)(seconds * 1e9);
-    while (mono_ns() < until) poll_once(rbuf, 5);
+    /* a paced publisher needs the loop back often, or it would publish in 5 ms bursts */
+    while (mono_ns() < until) poll_once(rbuf, opt.pub_rate > 0 ? 1 : 5);
 }
 
 int main(int argc, char **argv) {

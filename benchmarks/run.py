@@ -18,9 +18,11 @@ import argparse
 import resource
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import bench_capacity
 import bench_trading
 import orjson
 import report
@@ -55,9 +57,20 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+#: Open files the largest scenario needs in each process (connections-100k), with room.
+FILES_NEEDED = 110_000
+
+
 def raise_fd_limit() -> None:
-    """Lift the soft open-files limit to the hard one (children inherit it): 10k sockets."""
+    """Lift the open-files limit (children inherit it): to `FILES_NEEDED` where allowed (root
+    may raise the hard limit), else the soft limit to the hard one."""
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < FILES_NEEDED:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (FILES_NEEDED, FILES_NEEDED))
+            return
+        except (ValueError, OSError):
+            pass
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
@@ -121,7 +134,8 @@ def run_variant(
                 binary,
                 server,
                 args,
-                timeout=options.warmup + duration(scenario, options) + 180,
+                # connecting takes time too: up to 4 ms a socket on a loaded machine
+                timeout=options.warmup + duration(scenario, options) + 180 + scenario.conns / 250,
                 sample_every=0.25 if scenario.watch else None,
             )
             if recording is not None:
@@ -174,7 +188,7 @@ def selected(names: list[str]) -> list[Scenario]:
     scenarios = all_scenarios()
     if not names:
         return scenarios
-    names = [n for n in names if n != bench_trading.NAME]
+    names = [n for n in names if n != bench_trading.NAME and not bench_capacity.selected([n])]
     if not names:
         return []
     chosen = [s for s in scenarios if any(s.name == n or s.name.startswith(n + "-") for n in names)]
@@ -185,8 +199,13 @@ def selected(names: list[str]) -> list[Scenario]:
     return chosen
 
 
-def run_fanout(scenarios: list[Scenario], options: argparse.Namespace, date: str) -> None:
-    """Run the fan-out scenarios and write one JSON file each."""
+def run_fanout(
+    scenarios: list[Scenario],
+    options: argparse.Namespace,
+    date: str,
+    searches: Sequence[bench_capacity.Search] = (),
+) -> None:
+    """Run the fan-out scenarios, then the capacity searches; one JSON file each."""
     with tempfile.TemporaryDirectory(prefix="tickgate-loadgen-") as build:
         binary = compile_loadgen(Path(build))
         profiler = (
@@ -198,12 +217,16 @@ def run_fanout(scenarios: list[Scenario], options: argparse.Namespace, date: str
             document = run_scenario(scenario, binary, options, profiler)
             path = report.write_result(date, scenario.name, document, quick=options.quick)
             print(f"  wrote {path.relative_to(ROOT)}", file=sys.stderr)
+        bench_capacity.run(
+            searches, binary, options, date, lambda s, v, b, o: run_variant(s, v, b, o, None)
+        )
 
 
 def main() -> int:
     options = parse_args()
     if options.list:
-        print("\n".join([*(s.name for s in all_scenarios()), bench_trading.NAME]))
+        capacity = [s.name for s in bench_capacity.all_searches()]
+        print("\n".join([*(s.name for s in all_scenarios()), *capacity, bench_trading.NAME]))
         return 0
     options.runs = options.runs or (1 if options.quick else 3)
     options.warmup = (
@@ -211,12 +234,14 @@ def main() -> int:
     )
     raise_fd_limit()
     scenarios = selected(options.scenario)
+    searches = bench_capacity.selected(options.scenario)
     date = report.today()
-    if scenarios:
-        run_fanout(scenarios, options, date)
+    if scenarios or searches:
+        run_fanout(scenarios, options, date, searches)
     if not options.scenario or bench_trading.NAME in options.scenario:
         bench_trading.main(["--quick"] if options.quick else [])
-    names = [s.name for s in all_scenarios()] + [bench_trading.NAME]
+    names = [s.name for s in all_scenarios()]
+    names += [s.name for s in bench_capacity.all_searches()] + [bench_trading.NAME]
     path, text = table.write_table(date, names, quick=options.quick)
     print(f"  wrote {path.relative_to(ROOT)}", file=sys.stderr)
     print(text, end="")
