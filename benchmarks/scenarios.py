@@ -14,10 +14,11 @@ check loss and order).
 from __future__ import annotations
 
 import random
+import resource
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from checks import Check, Checker, Runs, Summary, judged, ratio_to_fastest
+from checks import INCONCLUSIVE, Check, Checker, Runs, Summary, judged, ratio_to_fastest
 from feeds import BENCH_FIELDS, FIREHOSE_CONID
 from stalled import memory_check
 
@@ -149,21 +150,42 @@ def _connections_checks(summary: Summary, runs: Runs) -> list[Check]:
 SOURCE_ADDRESSES = 8
 #: Few conids, so that in a short window every one of them ticks (every client gets a frame).
 IDLE_INSTRUMENTS = 50
+IDLE_WANTED = 100_000
+#: Open files a process keeps for other things than its client sockets.
+FD_RESERVE = 1_000
+
+
+def idle_connections() -> int:
+    """How many of the 100,000 sockets this process may open: the open-files hard limit caps it
+    (`run.py` raises it where it may; without CAP_SYS_RESOURCE it cannot be raised)."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        return IDLE_WANTED
+    return max(1, min(IDLE_WANTED, hard - FD_RESERVE))
 
 
 def _idle_checks(summary: Summary, runs: Runs) -> list[Check]:
     ours = summary["tickgate"]
-    opened, wanted = ours["opened"], ours["open_at_end"]
+    opened, still = ours["opened"], ours["open_at_end"]
+    conns = idle_connections()
     least = ours["per_conn_frames_min"]
+    if conns < IDLE_WANTED:
+        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        capped = Check(
+            f"{IDLE_WANTED:,} connections",
+            f"{INCONCLUSIVE} (open-files hard limit {hard:,}: ran {conns:,})",
+            f"{opened:,.0f} opened",
+        )
+    else:
+        capped = judged(f"{IDLE_WANTED:,} connections", opened == IDLE_WANTED, f"{opened:,.0f}")
     return [
+        capped,
         judged(
-            "all 100,000 connected and open",
-            opened == 100_000 and wanted == 100_000,
-            f"{opened:,.0f} opened in {ours['connect_s']:.1f} s, {wanted:,.0f} open at the end",
+            f"all {conns:,} connected and open",
+            opened == conns and still == conns,
+            f"{opened:,.0f} opened in {ours['connect_s']:.1f} s, {still:,.0f} open at the end",
         ),
-        judged(
-            "a tick reaches every subscriber", least >= 1, f"fewest frames a client got: {least}"
-        ),
+        judged("a tick reaches every subscriber", least >= 1, f"fewest frames per client: {least}"),
         judged(
             "(reported) memory per connection",
             True,
@@ -177,7 +199,7 @@ def _idle_100k() -> Scenario:
     spread = ("--sources", str(SOURCE_ADDRESSES), "--inflight", "200")
     return Scenario(
         "connections-100k",
-        100_000,
+        idle_connections(),
         (Variant("tickgate", "tickgate", server, spread, subs=_one_each),),
         _idle_checks,
     )

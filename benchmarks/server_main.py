@@ -70,6 +70,8 @@ def bench_config(args: argparse.Namespace) -> Config:
         commands_per_second=1_000_000.0,
         command_burst=1_000_000,
         outbox_limit_bytes=args.outbox_limit,
+        # 100,000 sockets connecting to a loaded machine: a request head may wait its turn
+        request_timeout_seconds=60.0,
         log_level="warning",
     )
 
