@@ -6,7 +6,7 @@ lists. It must find no 5xx answer, no answer outside the document (status, conte
 schema), every request that breaks the document refused with a 4xx (or, on IBKR's order
 routes, a 200 refusal) and every error a JSON `{"error": ...}` (see schemathesis_checks.py).
 The gateway must log no error meanwhile. Deterministic, with a fixed example count, so CI
-makes the same requests each run (about two minutes on a loaded 2-core machine).
+makes the same requests each run (three to four minutes on a loaded 2-core machine).
 
 Values schemathesis draws for accounts, conids, symbols and currencies come from the gateway's
 own catalogue and accounts now and then (dictionaries), so calls reach past "unknown conid".
@@ -48,6 +48,9 @@ EXCLUDED = r"^/v1/portal/|^/v1/api/logout$|^/tickgate/faults/(logout|rest|latenc
 #: Examples per operation and phase; `--generation-deterministic` derives them from the
 #: document alone (no random seed), so every run sends the same requests.
 EXAMPLES = 20
+#: Stateful scenarios and the calls each may chain.
+STATEFUL_EXAMPLES = 100
+STATEFUL_STEPS = 8
 #: Stay far below a CI job's limit even on a loaded machine.
 RUN_TIMEOUT = 600
 #: One worker: with two, schemathesis' own case generation broke on Python 3.11 (hypothesis
@@ -138,6 +141,10 @@ def write_config(path: Path, server: TickgateServer) -> Path:
     for name, values in dictionaries(server).items():
         assert values, f"no {name} to draw from"
         lines += [f"[dictionaries.{name}]", f"values = {json.dumps(values)}"]
+    # Longer call chains, and more of them, so links (place -> reply -> status, watchlist
+    # create -> read -> delete) are followed to their end.
+    lines += ["[phases.stateful]", f"max-steps = {STATEFUL_STEPS}",
+              "[phases.stateful.generation]", f"max-examples = {STATEFUL_EXAMPLES}"]  # fmt: skip
     lines.append("[parameters]")
     for key, (name, probability) in BINDINGS.items():
         lines.append(f'"{key}" = {{ dictionary = "{name}", probability = {probability} }}')

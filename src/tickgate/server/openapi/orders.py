@@ -297,6 +297,12 @@ OPERATIONS: list[Operation] = [
         ok=obj({"orders": array(LIVE_ORDER), "snapshot": BOOLEAN}),
         params=(query("filters", STRING), query("force", QUERY_BOOL), query("accountId", STRING)),
         errors={400: "force is not a boolean", 404: UNKNOWN_ACCOUNT},
+        links={
+            "status": Link(
+                "get_iserver_account_order_status_order_id",
+                {"order_id": "$response.body#/orders/0/orderId"},
+            )
+        },
         tag="orders",
     ),
     *op(
