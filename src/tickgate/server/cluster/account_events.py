@@ -91,6 +91,9 @@ class AccountEventPublisher:
         self.published = 0
         self.snapshots_served = 0
         self.chunks_served = 0
+        #: Events nats-py could not take during an outage (logged once per outage).
+        self.unsent = 0
+        self._dropping = False
         self._subject = event_subject(bus.prefix)
         self._outgoing: deque[bytes] = deque()
         self._wake = asyncio.Event()
@@ -170,11 +173,16 @@ class AccountEventPublisher:
                 except nats.errors.OutboundBufferLimitError:
                     # Disconnected and nats-py's buffer is full: edges re-sync when they are
                     # back; this one cannot be sent and is not retried.
-                    log.warning("an account event could not be sent during a bus outage")
+                    self.unsent += 1
+                    if self.unsent == 1 or not self._dropping:
+                        log.warning("account events not sent during a bus outage (re-synced)")
+                    self._dropping = True
                 except nats.errors.ConnectionClosedError:
                     return
+                else:
+                    self.published += 1
+                    self._dropping = False
                 outgoing.popleft()
-                self.published += 1
             self._idle.set()
 
     def snapshot(self) -> DaySnapshot:
