@@ -24,7 +24,13 @@ from tickgate.model.ticks import Tick
 from tickgate.protocol import fields as F
 from tickgate.server.cluster.account_events import event_subject
 from tickgate.server.cluster.account_wire import decode_event, encode_event
-from tickgate.trading.events import OrderAccepted, OrderFilled, OrderUpdated, PnlChanged
+from tickgate.trading.events import (
+    OrderAccepted,
+    OrderFilled,
+    OrderUpdated,
+    PnlChanged,
+    SessionClosed,
+)
 
 __all__ = ["nats"]
 
@@ -262,3 +268,17 @@ async def test_a_day_bigger_than_a_message_reaches_a_new_edge_in_chunks(
             await edge.stop()
     finally:
         await core.stop()
+
+
+async def test_the_edges_own_engine_reaches_no_client(
+    cluster: tuple[Member, Member], http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    core, edge = cluster
+    ws = await api_socket(edge, http, ws_connect)  # gets `ntf` and `blt` notices
+    # The edge's placeholder engine closes its session (its day cycle runs as a gateway's)...
+    placeholder = edge.server.gateway.trading
+    placeholder.journal.commit([SessionClosed(placeholder.clock.now_ns(), {})])
+    # ... and the next notice the client gets is the core's fill, not that close's bulletin.
+    await place_confirmed(http, core.api, buy(1))
+    notice = await ws.recv_until(lambda f: f.get("topic") in ("ntf", "blt"))
+    assert notice["topic"] == "ntf", notice

@@ -128,6 +128,13 @@ class Journal:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
+    def silence(self) -> None:
+        """Tell no listener anything from now on. For an engine whose events are nobody's: a
+        cluster edge's placeholder, whose accounts are the core's (its session closes would
+        reach the edge's clients beside the core's, with figures of an account that never
+        traded)."""
+        self._listeners.clear()
+
     def group_quote_commits(self, schedule: Scheduler) -> None:
         """Commit what quotes cause in groups from now on.
 

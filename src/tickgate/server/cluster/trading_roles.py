@@ -87,6 +87,8 @@ def install_edge_trading(
 ) -> TradingRole:
     """Make the edge `app` trade through the cluster's core over `bus`."""
     gateway = app[GATEWAY]
+    # The edge's own engine trades for nobody: only the core's events reach its clients.
+    gateway.trading.journal.silence()
     accounts, monotonic = gateway.accounts, gateway.clock.monotonic_ns
     follower = AccountEventFollower(
         bus, lambda event: accounts.on_event(event, monotonic()), retry_s=retry_s
