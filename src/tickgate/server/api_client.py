@@ -53,6 +53,20 @@ class Target:
         return ssl.create_default_context(cafile=str(certificate))
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A gateway's answer to one call: its status, JSON body (or text) and `Retry-After`."""
+
+    status: int
+    body: Any
+    retry_after: str | None = None
+
+    @property
+    def error(self) -> Any:
+        """The gateway's message: the body's `error`, else the whole body."""
+        return self.body.get("error", self.body) if isinstance(self.body, dict) else self.body
+
+
 class GatewayClient:
     """One HTTP session with a gateway (`async with GatewayClient(target) as client`)."""
 
@@ -85,6 +99,14 @@ class GatewayClient:
     async def call(self, method: str, path: str, body: Any = None) -> Any:
         """One JSON call (`path` from the root, e.g. `/v1/api/tickle`). Raises ClientError
         for an unreachable gateway or an error status, with the gateway's message."""
+        answer = await self.answer(method, path, body)
+        if answer.status >= 400:
+            raise ClientError(f"{method} {path}: HTTP {answer.status}: {answer.error}")
+        return answer.body
+
+    async def answer(self, method: str, path: str, body: Any = None) -> Answer:
+        """One JSON call and the gateway's answer whatever its status. Raises ClientError
+        only when the gateway cannot be reached."""
         url = self.base + path
         try:
             async with self.http.request(method, url, json=body) as response:
@@ -92,13 +114,10 @@ class GatewayClient:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ClientError(f"cannot reach {self.base}: {exc or type(exc).__name__}") from None
         try:
-            answer = orjson.loads(text) if text else None
+            payload = orjson.loads(text) if text else None
         except orjson.JSONDecodeError:
-            answer = text
-        if response.status >= 400:
-            message = answer.get("error", answer) if isinstance(answer, dict) else answer
-            raise ClientError(f"{method} {path}: HTTP {response.status}: {message}")
-        return answer
+            payload = text
+        return Answer(response.status, payload, response.headers.get("Retry-After"))
 
     async def account(self) -> str:
         """The selected account (priming the session as IBKR clients do first)."""

@@ -39,6 +39,7 @@ from tickgate.server import (
     pacing,
     page,
     relay_control,
+    relay_lookups,
     replay_control,
     rest_beta,
     rest_contracts,
@@ -316,6 +317,8 @@ def build_app(
             trading_forward.forward_middleware,
             session_middleware,
             reply_discipline_middleware,
+            # Innermost: a relay asks its upstream what its catalogue cannot answer.
+            *([relay_lookups.lookup_middleware] if relayed else []),
         ],
         client_max_size=1 << 20,
     )
@@ -373,6 +376,7 @@ def build_app(
         data_source = source(gateway)
     elif relayed:
         data_source = relay_control.relay_source(app, gateway)
+        relay_lookups.install(app, gateway, relay_control.upstream_target(config))
     else:
         assert gateway.simulator is not None  # built because no other source was given
         data_source = SimulatorSource(

@@ -31,6 +31,12 @@ def relay_config(config: Config) -> Config:
     return dataclasses.replace(config, md_lines=min(config.md_lines, config.upstream_md_lines))
 
 
+def upstream_target(config: Config) -> Target:
+    """Where a relay's upstream is and how to trust it."""
+    assert config.upstream is not None  # validated: source 'relay' needs one
+    return Target(url=config.upstream, data_dir=config.data_dir, insecure=config.upstream_insecure)
+
+
 def relay_source(
     app: web.Application,
     gateway: Gateway,
@@ -40,12 +46,9 @@ def relay_source(
 ) -> RelaySource:
     """The relay source of `gateway`, listening to the hub for downstream interest."""
     config = gateway.config
-    assert config.upstream is not None  # validated: source 'relay' needs one
-    target = Target(
-        url=config.upstream, data_dir=config.data_dir, insecure=config.upstream_insecure
-    )
+    target = upstream_target(config)
     lines = UpstreamLines(renew_ns=int(renew_seconds * NS_PER_S))
-    status = RelayStatus(config.upstream)
+    status = RelayStatus(target.url)
     # Until the upstream says its session is authenticated, no client may be told it is.
     gateway.session.set_upstream(SessionStatus(authenticated=False))
     source = RelaySource(

@@ -17,7 +17,6 @@ A dropped socket ends the recording (the file stays valid); so do SIGINT and SIG
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import ssl
@@ -31,12 +30,13 @@ import orjson
 
 from tickgate.clock import Clock, SystemClock
 from tickgate.errors import TickgateError
-from tickgate.market.catalogue.fields import RowError, instrument_from_row
+from tickgate.market.catalogue.fields import RowError
 from tickgate.model.instruments import Instrument
 from tickgate.model.ticks import Tick
 from tickgate.protocol import fields as F
 from tickgate.sources.recorder import Recorder, RecorderStats, run_flusher
 from tickgate.sources.recording import RecordingHeader
+from tickgate.sources.relay.instruments import instrument_from_secdef
 
 log = logging.getLogger("tickgate.record")
 
@@ -45,7 +45,6 @@ RECORD_FIELDS: tuple[int, ...] = (31, 70, 71, 82, 83, 84, 85, 86, 87, 88, 7059, 
 TICKLE_SECONDS = 60.0
 #: `smd` streams end after 15 minutes unless sent again; renew well before, as ibind does.
 RENEW_SECONDS = 540.0
-_PRICE_FIELDS = (F.LAST, F.BID, F.ASK)
 
 
 class ClientError(TickgateError):
@@ -153,37 +152,11 @@ async def _describe(
 
 
 def _instrument(row: dict[str, Any], quote: dict[str, Any]) -> Instrument | None:
-    increments = row.get("incrementRules") or [{}]
-    entry: dict[str, object] = {
-        "conid": row["conid"],
-        "symbol": row.get("ticker") or str(row["conid"]),
-        "name": row.get("name") or row.get("ticker") or "",
-        "sec_type": row.get("assetClass"),
-        "currency": row.get("currency") or "USD",
-        "listing_exchange": row.get("listingExchange") or "",
-        "min_tick": str(increments[0].get("increment", "")),
-        "reference_price": _reference_price(quote),
-    }
-    if row.get("assetClass") in ("FUT", "OPT"):
-        entry.update(expiry=row.get("expiry") or row.get("lastTradingDay"))
-        entry.update(multiplier=int(float(row.get("multiplier") or 1)))
-    if row.get("assetClass") == "OPT":
-        entry.update(strike=row.get("strike"), right=row.get("putOrCall"))
-        entry.update(underlying_conid=row.get("undConid") or None)
     try:
-        return instrument_from_row(entry)
+        return instrument_from_secdef(row, quote)
     except RowError as exc:
         log.warning("conid %s left out of the header: %s", row.get("conid"), exc)
         return None
-
-
-def _reference_price(quote: dict[str, Any]) -> str:
-    for fid in _PRICE_FIELDS:
-        raw = quote.get(str(fid))
-        with contextlib.suppress(ValueError, TypeError):
-            if raw is not None and F.parse_price(str(raw)) > 0:
-                return str(F.parse_price(str(raw)))
-    return "1"  # nothing quoted yet: any positive price makes a valid catalogue entry
 
 
 async def _stream(

@@ -269,7 +269,7 @@ async def test_an_upstream_logout_reaches_every_client_and_streams_resume_after_
     await call(http, "GET", relay.base_url + "/readyz")
 
 
-async def test_each_upstream_line_is_renewed_before_the_upstream_expires_it(
+async def test_each_upstream_line_is_renewed_before_the_upstream_expires_it_or_after_it_did(
     start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect
 ) -> None:
     clock = FakeClock(SERVER_EPOCH_NS)  # both gateways' time, moved only by the test
@@ -290,6 +290,13 @@ async def test_each_upstream_line_is_renewed_before_the_upstream_expires_it(
         renewed = clock.monotonic_ns() + expiry_ns
         await until(lambda: hub.next_expiry_ns(link.outbox, "api") == renewed)  # noqa: B023
     assert hub.lines_in_use() == 1
+    # The upstream ends every smd early (its expire fault): the next renewal brings it back.
+    await call(http, "POST", upstream.base_url + "/tickgate/faults/expire", json={})
+    await until(lambda: hub.lines_in_use() == 0)
+    clock.advance(seconds=DEFAULT_RENEW_SECONDS + 1)
+    relay.runner.app[RELAY_SOURCE].wake()
+    await until(lambda: hub.lines_in_use() == 1)
+    assert hub.interest(AAPL) == (31,)
 
 
 async def test_a_paper_order_fills_at_the_relayed_quote_and_never_reaches_upstream(
