@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from tests.conftest import StartServer, WsClient, call
 from tests.e2e.gateway_process import launch
+from tests.server.test_rest_orders import place_confirmed
 from tests.sources.relay.test_relay import Connect, is_sts, session_status, until
 
 from tickgate.server.app import RunningServer
@@ -185,3 +186,23 @@ async def test_past_the_upstream_line_budget_clients_are_refused_in_the_gateways
     assert (await portal.recv_until(lambda f: "error" in f))["error"].startswith(refusal)
     assert await upstream_lines(http, upstream) == 1
     await values(api, portal, AAPL)
+
+
+async def test_an_instrument_only_the_upstream_process_knows_streams_and_trades_on_paper(
+    start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect, upstream: str
+) -> None:
+    relay = await relay_of(start, upstream)
+    base = relay.base_url + "/v1/api"
+    assert relay.gateway.catalogue.find(ZETA) is None
+    (row,) = await call(http, "GET", base + "/iserver/secdef/search?symbol=ZETA")
+    assert int(row["conid"]) == ZETA and relay.gateway.catalogue.find(ZETA) is not None
+    api, portal = await clients(relay, http, ws_connect, ZETA)
+    await api.send(f'smd+{ZETA}+{{"fields":["31","84","85","86","88"]}}')  # sizes too: a quote
+    await until(lambda: relay.gateway.market.quote(ZETA) is not None, timeout=30)
+    order = {"conid": ZETA, "side": "BUY", "orderType": "MKT", "quantity": 5, "tif": "DAY"}
+    await place_confirmed(http, base, order)
+    (trade,) = await call(http, "GET", base + "/iserver/account/trades?days=1")
+    assert int(trade["conid"]) == ZETA and float(trade["price"]) > 0
+    orders = await call(http, "GET", upstream + "/v1/api/iserver/account/orders?force=True")
+    assert orders["orders"] == []  # paper: nothing reached the upstream
+    await values(api, portal, ZETA)
