@@ -5,7 +5,8 @@ A middleware in front of the REST routes of a relay (`install`). Each route is a
 tickgate's own handler first; where that handler knows nothing (an unknown conid, a search
 without a hit, a chain the catalogue does not list), the same question goes upstream:
 
-- conids named by a request that the catalogue lacks are *learnt*: described by the
+- conids named by a request (or by a WebSocket `smd`/`s+md`) that the catalogue lacks are
+  *learnt*: described by the
   upstream's `/trsrv/secdef` (an option's underlying first) and added to the catalogue, so
   from then on every dialect streams them, REST answers them and paper trading fills against
   their relayed quotes, exactly as for a built-in instrument;
@@ -25,6 +26,7 @@ answer up to `GRACE_S` old is given instead; without one, the upstream's 429 (wi
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +46,7 @@ from tickgate.server.api_client import Answer, GatewayClient, Target
 from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import HttpError, int_list, json_body, json_response, param
 from tickgate.server.replay_client import ClientError
+from tickgate.server.ws import BEFORE_MESSAGE
 from tickgate.sources.relay.cache import AnswerCache
 from tickgate.sources.relay.instruments import instrument_from_secdef
 
@@ -58,6 +61,8 @@ CAPACITY = 2_000
 #: The most conids one upstream `/trsrv/secdef` call may name (the real gateway's limit).
 SECDEF_BATCH = 200
 API = "/v1/api"
+#: A market-data subscription of either dialect, and the conid it names.
+_STREAM_COMMAND = re.compile(r"(?:smd|s\+md)\+(\d{1,10})")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -162,6 +167,21 @@ class UpstreamLookups:
             found = body.get("secdef") if isinstance(body, dict) else None
             rows += [row for row in found or [] if isinstance(row, dict)]
         return rows
+
+    def learn_streamed(self, text: str) -> Awaitable[None] | None:
+        """A WebSocket message (`ws.BEFORE_MESSAGE`): an `smd`/`s+md` of a conid the catalogue
+        lacks is learnt before the session reads it, so it streams like any other; None
+        (nothing to wait for) for every other message."""
+        match = _STREAM_COMMAND.match(text)
+        if match is None or self._catalogue.find(int(match.group(1))) is not None:
+            return None
+        return self._learn_quietly(int(match.group(1)))
+
+    async def _learn_quietly(self, conid: int) -> None:
+        try:
+            await self.learn([conid])
+        except UpstreamUnavailable as exc:  # the session then refuses the unknown conid
+            log.warning("conid %d streamed but not described by the upstream: %s", conid, exc)
 
     def _add(self, instruments: list[Instrument]) -> None:
         # Another request may have learnt some meanwhile: only what is still missing, and an
@@ -432,6 +452,7 @@ def install(app: web.Application, gateway: Gateway, target: Target) -> None:
     `lookup_middleware` to its middlewares yourself, innermost."""
     lookups = UpstreamLookups(target, gateway.catalogue, gateway.clock)
     app[RELAY_LOOKUPS] = lookups
+    app[BEFORE_MESSAGE] = lookups.learn_streamed
 
     async def opened(_app: web.Application) -> None:
         await lookups.open()

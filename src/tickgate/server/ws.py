@@ -15,7 +15,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -36,6 +36,17 @@ from tickgate.streaming.outbox import Outbox
 #: A cluster edge's replica of the core's accounts, which its account topics read instead of
 #: the edge's own (idle) trading engine; absent on a gateway that trades itself.
 ACCOUNT_READS = web.AppKey("account_reads", AccountReads)
+
+
+class MessageHook(Protocol):
+    """Looks at a client's text message before its session does; an awaitable it returns is
+    awaited first (the connection's later messages wait too, so their order stays)."""
+
+    def __call__(self, text: str) -> Awaitable[None] | None: ...
+
+
+#: A relay's: a stream of a conid its catalogue lacks is first looked up upstream.
+BEFORE_MESSAGE = web.AppKey("before_message", MessageHook)
 
 log = logging.getLogger("tickgate.ws")
 
@@ -175,10 +186,13 @@ class Connection:
         try:
             session.opened(self.now())
             self._settle(session)
+            before = self.request.app.get(BEFORE_MESSAGE)
             # The read loop inline, not a coroutine of its own (one frame less per socket).
             while True:
                 message = await self.ws.receive()
                 if message.type is WSMsgType.TEXT:
+                    if before is not None and (pending := before(message.data)) is not None:
+                        await pending
                     session.receive(message.data, self.now())
                 elif message.type is WSMsgType.BINARY:
                     session.receive_binary(self.now())

@@ -161,3 +161,21 @@ async def test_snapshots_and_history_of_unstreamed_upstream_instruments_are_the_
     # The same bars (the last one may have grown between the two calls).
     assert bars["data"][:-1] == direct["data"][:-1] and bars["symbol"] == "ZETA"
     assert ZETA in relay.runner.app[RELAY_LOOKUPS].learnt
+
+
+async def test_a_conid_streamed_without_a_lookup_is_learnt_first(
+    start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect, tmp_path: Path
+) -> None:
+    upstream, relay = await upstream_and_relay(start, tmp_path)
+    client = await api_socket(relay, http, ws_connect)
+    portal = await portal_socket(relay, http, ws_connect)
+    # A bot that knows its conids streams them straight away, on either dialect.
+    await client.send(f'smd+{ZETA_PUT}+{{"fields":["31"]}}')
+    await portal.send(f's+md+{ZETA}+{{"fields":"31"}}')
+    await portal.send("s+md+123456789")  # known nowhere: refused as on any gateway
+    await client.recv_until(smd(ZETA_PUT))
+    assert relay.gateway.catalogue.get(ZETA_PUT).underlying_conid == ZETA
+    await until(lambda: upstream.gateway.hub.interest(ZETA) == (31,))
+    error = await portal.recv_until(lambda f: "error" in f)
+    assert error == {"topic": "md+123456789", "error": "Invalid conid 123456789"}
+    await until(lambda: upstream.gateway.hub.interest(ZETA_PUT) == (31,))
