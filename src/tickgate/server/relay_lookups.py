@@ -157,16 +157,22 @@ class UpstreamLookups:
         self._add([i for i in map(_instrument, rows) if i is not None])
 
     async def _describe(self, conids: Sequence[int]) -> list[dict[str, Any]]:
+        """The upstream's `/trsrv/secdef` rows of `conids`. A gateway may refuse a whole
+        batch for one conid it does not know (tickgate does): then each is asked alone."""
         rows: list[dict[str, Any]] = []
         for start in range(0, len(conids), SECDEF_BATCH):
-            batch = ",".join(map(str, conids[start : start + SECDEF_BATCH]))
-            answer = await self.ask(
-                Lookup("/trsrv/secdef", (("conids", batch),)), ttl_s=LOOKUP_TTL_S
-            )
-            body = answer.body if answer.status == 200 else None
-            found = body.get("secdef") if isinstance(body, dict) else None
-            rows += [row for row in found or [] if isinstance(row, dict)]
+            batch = conids[start : start + SECDEF_BATCH]
+            answer = await self._secdef(batch)
+            if answer.status == 400 and len(batch) > 1:
+                for conid in batch:
+                    rows += _secdef_rows(await self._secdef([conid]))
+            else:
+                rows += _secdef_rows(answer)
         return rows
+
+    async def _secdef(self, conids: Sequence[int]) -> Answer:
+        lookup = Lookup("/trsrv/secdef", (("conids", ",".join(map(str, conids))),))
+        return await self.ask(lookup, ttl_s=LOOKUP_TTL_S)
 
     def learn_streamed(self, text: str) -> Awaitable[None] | None:
         """A WebSocket message (`ws.BEFORE_MESSAGE`): an `smd`/`s+md` of a conid the catalogue
@@ -210,6 +216,12 @@ class UpstreamLookups:
             len(fresh),
             ", ".join(f"{i.symbol} ({i.conid})" for i in fresh[:10]),
         )
+
+
+def _secdef_rows(answer: Answer) -> list[dict[str, Any]]:
+    body = answer.body if answer.status == 200 else None
+    found = body.get("secdef") if isinstance(body, dict) else None
+    return [row for row in found or [] if isinstance(row, dict)]
 
 
 def _positive(value: object) -> bool:

@@ -179,3 +179,13 @@ async def test_a_conid_streamed_without_a_lookup_is_learnt_first(
     error = await portal.recv_until(lambda f: "error" in f)
     assert error == {"topic": "md+123456789", "error": "Invalid conid 123456789"}
     await until(lambda: upstream.gateway.hub.interest(ZETA_PUT) == (31,))
+
+
+async def test_one_conid_the_upstream_does_not_know_does_not_hide_the_others(
+    start: StartServer, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    _, relay = await upstream_and_relay(start, tmp_path)
+    url = api(relay) + f"/trsrv/secdef?conids={ZETA_PUT},123456789"
+    error = await call(http, "GET", url, status=400)  # the relay's own answer, as ever
+    assert error["error"] == "Invalid conid 123456789"
+    assert relay.gateway.catalogue.get(ZETA_PUT).underlying_conid == ZETA  # learnt regardless
