@@ -6,10 +6,9 @@ tickgate's own handler first; where that handler knows nothing (an unknown conid
 without a hit, a chain the catalogue does not list), the same question goes upstream:
 
 - conids named by a request (or by a WebSocket `smd`/`s+md`) that the catalogue lacks are
-  *learnt*: described by the
-  upstream's `/trsrv/secdef` (an option's underlying first) and added to the catalogue, so
-  from then on every dialect streams them, REST answers them and paper trading fills against
-  their relayed quotes, exactly as for a built-in instrument;
+  *learnt*: described by the upstream's `/trsrv/secdef` (an option's underlying first) and
+  added to the catalogue, so from then on every dialect streams them, REST answers them and
+  paper trading fills against their relayed quotes, exactly as for a built-in instrument;
 - `secdef/search`, `trsrv/stocks`, `secdef/info` and `secdef/strikes` answers the catalogue
   has nothing for are the upstream's (the conids in them learnt too);
 - a snapshot of a conid the relay streams is answered from the relay's own latest-value
