@@ -122,6 +122,14 @@ async def test_performance_chains_the_days_each_close_kept(
         json={"acctIds": [ACCT], "period": "1d"},
     )  # fmt: skip
     assert one_day["nav"]["dates"] == ["20260116"]
+    # Without a period IBKR analyses 12M; 3M and the older 1Y cover these days alike.
+    for period in (None, "3M", "1Y"):
+        named = {"period": period} if period else {}
+        body = await call(
+            http, "POST", server.base_url + "/v1/api/pa/performance",
+            json={"acctIds": [ACCT], **named},
+        )  # fmt: skip
+        assert body["nav"]["data"][0]["navs"] == closes
     assert one_day["cps"]["data"][0]["returns"] == pytest.approx([closes[2] / closes[1] - 1])
 
 
@@ -141,7 +149,7 @@ async def test_all_periods_summary_and_transactions(
     assert entry["periods"] == ["1D", "7D", "MTD", "1M", "YTD", "1Y"]
     assert entry["baseCurrency"] == "USD" and entry["start"] == "20260114"
     for period in entry["periods"]:
-        assert set(entry[period]) == {"nav", "cps", "freq", "dates", "startNav"}
+        assert set(entry[period]) == {"nav", "cps", "freq", "dates", "startNAV", "startNav"}
         assert len(entry[period]["nav"]) == len(entry[period]["cps"]) == len(entry[period]["dates"])
     assert entry["YTD"]["nav"][:3] == closes
 
@@ -164,7 +172,7 @@ async def test_all_periods_summary_and_transactions(
     assert sold["amt"] == pytest.approx(40 * sold["pr"])
     assert bought["date"] == "Wed Jan 14 00:00:00 EST 2026" and bought["desc"]
     [realized] = body["rpnl"]["data"]
-    assert realized["side"] == "L" and realized["conid"] == str(AAPL)
+    assert realized["side"] == "G" and realized["conid"] == str(AAPL)  # a gain
     # 40 of 100 shares bought at 200.01 plus a 1.00 commission, sold at the bid, less the fee.
     cost = Decimal("200.01") * 40 + Decimal("0.4")
     fee = Decimal("1.00")

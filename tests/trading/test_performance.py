@@ -145,6 +145,9 @@ def test_a_second_close_on_one_day_extends_it() -> None:
         ("1M", date(2026, 3, 31), date(2026, 3, 1)),  # after Feb 28: February has no 31st
         ("1M", date(2026, 3, 15), date(2026, 2, 16)),
         ("YTD", date(2026, 3, 31), date(2026, 1, 1)),
+        ("3M", date(2026, 5, 31), date(2026, 3, 1)),
+        ("6M", date(2026, 8, 31), date(2026, 3, 1)),  # after Feb 28 again
+        ("12M", date(2026, 3, 10), date(2025, 3, 11)),
         ("1Y", date(2024, 2, 29), date(2023, 3, 1)),
     ],
 )
@@ -153,7 +156,9 @@ def test_period_windows(period: str, latest: date, first: date) -> None:
 
 
 def test_an_unknown_period_is_refused_by_name() -> None:
-    with pytest.raises(RequestError, match="period must be one of 1D, 7D, MTD, 1M, YTD, 1Y"):
+    with pytest.raises(
+        RequestError, match="period must be one of 1D, 7D, MTD, 1M, 3M, 6M, 12M, YTD, 1Y"
+    ):
         period_returns([], "2W")
 
 

@@ -26,7 +26,13 @@ from tickgate.server.http import Handler, json_body, json_response, parse_int
 from tickgate.server.rest_rules import currency_rates
 from tickgate.trading.analyst import PortfolioAnalyst, Transaction
 from tickgate.trading.daily_values import DailyValue
-from tickgate.trading.performance import PERIODS, PeriodReturns, consolidated, period_returns
+from tickgate.trading.performance import (
+    ALL_PERIODS,
+    PERIODS,
+    PeriodReturns,
+    consolidated,
+    period_returns,
+)
 from tickgate.trading.sessions import DAY_CALENDAR
 
 #: The name of several accounts' combined figures.
@@ -82,8 +88,12 @@ def _series(gateway: Gateway, accounts: Sequence[str]) -> tuple[str, list[DailyV
     return CONSOLIDATED, consolidated((analyst.series(a) for a in accounts), CONSOLIDATED)
 
 
+#: The period `/pa/performance` analyses when the body names none (IBKR's default).
+DEFAULT_PERIOD = "12M"
+
+
 def _period(body: dict[str, Any]) -> str:
-    period = body.get("period")
+    period = body.get("period", DEFAULT_PERIOD)
     if not isinstance(period, str) or period.upper() not in PERIODS:
         raise RequestError(f"period must be one of {', '.join(PERIODS)}, got {shown(period)}")
     return period.upper()
@@ -149,16 +159,17 @@ def all_periods_entry(ccy: str, days: list[DailyValue]) -> dict[str, Any]:
         "start": _ymd(days[0].day) if days else None,
         "end": _ymd(days[-1].day) if days else None,
         "baseCurrency": ccy,
-        "periods": list(PERIODS),
+        "periods": list(ALL_PERIODS),
     }
-    for period in PERIODS:
+    for period in ALL_PERIODS:
         returns = period_returns(days, period)
         entry[period] = {
             "nav": [number(d.end) for d in returns.days],
             "cps": [number(r) for r in returns.cumulative],
             "freq": "D",
             "dates": [_ymd(d.day) for d in returns.days],
-            "startNav": _start_nav(returns),
+            "startNAV": _start_nav(returns),
+            "startNav": _start_nav(returns),  # the older spelling
         }
     return entry
 
@@ -332,7 +343,7 @@ async def transactions(request: web.Request) -> web.Response:
                     "date": _ymd(t.day),
                     "cur": t.instrument.currency,
                     "fxRate": number(rate),
-                    "side": "L" if t.fill.side is Side.SELL else "S",
+                    "side": "G" if t.realized > 0 else "L",  # a gain or a loss
                     "acctid": t.fill.account,
                     "amt": text(amount.quantize(Decimal("0.0001"))),
                     "conid": str(t.fill.conid),

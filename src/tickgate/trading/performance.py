@@ -6,9 +6,9 @@ period, `(1 + r1)(1 + r2)... - 1`. Deposits cannot distort it: a day stands alon
 books no transfers). Several accounts consolidate by adding their values day by day before the
 ratio, as one combined account would.
 
-Periods are IBKR's: `1D` (the latest day), `7D` and `1M` (the days after the same date a week or
-a month before the latest), `MTD` and `YTD` (the latest day's month and year), `1Y`. Pure: the
-series and "today" are passed in.
+Periods are IBKR's: `1D` (the latest day), `7D`, `1M`, `3M`, `6M` and `12M` (the days after the
+same date a week or as many months before the latest), `MTD` and `YTD` (the latest day's month
+and year); `1Y`, the older name of `12M`, is accepted too. Pure: the series is passed in.
 """
 
 from __future__ import annotations
@@ -23,7 +23,11 @@ from tickgate.errors import RequestError
 from tickgate.protocol.rest_values import shown
 from tickgate.trading.daily_values import DailyValue, merged
 
-PERIODS: tuple[str, ...] = ("1D", "7D", "MTD", "1M", "YTD", "1Y")
+#: The periods `/pa/performance` takes, as IBKR lists them today (`1Y` is `12M`'s older name).
+PERIODS: tuple[str, ...] = ("1D", "7D", "MTD", "1M", "3M", "6M", "12M", "YTD", "1Y")
+#: The periods `/pa/allperiods` answers, as IBKR's example lists them.
+ALL_PERIODS: tuple[str, ...] = ("1D", "7D", "MTD", "1M", "YTD", "1Y")
+_MONTHS = {"1M": 1, "3M": 3, "6M": 6, "12M": 12, "1Y": 12}
 ONE = Decimal(1)
 
 
@@ -44,12 +48,10 @@ def period_start(period: str, latest: date) -> date:
             return latest - timedelta(days=6)
         case "MTD":
             return latest.replace(day=1)
-        case "1M":
-            return _months_back(latest, 1) + timedelta(days=1)
         case "YTD":
             return latest.replace(month=1, day=1)
-        case "1Y":
-            return _months_back(latest, 12) + timedelta(days=1)
+    if period in _MONTHS:
+        return _months_back(latest, _MONTHS[period]) + timedelta(days=1)
     raise RequestError(f"period must be one of {', '.join(PERIODS)}, got {shown(period)}")
 
 

@@ -19,7 +19,7 @@ from tickgate.server.openapi.schema import (
     op,
 )
 
-PERIOD = one_of_values("1D", "7D", "MTD", "1M", "YTD", "1Y")
+PERIOD = one_of_values("1D", "7D", "MTD", "1M", "3M", "6M", "12M", "YTD", "1Y")
 ACCOUNTS = array(STRING, min_items=1)
 _ERRORS = {400: "the body is malformed or names no accounts", 404: "no such account"}
 START_NAV = obj({"date": nullable(STRING), "val": NUMBER})
@@ -52,6 +52,7 @@ PERIOD_ENTRY = obj(
         "cps": array(NUMBER),
         "freq": STRING,
         "dates": array(STRING),
+        "startNAV": START_NAV,
         "startNav": START_NAV,
     }
 )
@@ -75,7 +76,7 @@ REALIZED = obj(
         "date": STRING,
         "cur": STRING,
         "fxRate": NUMBER,
-        "side": one_of_values("L", "S"),
+        "side": one_of_values("G", "L"),
         "acctid": STRING,
         "amt": STRING,
         "conid": STRING,
