@@ -41,6 +41,7 @@ from tickgate.server import (
     relay_control,
     relay_lookups,
     replay_control,
+    rest_account,
     rest_beta,
     rest_contracts,
     rest_marketdata,
@@ -330,7 +331,11 @@ def build_app(
     market_routes: cluster_seams.Routes = rest_marketdata.ROUTES
     # What only a cluster's core can answer (its trading engine and store hold the state).
     core_routes: cluster_seams.Routes = (
-        rest_whatif.ROUTES + rest_orders.ROUTES + rest_portfolio.ROUTES + rest_pa.ROUTES
+        rest_whatif.ROUTES
+        + rest_account.ROUTES
+        + rest_orders.ROUTES
+        + rest_portfolio.ROUTES
+        + rest_pa.ROUTES
     )
     cluster_source: DataSource | None = None
     if cluster is not None:

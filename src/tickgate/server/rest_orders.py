@@ -6,8 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tickgate.errors import NotFoundError, RequestError
-from tickgate.protocol.rest_values import shown
+from tickgate.errors import RequestError
 from tickgate.server import rest_commands as commands
 from tickgate.server.gateway import gateway_of
 from tickgate.server.http import Handler, json_body, json_response, parse_int, query_bool, query_int
@@ -120,16 +119,6 @@ async def pnl(request: web.Request) -> web.Response:
     return json_response(_views(request).pnl())
 
 
-async def switch_account(request: web.Request) -> web.Response:
-    body = await json_body(request)
-    account = body.get("acctId")
-    gateway = gateway_of(request)
-    if account not in gateway.account_ids:
-        raise NotFoundError(f"Account {shown(account)} does not exist")
-    payload: dict[str, Any] = {"set": True, "acctId": account}
-    return json_response(payload)
-
-
 ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/iserver/account/{account}/orders", place),
     ("POST", "/iserver/account/{account}/order", place_single),
@@ -142,5 +131,4 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/iserver/account/order/status/{order_id}", order_status),
     ("GET", "/iserver/account/trades", trades),
     ("GET", "/iserver/account/pnl/partitioned", pnl),
-    ("POST", "/iserver/account", switch_account),
 ]

@@ -1,4 +1,8 @@
-"""REST: portfolio — positions, one position, summary, ledger, allocation, sub-accounts."""
+"""REST: portfolio — positions (one account's, or one instrument's in every account), summary,
+ledger, allocation (one account's, or several consolidated), account attributes, sub-accounts.
+
+tickgate keeps its positions live, so invalidating the position cache changes nothing, and it
+places no combination orders, so an account's combination positions are always none."""
 
 from __future__ import annotations
 
@@ -7,9 +11,14 @@ from typing import Any
 
 from aiohttp import web
 
+from tickgate.errors import RequestError
 from tickgate.server.gateway import gateway_of
-from tickgate.server.http import Handler, json_response, parse_int
+from tickgate.server.http import Handler, json_body, json_response, parse_int, query_bool
+from tickgate.server.rest_session import account_row
 from tickgate.trading.queries import AccountViews
+
+#: The most accounts one consolidated allocation takes.
+MAX_ALLOCATION_ACCOUNTS = 100
 
 
 def _views(request: web.Request) -> AccountViews:
@@ -40,9 +49,36 @@ async def ledger(request: web.Request) -> web.Response:
     return json_response(_views(request).ledger(_account(request)))
 
 
-async def allocation(request: web.Request) -> web.Response:
+async def position_everywhere(request: web.Request) -> web.Response:
+    """`GET /portfolio/positions/{conid}`: the position in one instrument in every account
+    holding it, keyed by account (`{}` when none does). 404 for an unknown conid."""
+    views, conid = _views(request), parse_int(request.match_info["conid"], "conid")
+    views.instrument(conid)  # NotFoundError -> 404 for a conid the catalogue lacks
+    held = {account: views.position(account, conid) for account in views.accounts()}
+    return json_response({account: rows for account, rows in held.items() if rows})
+
+
+async def meta(request: web.Request) -> web.Response:
+    """The account's attributes, as `/portfolio/accounts` lists them."""
+    account = _account(request)
+    config = _views(request).portfolio_of(account).config
+    return json_response(account_row(config))
+
+
+async def invalidate(request: web.Request) -> web.Response:
+    """Positions are never cached here: nothing to refresh, the account must exist."""
+    _account(request)
+    return json_response({"message": "success"})
+
+
+async def combo_positions(request: web.Request) -> web.Response:
+    _account(request)
+    query_bool(request, "nocache", default=False)  # validated; nothing is cached
+    return json_response([])
+
+
+def _allocation(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Market value by asset class, by sector-like group and by long/short."""
-    rows = _views(request).positions(_account(request), 0)
     by_class: dict[str, dict[str, float]] = defaultdict(lambda: {"long": 0.0, "short": 0.0})
     by_group: dict[str, dict[str, float]] = defaultdict(lambda: {"long": 0.0, "short": 0.0})
     for row in rows:
@@ -50,12 +86,42 @@ async def allocation(request: web.Request) -> web.Response:
         value = float(row["mktValue"])
         by_class[str(row["assetClass"])][side] += value
         by_group[str(row.get("group") or row["assetClass"])][side] += value
-    payload: dict[str, Any] = {
+    return {
         "assetClass": _split(by_class),
         "sector": _split(by_group),
         "group": _split(by_group),
     }
-    return json_response(payload)
+
+
+async def allocation(request: web.Request) -> web.Response:
+    return json_response(_allocation(_views(request).positions(_account(request), 0)))
+
+
+async def _allocation_accounts(request: web.Request) -> list[str]:
+    """`acctIds` of the body (`{"acctIds": [...]}`, IBKR's POST) or of the query (comma
+    separated or repeated, as ibind's GET sends them)."""
+    raw: object = [v for k, v in request.query.items() if k == "acctIds"]
+    if not raw and request.method == "POST":
+        raw = (await json_body(request)).get("acctIds")
+    if isinstance(raw, list) and all(isinstance(v, str) for v in raw):
+        accounts = [a.strip() for value in raw for a in value.split(",") if a.strip()]
+    else:
+        accounts = []
+    if not accounts:
+        raise RequestError('name the accounts as {"acctIds": ["DU1234567", ...]}')
+    if len(accounts) > MAX_ALLOCATION_ACCOUNTS:
+        raise RequestError(f"too many acctIds: at most {MAX_ALLOCATION_ACCOUNTS}")
+    for account in accounts:
+        _views(request).portfolio_of(account)  # NotFoundError -> 404
+    return list(dict.fromkeys(accounts))
+
+
+async def consolidated_allocation(request: web.Request) -> web.Response:
+    """The allocation of several accounts' positions together."""
+    views = _views(request)
+    accounts = await _allocation_accounts(request)
+    rows = [row for account in accounts for row in views.positions(account, 0)]
+    return json_response(_allocation(rows))
 
 
 def _split(table: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -75,6 +141,7 @@ async def subaccounts(request: web.Request) -> web.Response:
 
 
 ROUTES: list[tuple[str, str, Handler]] = [
+    ("POST", "/portfolio/{account}/positions/invalidate", invalidate),
     ("GET", "/portfolio/{account}/positions/{page}", positions),
     ("GET", "/portfolio/{account}/positions", positions),
     ("GET", "/portfolio/{account}/position/{conid}", position),
@@ -82,4 +149,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/portfolio/{account}/ledger", ledger),
     ("GET", "/portfolio/{account}/allocation", allocation),
     ("GET", "/portfolio/subaccounts", subaccounts),
+    ("GET", "/portfolio/positions/{conid}", position_everywhere),
+    ("GET", "/portfolio/{account}/meta", meta),
+    ("GET", "/portfolio/{account}/combo/positions", combo_positions),
+    ("*", "/portfolio/allocation", consolidated_allocation),
 ]

@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tickgate.model.accounts import AccountConfig
 from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import Handler, json_response
 from tickgate.server.session import SERVER_NAME, SERVER_VERSION, USERNAME
@@ -71,7 +72,8 @@ async def status(request: web.Request) -> web.Response:
 async def ssodh_init(request: web.Request) -> web.Response:
     gateway = gateway_of(request)
     gateway.session.login()
-    return with_session_cookie(request, json_response(auth_status(gateway)))
+    answer = {**auth_status(gateway), "established": gateway.session.authenticated}
+    return with_session_cookie(request, json_response(answer))
 
 
 async def reauthenticate(request: web.Request) -> web.Response:
@@ -104,6 +106,12 @@ async def logout(request: web.Request) -> web.Response:
     return with_session_cookie(request, json_response({"status": True}))
 
 
+def selected_account(gateway: Gateway) -> str:
+    """The account the session works on: the one last selected, else the first configured."""
+    chosen = gateway.session.selected_account
+    return chosen if chosen in gateway.account_ids else gateway.account_ids[0]
+
+
 def accounts_payload(gateway: Gateway) -> dict[str, Any]:
     """The /iserver/accounts body (also the `act` frame's args on /v1/api/ws)."""
     ids = gateway.account_ids
@@ -127,7 +135,7 @@ def accounts_payload(gateway: Gateway) -> dict[str, Any]:
         "chartPeriods": {"STK": ["*"], "FUT": ["*"], "OPT": ["*"], "CASH": ["*"]},
         "groups": [],
         "profiles": [],
-        "selectedAccount": ids[0],
+        "selectedAccount": selected_account(gateway),
         "serverInfo": _SERVER_INFO,
         "sessionId": gateway.session.id[:8] + "." + gateway.session.id[8:16],
         "isFT": False,
@@ -141,30 +149,36 @@ async def iserver_accounts(request: web.Request) -> web.Response:
     return json_response(accounts_payload(gateway))
 
 
+def account_row(account: AccountConfig) -> dict[str, Any]:
+    """One account as `/portfolio/accounts` lists it and `/portfolio/{acct}/meta` shows it."""
+    return {
+        "id": account.account_id,
+        "accountId": account.account_id,
+        "accountVan": account.account_id,
+        "accountTitle": "tickgate paper account",
+        "displayName": account.account_id,
+        "accountAlias": None,
+        "currency": account.base_currency,
+        "type": "DEMO",
+        "tradingType": "PMRGN",
+        "faclient": False,
+        "clearingStatus": "O",
+        "covestor": False,
+        "brokerageAccess": True,
+        "noClientTrading": False,
+        "trackVirtualFXPortfolio": False,
+        "PrepaidCrypto-Z": False,
+        "PrepaidCrypto-P": False,
+        "parent": {
+            "mmc": [], "accountId": "", "isMParent": False, "isMChild": False,
+            "isMultiplex": False,
+        },
+        "desc": account.account_id,
+    }  # fmt: skip
+
+
 async def portfolio_accounts(request: web.Request) -> web.Response:
-    gateway = gateway_of(request)
-    rows = []
-    for account in gateway.config.accounts:
-        rows.append(
-            {
-                "id": account.account_id,
-                "accountId": account.account_id,
-                "accountVan": account.account_id,
-                "accountTitle": "tickgate paper account",
-                "displayName": account.account_id,
-                "accountAlias": None,
-                "currency": account.base_currency,
-                "type": "DEMO",
-                "tradingType": "PMRGN",
-                "faclient": False,
-                "clearingStatus": "O",
-                "covestor": False,
-                "brokerageAccess": True,
-                "parent": {"mmc": [], "accountId": "", "isMParent": False, "isMChild": False},
-                "desc": account.account_id,
-            }
-        )
-    return json_response(rows)
+    return json_response([account_row(a) for a in gateway_of(request).config.accounts])
 
 
 ROUTES: list[tuple[str, str, Handler]] = [

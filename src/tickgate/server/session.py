@@ -47,6 +47,8 @@ class BrokerSession:
         self.authenticated = True
         self._primed = False
         self.preflighted: dict[int, tuple[int, ...]] = {}
+        #: The account `POST /iserver/account` selected (None: the first configured one).
+        self.selected_account: str | None = None
         self.last_accessed_ms = self.now_ms()
         #: Set while another session competes for the login (an injected fault), until the
         #: next login or logout.
@@ -156,13 +158,15 @@ class BrokerSession:
         self.id = secrets.token_hex(16)
 
     def logout(self) -> None:
-        """End the brokerage session: new id, unprimed, no pre-flights, listeners told."""
+        """End the brokerage session: new id, unprimed, no pre-flights, no account selected,
+        listeners told."""
         was = self.authenticated
         self.rotate()
         self.authenticated = False
         self.competing = False
         self._primed = False
         self.preflighted.clear()
+        self.selected_account = None
         if was:
             self._tell(False)
         self._changed("logout")

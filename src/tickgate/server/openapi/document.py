@@ -11,6 +11,7 @@ import orjson
 
 from tickgate import __version__
 from tickgate.server.openapi import (
+    account,
     analyst,
     contracts,
     control,
@@ -26,8 +27,8 @@ from tickgate.server.openapi.schema import ERROR, JsonSchema, Operation
 
 #: One module per route area, each with its `OPERATIONS`; a new area module is listed here.
 AREAS = (
-    session, contracts, marketdata, orders, portfolio, analyst, scanner, watchlists, control,
-    service,
+    session, account, contracts, marketdata, orders, portfolio, analyst, scanner, watchlists,
+    control, service,
 )  # fmt: skip
 
 #: Served routes the document leaves out, and why (the route-coverage test reads this).

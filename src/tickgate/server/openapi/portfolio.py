@@ -20,6 +20,7 @@ from tickgate.server.openapi.schema import (
     obj,
     op,
     path,
+    query,
 )
 
 UNKNOWN_ACCOUNT = "no such account"
@@ -74,6 +75,12 @@ LEDGER_ENTRY = obj(
     }
 )
 SIDES = obj({"long": map_of(NUMBER), "short": map_of(NUMBER)})
+ALLOCATION = obj({"assetClass": SIDES, "sector": SIDES, "group": SIDES})
+ACCOUNT = obj(
+    {"id": STRING, "accountId": STRING, "accountVan": STRING, "displayName": STRING,
+     "currency": STRING, "type": STRING, "tradingType": STRING, "desc": STRING,
+     "parent": obj({"accountId": STRING, "isMParent": BOOLEAN, "isMChild": BOOLEAN})}
+)  # fmt: skip
 
 _account = path("account", ACCOUNT)
 _page = path("page", INT64, description="from 0; a negative page is empty")
@@ -129,9 +136,64 @@ OPERATIONS: list[Operation] = [
         "GET",
         "/portfolio/{account}/allocation",
         "Market value by asset class and group, long and short",
-        ok=obj({"assetClass": SIDES, "sector": SIDES, "group": SIDES}),
+        ok=ALLOCATION,
         params=(_account,),
         errors=_ERRORS,
+        tag="portfolio",
+    ),
+    *op(
+        "GET",
+        "/portfolio/positions/{conid}",
+        "The position in one instrument in every account holding it, by account",
+        ok=map_of(array(POSITION)),
+        params=(path("conid", CONID),),
+        errors={400: "the conid is malformed", 404: "no such contract"},
+        tag="portfolio",
+    ),
+    *op(
+        "GET",
+        "/portfolio/{account}/meta",
+        "The account's attributes",
+        ok=ACCOUNT,
+        params=(_account,),
+        errors=_ERRORS,
+        tag="portfolio",
+    ),
+    *op(
+        "POST",
+        "/portfolio/{account}/positions/invalidate",
+        "Refresh the position cache (positions are always live here)",
+        ok=obj({"message": STRING}),
+        params=(_account,),
+        errors=_ERRORS,
+        tag="portfolio",
+    ),
+    *op(
+        "GET",
+        "/portfolio/{account}/combo/positions",
+        "Combination positions (none: tickgate places no combination orders)",
+        ok=array(
+            obj(
+                {
+                    "name": STRING,
+                    "description": STRING,
+                    "legs": array(ANY),
+                    "positions": array(POSITION),
+                }
+            )
+        ),
+        params=(_account, query("nocache", BOOLEAN)),
+        errors={**_ERRORS, 400: "nocache is not true or false"},
+        tag="portfolio",
+    ),
+    *op(
+        ("GET", "POST"),
+        "/portfolio/allocation",
+        "The allocation of several accounts together (`acctIds` in the body or the query)",
+        ok=ALLOCATION,
+        params=(query("acctIds", STRING),),
+        body=obj({"acctIds": array(STRING, min_items=1)}),
+        errors={400: "no accounts named", 404: "no such account"},
         tag="portfolio",
     ),
     *op(

@@ -145,14 +145,4 @@ OPERATIONS: list[Operation] = [
         ok=array(PORTFOLIO_ACCOUNT),
         tag="account",
     ),
-    *op(
-        "POST",
-        "/iserver/account",
-        "Switch the selected account",
-        ok=obj({"set": BOOLEAN, "acctId": STRING}),
-        body=obj({"acctId": STRING}),
-        body_required=True,
-        errors={400: "the body is not a JSON object", 401: LOGGED_OUT, 404: "no such account"},
-        tag="account",
-    ),
 ]

@@ -1,0 +1,79 @@
+"""An account's figures split as IBKR's account summary splits them: the securities segment
+(stocks, options, FX, indices, and all the cash) and the commodities segment (futures), each
+with the margin model of `tickgate.trading.portfolio`, and their total.
+
+The total is the portfolio's own figures (same positions, same rates), so the summary views
+agree with `/portfolio/{acct}/summary` to the last digit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tickgate.model.instruments import SecType
+from tickgate.trading.portfolio import MARGIN_RATES, REG_T_LEVERAGE, ZERO, Portfolio, Position
+
+SECURITIES, COMMODITIES, TOTAL = "securities", "commodities", "total"
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """Cash, position values and margins of one segment (or of the whole account)."""
+
+    cash: Decimal
+    market_value: Decimal
+    gross_position_value: Decimal
+    initial_margin: Decimal
+    maintenance_margin: Decimal
+
+    @property
+    def net_liquidation(self) -> Decimal:
+        """Cash plus market value."""
+        return self.cash + self.market_value
+
+    @property
+    def available_funds(self) -> Decimal:
+        """Net liquidation less the initial margin."""
+        return self.net_liquidation - self.initial_margin
+
+    @property
+    def excess_liquidity(self) -> Decimal:
+        """Net liquidation less the maintenance margin."""
+        return self.net_liquidation - self.maintenance_margin
+
+    @property
+    def buying_power(self) -> Decimal:
+        """Reg-T buying power: twice the available funds, never negative."""
+        return max(ZERO, self.available_funds * REG_T_LEVERAGE)
+
+    @property
+    def leverage(self) -> Decimal | None:
+        """Gross position value over net liquidation (None when there is no net value)."""
+        if self.net_liquidation <= 0:
+            return None
+        return self.gross_position_value / self.net_liquidation
+
+
+def _segment(cash: Decimal, positions: Iterable[Position]) -> Segment:
+    held = list(positions)
+    return Segment(
+        cash,
+        sum((p.market_value for p in held), ZERO),
+        sum((abs(p.market_value) for p in held), ZERO),
+        sum((abs(p.market_value) * MARGIN_RATES[p.sec_type][0] for p in held), ZERO),
+        sum((abs(p.market_value) * MARGIN_RATES[p.sec_type][1] for p in held), ZERO),
+    )
+
+
+def segments(portfolio: Portfolio) -> dict[str, Segment]:
+    """`securities`, `commodities` and `total` of `portfolio`, in that order."""
+    held = [p for p in portfolio.positions.values() if p.quantity != 0]
+    futures = [p for p in held if p.sec_type is SecType.FUT]
+    others = [p for p in held if p.sec_type is not SecType.FUT]
+    return {
+        SECURITIES: _segment(portfolio.cash, others),
+        COMMODITIES: _segment(ZERO, futures),
+        TOTAL: _segment(portfolio.cash, held),
+    }
