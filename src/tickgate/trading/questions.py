@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 from tickgate.errors import RequestError
 from tickgate.model.instruments import Instrument
 from tickgate.model.orders import OrderType
+from tickgate.protocol.rest.contracts import contract_name
 from tickgate.protocol.rest.orders import question
 from tickgate.protocol.rest_values import shown
 from tickgate.trading.commands import PlaceOrder
@@ -47,7 +48,9 @@ class Question:
 
 
 def _describe(request: PlaceOrder, instrument: Instrument) -> str:
-    text = f"{request.side.value} {request.quantity} {instrument.symbol} {instrument.exchange}"
+    # An option or future is named with its expiry (and strike and right), as IBKR does.
+    name = contract_name(instrument)
+    text = f"{request.side.value} {request.quantity} {name} {instrument.exchange}"
     return text if request.price is None else f"{text} @ {request.price}"
 
 

@@ -92,6 +92,14 @@ def describe(instrument: Instrument) -> str:
     return f"{month} {day} '{year}"
 
 
+def contract_name(instrument: Instrument) -> str:
+    """The contract as order texts name it: the symbol, and for a dated contract its expiry
+    (and an option's strike and right), e.g. `AAPL JAN 15 '27 195 Call`."""
+    if instrument.expiry is None:
+        return instrument.symbol
+    return f"{instrument.symbol} {describe(instrument)}"
+
+
 def future_row(instrument: Instrument) -> dict[str, Any]:
     """One `/trsrv/futures` entry."""
     expiry = int(instrument.expiry or 0)

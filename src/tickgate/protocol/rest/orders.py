@@ -10,6 +10,7 @@ from typing import Any
 from tickgate.model.instruments import Instrument
 from tickgate.model.orders import Fill, Order, OrderType, Side
 from tickgate.protocol.decimals import count, number, text
+from tickgate.protocol.rest.contracts import contract_name, describe
 
 _TYPE_NAMES = {
     OrderType.MKT: ("Market", "MARKET"),
@@ -31,10 +32,25 @@ def _exec_time(ns: int) -> str:
     return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%y%m%d%H%M%S")
 
 
-def _describe(order: Order) -> str:
+#: IBKR's words for each status in `order_status_description`.
+_STATUS_WORDS = {
+    "Inactive": "Order Inactive",
+    "PendingSubmit": "Order Pending Submit",
+    "PreSubmitted": "Order Pre-Submitted",
+    "Submitted": "Order Submitted",
+    "Filled": "Order Filled",
+    "PendingCancel": "Order Pending Cancel",
+    "Cancelled": "Order Cancelled",
+    "WarnState": "Order Warning",
+}
+
+
+def _describe(order: Order, contract: str | None = None) -> str:
+    """`Sold 5 Market, Day`; with `contract`, `Sold 5 AAPL Market, Day`."""
     verb = ("Bought" if order.side is Side.BUY else "Sold") if order.status == "Filled" else None
     verb = verb or order.side.value.capitalize()
-    text = f"{verb} {count(order.quantity)} {_TYPE_NAMES[order.order_type][0]}"
+    what = count(order.quantity) if contract is None else f"{count(order.quantity)} {contract}"
+    text = f"{verb} {what} {_TYPE_NAMES[order.order_type][0]}"
     if order.price is not None:
         text += f" {order.price}"
     return f"{text}, {order.tif.value}"
@@ -51,10 +67,15 @@ def order_row(order: Order, instrument: Instrument) -> dict[str, Any]:
         "cashCcy": instrument.currency,
         "sizeAndFills": f"{count(order.filled_quantity)}/{count(order.quantity)}",
         "orderDesc": _describe(order),
+        "order_description_with_contract": _describe(order, contract_name(instrument)),
         "description1": instrument.symbol,
         "ticker": instrument.symbol,
         "secType": instrument.sec_type.value,
         "listingExchange": instrument.listing_exchange or instrument.exchange,
+        "exchange": instrument.exchange,
+        "bgColor": "#FFFFFF",
+        "fgColor": "#000000",
+        "isEventTrading": "0",
         "remainingQuantity": number(order.remaining),
         "filledQuantity": number(order.filled_quantity),
         "totalSize": number(order.quantity),
@@ -79,23 +100,45 @@ def order_row(order: Order, instrument: Instrument) -> dict[str, Any]:
         row["order_ref"] = order.c_oid
     if order.parent_id is not None:
         row["parentId"] = order.parent_id
+    if instrument.expiry is not None:  # an option's or future's expiry (strike, right)
+        row["description2"] = describe(instrument)
     return row
 
 
 def order_status(order: Order, instrument: Instrument) -> dict[str, Any]:
-    """`GET /iserver/account/order/status/{id}`: the flat status object."""
+    """`GET /iserver/account/order/status/{id}`: the flat status object (`size` is what is
+    left to fill, `total_size` the order's quantity, as IBKR's example)."""
+    working = order.is_working
     return {
         "order_id": order.order_id,
         "conid": order.conid,
+        "conidex": str(order.conid),
         "symbol": instrument.symbol,
+        "company_name": instrument.name,
+        "contract_description_1": contract_name(instrument),
+        "order_description": _describe(order),
+        "order_description_with_contract": _describe(order, contract_name(instrument)),
+        "order_status_description": _STATUS_WORDS.get(order.status.value, order.status.value),
+        "order_time": _exec_time(order.created_ns),
+        "size_and_fills": count(order.filled_quantity),
+        "order_ccp_status": order.status.value,
+        "order_clearing_account": order.account,
+        "cannot_cancel_order": not working,
+        "deactivate_order": False,
+        "editable_fields": "",
+        "child_order_type": "0",
+        "sub_type": None,
+        "server_id": "0",
+        "bg_color": "#000000",
+        "fg_color": "#FFFFFF",
         "side": "B" if order.side is Side.BUY else "S",
         "account": order.account,
         "order_status": order.status.value,
         "order_type": _TYPE_NAMES[order.order_type][0],
-        "size": text(order.quantity),
+        "size": text(order.remaining),
         "total_size": text(order.quantity),
         "cum_fill": text(order.filled_quantity),
-        "order_not_editable": not order.is_working,
+        "order_not_editable": not working,
         "limit_price": text(order.price) if order.price is not None else None,
         "stop_price": text(order.aux_price) if order.aux_price is not None else None,
         "average_price": text(order.avg_price) if order.avg_price is not None else None,

@@ -4,6 +4,7 @@ summary with its views (`tickgate.server.rest_account`)."""
 from __future__ import annotations
 
 from tickgate.server.openapi.schema import (
+    ACCOUNT,
     BOOLEAN,
     NUMBER,
     STRING,
@@ -16,10 +17,10 @@ from tickgate.server.openapi.schema import (
     path,
 )
 
-_account = path("account", STRING, description="account id, e.g. DU1234567")
+_account = path("account", ACCOUNT, description="account id, e.g. DU1234567")
 _ERRORS = {400: "a path parameter is malformed", 404: "no such account"}
 SET = obj({"set": BOOLEAN, "acctId": STRING})
-CHOICE = obj({"acctId": STRING})
+CHOICE = obj({"acctId": ACCOUNT})
 _CHOICE_ERRORS = {400: "the body names no account", 404: "no such account"}
 SEGMENTS = ("securities", "commodities", "total")
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from tickgate.server.openapi.schema import (
+    ACCOUNT,
     BOOLEAN,
     CONID,
     EPOCH_MS,
@@ -20,7 +21,7 @@ from tickgate.server.openapi.schema import (
 )
 
 PERIOD = one_of_values("1D", "7D", "MTD", "1M", "3M", "6M", "12M", "YTD", "1Y")
-ACCOUNTS = array(STRING, min_items=1)
+ACCOUNTS = array(ACCOUNT, min_items=1)
 _ERRORS = {400: "the body is malformed or names no accounts", 404: "no such account"}
 START_NAV = obj({"date": nullable(STRING), "val": NUMBER})
 

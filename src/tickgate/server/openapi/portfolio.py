@@ -76,7 +76,7 @@ LEDGER_ENTRY = obj(
 )
 SIDES = obj({"long": map_of(NUMBER), "short": map_of(NUMBER)})
 ALLOCATION = obj({"assetClass": SIDES, "sector": SIDES, "group": SIDES})
-ACCOUNT = obj(
+ACCOUNT_ROW = obj(
     {"id": STRING, "accountId": STRING, "accountVan": STRING, "displayName": STRING,
      "currency": STRING, "type": STRING, "tradingType": STRING, "desc": STRING,
      "parent": obj({"accountId": STRING, "isMParent": BOOLEAN, "isMChild": BOOLEAN})}
@@ -154,7 +154,7 @@ OPERATIONS: list[Operation] = [
         "GET",
         "/portfolio/{account}/meta",
         "The account's attributes",
-        ok=ACCOUNT,
+        ok=ACCOUNT_ROW,
         params=(_account,),
         errors=_ERRORS,
         tag="portfolio",
@@ -192,7 +192,7 @@ OPERATIONS: list[Operation] = [
         "The allocation of several accounts together (`acctIds` in the body or the query)",
         ok=ALLOCATION,
         params=(query("acctIds", STRING),),
-        body=obj({"acctIds": array(STRING, min_items=1)}),
+        body=obj({"acctIds": array(ACCOUNT, min_items=1)}),
         errors={400: "no accounts named", 404: "no such account"},
         tag="portfolio",
     ),
