@@ -93,6 +93,7 @@ async def test_an_option_order_names_the_option(
     [ack] = await call(http, "POST", f"{base}/iserver/reply/{question['id']}",
                        json={"confirmed": True})  # fmt: skip
     status = await call(http, "GET", f"{base}/iserver/account/order/status/{ack['order_id']}")
-    assert status["order_description_with_contract"] == f"Bought 1 {option_name(option)} Limit 7.00, DAY"
+    bought = f"Bought 1 {option_name(option)} Limit 7.00, DAY"
+    assert status["order_description_with_contract"] == bought
     [row] = (await call(http, "GET", f"{base}/iserver/account/orders"))["orders"]
     assert row["description1"] == "AAPL" and row["description2"] in option_name(option)

@@ -12,8 +12,9 @@ from tickgate.server.http import Handler, json_response
 from tickgate.server.session import SERVER_NAME, SERVER_VERSION, USERNAME
 
 _SERVER_INFO = {"serverName": SERVER_NAME, "serverVersion": SERVER_VERSION}
-#: The real gateway's session cookie, set by /tickle. tickgate keeps it current (the id changes
-#: on login and logout) but authenticates sockets by ibind's `api` cookie or `{"session":..}`.
+#: The real gateway's session cookie, set by the session routes and `/iserver/accounts`. tickgate
+#: keeps it current (the id changes on login and logout); `/v1/api/ws` accepts it as it accepts
+#: ibind's `api` cookie, so a client with only a cookie jar needs no `{"session":..}` message.
 SESSION_COOKIE = "x-sess-uuid"
 _MAC = "00:00:00:00:00:00"
 
@@ -66,7 +67,7 @@ async def tickle(request: web.Request) -> web.Response:
 
 
 async def status(request: web.Request) -> web.Response:
-    return json_response(auth_status(gateway_of(request)))
+    return with_session_cookie(request, json_response(auth_status(gateway_of(request))))
 
 
 async def ssodh_init(request: web.Request) -> web.Response:
@@ -146,7 +147,7 @@ def accounts_payload(gateway: Gateway) -> dict[str, Any]:
 async def iserver_accounts(request: web.Request) -> web.Response:
     gateway = gateway_of(request)
     gateway.session.primed = True
-    return json_response(accounts_payload(gateway))
+    return with_session_cookie(request, json_response(accounts_payload(gateway)))
 
 
 def account_row(account: AccountConfig) -> dict[str, Any]:
