@@ -188,3 +188,21 @@ async def test_bad_requests_get_a_specific_json_error(
     url = server.base_url + "/v1/api" + path
     answer = await call(http, method, url, json=body, status=status)
     assert needle in answer["error"]
+
+
+async def test_portfolio_analyst_consolidates_several_accounts(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    base = server.base_url + "/v1/api"
+    await buy(http, base, FIRST, 100)  # 1.00 commission: the first account ends the day lower
+    body = await call(http, "POST", f"{base}/pa/performance",
+                      json={"acctIds": [FIRST, SECOND], "period": "1D"})  # fmt: skip
+    [navs] = body["nav"]["data"]
+    assert navs["id"] == "consolidated" and body["included"] == [FIRST, SECOND]
+    assert navs["startNAV"]["val"] == 1_500_000 and navs["navs"] == [1_500_000 - 1]
+    [cps] = body["cps"]["data"]
+    assert cps["returns"] == pytest.approx([-1 / 1_500_000])
+    periods = await call(http, "POST", f"{base}/pa/allperiods", json={"acctIds": [FIRST, SECOND]})
+    assert periods[FIRST]["1D"]["nav"] == [1_000_000 - 1] and periods[SECOND]["1D"]["nav"] == [
+        500_000
+    ]
