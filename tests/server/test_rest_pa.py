@@ -200,6 +200,18 @@ async def test_all_periods_summary_and_transactions(
         ("/pa/transactions", {"acctIds": [ACCT], "conids": [AAPL], "days": 0}, 400, "days"),
         (
             "/pa/transactions",
+            {"acctIds": [ACCT], "conids": [AAPL], "currency": {}},
+            400,
+            "currency",
+        ),
+        (
+            "/pa/transactions",
+            {"acctIds": [ACCT], "conids": [AAPL], "currency": ""},
+            400,
+            "currency",
+        ),
+        (
+            "/pa/transactions",
             {"acctIds": [ACCT], "conids": [AAPL], "currency": "$$"},
             400,
             "currency",

@@ -317,7 +317,9 @@ async def transactions(request: web.Request) -> web.Response:
     accounts = _accounts(gateway, body)
     conids = _conids(body)
     days = _days(body)
-    currency = body.get("currency") or _base_currency(gateway, accounts)
+    currency = body.get("currency")
+    if currency is None:
+        currency = _base_currency(gateway, accounts)
     if not isinstance(currency, str) or not currency.isalpha() or len(currency) != 3:
         raise RequestError(f"currency must be a currency code like USD, got {shown(currency)}")
     currency = currency.upper()

@@ -91,7 +91,7 @@ OPERATIONS: list[Operation] = [
         "Net liquidation, cumulative and monthly time-weighted returns over one period "
         "(several accounts consolidated)",
         ok=obj({**_HEAD, "nav": _block(NAVS), "cps": _block(RETURNS), "tpps": _block(RETURNS)}),
-        body=obj({"acctIds": ACCOUNTS, "period": PERIOD}),
+        body=obj({"acctIds": ACCOUNTS, "period": PERIOD}, optional=("period",)),
         body_required=True,
         errors=_ERRORS,
         tag="portfolio analyst",
@@ -158,7 +158,7 @@ OPERATIONS: list[Operation] = [
             {
                 "acctIds": ACCOUNTS,
                 "conids": array(CONID, min_items=1),
-                "currency": STRING,
+                "currency": nullable(STRING),  # null: the accounts' base currency
                 "days": {"type": "integer", "minimum": 1, "maximum": 3650},
             },
             optional=("currency", "days"),
