@@ -12,6 +12,7 @@ from tickgate.server.openapi.schema import (
     INT64,
     INTEGER,
     NUMBER,
+    QUERY_BOOL,
     STRING,
     Operation,
     array,
@@ -182,7 +183,7 @@ OPERATIONS: list[Operation] = [
                 }
             )
         ),
-        params=(_account, query("nocache", BOOLEAN)),
+        params=(_account, query("nocache", QUERY_BOOL)),
         errors={**_ERRORS, 400: "nocache is not true or false"},
         tag="portfolio",
     ),
