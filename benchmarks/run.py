@@ -1,8 +1,11 @@
-"""Run the fan-out benchmarks (issue 6) and the trading-history one (issue 9); print a table.
+"""Run the fan-out benchmarks (issue 6), the trading-history one (issue 9) and the cluster runs
+(issue 14); print a table.
 
     python benchmarks/run.py [--quick] [--scenario NAME ...] [--runs N] [--profile]
 
-`trading-history` runs in this process (`bench_trading.py`); every other scenario is a fan-out one:
+`trading-history` runs in this process (`bench_trading.py`); `cluster` starts its own processes
+(`bench_cluster.py`: a core and edges against the single process); every other scenario is a
+fan-out one:
 
 Each scenario starts a server process (tickgate, or a reference) pinned to one core and the C
 load generator (compiled here with gcc -O2) pinned to another, three runs per variant by default,
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import bench_capacity
+import bench_cluster
 import bench_trading
 import orjson
 import report
@@ -188,7 +192,11 @@ def selected(names: list[str]) -> list[Scenario]:
     scenarios = all_scenarios()
     if not names:
         return scenarios
-    names = [n for n in names if n != bench_trading.NAME and not bench_capacity.selected([n])]
+    names = [
+        n
+        for n in names
+        if n not in (bench_trading.NAME, bench_cluster.NAME) and not bench_capacity.selected([n])
+    ]
     if not names:
         return []
     chosen = [s for s in scenarios if any(s.name == n or s.name.startswith(n + "-") for n in names)]
@@ -226,7 +234,16 @@ def main() -> int:
     options = parse_args()
     if options.list:
         capacity = [s.name for s in bench_capacity.all_searches()]
-        print("\n".join([*(s.name for s in all_scenarios()), *capacity, bench_trading.NAME]))
+        print(
+            "\n".join(
+                [
+                    *(s.name for s in all_scenarios()),
+                    *capacity,
+                    bench_trading.NAME,
+                    bench_cluster.NAME,
+                ]
+            )
+        )
         return 0
     options.runs = options.runs or (1 if options.quick else 3)
     options.warmup = (
@@ -240,8 +257,11 @@ def main() -> int:
         run_fanout(scenarios, options, date, searches)
     if not options.scenario or bench_trading.NAME in options.scenario:
         bench_trading.main(["--quick"] if options.quick else [])
+    if not options.scenario or bench_cluster.NAME in options.scenario:
+        bench_cluster.main(["--quick"] if options.quick else [])
     names = [s.name for s in all_scenarios()]
-    names += [s.name for s in bench_capacity.all_searches()] + [bench_trading.NAME]
+    names += [s.name for s in bench_capacity.all_searches()]
+    names += [bench_trading.NAME, bench_cluster.NAME]
     path, text = table.write_table(date, names, quick=options.quick)
     print(f"  wrote {path.relative_to(ROOT)}", file=sys.stderr)
     print(text, end="")
