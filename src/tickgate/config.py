@@ -43,7 +43,9 @@ class Config:
     ticks_per_second: float = 2000.0
     catalogue: Path | None = None
     catalogue_mode: str = "extend"
+    universe: bool = True
     universe_ticks_per_second: float = 100.0
+    auto_instruments: bool = False
     md_lines: int = 100
     md_lines_per_connection: int = 50
     depth_streams_per_connection: int = 5
@@ -111,6 +113,16 @@ OPTIONS: dict[str, tuple[type, str]] = {
         "instrument file (TOML, JSON or CSV) that extends or replaces the built-in catalogue",
     ),
     "catalogue_mode": (str, "'extend' (file entries add to or override built-ins) or 'replace'"),
+    "universe": (
+        bool,
+        "serve the built-in universe beside the seeded core: the S&P 500 and Nasdaq-100 members, "
+        "SPX with its SPX/SPXW options, weekly SPY and QQQ options (no-universe: the core alone)",
+    ),
+    "auto_instruments": (
+        bool,
+        "create a stock the catalogue does not know on its first search (secdef/search, "
+        "trsrv/stocks), with a conid derived from its symbol, simulated like the universe",
+    ),
     "universe_ticks_per_second": (
         float,
         "total update rate of the layered instruments (the built-in universe beyond the seeded "

@@ -53,9 +53,14 @@ async def test_option_lookup_flow_search_strikes_info(
         http,
         f"{base}/iserver/secdef/info?conid=756733&sectype=OPT&month={month}&strike={strike}&right=C",
     )
-    assert len(info) == 1
+    # Every contract of the month, as IBKR answers: the monthly and the weeklies beside it.
+    maturities = [option["maturityDate"] for option in info]
+    assert len(info) > 1 and maturities == sorted(set(maturities))
+    assert {m[:6] for m in maturities} == {maturities[0][:6]}
+    for option in info:
+        assert option["right"] == "C" and option["strike"] == strike
+        assert option["multiplier"] == "100" and option["tradingClass"] == "SPY"
     option = info[0]
-    assert option["right"] == "C" and option["strike"] == strike and option["multiplier"] == "100"
     secdef = await get(http, f"{base}/trsrv/secdef?conids={option['conid']}")
     assert secdef["secdef"][0]["conid"] == option["conid"]
 

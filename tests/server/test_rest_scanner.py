@@ -19,16 +19,13 @@ CONTRACT_KEYS = {
 
 
 async def frozen(start: StartServer) -> RunningServer:
-    """A gateway whose simulated market does not move by itself (the clock stands still)."""
-    return await start(clock=FakeClock(), store="memory")
+    """A gateway whose simulated market does not move by itself (the clock stands still), on
+    the core catalogue: every US stock of it fits in one scan's rows."""
+    return await start(clock=FakeClock(), store="memory", universe=False)
 
 
 def us_stocks(server: RunningServer) -> list[int]:
-    return [
-        i.conid
-        for i in server.gateway.catalogue
-        if i.sec_type is SecType.STK and i.currency == "USD"
-    ]
+    return [i.conid for i in server.gateway.catalogue if i.sec_type is SecType.STK and i.is_us]
 
 
 def set_market(server: RunningServer, values: dict[int, dict[int, str]]) -> None:

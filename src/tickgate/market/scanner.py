@@ -174,7 +174,7 @@ FILTERS: tuple[ScanFilter, ...] = (
 
 
 def _us_stock(instrument: Instrument) -> bool:
-    return instrument.sec_type is SecType.STK and instrument.currency == "USD"
+    return instrument.sec_type is SecType.STK and instrument.is_us
 
 
 INSTRUMENT_TYPES: tuple[InstrumentType, ...] = (

@@ -5,6 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from functools import lru_cache
+
+#: Listing exchanges IBKR counts as US ones (its `isUS`).
+US_EXCHANGES = frozenset(
+    {"NASDAQ", "NYSE", "ARCA", "AMEX", "BATS", "IEX", "CBOE", "CME", "NYMEX", "COMEX", "CBOT"}
+)
 
 
 class SecType(StrEnum):
@@ -54,12 +60,19 @@ class Instrument:
     is_etf: bool = False
     #: A fixed simulated update rate for this instrument; None shares the total by activity.
     ticks_per_second: float | None = None
+    #: The company's industry sector (e.g. ``Information Technology``), None when unknown.
+    sector: str | None = None
+
+    @property
+    def is_us(self) -> bool:
+        """IBKR's `isUS`: a US dollar contract listed on a US exchange (or on none named)."""
+        listing = self.listing_exchange
+        return self.currency == "USD" and (not listing or listing in US_EXCHANGES)
 
     @property
     def price_decimals(self) -> int:
         """Number of decimals needed to show a price on this instrument's tick grid."""
-        exponent = self.min_tick.normalize().as_tuple().exponent
-        return max(0, -exponent) if isinstance(exponent, int) else 2
+        return _decimals_of(self.min_tick)
 
     def on_tick_grid(self, price: Decimal) -> bool:
         """True when `price` is a whole multiple of `min_tick`."""
@@ -70,6 +83,13 @@ class Instrument:
         # Explicit: the context default is half-to-even, which broke the promise above.
         steps = (Decimal(str(price)) / self.min_tick).to_integral_value(ROUND_HALF_UP)
         return (steps * self.min_tick).quantize(self.min_tick)
+
+
+@lru_cache(maxsize=256)
+def _decimals_of(min_tick: Decimal) -> int:
+    # Cached: a catalogue has a handful of ticks and thousands of instruments.
+    exponent = min_tick.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 2
 
 
 def invalid_conid(*conids: int) -> str:

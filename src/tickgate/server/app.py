@@ -18,6 +18,7 @@ from tickgate.bus.memory import MemoryBus
 from tickgate.clock import NS_PER_MS, NS_PER_S, Clock, SystemClock
 from tickgate.config import Config, exposure_problem
 from tickgate.errors import ConfigError
+from tickgate.market.catalogue.auto import resolve_generated
 from tickgate.market.catalogue.catalogue import Catalogue, default_catalogue, merge
 from tickgate.market.catalogue.files import load_instruments
 from tickgate.market.engine import MarketEngine
@@ -109,7 +110,7 @@ def build_catalogue(
     """The built-in catalogue, extended or replaced by the configured file; instruments of
     replayed recordings join it. Growable: `Catalogue.add` adds instruments while serving."""
     today = datetime.datetime.fromtimestamp(clock.now_ns() / NS_PER_S, datetime.UTC).date()
-    catalogue = default_catalogue(today=today, growable=True)
+    catalogue = default_catalogue(today=today, growable=True, universe=config.universe)
     if recorded:
         catalogue = merge(catalogue, list(recorded), replace=False)
     if config.catalogue is not None:
@@ -139,6 +140,9 @@ def build_gateway(
     hours = MarketHours(catalogue, Mode(config.market_hours))
     # Load this year's holidays now (a few hundred ms), not on the event loop once serving.
     hours.next_transitions(clock.now_ns())
+    teach_catalogue_growth(catalogue, market, hours)
+    if config.auto_instruments:  # before the trading engine: it restores orders by conid
+        catalogue.set_resolver(lambda conid: resolve_generated(catalogue, conid))
     traffic = Traffic()
     trading = TradingEngine(
         catalogue,
@@ -157,7 +161,8 @@ def build_gateway(
     trading.journal.add_listener(lambda event: accounts.on_event(event, clock.monotonic_ns()))
     trading.journal.add_listener(traffic.count_event)
     simulator = build_simulator(config, catalogue, hours, clock) if simulated else None
-    teach_catalogue_growth(catalogue, market, hours, simulator, bus.publish, clock)
+    if simulator is not None:
+        simulate_growth(catalogue, simulator, hours, bus.publish, clock)
     return Gateway(
         config,
         clock,
@@ -180,29 +185,31 @@ def build_gateway(
     )
 
 
-def teach_catalogue_growth(
+def teach_catalogue_growth(catalogue: Catalogue, market: MarketEngine, hours: MarketHours) -> None:
+    """Make the consumers that keep per-instrument state listen to `catalogue.add`, in the
+    order the data flows: the market engine first (it must know a conid before its first
+    tick), then the market hours; the simulator joins later (`simulate_growth`). Everything
+    else reads the catalogue on every call."""
+    catalogue.add_listener(market.add_instruments)
+    catalogue.add_listener(hours.add_instruments)
+
+
+def simulate_growth(
     catalogue: Catalogue,
-    market: MarketEngine,
+    simulator: MarketSimulator,
     hours: MarketHours,
-    simulator: MarketSimulator | None,
     publish: Callable[[Tick], None],
     clock: Clock,
 ) -> None:
-    """Make the consumers that keep per-instrument state listen to `catalogue.add`, in the
-    order the data flows: the market engine first (it must know a conid before its first
-    tick), then the market hours, then the simulator, whose opening quotes of the new
-    instruments travel on the bus like every other tick. Everything else reads the catalogue
-    on every call."""
-    catalogue.add_listener(market.add_instruments)
-    catalogue.add_listener(hours.add_instruments)
-    if simulator is not None:
+    """Simulate instruments added from now on: their opening quotes travel on the bus like
+    every other tick (instruments added before the simulator was built are in its layer)."""
 
-        def simulate(added: tuple[Instrument, ...]) -> None:
-            closed = set(hours.closed_conids(clock.now_ns()))
-            for tick in simulator.add(added, closed=closed):
-                publish(tick)
+    def simulate(added: tuple[Instrument, ...]) -> None:
+        closed = set(hours.closed_conids(clock.now_ns()))
+        for tick in simulator.add(added, closed=closed):
+            publish(tick)
 
-        catalogue.add_listener(simulate)
+    catalogue.add_listener(simulate)
 
 
 def _call_soon(callback: Callable[[], None]) -> None:

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from tickgate.errors import RequestError
 from tickgate.market.calendar import calendar_of
+from tickgate.market.catalogue.auto import ensure_listed
 from tickgate.market.catalogue.catalogue import Catalogue, contract_month
 from tickgate.market.schedule_payload import schedule_payload
 from tickgate.model.instruments import Instrument, Right, SecType, invalid_conid
@@ -31,7 +32,10 @@ async def search(request: web.Request) -> web.Response:
         raise RequestError(f"symbol must be at most {MAX_SEARCH_LENGTH} characters")
     by_name = query_bool(request, "name", default=False)
     sec_type = _sec_type(await param(request, "secType"))
-    catalogue = gateway_of(request).catalogue
+    gateway = gateway_of(request)
+    catalogue = gateway.catalogue
+    if gateway.config.auto_instruments and not by_name and sec_type in (None, SecType.STK):
+        ensure_listed(catalogue, symbol)
     found = catalogue.search(symbol, by_name=by_name, sec_type=sec_type)
     return json_response([_search_row(catalogue, instrument) for instrument in found])
 
@@ -142,9 +146,15 @@ async def futures(request: web.Request) -> web.Response:
 
 
 async def stocks(request: web.Request) -> web.Response:
-    catalogue = gateway_of(request).catalogue
-    listed = catalogue.stocks_by_symbol
-    return json_response({s: [shapes.stock_entry(i) for i in listed(s)] for s in _symbols(request)})
+    """`/trsrv/stocks`: per symbol, its companies, each with every listing as a contract."""
+    gateway = gateway_of(request)
+    catalogue = gateway.catalogue
+    found: dict[str, list[dict[str, Any]]] = {}
+    for symbol in _symbols(request):
+        created = ensure_listed(catalogue, symbol) if gateway.config.auto_instruments else None
+        listed = catalogue.stocks_by_symbol(created.symbol if created else symbol)
+        found[symbol] = shapes.stock_entries(listed)
+    return json_response(found)
 
 
 async def secdef(request: web.Request) -> web.Response:
@@ -196,6 +206,8 @@ async def schedule(request: web.Request) -> web.Response:
         names = {instrument.symbol.upper(), instrument.symbol.upper().split(".")[0]}
         if instrument.sec_type is not sec_type or symbol not in names:
             continue
+        if sec_type is SecType.STK and not instrument.is_us:
+            continue  # a listing abroad: tickgate keeps no calendar of its exchange
         exchange = instrument.listing_exchange or instrument.exchange
         if not wanted or exchange.upper() in wanted or instrument.exchange.upper() in wanted:
             exchanges.setdefault(exchange, instrument)

@@ -94,6 +94,7 @@ def test_undocumented_bars_are_refused(text: str) -> None:
         ("2h", "5min"),
         ("1d", "1min"),
         ("1d", "8h"),
+        ("1d", "1d"),  # one bar of the period: the day's bar, as the real gateway answers
         ("5d", "1d"),
         ("1w", "10min"),
         ("1w", "1w"),
@@ -113,7 +114,7 @@ def test_bars_inside_the_step_range_are_allowed(period: str, bar: str) -> None:
     ("period", "bar", "row"),
     [
         ("1min", "2min", "periods up to 1min take bars from 1min to 1min"),
-        ("1d", "1d", "periods up to 1d take bars from 1min to 8h"),
+        ("1d", "1w", "periods up to 1d take bars from 1min to 8h"),
         ("1w", "5min", "periods up to 1w take bars from 10min to 1w"),
         ("1m", "30min", "periods up to 1m take bars from 1h to 1m"),
         ("6m", "3h", "periods up to 6m take bars from 4h to 1m"),

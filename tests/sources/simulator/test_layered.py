@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 from decimal import Decimal
 
 import pytest
 from tests.instruments import stock
 from tests.sources.simulator.test_market import AAPL, START, catalogue, run
 
+from tickgate.market.catalogue.catalogue import default_catalogue
 from tickgate.model.instruments import Instrument, Right, SecType
 from tickgate.model.ticks import Tick
 from tickgate.protocol import fields as F
@@ -103,3 +105,27 @@ def test_layered_events_follow_their_own_rate_by_simulated_time() -> None:
 def test_a_negative_background_rate_is_refused() -> None:
     with pytest.raises(ValueError, match="background_ticks_per_second"):
         MarketSimulator(catalogue(), seed=1, start_ns=START, background_ticks_per_second=-1)
+
+
+def test_the_built_in_universe_leaves_the_seeded_default_market_as_it_was() -> None:
+    universe = default_catalogue(today=date(2026, 1, 14), universe=True)
+    core = {i.conid for i in universe.core()}
+
+    def script(simulator: MarketSimulator) -> list[Tick]:
+        out = simulator.initial_ticks() + run(simulator, seconds=2, batches=20, per_batch=100)
+        out += simulator.close_session(simulator.now_ns + 1)
+        out += simulator.open_session(simulator.now_ns + 1)
+        return [
+            t for t in out + run(simulator, seconds=1, batches=5, per_batch=100) if t.conid in core
+        ]
+
+    seeded = MarketSimulator(universe.core(), seed=42, start_ns=START, ticks_per_second=2000.0)
+    layered = MarketSimulator(
+        universe.core(),
+        seed=42,
+        start_ns=START,
+        ticks_per_second=2000.0,
+        background=universe.layered(),
+        background_ticks_per_second=100.0,
+    )
+    assert script(layered) == script(seeded)

@@ -31,12 +31,12 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
-from importlib import resources
+from functools import lru_cache
 
 from tickgate.errors import CatalogueError, NotFoundError
 from tickgate.market.catalogue.chains import FUTURE_ROOTS, OPTION_CHAINS, future_chain, option_chain
 from tickgate.market.catalogue.expiries import month_code, parse_expiry
-from tickgate.market.catalogue.files import load_instruments
+from tickgate.market.catalogue.files import load_shipped
 from tickgate.model.instruments import Instrument, Right, SecType, invalid_conid
 
 __all__ = [
@@ -79,6 +79,8 @@ class Catalogue:
         "_layered",
         "_listeners",
         "_options",
+        "_resolver",
+        "_resolving",
         "_underlyings",
         "version",
     )
@@ -102,6 +104,8 @@ class Catalogue:
         self._layered = {instrument.conid for instrument in extra}
         self._growable = growable
         self._listeners: list[CatalogueListener] = []
+        self._resolver: Callable[[int], Instrument | None] | None = None
+        self._resolving = False
         #: Goes up by one with every successful `add` (0 for a catalogue never added to).
         self.version = 0
         self._index()
@@ -174,14 +178,31 @@ class Catalogue:
 
     def get(self, conid: int) -> Instrument:
         """The instrument with `conid`. Raises NotFoundError("Invalid conid <conid>")."""
-        instrument = self._by_conid.get(conid)
+        instrument = self.find(conid)
         if instrument is None:
             raise NotFoundError(invalid_conid(conid))
         return instrument
 
     def find(self, conid: int) -> Instrument | None:
-        """The instrument with `conid`, or None."""
-        return self._by_conid.get(conid)
+        """The instrument with `conid`, or None. A conid the catalogue lacks is first offered
+        to the resolver, when one is set (see `set_resolver`)."""
+        instrument = self._by_conid.get(conid)
+        if instrument is None and self._resolver is not None and not self._resolving:
+            self._resolving = True  # a resolver that looks conids up must not recurse
+            try:
+                self._resolver(conid)
+            finally:
+                self._resolving = False
+            instrument = self._by_conid.get(conid)
+        return instrument
+
+    def set_resolver(self, resolver: Callable[[int], Instrument | None]) -> None:
+        """Let `resolver(conid)` add (through `add`) an instrument for a conid that `find` or
+        `get` misses, such as a generated conid known from an earlier run; `__contains__`
+        never resolves. Raises CatalogueError for a frozen catalogue."""
+        if not self._growable:
+            raise CatalogueError("this catalogue is frozen: it cannot resolve new conids")
+        self._resolver = resolver
 
     def __iter__(self) -> Iterator[Instrument]:
         return iter(tuple(self._by_conid.values()))
@@ -313,28 +334,34 @@ def contract_month(future: Instrument) -> str:
     return month_code(f"{year:04d}{month + 1:02d}01")
 
 
-def default_catalogue(*, today: date, growable: bool = False) -> Catalogue:
+def default_catalogue(*, today: date, growable: bool = False, universe: bool = False) -> Catalogue:
     """The built-in catalogue for trading date `today`: the shipped underlyings plus futures
     chains of ES, NQ, CL, GC and monthly option chains of AAPL, SPY, QQQ, all expiring on or
-    after `today`. The same `today` always gives the same instruments and conids. Frozen
-    unless `growable`."""
-    underlyings = _shipped_underlyings()
+    after `today` (the core); with `universe`, the layer of `catalogue.universe` beside it.
+    The same `today` always gives the same instruments and conids. Frozen unless
+    `growable`."""
+    core, layer = _built_in(today, universe=universe)
+    return Catalogue(core, layered=layer, growable=growable)
+
+
+@lru_cache(maxsize=4)
+def _built_in(
+    today: date, *, universe: bool
+) -> tuple[tuple[Instrument, ...], tuple[Instrument, ...]]:
+    # Cached: instruments are immutable, and a process (a test suite, the pytest plugin) builds
+    # many gateways for the same day; reading and pricing thousands of rows each time is waste.
+    underlyings = load_shipped(DATA_FILES)
     by_symbol = {(i.symbol, i.sec_type): i for i in underlyings}
     derived: list[Instrument] = []
     for root in FUTURE_ROOTS.values():
         derived += future_chain(root, by_symbol[root.symbol, SecType.IND], today=today)
     for chain in OPTION_CHAINS.values():
         derived += option_chain(chain, by_symbol[chain.symbol, SecType.STK], today=today)
-    return Catalogue([*underlyings, *derived], growable=growable)
+    core = (*underlyings, *derived)
+    # Imported here: the universe module builds on this one's file reader and chains.
+    from tickgate.market.catalogue.universe import universe_layer
 
-
-def _shipped_underlyings() -> list[Instrument]:
-    found: list[Instrument] = []
-    data = resources.files("tickgate.market") / "data"
-    for name in DATA_FILES:
-        with resources.as_file(data / name) as path:
-            found += load_instruments(path)
-    return found
+    return core, tuple(universe_layer(core, today=today)) if universe else ()
 
 
 def _check_underlyings(by_conid: dict[int, Instrument]) -> None:

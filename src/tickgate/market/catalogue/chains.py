@@ -5,10 +5,12 @@ and on every day for the same contract:
 
 * futures: ``1_500_000_000 + slot * 10_000 + (year % 100) * 100 + contract month``
   (slots: ES 1, NQ 2, CL 3, GC 4);
-* options: ``1_600_000_000 + slot * 14_640_000 + day * 4_000 + strike_half_units * 2 + right``
-  where ``day = (year % 10) * 366 + day_of_year - 1``, ``strike_half_units = strike * 2``
-  (strikes are multiples of 0.5 below 1000) and ``right`` is 0 for calls, 1 for puts
-  (slots: AAPL 1, SPY 2, QQQ 3; at most 36 so every conid stays below 2**31).
+* options: ``1_600_000_000 + slot * 14_640_000 + day * 4_000 + strike_units * 2 + right``
+  where ``day = (year % 10) * 366 + day_of_year - 1``, ``strike_units = strike / unit`` (below
+  2000: the unit is 0.5 for equity options, so strikes below 1000, and 5 for SPX, so strikes
+  below 10000) and ``right`` is 0 for calls, 1 for puts (slots: AAPL 1, SPY 2, QQQ 3, SPX 4,
+  SPXW 5; at most 36 so every conid stays below 2**31). A chain's weeklies share its slot:
+  their expiry days differ from its monthlies'.
 
 Real IBKR conids are below 1_000_000_000 today, so derived conids cannot collide with the
 real conids of the shipped stocks, ETFs, FX pairs and indices. Option conids repeat only for
@@ -19,10 +21,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from tickgate.errors import CatalogueError
+from tickgate.market.calendar import US_REGULAR
 from tickgate.market.catalogue.expiries import (
     ExpiryRule,
     crude_oil_last_trade,
@@ -39,6 +42,7 @@ _STRIKE_SLOTS = 4_000
 OPTION_BLOCK = _OPTION_DAYS * _STRIKE_SLOTS
 _MAX_OPTION_SLOT = (2**31 - 1 - OPTION_BASE) // OPTION_BLOCK - 1
 _CENT = Decimal("0.01")
+_FRIDAY = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +98,12 @@ FUTURE_ROOTS: dict[str, FutureRoot] = {root.symbol: root for root in _ROOT_LIST}
 
 @dataclass(frozen=True, slots=True)
 class OptionChain:
-    """Strike ladder of one option underlying: `near_step` within ±`near_pct` of the
-    reference price, `far_step` out to ±`far_pct`; `count` monthly expiries."""
+    """One series of options on an underlying: the strike ladder (`near_step` within
+    ±`near_pct` of the reference price, `far_step` out to ±`far_pct`) at `count` expiries of
+    its `cycle`: ``monthly`` (third Fridays), ``weekly`` (the other Fridays) or ``fridays``
+    (every Friday); an expiry Friday that is an exchange holiday moves to the trading day
+    before. `trading_class` defaults to the symbol; `strike_unit` is the grain of the conid
+    scheme (see the module docstring)."""
 
     symbol: str
     slot: int
@@ -104,7 +112,25 @@ class OptionChain:
     far_step: Decimal
     far_pct: Decimal
     count: int = 4
+    cycle: str = "monthly"
+    trading_class: str = ""
+    strike_unit: Decimal = Decimal("0.5")
 
+
+#: The option series of the built-in universe layer (see `catalogue.universe`): weeklies of the
+#: ETF chains beside their monthlies, and SPX with its monthly SPX and weekly SPXW classes.
+LAYERED_OPTION_CHAINS: tuple[OptionChain, ...] = (
+    OptionChain("SPY", 2, Decimal(1), Decimal("0.05"), Decimal(1), Decimal("0.05"), cycle="weekly"),
+    OptionChain("QQQ", 3, Decimal(1), Decimal("0.05"), Decimal(1), Decimal("0.05"), cycle="weekly"),
+    OptionChain(
+        "SPX", 4, Decimal(5), Decimal("0.03"), Decimal(50), Decimal("0.15"),
+        strike_unit=Decimal(5),
+    ),
+    OptionChain(
+        "SPX", 5, Decimal(5), Decimal("0.03"), Decimal(50), Decimal("0.15"), count=5,
+        cycle="fridays", trading_class="SPXW", strike_unit=Decimal(5),
+    ),
+)  # fmt: skip
 
 OPTION_CHAINS: dict[str, OptionChain] = {
     chain.symbol: chain
@@ -121,16 +147,18 @@ def future_conid(root: FutureRoot, year: int, month: int) -> int:
     return FUTURE_BASE + root.slot * 10_000 + (year % 100) * 100 + month
 
 
-def option_conid(slot: int, expiry: date, strike: Decimal, right: Right) -> int:
+def option_conid(
+    slot: int, expiry: date, strike: Decimal, right: Right, *, unit: Decimal = Decimal("0.5")
+) -> int:
     """Stable conid of one option. Raises CatalogueError for a strike the scheme cannot hold
-    (not a multiple of 0.5, or 1000 and above) or a slot outside 1..36."""
-    half_units = strike * 2
-    if half_units != half_units.to_integral_value() or not 0 < half_units < _STRIKE_SLOTS // 2:
+    (not a multiple of `unit`, or 2000 units and above) or a slot outside 1..36."""
+    units = strike / unit
+    if units != units.to_integral_value() or not 0 < units < _STRIKE_SLOTS // 2:
         raise CatalogueError(f"strike {strike} cannot be given a derived conid")
     if not 1 <= slot <= _MAX_OPTION_SLOT:
         raise CatalogueError(f"option slot {slot} is outside 1..{_MAX_OPTION_SLOT}")
     day = (expiry.year % 10) * 366 + expiry.timetuple().tm_yday - 1
-    offset = day * _STRIKE_SLOTS + int(half_units) * 2 + (right is Right.PUT)
+    offset = day * _STRIKE_SLOTS + int(units) * 2 + (right is Right.PUT)
     return OPTION_BASE + slot * OPTION_BLOCK + offset
 
 
@@ -206,20 +234,46 @@ def _normal_cdf(x: float) -> float:
 
 
 def option_chain(chain: OptionChain, underlying: Instrument, *, today: date) -> list[Instrument]:
-    """Monthly options (third Fridays) × strike ladder × call/put on `underlying`.
+    """The chain's expiries (see `OptionChain`) × strike ladder × call/put on `underlying`.
 
     `reference_price` is the zero-rate Black–Scholes value at the underlying's reference price
     as of `today`, only a starting point (the simulator prices options itself); `volatility`
-    is the implied volatility of `implied_vol`.
+    is the implied volatility of `implied_vol`. Raises CatalogueError for an unknown cycle.
     """
     spot = underlying.reference_price
-    found = expiries(third_friday, _ALL_MONTHS, today=today, count=chain.count)
     return [
         _option(chain, underlying, last, strike, right, today)
-        for _, _, last in found
+        for last in chain_expiries(chain, today=today)
         for strike in strike_ladder(chain, spot)
         for right in (Right.CALL, Right.PUT)
     ]
+
+
+def chain_expiries(chain: OptionChain, *, today: date) -> list[date]:
+    """The next `chain.count` expiry days of the chain's cycle, on or after `today`, sorted.
+    Raises CatalogueError for an unknown cycle."""
+    if chain.cycle == "monthly":
+        found = expiries(third_friday, _ALL_MONTHS, today=today, count=chain.count)
+        return [last for _, _, last in found]
+    if chain.cycle not in ("weekly", "fridays"):
+        raise CatalogueError(f"unknown option cycle {chain.cycle!r}")
+    days: list[date] = []
+    friday = today + timedelta(days=(_FRIDAY - today.weekday()) % 7)
+    while len(days) < chain.count:
+        monthly = friday == third_friday(friday.year, friday.month)
+        if chain.cycle == "fridays" or not monthly:
+            last = _equity_trading_day_on_or_before(friday)
+            if last >= today:
+                days.append(last)
+        friday += timedelta(weeks=1)
+    return days
+
+
+def _equity_trading_day_on_or_before(day: date) -> date:
+    # Good Friday and a Friday Independence Day or Christmas move the expiry a day earlier.
+    while not US_REGULAR.is_trading_day(day):
+        day -= timedelta(days=1)
+    return day
 
 
 def _option(
@@ -233,7 +287,7 @@ def _option(
     vol = implied_vol(underlying.volatility, underlying.reference_price, strike)
     years = _years_between(today, last)
     return Instrument(
-        conid=option_conid(chain.slot, last, strike, right),
+        conid=option_conid(chain.slot, last, strike, right, unit=chain.strike_unit),
         symbol=underlying.symbol,
         name=underlying.name,
         sec_type=SecType.OPT,
@@ -247,5 +301,5 @@ def _option(
         expiry=last.strftime("%Y%m%d"),
         strike=strike,
         right=right,
-        trading_class=underlying.symbol,
+        trading_class=chain.trading_class or underlying.symbol,
     )

@@ -26,7 +26,7 @@ class RowError(Exception):
 FIELDS = (
     "conid", "symbol", "name", "sec_type", "exchange", "currency", "min_tick",
     "reference_price", "volatility", "multiplier", "listing_exchange", "underlying_conid",
-    "expiry", "strike", "right", "trading_class", "is_etf", "ticks_per_second",
+    "expiry", "strike", "right", "trading_class", "is_etf", "ticks_per_second", "sector",
 )  # fmt: skip
 _REQUIRED = ("conid", "symbol", "sec_type", "reference_price")
 _DEFAULT_EXCHANGE = {SecType.STK: "SMART", SecType.OPT: "SMART", SecType.CASH: "IDEALPRO"}
@@ -75,7 +75,12 @@ def instrument_from_row(row: Mapping[str, object]) -> Instrument:
         trading_class=_text("trading_class", values.get("trading_class", ""), limit=32),
         is_etf=_bool("is_etf", values.get("is_etf", False)),
         ticks_per_second=_optional(values, "ticks_per_second", _rate),
+        sector=_optional(values, "sector", _sector),
     )
+
+
+def _sector(name: str, value: object) -> str:
+    return _text(name, value, limit=64)
 
 
 def _absent(value: object) -> bool:

@@ -20,13 +20,14 @@ import json
 import re
 import tomllib
 from collections.abc import Iterable
+from importlib import resources
 from pathlib import Path
 
 from tickgate.errors import CatalogueError
 from tickgate.market.catalogue.fields import FIELDS, RowError, instrument_from_row
 from tickgate.model.instruments import Instrument
 
-__all__ = ["load_instruments", "parse_instruments"]
+__all__ = ["load_instruments", "load_shipped", "parse_instruments"]
 
 _FORMATS = ("toml", "json", "csv")
 _TOML_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*instrument[ \t]*\]\]", re.MULTILINE)
@@ -64,6 +65,17 @@ def load_instruments(path: Path) -> list[Instrument]:
         line = raw[: exc.start].count(b"\n") + 1
         raise CatalogueError(f"{path}:{line}: not UTF-8 text ({exc.reason})") from None
     return parse_instruments(text, fmt=fmt, source=str(path))
+
+
+def load_shipped(names: Iterable[str]) -> list[Instrument]:
+    """The instruments of tickgate's own data files `names` (in ``tickgate/market/data``), in
+    order. Raises CatalogueError as `load_instruments` does (a broken package)."""
+    found: list[Instrument] = []
+    data = resources.files("tickgate.market") / "data"
+    for name in names:
+        with resources.as_file(data / name) as path:
+            found += load_instruments(path)
+    return found
 
 
 def parse_instruments(text: str, *, fmt: str, source: str) -> list[Instrument]:

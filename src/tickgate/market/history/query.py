@@ -173,13 +173,16 @@ def default_bar(period: Period) -> BarSize:
 
 
 def check_step(period: Period, bar: BarSize) -> None:
-    """Refuse a bar size outside the step-size range of `period` (reference §8.4).
+    """Refuse a bar size outside the step-size range of `period` (reference §8.4). A bar as
+    long as the period itself is always accepted (``period=1d&bar=1d`` is the day's bar, as
+    the real gateway answers it), even where the table's largest bar is shorter.
 
     Raises RequestError (400) naming the allowed range.
     """
     documented, smallest, largest, _ = _step_row(period)
-    if not parse_bar(smallest).seconds <= bar.seconds <= parse_bar(largest).seconds:
+    longest = max(parse_bar(largest).seconds, min(bar.seconds, period.seconds))
+    if not parse_bar(smallest).seconds <= bar.seconds <= longest:
         raise RequestError(
             f"bar {bar.text} is not allowed for period {period.text}: periods up to "
-            f"{documented} take bars from {smallest} to {largest}"
+            f"{documented} take bars from {smallest} to {largest}, or one bar of the period"
         )

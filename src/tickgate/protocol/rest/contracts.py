@@ -11,6 +11,7 @@ from tickgate.model.instruments import Instrument, SecType
 from tickgate.protocol.decimals import number
 
 _OPT_EXCHANGES = "SMART;AMEX;BATS;BOX;CBOE;CBOE2;ISE;NASDAQOM;PHLX"
+
 #: IBKR's spelling of the months, as in its month codes (`JAN27`) and contract descriptions.
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
@@ -114,20 +115,28 @@ def future_row(instrument: Instrument) -> dict[str, Any]:
     }
 
 
-def stock_entry(instrument: Instrument) -> dict[str, Any]:
-    """One `/trsrv/stocks` entry for a symbol."""
-    return {
-        "name": instrument.name,
-        "chineseName": None,
-        "assetClass": instrument.sec_type.value,
-        "contracts": [
+def stock_entries(instruments: Sequence[Instrument]) -> list[dict[str, Any]]:
+    """The `/trsrv/stocks` entries for one symbol: one per company (instruments of the same
+    name), each with its listings as `contracts`, in the order the instruments come."""
+    entries: dict[str, dict[str, Any]] = {}
+    for instrument in instruments:
+        entry = entries.setdefault(
+            instrument.name,
+            {
+                "name": instrument.name,
+                "chineseName": None,
+                "assetClass": instrument.sec_type.value,
+                "contracts": [],
+            },
+        )
+        entry["contracts"].append(
             {
                 "conid": instrument.conid,
                 "exchange": instrument.listing_exchange or instrument.exchange,
-                "isUS": instrument.currency == "USD",
+                "isUS": instrument.is_us,
             }
-        ],
-    }
+        )
+    return list(entries.values())
 
 
 def increment_rules(instrument: Instrument) -> list[dict[str, float]]:
@@ -147,7 +156,7 @@ def secdef_row(instrument: Instrument, *, has_options: bool = False) -> dict[str
         "assetClass": instrument.sec_type.value,
         "listingExchange": instrument.listing_exchange or instrument.exchange,
         "allExchanges": instrument.exchange,
-        "countryCode": "US" if instrument.currency == "USD" else "",
+        "countryCode": "US" if instrument.is_us else "",
         "expiry": instrument.expiry,
         "lastTradingDay": instrument.expiry,
         "putOrCall": instrument.right.value if instrument.right else None,
@@ -158,7 +167,8 @@ def secdef_row(instrument: Instrument, *, has_options: bool = False) -> dict[str
         if instrument.is_etf
         else ("COMMON" if instrument.sec_type is SecType.STK else None),
         "hasOptions": has_options,
-        "isUS": instrument.currency == "USD",
+        "isUS": instrument.is_us,
+        "sector": instrument.sector,
         "incrementRules": increment_rules(instrument),
         "displayRule": {
             "magnification": 0,

@@ -21,9 +21,10 @@ Layered instruments (`background`, and `add` while running: the built-in univers
 seeded core, instruments created on first search) are simulated by the same model on a second
 random stream, at their own total rate (`background_ticks_per_second`, spread by activity, with
 events due by simulated time), so their presence changes no value, no pick and no timing of the
-core instruments. Each starts from a generator seeded by (seed, conid) alone, so an instrument
-opens at the same place whatever else was added before it. A layered option or future reads a
-core underlying's current value without moving it.
+core instruments. The `background` ones start from that stream in catalogue order; each one
+`add`ed later starts from a generator seeded by (seed, conid) alone, so it opens at the same
+place whatever else was added before it. A layered option or future reads a core underlying's
+current value without moving it.
 
 Determinism: the same catalogue, seed, start and sequence of calls give identical ticks.
 """
@@ -104,15 +105,14 @@ class MarketSimulator:
         core = [book for book in self._books.values() if not book.layered]
         for book in core:
             self._seed_book(book, self._rng)
-        rngs = [self._rng_of_new(book) for book in layered]
-        for book, rng in zip(layered, rngs, strict=True):
-            self._seed_book(book, rng)
+        for book in layered:  # the layered stream, in catalogue order: one generator, not one each
+            self._seed_book(book, self._layered_rng)
         for book in core:
             book.start_day(book.ticks_of(self._prior_value(book)))
             self._first_event(book)
-        for book, rng in zip(layered, rngs, strict=True):
+        for book in layered:
             book.start_day(book.ticks_of(self._prior_value(book)))
-            self._first_event(book, rng)
+            self._first_event(book)
         self._active: list[SimBook] = []
         self._cum_weights: list[float] = []
         self._layered_active: list[SimBook] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from tickgate.clock import NS_PER_DAY, NS_PER_S
 
@@ -36,6 +37,7 @@ class OptionValue:
     vega: float
 
 
+@lru_cache(maxsize=4096)
 def expiry_ns(expiry: str) -> int:
     """Epoch ns of the close on an expiry date ``YYYYMMDD``. Raises ValueError if malformed."""
     day = datetime.strptime(expiry, "%Y%m%d").replace(hour=_EXPIRY_HOUR_UTC, tzinfo=UTC)
