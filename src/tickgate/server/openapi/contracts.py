@@ -88,6 +88,8 @@ SECDEF_ROW = obj(
         "undConid": INTEGER,
         "multiplier": NUMBER,
         "hasOptions": BOOLEAN,
+        "isUS": BOOLEAN,
+        "sector": nullable(STRING),
         "incrementRules": INCREMENT_RULES,
     }
 )
