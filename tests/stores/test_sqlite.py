@@ -266,7 +266,8 @@ def test_a_failed_upgrade_leaves_the_file_as_it_was(tmp_path: Path) -> None:
     db.close()
     before = _schema(old)
     with pytest.raises(
-        StoreMigrationError, match=r"from schema version 1 to 3 .*file is unchanged"
+        StoreMigrationError,
+        match=rf"from schema version 1 to {SCHEMA_VERSION} \(step to 2: .*file is unchanged",
     ):
         SqliteEventStore(old)
     assert _schema(old) == before == (0, [("table", "events"), ("column", "seq"),

@@ -33,6 +33,7 @@ from tickgate.trading.events import (
     SessionClosed,
     TradingEvent,
 )
+from tickgate.trading.fyi import Notification
 
 
 def instrument(catalogue: Catalogue, conid: int) -> Instrument:
@@ -123,6 +124,30 @@ def api_pnl(event: TradingEvent) -> bytes | None:
     return frames.encode_pnl({f"{event.account}.Core": account_shapes.pnl_row(event)})
 
 
+#: The topic of the unsolicited `ntf`/`blt` frames every authenticated api socket gets.
+NOTICES_TOPIC = ("notices",)
+
+
+def fill_text(catalogue: Catalogue, fill: Fill) -> str:
+    """A fill in a few words: `Bought 5 AAPL @ 255.27`."""
+    verb = "Bought" if fill.side.value == "BUY" else "Sold"
+    symbol = instrument(catalogue, fill.conid).symbol
+    return f"{verb} {fill.quantity.normalize():f} {symbol} @ {fill.price.normalize():f}"
+
+
+def alert_notice(notification: Notification) -> bytes:
+    """The `ntf` frame of an FYI notification pushed as it is posted (an alert firing): its
+    FYI id, title and text, and the alert's id."""
+    notice = {
+        "id": notification.notification_id,
+        "title": notification.title,
+        "text": notification.body,
+        "url": "",
+        "alertId": notification.alert_id,
+    }
+    return frames.encode_notifications([notice])
+
+
 def api_notices_renderer(catalogue: Catalogue) -> Renderer:
     """The unsolicited frames: an `ntf` notice per fill, a `blt` bulletin at the session close."""
 
@@ -135,13 +160,10 @@ def api_notices_renderer(catalogue: Catalogue) -> Renderer:
         if not isinstance(event, OrderFilled):
             return None
         fill = event.fill
-        verb = "Bought" if fill.side.value == "BUY" else "Sold"
-        symbol = instrument(catalogue, fill.conid).symbol
-        text = f"{verb} {fill.quantity.normalize():f} {symbol} @ {fill.price.normalize():f}"
         notice = {
             "id": f"fill-{fill.execution_id}",
             "title": "Order filled",
-            "text": text,
+            "text": fill_text(catalogue, fill),
             "url": "",
         }
         return frames.encode_notifications([notice])

@@ -18,6 +18,7 @@ from typing import Any
 
 from tickgate.clock import NS_PER_DAY, NS_PER_S
 from tickgate.dialects.account_frames import (
+    NOTICES_TOPIC,
     api_notices_renderer,
     api_orders_renderer,
     api_pnl,
@@ -227,10 +228,10 @@ class AccountTopics:
         return frames.encode_pnl(rows)
 
     def notices(self) -> None:
-        """Unsolicited frames every authenticated socket gets: `ntf` for each fill, and a `blt`
-        bulletin when the simulated session closes."""
+        """Unsolicited frames every authenticated socket gets: `ntf` for each fill and each
+        alert firing, and a `blt` bulletin when the simulated session closes."""
         self.context.accounts.subscribe(
-            ("notices",), self.session.outbox, api_notices_renderer(self.catalogue)
+            NOTICES_TOPIC, self.session.outbox, api_notices_renderer(self.catalogue)
         )
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ from tickgate.bus.base import Bus
 from tickgate.bus.memory import MemoryBus
 from tickgate.clock import NS_PER_MS, NS_PER_S, Clock, SystemClock
 from tickgate.config import Config, exposure_problem
+from tickgate.dialects import account_frames
 from tickgate.errors import ConfigError
 from tickgate.market.catalogue.auto import resolve_generated
 from tickgate.market.catalogue.catalogue import Catalogue, default_catalogue, merge
@@ -43,8 +44,10 @@ from tickgate.server import (
     relay_lookups,
     replay_control,
     rest_account,
+    rest_alerts,
     rest_beta,
     rest_contracts,
+    rest_fyi,
     rest_marketdata,
     rest_orders,
     rest_pa,
@@ -90,12 +93,16 @@ from tickgate.stores.sqlite import SqliteEventStore
 from tickgate.streaming.accounts import AccountStreams
 from tickgate.streaming.hub import StreamingHub
 from tickgate.streaming.outbox import TurnBatcher
+from tickgate.trading import fyi as fyi_codes
+from tickgate.trading.alerts import AlertBook
 from tickgate.trading.commissions import CommissionSchedule
 from tickgate.trading.day_cycle import DayCycle
+from tickgate.trading.documents import DocumentStore
 from tickgate.trading.engine import TradingConfig, TradingEngine
 from tickgate.trading.feed import QuoteFeed
+from tickgate.trading.fyi import FyiCenter, Notification
 from tickgate.trading.matching import MatchConfig, QueueModel, TriggerSource
-from tickgate.trading.store import EventStore, MemoryEventStore
+from tickgate.trading.store import MemoryEventStore
 
 log = logging.getLogger("tickgate.server")
 
@@ -144,10 +151,11 @@ def build_gateway(
     if config.auto_instruments:  # before the trading engine: it restores orders by conid
         catalogue.set_resolver(lambda conid: resolve_generated(catalogue, conid))
     traffic = Traffic()
+    store = open_store(config)
     trading = TradingEngine(
         catalogue,
         market,
-        ProbedStore(open_store(config), traffic.store_commit),
+        ProbedStore(store, traffic.store_commit),
         clock,
         accounts=config.accounts,
         config=trading_config(config),
@@ -160,6 +168,7 @@ def build_gateway(
     accounts = AccountStreams()
     trading.journal.add_listener(lambda event: accounts.on_event(event, clock.monotonic_ns()))
     trading.journal.add_listener(traffic.count_event)
+    alerts, fyi = build_alerts(config, catalogue, market, hours, clock, trading, store, accounts)
     simulator = build_simulator(config, catalogue, hours, clock) if simulated else None
     if simulator is not None:
         simulate_growth(catalogue, simulator, hours, bus.publish, clock)
@@ -182,6 +191,8 @@ def build_gateway(
         ids=AnswerIds(),
         # The reference allows 5 concurrent history requests and answers 429 beyond.
         history_slots=Slots(5, "Too many requests: at most 5 concurrent history requests"),
+        alerts=alerts,
+        fyi=fyi,
     )
 
 
@@ -212,6 +223,47 @@ def simulate_growth(
     catalogue.add_listener(simulate)
 
 
+def build_alerts(
+    config: Config,
+    catalogue: Catalogue,
+    market: MarketEngine,
+    hours: MarketHours,
+    clock: Clock,
+    trading: TradingEngine,
+    store: DocumentStore,
+    accounts: AccountStreams,
+) -> tuple[AlertBook, FyiCenter]:
+    """The alert book, evaluated on the market's changes and the account's executions, and
+    the FYI center fed by fills, the day's close and alerts (pushed as `ntf` frames)."""
+    alerts = AlertBook(
+        store,
+        accounts=[a.account_id for a in config.accounts],
+        find=catalogue.find,
+        market=market,
+        hours=hours,
+        clock=clock,
+    )
+    market.add_listener(alerts.on_market, name="alerts")
+    fyi = FyiCenter(
+        store,
+        clock=clock,
+        describe_fill=lambda event: account_frames.fill_text(catalogue, event.fill),
+        defer=_call_soon,
+    )
+    trading.journal.add_listener(alerts.on_trading_event)
+    trading.journal.add_listener(fyi.on_trading_event)
+    alerts.add_listener(fyi.on_alert)
+
+    def push(notification: Notification) -> None:
+        if notification.code == fyi_codes.ALERTS:
+            accounts.publish(
+                account_frames.NOTICES_TOPIC, account_frames.alert_notice(notification)
+            )
+
+    fyi.add_listener(push)
+    return alerts, fyi
+
+
 def _call_soon(callback: Callable[[], None]) -> None:
     # The running loop is looked up per turn, so a gateway can be built before its loop runs.
     asyncio.get_running_loop().call_soon(callback)
@@ -231,8 +283,9 @@ def trading_config(config: Config) -> TradingConfig:
     )
 
 
-def open_store(config: Config) -> EventStore:
-    """The configured event store; SQLite lives in the data directory."""
+def open_store(config: Config) -> SqliteEventStore | MemoryEventStore:
+    """The configured event store (which keeps the documents too); SQLite lives in the data
+    directory."""
     if config.store == "memory":
         return MemoryEventStore()
     datadir.prepare_data_dir(config.data_dir)
@@ -358,9 +411,12 @@ def build_app(
         + rest_rules.ROUTES
         + rest_scanner.ROUTES
         + rest_watchlists.ROUTES
+        + rest_alerts.ROUTES
+        + rest_fyi.ROUTES
         + rest_beta.ROUTES
         + openapi_routes.ROUTES,
     )
+    rest_alerts.install(app, gateway.alerts, gateway.clock)
     rest_scanner.install(
         app,
         Scanner(
@@ -434,6 +490,7 @@ def _background(
             await asyncio.gather(*tasks, return_exceptions=True)
             # What the last ticks caused, stored before the store closes.
             gateway.trading.journal.flush()
+            gateway.fyi.flush()
 
     return run
 

@@ -22,8 +22,10 @@ from tickgate.sources.simulator.market import MarketSimulator
 from tickgate.streaming.accounts import AccountStreams
 from tickgate.streaming.hub import StreamingHub
 from tickgate.streaming.outbox import TurnBatcher
+from tickgate.trading.alerts import AlertBook
 from tickgate.trading.day_cycle import DayCycle
 from tickgate.trading.engine import TradingEngine
+from tickgate.trading.fyi import FyiCenter
 
 
 @dataclass(eq=False, frozen=True)
@@ -59,6 +61,9 @@ class Gateway:
     ids: AnswerIds
     #: `/iserver/marketdata/history` requests in flight, bounded per gateway.
     history_slots: Slots
+    #: The user's trading alerts, evaluated on the market, and the FYI notifications.
+    alerts: AlertBook
+    fyi: FyiCenter
     #: The open WebSocket connections (closed together on shutdown).
     connections: set[Any] = field(default_factory=set)
 

@@ -17,6 +17,9 @@ Schema versions (`PRAGMA user_version`), each reached from the one before by one
    event it covers.
 3. a `daily_values` table: each account's net liquidation at the start and the close of each
    trading day (`DailyValue`), keyed by account and day, for Portfolio Analyst's returns.
+4. a `documents (kind, key, seq, payload)` table: the user-edited documents of the
+   `DocumentStore` port (alerts, FYI notifications and settings), one row per key, `seq`
+   keeping the order keys were first put.
 
 Opening a file brings it to `SCHEMA_VERSION` in place, all steps in ONE transaction: a step that
 fails leaves the file exactly as it was (`StoreMigrationError`). A file of a newer version is
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -38,6 +41,7 @@ import orjson
 from tickgate.errors import TickgateError
 from tickgate.model.orders import Fill, Order
 from tickgate.trading.daily_values import DailyValue
+from tickgate.trading.documents import Document
 from tickgate.trading.events import OrderFilled, SessionClosed, StoredEvent, decode, encode
 from tickgate.trading.store import Checkpoint, StoreClosedError
 
@@ -89,11 +93,24 @@ def _to_3_daily_values(db: sqlite3.Connection) -> None:
     )
 
 
+def _to_4_documents(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE documents (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            UNIQUE (kind, key)
+        )"""
+    )
+
+
 #: `MIGRATIONS[v]` takes a file of schema version `v` to `v + 1`.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _to_1_the_log,
     _to_2_lookups_and_checkpoint,
     _to_3_daily_values,
+    _to_4_documents,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -133,7 +150,8 @@ FILE_MODE = 0o600
 
 
 class SqliteEventStore:
-    """Trading events in a SQLite file; create the parent directory first.
+    """Trading events, and the `DocumentStore` port's documents, in a SQLite file; create the
+    parent directory first.
 
     Opening upgrades an older file in place (see the module docstring). Raises
     SchemaVersionError for a file of a newer schema version, StoreMigrationError when an
@@ -259,6 +277,40 @@ class SqliteEventStore:
                 "DO UPDATE SET end_value = excluded.end_value, ts_ns = excluded.ts_ns",
                 rows,
             )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def documents(self, kind: str) -> list[tuple[str, Document]]:
+        """Every `(key, document)` of `kind`, in the order the keys were first put."""
+        self._check_open()
+        rows = self._db.execute(
+            "SELECT key, payload FROM documents WHERE kind = ? ORDER BY seq", (kind,)
+        ).fetchall()
+        return [(key, orjson.loads(payload)) for key, payload in rows]
+
+    def put_documents(self, kind: str, documents: Mapping[str, Document]) -> None:
+        """Create or replace documents of `kind` in one durable transaction; a replaced
+        document keeps its place."""
+        self._check_open()
+        rows = [(kind, key, orjson.dumps(doc).decode()) for key, doc in documents.items()]
+        self._transaction(
+            "INSERT INTO documents (kind, key, payload) VALUES (?, ?, ?) "
+            "ON CONFLICT (kind, key) DO UPDATE SET payload = excluded.payload",
+            rows,
+        )
+
+    def delete_documents(self, kind: str, keys: Iterable[str]) -> None:
+        """Delete documents of `kind` by key in one durable transaction."""
+        self._check_open()
+        rows = [(kind, key) for key in keys]
+        self._transaction("DELETE FROM documents WHERE kind = ? AND key = ?", rows)
+
+    def _transaction(self, statement: str, rows: Sequence[tuple[str, ...]]) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(statement, rows)
         except BaseException:
             self._db.execute("ROLLBACK")
             raise

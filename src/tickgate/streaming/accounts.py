@@ -110,6 +110,14 @@ class AccountStreams:
             else:
                 self._push(topic, topic.renderer(event))
 
+    def publish(self, key: Hashable, payload: bytes) -> None:
+        """Push a frame rendered elsewhere (a notification that is no trading event) to every
+        subscriber of topic `key`, with the same guarantees as a rendered event; nothing when
+        the topic has no subscriber."""
+        topic = self._topics.get(key)
+        if topic is not None:
+            self._push(topic, payload)
+
     def flush_due(self, now_ns: int) -> None:
         """Send P&L held back by the rate limit once its interval has passed."""
         for topic in list(self._topics.values()):

@@ -24,13 +24,12 @@ import orjson
 
 from tickgate.model.orders import Fill, Order
 from tickgate.trading.daily_values import DailyValue, merged
+from tickgate.trading.documents import MemoryDocuments, StoreClosedError
 from tickgate.trading.events import OrderFilled, SessionClosed, StoredEvent, decode, encode
 
 Checkpoint = dict[str, Any]
 
-
-class StoreClosedError(RuntimeError):
-    """The store was used after `close`."""
+__all__ = ["Checkpoint", "EventStore", "MemoryEventStore", "StoreClosedError"]
 
 
 class EventStore(Protocol):
@@ -74,8 +73,9 @@ class EventStore(Protocol):
         ...
 
 
-class MemoryEventStore:
-    """A non-durable store for tests and throw-away simulations.
+class MemoryEventStore(MemoryDocuments):
+    """A non-durable store for tests and throw-away simulations; it keeps documents too
+    (`tickgate.trading.documents`).
 
     Events go through the same JSON codec as the durable stores, so a test with this store
     also proves that every event survives serialization. `fills_since` walks the kept fills:
@@ -83,13 +83,13 @@ class MemoryEventStore:
     """
 
     def __init__(self) -> None:
+        super().__init__()
         self._rows: list[tuple[str, str]] = []
         self._checkpoint: tuple[int, str] | None = None
         self._latest: dict[int, int] = {}
         self._fills: list[tuple[int, int]] = []  # (fill time, row) of every execution
         self._days: dict[tuple[str, date], bytes] = {}
         self.commits = 0
-        self._closed = False
 
     def append(self, events: Sequence[StoredEvent]) -> None:
         """Keep `events` (encoded) in memory: all of them, or none when one cannot be encoded."""
@@ -161,10 +161,6 @@ class MemoryEventStore:
     def close(self) -> None:
         """Forget nothing, but refuse any later call (as the durable stores do)."""
         self._closed = True
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StoreClosedError("the trading store is closed")
 
     def _row(self, index: int) -> tuple[str, dict[str, Any]]:
         kind, payload = self._rows[index]
