@@ -1,4 +1,5 @@
-"""The `EventStore` port's one conformance suite, run against every adapter.
+"""The `EventStore` port's one conformance suite, run against every adapter (and, at the end,
+the `DocumentStore` port the same adapters keep).
 
 Each adapter (the in-memory store, the SQLite store, and both behind the server's `ProbedStore`
 wrapper) must keep the contract of `tickgate.trading.store`: batches stored whole or not at all,
@@ -23,6 +24,7 @@ from tickgate.server.store_probe import ProbedStore
 from tickgate.server.traffic import Buckets
 from tickgate.stores.sqlite import SqliteEventStore
 from tickgate.trading.daily_values import DailyValue
+from tickgate.trading.documents import DocumentStore
 from tickgate.trading.events import (
     OrderAccepted,
     OrderFilled,
@@ -250,5 +252,68 @@ def test_a_durable_store_reopens_with_everything(durable: Adapter, path: Path) -
     again = durable.open(path)
     try:
         assert list(again.replay())[-1] == OrderAccepted(order(9))
+    finally:
+        again.close()
+
+
+# --- the DocumentStore port (alerts, FYI), kept by the same adapters -----------------------------
+
+DOCUMENT_ADAPTERS = [a for a in ADAPTERS if not a.name.startswith("probed")]
+
+
+@pytest.fixture(params=DOCUMENT_ADAPTERS, ids=_ids)
+def documents(request: pytest.FixtureRequest, path: Path) -> Iterator[DocumentStore]:
+    adapter = request.param
+    assert isinstance(adapter, Adapter)
+    opened = adapter.open(path)
+    assert isinstance(opened, SqliteEventStore | MemoryEventStore)
+    yield opened
+    opened.close()
+
+
+def test_documents_come_back_per_kind_in_first_put_order(documents: DocumentStore) -> None:
+    assert documents.documents("alert") == []
+    documents.put_documents("alert", {"2": {"n": 2}, "1": {"n": 1, "x": [1, "a", None]}})
+    documents.put_documents("note", {"1": {"other": True}})
+    documents.put_documents("alert", {"2": {"n": 22}, "3": {"n": 3}})  # 2 keeps its place
+    assert documents.documents("alert") == [
+        ("2", {"n": 22}), ("1", {"n": 1, "x": [1, "a", None]}), ("3", {"n": 3}),
+    ]  # fmt: skip
+    documents.delete_documents("alert", ["1", "9"])  # an absent key is no error
+    assert [key for key, _ in documents.documents("alert")] == ["2", "3"]
+    assert documents.documents("note") == [("1", {"other": True})]
+
+
+def test_a_document_batch_that_cannot_be_stored_keeps_nothing(documents: DocumentStore) -> None:
+    documents.put_documents("alert", {"1": {"n": 1}})
+    with pytest.raises(TypeError):
+        documents.put_documents("alert", {"2": {"n": 2}, "3": {"n": object()}})
+    assert documents.documents("alert") == [("1", {"n": 1})]
+
+
+def test_documents_are_refused_after_close(documents: DocumentStore) -> None:
+    assert isinstance(documents, SqliteEventStore | MemoryEventStore)
+    documents.close()
+    for call in (
+        lambda: documents.documents("alert"),
+        lambda: documents.put_documents("alert", {"1": {}}),
+        lambda: documents.delete_documents("alert", ["1"]),
+    ):
+        with pytest.raises(StoreClosedError):
+            call()
+
+
+def test_a_durable_store_reopens_with_its_documents_beside_its_events(path: Path) -> None:
+    first = SqliteEventStore(path)
+    first.append([OrderAccepted(order(1))])
+    first.put_documents("alert", {"7": {"name": "AAPL up", "threshold": "100.25"}})
+    first.put_documents("fyi", {"a": {"read": False}, "b": {"read": True}})
+    first.delete_documents("fyi", ["a"])
+    first.close()
+    again = SqliteEventStore(path)
+    try:
+        assert again.documents("alert") == [("7", {"name": "AAPL up", "threshold": "100.25"})]
+        assert again.documents("fyi") == [("b", {"read": True})]
+        assert list(again.replay()) == [OrderAccepted(order(1))]
     finally:
         again.close()

@@ -54,7 +54,7 @@ KIND = "alert"
 FIRST_ID = 1_400_000_001
 MAX_ALERTS = 500
 #: The market fields a price or volume condition reads: a change of any other one is skipped.
-WATCHED_FIELDS = frozenset((F.LAST, F.BID, F.ASK, F.VOLUME))
+WATCHED_FIELDS = frozenset((F.LAST, F.BID, F.ASK, F.VOLUME_EXACT))
 
 
 class MarketValues(Protocol):
@@ -273,12 +273,12 @@ class AlertBook:
             return  # still met since it fired: no new edge
         if not self._in_hours(alert, now_ns):
             return  # not marked met: it fires once its market's regular hours allow
-        # A trade condition is a moment, not a state: it never holds the alert "met".
-        self._met[alert_id] = traded is None
         fired = dataclasses.replace(alert, triggered=True, fired=alert.fired + 1,
                                     last_fired_ns=now_ns)  # fmt: skip
         self._save([fired])
         self._replace(fired)
+        # A trade condition is a moment, not a state: it never holds the alert "met".
+        self._met[alert_id] = traded is None
         log.info("alert %d (%s) fired", alert_id, alert.spec.name)
         event = AlertFired(fired, now_ns)
         for listener in self._listeners:
@@ -308,7 +308,8 @@ class AlertBook:
             return traded is not None and traded == condition.conid
         assert condition.conid is not None and condition.threshold is not None
         if kind is ConditionType.VOLUME:
-            raw = self._market.snapshot(condition.conid, (F.VOLUME,)).get(F.VOLUME)
+            # The exact day volume (field 87 rounds it to three digits and K/M).
+            raw = self._market.snapshot(condition.conid, (F.VOLUME_EXACT,)).get(F.VOLUME_EXACT)
             return raw is not None and condition.operator.holds(
                 Decimal(F.parse_size(raw)), condition.threshold
             )
