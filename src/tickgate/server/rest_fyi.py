@@ -131,7 +131,7 @@ async def set_device(request: web.Request) -> web.Response:
 
 async def delete_device(request: web.Request) -> web.Response:
     _fyi(request).delete_device(request.match_info["device_id"])
-    return web.Response(text="", content_type="application/json")
+    return web.Response(text="")  # IBKR answers an empty body
 
 
 async def disclaimer(request: web.Request) -> web.Response:

@@ -146,8 +146,11 @@ def instant(raw: object, name: str, zone: str) -> int:
         local = datetime.datetime.strptime(raw.strip().replace(" ", "-", 1), TIME_FORMAT)
     except ValueError:
         raise RequestError(f"Invalid {name}: {shown(raw)}; expected YYYYMMDD-HH:mm:ss") from None
-    at = local.replace(tzinfo=zoneinfo.ZoneInfo(zone))
-    return int(at.timestamp()) * 1_000_000_000
+    try:
+        seconds = int(local.replace(tzinfo=zoneinfo.ZoneInfo(zone)).timestamp())
+    except (OverflowError, ValueError):  # an instant at the very ends of the calendar
+        raise RequestError(f"Invalid {name}: {shown(raw)} is out of range") from None
+    return seconds * 1_000_000_000
 
 
 def _zone(raw: object, index: int) -> str:

@@ -12,9 +12,11 @@ import orjson
 from tickgate import __version__
 from tickgate.server.openapi import (
     account,
+    alerts,
     analyst,
     contracts,
     control,
+    fyi,
     marketdata,
     orders,
     portfolio,
@@ -28,7 +30,7 @@ from tickgate.server.openapi.schema import ERROR, JsonSchema, Operation
 #: One module per route area, each with its `OPERATIONS`; a new area module is listed here.
 AREAS = (
     session, account, contracts, marketdata, orders, portfolio, analyst, scanner, watchlists,
-    control, service,
+    alerts, fyi, control, service,
 )  # fmt: skip
 
 #: Served routes the document leaves out, and why (the route-coverage test reads this).
