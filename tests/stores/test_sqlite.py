@@ -254,7 +254,7 @@ def test_a_file_of_an_older_tickgate_is_brought_to_the_current_schema(
         store.close()
     # Every path ends at the schema a new file gets, whatever version the file started at.
     assert _schema(old) == _schema(fresh) and _schema(old)[0] == SCHEMA_VERSION
-    assert SCHEMA_VERSION == len(MIGRATIONS) == 3
+    assert SCHEMA_VERSION == len(MIGRATIONS) == 4
 
 
 def test_a_failed_upgrade_leaves_the_file_as_it_was(tmp_path: Path) -> None:
