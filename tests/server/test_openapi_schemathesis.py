@@ -27,6 +27,7 @@ from tickgate.model.instruments import SecType
 from tickgate.model.orders import OrderType, Side, TimeInForce
 from tickgate.protocol import fields as F
 from tickgate.pytest_plugin import StartGateway, TickgateServer
+from tickgate.trading.fyi import TYPECODES
 
 CHECKS_FILE = Path(__file__).with_name("schemathesis_checks.py")
 CHECKS = (
@@ -91,6 +92,8 @@ def dictionaries(server: TickgateServer) -> dict[str, list[str | int | float]]:
         "scan_types": [t["code"] for t in scanner["scan_type_list"]],
         "scan_instruments": [t["type"] for t in scanner["instrument_list"]],
         "scan_locations": locations,
+        "typecodes": list(TYPECODES),
+        "condition_types": [1, 3, 5, 6],
     }
 
 
@@ -132,6 +135,10 @@ BINDINGS = {
     "body.instrument": ("scan_instruments", 0.8),
     "body.location": ("scan_locations", 0.8),
     "body.locations": ("scan_locations", 0.8),
+    "path.typecode": ("typecodes", 0.8),
+    "query.include": ("typecodes", 0.5),
+    "body.conditions[*].conidex": ("conids", 0.8),
+    "body.conditions[*].type": ("condition_types", 0.8),
 }
 
 

@@ -264,6 +264,17 @@ async def test_delete_all_and_the_mta_alert(
         (alert_body(tif="GTD", expireTime="20200101-00:00:00"), "not in the future"),
         (alert_body(outsideRth=2), "Invalid outsideRth"),
         (alert_body(orderId=999), "alert 999 not found"),
+        (alert_body(orderId=False), "Invalid orderId"),
+        (alert_body(email=0), "Invalid email"),
+        (alert_body(tif="gtc"), "Invalid tif"),
+        (alert_body(expireTime=5), "Invalid expireTime"),
+        (alert_body(conditions=[condition(logicBind=0)]), "conditions[0].logicBind"),
+        # A field of the wrong type is refused even where the condition's type ignores it.
+        (alert_body(conditions=[condition(timeZone=5)]), "conditions[0].timeZone"),
+        (
+            alert_body(conditions=[condition(type=3, value="20260114-16:00:00", triggerMethod=[])]),
+            "conditions[0].triggerMethod",
+        ),
     ],
 )
 async def test_bad_alerts_are_refused_and_nothing_is_kept(

@@ -117,8 +117,8 @@ async def set_device(request: web.Request) -> web.Response:
     device_id = printable_text(body.get("deviceId"), "deviceId", max_length=200)
     if "enabled" not in body:
         raise RequestError("missing required field 'enabled' (true or false)")
-    name = body.get("deviceName") or device_id
-    ui_name = body.get("uiName") or device_id
+    name = device_id if body.get("deviceName") is None else body["deviceName"]
+    ui_name = device_id if body.get("uiName") is None else body["uiName"]
     device = Device(
         device_id,
         printable_text(name, "deviceName", max_length=200),

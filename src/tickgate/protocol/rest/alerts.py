@@ -66,11 +66,7 @@ def alert_spec(account: str, body: dict[str, Any]) -> tuple[AlertSpec, int | Non
     """The alert a create/modify body asks for, and the `orderId` it modifies (None: a new
     alert). Raises RequestError (400) naming the first field that is missing or wrong."""
     name = printable_text(body.get("alertName"), "alertName", max_length=MAX_TEXT)
-    message = body.get("alertMessage", "")
-    if message is None:
-        message = ""
-    if not isinstance(message, str) or len(message) > MAX_TEXT:
-        raise RequestError(f"Invalid alertMessage: {shown(message)}; expected a string")
+    message = _text(body.get("alertMessage"), "alertMessage")
     raw_conditions = body.get("conditions")
     if not isinstance(raw_conditions, list) or not raw_conditions:
         raise RequestError("Invalid conditions: expected a list of at least one condition")
@@ -80,17 +76,17 @@ def alert_spec(account: str, body: dict[str, Any]) -> tuple[AlertSpec, int | Non
         )
     conditions = tuple(_condition(raw, i) for i, raw in enumerate(raw_conditions))
     tif = _tif(body.get("tif"))
+    raw_expiry = _text(body.get("expireTime"), "expireTime")
     expire_ns = None
     if tif is Tif.GTD:
-        raw_expiry = body.get("expireTime")
-        if raw_expiry in (None, ""):
+        if not raw_expiry:
             raise RequestError("Invalid expireTime: a GTD alert needs one (YYYYMMDD-HH:mm:ss)")
         expire_ns = instant(raw_expiry, "expireTime", DEFAULT_ZONE)
-    email = body.get("email") or ""
-    if not isinstance(email, str) or len(email) > MAX_TEXT:
-        raise RequestError(f"Invalid email: {shown(email)}; expected a string")
+    email = _text(body.get("email"), "email")
     order_id = body.get("orderId")
-    modified = None if order_id in (None, "", 0, "0") else _id(order_id, "orderId")
+    modified = None if order_id is None or order_id == "" else _id(order_id, "orderId")
+    if modified == 0:
+        modified = None  # some clients send 0 for "new"
     spec = AlertSpec(
         account=account,
         name=name,
@@ -106,6 +102,15 @@ def alert_spec(account: str, body: dict[str, Any]) -> tuple[AlertSpec, int | Non
         mobile_only=flag(body.get("iTWSOrdersOnly"), "iTWSOrdersOnly"),
     )
     return spec, modified
+
+
+def _text(raw: object, name: str) -> str:
+    """An optional string field ("" when absent or null). Raises RequestError (400)."""
+    if raw is None:
+        return ""
+    if not isinstance(raw, str) or len(raw) > MAX_TEXT:
+        raise RequestError(f"Invalid {name}: {shown(raw)}; expected a string")
+    return raw
 
 
 def flag(raw: object, name: str) -> bool:
@@ -131,10 +136,10 @@ def _id(raw: object, name: str) -> int:
 
 
 def _tif(raw: object) -> Tif:
-    if raw in (None, ""):
+    if raw is None:
         return Tif.GTC
-    if isinstance(raw, str) and raw.upper() in Tif.__members__:
-        return Tif(raw.upper())
+    if isinstance(raw, str) and raw in Tif.__members__:
+        return Tif(raw)
     raise RequestError(f"Invalid tif: {shown(raw)}; expected GTC or GTD")
 
 
@@ -173,7 +178,10 @@ def _condition(raw: object, index: int) -> Condition:
     if not isinstance(raw, dict):
         raise RequestError(f"Invalid {where}: {shown(raw)}; expected an object")
     kind = _type(raw.get("type"), where)
-    logic = raw.get("logicBind") or "a"
+    _check_kinds(raw, where)
+    logic = raw.get("logicBind")
+    if logic is None:
+        logic = LogicBind.AND.value  # IBKR's default
     if not isinstance(logic, str) or logic.lower() not in {b.value for b in LogicBind}:
         raise RequestError(f"Invalid {where}.logicBind: {shown(logic)}; expected a, o or n")
     operator = _operator(raw.get("operator"), where, kind)
@@ -195,6 +203,24 @@ def _condition(raw: object, index: int) -> Condition:
     trigger = _trigger(raw.get("triggerMethod"), where)
     return Condition(**common, conid=conid, exchange=exchange, threshold=price,
                      trigger=trigger, value=shown_value)  # fmt: skip
+
+
+#: The JSON types each condition field may have, whatever the condition's type reads.
+_FIELD_KINDS: dict[str, tuple[type, ...]] = {
+    "conidex": (str, int),
+    "operator": (str,),
+    "value": (str, int, float),
+    "triggerMethod": (str, int),
+    "timeZone": (str,),
+}
+
+
+def _check_kinds(raw: dict[str, Any], where: str) -> None:
+    """Refuse a field of the wrong JSON type even where this condition's type ignores it."""
+    for name, kinds in _FIELD_KINDS.items():
+        value = raw.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
+            raise RequestError(f"Invalid {where}.{name}: {shown(value)}")
 
 
 def _type(raw: object, where: str) -> ConditionType:

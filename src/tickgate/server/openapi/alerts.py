@@ -7,6 +7,8 @@ from tickgate.server.openapi.schema import (
     ANY,
     BOOLEAN,
     INTEGER,
+    NULL,
+    NUMBER,
     STRING,
     Operation,
     array,
@@ -19,7 +21,14 @@ from tickgate.server.openapi.schema import (
 )
 
 UNKNOWN = "no such account, or no such alert in it"
-FLAG = {"anyOf": [{"type": "integer", "enum": [0, 1]}, BOOLEAN, one_of_values("0", "1")]}
+FLAG = {
+    "anyOf": [
+        {"type": "integer", "enum": [0, 1]},
+        BOOLEAN,
+        one_of_values("0", "1"),
+        {"type": "null"},
+    ]
+}
 ALERT_ID = {"type": "integer", "minimum": 0}
 _alert_id = path(
     "alert_id",
@@ -30,11 +39,11 @@ _alert_id = path(
 CONDITION_IN = obj(
     {
         "type": {"anyOf": [INTEGER, STRING]},
-        "conidex": {"anyOf": [STRING, INTEGER]},
+        "conidex": {"anyOf": [STRING, INTEGER, NULL]},
         "operator": nullable(STRING),
-        "value": {"anyOf": [STRING, INTEGER]},
-        "logicBind": STRING,
-        "triggerMethod": {"anyOf": [STRING, INTEGER]},
+        "value": {"anyOf": [STRING, NUMBER, NULL]},
+        "logicBind": nullable(STRING),
+        "triggerMethod": {"anyOf": [STRING, INTEGER, NULL]},
         "timeZone": nullable(STRING),
     },
     optional=("conidex", "operator", "value", "logicBind", "triggerMethod", "timeZone"),
@@ -45,7 +54,7 @@ ALERT_IN = obj(
         "alertName": STRING,
         "alertMessage": nullable(STRING),
         "conditions": array(CONDITION_IN, min_items=1),
-        "tif": one_of_values("GTC", "GTD"),
+        "tif": nullable(one_of_values("GTC", "GTD")),
         "expireTime": nullable(STRING),
         "outsideRth": FLAG,
         "alertRepeatable": FLAG,

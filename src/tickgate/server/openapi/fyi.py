@@ -9,6 +9,7 @@ from tickgate.server.openapi.schema import (
     STRING,
     Operation,
     array,
+    nullable,
     obj,
     op,
     path,
@@ -31,6 +32,10 @@ NOTIFICATION = obj(
 )
 _typecode = path("typecode", description="BA, CA, DA, ... UA (user alert), PF, SM")
 _codes = "comma-separated typecodes"
+#: A boolean as JSON, or as the text `true`/`false` in any case (form-minded clients send it).
+BOOL = {
+    "anyOf": [BOOLEAN, {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])$"}]
+}
 
 OPERATIONS: list[Operation] = [
     *op(
@@ -39,7 +44,7 @@ OPERATIONS: list[Operation] = [
         "The newest notifications",
         ok=array(NOTIFICATION),
         params=(
-            query("max", {"type": "string", "pattern": "^[0-9]+$"}, description="1 to 10"),
+            query("max", description="1 to 10 (10 when absent)"),
             query("include", description=_codes),
             query("exclude", description=_codes),
             query("id", description="the next page: notifications older than this one"),
@@ -84,7 +89,7 @@ OPERATIONS: list[Operation] = [
         "Enable or disable a typecode's notifications",
         ok=EDITED,
         params=(_typecode,),
-        body=obj({"enabled": BOOLEAN}),
+        body=obj({"enabled": BOOL}),
         body_required=True,
         errors={400: f"enabled is missing or not a boolean, or the typecode is {TYPECODE}"},
         tag="fyi",
@@ -113,7 +118,12 @@ OPERATIONS: list[Operation] = [
         "Add a device, or enable or disable one",
         ok=EDITED,
         body=obj(
-            {"deviceId": STRING, "deviceName": STRING, "uiName": STRING, "enabled": BOOLEAN},
+            {
+                "deviceId": STRING,
+                "deviceName": nullable(STRING),
+                "uiName": nullable(STRING),
+                "enabled": BOOL,
+            },
             optional=("deviceName", "uiName"),
         ),
         body_required=True,
