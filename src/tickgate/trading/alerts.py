@@ -42,7 +42,6 @@ from tickgate.model.alerts import (
     TriggerMethod,
 )
 from tickgate.model.instruments import Instrument, invalid_conid
-from tickgate.model.ticks import Quote
 from tickgate.protocol import fields as F
 from tickgate.trading.documents import Document, DocumentStore
 from tickgate.trading.events import OrderFilled, TradingEvent
@@ -53,14 +52,27 @@ KIND = "alert"
 #: The first alert id of a new store (IBKR's alert ids are order ids: large numbers).
 FIRST_ID = 1_400_000_001
 MAX_ALERTS = 500
-#: The market fields a price or volume condition reads: a change of any other one is skipped.
-WATCHED_FIELDS = frozenset((F.LAST, F.BID, F.ASK, F.VOLUME_EXACT))
+_LAST = frozenset((F.LAST,))
+_BID_ASK = frozenset((F.BID, F.ASK))
+#: The market fields each price trigger method reads: a tick that changes none of them is not
+#: evaluated.
+_TRIGGER_FIELDS = {
+    TriggerMethod.DEFAULT: _LAST,
+    TriggerMethod.LAST: _LAST,
+    TriggerMethod.DOUBLE_LAST: _LAST,
+    TriggerMethod.BID_ASK: _BID_ASK,
+    TriggerMethod.DOUBLE_BID_ASK: _BID_ASK,
+    TriggerMethod.MIDPOINT: _BID_ASK,
+    TriggerMethod.LAST_OR_BID_ASK: _LAST | _BID_ASK,
+}
+_VOLUME = frozenset((F.VOLUME_EXACT,))
+#: Market values read during one evaluation pass, by (conid, field): each is parsed once,
+#: however many alerts read it, and only the fields a condition reads are parsed at all.
+Quotes = dict[tuple[int, int], Decimal | None]
 
 
 class MarketValues(Protocol):
     """The market engine as the book reads it."""
-
-    def quote(self, conid: int) -> Quote | None: ...
 
     def snapshot(self, conid: int, fields: Iterable[int] | None = None) -> dict[int, str]: ...
 
@@ -110,6 +122,8 @@ class AlertBook:
         self._listeners: list[AlertListener] = []
         # Evaluation state, rebuilt from the alerts: not stored.
         self._by_conid: dict[int, set[int]] = {}
+        #: The market fields the live alerts of a conid read there (the tick path's filter).
+        self._reads: dict[int, frozenset[int]] = {}
         self._by_traded: dict[int, set[int]] = {}
         self._timed: set[int] = set()
         self._met: dict[int, bool] = {}
@@ -180,7 +194,7 @@ class AlertBook:
         if modifies is None:
             self._next_id += 1
         self._replace(alert)
-        self._evaluate(alert.alert_id, now)
+        self._evaluate(alert.alert_id, now, {})
         return self._alerts[alert.alert_id]
 
     def activate(self, account: str, alert_id: int, active: bool) -> list[Alert]:
@@ -196,7 +210,7 @@ class AlertBook:
         now = self._clock.now_ns()
         for alert in changed:
             self._replace(alert)
-            self._evaluate(alert.alert_id, now)
+            self._evaluate(alert.alert_id, now, {})
         return changed
 
     def delete(self, account: str, alert_id: int) -> list[int]:
@@ -214,12 +228,12 @@ class AlertBook:
     def on_market(self, conid: int, changed: dict[int, str], ts_ns: int) -> None:
         """Market listener: evaluate the live alerts that read `conid`, when a field they read
         changed."""
-        watching = self._by_conid.get(conid)
-        if watching is None or WATCHED_FIELDS.isdisjoint(changed):
+        reads = self._reads.get(conid)
+        if reads is None or reads.isdisjoint(changed):
             return
-        now = self._clock.now_ns()
-        for alert_id in tuple(watching):
-            self._evaluate(alert_id, now, ticked=conid)
+        now, quotes = self._clock.now_ns(), Quotes()
+        for alert_id in tuple(self._by_conid[conid]):
+            self._evaluate(alert_id, now, quotes, ticked=conid)
 
     def on_execution(self, account: str, conid: int) -> None:
         """An execution of `conid` in `account`: evaluate the alerts with a trade condition on
@@ -227,10 +241,10 @@ class AlertBook:
         watching = self._by_traded.get(conid)
         if watching is None:
             return
-        now = self._clock.now_ns()
+        now, quotes = self._clock.now_ns(), Quotes()
         for alert_id in tuple(watching):
             if self._alerts[alert_id].spec.account == account:
-                self._evaluate(alert_id, now, traded=conid)
+                self._evaluate(alert_id, now, quotes, traded=conid)
 
     def on_trading_event(self, event: TradingEvent) -> None:
         """Trading listener: an execution is what a trade condition waits for."""
@@ -250,6 +264,7 @@ class AlertBook:
         """Expire the GTD alerts due by `now_ns` and evaluate those with time conditions.
         What it raises (a store that refuses a write) leaves `now_ns` not seen: the next call
         tries again."""
+        quotes: Quotes = {}
         for alert_id in tuple(self._timed):
             alert = self._alerts[alert_id]
             if alert.spec.expire_ns is not None and alert.spec.expire_ns <= now_ns:
@@ -258,15 +273,15 @@ class AlertBook:
                 self._replace(expired)
                 log.info("alert %d expired (GTD)", alert_id)
             elif any(c.type is ConditionType.TIME for c in alert.spec.conditions):
-                self._evaluate(alert_id, now_ns)
+                self._evaluate(alert_id, now_ns, quotes)
         self._time_seen = max(self._time_seen, now_ns)
 
-    def _evaluate(self, alert_id: int, now_ns: int, *, ticked: int | None = None,
-                  traded: int | None = None) -> None:  # fmt: skip
+    def _evaluate(self, alert_id: int, now_ns: int, quotes: Quotes, *,
+                  ticked: int | None = None, traded: int | None = None) -> None:  # fmt: skip
         alert = self._alerts[alert_id]
         if not alert.live:
             return
-        if not self._conditions_met(alert, now_ns, ticked=ticked, traded=traded):
+        if not self._conditions_met(alert, now_ns, quotes, ticked=ticked, traded=traded):
             self._met[alert_id] = False
             return
         if traded is None and self._met.get(alert_id, False):
@@ -284,13 +299,13 @@ class AlertBook:
         for listener in self._listeners:
             listener(event)
 
-    def _conditions_met(self, alert: Alert, now_ns: int, *, ticked: int | None,
-                        traded: int | None) -> bool:  # fmt: skip
+    def _conditions_met(self, alert: Alert, now_ns: int, quotes: Quotes, *,
+                        ticked: int | None, traded: int | None) -> bool:  # fmt: skip
         # (a AND b) OR (c AND d): AND groups, split where a condition binds with OR.
         groups: list[bool] = []
         group = True
         for index, condition in enumerate(alert.spec.conditions):
-            holds = self._holds(alert.alert_id, index, condition, now_ns, ticked, traded)
+            holds = self._holds(alert.alert_id, index, condition, now_ns, quotes, ticked, traded)
             group = group and holds
             if condition.logic is LogicBind.OR:
                 groups.append(group)
@@ -299,7 +314,7 @@ class AlertBook:
         return any(groups)
 
     def _holds(self, alert_id: int, index: int, condition: Condition, now_ns: int,
-               ticked: int | None, traded: int | None) -> bool:  # fmt: skip
+               quotes: Quotes, ticked: int | None, traded: int | None) -> bool:  # fmt: skip
         kind = condition.type
         if kind is ConditionType.TIME:
             assert condition.at_ns is not None
@@ -309,15 +324,11 @@ class AlertBook:
         assert condition.conid is not None and condition.threshold is not None
         if kind is ConditionType.VOLUME:
             # The exact day volume (field 87 rounds it to three digits and K/M).
-            raw = self._market.snapshot(condition.conid, (F.VOLUME_EXACT,)).get(F.VOLUME_EXACT)
-            return raw is not None and condition.operator.holds(
-                Decimal(F.parse_size(raw)), condition.threshold
-            )
-        quote = self._market.quote(condition.conid)
-        holds = quote is not None and any(
-            condition.operator.holds(price, condition.threshold)
-            for price in _prices(quote, condition)
-        )
+            volume = self._value(condition.conid, F.VOLUME_EXACT, quotes)
+            return volume is not None and condition.operator.holds(volume, condition.threshold)
+        conid = condition.conid
+        prices = _prices(condition, lambda field: self._value(conid, field, quotes))
+        holds = any(condition.operator.holds(price, condition.threshold) for price in prices)
         if not condition.trigger.double:
             return holds
         # Double methods: the price must qualify on two updates of the contract in a row.
@@ -325,6 +336,22 @@ class AlertBook:
         if ticked == condition.conid:
             self._streaks[key] = self._streaks.get(key, 0) + 1 if holds else 0
         return holds and self._streaks.get(key, 0) >= 2
+
+    def _value(self, conid: int, field: int, quotes: Quotes) -> Decimal | None:
+        """The market's value of `field` (a price, or the exact volume), None until known."""
+        key = (conid, field)
+        if key in quotes:
+            return quotes[key]
+        raw = self._market.snapshot(conid, (field,)).get(field)
+        value: Decimal | None = None
+        if raw is not None:
+            value = (
+                Decimal(F.parse_size(raw))
+                if field == F.VOLUME_EXACT
+                else F.parse_decimal_price(raw)
+            )
+        quotes[key] = value
+        return value
 
     def _in_hours(self, alert: Alert, now_ns: int) -> bool:
         if alert.spec.outside_rth:
@@ -367,6 +394,7 @@ class AlertBook:
                 continue
             index = self._by_traded if condition.type is ConditionType.TRADE else self._by_conid
             index.setdefault(condition.conid, set()).add(alert.alert_id)
+            self._refresh_reads(condition.conid)
         if _instants(alert):
             self._timed.add(alert.alert_id)
 
@@ -385,23 +413,53 @@ class AlertBook:
                     watching.discard(alert_id)
                     if not watching:
                         del index[conid]
+            self._refresh_reads(conid, leaving=alert_id)
+
+    def _refresh_reads(self, conid: int, *, leaving: int | None = None) -> None:
+        reads: frozenset[int] = frozenset()
+        for alert_id in self._by_conid.get(conid, ()):
+            if alert_id != leaving:
+                reads |= _fields_read(self._alerts[alert_id], conid)
+        if reads:
+            self._reads[conid] = reads
+        else:
+            self._reads.pop(conid, None)
 
 
-def _prices(quote: Quote, condition: Condition) -> list[Decimal]:
-    """The prices a price condition compares, by its trigger method."""
+def _fields_read(alert: Alert, conid: int) -> frozenset[int]:
+    """The market fields of `conid` an alert's price and volume conditions read."""
+    reads: frozenset[int] = frozenset()
+    for condition in alert.spec.conditions:
+        if condition.conid != conid:
+            continue
+        if condition.type is ConditionType.PRICE:
+            reads |= _TRIGGER_FIELDS[condition.trigger]
+        elif condition.type is ConditionType.VOLUME:
+            reads |= _VOLUME
+    return reads
+
+
+def _prices(condition: Condition, value: Callable[[int], Decimal | None]) -> list[Decimal]:
+    """The known prices a price condition compares, by its trigger method; `value(field)`
+    reads the market (bid/ask: the ask for a rising condition, the bid for a falling one)."""
     trigger = condition.trigger
-    side = (
-        [quote.bid, quote.ask]
-        if condition.operator is Operator.EQUAL
-        else [quote.ask if condition.operator.rising else quote.bid]
-    )
-    if trigger in (TriggerMethod.BID_ASK, TriggerMethod.DOUBLE_BID_ASK):
-        return side
-    if trigger is TriggerMethod.LAST_OR_BID_ASK:
-        return [quote.last, *side]
-    if trigger is TriggerMethod.MIDPOINT:
-        return [(quote.bid + quote.ask) / 2]
-    return [quote.last]
+    if trigger in (
+        TriggerMethod.BID_ASK,
+        TriggerMethod.DOUBLE_BID_ASK,
+        TriggerMethod.LAST_OR_BID_ASK,
+    ):
+        if condition.operator is Operator.EQUAL:
+            fields = [F.BID, F.ASK]
+        else:
+            fields = [F.ASK if condition.operator.rising else F.BID]
+        if trigger is TriggerMethod.LAST_OR_BID_ASK:
+            fields.append(F.LAST)
+    elif trigger is TriggerMethod.MIDPOINT:
+        bid, ask = value(F.BID), value(F.ASK)
+        return [] if bid is None or ask is None else [(bid + ask) / 2]
+    else:
+        fields = [F.LAST]
+    return [price for field in fields if (price := value(field)) is not None]
 
 
 def _instants(alert: Alert) -> list[int]:
