@@ -13,10 +13,10 @@ from tests.bus.ticks import SEQ_FIELD, Collector, eventually, numbered_ticks
 from tests.instruments import stock
 
 from tickgate.bus.conflation import ConflatingQueue
-from tickgate.bus.market_data import MarketDataFollower, MarketDataPublisher
+from tickgate.bus.market_data import DUPLICATE_RUN, MarketDataFollower, MarketDataPublisher
 from tickgate.bus.nats import NatsBus, NatsOptions
 from tickgate.bus.nats_server import NatsServerProcess
-from tickgate.clock import FakeClock
+from tickgate.clock import NS_PER_S, FakeClock
 from tickgate.market.catalogue.catalogue import Catalogue
 from tickgate.market.engine import MarketEngine
 from tickgate.model.ticks import Tick
@@ -229,6 +229,35 @@ async def test_a_restarted_publisher_is_seen_as_a_gap_and_resynced(
         await second.bus.close()
     assert follower.stats.gaps == 1 and follower.stats.image_requests == 2
     assert got.seqs[conid][-1] == 102
+    assert merged(got.ticks, conid) == second.engine.snapshot(conid)
+
+
+async def test_a_publisher_restarted_below_the_old_numbers_is_followed_again(
+    nats_server: NatsServerProcess, edge: NatsBus
+) -> None:
+    conid = CONIDS[3]
+    clock = FakeClock()
+    first = await start_core(nats_server, clock=clock)
+    got = Collector()
+    follower = MarketDataFollower(edge, got)
+    await follower.follow(conid)
+    for tick in numbered_ticks([conid], 5):
+        first.publisher.publish(tick)
+    await got.wait_seq(conid, 5)
+    await first.publisher.close()
+    await first.bus.close()
+
+    # The machine's clock was set back 10 s: the new publisher's numbers start lower.
+    second = await start_core(nats_server, clock=FakeClock(clock.now_ns() - 10 * NS_PER_S))
+    try:
+        for tick in numbered_ticks([conid], DUPLICATE_RUN + 5, first=100):
+            second.publisher.publish(tick)
+        await got.wait_seq(conid, 100 + DUPLICATE_RUN + 4)
+    finally:
+        await follower.close()
+        await second.publisher.close()
+        await second.bus.close()
+    assert follower.stats.image_requests == 2
     assert merged(got.ticks, conid) == second.engine.snapshot(conid)
 
 

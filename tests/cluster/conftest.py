@@ -23,6 +23,14 @@ from tickgate.server.cluster.membership import ClusterMembership, join
 class Member:
     server: RunningServer
     membership: ClusterMembership
+    stopped: bool = False
+
+    async def stop(self) -> None:
+        """Stop serving and leave the cluster (a clean shutdown); idempotent."""
+        if not self.stopped:
+            self.stopped = True
+            await self.server.stop()
+            await self.membership.close()
 
     @property
     def base_url(self) -> str:
@@ -82,8 +90,7 @@ async def start_member(tmp_path: Path, nats: NatsServerProcess) -> AsyncIterator
 
     yield _start
     for member in reversed(members):
-        await member.server.stop()
-        await member.membership.close()
+        await member.stop()
 
 
 async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -132,3 +132,31 @@ async def test_a_short_freeze_loses_nothing_and_needs_no_resync(
     assert follower.duplicates() == 0
     for task in tasks:
         task.cancel()
+
+
+async def test_an_edge_recovers_by_itself_when_the_core_is_replaced(
+    start_member: StartMember,
+    http: aiohttp.ClientSession,
+    ws_connect: Connect,
+) -> None:
+    core = await start_member("core")
+    edge = await start_member("edge")
+    _core_frames, edge_frames, tasks = await streams(core, edge, http, ws_connect)
+    follower = edge.server.runner.app[EDGE_FEED].follower
+    await core.stop()
+    gaps = follower.stats.gaps
+    replacement = await start_member("core")
+    # The new core numbers its ticks above the old one's: the edge sees a gap, takes the new
+    # core's image and follows it; its clients' streams carry on, unsubscribed from nothing.
+    await wait_for(lambda: follower.stats.gaps > gaps and follower.live(AAPL), timeout=30)
+    await wait_for(lambda: edge.server.gateway.session.id == replacement.server.gateway.session.id)
+    new_frames: Frames = []
+    await call(http, "GET", edge.base_url + "/v1/api/iserver/accounts")
+    await call(http, "GET", replacement.base_url + "/v1/api/iserver/accounts")
+    ws = await ws_connect(replacement.ws_base + "/v1/portal/ws")
+    await ws.send(f's+md+{AAPL}+{{"fields":"31,84,86"}}')
+    tasks.append(asyncio.create_task(collect(ws, new_frames)))
+    await wait_for(lambda: len(new_frames) >= 3)
+    await assert_resumed_as_a_run(new_frames, edge_frames, len(edge_frames) + 1)
+    for task in tasks:
+        task.cancel()

@@ -52,8 +52,9 @@ class MarketDataPublisher:
         self.bus = bus
         self._image = image
         self._clock = clock
-        # Above any number an earlier run of this publisher handed out (see `stitching`).
-        self.sequencer = Sequencer(base=clock.now_ns())
+        # Above any number an earlier run of this publisher handed out (see `stitching`): the
+        # machine's time, not the gateway's, which a replay or a test may set back.
+        self.sequencer = Sequencer(base=clock.host_ns())
         self.images_served = 0
         self._subscription: Subscription | None = None
 
@@ -101,6 +102,11 @@ class MarketDataPublisher:
             self._subscription = None
 
 
+#: Ticks of a conid in a row that are all older than what was delivered, after which the
+#: follower starts over from a fresh image (the ticks an image already covered are far fewer).
+DUPLICATE_RUN = 64
+
+
 @dataclass(slots=True)
 class FollowerStats:
     delivered: int = 0
@@ -117,6 +123,8 @@ class _Followed:
 
     def __init__(self, stitcher: Stitcher) -> None:
         self.stitcher = stitcher
+        #: Ticks in a row dropped as already delivered (see `DUPLICATE_RUN`).
+        self.duplicate_run = 0
         self.subscription: Subscription | None = None
         self.fetch: asyncio.Task[None] | None = None
 
@@ -246,7 +254,18 @@ class MarketDataFollower:
             return
         stitcher = followed.stitcher
         for seq, tick in ticks:
+            before = stitcher.stats.duplicates
             out, fetch = stitcher.on_tick(seq, tick)
+            followed.duplicate_run = (
+                followed.duplicate_run + 1 if stitcher.stats.duplicates > before else 0
+            )
+            if followed.duplicate_run >= DUPLICATE_RUN:
+                # Numbers that stay below the ones delivered: a publisher restarted with an
+                # earlier base (its machine's clock was set back). Start over from its image.
+                log.warning("conid %d: ticks numbered below the delivered ones; resyncing", conid)
+                followed.duplicate_run = 0
+                stitcher.reset()
+                fetch = True
             self._deliver(out)
             if fetch:
                 self.stats.gaps += 1
