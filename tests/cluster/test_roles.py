@@ -155,3 +155,21 @@ async def test_market_data_lines_are_counted_across_the_cluster(
     # A conid another member streams costs no new line.
     await on_edge.send(f's+md+{AAPL}+{{"fields":"31"}}')
     await md_frames(on_edge, AAPL, 1)
+
+
+async def test_a_snapshot_pre_flighted_on_one_member_answers_on_another(
+    start_member: StartMember, http: aiohttp.ClientSession
+) -> None:
+    core = await start_member("core")
+    first, second = await start_member("edge"), await start_member("edge")
+    await call(http, "GET", first.base_url + "/v1/api/iserver/accounts")
+    query = f"/v1/api/iserver/marketdata/snapshot?conids={AAPL}&fields=31,84"
+    (preflight,) = await call(http, "GET", first.base_url + query)
+    assert set(preflight) == {"conid", "conidEx"}
+    (row,) = await call(http, "GET", second.base_url + query)  # as two calls to one gateway
+    assert float(row["31"]) > 0 and float(row["84"]) > 0
+    (row,) = await call(http, "GET", core.base_url + query)
+    assert float(row["31"]) > 0
+    await call(http, "GET", second.base_url + "/v1/api/iserver/marketdata/unsubscribeall")
+    (again,) = await call(http, "GET", first.base_url + query)
+    assert set(again) == {"conid", "conidEx"}

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import orjson
 
@@ -46,7 +46,7 @@ class BrokerSession:
         self.clock = clock
         self.authenticated = True
         self._primed = False
-        self.preflighted: dict[int, tuple[int, ...]] = {}
+        self.preflighted = Preflights(lambda: self._changed("preflight"))
         #: The account `POST /iserver/account` selected (None: the first configured one).
         self.selected_account: str | None = None
         self.last_accessed_ms = self.now_ms()
@@ -143,7 +143,7 @@ class BrokerSession:
         self.id = session_id
         self._primed = primed
         if not primed:
-            self.preflighted.clear()
+            self.preflighted.replace({})
         if authenticated != self.authenticated:
             self.authenticated = authenticated
             self.competing = False
@@ -165,7 +165,7 @@ class BrokerSession:
         self.authenticated = False
         self.competing = False
         self._primed = False
-        self.preflighted.clear()
+        self.preflighted.replace({})
         self.selected_account = None
         if was:
             self._tell(False)
@@ -191,6 +191,42 @@ class BrokerSession:
             listener(change)
         for watcher in list(self._watchers):
             watcher.on_status_change(change)
+
+
+class Preflights(dict[int, tuple[int, ...]]):
+    """The conids a REST snapshot pre-flighted, with their fields. Every change made through
+    `[conid] = fields`, `del`, `pop` or `clear` is told to `on_change` (a cluster shares the
+    pre-flights); `replace` changes the whole set silently."""
+
+    def __init__(self, on_change: Callable[[], None]) -> None:
+        super().__init__()
+        self._on_change = on_change
+
+    def __setitem__(self, conid: int, fields: tuple[int, ...]) -> None:
+        changed = self.get(conid) != fields
+        super().__setitem__(conid, fields)
+        if changed:
+            self._on_change()
+
+    def __delitem__(self, conid: int) -> None:
+        super().__delitem__(conid)
+        self._on_change()
+
+    def pop(self, conid: int, default: Any = None) -> Any:
+        if conid not in self:
+            return default
+        fields = super().pop(conid)
+        self._on_change()
+        return fields
+
+    def clear(self) -> None:
+        if self:
+            super().clear()
+            self._on_change()
+
+    def replace(self, preflights: Mapping[int, tuple[int, ...]]) -> None:
+        super().clear()
+        self.update(preflights)
 
 
 _T = TypeVar("_T")

@@ -3,9 +3,10 @@
 The core's `BrokerSession` is the session: its id, whether it is logged in and whether
 `/iserver/accounts` primed it. The core publishes that state on `session` after every change
 and answers `session.get`; each edge adopts it (a logout on the core closes the edges' streams
-as it closes its own). What a client does to the session on an edge (prime, log out, log in)
-is sent to the core as `session.op`, whose reply is the new state, which every edge adopts.
-A snapshot's pre-flight stays with the member that answered it.
+as it closes its own). What a client does to the session on an edge (prime, log out, log in,
+pre-flight a snapshot) is sent to the core as `session.op`, whose reply is the new state,
+which every edge adopts. Two members changing the pre-flights at the same instant: the one
+the core hears last wins.
 """
 
 from __future__ import annotations
@@ -24,13 +25,29 @@ from tickgate.server.session import BrokerSession
 
 log = logging.getLogger("tickgate.cluster")
 
-_OPS = ("prime", "logout", "login")
+_OPS = ("prime", "logout", "login", "preflight")
+
+
+def _preflights(session: BrokerSession) -> dict[str, list[int]]:
+    return {str(conid): list(fields) for conid, fields in session.preflighted.items()}
 
 
 def _state(session: BrokerSession) -> bytes:
     return orjson.dumps(
-        {"id": session.id, "authenticated": session.authenticated, "primed": session.primed}
+        {
+            "id": session.id,
+            "authenticated": session.authenticated,
+            "primed": session.primed,
+            "preflighted": _preflights(session),
+        },
+        option=orjson.OPT_NON_STR_KEYS,
     )
+
+
+def _read_preflights(raw: object) -> dict[int, tuple[int, ...]]:
+    if not isinstance(raw, dict):
+        raise TypeError("preflighted must be an object")
+    return {int(conid): tuple(int(f) for f in fields) for conid, fields in raw.items()}
 
 
 def _adopt(session: BrokerSession, data: bytes, unacknowledged: list[str]) -> bool:
@@ -44,7 +61,8 @@ def _adopt(session: BrokerSession, data: bytes, unacknowledged: list[str]) -> bo
             bool(raw["authenticated"]),
             bool(raw["primed"]),
         )
-    except (orjson.JSONDecodeError, KeyError, TypeError):
+        preflights = _read_preflights(raw.get("preflighted", {}))
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         log.warning("ignoring a bad session state message")
         return False
     for op in unacknowledged:
@@ -54,7 +72,9 @@ def _adopt(session: BrokerSession, data: bytes, unacknowledged: list[str]) -> bo
             authenticated, primed = False, False
         elif op == "login":
             authenticated = True
+    local = dict(session.preflighted)
     session.adopt(session_id, authenticated=authenticated, primed=primed)
+    session.preflighted.replace(local if "preflight" in unacknowledged else preflights)
     return True
 
 
@@ -100,8 +120,13 @@ class CoreSession:
             await self._bus.client.publish(msg.reply, _state(self._session))
 
     async def _on_op(self, msg: Msg) -> None:
-        op = msg.data.decode(errors="replace")
-        if op == "prime":
+        op, _, body = msg.data.decode(errors="replace").partition(" ")
+        if op == "preflight":
+            try:
+                self._session.preflighted.replace(_read_preflights(orjson.loads(body)))
+            except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError):
+                log.warning("ignoring a bad pre-flight operation")
+        elif op == "prime":
             self._session.primed = True
         elif op == "logout":
             self._session.logout()
@@ -190,11 +215,13 @@ class EdgeSession:
         prefix = self._bus.prefix
         while True:
             op = await self._ops.get()
-            subject, payload = (
-                (f"{prefix}.session.get", b"")
-                if op == "get"
-                else (f"{prefix}.session.op", op.encode())
-            )
+            if op == "get":
+                subject, payload = f"{prefix}.session.get", b""
+            elif op == "preflight":  # the pre-flights as they are now, not as they were
+                subject = f"{prefix}.session.op"
+                payload = b"preflight " + orjson.dumps(_preflights(self._session))
+            else:
+                subject, payload = f"{prefix}.session.op", op.encode()
             while True:
                 try:
                     reply = await self._bus.client.request(
