@@ -407,9 +407,10 @@ class NatsBus:
         with contextlib.suppress(asyncio.CancelledError):
             await self._writer
         self._handlers.clear()
-        # With the server gone, nats-py's close drains a transport that is already reset: the
-        # ticks still buffered cannot be sent anyway, and the member must still close.
-        with contextlib.suppress(ConnectionError):
+        # With the server gone, nats-py's close drains a transport that is already reset (or,
+        # under uvloop, already closed: RuntimeError): the ticks still buffered cannot be sent
+        # anyway, and the member must still close.
+        with contextlib.suppress(ConnectionError, RuntimeError):
             await self._client.close()
         for ping in list(self._pings):
             ping.cancel()

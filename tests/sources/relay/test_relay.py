@@ -274,7 +274,12 @@ async def test_each_upstream_line_is_renewed_before_the_upstream_expires_it_or_a
 ) -> None:
     clock = FakeClock(SERVER_EPOCH_NS)  # both gateways' time, moved only by the test
     upstream = await start(clock=clock)
-    relay = await start(clock=clock, source="relay", upstream=upstream.base_url)
+    # The downstream client never renews its own smd while the test moves the shared clock
+    # 40 minutes on: with the relay's expiry on, its stream would end at 900 s, now or later
+    # depending on when its session next looks at the clock, and take the upstream line with it.
+    relay = await start(
+        clock=clock, source="relay", upstream=upstream.base_url, smd_expiry_seconds=0
+    )
     await until(lambda: relay_status(relay)["authenticated"])
     client = await api_socket(relay, http, ws_connect)
     await client.send(f'smd+{AAPL}+{{"fields":["31"]}}')
