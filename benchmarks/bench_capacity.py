@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import report
-from checks import Check, judged
+from checks import INCONCLUSIVE, Check, judged
 from feeds import FIREHOSE_CONID
 from scenarios import PARSE_EVERY, Scenario, Variant, realistic_subs, subscribe
 
@@ -213,6 +213,15 @@ def checks(search: Search, found: dict[str, dict[str, Any]]) -> list[Check]:
             )
         ]
     theirs = found["nats-server"]["best_rate"]
+    if not ours and not theirs:
+        # Neither held the bound at any rate tried: "0 >= 0" would pass without measuring.
+        return [
+            Check(
+                f"rate held at p99 < {search.p99_ms:g} ms >= nats-server's",
+                f"{INCONCLUSIVE} (no rate held for either server)",
+                "tickgate 0/s, nats-server 0/s",
+            )
+        ]
     return [
         judged(
             f"rate held at p99 < {search.p99_ms:g} ms >= nats-server's",
