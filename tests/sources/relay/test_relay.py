@@ -69,6 +69,14 @@ def md(conid: int) -> Callable[[Frame], bool]:
     return lambda frame: frame.get("topic") == f"md+{conid}" and "error" not in frame
 
 
+async def both_dialects(
+    relay: RunningServer, http: aiohttp.ClientSession, ws: Connect
+) -> tuple[WsClient, WsClient]:
+    """An api and a portal client of `relay`, once its upstream session is authenticated."""
+    await until(lambda: relay_status(relay)["authenticated"])
+    return await api_socket(relay, http, ws), await portal_socket(relay, http, ws)
+
+
 async def test_many_clients_of_both_dialects_cost_one_upstream_line_per_conid(
     start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect
 ) -> None:
@@ -237,9 +245,7 @@ async def test_an_upstream_logout_reaches_every_client_and_streams_resume_after_
     start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect
 ) -> None:
     upstream, relay = await relay_pair(start)
-    await until(lambda: relay_status(relay)["authenticated"])
-    api = await api_socket(relay, http, ws_connect)
-    portal = await portal_socket(relay, http, ws_connect)
+    api, portal = await both_dialects(relay, http, ws_connect)
     await api.send(f'smd+{AAPL}+{{"fields":["31"]}}')
     await portal.send(f's+md+{MSFT}+{{"fields":"31"}}')
     await api.recv_until(smd(AAPL))
@@ -335,9 +341,7 @@ async def test_a_competing_session_upstream_is_told_to_clients_of_both_dialects(
     start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect
 ) -> None:
     upstream, relay = await relay_pair(start)
-    await until(lambda: relay_status(relay)["authenticated"])
-    api = await api_socket(relay, http, ws_connect)
-    portal = await portal_socket(relay, http, ws_connect)
+    api, portal = await both_dialects(relay, http, ws_connect)
     await api.send(f'smd+{AAPL}+{{"fields":["31"]}}')
     await api.recv_until(smd(AAPL))
     await call(http, "POST", upstream.base_url + "/tickgate/faults/competing", json={})
