@@ -16,6 +16,7 @@ import pytest
 from tests.bus.ticks import eventually
 from tests.cluster.members import AAPL, Member, connect, nats, start_core, start_edge
 from tests.conftest import WsClient, call
+from tests.server.test_rest_alerts import alert_body
 from tests.server.test_rest_orders import ACCT, place_confirmed
 
 from tickgate.bus.nats_server import NatsServerProcess
@@ -282,3 +283,22 @@ async def test_the_edges_own_engine_reaches_no_client(
     await place_confirmed(http, core.api, buy(1))
     notice = await ws.recv_until(lambda f: f.get("topic") in ("ntf", "blt"))
     assert notice["topic"] == "ntf", notice
+
+
+async def test_an_alert_that_fires_on_the_core_pushes_its_ntf_to_edge_sockets_too(
+    cluster: tuple[Member, Member], http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    core, edge = cluster
+    sockets = [await api_socket(m, http, ws_connect) for m in (core, edge)]
+    created = await call(
+        http, "POST", f"{edge.api}/iserver/account/{ACCT}/alert", json=alert_body()
+    )
+    gateway = core.server.gateway
+    # AAPL trades at 100 in the fixed market; a trade at 201 meets the alert's ">= 200".
+    gateway.bus.publish(Tick(AAPL, {F.LAST: "201.00"}, gateway.clock.now_ns()))
+    notices = [await ws.recv_until(lambda f: f.get("topic") == "ntf") for ws in sockets]
+    assert notices[0] == notices[1]
+    assert notices[1]["args"][0]["alertId"] == created["order_id"]
+    # The notification the frame announces is the core's, listed through the edge too.
+    listed = await call(http, "GET", f"{edge.api}/fyi/notifications?max=10")
+    assert notices[1]["args"][0]["id"] in {n["ID"] for n in listed}

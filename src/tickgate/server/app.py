@@ -255,13 +255,20 @@ def build_alerts(
     alerts.add_listener(fyi.on_alert)
 
     def push(notification: Notification) -> None:
-        if notification.code == fyi_codes.ALERTS:
-            accounts.publish(
-                account_frames.NOTICES_TOPIC, account_frames.alert_notice(notification)
-            )
+        frame = pushed_notice(notification)
+        if frame is not None:
+            accounts.publish(account_frames.NOTICES_TOPIC, frame)
 
     fyi.add_listener(push)
     return alerts, fyi
+
+
+def pushed_notice(notification: Notification) -> bytes | None:
+    """The `ntf` frame every authenticated api socket gets for `notification` (an alert
+    firing), or None for notifications that are only listed (fills have their own frame)."""
+    if notification.code == fyi_codes.ALERTS:
+        return account_frames.alert_notice(notification)
+    return None
 
 
 def _call_soon(callback: Callable[[], None]) -> None:

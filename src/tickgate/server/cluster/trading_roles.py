@@ -1,9 +1,10 @@
 """The trading half of a cluster member, as the roles compose it.
 
 A core (`install_core_trading`) answers forwarded REST calls through its own application once
-it listens, and publishes its account events while it runs; an edge (`install_edge_trading`)
-forwards the core's routes and keeps a replica of the core's accounts that its account topics
-read and that feeds its own account streams. Both are called on the built app before it
+it listens, and publishes its account events and alert notices while it runs; an edge
+(`install_edge_trading`) forwards the core's routes, keeps a replica of the core's accounts
+that its account topics read and that feeds its own account streams, and pushes the core's
+alert notices to its sockets. Both are called on the built app before it
 starts; what they start ends with the app. `NatsTrading` is the same as the roles' trading
 seam (`install_core`, `edge_routes`).
 """
@@ -18,10 +19,11 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from tickgate.bus.nats import NatsBus
-from tickgate.server.app import ON_LISTENING, RunningServer
+from tickgate.server.app import ON_LISTENING, RunningServer, pushed_notice
 from tickgate.server.cluster import trading_forward
 from tickgate.server.cluster.account_events import AccountEventPublisher
 from tickgate.server.cluster.account_follow import AccountEventFollower
+from tickgate.server.cluster.notices import NoticeFollower, NoticePublisher
 from tickgate.server.cluster.trading_forward import TradingForwarder, rest_subject
 from tickgate.server.cluster.trading_serve import TradingResponder, open_loopback
 from tickgate.server.gateway import GATEWAY, Gateway
@@ -38,6 +40,7 @@ class TradingRole:
     publisher: AccountEventPublisher | None = None
     forwarder: TradingForwarder | None = None
     follower: AccountEventFollower | None = None
+    notices: NoticePublisher | NoticeFollower | None = None
 
 
 def install_core_trading(
@@ -65,12 +68,14 @@ def install_core_trading(
             mark_interval_s=mark_interval_s,
             chunk_bytes=chunk_bytes,
         )
+        notices = role.notices = NoticePublisher(bus, gateway.fyi, pushed_notice)
         try:
             yield
         finally:
             if role.responder is not None:
                 await role.responder.close()
             await role.publisher.close()
+            await notices.close()
 
     app.setdefault(ON_LISTENING, []).append(answer)
     app.cleanup_ctx.append(run)
@@ -93,7 +98,8 @@ def install_edge_trading(
     follower = AccountEventFollower(
         bus, lambda event: accounts.on_event(event, monotonic()), retry_s=retry_s
     )
-    role = TradingRole(follower=follower)
+    notices = NoticeFollower(bus, gateway.accounts)
+    role = TradingRole(follower=follower, notices=notices)
     role.forwarder = TradingForwarder(
         bus.client, rest_subject(bus.prefix), gateway.clock, edge=name, timeout_s=timeout_s
     )
@@ -103,9 +109,11 @@ def install_edge_trading(
     @contextlib.asynccontextmanager
     async def run(_app: web.Application) -> AsyncIterator[None]:
         await follower.start()
+        await notices.start()
         try:
             yield
         finally:
+            await notices.close()
             await follower.close()
 
     app.cleanup_ctx.append(run)
