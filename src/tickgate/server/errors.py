@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tickgate.config import Config
 from tickgate.errors import NotFoundError, RequestError, TickgateError
 from tickgate.server.gatekeeper import WEBSOCKET_PATHS
 from tickgate.server.gateway import GATEWAY
@@ -112,15 +113,20 @@ def reply_discipline_middleware(
     `POST /iserver/reply/{id}` gets a 503 as on the real gateway (`--no-strict-replies` lifts it).
     """
     gateway = request.app[GATEWAY]
-    path = request.path
-    if (
-        gateway.config.strict_replies
+    if interrupts_replies(gateway.config, request.path):
+        gateway.trading.desk.interrupt_replies()
+    return handler(request)  # a plain function: see `PassMiddleware`
+
+
+def interrupts_replies(config: Config, path: str) -> bool:
+    """True when a request for `path` makes pending order reply ids stale: any API request
+    but a reply itself and a WebSocket upgrade, unless `--no-strict-replies`."""
+    return (
+        config.strict_replies
         and path.startswith(PREFIXES)
         and not path.endswith("/ws")
         and "/iserver/reply/" not in path
-    ):
-        gateway.trading.desk.interrupt_replies()
-    return handler(request)  # a plain function: see `PassMiddleware`
+    )
 
 
 @web.middleware

@@ -47,8 +47,7 @@ class BrokerSession:
         self.authenticated = True
         self._primed = False
         self.preflighted = Preflights(lambda: self._changed("preflight"))
-        #: The account `POST /iserver/account` selected (None: the first configured one).
-        self.selected_account: str | None = None
+        self._selected_account: str | None = None
         self.last_accessed_ms = self.now_ms()
         #: Set while another session competes for the login (an injected fault), until the
         #: next login or logout.
@@ -72,6 +71,17 @@ class BrokerSession:
             self._primed = value
             if value:
                 self._changed("prime")
+
+    @property
+    def selected_account(self) -> str | None:
+        """The account `POST /iserver/account` selected (None: the first configured one)."""
+        return self._selected_account
+
+    @selected_account.setter
+    def selected_account(self, account: str | None) -> None:
+        if account != self._selected_account:
+            self._selected_account = account
+            self._changed("select")
 
     def now_ms(self) -> int:
         return self.clock.now_ns() // NS_PER_MS
@@ -134,14 +144,23 @@ class BrokerSession:
 
     def add_change_listener(self, listener: Callable[[str], None]) -> Callable[[], None]:
         """Call `listener(what)` after this session was primed ("prime"), logged out ("logout")
-        or in ("login") here; not for `adopt`. Returns a remover."""
+        or in ("login"), or another account selected ("select") here; not for `adopt`.
+        Returns a remover."""
         return _listen(self._change_listeners, listener)
 
-    def adopt(self, session_id: str, *, authenticated: bool, primed: bool) -> None:
+    def adopt(
+        self,
+        session_id: str,
+        *,
+        authenticated: bool,
+        primed: bool,
+        selected_account: str | None = None,
+    ) -> None:
         """Take the state another member of a cluster holds (its core's): status listeners
         hear a login or logout as if it happened here; change listeners hear nothing."""
         self.id = session_id
         self._primed = primed
+        self._selected_account = selected_account
         if not primed:
             self.preflighted.replace({})
         if authenticated != self.authenticated:
@@ -166,7 +185,7 @@ class BrokerSession:
         self.competing = False
         self._primed = False
         self.preflighted.replace({})
-        self.selected_account = None
+        self._selected_account = None
         if was:
             self._tell(False)
         self._changed("logout")

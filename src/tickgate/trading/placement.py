@@ -92,6 +92,11 @@ class PlacementDesk:
         """Another request arrived: pending reply ids become stale (503 on reply)."""
         self._replies.interrupt()
 
+    @property
+    def replies_pending(self) -> bool:
+        """True while an order question awaits its reply (a cluster's edges need to know)."""
+        return self._replies.pending
+
     def _reference(self, instrument: Instrument) -> Decimal | None:
         market = self._matcher.market(instrument.conid)
         if market is None:

@@ -137,6 +137,11 @@ class QuestionBook(Generic[T]):
         first = questions[0]
         return question(reply_id, first.message_id, first.text)
 
+    @property
+    def pending(self) -> bool:
+        """True while some reply id awaits its answer."""
+        return bool(self._pending)
+
     def interrupt(self) -> None:
         """Another request came in: every pending reply id becomes stale."""
         for reply_id in self._pending:

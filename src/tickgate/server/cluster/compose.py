@@ -29,7 +29,13 @@ from tickgate.config import Config
 from tickgate.server.cluster.market import ClusterInterest, CoreTickBus, EdgeFeed
 from tickgate.server.cluster.membership import ClusterMembership
 from tickgate.server.cluster.seams import ClusterTrading, Routes, default_trading
-from tickgate.server.cluster.session_sync import CoreSession, EdgeSession
+from tickgate.server.cluster.session_sync import (
+    CORE_SESSION,
+    EDGE_SESSION,
+    CoreSession,
+    EdgeSession,
+)
+from tickgate.server.errors import interrupts_replies
 from tickgate.server.gateway import Gateway
 from tickgate.server.http import Handler
 from tickgate.server.rest_marketdata import SNAPSHOT_CONIDS
@@ -91,7 +97,16 @@ def install(
         publisher = core_bus.attach(gateway.market)
         interest = ClusterInterest(gateway.hub, cluster.bus)
         app[CLUSTER_INTEREST] = interest
-        session = CoreSession(gateway.session, cluster.bus)
+        desk = gateway.trading.desk
+        session = CoreSession(
+            gateway.session,
+            cluster.bus,
+            version_base=gateway.clock.host_ns(),
+            replies_pending=lambda: desk.replies_pending,
+            interrupt=desk.interrupt_replies,
+        )
+        app[CORE_SESSION] = session
+        app.middlewares.append(_replies_noted(session))
         trading.install_core(app, gateway, cluster)
         app.cleanup_ctx.append(_core_context(publisher.serve_images, interest, session))
         return market_routes, core_routes, None
@@ -103,6 +118,8 @@ def install(
     )
     app[EDGE_FEED] = feed
     edge_session = EdgeSession(gateway.session, cluster.bus)
+    app[EDGE_SESSION] = edge_session
+    app.middlewares.append(_interrupts_core_replies(edge_session, gateway.config))
     app.middlewares.append(_session_settled(edge_session))
     app.cleanup_ctx.append(_edge_context(edge_session))
     return (
@@ -129,6 +146,34 @@ def _session_settled(session: EdgeSession) -> Middleware:
         return response
 
     return settle
+
+
+def _replies_noted(session: CoreSession) -> Middleware:
+    """After each request the core answered: edges learn when an order question starts or
+    stops waiting, so a request one of them answers itself can make it stale."""
+
+    @web.middleware
+    async def note(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        finally:
+            session.note_replies()
+
+    return note
+
+
+def _interrupts_core_replies(session: EdgeSession, config: Config) -> Middleware:
+    """A request an edge answers itself makes the core's pending order reply ids stale, as
+    any request does on one gateway; it is answered once the core has done so (see
+    `_session_settled`), so a reply sent after it is refused as on one gateway."""
+
+    @web.middleware
+    async def interrupt(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if interrupts_replies(config, request.path):
+            session.interrupt_replies()
+        return await handler(request)
+
+    return interrupt
 
 
 def _live_first(feed: EdgeFeed, handler: Handler) -> Handler:

@@ -1,12 +1,19 @@
 """One brokerage session across a cluster, as one gateway has one.
 
-The core's `BrokerSession` is the session: its id, whether it is logged in and whether
-`/iserver/accounts` primed it. The core publishes that state on `session` after every change
+The core's `BrokerSession` is the session: its id, whether it is logged in, whether
+`/iserver/accounts` primed it, the account `POST /iserver/account` selected, and whether an
+order question awaits its reply. The core publishes that state on `session` after every change
 and answers `session.get`; each edge adopts it (a logout on the core closes the edges' streams
 as it closes its own). What a client does to the session on an edge (prime, log out, log in,
-pre-flight a snapshot) is sent to the core as `session.op`, whose reply is the new state,
-which every edge adopts. Two members changing the pre-flights at the same instant: the one
-the core hears last wins.
+pre-flight a snapshot, make pending reply ids stale with a request the edge answers itself)
+is sent to the core as `session.op`, whose reply is the new state, which every edge adopts.
+Two members changing the pre-flights at the same instant: the one the core hears last wins.
+
+Every state carries a version that grows with each change (from the host clock's ns at the
+core's start, so a restarted core's are higher); an edge never adopts an older state than it
+has. A forwarded request's answer names the version the core was at when it answered
+(`SESSION_VERSION_HEADER`), and the edge answers its client once it has adopted that state:
+a client that selected an account through an edge sees it selected in its next request there.
 """
 
 from __future__ import annotations
@@ -14,9 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import nats.errors
 import orjson
+from aiohttp import web
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
@@ -25,23 +35,13 @@ from tickgate.server.session import BrokerSession
 
 log = logging.getLogger("tickgate.cluster")
 
-_OPS = ("prime", "logout", "login", "preflight")
+_OPS = ("prime", "logout", "login", "preflight", "interrupt")
+#: The header of a forwarded answer naming the core's session version when it answered.
+SESSION_VERSION_HEADER = "X-Tickgate-Session-Version"
 
 
 def _preflights(session: BrokerSession) -> dict[str, list[int]]:
     return {str(conid): list(fields) for conid, fields in session.preflighted.items()}
-
-
-def _state(session: BrokerSession) -> bytes:
-    return orjson.dumps(
-        {
-            "id": session.id,
-            "authenticated": session.authenticated,
-            "primed": session.primed,
-            "preflighted": _preflights(session),
-        },
-        option=orjson.OPT_NON_STR_KEYS,
-    )
 
 
 def _read_preflights(raw: object) -> dict[int, tuple[int, ...]]:
@@ -50,44 +50,93 @@ def _read_preflights(raw: object) -> dict[int, tuple[int, ...]]:
     return {int(conid): tuple(int(f) for f in fields) for conid, fields in raw.items()}
 
 
-def _adopt(session: BrokerSession, data: bytes, unacknowledged: list[str]) -> bool:
-    """Take the core's state from `data`, with the effect of the operations done here that
-    the core has not acknowledged yet on top (a state it sent before it saw them must not
-    undo them: a client that just primed the session must be able to stream)."""
-    try:
-        raw = orjson.loads(data)
-        session_id, authenticated, primed = (
-            str(raw["id"]),
-            bool(raw["authenticated"]),
-            bool(raw["primed"]),
-        )
-        preflights = _read_preflights(raw.get("preflighted", {}))
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        log.warning("ignoring a bad session state message")
-        return False
-    for op in unacknowledged:
-        if op == "prime":
-            primed = True
-        elif op == "logout":
-            authenticated, primed = False, False
-        elif op == "login":
-            authenticated = True
-    local = dict(session.preflighted)
-    session.adopt(session_id, authenticated=authenticated, primed=primed)
-    session.preflighted.replace(local if "preflight" in unacknowledged else preflights)
-    return True
+@dataclass(slots=True)
+class _State:
+    """The core's session as it travels: see the module docstring."""
+
+    version: int
+    session_id: str
+    authenticated: bool
+    primed: bool
+    preflighted: dict[int, tuple[int, ...]]
+    selected_account: str | None
+    replies_pending: bool
+
+    @classmethod
+    def decode(cls, data: bytes) -> _State | None:
+        """The state in `data`, or None (logged) when it is not one."""
+        try:
+            raw = orjson.loads(data)
+            selected = raw.get("selected")
+            return cls(
+                version=int(raw.get("version", 0)),
+                session_id=str(raw["id"]),
+                authenticated=bool(raw["authenticated"]),
+                primed=bool(raw["primed"]),
+                preflighted=_read_preflights(raw.get("preflighted", {})),
+                selected_account=None if selected is None else str(selected),
+                replies_pending=bool(raw.get("replies", False)),
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            log.warning("ignoring a bad session state message")
+            return None
 
 
 class CoreSession:
-    """The core's side: publishes its session's state and applies edges' operations."""
+    """The core's side: publishes its session's state and applies edges' operations.
 
-    def __init__(self, session: BrokerSession, bus: NatsBus) -> None:
+    `replies_pending` tells whether an order question awaits its reply, `interrupt` makes
+    pending reply ids stale (the core's order desk); `version_base` is where versions start."""
+
+    def __init__(
+        self,
+        session: BrokerSession,
+        bus: NatsBus,
+        *,
+        version_base: int = 0,
+        replies_pending: Callable[[], bool] = lambda: False,
+        interrupt: Callable[[], None] = lambda: None,
+    ) -> None:
         self._session = session
         self._bus = bus
+        self._replies_pending = replies_pending
+        self._interrupt = interrupt
+        self._replies_told = False
+        self.version = version_base
         self._subscriptions: list[Subscription] = []
         self._pending: set[asyncio.Task[None]] = set()
         session.add_change_listener(lambda _what: self._publish_soon())
         session.add_status_listener(lambda _authenticated: self._publish_soon())
+
+    def state(self) -> bytes:
+        """The session as edges adopt it (see `_State`)."""
+        session = self._session
+        return orjson.dumps(
+            {
+                "version": self.version,
+                "id": session.id,
+                "authenticated": session.authenticated,
+                "primed": session.primed,
+                "preflighted": _preflights(session),
+                "selected": session.selected_account,
+                "replies": self._replies_pending(),
+            },
+            option=orjson.OPT_NON_STR_KEYS,
+        )
+
+    def current_version(self) -> int:
+        """The version of the state as it is now (a change not yet published counts: it is
+        on its way to every edge)."""
+        self.note_replies()
+        return self.version
+
+    def note_replies(self) -> None:
+        """Publish the state if an order question started or stopped waiting since the last
+        one (called after each request the core answered)."""
+        pending = self._replies_pending()
+        if pending != self._replies_told:
+            self._replies_told = pending
+            self._publish_soon()
 
     async def start(self) -> None:
         prefix = self._bus.prefix
@@ -107,17 +156,18 @@ class CoreSession:
         await asyncio.gather(*self._pending, return_exceptions=True)
 
     def _publish_soon(self) -> None:
+        self.version += 1
         task = asyncio.get_running_loop().create_task(self._publish())
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
     async def _publish(self) -> None:
         with contextlib.suppress(nats.errors.Error):
-            await self._bus.client.publish(f"{self._bus.prefix}.session", _state(self._session))
+            await self._bus.client.publish(f"{self._bus.prefix}.session", self.state())
 
     async def _on_get(self, msg: Msg) -> None:
         if msg.reply:
-            await self._bus.client.publish(msg.reply, _state(self._session))
+            await self._bus.client.publish(msg.reply, self.state())
 
     async def _on_op(self, msg: Msg) -> None:
         op, _, body = msg.data.decode(errors="replace").partition(" ")
@@ -132,14 +182,18 @@ class CoreSession:
             self._session.logout()
         elif op == "login":
             self._session.login()
+        elif op == "interrupt":
+            self._interrupt()
+            self._replies_told = self._replies_pending()
         else:
             log.warning("ignoring session operation %r", op)
+        self.version += 1  # whatever it changed (a pre-flight changes silently)
         # The state goes to every edge before the reply goes to the one that asked (one
         # connection keeps its order), so by the time its client hears the answer and turns
         # to another member, that member has the new state on its way.
         await self._publish()
         if msg.reply:
-            await self._bus.client.publish(msg.reply, _state(self._session))
+            await self._bus.client.publish(msg.reply, self.state())
 
 
 class EdgeSession:
@@ -157,9 +211,14 @@ class EdgeSession:
         #: Operations done here, queued or in flight, in order.
         self._unacknowledged: list[str] = []
         self._settle_waiters: list[asyncio.Future[None]] = []
+        self._adopted = asyncio.Condition()
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
+        #: The version of the core's state adopted last (0: none yet).
+        self.version = 0
+        #: Whether an order question awaits its reply on the core, as last heard.
+        self.replies_pending = False
         session.add_change_listener(self._on_change)
         bus.add_reconnect_listener(self._on_reconnect)
 
@@ -178,14 +237,34 @@ class EdgeSession:
                     await waiter
         return True
 
+    async def caught_up(self, version: int, timeout_s: float = 2.0) -> bool:
+        """Wait until the core's state of `version` (or a later one) is adopted here; False
+        after `timeout_s` (the core's state message was lost: the next one brings it)."""
+        try:
+            async with asyncio.timeout(timeout_s), self._adopted:
+                await self._adopted.wait_for(lambda: self.version >= version)
+        except TimeoutError:
+            return False
+        return True
+
     @property
     def unsettled(self) -> bool:
         return bool(self._unacknowledged)
 
+    def interrupt_replies(self) -> None:
+        """A request answered here makes the core's pending reply ids stale, as any request
+        to one gateway does; a no-op while none is pending."""
+        if self.replies_pending:
+            self.replies_pending = False
+            self._queue("interrupt")
+
     def _on_change(self, what: str) -> None:
         if what in _OPS:
-            self._unacknowledged.append(what)
-            self._ops.put_nowait(what)
+            self._queue(what)
+
+    def _queue(self, op: str) -> None:
+        self._unacknowledged.append(op)
+        self._ops.put_nowait(op)
 
     def _on_reconnect(self) -> None:
         self.ready.clear()  # a logout may have happened meanwhile: ask again
@@ -208,8 +287,42 @@ class EdgeSession:
                 await self._subscription.unsubscribe()
 
     async def _on_state(self, msg: Msg) -> None:
-        if _adopt(self._session, msg.data, self._unacknowledged):
-            self.ready.set()
+        await self._adopt(msg.data)
+
+    async def _adopt(self, data: bytes) -> None:
+        """Take the core's state from `data` unless an older one than adopted, with the effect
+        of the operations done here that the core has not acknowledged yet on top (a state
+        it sent before it saw them must not undo them: a client that just primed the session
+        must be able to stream)."""
+        state = _State.decode(data)
+        if state is None or state.version < self.version:
+            return
+        authenticated, primed, pending = state.authenticated, state.primed, state.replies_pending
+        for op in self._unacknowledged:
+            if op == "prime":
+                primed = True
+            elif op == "logout":
+                authenticated, primed = False, False
+            elif op == "login":
+                authenticated = True
+            elif op == "interrupt":
+                pending = False
+        session = self._session
+        local = dict(session.preflighted)
+        session.adopt(
+            state.session_id,
+            authenticated=authenticated,
+            primed=primed,
+            selected_account=state.selected_account,
+        )
+        session.preflighted.replace(
+            local if "preflight" in self._unacknowledged else state.preflighted
+        )
+        self.replies_pending = pending
+        self.ready.set()
+        async with self._adopted:
+            self.version = state.version
+            self._adopted.notify_all()
 
     async def _send_loop(self) -> None:
         prefix = self._bus.prefix
@@ -233,11 +346,14 @@ class EdgeSession:
                     continue
                 if op != "get":
                     self._unacknowledged.remove(op)  # the reply's state includes it
-                if _adopt(self._session, reply.data, self._unacknowledged):
-                    self.ready.set()
+                await self._adopt(reply.data)
                 if not self._unacknowledged:
                     waiters, self._settle_waiters = self._settle_waiters, []
                     for waiter in waiters:
                         if not waiter.done():
                             waiter.set_result(None)
                 break
+
+
+CORE_SESSION = web.AppKey("core_session", CoreSession)
+EDGE_SESSION = web.AppKey("edge_session", EdgeSession)

@@ -28,6 +28,7 @@ Guarantees:
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import nats.errors
@@ -42,6 +43,7 @@ from tickgate.server.cluster.rest_envelope import (
     decode_response,
     encode_request,
 )
+from tickgate.server.cluster.session_sync import SESSION_VERSION_HEADER
 from tickgate.server.http import PREFIXES, Handler, error_response
 
 log = logging.getLogger("tickgate.cluster.forward")
@@ -133,6 +135,8 @@ class TradingForwarder:
     clock: Clock
     edge: str
     timeout_s: float = 5.0
+    #: Waits until the edge has the core's session state of a version (see `session_sync`).
+    catch_up: Callable[[int], Awaitable[bool]] | None = None
     forwarded: int = 0
     failed: int = 0
 
@@ -173,6 +177,16 @@ class TradingForwarder:
         headers: CIMultiDict[str] = CIMultiDict(
             (name, value) for name, value in answer.headers if name.lower() not in HOP_BY_HOP
         )
+        version = headers.popall(SESSION_VERSION_HEADER, None)
+        # What the request did to the session (an account selected, a question left
+        # waiting) is known here before its client hears the answer.
+        if (
+            version
+            and self.catch_up is not None
+            and version[0].isdigit()
+            and not await self.catch_up(int(version[0]))
+        ):
+            log.warning("the core's session after %s %s is late", request.method, request.path)
         return web.Response(status=answer.status, headers=headers, body=answer.body)
 
     def _fail(self, request: web.Request, message: str) -> web.Response:

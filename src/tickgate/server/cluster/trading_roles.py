@@ -24,6 +24,7 @@ from tickgate.server.cluster import trading_forward
 from tickgate.server.cluster.account_events import AccountEventPublisher
 from tickgate.server.cluster.account_follow import AccountEventFollower
 from tickgate.server.cluster.notices import NoticeFollower, NoticePublisher
+from tickgate.server.cluster.session_sync import CORE_SESSION, EDGE_SESSION
 from tickgate.server.cluster.trading_forward import TradingForwarder, rest_subject
 from tickgate.server.cluster.trading_serve import TradingResponder, open_loopback
 from tickgate.server.gateway import GATEWAY, Gateway
@@ -54,9 +55,15 @@ def install_core_trading(
     gateway = app[GATEWAY]
     role = TradingRole()
 
+    core_session = app.get(CORE_SESSION)
+
     async def answer(server: RunningServer) -> None:
         role.responder = await TradingResponder.start(
-            bus, rest_subject(bus.prefix), await open_loopback(server.runner), gateway.clock
+            bus,
+            rest_subject(bus.prefix),
+            await open_loopback(server.runner),
+            gateway.clock,
+            session_version=None if core_session is None else core_session.current_version,
         )
 
     @contextlib.asynccontextmanager
@@ -100,8 +107,14 @@ def install_edge_trading(
     )
     notices = NoticeFollower(bus, gateway.accounts)
     role = TradingRole(follower=follower, notices=notices)
+    edge_session = app.get(EDGE_SESSION)
     role.forwarder = TradingForwarder(
-        bus.client, rest_subject(bus.prefix), gateway.clock, edge=name, timeout_s=timeout_s
+        bus.client,
+        rest_subject(bus.prefix),
+        gateway.clock,
+        edge=name,
+        timeout_s=timeout_s,
+        catch_up=None if edge_session is None else edge_session.caught_up,
     )
     trading_forward.install(app, role.forwarder)
     app[ACCOUNT_READS] = follower.replica

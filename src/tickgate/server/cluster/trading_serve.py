@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 import aiohttp
 import nats.errors
@@ -38,6 +39,7 @@ from tickgate.server.cluster.rest_envelope import (
     decode_request,
     encode_response,
 )
+from tickgate.server.cluster.session_sync import SESSION_VERSION_HEADER
 from tickgate.server.cluster.trading_forward import HOP_BY_HOP
 
 log = logging.getLogger("tickgate.cluster.serve")
@@ -56,8 +58,19 @@ class TradingResponder:
     """Answers forwarded requests on `subject` through the application at `base_url`.
     Create with `await TradingResponder.start(...)`."""
 
-    def __init__(self, client: Client, subject: str, base_url: str, clock: Clock) -> None:
+    def __init__(
+        self,
+        client: Client,
+        subject: str,
+        base_url: str,
+        clock: Clock,
+        *,
+        session_version: Callable[[], int] | None = None,
+    ) -> None:
         self.client, self.subject, self.base_url, self.clock = client, subject, base_url, clock
+        #: The core's session version once an answer is made: it travels with the answer
+        #: (`SESSION_VERSION_HEADER`) so the edge answers once it has that state.
+        self._session_version = session_version
         # No cookie jar: each request carries its own client's cookies, never another's.
         self._http = aiohttp.ClientSession(
             cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
@@ -70,10 +83,16 @@ class TradingResponder:
 
     @classmethod
     async def start(
-        cls, bus: NatsBus, subject: str, base_url: str, clock: Clock
+        cls,
+        bus: NatsBus,
+        subject: str,
+        base_url: str,
+        clock: Clock,
+        *,
+        session_version: Callable[[], int] | None = None,
     ) -> TradingResponder:
         """Subscribe on `bus`'s connection; return once the NATS server routes `subject` here."""
-        responder = cls(bus.client, subject, base_url, clock)
+        responder = cls(bus.client, subject, base_url, clock, session_version=session_version)
         responder._subscription = await bus.client.subscribe(subject, cb=responder._on_request)
         await bus.round_trip()
         return responder
@@ -115,15 +134,14 @@ class TradingResponder:
                 timeout=aiohttp.ClientTimeout(total=min(left_s, MAX_ANSWER_S)),
             ) as response:
                 body = await response.read()
-                answer = ForwardedResponse(
-                    response.status,
-                    tuple(
-                        (name, value)
-                        for name, value in response.headers.items()
-                        if name.lower() not in HOP_BY_HOP
-                    ),
-                    body,
+                headers = tuple(
+                    (name, value)
+                    for name, value in response.headers.items()
+                    if name.lower() not in HOP_BY_HOP
                 )
+                if self._session_version is not None:
+                    headers += ((SESSION_VERSION_HEADER, str(self._session_version())),)
+                answer = ForwardedResponse(response.status, headers, body)
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning(
                 "forwarded %s %s failed on the core: %r", request.method, request.path_qs, exc
