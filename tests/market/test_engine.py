@@ -88,6 +88,61 @@ def test_listeners_get_changes_only(engine: MarketEngine) -> None:
     ]
 
 
+def test_a_watcher_gets_only_its_conid_after_the_listeners_of_every_conid(
+    engine: MarketEngine,
+) -> None:
+    seen: list[tuple[str, int, dict[int, str]]] = []
+    engine.watch(AAPL.conid, lambda conid, changed, ts: seen.append(("watch", conid, changed)))
+    engine.add_listener(lambda conid, changed, ts: seen.append(("all", conid, changed)))
+    engine.apply(Tick(CALL.conid, {F.BID: "3.05"}, 1))
+    engine.apply(Tick(AAPL.conid, {F.BID: "189.49"}, 2))
+    engine.apply(Tick(AAPL.conid, {F.BID: "189.49"}, 3))  # nothing changed: nobody is called
+    assert seen == [
+        ("all", CALL.conid, {F.BID: "3.05"}),
+        ("all", AAPL.conid, {F.BID: "189.49"}),
+        ("watch", AAPL.conid, {F.BID: "189.49"}),
+    ]
+    assert (engine.watchers(AAPL.conid), engine.watchers(CALL.conid)) == (1, 0)
+
+
+def test_unwatch_ends_one_watch_and_the_tick_being_applied_still_reaches_it(
+    engine: MarketEngine,
+) -> None:
+    seen: list[tuple[str, str]] = []
+
+    def first(conid: int, changed: dict[int, str], ts: int) -> None:
+        seen.append(("first", changed[F.BID]))
+        engine.unwatch(AAPL.conid, second)
+
+    def second(conid: int, changed: dict[int, str], ts: int) -> None:
+        seen.append(("second", changed[F.BID]))
+
+    engine.watch(AAPL.conid, first)
+    engine.watch(AAPL.conid, second)
+    engine.apply(Tick(AAPL.conid, {F.BID: "189.49"}, 1))
+    engine.apply(Tick(AAPL.conid, {F.BID: "189.50"}, 2))
+    assert seen == [("first", "189.49"), ("second", "189.49"), ("first", "189.50")]
+    engine.unwatch(AAPL.conid, first)
+    engine.unwatch(AAPL.conid, first)  # no longer watching: nothing to end
+    engine.unwatch(CALL.conid, first)
+    engine.apply(Tick(AAPL.conid, {F.BID: "189.51"}, 3))
+    assert len(seen) == 3 and engine.watchers(AAPL.conid) == 0
+
+
+def test_a_conid_watched_before_it_joins_the_market_is_watched_once_it_does(
+    engine: MarketEngine,
+) -> None:
+    later = stock(8314, "IBM", "INTL BUSINESS MACHINES")
+    seen: list[int] = []
+    engine.watch(later.conid, lambda conid, changed, ts: seen.append(conid))
+    with pytest.raises(NotFoundError):
+        engine.apply(Tick(later.conid, {F.BID: "1.00"}, 1))
+    engine.add_instruments([later])
+    engine.apply(Tick(later.conid, {F.BID: "1.00"}, 2))
+    engine.apply(Tick(AAPL.conid, {F.BID: "189.49"}, 3))
+    assert seen == [later.conid]
+
+
 def test_snapshot_field_selection(engine: MarketEngine) -> None:
     engine.apply(Tick(AAPL.conid, {F.LAST: "C189.50", F.BID_SIZE: "1,300"}, 1))
     assert engine.snapshot(AAPL.conid, (F.LAST, F.BID_SIZE, F.ASK, 999_999)) == {
@@ -167,3 +222,18 @@ def test_a_raising_listener_is_contained_counted_and_the_others_still_get_every_
     assert trading["lastFailureOn"] == f"conid {AAPL.conid}"
     failures = [r for r in caplog.records if r.name == "tickgate.health"]
     assert len(failures) == 1 and "trading failed on conid 265598" in failures[0].getMessage()
+
+
+def test_a_raising_watcher_is_contained_and_counted_like_a_listener(engine: MarketEngine) -> None:
+    seen: list[str] = []
+
+    def bad_alert(conid: int, changed: dict[int, str], ts: int) -> None:
+        raise ValueError("alert 3 cannot be read")
+
+    engine.watch(AAPL.conid, bad_alert, name="alerts")
+    engine.watch(AAPL.conid, lambda conid, changed, ts: seen.append(changed[F.BID]))
+    for bid in ("189.49", "189.50"):
+        assert engine.apply(Tick(AAPL.conid, {F.BID: bid}, 1)) == {F.BID: bid}
+    assert seen == ["189.49", "189.50"]
+    alerts = engine.health.report()["components"]["alerts"]
+    assert alerts["failures"] == 2 and alerts["lastError"] == "ValueError: alert 3 cannot be read"

@@ -45,7 +45,6 @@ class Rig:
             hours=MarketHours(CATALOGUE, Mode.ALWAYS),
             clock=self.clock,
         )
-        self.market.add_listener(self.book.on_market, name="alerts")
         self.fired: list[AlertFired] = []
         self.book.add_listener(self.fired.append)
 
@@ -92,6 +91,7 @@ def test_a_price_alert_fires_once_when_the_market_crosses(rig: Rig) -> None:
     alert = rig.book.get(alert_id)
     assert alert.triggered and alert.fired == 1 and not alert.live
     assert AAPL not in rig.book.watched_conids  # done: the tick path no longer looks at it
+    assert rig.market.watchers(AAPL) == 0
 
 
 def test_a_repeatable_alert_fires_each_time_it_becomes_met_again(rig: Rig) -> None:
@@ -115,6 +115,7 @@ def test_fields_no_condition_reads_do_not_evaluate(rig: Rig) -> None:
     rig.market.apply(Tick(AAPL, {F.HIGH: "250"}, rig.clock.now_ns()))
     rig.market.apply(Tick(IBM, {F.LAST: "500"}, rig.clock.now_ns()))
     assert rig.fired == [] and rig.book.watched_conids == {AAPL}
+    assert (rig.market.watchers(AAPL), rig.market.watchers(IBM)) == (1, 0)
 
 
 @pytest.mark.parametrize(
@@ -226,6 +227,7 @@ def test_deactivated_alerts_do_not_fire_and_activating_rearms(rig: Rig) -> None:
     first = rig.submit(price(AAPL, ">=", "100"))
     rig.submit(price(AAPL, ">=", "100"))
     rig.book.activate(ACCT, 0, False)  # 0: every alert of the account
+    assert rig.market.watchers(AAPL) == 0
     rig.quote(AAPL, "101", "101.02", "101.01")
     assert rig.fired == []
     rig.book.activate(ACCT, first, True)
@@ -246,9 +248,12 @@ def test_a_modification_keeps_the_id_and_rearms(rig: Rig) -> None:
 
 def test_delete_one_or_all(rig: Rig) -> None:
     ids = [rig.submit(price(AAPL, ">=", "1000")) for _ in range(3)]
+    assert rig.market.watchers(AAPL) == 1  # one watch of the conid, whatever reads it
     assert rig.book.delete(ACCT, ids[0]) == [ids[0]]
+    assert rig.market.watchers(AAPL) == 1
     assert rig.book.delete(ACCT, 0) == ids[1:]
     assert rig.book.alerts(ACCT) == [] and rig.book.watched_conids == frozenset()
+    assert rig.market.watchers(AAPL) == 0
     with pytest.raises(NotFoundError, match=f"alert {ids[0]} not found"):
         rig.book.delete(ACCT, ids[0])
 

@@ -21,6 +21,9 @@ from tickgate.protocol import fields as F
 #: is shared by every listener and by the caller of `apply`: listeners must not mutate it.
 MarketListener = Callable[[int, dict[int, str], int], None]
 
+#: What `apply` calls for one conid, in order: every conid's listeners, then that conid's own.
+_Route = tuple[tuple[str, MarketListener], ...]
+
 _QUOTE_FIELDS = tuple(F.QUOTE_FIELDS)
 
 
@@ -53,12 +56,17 @@ class MarketEngine:
     """Latest wire values per conid for every instrument of a catalogue.
 
     Owned by the event loop thread: not thread-safe, and listeners run synchronously inside
-    `apply`, in the order they were added. A listener that raises is contained: the failure is
-    counted and logged by `health` under the listener's name, and every other listener still
-    gets the tick, so one broken part (a bad order, a failing store) cannot stall market data.
+    `apply`: first those of every conid (`add_listener`), then those that watch the tick's
+    conid alone (`watch`), each group in the order it was added. A listener that raises is
+    contained: the failure is counted and logged by `health` under the listener's name, and
+    every other listener still gets the tick, so one broken part (a bad order, a failing store)
+    cannot stall market data.
+
+    Tick path: a tick costs the same whether many conids are watched or none; a conid nobody
+    watches calls only the listeners of every conid (its route is looked up, not filtered).
     """
 
-    __slots__ = ("_listeners", "_ticks", "_updated", "_values", "health")
+    __slots__ = ("_listeners", "_routes", "_ticks", "_updated", "_values", "_watchers", "health")
 
     def __init__(self, catalogue: Iterable[Instrument], *, health: Health | None = None) -> None:
         """Seed the static fields (`static_fields`) of every instrument of `catalogue`.
@@ -67,7 +75,10 @@ class MarketEngine:
         self._values: dict[int, dict[int, str]] = {i.conid: static_fields(i) for i in instruments}
         self._ticks: dict[int, Decimal] = {i.conid: i.min_tick for i in instruments}
         self._updated: dict[int, int] = {}
-        self._listeners: list[tuple[str, MarketListener]] = []
+        self._listeners: _Route = ()
+        self._watchers: dict[int, _Route] = {}
+        # Per conid, the listeners `apply` calls: one lookup on the tick path, never a filter.
+        self._routes: dict[int, _Route] = dict.fromkeys(self._values, self._listeners)
         self.health = health if health is not None else Health(SystemClock().monotonic_ns)
 
     def add_instruments(self, instruments: Iterable[Instrument]) -> None:
@@ -78,13 +89,56 @@ class MarketEngine:
             if instrument.conid not in self._values:
                 self._values[instrument.conid] = static_fields(instrument)
                 self._ticks[instrument.conid] = instrument.min_tick
+                self._reroute(instrument.conid)
 
     def add_listener(self, listener: MarketListener, *, name: str | None = None) -> None:
         """Call `listener` for every future tick that changes at least one value. Its failures
         are reported under `name` (default: the listener's qualified name)."""
+        self._listeners += ((self._register(listener, name), listener),)
+        for conid in self._routes:
+            self._reroute(conid)
+
+    def watch(self, conid: int, listener: MarketListener, *, name: str | None = None) -> None:
+        """Call `listener` for every future tick of `conid` that changes at least one value,
+        after the listeners of every conid; the ticks of other conids never reach it (they
+        cost it nothing). Failures are reported under `name` as with `add_listener`. Watching
+        twice calls it twice. A conid outside the catalogue is watched from when it joins it
+        (`add_instruments`): an alert restored for an instrument not learnt yet, say."""
+        entry = (self._register(listener, name), listener)
+        self._watchers[conid] = (*self._watchers.get(conid, ()), entry)
+        self._reroute(conid)
+
+    def unwatch(self, conid: int, listener: MarketListener) -> None:
+        """Stop one `watch` of `conid` by `listener` (compared with ==, so a bound method
+        may be passed anew). Does nothing when it does not watch `conid`; a tick being
+        applied still reaches it."""
+        watchers = list(self._watchers.get(conid, ()))
+        for index, (_, watcher) in enumerate(watchers):
+            if watcher == listener:
+                del watchers[index]
+                break
+        else:
+            return
+        if watchers:
+            self._watchers[conid] = tuple(watchers)
+        else:
+            del self._watchers[conid]
+        self._reroute(conid)
+
+    def watchers(self, conid: int) -> int:
+        """How many `watch`es of `conid` are in force."""
+        return len(self._watchers.get(conid, ()))
+
+    def _register(self, listener: MarketListener, name: str | None) -> str:
         name = name or getattr(listener, "__qualname__", None) or repr(listener)
         self.health.register(name)
-        self._listeners.append((name, listener))
+        return name
+
+    def _reroute(self, conid: int) -> None:
+        if conid not in self._values:
+            return  # watched before it joins: routed by `add_instruments`
+        watchers = self._watchers.get(conid)
+        self._routes[conid] = self._listeners + watchers if watchers else self._listeners
 
     def apply(self, tick: Tick) -> dict[int, str]:
         """Merge `tick` and return the fields whose value changed (possibly empty).
@@ -101,7 +155,8 @@ class MarketEngine:
         if changed:
             values.update(changed)
             self._updated[tick.conid] = tick.ts_ns
-            for name, listener in self._listeners:
+            # A tuple, replaced (never changed) by `watch`: a listener may unwatch meanwhile.
+            for name, listener in self._routes[tick.conid]:
                 # A try block costs nothing in 3.11 until something raises.
                 try:
                     listener(tick.conid, changed, tick.ts_ns)

@@ -243,7 +243,6 @@ def build_alerts(
         hours=hours,
         clock=clock,
     )
-    market.add_listener(alerts.on_market, name="alerts")
     fyi = FyiCenter(
         store,
         clock=clock,

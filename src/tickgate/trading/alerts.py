@@ -5,8 +5,9 @@ Guarantees:
 - Every change a request makes is stored before it is answered; a change the store refuses
   leaves the book as it was. A firing is stored before anyone is told of it, so a restart
   never fires a non-repeatable alert twice.
-- The tick path costs one dict lookup for a conid no live alert watches, and one set test for
-  a change of fields no alert reads (`on_market`); only the alerts of that conid are evaluated.
+- The tick path costs nothing for a conid no live alert reads (the book watches only the
+  conids its alerts read, `MarketEngine.watch`), and one set test for a change of fields no
+  alert reads (`on_market`); only the alerts of that conid are evaluated.
 - An alert fires on the change from "not met" to "met" (edge, not level): a non-repeatable
   alert fires once and is done (`triggered`); a repeatable one fires again each time its
   conditions become met after they were not. Activating an alert re-arms it.
@@ -31,6 +32,7 @@ from typing import Any, Protocol
 from tickgate.clock import Clock
 from tickgate.errors import NotFoundError, RequestError
 from tickgate.market.calendar import Phase
+from tickgate.market.engine import MarketListener
 from tickgate.model.alerts import (
     Alert,
     AlertSpec,
@@ -75,6 +77,10 @@ class MarketValues(Protocol):
     """The market engine as the book reads it."""
 
     def snapshot(self, conid: int, fields: Iterable[int] | None = None) -> dict[int, str]: ...
+
+    def watch(self, conid: int, listener: MarketListener, *, name: str | None = None) -> None: ...
+
+    def unwatch(self, conid: int, listener: MarketListener) -> None: ...
 
 
 class Sessions(Protocol):
@@ -226,8 +232,8 @@ class AlertBook:
     # --- evaluation ----------------------------------------------------------------------------
 
     def on_market(self, conid: int, changed: dict[int, str], ts_ns: int) -> None:
-        """Market listener: evaluate the live alerts that read `conid`, when a field they read
-        changed."""
+        """Market listener of the conids live alerts read (the book watches them): evaluate
+        those alerts, when a field they read changed."""
         reads = self._reads.get(conid)
         if reads is None or reads.isdisjoint(changed):
             return
@@ -420,10 +426,14 @@ class AlertBook:
         for alert_id in self._by_conid.get(conid, ()):
             if alert_id != leaving:
                 reads |= _fields_read(self._alerts[alert_id], conid)
+        watched = conid in self._reads
         if reads:
             self._reads[conid] = reads
-        else:
-            self._reads.pop(conid, None)
+            if not watched:
+                self._market.watch(conid, self.on_market, name="alerts")
+        elif watched:
+            del self._reads[conid]
+            self._market.unwatch(conid, self.on_market)
 
 
 def _fields_read(alert: Alert, conid: int) -> frozenset[int]:
