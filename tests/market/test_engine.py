@@ -5,31 +5,17 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from tests.instruments import stock
+from tests.instruments import option, stock
 
 from tickgate.errors import NotFoundError
 from tickgate.market.engine import MarketEngine
-from tickgate.model.instruments import Instrument, Right, SecType
 from tickgate.model.ticks import Quote, Tick
 from tickgate.protocol import fields as F
 
 D = Decimal
 AAPL = stock(listing_exchange="NASDAQ")
-CALL = Instrument(
-    conid=700001,
-    symbol="AAPL",
-    name="AAPL 20260116 200 C",
-    sec_type=SecType.OPT,
-    exchange="SMART",
-    currency="USD",
-    min_tick=Decimal("0.01"),
-    reference_price=Decimal("3.10"),
-    volatility=0.3,
-    multiplier=100,
-    underlying_conid=265598,
-    expiry="20260116",
-    strike=Decimal("200"),
-    right=Right.CALL,
+CALL = option(
+    AAPL, conid=700001, expiry="20260116", strike=200, price="3.10", name="AAPL 20260116 200 C"
 )
 
 

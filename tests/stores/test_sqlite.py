@@ -13,12 +13,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from tests.instruments import TRADED_AAPL as AAPL
 from tests.trading.children import start_child
 from tests.trading.quotes import grid_quote
 
 from tickgate.clock import FakeClock
 from tickgate.model.accounts import AccountConfig
-from tickgate.model.instruments import Instrument, SecType
+from tickgate.model.instruments import Instrument
 from tickgate.model.orders import OrderStatus
 from tickgate.model.ticks import Quote
 from tickgate.server import rest_commands as commands
@@ -41,7 +42,6 @@ from tickgate.trading.events import (
 from tickgate.trading.store import MemoryEventStore
 
 D = Decimal
-AAPL = Instrument(265598, "AAPL", "APPLE INC", SecType.STK, "NASDAQ", "USD", D("0.01"), D(100), 0.2)
 
 
 class Catalogue:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from tests.instruments import instrument
 
 from tickgate.model.instruments import Instrument, SecType
 from tickgate.trading.commissions import FREE, CommissionSchedule
@@ -13,7 +14,7 @@ D = Decimal
 
 
 def _inst(sec_type: SecType = SecType.STK, multiplier: int = 1) -> Instrument:
-    return Instrument(1, "X", "X", sec_type, "SMART", "USD", D("0.01"), D(100), 0.2, multiplier)
+    return instrument(1, "X", sec_type, price="100", volatility=0.2, multiplier=multiplier)
 
 
 @pytest.mark.parametrize(

@@ -14,12 +14,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tests.instruments import TRADED_AAPL as AAPL
 from tests.trading.children import start_child
 from tests.trading.quotes import grid_quote
 
 from tickgate.clock import FakeClock
 from tickgate.model.accounts import AccountConfig
-from tickgate.model.instruments import Instrument, SecType
+from tickgate.model.instruments import Instrument
 from tickgate.model.orders import OrderStatus, Side
 from tickgate.model.ticks import Quote
 from tickgate.server import rest_commands as commands
@@ -29,7 +30,6 @@ from tickgate.trading.events import OrderFilled, OrderUpdated, TradingEvent
 from tickgate.trading.journal import TRAIL_PERSIST_INTERVAL_NS
 
 D = Decimal
-AAPL = Instrument(265598, "AAPL", "APPLE INC", SecType.STK, "NASDAQ", "USD", D("0.01"), D(100), 0.2)
 ACCT = "DU1"
 
 

@@ -6,15 +6,15 @@ from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.instruments import future, stock
 
 from tickgate.model.accounts import AccountConfig
-from tickgate.model.instruments import Instrument, SecType
 from tickgate.model.orders import Fill, Side
 from tickgate.trading.portfolio import Portfolio
 
 D = Decimal
-STK = Instrument(1, "AAA", "A", SecType.STK, "SMART", "USD", D("0.01"), D(100), 0.2)
-FUT = Instrument(2, "ES", "E-mini", SecType.FUT, "CME", "USD", D("0.25"), D(5000), 0.2, 50)
+STK = stock(1, "AAA", "A", price="100", volatility=0.2)
+FUT = future(2)
 INSTRUMENTS = {1: STK, 2: FUT}
 
 

@@ -7,12 +7,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from tests.instruments import TRADED_AAPL as AAPL
+from tests.instruments import future
 from tests.trading.quotes import grid_quote
 
 from tickgate.clock import FakeClock
 from tickgate.errors import NotFoundError, RequestError
 from tickgate.model.accounts import AccountConfig
-from tickgate.model.instruments import Instrument, SecType
+from tickgate.model.instruments import Instrument
 from tickgate.model.orders import OrderType, Side, TimeInForce, TrailingType
 from tickgate.model.ticks import Quote
 from tickgate.server import rest_commands as commands
@@ -31,8 +33,7 @@ from tickgate.trading.order_domain import check_domain
 from tickgate.trading.store import MemoryEventStore
 
 D = Decimal
-AAPL = Instrument(265598, "AAPL", "APPLE INC", SecType.STK, "NASDAQ", "USD", D("0.01"), D(100), 0.2)
-ES = Instrument(495512, "ES", "E-mini", SecType.FUT, "CME", "USD", D("0.25"), D(5000), 0.2, 50)
+ES = future()
 ACCT = "DU1"
 
 

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.instruments import TRADED_AAPL as AAPL
 from tests.trading.quotes import grid_quote
 
 from tickgate.clock import FakeClock
 from tickgate.model.accounts import AccountConfig
-from tickgate.model.instruments import Instrument, SecType
+from tickgate.model.instruments import Instrument
 from tickgate.model.orders import OrderStatus
 from tickgate.model.ticks import Quote
 from tickgate.server import rest_commands as commands
@@ -27,7 +28,6 @@ from tickgate.trading.events import encode
 from tickgate.trading.store import EventStore, MemoryEventStore
 
 D = Decimal
-AAPL = Instrument(265598, "AAPL", "APPLE INC", SecType.STK, "NASDAQ", "USD", D("0.01"), D(100), 0.2)
 ACCT = "DU1"
 DAY_S = 86_400
 

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from tests.instruments import stock
 
 from tickgate.errors import CatalogueError, NotFoundError
 from tickgate.market.catalogue.catalogue import (
@@ -24,18 +25,9 @@ def catalogue() -> Catalogue:
     return default_catalogue(today=TODAY)
 
 
-def stock(conid: int, symbol: str, name: str = "ACME CORP") -> Instrument:
-    return Instrument(
-        conid=conid,
-        symbol=symbol,
-        name=name,
-        sec_type=SecType.STK,
-        exchange="SMART",
-        currency="USD",
-        min_tick=Decimal("0.01"),
-        reference_price=Decimal("10"),
-        volatility=0.3,
-    )
+def acme(conid: int, symbol: str) -> Instrument:
+    """A made-up stock of ACME CORP: only its conid and symbol matter here."""
+    return stock(conid, symbol, "ACME CORP", price="10", volatility=0.3)
 
 
 def symbols(found: list[Instrument]) -> list[str]:
@@ -66,7 +58,7 @@ def test_iteration_and_length_agree(catalogue: Catalogue) -> None:
 
 def test_duplicate_conid_is_rejected() -> None:
     with pytest.raises(CatalogueError, match="duplicate conid 7"):
-        Catalogue([stock(7, "ABC"), stock(7, "XYZ")])
+        Catalogue([acme(7, "ABC"), acme(7, "XYZ")])
 
 
 def test_derivative_needs_its_underlying_in_the_catalogue(catalogue: Catalogue) -> None:
@@ -143,7 +135,7 @@ def test_search_puts_the_exact_symbol_before_prefix_matches(catalogue: Catalogue
 
 
 def test_search_orders_prefix_matches_shorter_first() -> None:
-    small = Catalogue([stock(1, "ABCDE"), stock(2, "ABC"), stock(3, "ABCD"), stock(4, "XABC")])
+    small = Catalogue([acme(1, "ABCDE"), acme(2, "ABC"), acme(3, "ABCD"), acme(4, "XABC")])
     assert symbols(small.search("AB")) == ["ABC", "ABCD", "ABCDE"]
     assert symbols(small.search("ABCD")) == ["ABCD", "ABCDE"]
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.instruments import option, stock
 
 from tickgate.errors import CatalogueError
 from tickgate.market.catalogue.catalogue import Catalogue, default_catalogue, merge
 from tickgate.market.catalogue.fields import FIELDS
 from tickgate.market.catalogue.files import load_instruments, parse_instruments
-from tickgate.model.instruments import Instrument, Right, SecType
 
 CSV = """\
 conid,symbol,name,sec_type,exchange,listing_exchange,min_tick,reference_price,volatility,is_etf
@@ -74,42 +74,15 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def csv_with_option() -> str:
-    header, stock, option = CSV.splitlines()
+    header, stock_row, option_row = CSV.splitlines()
     extra = ",".join(OPTION_FIELDS)
     values = ",".join(str(v) for v in OPTION_FIELDS.values())
-    return f"{header},{extra}\n{stock},,,,\n{option},{values}\n"
+    return f"{header},{extra}\n{stock_row},,,,\n{option_row},{values}\n"
 
 
-EXPECTED = [
-    Instrument(
-        conid=90000001,
-        symbol="ACME",
-        name="ACME CORP",
-        sec_type=SecType.STK,
-        exchange="SMART",
-        currency="USD",
-        min_tick=Decimal("0.01"),
-        reference_price=Decimal("12.34"),
-        volatility=0.4,
-        listing_exchange="NYSE",
-    ),
-    Instrument(
-        conid=90000002,
-        symbol="ACME",
-        name="ACME CORP",
-        sec_type=SecType.OPT,
-        exchange="SMART",
-        currency="USD",
-        min_tick=Decimal("0.01"),
-        reference_price=Decimal("1.25"),
-        volatility=0.3,
-        multiplier=100,
-        underlying_conid=90000001,
-        expiry="20270115",
-        strike=Decimal(15),
-        right=Right.CALL,
-    ),
-]
+ACME = stock(90000001, "ACME", "ACME CORP", price="12.34", volatility=0.4, listing_exchange="NYSE")
+#: What each form of the file above loads.
+EXPECTED = [ACME, option(ACME, conid=90000002, expiry="20270115", strike=15, price="1.25")]
 
 
 # --- loading --------------------------------------------------------------------------------

@@ -7,28 +7,15 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from tests.instruments import stock
+from tests.instruments import option, stock
 
 from tickgate.errors import CatalogueError
 from tickgate.market.catalogue.catalogue import Catalogue, default_catalogue, merge
-from tickgate.model.instruments import Instrument, Right, SecType
+from tickgate.model.instruments import Instrument
 
 ACME = stock(1_900_000_001, "ACME", "ACME WIDGETS INC", price="42.00")
-ACME_CALL = Instrument(
-    conid=1_900_000_002,
-    symbol="ACME",
-    name="ACME WIDGETS INC",
-    sec_type=SecType.OPT,
-    exchange="SMART",
-    currency="USD",
-    min_tick=Decimal("0.01"),
-    reference_price=Decimal("2.10"),
-    volatility=0.4,
-    multiplier=100,
-    underlying_conid=ACME.conid,
-    expiry="20270115",
-    strike=Decimal(40),
-    right=Right.CALL,
+ACME_CALL = option(
+    ACME, conid=1_900_000_002, expiry="20270115", strike=40, price="2.10", volatility=0.4
 )
 
 

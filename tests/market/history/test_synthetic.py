@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import random
-from decimal import Decimal
 from itertools import islice, pairwise
 
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.instruments import stock
+from tests.instruments import instrument, stock
 
 from tickgate.clock import NS_PER_MINUTE
 from tickgate.market.history.synthetic import (
@@ -92,15 +91,13 @@ def test_atoms_never_cross_the_window_edges() -> None:
 
 
 def test_quiet_instruments_have_no_volume() -> None:
-    index = Instrument(
-        conid=416904,
-        symbol="SPX",
+    index = instrument(
+        416904,
+        "SPX",
+        SecType.IND,
         name="S&P 500 Stock Index",
-        sec_type=SecType.IND,
         exchange="CBOE",
-        currency="USD",
-        min_tick=Decimal("0.01"),
-        reference_price=Decimal("6100.00"),
+        price="6100.00",
         volatility=0.18,
     )
     assert all(bar.volume == 0 for _, bar in islice(history(instrument=index).windows(), 20))

@@ -4,34 +4,20 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date
-from decimal import Decimal
 
 import pytest
-from tests.instruments import stock
+from tests.instruments import option, stock
 from tests.sources.simulator.test_market import AAPL, START, catalogue, run
 
 from tickgate.market.catalogue.catalogue import default_catalogue
-from tickgate.model.instruments import Instrument, Right, SecType
+from tickgate.model.instruments import Instrument
 from tickgate.model.ticks import Tick
 from tickgate.protocol import fields as F
 from tickgate.sources.simulator.market import MarketSimulator
 
 LAYER = [stock(1_900_000_000 + n, f"L{n}", f"LAYER {n}", price="50.00") for n in range(1, 21)]
-LAYERED_OPTION = Instrument(
-    conid=1_900_000_100,
-    symbol="AAPL",
-    name="AAPL",
-    sec_type=SecType.OPT,
-    exchange="SMART",
-    currency="USD",
-    min_tick=Decimal("0.01"),
-    reference_price=Decimal("5"),
-    volatility=0.3,
-    multiplier=100,
-    underlying_conid=AAPL,
-    expiry="20260116",
-    strike=Decimal(190),
-    right=Right.CALL,
+LAYERED_OPTION = option(
+    stock(AAPL), conid=1_900_000_100, expiry="20260116", strike=190, price="5", name="AAPL"
 )
 CORE = {i.conid for i in catalogue()}
 

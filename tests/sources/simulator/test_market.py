@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.instruments import stock
+from tests.instruments import instrument, stock
 
 from tickgate.errors import NotFoundError
 from tickgate.market.engine import MarketEngine
@@ -26,36 +26,6 @@ AAPL, SPX, ES, EUR = 265598, 416904, 495512551, 12087792
 STRIKES = (170, 180, 190, 200, 210)
 
 
-def _instrument(
-    conid: int,
-    symbol: str,
-    sec_type: SecType,
-    price: str,
-    vol: float,
-    tick: str = "0.01",
-    *,
-    underlying_conid: int | None = None,
-    expiry: str | None = None,
-    strike: Decimal | None = None,
-    right: Right | None = None,
-) -> Instrument:
-    return Instrument(
-        conid=conid,
-        symbol=symbol,
-        name=symbol,
-        sec_type=sec_type,
-        exchange="SMART",
-        currency="USD",
-        min_tick=Decimal(tick),
-        reference_price=Decimal(price),
-        volatility=vol,
-        underlying_conid=underlying_conid,
-        expiry=expiry,
-        strike=strike,
-        right=right,
-    )
-
-
 def option_conid(strike: int, right: Right) -> int:
     return 800_000 + 10 * strike + (right is Right.PUT)
 
@@ -63,29 +33,29 @@ def option_conid(strike: int, right: Right) -> int:
 def catalogue() -> list[Instrument]:
     """A stock with a small option chain, an index with a future, and an FX pair."""
     out = [
-        _instrument(AAPL, "AAPL", SecType.STK, "189.50", 0.25),
-        _instrument(SPX, "SPX", SecType.IND, "5000.00", 0.15),
-        _instrument(
+        instrument(AAPL, "AAPL", SecType.STK, price="189.50", volatility=0.25),
+        instrument(SPX, "SPX", SecType.IND, price="5000.00", volatility=0.15),
+        instrument(
             ES,
             "ES",
             SecType.FUT,
-            "5030.00",
-            0.15,
+            price="5030.00",
+            volatility=0.15,
             tick="0.25",
             underlying_conid=SPX,
             expiry="20260320",
         ),
-        _instrument(EUR, "EUR", SecType.CASH, "1.0842", 0.07, tick="0.00005"),
+        instrument(EUR, "EUR", SecType.CASH, price="1.0842", volatility=0.07, tick="0.00005"),
     ]
     for strike in STRIKES:
         for right in Right:
             out.append(
-                _instrument(
+                instrument(
                     option_conid(strike, right),
                     "AAPL",
                     SecType.OPT,
-                    "5.00",
-                    0.3,
+                    price="5.00",
+                    volatility=0.3,
                     underlying_conid=AAPL,
                     expiry="20260220",
                     strike=Decimal(strike),
@@ -212,7 +182,7 @@ def test_prices_are_near_the_prior_close_and_futures_carry_a_small_basis() -> No
 
 
 def test_stock_volatility_scales_with_elapsed_time() -> None:
-    stock = [_instrument(1, "X", SecType.STK, "100.00", 0.3)]
+    stock = [instrument(1, "X", SecType.STK, price="100.00", volatility=0.3)]
     returns = []
     for seed in range(300):
         simulator = MarketSimulator(stock, seed=seed, start_ns=START)

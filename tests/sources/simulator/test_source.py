@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
 
 import pytest
+from tests.instruments import stock
 
 from tickgate.clock import FakeClock
-from tickgate.model.instruments import Instrument, SecType
+from tickgate.model.instruments import Instrument
 from tickgate.model.ticks import Tick
 from tickgate.sources.simulator.market import MarketSimulator
 from tickgate.sources.simulator.source import SimulatorSource
@@ -19,17 +19,7 @@ MS = 1_000_000
 
 def catalogue() -> list[Instrument]:
     return [
-        Instrument(
-            conid=conid,
-            symbol=f"S{conid}",
-            name=f"S{conid}",
-            sec_type=SecType.STK,
-            exchange="SMART",
-            currency="USD",
-            min_tick=Decimal("0.01"),
-            reference_price=Decimal(50 + conid),
-            volatility=0.3,
-        )
+        stock(conid, f"S{conid}", f"S{conid}", price=str(50 + conid), volatility=0.3)
         for conid in range(1, 6)
     ]
 
