@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright, expect
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -20,6 +20,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).parent / "artifacts"
+#: How long an action or an `expect` waits for the page before failing the test. A hang guard,
+#: not a speed check: on a loaded 2-core machine Chromium may take several seconds to load the
+#: page, open its WebSocket and show a first price (Playwright's own 5 s `expect` default made
+#: the login and layout tests fail there while nothing was wrong).
+PAGE_TIMEOUT_MS = 30_000
+expect.set_options(timeout=PAGE_TIMEOUT_MS)
 
 
 @dataclass
@@ -64,7 +70,7 @@ async def page(browser: Browser, console: ConsoleLog) -> AsyncIterator[Page]:
     """A fresh page (empty storage) on a laptop-sized viewport, its errors recorded in `console`."""
     context = await browser.new_context(viewport={"width": 1440, "height": 900})
     opened = await context.new_page()
-    opened.set_default_timeout(10_000)
+    opened.set_default_timeout(PAGE_TIMEOUT_MS)
     opened.on("console", console.on_console)
     opened.on("pageerror", console.on_page_error)
     try:

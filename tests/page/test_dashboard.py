@@ -138,7 +138,7 @@ async def test_console_says_how_many_frames_a_long_pause_dropped(
     await expect(last_topic.first).to_be_visible()
     await page.click("#console-pause")
     dropped = page.locator("#console-dropped")
-    await expect(dropped).to_be_visible(timeout=20_000)
+    await expect(dropped).to_be_visible()
     await expect(dropped).to_have_text(
         re.compile(r"^\d+ older frames dropped while paused: only the newest 500 are held\.$")
     )
@@ -171,7 +171,7 @@ async def test_watchlist_price_changes_and_flashes(page: Page, server: RunningSe
     await open_dashboard(page, server)
     cell = last_cell(page, AAPL)
     first = await cell.inner_text()
-    await expect(cell).not_to_have_text(first, timeout=8_000)
+    await expect(cell).not_to_have_text(first)
     await expect(
         page.locator('#watch-rows tr[data-conid="265598"] td[data-flash]').first
     ).to_be_attached()
@@ -215,7 +215,7 @@ async def test_order_from_ticket_appears_in_blotter_and_fills(
     # The server may ask questions first (a market order usually does); say yes to each.
     row = order_row(page, await submit_ticket(page, line="BUY 10 AAPL Market DAY"))
     await expect(row).to_be_visible()
-    await expect(row).to_have_attribute("data-status", "Filled", timeout=15_000)
+    await expect(row).to_have_attribute("data-status", "Filled")
     await page.click("#tab-fills")
     await expect(page.locator("#blotter-fills tr").first).to_contain_text("AAPL")
 
@@ -228,11 +228,11 @@ async def test_page_reconnects_after_server_restart(page: Page, start: StartServ
     await expect(pill).to_have_attribute("data-state", re.compile("reconnecting|connecting"))
     await expect(pill).to_contain_text(re.compile("Reconnecting|Connecting"))
     restarted = await start(port=server.port)
-    await expect(pill).to_have_attribute("data-state", "live", timeout=20_000)
+    await expect(pill).to_have_attribute("data-state", "live")
     cell = last_cell(page, AAPL)
     await expect(cell).to_have_text(PRICE)
     before = await cell.inner_text()
-    await expect(cell).not_to_have_text(before, timeout=8_000)
+    await expect(cell).not_to_have_text(before)
     await expect(page.locator("#notices")).to_contain_text("Reconnected")
     assert restarted.port == server.port
 

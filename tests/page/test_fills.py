@@ -33,7 +33,7 @@ async def expect_fill_rows(page: Page, trades: list[dict[str, Any]]) -> None:
     """The Fills tab shows exactly `trades`, each at its own size and price."""
     await page.click("#tab-fills")
     rows = page.locator("#blotter-fills tr")
-    await expect(rows).to_have_count(len(trades), timeout=15_000)
+    await expect(rows).to_have_count(len(trades))
     for trade in trades:
         row = page.locator(f'#blotter-fills tr[data-execution-id="{trade["execution_id"]}"]')
         await expect(row.locator("td.price")).to_have_text(display_price(trade["price"]))
@@ -52,7 +52,7 @@ async def test_each_execution_is_a_row_priced_at_its_own_price(
     await page.fill("#ticket-price", str(limit))
     order_id = await submit_ticket(page)
     row = order_row(page, order_id)
-    await expect(row).to_have_attribute("data-status", "Filled", timeout=20_000)
+    await expect(row).to_have_attribute("data-status", "Filled")
 
     trades = await executions(http, server, order_id)
     assert len(trades) >= 2, trades

@@ -36,9 +36,13 @@ FULLY_SHOWN = """el => {
 
 async def assert_fully_shown(locator: Locator) -> None:
     await expect(locator).to_be_visible()
-    assert await locator.evaluate(FULLY_SHOWN) == "shown", await locator.evaluate(
-        "e => e.outerHTML"
+    # Found and measured in one call: `locator.evaluate` takes a handle first and measures it
+    # in a second round trip, and the blotter redraws its rows on every order event, so on a
+    # busy machine that handle could be a row already replaced (detached, measuring 0 x 0).
+    [(shown, html)] = await locator.evaluate_all(
+        f"els => els.map(el => [({FULLY_SHOWN})(el), el.outerHTML])"
     )
+    assert shown == "shown", html
 
 
 async def fill_the_page(page: Page) -> list[str]:
@@ -59,7 +63,7 @@ async def fill_the_page(page: Page) -> list[str]:
     await page.fill("#ticket-qty", "3000")
     await page.fill("#ticket-price", str((last * Decimal("1.02")).quantize(CENT)))
     filled = await submit_ticket(page)
-    await expect(order_row(page, filled)).to_have_attribute("data-status", "Filled", timeout=15_000)
+    await expect(order_row(page, filled)).to_have_attribute("data-status", "Filled")
     await page.click("#console-connect")
     await expect(page.locator("#console-state")).to_have_attribute("data-state", "live")
     await page.get_by_role("button", name='s+md+265598+{"tempo":1000').click()
@@ -98,9 +102,8 @@ async def test_nothing_overflows_or_is_cut_off(
         await assert_fully_shown(example)
     # Each frame's text has room to be read, beside or under its time and topic.
     text = page.locator("#console-frames .frame.in code").first
-    assert (await text.evaluate("el => el.getBoundingClientRect().width")) >= 0.6 * min(
-        width - 60, 600
-    )
+    [text_width] = await text.evaluate_all("els => els.map(e => e.getBoundingClientRect().width)")
+    assert text_width >= 0.6 * min(width - 60, 600)
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / f"dashboard-{width}.png"), full_page=True)
 

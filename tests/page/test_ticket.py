@@ -65,7 +65,7 @@ async def test_sell_stop_below_the_market_is_working_in_the_blotter(
     assert status["cum_fill"] == "0"
 
     await row.get_by_role("button", name="Cancel order").click()
-    await expect(row).to_have_attribute("data-status", "Cancelled", timeout=10_000)
+    await expect(row).to_have_attribute("data-status", "Cancelled")
 
 
 async def test_sell_stop_limit_sends_limit_in_price_and_stop_in_aux_price(
