@@ -119,6 +119,7 @@ def install(
     app[EDGE_FEED] = feed
     edge_session = EdgeSession(gateway.session, cluster.bus)
     app[EDGE_SESSION] = edge_session
+    feed.stale_reason = edge_session.problem
     app.middlewares.append(_interrupts_core_replies(edge_session, gateway.config))
     app.middlewares.append(_session_settled(edge_session))
     app.cleanup_ctx.append(_edge_context(edge_session))

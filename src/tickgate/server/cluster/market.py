@@ -228,9 +228,15 @@ class EdgeFeed:
         self.errors = 0
         #: The conids the whole cluster streams, as the core last said.
         self.cluster_lines: frozenset[int] = frozenset()
+        #: Why the core's market data is stale here, or None (see `session_sync`).
+        self.stale_reason: Callable[[], str | None] = lambda: None
         hub.add_interest_listener(self._on_interest)
         hub.count_lines_elsewhere(lambda: self.cluster_lines)
         bus.add_reconnect_listener(self._dirty.set)
+
+    def problem(self) -> str | None:
+        """Why this source cannot deliver live data although it runs (`/readyz` says it)."""
+        return self.stale_reason()
 
     def _on_interest(self, conid: int, fields: tuple[int, ...]) -> None:
         if fields:

@@ -14,6 +14,14 @@ core's start, so a restarted core's are higher); an edge never adopts an older s
 has. A forwarded request's answer names the version the core was at when it answered
 (`SESSION_VERSION_HEADER`), and the edge answers its client once it has adopted that state:
 a client that selected an account through an edge sees it selected in its next request there.
+
+The core also repeats its state every `HEARTBEAT_S`. An edge that hears nothing from it for
+three heartbeats, or whose bus is disconnected, marks its market data stale exactly as a relay
+does when its upstream is away (`BrokerSession.set_upstream`): every client is told
+`authenticated: false` (an `sts` frame on both dialects, `/iserver/auth/status`, `/tickle`),
+streams stay subscribed and resume when the core is heard again, and `/readyz` says why. What
+the core's clients are told beyond its login (a relay core's upstream away, a competing
+session) reaches the edges' clients the same way.
 """
 
 from __future__ import annotations
@@ -31,11 +39,14 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from tickgate.bus.nats import NatsBus
+from tickgate.dialects.brokerage import SessionStatus
 from tickgate.server.session import BrokerSession
 
 log = logging.getLogger("tickgate.cluster")
 
 _OPS = ("prime", "logout", "login", "preflight", "interrupt")
+#: The core repeats its state this often; an edge that misses three marks it stale.
+HEARTBEAT_S = 2.0
 #: The header of a forwarded answer naming the core's session version when it answered.
 SESSION_VERSION_HEADER = "X-Tickgate-Session-Version"
 
@@ -61,6 +72,9 @@ class _State:
     preflighted: dict[int, tuple[int, ...]]
     selected_account: str | None
     replies_pending: bool
+    #: What the core's clients are told beyond its login (a relay's upstream, a competing
+    #: session), as an upstream status for the edge's session.
+    beyond_login: SessionStatus
 
     @classmethod
     def decode(cls, data: bytes) -> _State | None:
@@ -76,6 +90,10 @@ class _State:
                 preflighted=_read_preflights(raw.get("preflighted", {})),
                 selected_account=None if selected is None else str(selected),
                 replies_pending=bool(raw.get("replies", False)),
+                beyond_login=SessionStatus(
+                    authenticated=bool(raw.get("upstream", True)),
+                    competing=bool(raw.get("competing", False)),
+                ),
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             log.warning("ignoring a bad session state message")
@@ -96,9 +114,12 @@ class CoreSession:
         version_base: int = 0,
         replies_pending: Callable[[], bool] = lambda: False,
         interrupt: Callable[[], None] = lambda: None,
+        heartbeat_s: float = HEARTBEAT_S,
     ) -> None:
         self._session = session
         self._bus = bus
+        self._heartbeat_s = heartbeat_s
+        self._heartbeat: asyncio.Task[None] | None = None
         self._replies_pending = replies_pending
         self._interrupt = interrupt
         self._replies_told = False
@@ -111,9 +132,12 @@ class CoreSession:
     def state(self) -> bytes:
         """The session as edges adopt it (see `_State`)."""
         session = self._session
+        upstream = session.upstream or SessionStatus(authenticated=True)
         return orjson.dumps(
             {
                 "version": self.version,
+                "upstream": upstream.authenticated and not session.competing,
+                "competing": session.status().competing,
                 "id": session.id,
                 "authenticated": session.authenticated,
                 "primed": session.primed,
@@ -146,8 +170,18 @@ class CoreSession:
         ]
         await self._bus.round_trip()
         await self._publish()  # edges that started first learn the id now
+        self._heartbeat = asyncio.create_task(self._beat(), name="core-session-heartbeat")
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat_s)
+            if self._bus.connected:
+                await self._publish()
 
     async def close(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.gather(self._heartbeat, return_exceptions=True)
         for subscription in self._subscriptions:
             with contextlib.suppress(nats.errors.Error):
                 await subscription.unsubscribe()
@@ -203,10 +237,26 @@ class EdgeSession:
     provisional id). Operations are sent in order by one task and retried until the core
     answers: a logout asked on an edge while the core is away still happens."""
 
-    def __init__(self, session: BrokerSession, bus: NatsBus, *, timeout_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        session: BrokerSession,
+        bus: NatsBus,
+        *,
+        timeout_s: float = 2.0,
+        heartbeat_s: float = HEARTBEAT_S,
+    ) -> None:
         self._session = session
         self._bus = bus
         self._timeout_s = timeout_s
+        self._heartbeat_s = heartbeat_s
+        #: When the core was last heard (the loop's time), None before it ever was.
+        self._heard: float | None = None
+        self._beyond_login = SessionStatus(authenticated=True)
+        #: Whether the core is heard from (see the module docstring); until it first is,
+        #: no client is told the session is authenticated.
+        self.core_present = False
+        self._watch: asyncio.Task[None] | None = None
+        session.set_upstream(SessionStatus(authenticated=False))
         self._ops: asyncio.Queue[str] = asyncio.Queue()
         #: Operations done here, queued or in flight, in order.
         self._unacknowledged: list[str] = []
@@ -277,11 +327,54 @@ class EdgeSession:
         await self._bus.round_trip()
         self._ops.put_nowait("get")
         self._task = asyncio.create_task(self._send_loop(), name="edge-session")
+        self._watch = asyncio.create_task(self._watch_core(), name="edge-core-watch")
+
+    def problem(self) -> str | None:
+        """Why this edge's market data is stale now (the core is not heard from), or None."""
+        if self.core_present:
+            return None
+        if not self._bus.connected:
+            return "the cluster's core is not reachable: the bus is disconnected"
+        if self._heard is None:
+            return "the cluster's core has not been heard from yet"
+        silent = asyncio.get_running_loop().time() - self._heard
+        return f"the cluster's core has not been heard from for {silent:.0f} s"
+
+    async def _watch_core(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self._heartbeat_s / 2)
+            heard = self._heard
+            present = (
+                self._bus.connected
+                and heard is not None
+                and loop.time() - heard <= 3 * self._heartbeat_s
+            )
+            if present != self.core_present:
+                self._set_present(present)
+
+    def _set_present(self, present: bool) -> None:
+        self.core_present = present
+        if present:
+            log.info("edge: the cluster's core is heard again; market data is live")
+        else:
+            log.warning("edge: %s; market data is stale until it is back", self.problem())
+        self._tell_upstream()
+
+    def _tell_upstream(self) -> None:
+        beyond = self._beyond_login
+        self._session.set_upstream(
+            SessionStatus(
+                authenticated=self.core_present and beyond.authenticated,
+                competing=beyond.competing,
+            )
+        )
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in (self._task, self._watch):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self._subscription is not None:
             with contextlib.suppress(nats.errors.Error):
                 await self._subscription.unsubscribe()
@@ -295,8 +388,16 @@ class EdgeSession:
         it sent before it saw them must not undo them: a client that just primed the session
         must be able to stream)."""
         state = _State.decode(data)
-        if state is None or state.version < self.version:
+        if state is None:
             return
+        self._heard = asyncio.get_running_loop().time()
+        if state.version < self.version:
+            return
+        self._beyond_login = state.beyond_login
+        if not self.core_present:
+            self._set_present(True)
+        else:
+            self._tell_upstream()
         authenticated, primed, pending = state.authenticated, state.primed, state.replies_pending
         for op in self._unacknowledged:
             if op == "prime":
