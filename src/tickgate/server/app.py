@@ -93,6 +93,8 @@ from tickgate.stores.sqlite import SqliteEventStore
 from tickgate.streaming.accounts import AccountStreams
 from tickgate.streaming.hub import StreamingHub
 from tickgate.streaming.outbox import TurnBatcher
+from tickgate.trading import alerts as alert_book
+from tickgate.trading import feed
 from tickgate.trading import fyi as fyi_codes
 from tickgate.trading.alerts import AlertBook
 from tickgate.trading.commissions import CommissionSchedule
@@ -161,7 +163,10 @@ def build_gateway(
         config=trading_config(config),
         hours=hours,
     )
-    market.add_listener(QuoteFeed(trading, market).on_market, name="trading")
+    QuoteFeed(trading, market)  # it watches the conids of orders and positions itself
+    # Watchers are in the health report from the start, whether they watch anything yet or not.
+    market.health.register(feed.HEALTH_NAME)
+    market.health.register(alert_book.HEALTH_NAME)
     bus = bus or MemoryBus()
     bus.subscribe(tick_latency_sampler(traffic.tick_to_write))  # before the engine: see there
     bus.subscribe(market.apply)

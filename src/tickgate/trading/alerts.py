@@ -73,6 +73,10 @@ _VOLUME = frozenset((F.VOLUME_EXACT,))
 Quotes = dict[tuple[int, int], Decimal | None]
 
 
+#: The name the book's tick-path failures are reported under (`MarketEngine.health`).
+HEALTH_NAME = "alerts"
+
+
 class MarketValues(Protocol):
     """The market engine as the book reads it."""
 
@@ -430,7 +434,7 @@ class AlertBook:
         if reads:
             self._reads[conid] = reads
             if not watched:
-                self._market.watch(conid, self.on_market, name="alerts")
+                self._market.watch(conid, self.on_market, name=HEALTH_NAME)
         elif watched:
             del self._reads[conid]
             self._market.unwatch(conid, self.on_market)
