@@ -3,11 +3,32 @@
     python benchmarks/run.py --scenario latency-bound [--quick]       (C=100 and C=1000)
     python benchmarks/run.py --scenario realistic-capacity [--quick]
 
-Each search starts a fresh server per step (one run each, like the fan-out scenarios' runs), raises
-the publish rate by `factor` until a step fails, then bisects between the last rate that held and
-the first that failed (`refine` times). A step holds when p99 latency is under the bound, the
-clients got at least `DELIVERED` of the frames the rate implies (a server that falls behind and
-conflates, or drops subscribers, does not hold) and, where checked, nothing was lost or reordered.
+Each search starts a fresh server per step, from a rate low enough to hold on a quiet machine,
+multiplies the rate by `factor` until a step fails, then bisects (geometrically) between the
+last rate that held and the first that failed (`refine` times). Every step is kept.
+
+A step holds when, over the measured window:
+- p99 latency is under the bound;
+- the feed produced at least `FED` of the rate asked for (the server's own count, or the load
+  generator's publisher for nats-server): a rate that was not fed was not tested;
+- the clients got at least `DELIVERED` of the frames that rate implies (a server that falls
+  behind and conflates, or drops subscribers, does not hold);
+- no client was closed by the server and, where checked, nothing was lost or reordered.
+
+What makes a step's answer trustworthy (each was a fault of the first version of this search):
+- The feed starts only once the server has applied every subscription, and warm-up and
+  measurement count from the feed's start (`procs.run_loadgen`); a step is warmed up for at
+  least `WARMUP_S` and measured for at least `MEASURE_S`, so p99 is taken over the steady
+  state, not the first second after start-up. Each step's latency per quarter second
+  (`slices` in the JSON) shows whether it was steady.
+- Noise on a shared machine only ever makes a step worse, never better, so a step that fails
+  is run once more and holds if either run held.
+- A step whose load generator used `CLIENT_BOUND` of its core measured the client, not the
+  server: it is not run again, and when it is the lowest rate that failed, the result says
+  the client was the limit (a target missed there is INCONCLUSIVE, not a miss).
+- The search starts low and climbs, so a knee anywhere in the range is found; the first
+  version started at 10,000 ticks/s, halved twice on failure and bisected once, so its
+  answer could only be one of a few coarse values (it said 2,500).
 
 - `latency-bound-C`: the firehose conid to C clients, tickgate's paced feed against nats-server fed
   by the load generator's paced publisher (`--pub-rate`); bound p99 < 5 ms. Clients parse one
@@ -21,6 +42,7 @@ Results: `results/<date>-<name>[-quick].json` with every step, rendered into the
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,12 +50,22 @@ from pathlib import Path
 from typing import Any
 
 import report
-from checks import INCONCLUSIVE, Check, judged
+from checks import INCONCLUSIVE, SATURATED, Check, judged
 from feeds import FIREHOSE_CONID
 from scenarios import PARSE_EVERY, Scenario, Variant, realistic_subs, subscribe
 
 #: A step holds only if the clients got this share of the frames its rate implies.
 DELIVERED = 0.9
+#: ... and the feed produced this share of the rate asked for.
+FED = 0.95
+#: A step whose load generator used this share of its core measured the client.
+CLIENT_BOUND = SATURATED
+#: The least warm-up and measured window of a step, in seconds (quick or not).
+WARMUP_S = 1.5
+MEASURE_S = 2.0
+#: When the start rate fails: steps down (each by the climb's factor squared), to this rate.
+DOWN_STEPS = 4
+MIN_RATE = 5.0
 #: (scenario, variant, load generator binary, options) -> one run's metrics (run.run_variant)
 RunOne = Callable[[Scenario, Variant, Path, argparse.Namespace], dict[str, Any]]
 
@@ -50,8 +82,8 @@ class Search:
     #: frames each client should get per published tick (fan-in of its subscriptions)
     frames_per_tick: float
     check_order: bool
+    #: the first rate tried: low enough to hold on a quiet machine
     start: float
-    quick_start: float
     #: the rate tickgate must reach (None: compared with the other variant instead)
     target: float | None = None
 
@@ -75,8 +107,8 @@ def _latency_bound(conns: int) -> Search:
         p99_ms=5.0,
         frames_per_tick=1.0,
         check_order=False,
-        start=2000.0 if conns == 100 else 250.0,
-        quick_start=4000.0 if conns == 100 else 500.0,
+        # 1,000 subscribers: each tick is 1,000 socket writes, a few ms on its own
+        start=1000.0 if conns == 100 else 25.0,
     )
 
 
@@ -92,8 +124,7 @@ def _realistic_capacity() -> Search:
         p99_ms=15.0,
         frames_per_tick=20 / 500,
         check_order=True,
-        start=10_000.0,
-        quick_start=10_000.0,
+        start=2_500.0,
         target=40_000.0,
     )
 
@@ -117,7 +148,10 @@ def held(search: Search, metrics: dict[str, Any], rate: float) -> tuple[bool, st
     p99_ms = latency.get("p99", float("inf")) / 1e3
     expected = rate * search.frames_per_tick * search.conns
     got = metrics["frames_per_s"] / expected if expected else 0.0
+    fed = metrics.get("fed_per_s", 0.0) / rate
     seq = metrics.get("seq") or {}
+    if fed < FED:
+        return False, f"fed {fed:.0%} of the rate"
     if p99_ms >= search.p99_ms:
         return False, f"p99 {p99_ms:.2f} ms"
     if got < DELIVERED:
@@ -129,6 +163,22 @@ def held(search: Search, metrics: dict[str, Any], rate: float) -> tuple[bool, st
     return True, f"p99 {p99_ms:.2f} ms, delivered {got:.0%}"
 
 
+def client_bound(metrics: dict[str, Any]) -> bool:
+    """Whether the load generator, not the server, was the limit of a step."""
+    return bool(metrics.get("loadgen_cpu_frac", 0.0) >= CLIENT_BOUND)
+
+
+def _two_digits(rate: float) -> float:
+    """`rate` to two significant digits (rates in the table stay readable)."""
+    digits = 1 - math.floor(math.log10(rate))
+    return float(round(rate, digits))
+
+
+def _between(low: float, high: float) -> float:
+    """The geometric middle of two rates, to two significant digits."""
+    return _two_digits(math.sqrt(low * high))
+
+
 def search_rate(
     search: Search,
     label: str,
@@ -136,45 +186,85 @@ def search_rate(
     *,
     quick: bool,
 ) -> dict[str, Any]:
-    """Raise the rate until a step fails, then bisect; every step is kept."""
-    factor, refine, limit = (2.0, 1, 8) if quick else (1.5, 3, 14)
-    steps: list[dict[str, Any]] = []
+    """Climb from `search.start` until a step fails, then bisect; every step is kept.
 
-    def step(rate: float) -> bool:
-        print(f"  {search.name} / {label} at {rate:,.0f}/s", file=sys.stderr)
+    Returns the best rate that held (0 when none did), the lowest that failed (None when none
+    did within the climb's limit), the metrics at the best rate, every step, and `limit`:
+    "client" when the lowest failed rate failed with the load generator at its limit (the
+    server may have held it)."""
+    factor, refine, limit = (2.0, 2, 8) if quick else (1.5, 3, 14)
+    steps: list[dict[str, Any]] = []
+    client_failed: set[float] = set()
+
+    def once(rate: float, attempt: int) -> tuple[bool, dict[str, Any]]:
+        print(f"  {search.name} / {label} at {rate:,.0f}/s (try {attempt})", file=sys.stderr)
         metrics = probe(rate)
         ok, why = held(search, metrics, rate)
-        steps.append({"rate": rate, "held": ok, "why": why, "metrics": metrics})
+        if not ok and client_bound(metrics):
+            why += f" (load generator at {metrics['loadgen_cpu_frac']:.0%} of its core)"
+        steps.append({"rate": rate, "try": attempt, "held": ok, "why": why, "metrics": metrics})
+        print(f"    {'held' if ok else 'failed'}: {why}", file=sys.stderr)
+        return ok, metrics
+
+    def step(rate: float) -> bool:
+        ok, metrics = once(rate, 1)
+        if not ok and not client_bound(metrics):  # noise only makes a step worse: try again
+            ok, metrics = once(rate, 2)
+        if not ok and client_bound(metrics):
+            client_failed.add(rate)
         return ok
 
-    rate = search.quick_start if quick else search.start
+    rate = search.start
     best, failed = 0.0, None
     for _ in range(limit):
         if not step(rate):
             failed = rate
             break
-        best, rate = rate, rate * factor
-    # Not even the start rate held (a loaded machine): step down until one does.
-    for _ in range(limit if not best else 0):
-        rate = round(rate / factor / 2, -1)
-        if rate < 10:
+        best, rate = rate, _two_digits(rate * factor)
+    # Not even the start rate held (a loaded machine, or a bound below the fan-out's floor):
+    # step down until one does, a few times.
+    for _ in range(0 if best else DOWN_STEPS):
+        rate = _two_digits(rate / factor**2)
+        if rate < MIN_RATE:
             break
         if step(rate):
             best = rate
             break
         failed = rate
-    low = best
-    high = failed
+    low, high = best, failed
     for _ in range(refine if high is not None and low else 0):
         assert high is not None
-        middle = round((low + high) / 2, -1)
+        middle = _between(low, high)
+        if middle in (low, high):
+            break
         if step(middle):
             low = middle
         else:
             high = middle
-    best = low
-    at_best = next((s["metrics"] for s in steps if s["rate"] == best and s["held"]), None)
-    return {"best_rate": best, "first_failed": high, "at_best": at_best, "steps": steps}
+    at_best = next((s["metrics"] for s in steps if s["rate"] == low and s["held"]), None)
+    lowest = min(steps, key=lambda s: (s["rate"], s["metrics"]["latency_us"].get("p99", 1e18)))
+    return {
+        "best_rate": low,
+        "first_failed": high,
+        "at_best": at_best,
+        "limit": "client" if high in client_failed else None,
+        # the p99 at the lowest rate tried: the latency floor when nothing held
+        "floor_p99_ms": (lowest["metrics"]["latency_us"] or {}).get("p99", math.inf) / 1e3,
+        "floor_rate": lowest["rate"],
+        "steps": steps,
+    }
+
+
+def step_options(options: argparse.Namespace) -> argparse.Namespace:
+    """The run options of one step: at least `WARMUP_S` of warm-up, `MEASURE_S` measured."""
+    measured = options.duration if options.duration is not None else 0.0
+    return argparse.Namespace(
+        **{
+            **vars(options),
+            "warmup": max(options.warmup, WARMUP_S),
+            "duration": max(measured, MEASURE_S if options.quick else 2 * MEASURE_S),
+        }
+    )
 
 
 def run_search(
@@ -183,17 +273,19 @@ def run_search(
     """Search every variant of `search`; returns the result document."""
     found = {}
     scenario = Scenario(search.name, search.conns, ())
+    per_step = step_options(options)
     for label, make in search.variants.items():
 
         def probe(rate: float, make: Callable[[float], Variant] = make) -> dict[str, Any]:
-            return run_one(scenario, make(rate), binary, options)
+            return run_one(scenario, make(rate), binary, per_step)
 
         found[label] = search_rate(search, label, probe, quick=options.quick)
     return {
         "scenario": search.name,
         "connections": search.conns,
         "quick": options.quick,
-        "warmup_s": options.warmup,
+        "warmup_s": per_step.warmup,
+        "duration_s": per_step.duration,
         "machine": report.machine(),
         "bound_p99_ms": search.p99_ms,
         "searches": found,
@@ -202,33 +294,36 @@ def run_search(
     }
 
 
+def _client_note(result: dict[str, Any]) -> str:
+    return "; the load generator was the limit above it" if result["limit"] == "client" else ""
+
+
 def checks(search: Search, found: dict[str, dict[str, Any]]) -> list[Check]:
-    ours = found["tickgate"]["best_rate"]
+    ours = found["tickgate"]
     if search.target is not None:
-        return [
-            judged(
-                f"p99 < {search.p99_ms:g} ms at >= {search.target:,.0f} ticks/s",
-                ours >= search.target,
-                f"held up to {ours:,.0f} ticks/s",
-            )
-        ]
-    theirs = found["nats-server"]["best_rate"]
-    if not ours and not theirs:
+        target = f"p99 < {search.p99_ms:g} ms at >= {search.target:,.0f} ticks/s"
+        measured = f"held up to {ours['best_rate']:,.0f} ticks/s{_client_note(ours)}"
+        if ours["best_rate"] < search.target and ours["limit"] == "client":
+            return [Check(target, f"{INCONCLUSIVE} (client-bound)", measured)]
+        return [judged(target, ours["best_rate"] >= search.target, measured)]
+    theirs = found["nats-server"]
+    target = f"rate held at p99 < {search.p99_ms:g} ms >= nats-server's"
+    if not ours["best_rate"] and not theirs["best_rate"]:
         # Neither held the bound at any rate tried: "0 >= 0" would pass without measuring.
-        return [
-            Check(
-                f"rate held at p99 < {search.p99_ms:g} ms >= nats-server's",
-                f"{INCONCLUSIVE} (no rate held for either server)",
-                "tickgate 0/s, nats-server 0/s",
-            )
-        ]
-    return [
-        judged(
-            f"rate held at p99 < {search.p99_ms:g} ms >= nats-server's",
-            ours >= theirs,
-            f"tickgate {ours:,.0f}/s, nats-server {theirs:,.0f}/s",
+        floors = ", ".join(
+            f"{label} p99 {result['floor_p99_ms']:.2f} ms at {result['floor_rate']:,.0f}/s"
+            for label, result in found.items()
         )
-    ]
+        return [
+            Check(target, f"{INCONCLUSIVE} (no rate held for either server)", f"floors: {floors}")
+        ]
+    measured = (
+        f"tickgate {ours['best_rate']:,.0f}/s{_client_note(ours)}, "
+        f"nats-server {theirs['best_rate']:,.0f}/s{_client_note(theirs)}"
+    )
+    if ours["best_rate"] < theirs["best_rate"] and ours["limit"] == "client":
+        return [Check(target, f"{INCONCLUSIVE} (client-bound)", measured)]
+    return [judged(target, ours["best_rate"] >= theirs["best_rate"], measured)]
 
 
 def table_rows(search: Search, found: dict[str, dict[str, Any]]) -> list[str]:
@@ -237,13 +332,23 @@ def table_rows(search: Search, found: dict[str, dict[str, Any]]) -> list[str]:
     for label, result in found.items():
         metrics = result["at_best"]
         name = f"{search.name}"
+        failed = result["first_failed"]
+        why = next(
+            (s["why"] for s in reversed(result["steps"]) if s["rate"] == failed and not s["held"]),
+            "",
+        )
+        after = f"; failed @{failed:,.0f}/s: {why}" if failed is not None else ""
+        if result["limit"] == "client":
+            after += " (client-bound)"
         if metrics is None:
-            lowest = min(step["rate"] for step in result["steps"])
-            rows.append(f"{name:<19} {label:<19} nothing held, down to {lowest:,.0f}/s")
+            rows.append(
+                f"{name:<19} {label:<19} nothing held, down to {result['floor_rate']:,.0f}/s "
+                f"(p99 {result['floor_p99_ms']:.2f} ms there){after}"
+            )
             continue
         summary = {label: metrics}
         (row,) = report.table_rows(name, summary, label)
-        rows.append(f"{row}  @{result['best_rate']:,.0f}/s")
+        rows.append(f"{row}  @{result['best_rate']:,.0f}/s{after}")
     return rows
 
 

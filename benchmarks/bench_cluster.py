@@ -30,8 +30,6 @@ import asyncio
 import contextlib
 import os
 import random
-import select
-import signal
 import statistics
 import subprocess
 import sys
@@ -52,6 +50,7 @@ from procs import (
     _lines,
     compile_loadgen,
     cpu_seconds,
+    fed_ticks,
     free_port,
     pinned,
     start_python_server,
@@ -185,16 +184,6 @@ class Reading:
     wall_s: float = 0.0
     #: Ticks the core's feed produced so far (a starved core feeds fewer than the rate).
     ticks: int = 0
-
-
-def fed_ticks(core: Server) -> int:
-    """Ask the core (SIGUSR2) how many ticks its feed has produced; it answers on stdout."""
-    assert core.proc.stdout is not None
-    os.kill(core.pid, signal.SIGUSR2)
-    ready, _, _ = select.select([core.proc.stdout], [], [], 10)
-    if not ready:
-        raise RuntimeError("the core did not say how many ticks it fed")
-    return int(orjson.loads(core.proc.stdout.readline())["ticks"])
 
 
 def read(pids: dict[str, int], nats: Nats | None, core: Server | None) -> Reading:

@@ -24,9 +24,8 @@ from pathlib import Path
 import orjson
 import uvloop
 from feeds import PacedFeed
-from server_main import bench_config, pick_conids
+from server_main import bench_config, pick_conids, report_ticks
 
-from tickgate.model.ticks import Tick, TickSink
 from tickgate.server.app import ON_LISTENING, RunningServer, build_app, setup_runner, tune_gc
 from tickgate.server.cluster.membership import join
 from tickgate.server.gateway import Gateway
@@ -48,29 +47,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-class CountedFeed:
-    """The paced feed, counting the ticks it hands on (a starved core feeds fewer)."""
-
-    name = "bench-paced"
-
-    def __init__(self) -> None:
-        self.feed: PacedFeed | None = None
-        self.ticks = 0
-
-    async def run(self, sink: TickSink) -> None:
-        assert self.feed is not None
-
-        def counting(tick: Tick) -> None:
-            self.ticks += 1
-            sink(tick)
-
-        await self.feed.run(counting)
-
-    def report(self) -> None:
-        sys.stdout.write(orjson.dumps({"ticks": self.ticks}).decode() + "\n")
-        sys.stdout.flush()
-
-
 async def serve(args: argparse.Namespace) -> None:
     from aiohttp import web
 
@@ -82,14 +58,14 @@ async def serve(args: argparse.Namespace) -> None:
     )
     membership = await join(config)
     chosen: list[int] = []
-    counted = CountedFeed()
+    feeds: list[PacedFeed] = []
 
     def source(gateway: Gateway) -> DataSource:
         chosen.extend(pick_conids(gateway, args.instruments))
-        counted.feed = PacedFeed(chosen, rate=args.rate, seed=args.seed, gate=gate)
-        return counted
+        feeds.append(PacedFeed(chosen, rate=args.rate, seed=args.seed, gate=gate))
+        return feeds[0]
 
-    loop.add_signal_handler(signal.SIGUSR2, counted.report)
+    loop.add_signal_handler(signal.SIGUSR2, lambda: report_ticks(feeds[0] if feeds else None))
 
     app = build_app(config, source=source if args.role == "core" else None, cluster=membership)
     runner = await setup_runner(app)

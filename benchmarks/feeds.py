@@ -87,6 +87,8 @@ class FirehoseFeed:
         self.batch = batch
         self.maker = TickMaker(seed=seed)
         self.gate = gate
+        #: ticks handed to the sink so far
+        self.made = 0
 
     async def run(self, sink: TickSink) -> None:
         """Once `gate` is set (at once without one), feed `sink` forever (until cancelled)."""
@@ -96,6 +98,7 @@ class FirehoseFeed:
         while True:
             for _ in range(batch):
                 sink(make(conid))
+            self.made += batch
             await asyncio.sleep(0)
 
 
@@ -125,6 +128,9 @@ class PacedFeed:
         self.maker = TickMaker(seed=seed)
         self._pick = random.Random(seed + 1).choice
         self.gate = gate
+        #: ticks handed to the sink so far (a starved loop catches up, so this follows the rate
+        #: unless the loop stalls for longer than the run)
+        self.made = 0
 
     async def run(self, sink: TickSink) -> None:
         """Once `gate` is set (at once without one), feed `sink` forever (until cancelled) at
@@ -132,11 +138,10 @@ class PacedFeed:
         if self.gate is not None:
             await self.gate.wait()
         start = time.monotonic_ns()
-        sent = 0
         make, pick, conids = self.maker.make, self._pick, self.conids
         while True:
             due = int((time.monotonic_ns() - start) * self.rate / 1e9)
-            for _ in range(due - sent):
+            for _ in range(due - self.made):
                 sink(make(pick(conids)))
-            sent = max(sent, due)
+            self.made = max(self.made, due)
             await asyncio.sleep(self.step)

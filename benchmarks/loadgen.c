@@ -25,6 +25,9 @@
  * them a B-byte SO_RCVBUF (set before connect), so the backlog cannot hide in this side's kernel
  * buffer. Their local ports are reported ("stalled_ports") so the server side can be matched.
  *
+ * --wait-go 1: after "phase connected", wait for a line on stdin before the warm-up starts.
+ * --slice S: latency and message counts per S seconds from the feed's start ("slices").
+ *
  * Phases: connect all (at most --inflight handshakes at once) -> warmup -> measure -> report.
  * Phase changes are printed on stdout ("phase connected|measure|end") so the driver can sample
  * the server's /proc at the same moments; the final line is one JSON object.
@@ -41,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -76,6 +80,7 @@ typedef struct {
     int nsubs;
     seqent subs[MAX_SUBS];
     uint64_t frames;
+    uint64_t msgs;     /* data messages in the measured window, with a timestamp or not */
     uint64_t received; /* messages since start, measured or not (publisher window) */
     int local_port;
 } conn;
@@ -83,15 +88,15 @@ typedef struct {
 typedef struct {
     const char *host, *path, *sub, *subs_file, *pub, *subject, *ts_key, *seq_key;
     int port, conns, inflight, tls, stall, mode, pub_batch, pub_window, parse_every, stall_rcvbuf;
-    double warmup, duration, pub_rate;
-    int sources;
+    double warmup, duration, pub_rate, slice;
+    int sources, wait_go;
 } options;
 
 static options opt = {"127.0.0.1", "/v1/portal/ws", NULL, NULL, NULL, "md.265598", "\"22\":\"",
-                      "\"23\":\"", 5000, 1, 100, 0, 0, M_WS, 64, 4096, 1, 0, 1.0, 3.0, 0.0, 0};
+                      "\"23\":\"", 5000, 1, 100, 0, 0, M_WS, 64, 4096, 1, 0, 1.0, 3.0, 0.0, 0.25, 0, 0};
 static conn *conns;
 static char **sub_lines; /* per connection: subscription messages separated by '|' */
-static int epfd, measuring;
+static int epfd, measuring, fed; /* fed: the server's feed runs (after "phase connected") */
 static uint64_t hist[HIST_BUCKETS], frames_total, frames_no_ts, bytes_total, error_frames;
 static uint64_t seq_checked, seq_gaps, seq_lost, seq_reordered, closed_by_server;
 static int64_t lat_max;
@@ -130,18 +135,65 @@ static uint64_t hist_value(int idx) {
     return ((uint64_t)1 << k) + (sub << (k - 6)) + ((uint64_t)1 << (k - 7)); /* mid-bucket */
 }
 
-static double hist_percentile(double p) {
+static double percentile_of(const uint64_t *h, double p) {
     uint64_t n = 0;
-    for (int i = 0; i < HIST_BUCKETS; i++) n += hist[i];
+    for (int i = 0; i < HIST_BUCKETS; i++) n += h[i];
     if (n == 0) return -1;
     uint64_t rank = (uint64_t)(p * (double)n);
     if (rank >= n) rank = n - 1;
     uint64_t seen = 0;
     for (int i = 0; i < HIST_BUCKETS; i++) {
-        seen += hist[i];
+        seen += h[i];
         if (seen > rank) return (double)hist_value(i);
     }
     return -1;
+}
+
+static double hist_percentile(double p) { return percentile_of(hist, p); }
+
+/* ---- time slices: latency and message counts per --slice seconds, from the feed's start ----
+ * They show whether a run reached a steady state (a start-up burst, a server still working
+ * through subscriptions, a machine that stole the core for a moment) and let the driver judge
+ * the steady part only. Warm-up slices are kept too, marked as such. */
+
+#define MAX_SLICES 4096
+
+typedef struct {
+    double end_s;
+    uint64_t msgs, timed;
+    double p50_us, p99_us, max_us;
+    int measured;
+} slice;
+
+static uint64_t slice_hist[HIST_BUCKETS], slice_msgs, slice_timed;
+static int64_t slice_max, slice_t0, slice_next;
+static slice slices[MAX_SLICES];
+static int nslices;
+
+static void slice_close(int64_t now_mono) {
+    double last_end = nslices ? slices[nslices - 1].end_s : 0.0;
+    int empty = slice_msgs == 0 && (double)(now_mono - slice_t0) / 1e9 - last_end < 0.01;
+    if (nslices < MAX_SLICES && !empty) {
+        slices[nslices++] = (slice){(double)(now_mono - slice_t0) / 1e9,
+                                    slice_msgs,
+                                    slice_timed,
+                                    percentile_of(slice_hist, 0.50) / 1e3,
+                                    percentile_of(slice_hist, 0.99) / 1e3,
+                                    (double)slice_max / 1e3,
+                                    measuring};
+    }
+    memset(slice_hist, 0, sizeof slice_hist);
+    slice_msgs = slice_timed = 0;
+    slice_max = 0;
+}
+
+static void slice_tick(void) {
+    if (!fed || opt.slice <= 0) return;
+    int64_t t = mono_ns();
+    if (t < slice_next) return;
+    slice_close(t);
+    slice_next += (int64_t)(opt.slice * 1e9);
+    if (slice_next < t) slice_next = t + (int64_t)(opt.slice * 1e9);
 }
 
 /* ---- buffers ---- */
@@ -294,28 +346,38 @@ static void check_sequence(conn *c, const char *p, size_t n) {
 
 static void on_message(conn *c, const char *p, size_t n, int64_t now) {
     c->received++;
+    if (fed) slice_msgs++;
     if (opt.parse_every > 1 && c->received % (uint64_t)opt.parse_every) {
         if (measuring) { /* framed and counted, not parsed */
             frames_total++;
             bytes_total += n;
             c->frames++;
+            c->msgs++;
         }
         return;
     }
     if (memmem(p, n < 16 ? n : 16, "\"error\"", 7)) {
         if (error_frames++ < 5) fprintf(stderr, "loadgen: error frame: %.*s\n", (int)n, p);
+        if (fed) slice_msgs--;
         return;
     }
     if (opt.seq_key[0] && opt.parse_every <= 1) check_sequence(c, p, n);
-    if (!measuring) return;
+    if (measuring) c->msgs++;
+    if (!measuring && !fed) return;
     const char *t = find_key(p, n, opt.ts_key);
     long ts;
     if (!t || parse_long(t, p + n, &ts) < 10) {
-        frames_no_ts++;
+        if (measuring) frames_no_ts++;
         return;
     }
     int64_t lat = now - ts;
     if (lat < 0) lat = 0;
+    if (fed) {
+        slice_timed++;
+        slice_hist[hist_index((uint64_t)lat)]++;
+        if (lat > slice_max) slice_max = lat;
+    }
+    if (!measuring) return;
     if (lat > lat_max) lat_max = lat;
     hist[hist_index((uint64_t)lat)]++;
     frames_total++;
@@ -570,6 +632,7 @@ typedef struct {
 } publisher;
 
 static publisher pub;
+static long pub_seq_measured; /* messages published in the measured window */
 
 static void pub_fill(int count) {
     static const char *prices[] = {"\"31\":\"101.25\",\"84\":\"101.24\",\"86\":\"101.26\"",
@@ -695,6 +758,8 @@ static void parse_args(int argc, char **argv) {
         else if (!strcmp(k, "--parse-every")) opt.parse_every = atoi(v);
         else if (!strcmp(k, "--warmup")) opt.warmup = atof(v);
         else if (!strcmp(k, "--duration")) opt.duration = atof(v);
+        else if (!strcmp(k, "--slice")) opt.slice = atof(v);
+        else if (!strcmp(k, "--wait-go")) opt.wait_go = atoi(v);
         else if (!strcmp(k, "--ts-key")) opt.ts_key = v;
         else if (!strcmp(k, "--seq-key")) opt.seq_key = v;
         else {
@@ -712,30 +777,44 @@ static double cpu_seconds(void) {
 }
 
 static void report(double connect_s, int open_count, double measured_s, double cpu_s) {
-    uint64_t fmin = UINT64_MAX, fmax = 0;
+    uint64_t fmin = UINT64_MAX, fmax = 0, mmin = UINT64_MAX, mmax = 0, msgs_total = 0;
     for (int i = 0; i < opt.conns; i++) {
+        msgs_total += conns[i].msgs;
         if (conns[i].stalled || conns[i].state != S_OPEN) continue;
         if (conns[i].frames < fmin) fmin = conns[i].frames;
         if (conns[i].frames > fmax) fmax = conns[i].frames;
+        if (conns[i].msgs < mmin) mmin = conns[i].msgs;
+        if (conns[i].msgs > mmax) mmax = conns[i].msgs;
     }
     if (fmin == UINT64_MAX) fmin = 0;
+    if (mmin == UINT64_MAX) mmin = 0;
     int still_open = 0;
     for (int i = 0; i < opt.conns; i++) still_open += conns[i].state == S_OPEN;
     printf("{\"conns\":%d,\"opened\":%d,\"open_at_end\":%d,\"closed_by_server\":%llu,"
            "\"connect_s\":%.4f,\"duration_s\":%.4f,\"frames\":%llu,\"frames_per_s\":%.1f,"
            "\"bytes\":%llu,\"frames_without_ts\":%llu,\"error_frames\":%llu,"
            "\"per_conn_frames_min\":%llu,\"per_conn_frames_max\":%llu,"
+           "\"per_conn_msgs_min\":%llu,\"per_conn_msgs_max\":%llu,\"msgs\":%llu,"
            "\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
            "\"loadgen_cpu_s\":%.4f,\"loadgen_cpu_frac\":%.3f,"
-           "\"parse_every\":%d,"
+           "\"parse_every\":%d,\"published_per_s\":%.1f,"
            "\"seq\":{\"checked\":%llu,\"gaps\":%llu,\"lost\":%llu,\"reordered\":%llu},",
            opt.conns, open_count, still_open, (unsigned long long)closed_by_server, connect_s,
            measured_s, (unsigned long long)frames_total, frames_total / measured_s,
            (unsigned long long)bytes_total, (unsigned long long)frames_no_ts,
            (unsigned long long)error_frames, (unsigned long long)fmin, (unsigned long long)fmax,
+           (unsigned long long)mmin, (unsigned long long)mmax, (unsigned long long)msgs_total,
            hist_percentile(0.50) / 1e3, hist_percentile(0.99) / 1e3, lat_max / 1e3, cpu_s,
-           cpu_s / measured_s, opt.parse_every, (unsigned long long)seq_checked, (unsigned long long)seq_gaps,
+           cpu_s / measured_s, opt.parse_every, pub_seq_measured / measured_s, (unsigned long long)seq_checked, (unsigned long long)seq_gaps,
            (unsigned long long)seq_lost, (unsigned long long)seq_reordered);
+    /* [seconds since the feed started at the slice's end, messages, timed messages, p50 us,
+     * p99 us, max us, 1 if measured] */
+    printf("\"slice_s\":%g,\"slices\":[", opt.slice);
+    for (int i = 0; i < nslices; i++)
+        printf("%s[%.3f,%llu,%llu,%.1f,%.1f,%.1f,%d]", i ? "," : "", slices[i].end_s,
+               (unsigned long long)slices[i].msgs, (unsigned long long)slices[i].timed,
+               slices[i].p50_us, slices[i].p99_us, slices[i].max_us, slices[i].measured);
+    printf("],");
     printf("\"stalled_ports\":[");
     for (int i = 0; i < opt.stall && i < opt.conns; i++)
         printf("%s%d", i ? "," : "", conns[i].local_port);
@@ -786,10 +865,23 @@ static int connect_all(char *rbuf) {
     return open_count;
 }
 
+/* --wait-go: keep serving the sockets (pings) until the driver writes a line on stdin, which
+ * it does once the server has applied every subscription and its feed has started: warm-up
+ * and measurement then count from the feed's start, however long the subscriptions took. */
+static void wait_for_go(char *rbuf) {
+    struct pollfd in = {.fd = 0, .events = POLLIN};
+    while (poll(&in, 1, 0) == 0) poll_once(rbuf, 5);
+    char line[16];
+    if (!fgets(line, sizeof line, stdin)) return; /* the driver went away: run on */
+}
+
 static void run_for(char *rbuf, double seconds) {
     int64_t until = mono_ns() + (int64_t)(seconds * 1e9);
     /* a paced publisher needs the loop back often, or it would publish in 5 ms bursts */
-    while (mono_ns() < until) poll_once(rbuf, opt.pub_rate > 0 ? 1 : 5);
+    while (mono_ns() < until) {
+        poll_once(rbuf, opt.pub_rate > 0 ? 1 : 5);
+        slice_tick();
+    }
 }
 
 int main(int argc, char **argv) {
@@ -810,6 +902,10 @@ int main(int argc, char **argv) {
     int open_count = connect_all(rbuf);
     double connect_s = (mono_ns() - t0) / 1e9;
     printf("phase connected %d %.4f\n", open_count, connect_s);
+    if (opt.wait_go) wait_for_go(rbuf);
+    fed = 1; /* the driver starts the server's feed on that line (or before its "go") */
+    slice_t0 = mono_ns();
+    slice_next = slice_t0 + (int64_t)(opt.slice * 1e9);
     for (int i = 0; i < opt.stall && i < opt.conns; i++) {
         conns[i].stalled = 1; /* stops reading: the kernel buffers fill, then the server's */
         if (conns[i].state == S_OPEN) set_events(&conns[i], 0);
@@ -817,11 +913,18 @@ int main(int argc, char **argv) {
     if (opt.pub) pub_start();
     run_for(rbuf, opt.warmup);
     for (int i = 0; i < opt.conns; i++) conns[i].frames = 0;
+    if (opt.slice > 0) { /* the warm-up's last partial slice ends here: slices never straddle */
+        slice_close(mono_ns());
+        slice_next = mono_ns() + (int64_t)(opt.slice * 1e9);
+    }
     measuring = 1;
+    long pub_seq0 = pub.seq;
     double cpu0 = cpu_seconds();
     int64_t m0 = mono_ns();
     printf("phase measure\n");
     run_for(rbuf, opt.duration);
+    if (opt.slice > 0) slice_close(mono_ns());
+    pub_seq_measured = pub.seq - pub_seq0;
     measuring = 0;
     double measured = (mono_ns() - m0) / 1e9, cpu = cpu_seconds() - cpu0;
     printf("phase end\n");

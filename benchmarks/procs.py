@@ -5,6 +5,12 @@ to `SERVER_CPU`, the load generator to `LOADGEN_CPU`, so neither steals the othe
 CPU time and memory are read from `/proc/<pid>/stat` (utime + stime) and `/proc/<pid>/status`
 (VmRSS, VmHWM) at the moments the load generator announces its phases, and optionally VmRSS
 every `sample_every` seconds from the feed's start (to show whether memory plateaus).
+
+The feed of a tickgate server starts only once the server has applied every subscription (its
+`/metrics` count), not when the load generator has merely sent them: otherwise the first
+second of a run measures the server still working through its clients' subscriptions. The
+ticks its feed produced in the measured window are read too (SIGUSR2), so a run shows whether
+the rate asked for was the rate fed.
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +97,7 @@ class Server:
     conids: list[int]
     nats_port: int = 0
     workdir: Path | None = None
+    tls: bool = False
 
     @property
     def pid(self) -> int:
@@ -181,6 +190,52 @@ class LoadResult:
     measure_window_s: tuple[float, float] = (0.0, 0.0)
     #: how busy each core was in the measured window, by any process (other load shows here)
     core_busy: dict[int, float] = field(default_factory=dict)
+    #: seconds from "all connected" until the server had applied every subscription
+    subscribed_s: float = 0.0
+    #: ticks the server's feed produced in the measured window, per second (0: not known)
+    fed_per_s: float = 0.0
+
+
+def fed_ticks(server: Server) -> int:
+    """Ask a benchmark server (SIGUSR2) how many ticks its feed has produced; it answers on
+    stdout. Raises RuntimeError when it does not answer within 10 s."""
+    return fed_reading(server)[0]
+
+
+def fed_reading(server: Server) -> tuple[int, int]:
+    """(ticks the server's feed has produced, the server's monotonic ns when it counted)."""
+    assert server.proc.stdout is not None
+    os.kill(server.pid, signal.SIGUSR2)
+    ready, _, _ = select.select([server.proc.stdout], [], [], 10)
+    if not ready:
+        raise RuntimeError(f"{server.kind} did not say how many ticks it fed")
+    answer = orjson.loads(server.proc.stdout.readline())
+    return int(answer["ticks"]), int(answer.get("at_ns", time.monotonic_ns()))
+
+
+def subscriptions(server: Server) -> int:
+    """The market-data subscriptions a tickgate server holds now (its `/metrics`)."""
+    scheme = "https" if server.tls else "http"
+    context = ssl._create_unverified_context() if server.tls else None  # self-signed
+    url = f"{scheme}://127.0.0.1:{server.port}/metrics"
+    with urllib.request.urlopen(url, timeout=10, context=context) as response:
+        text = response.read().decode()
+    for line in text.splitlines():
+        if line.startswith("tickgate_subscriptions "):
+            return int(float(line.split()[1]))
+    raise RuntimeError("/metrics has no tickgate_subscriptions")
+
+
+def wait_subscribed(server: Server, expected: int, timeout: float) -> float:
+    """Wait until `server` holds `expected` subscriptions; returns the seconds waited. Gives
+    up after `timeout` seconds (a refused subscription never arrives: the run's error frames
+    say why) and returns then."""
+    started = time.monotonic()
+    pause = 0.01
+    while subscriptions(server) < expected and time.monotonic() - started < timeout:
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
+    return time.monotonic() - started
 
 
 def compile_loadgen(build_dir: Path) -> Path:
@@ -197,22 +252,34 @@ def compile_loadgen(build_dir: Path) -> Path:
 
 
 def _lines(proc: subprocess.Popen[bytes], deadline: float, every: float | None) -> Iterator[str]:
-    """The load generator's stdout lines; an empty string every `every` seconds of silence."""
+    """A child's stdout lines; an empty string every `every` seconds of silence. Kills the
+    child and raises RuntimeError at `deadline`.
+
+    The pipe is read here, not with the buffered reader's `readline`: several lines written at
+    once (a banner) would otherwise wait in that reader's buffer while `select` waits for more.
+    """
     assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    pending = b""
     while True:
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            yield line.decode().strip()
         left = deadline - time.monotonic()
         wait = max(0.0, left) if every is None else max(0.0, min(left, every))
-        ready, _, _ = select.select([proc.stdout], [], [], wait)
+        ready, _, _ = select.select([fd], [], [], wait)
         if not ready:
             if time.monotonic() < deadline:
                 yield ""
                 continue
             proc.kill()
-            raise RuntimeError(f"load generator timed out: {proc.args!r}")
-        line = proc.stdout.readline()
-        if not line:
+            raise RuntimeError(f"timed out: {proc.args!r}")
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            if pending:
+                yield pending.decode().strip()
             return
-        yield line.decode().strip()
+        pending += chunk
 
 
 def run_loadgen(
@@ -222,29 +289,51 @@ def run_loadgen(
     *,
     timeout: float,
     sample_every: float | None = None,
+    expected_subscriptions: int = 0,
 ) -> LoadResult:
     """Run the load generator against `server`, sampling the server at each phase change (and
-    its VmRSS every `sample_every` seconds once the feed runs). Raises RuntimeError when the load
-    generator times out or reports nothing."""
+    its VmRSS every `sample_every` seconds once the feed runs). With `expected_subscriptions`
+    (a tickgate server), the feed starts once the server holds that many, and the ticks it fed
+    in the measured window are read. Raises RuntimeError when the load generator times out or
+    reports nothing."""
     pid = server.pid
     rss_before = memory_kb(pid, "VmRSS")
-    command = [*pinned(LOADGEN_CPU), str(binary), "--port", str(server.port), *args]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE)
+    command = [
+        *pinned(LOADGEN_CPU),
+        str(binary),
+        *("--port", str(server.port), "--wait-go", "1"),
+        *args,
+    ]
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert proc.stdin is not None
     result = LoadResult({}, 0.0, rss_before, rss_before, 0)
     cpu_start = started = measure_from = 0.0
+    ticks_from = (0, 0)
     cores = core_jiffies()
+    counted = expected_subscriptions > 0
     for line in _lines(proc, time.monotonic() + timeout, sample_every):
         since = time.monotonic() - started
         if line.startswith("phase connected"):
             result.rss_connected_kb = memory_kb(pid, "VmRSS")
+            if counted:
+                result.subscribed_s = wait_subscribed(server, expected_subscriptions, timeout)
             server.go()
             started = time.monotonic()
+            proc.stdin.write(b"go\n")
+            proc.stdin.flush()
         elif line == "phase measure":
             cpu_start, measure_from, cores = cpu_seconds(pid), since, core_jiffies()
+            ticks_from = fed_reading(server) if counted else (0, 0)
         elif line == "phase end":
             result.server_cpu_s = cpu_seconds(pid) - cpu_start
             result.core_busy = busy_fractions(cores, core_jiffies())
             result.measure_window_s = (round(measure_from, 3), round(since, 3))
+            if counted:
+                # per the server's own clock readings: a loop that answers late at both ends
+                # would otherwise look like a feed that fell short
+                ticks, at_ns = fed_reading(server)
+                window = max(at_ns - ticks_from[1], 1) / 1e9
+                result.fed_per_s = (ticks - ticks_from[0]) / window
         elif line.startswith("{"):
             result.loadgen = orjson.loads(line)
         if sample_every is not None and started and proc.poll() is None:

@@ -35,6 +35,12 @@ def run_metrics(result: LoadResult, stalled: dict[str, Any] | None = None) -> di
     if result.rss_series_kb:
         extra["measure_window_s"] = list(result.measure_window_s)
         extra["rss_series_kb"] = [list(sample) for sample in result.rss_series_kb]
+    if lg.get("slices"):
+        extra["slice_s"] = lg["slice_s"]
+        extra["slices"] = lg["slices"]
+    # what the feed produced in the window: the server's own count, or the load generator's
+    # publisher (nats); 0 where neither is known
+    fed = result.fed_per_s or lg.get("published_per_s", 0.0)
     return {
         "frames_per_s": lg["frames_per_s"],
         "server_cpu_s": result.server_cpu_s,
@@ -56,6 +62,9 @@ def run_metrics(result: LoadResult, stalled: dict[str, Any] | None = None) -> di
         "server_core_busy_frac": result.core_busy.get(SERVER_CPU, 0.0),
         "loadgen_core_busy_frac": result.core_busy.get(LOADGEN_CPU, 0.0),
         "parse_every": lg.get("parse_every", 1),
+        "fed_per_s": fed,
+        "subscribed_s": result.subscribed_s,
+        "per_conn_msgs_min": lg.get("per_conn_msgs_min", 0),
         "seq": lg["seq"],
         **extra,
     }

@@ -4,8 +4,8 @@
     python benchmarks/run.py [--quick] [--scenario NAME ...] [--runs N] [--profile]
 
 `trading-history` runs in this process (`bench_trading.py`); `cluster` starts its own processes
-(`bench_cluster.py`: a core and edges against the single process); every other scenario is a
-fan-out one:
+(`bench_cluster.py`: a core and edges against the single process); the latency-bound and
+realistic-capacity searches are `bench_capacity.py`; every other scenario is a fan-out one:
 
 Each scenario starts a server process (tickgate, or a reference) pinned to one core and the C
 load generator (compiled here with gcc -O2) pinned to another, three runs per variant by default,
@@ -83,7 +83,9 @@ def start(variant: Variant, workdir: Path, *, watch: bool) -> Server:
         args = [*variant.server_args, "--data-dir", str(workdir / "tickgate-data")]
         if watch:
             args += ["--watch-file", str(workdir / "watch.json")]
-        return start_python_server("tickgate", "server_main.py", args)
+        server = start_python_server("tickgate", "server_main.py", args)
+        server.tls = "--tls" in args
+        return server
     if variant.server == "plain":
         return start_python_server("plain", "reference_plain.py", variant.server_args)
     return start_nats(workdir)
@@ -91,7 +93,9 @@ def start(variant: Variant, workdir: Path, *, watch: bool) -> Server:
 
 def loadgen_args(
     variant: Variant, scenario: Scenario, server: Server, options: argparse.Namespace, workdir: Path
-) -> list[str]:
+) -> tuple[list[str], int]:
+    """The load generator's arguments, and how many subscriptions they make in all."""
+    subscriptions = 0
     args = [
         "--conns",
         str(scenario.conns),
@@ -102,11 +106,16 @@ def loadgen_args(
     ]
     for arg in variant.loadgen_args:
         args.append(f"127.0.0.1:{server.nats_port}" if arg == "NATS" else arg)
+    if "--sub" in variant.loadgen_args:
+        one = variant.loadgen_args[variant.loadgen_args.index("--sub") + 1]
+        subscriptions = scenario.conns * (one.count("|") + 1)
     if variant.subs is not None:
+        lines = variant.subs(server.conids, scenario.conns)
+        subscriptions = sum(line.count("|") + 1 for line in lines)
         subs_file = workdir / "subs.txt"
-        subs_file.write_text("\n".join(variant.subs(server.conids, scenario.conns)) + "\n")
+        subs_file.write_text("\n".join(lines) + "\n")
         args += ["--subs-file", str(subs_file)]
-    return args
+    return args, subscriptions
 
 
 def duration(scenario: Scenario, options: argparse.Namespace) -> float:
@@ -130,7 +139,7 @@ def run_variant(
         watch = scenario.watch and variant.server == "tickgate"
         server = start(variant, workdir, watch=watch)
         try:
-            args = loadgen_args(variant, scenario, server, options, workdir)
+            args, subscriptions = loadgen_args(variant, scenario, server, options, workdir)
             recording = (
                 profiler.attach(server, f"{scenario.name}-{variant.label}") if profiler else None
             )
@@ -141,6 +150,8 @@ def run_variant(
                 # connecting takes time too: up to 4 ms a socket on a loaded machine
                 timeout=options.warmup + duration(scenario, options) + 180 + scenario.conns / 250,
                 sample_every=0.25 if scenario.watch else None,
+                # the nats variants' subscriptions are confirmed by the load generator itself
+                expected_subscriptions=subscriptions if variant.server == "tickgate" else 0,
             )
             if recording is not None:
                 recording.finish()

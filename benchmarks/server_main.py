@@ -6,12 +6,13 @@ Usage (run.py starts it, pinned with taskset when available):
                                      [--watch-file PATH]
 
 Prints one JSON line `{"port": P, "conids": [...]}` once it listens, starts the feed on SIGUSR1
-(sent once every client is connected) and serves until SIGTERM or SIGINT. The gateway is built
-by `tickgate.server.app.build_app` unchanged; only the data source is the benchmark's (see
-feeds.py) and the limits that would refuse a load test (market data lines, command rate,
-priming) are lifted. With `--watch-file`, what the gateway holds for each connection (outbox,
-transport buffer, kernel send queue, conflation; see watch.py) is sampled while the feed runs
-and written to PATH as JSON on shutdown.
+(sent once every client is connected and subscribed), prints `{"ticks": N, "at_ns": T}` (the
+ticks the feed has produced so far, at monotonic time T) on SIGUSR2, and serves until SIGTERM
+or SIGINT. The gateway is built by `tickgate.server.app.build_app` unchanged; only the data
+source is the benchmark's (see feeds.py) and the limits that would refuse a load test (market
+data lines, command rate, priming) are lifted. With `--watch-file`, what the gateway holds for
+each connection (outbox, transport buffer, kernel send queue, conflation; see watch.py) is
+sampled while the feed runs and written to PATH as JSON on shutdown.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import asyncio
 import gc
 import signal
 import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -76,6 +78,15 @@ def bench_config(args: argparse.Namespace) -> Config:
     )
 
 
+def report_ticks(feed: FirehoseFeed | PacedFeed | None) -> None:
+    """Print `{"ticks": N, "at_ns": T}` (the SIGUSR2 answer): the ticks `feed` has produced so
+    far, at monotonic time T (when the loop got to the signal, which a busy loop delays)."""
+    made = feed.made if feed is not None else 0
+    answer = {"ticks": made, "at_ns": time.monotonic_ns()}
+    sys.stdout.write(orjson.dumps(answer).decode() + "\n")
+    sys.stdout.flush()
+
+
 def pick_conids(gateway: Gateway, count: int) -> list[int]:
     """`count` conids of the catalogue, the firehose conid first, the rest in conid order.
 
@@ -91,18 +102,22 @@ def pick_conids(gateway: Gateway, count: int) -> list[int]:
 async def serve(args: argparse.Namespace) -> None:
     chosen: list[int] = []
     watches: list[ConnectionWatch] = []
+    feeds: list[FirehoseFeed | PacedFeed] = []
     gate = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGUSR1, gate.set)
+    loop.add_signal_handler(signal.SIGUSR2, lambda: report_ticks(feeds[0] if feeds else None))
 
     def source(gateway: Gateway) -> DataSource:
         if args.watch_file:
             watches.append(ConnectionWatch(gateway))
         if args.feed == "firehose":
             chosen.append(FIREHOSE_CONID)
-            return FirehoseFeed(FIREHOSE_CONID, batch=args.batch, seed=args.seed, gate=gate)
-        chosen.extend(pick_conids(gateway, args.instruments))
-        return PacedFeed(chosen, rate=args.rate, seed=args.seed, gate=gate)
+            feeds.append(FirehoseFeed(FIREHOSE_CONID, batch=args.batch, seed=args.seed, gate=gate))
+        else:
+            chosen.extend(pick_conids(gateway, args.instruments))
+            feeds.append(PacedFeed(chosen, rate=args.rate, seed=args.seed, gate=gate))
+        return feeds[0]
 
     runner, port = await listen(build_app(bench_config(args), source=source), args)
     tune_gc()  # as `tickgate serve` does
