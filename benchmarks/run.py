@@ -4,7 +4,9 @@
     python benchmarks/run.py [--quick] [--scenario NAME ...] [--runs N] [--profile]
 
 `trading-history` runs in this process (`bench_trading.py`); `cluster` starts its own processes
-(`bench_cluster.py`: a core and edges against the single process); the latency-bound and
+(`bench_cluster.py`: a core and edges against the single process); `connections-100k` runs
+across processes (`tickgate serve --workers`, several load generators: `bench_idle.py`) where
+the open-files limit keeps one process from holding 100,000 sockets; the latency-bound and
 realistic-capacity searches are `bench_capacity.py`; every other scenario is a fan-out one:
 
 Each scenario starts a server process (tickgate, or a reference) pinned to one core and the C
@@ -27,6 +29,7 @@ from typing import Any
 
 import bench_capacity
 import bench_cluster
+import bench_idle
 import bench_trading
 import orjson
 import report
@@ -218,6 +221,14 @@ def selected(names: list[str]) -> list[Scenario]:
     return chosen
 
 
+def split_idle(scenarios: list[Scenario]) -> tuple[list[Scenario], bool]:
+    """`scenarios` less connections-100k when this machine's open-files limit keeps one process
+    from holding its sockets, and whether it was taken out (then bench_idle runs it across
+    processes: `tickgate serve --workers` and several load generators)."""
+    kept = [s for s in scenarios if s.name != bench_idle.NAME or not bench_idle.needs_workers()]
+    return kept, len(kept) < len(scenarios)
+
+
 def run_fanout(
     scenarios: list[Scenario],
     options: argparse.Namespace,
@@ -225,6 +236,7 @@ def run_fanout(
     searches: Sequence[bench_capacity.Search] = (),
 ) -> None:
     """Run the fan-out scenarios, then the capacity searches; one JSON file each."""
+    scenarios, idle_across_processes = split_idle(scenarios)
     with tempfile.TemporaryDirectory(prefix="tickgate-loadgen-") as build:
         binary = compile_loadgen(Path(build))
         profiler = (
@@ -235,6 +247,9 @@ def run_fanout(
         for scenario in scenarios:
             document = run_scenario(scenario, binary, options, profiler)
             path = report.write_result(date, scenario.name, document, quick=options.quick)
+            print(f"  wrote {path.relative_to(ROOT)}", file=sys.stderr)
+        if idle_across_processes:
+            path = bench_idle.run(binary, options, date)
             print(f"  wrote {path.relative_to(ROOT)}", file=sys.stderr)
         bench_capacity.run(
             searches, binary, options, date, lambda s, v, b, o: run_variant(s, v, b, o, None)
