@@ -56,8 +56,10 @@ NAME = "connections-100k"
 #: Sockets one process is planned to hold at most (the rest of its limit: other files, and
 #: SO_REUSEPORT's hash spreading connections over the workers unevenly).
 SPARE = 5_000
-#: Handshakes each load generator keeps in flight (W workers accept W x 128 at once).
-INFLIGHT = 100
+#: Handshakes each load generator keeps in flight: all of them together stay well under what
+#: the workers' accept queues hold (aiohttp listens with a backlog of 128 each), so no SYN is
+#: dropped while the workers are slow to accept (a dropped SYN is retried after 1, 3, 7 s...).
+INFLIGHT = 50
 #: How long the cluster may take to start (a core and W Python processes on a loaded machine).
 START_TIMEOUT_S = 300.0
 #: Each stock of the replayed file ticks once in this many seconds (staggered).
