@@ -150,8 +150,12 @@ class MarketEngine:
         values = self._values.get(tick.conid)
         if values is None:
             raise NotFoundError(f"unknown conid {tick.conid}")
+        # A loop, not a comprehension: in 3.11 a comprehension is one more function call a tick.
         get = values.get
-        changed = {fid: value for fid, value in tick.fields.items() if get(fid) != value}
+        changed: dict[int, str] = {}
+        for fid, value in tick.fields.items():
+            if get(fid) != value:
+                changed[fid] = value
         if changed:
             values.update(changed)
             self._updated[tick.conid] = tick.ts_ns

@@ -154,6 +154,19 @@ def test_live_trades_follow_the_synthetic_history() -> None:
     assert fives[-1] == aggregate(synthetic + live)
 
 
+def test_a_volume_rise_alone_is_a_trade_and_a_quote_alone_is_not() -> None:
+    clock = FakeClock(ANCHOR)
+    history = service(clock=clock)
+    clock.advance(seconds=70)
+    trade = {F.LAST: "189.55", F.LAST_SIZE: "100", F.VOLUME_EXACT: "100"}
+    history.record(AAPL.conid, trade, clock.now_ns())
+    history.record(AAPL.conid, {F.BID: "180.00", F.ASK: "199.00"}, clock.now_ns())
+    history.record(AAPL.conid, {F.BID_SIZE: "900", F.VOLUME_EXACT: "350"}, clock.now_ns())
+    last = history.bars(AAPL.conid, period="2min", bar="1min")[-1]
+    price = Decimal("189.55")  # the quote moved no price; the volume's rise traded 250 more
+    assert last == Bar(ns("20260114-15:08:00"), price, price, price, price, 350)
+
+
 def test_start_time_ends_the_window() -> None:
     history = service()
     bars = history.bars(AAPL.conid, period="1h", bar="1min", start_time="20260113-19:00:00")

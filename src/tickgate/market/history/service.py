@@ -41,6 +41,7 @@ from tickgate.market.history.query import (
 from tickgate.market.history.synthetic import SyntheticHistory
 from tickgate.market.history.window import InstrumentData
 from tickgate.model.instruments import Instrument
+from tickgate.protocol import fields as F
 from tickgate.protocol.rest_values import shown
 
 __all__ = [
@@ -114,7 +115,10 @@ class HistoryService:
             live = self._live[conid] = LiveBars(
                 since_ns=self._anchor_ns, capacity=self._live_minutes
             )
-        live.record(changed, ts_ns)
+        # Only a new last price or cumulative volume can report a trade (`LiveBars`): most
+        # ticks are quotes alone, and skipping the call for them keeps the tick path short.
+        if F.LAST in changed or F.VOLUME_EXACT in changed:
+            live.record(changed, ts_ns)
 
     def bars(
         self,
