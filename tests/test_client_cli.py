@@ -262,3 +262,14 @@ def test_tls_trusts_the_data_directorys_certificate_and_sends_the_token(
     )
     assert from_env.returncode == 0, from_env.stderr
     assert json.loads(from_env.stdout)["halted"] is True
+
+
+def test_the_client_commands_import_nothing_of_the_gateway() -> None:
+    # Every `tickgate status/order/tail ...` pays its imports: the calendar (holidays), the
+    # catalogue and cryptography cost a third of such a command's CPU on top of aiohttp.
+    probe = "import sys, tickgate.cli; print(sorted(sys.modules))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    for heavy in ("'holidays'", "'cryptography'", "'tickgate.market'", "'tickgate.server.app'"):
+        assert heavy not in loaded, heavy

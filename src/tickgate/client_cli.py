@@ -20,8 +20,7 @@ import orjson
 
 from tickgate import fault_cli
 from tickgate.config import environment_token
-from tickgate.server.api_client import GatewayClient, Target
-from tickgate.server.replay_client import ClientError
+from tickgate.server.api_client import ClientError, GatewayClient, Target
 
 COMMANDS = ("tail", "order", "positions", "status", "market", "session", "fault")
 DEFAULT_FIELDS = "31,84,86"

@@ -25,6 +25,10 @@ from pathlib import Path
 from tickgate.errors import ConfigError, TickgateError
 
 LOCK_NAME = "tickgate.lock"
+#: The self-signed TLS pair a gateway makes on first start (`server.tls`); clients trust the
+#: certificate by this name in the data directory.
+CERT_NAME = "tickgate-cert.pem"
+KEY_NAME = "tickgate-key.pem"
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 

@@ -102,7 +102,7 @@ class TickgateServer:
 
     @property
     def certificate(self) -> Path | None:
-        from tickgate.server.tls import CERT_NAME
+        from tickgate.datadir import CERT_NAME
 
         return self.config.data_dir / CERT_NAME if self.config.tls else None
 

@@ -16,7 +16,8 @@ from tests.conftest import StartServer, call
 from tests.instruments import AAPL
 from tests.sources.replay_files import quotes, write_recording
 
-from tickgate.server.replay_client import ClientError, RecordOptions, market_tick, record
+from tickgate.server.api_client import ClientError
+from tickgate.server.replay_client import RecordOptions, market_tick, record
 from tickgate.sources.recording import RecordingReader
 
 MSFT = 272093

@@ -18,8 +18,10 @@ from typing import Any
 import aiohttp
 import orjson
 
-from tickgate.server.replay_client import ClientError
-from tickgate.server.tls import CERT_NAME
+# Kept light: `tickgate status` and the other client commands import this module, and neither
+# the gateway's catalogue nor cryptography (TLS certificates) is needed to call a gateway.
+from tickgate.datadir import CERT_NAME
+from tickgate.errors import TickgateError
 
 #: Longest a REST call may take before the command gives up.
 REQUEST_TIMEOUT = 30.0
@@ -28,6 +30,10 @@ MAX_QUESTIONS = 10
 
 #: Answers a confirmation prompt: gets the questions' text, returns whether to go on.
 Confirm = Callable[[list[str]], Awaitable[bool]]
+
+
+class ClientError(TickgateError):
+    """The gateway could not be used as asked; the message says what to do."""
 
 
 @dataclass(frozen=True)

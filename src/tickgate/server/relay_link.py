@@ -23,8 +23,7 @@ from tickgate.dialects.brokerage import SessionStatus
 from tickgate.errors import ProtocolError
 from tickgate.model.ticks import Tick, TickSink
 from tickgate.protocol.api import client as api
-from tickgate.server.api_client import GatewayClient, Target
-from tickgate.server.replay_client import ClientError
+from tickgate.server.api_client import ClientError, GatewayClient, Target
 from tickgate.sources.relay.backoff import Backoff
 from tickgate.sources.relay.lines import UpstreamLines
 from tickgate.sources.relay.status import UP, RelayStatus

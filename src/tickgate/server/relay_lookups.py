@@ -41,10 +41,9 @@ from tickgate.market.catalogue.fields import RowError
 from tickgate.market.engine import static_fields
 from tickgate.model.instruments import Instrument
 from tickgate.protocol import fields as F
-from tickgate.server.api_client import Answer, GatewayClient, Target
+from tickgate.server.api_client import Answer, ClientError, GatewayClient, Target
 from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import HttpError, int_list, json_body, json_response, param
-from tickgate.server.replay_client import ClientError
 from tickgate.server.ws import BEFORE_MESSAGE
 from tickgate.sources.relay.cache import AnswerCache
 from tickgate.sources.relay.instruments import instrument_from_secdef

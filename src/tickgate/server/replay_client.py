@@ -29,11 +29,11 @@ import aiohttp
 import orjson
 
 from tickgate.clock import Clock, SystemClock
-from tickgate.errors import TickgateError
 from tickgate.market.catalogue.fields import RowError
 from tickgate.model.instruments import Instrument
 from tickgate.model.ticks import Tick
 from tickgate.protocol import fields as F
+from tickgate.server.api_client import ClientError
 from tickgate.sources.recorder import Recorder, RecorderStats, run_flusher
 from tickgate.sources.recording import RecordingHeader
 from tickgate.sources.relay.instruments import instrument_from_secdef
@@ -45,10 +45,6 @@ RECORD_FIELDS: tuple[int, ...] = (31, 70, 71, 82, 83, 84, 85, 86, 87, 88, 7059, 
 TICKLE_SECONDS = 60.0
 #: `smd` streams end after 15 minutes unless sent again; renew well before, as ibind does.
 RENEW_SECONDS = 540.0
-
-
-class ClientError(TickgateError):
-    """The gateway could not be used as asked; the message says what to do."""
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,7 @@ from tickgate import access, datadir
 
 log = logging.getLogger("tickgate.server")
 
-CERT_NAME = "tickgate-cert.pem"
-KEY_NAME = "tickgate-key.pem"
+CERT_NAME, KEY_NAME = datadir.CERT_NAME, datadir.KEY_NAME
 #: Names every certificate carries: the loopback names clients use by default.
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 VALIDITY = datetime.timedelta(days=3650)
