@@ -15,13 +15,12 @@ from pathlib import Path
 import pytest
 from tests.instruments import TRADED_AAPL as AAPL
 from tests.trading.children import start_child
-from tests.trading.quotes import grid_quote
+from tests.trading.quotes import QuoteBook, grid_quote
 
 from tickgate.clock import FakeClock
+from tickgate.market.catalogue.catalogue import Catalogue
 from tickgate.model.accounts import AccountConfig
-from tickgate.model.instruments import Instrument
 from tickgate.model.orders import OrderStatus
-from tickgate.model.ticks import Quote
 from tickgate.server import rest_commands as commands
 from tickgate.stores.sqlite import (
     MIGRATIONS,
@@ -44,21 +43,11 @@ from tickgate.trading.store import MemoryEventStore
 D = Decimal
 
 
-class Catalogue:
-    def find(self, conid: int) -> Instrument | None:
-        return AAPL if conid == AAPL.conid else None
+CATALOGUE = Catalogue([AAPL])
 
 
-class Quotes:
-    def __init__(self, quote: Quote | None = None) -> None:
-        self.current = quote
-
-    def quote(self, conid: int) -> Quote | None:
-        return self.current
-
-
-def _engine(store: SqliteEventStore | MemoryEventStore, quotes: Quotes) -> TradingEngine:
-    engine = TradingEngine(Catalogue(), quotes, store, FakeClock(), accounts=[AccountConfig("DU1")])
+def _engine(store: SqliteEventStore | MemoryEventStore, quotes: QuoteBook) -> TradingEngine:
+    engine = TradingEngine(CATALOGUE, quotes, store, FakeClock(), accounts=[AccountConfig("DU1")])
     engine.desk.suppress(["o10151", "o163"])
     return engine
 
@@ -75,7 +64,7 @@ def test_pragmas_and_roundtrip(tmp_path: Path) -> None:
 
 
 def test_reopen_gives_identical_state(tmp_path: Path) -> None:
-    quotes = Quotes(grid_quote(AAPL.conid, 99.99, 100.01, 100.0, 7))
+    quotes = QuoteBook(grid_quote(AAPL.conid, 99.99, 100.01, 100.0, 7))
     store = SqliteEventStore(tmp_path / "t.db")
     engine = _engine(store, quotes)
     commands.place(
@@ -102,10 +91,10 @@ CHILD = textwrap.dedent(
     from tickgate.server import rest_commands as commands
     from tickgate.trading.engine import TradingEngine
     from tickgate.stores.sqlite import SqliteEventStore
-    from tests.stores.test_sqlite import AAPL, Catalogue, Quotes
+    from tests.stores.test_sqlite import AAPL, CATALOGUE, QuoteBook
 
-    quotes = Quotes(Quote(AAPL.conid, D("99.99"), D("100.01"), D(5), D(5), D("100.00"), 0))
-    engine = TradingEngine(Catalogue(), quotes, SqliteEventStore(sys.argv[1]), FakeClock(),
+    quotes = QuoteBook(Quote(AAPL.conid, D("99.99"), D("100.01"), D(5), D(5), D("100.00"), 0))
+    engine = TradingEngine(CATALOGUE, quotes, SqliteEventStore(sys.argv[1]), FakeClock(),
                            accounts=[AccountConfig("DU1")])
     engine.desk.suppress(["o10151", "o163"])
     i = 0
@@ -135,7 +124,7 @@ def test_sigkill_mid_burst_loses_no_acknowledged_order(tmp_path: Path) -> None:
     child.send_signal(signal.SIGKILL)
     child.wait()
     child.stdout.close()
-    engine = _engine(SqliteEventStore(db), Quotes())
+    engine = _engine(SqliteEventStore(db), QuoteBook())
     for order_id, status in acked.items():
         assert order_id in engine.state.orders
         recovered = engine.state.orders[order_id]
@@ -185,7 +174,7 @@ V2_SCHEMA = [
 
 def _events() -> list[StoredEvent]:
     """A real day's events, made by the engine on a memory store."""
-    quotes = Quotes(grid_quote(AAPL.conid, 99.99, 100.01, 100.0, 7))
+    quotes = QuoteBook(grid_quote(AAPL.conid, 99.99, 100.01, 100.0, 7))
     memory = MemoryEventStore()
     engine = _engine(memory, quotes)
     commands.place(

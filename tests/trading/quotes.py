@@ -27,3 +27,19 @@ def grid_quote(
 
     asked = size if ask_size is None else ask_size
     return Quote(conid, price(bid), price(ask), Decimal(size), Decimal(asked), price(last), 0)
+
+
+class QuoteBook:
+    """The market as a trading engine reads it (`QuoteSource`): the latest quote a test showed
+    for each conid."""
+
+    def __init__(self, *quotes: Quote) -> None:
+        self.book = {quote.conid: quote for quote in quotes}
+
+    def quote(self, conid: int) -> Quote | None:
+        return self.book.get(conid)
+
+    def show(self, quote: Quote) -> Quote:
+        """Make `quote` the latest of its conid; returns it (for `TradingEngine.on_quote`)."""
+        self.book[quote.conid] = quote
+        return quote

@@ -16,13 +16,12 @@ from typing import Any
 
 from tests.instruments import TRADED_AAPL as AAPL
 from tests.trading.children import start_child
-from tests.trading.quotes import grid_quote
+from tests.trading.quotes import QuoteBook, grid_quote
 
 from tickgate.clock import FakeClock
+from tickgate.market.catalogue.catalogue import Catalogue
 from tickgate.model.accounts import AccountConfig
-from tickgate.model.instruments import Instrument
 from tickgate.model.orders import OrderStatus, Side
-from tickgate.model.ticks import Quote
 from tickgate.server import rest_commands as commands
 from tickgate.stores.sqlite import SqliteEventStore
 from tickgate.trading.engine import TradingEngine
@@ -33,17 +32,7 @@ D = Decimal
 ACCT = "DU1"
 
 
-class Catalogue:
-    def find(self, conid: int) -> Instrument | None:
-        return AAPL if conid == AAPL.conid else None
-
-
-class Quotes:
-    def __init__(self) -> None:
-        self.current: Quote | None = None
-
-    def quote(self, conid: int) -> Quote | None:
-        return self.current
+CATALOGUE = Catalogue([AAPL])
 
 
 class Loop:
@@ -62,12 +51,12 @@ class Loop:
         return len(ran)
 
 
-Grouped = tuple[TradingEngine, SqliteEventStore, Quotes, Loop, list[TradingEvent]]
+Grouped = tuple[TradingEngine, SqliteEventStore, QuoteBook, Loop, list[TradingEvent]]
 
 
 def _grouped(path: Path, clock: FakeClock) -> Grouped:
-    store, quotes, loop = SqliteEventStore(path), Quotes(), Loop()
-    engine = TradingEngine(Catalogue(), quotes, store, clock, accounts=[AccountConfig(ACCT)])
+    store, quotes, loop = SqliteEventStore(path), QuoteBook(), Loop()
+    engine = TradingEngine(CATALOGUE, quotes, store, clock, accounts=[AccountConfig(ACCT)])
     engine.desk.suppress(["o163", "o354", "o10151"])
     engine.journal.group_quote_commits(loop.call_soon)
     seen: list[TradingEvent] = []
@@ -75,10 +64,9 @@ def _grouped(path: Path, clock: FakeClock) -> Grouped:
     return engine, store, quotes, loop, seen
 
 
-def _quote(engine: TradingEngine, quotes: Quotes, bid: float, ask: float, last: float,
+def _quote(engine: TradingEngine, quotes: QuoteBook, bid: float, ask: float, last: float,
            size: int = 1) -> None:  # fmt: skip
-    quotes.current = grid_quote(AAPL.conid, bid, ask, last, size)
-    engine.on_quote(AAPL.conid, quotes.current)
+    engine.on_quote(AAPL.conid, quotes.show(grid_quote(AAPL.conid, bid, ask, last, size)))
 
 
 def _resting_buys(engine: TradingEngine, count: int, **extra: Any) -> list[int]:
@@ -123,7 +111,7 @@ def test_a_command_stores_the_held_group_before_its_own_events(tmp_path: Path) -
     assert order.index(first) < order.index(second)  # the fill was stored before the cancel
 
 
-def _trailing_sell(engine: TradingEngine, quotes: Quotes) -> int:
+def _trailing_sell(engine: TradingEngine, quotes: QuoteBook) -> int:
     _quote(engine, quotes, 99.99, 100.01, 100.0, size=100)
     commands.place(
         engine, ACCT, [{"conid": AAPL.conid, "side": "BUY", "orderType": "MKT", "quantity": 10}]
@@ -171,7 +159,7 @@ def test_after_a_crash_a_trailing_stop_is_never_looser_than_what_a_client_was_to
     shown = [e.order.aux_price for e in seen if isinstance(e, OrderUpdated)
              and e.order.order_id == order_id]  # fmt: skip
 
-    recovered = TradingEngine(Catalogue(), Quotes(), SqliteEventStore(tmp_path / "t.db"), clock,
+    recovered = TradingEngine(CATALOGUE, QuoteBook(), SqliteEventStore(tmp_path / "t.db"), clock,
                               accounts=[AccountConfig(ACCT)])  # fmt: skip
     stop = recovered.state.orders[order_id].aux_price
     assert stop is not None and latest_unshown is not None
@@ -190,10 +178,10 @@ CHILD = textwrap.dedent(
     from tickgate.trading.events import OrderFilled
     from tickgate.stores.sqlite import SqliteEventStore
     sys.path.insert(0, sys.argv[2])
-    from test_group_commit import AAPL, GROUP, Catalogue, Loop, Quotes, grid_quote
+    from test_group_commit import AAPL, CATALOGUE, GROUP, Loop, QuoteBook, grid_quote
 
-    quotes, loop = Quotes(), Loop()
-    engine = TradingEngine(Catalogue(), quotes, SqliteEventStore(sys.argv[1]), FakeClock(),
+    quotes, loop = QuoteBook(), Loop()
+    engine = TradingEngine(CATALOGUE, quotes, SqliteEventStore(sys.argv[1]), FakeClock(),
                            accounts=[AccountConfig("DU1")])
     engine.desk.suppress(["o163", "o354", "o10151"])
     engine.journal.group_quote_commits(loop.call_soon)
@@ -202,12 +190,11 @@ CHILD = textwrap.dedent(
     order = {"conid": AAPL.conid, "side": "BUY", "orderType": "LMT", "quantity": 1,
              "price": 100, "tif": "GTC"}
     while True:
-        quotes.current = grid_quote(AAPL.conid, 100.04, 100.05, 100.5, 1)  # nothing fills
+        quotes.show(grid_quote(AAPL.conid, 100.04, 100.05, 100.5, 1))  # nothing fills
         for _ in range(GROUP):
             commands.place(engine, "DU1", [order])
         for _ in range(GROUP):
-            quotes.current = grid_quote(AAPL.conid, 99.99, 100.0, 100.0, 1)
-            engine.on_quote(AAPL.conid, quotes.current)
+            engine.on_quote(AAPL.conid, quotes.show(grid_quote(AAPL.conid, 99.99, 100.0, 100.0, 1)))
         loop.run_ready()
     """
 )
@@ -229,7 +216,7 @@ def test_sigkill_between_and_inside_group_commits_keeps_whole_groups(tmp_path: P
 
     store = SqliteEventStore(db)
     engine = TradingEngine(
-        Catalogue(), Quotes(), store, FakeClock(), accounts=[AccountConfig(ACCT)]
+        CATALOGUE, QuoteBook(), store, FakeClock(), accounts=[AccountConfig(ACCT)]
     )
     stored = store.fills_since(0)
     assert {f.order_id for f in stored} >= set(published)  # every fill shown was stored first

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from tests.instruments import AAPL
-from tests.trading.quotes import grid_quote
-from tests.trading.test_sessions import CLOSE_NS, HOUR, Instruments
+from tests.trading.quotes import QuoteBook, grid_quote
+from tests.trading.test_sessions import CATALOGUE, CLOSE_NS, HOUR
 
 from tickgate.clock import NS_PER_DAY, FakeClock
 from tickgate.errors import RequestError
@@ -29,25 +29,22 @@ ACCT = "DU1234567"
 TUESDAY = date(2026, 3, 10)  # CLOSE_NS is this day's 16:00 close in New York
 
 
-class MovingQuotes:
-    """A market whose AAPL price the test sets."""
-
-    def __init__(self) -> None:
-        self.last = D("100.00")
-
-    def quote(self, conid: int) -> Quote | None:
-        return grid_quote(conid, self.last - D("0.01"), self.last + D("0.01"), self.last)
+def aapl_at(last: D) -> Quote:
+    """AAPL quoted a cent either side of `last`."""
+    return grid_quote(AAPL.conid, last - D("0.01"), last + D("0.01"), last)
 
 
-def _engine(clock: FakeClock, store: EventStore, quotes: MovingQuotes) -> TradingEngine:
-    return TradingEngine(Instruments(), quotes, store, clock)  # type: ignore[arg-type]
+def moving_quotes() -> QuoteBook:
+    """A market whose AAPL price the test sets (`_move`), from 100.00."""
+    return QuoteBook(aapl_at(D("100.00")))
 
 
-def _move(engine: TradingEngine, quotes: MovingQuotes, price: str) -> None:
-    quotes.last = D(price)
-    market = quotes.quote(AAPL.conid)
-    assert market is not None
-    engine.on_quote(AAPL.conid, market)
+def _engine(clock: FakeClock, store: EventStore, quotes: QuoteBook) -> TradingEngine:
+    return TradingEngine(CATALOGUE, quotes, store, clock)
+
+
+def _move(engine: TradingEngine, quotes: QuoteBook, price: str) -> None:
+    engine.on_quote(AAPL.conid, quotes.show(aapl_at(D(price))))
 
 
 def _nav(engine: TradingEngine) -> D:
@@ -62,7 +59,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> EventStore:
 
 
 def test_each_close_keeps_the_days_start_and_end_and_returns_chain(store: EventStore) -> None:
-    clock, quotes = FakeClock(CLOSE_NS - 5 * HOUR), MovingQuotes()
+    clock, quotes = FakeClock(CLOSE_NS - 5 * HOUR), moving_quotes()
     engine = _engine(clock, store, quotes)
     cycle = DayCycle(engine, MarketHours([AAPL], Mode.ALWAYS), market=None, publish=print)
     buy = {"conid": AAPL.conid, "side": "BUY", "orderType": "LMT", "price": 100.01, "quantity": 100,
@@ -103,7 +100,7 @@ def test_each_close_keeps_the_days_start_and_end_and_returns_chain(store: EventS
 
 def test_the_series_survives_a_restart_on_the_same_file(tmp_path: Path) -> None:
     path = tmp_path / "trading.sqlite3"
-    clock, quotes = FakeClock(CLOSE_NS), MovingQuotes()
+    clock, quotes = FakeClock(CLOSE_NS), moving_quotes()
     first = _engine(clock, SqliteEventStore(path), quotes)
     first.close_session(CLOSE_NS)
     first.close_session(CLOSE_NS + NS_PER_DAY)
@@ -119,7 +116,7 @@ def test_the_series_survives_a_restart_on_the_same_file(tmp_path: Path) -> None:
 
 
 def test_a_fresh_account_has_its_day_in_progress() -> None:
-    clock, quotes, store = FakeClock(CLOSE_NS - HOUR), MovingQuotes(), MemoryEventStore()
+    clock, quotes, store = FakeClock(CLOSE_NS - HOUR), moving_quotes(), MemoryEventStore()
     engine = _engine(clock, store, quotes)
     [only] = PortfolioAnalyst(engine.views, store).series(ACCT)
     assert (only.day, only.start, only.end) == (TUESDAY, D(1_000_000), D(1_000_000))

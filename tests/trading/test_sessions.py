@@ -7,10 +7,10 @@ from decimal import Decimal as D
 
 import pytest
 from tests.instruments import AAPL
-from tests.trading.quotes import grid_quote
+from tests.trading.quotes import QuoteBook, grid_quote
 
 from tickgate.clock import NS_PER_S, FakeClock
-from tickgate.model.ticks import Quote
+from tickgate.market.catalogue.catalogue import Catalogue
 from tickgate.server import rest_commands as commands
 from tickgate.trading import sessions
 from tickgate.trading.engine import TradingEngine
@@ -26,18 +26,12 @@ CLOSE_NS = utc(2026, 3, 10, 20)
 HOUR = 3600 * NS_PER_S
 
 
-class Quotes:
-    def quote(self, conid: int) -> Quote | None:
-        return grid_quote(conid, 99.99, 100.01, 100.0)
-
-
-class Instruments:
-    def find(self, conid: int) -> object:
-        return AAPL if conid == AAPL.conid else None
+CATALOGUE = Catalogue([AAPL])
 
 
 def engine_at(clock: FakeClock, store: MemoryEventStore) -> TradingEngine:
-    return TradingEngine(Instruments(), Quotes(), store, clock)  # type: ignore[arg-type]
+    quotes = QuoteBook(grid_quote(AAPL.conid, 99.99, 100.01, 100.0))
+    return TradingEngine(CATALOGUE, quotes, store, clock)
 
 
 def day_order(engine: TradingEngine) -> int:

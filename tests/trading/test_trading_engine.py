@@ -9,14 +9,13 @@ from typing import Any
 import pytest
 from tests.instruments import TRADED_AAPL as AAPL
 from tests.instruments import future
-from tests.trading.quotes import grid_quote
+from tests.trading.quotes import QuoteBook, grid_quote
 
 from tickgate.clock import FakeClock
 from tickgate.errors import NotFoundError, RequestError
+from tickgate.market.catalogue.catalogue import Catalogue
 from tickgate.model.accounts import AccountConfig
-from tickgate.model.instruments import Instrument
 from tickgate.model.orders import OrderType, Side, TimeInForce, TrailingType
-from tickgate.model.ticks import Quote
 from tickgate.server import rest_commands as commands
 from tickgate.server.errors import http_answer
 from tickgate.trading.commands import ModifyOrder, PlaceOrder
@@ -37,35 +36,24 @@ ES = future()
 ACCT = "DU1"
 
 
-class Catalogue:
-    def find(self, conid: int) -> Instrument | None:
-        return {i.conid: i for i in (AAPL, ES)}.get(conid)
-
-
-class Quotes:
-    def __init__(self) -> None:
-        self.book: dict[int, Quote] = {}
-
-    def quote(self, conid: int) -> Quote | None:
-        return self.book.get(conid)
+CATALOGUE = Catalogue([AAPL, ES])
 
 
 def _engine(
     store: MemoryEventStore | None = None, cash: str = "100000"
-) -> tuple[TradingEngine, Quotes, FakeClock, MemoryEventStore]:
-    quotes, clock, store = Quotes(), FakeClock(), store or MemoryEventStore()
+) -> tuple[TradingEngine, QuoteBook, FakeClock, MemoryEventStore]:
+    quotes, clock, store = QuoteBook(), FakeClock(), store or MemoryEventStore()
     accounts = [AccountConfig(ACCT, starting_cash=D(cash)), AccountConfig("DU2")]
-    engine = TradingEngine(Catalogue(), quotes, store, clock, accounts=accounts)
+    engine = TradingEngine(CATALOGUE, quotes, store, clock, accounts=accounts)
     engine.desk.suppress(["o10151"])
     return engine, quotes, clock, store
 
 
-def _quote(engine: TradingEngine, quotes: Quotes, bid: float, ask: float, last: float,
+def _quote(engine: TradingEngine, quotes: QuoteBook, bid: float, ask: float, last: float,
            size: int = 1000, conid: int = AAPL.conid) -> None:  # fmt: skip
     tick = AAPL.min_tick if conid == AAPL.conid else ES.min_tick
     quote = grid_quote(conid, bid, ask, last, size, min_tick=tick)
-    quotes.book[conid] = quote
-    engine.on_quote(conid, quote)
+    engine.on_quote(conid, quotes.show(quote))
 
 
 def _lmt(side: str, qty: Any, price: Any, **kw: Any) -> dict[str, Any]:
@@ -325,9 +313,9 @@ def test_commission_minimum_is_charged_once_per_order_not_per_partial_fill() -> 
 
 
 def test_an_instrument_in_another_currency_than_the_account_is_refused() -> None:
-    quotes, clock, store = Quotes(), FakeClock(), MemoryEventStore()
+    quotes, clock, store = QuoteBook(), FakeClock(), MemoryEventStore()
     eur = AccountConfig("DU2", "EUR", D(100000))
-    engine = TradingEngine(Catalogue(), quotes, store, clock, accounts=[eur])
+    engine = TradingEngine(CATALOGUE, quotes, store, clock, accounts=[eur])
     with pytest.raises(OrderRejected, match="currency conversion is not simulated"):
         commands.place(engine, "DU2", [_lmt("BUY", 1, 100)])
 
@@ -510,13 +498,13 @@ def _place(engine: TradingEngine, order: dict[str, Any]) -> int:
     return int(ack["order_id"])
 
 
-def _exchange_engine(now_ns: int) -> tuple[TradingEngine, Quotes, FakeClock]:
+def _exchange_engine(now_ns: int) -> tuple[TradingEngine, QuoteBook, FakeClock]:
     from tickgate.market.market_hours import MarketHours, Mode
 
-    quotes, clock = Quotes(), FakeClock(now_ns)
+    quotes, clock = QuoteBook(), FakeClock(now_ns)
     hours = MarketHours([AAPL, ES], Mode.EXCHANGE)
     engine = TradingEngine(
-        Catalogue(), quotes, MemoryEventStore(), clock, accounts=[AccountConfig(ACCT)], hours=hours
+        CATALOGUE, quotes, MemoryEventStore(), clock, accounts=[AccountConfig(ACCT)], hours=hours
     )
     engine.desk.suppress(["o10151", "o354", "o163"])
     return engine, quotes, clock

@@ -13,13 +13,12 @@ from typing import Any
 
 import pytest
 from tests.instruments import TRADED_AAPL as AAPL
-from tests.trading.quotes import grid_quote
+from tests.trading.quotes import QuoteBook, grid_quote
 
 from tickgate.clock import FakeClock
+from tickgate.market.catalogue.catalogue import Catalogue
 from tickgate.model.accounts import AccountConfig
-from tickgate.model.instruments import Instrument
 from tickgate.model.orders import OrderStatus
-from tickgate.model.ticks import Quote
 from tickgate.server import rest_commands as commands
 from tickgate.stores.sqlite import SCHEMA_VERSION, SchemaVersionError, SqliteEventStore
 from tickgate.trading import sessions
@@ -32,22 +31,12 @@ ACCT = "DU1"
 DAY_S = 86_400
 
 
-class Catalogue:
-    def find(self, conid: int) -> Instrument | None:
-        return AAPL if conid == AAPL.conid else None
+CATALOGUE = Catalogue([AAPL])
 
 
-class Quotes:
-    def __init__(self) -> None:
-        self.book: dict[int, Quote] = {}
-
-    def quote(self, conid: int) -> Quote | None:
-        return self.book.get(conid)
-
-
-def _engine(store: EventStore, clock: FakeClock, quotes: Quotes | None = None) -> TradingEngine:
+def _engine(store: EventStore, clock: FakeClock, quotes: QuoteBook | None = None) -> TradingEngine:
     engine = TradingEngine(
-        Catalogue(), quotes or Quotes(), store, clock, accounts=[AccountConfig(ACCT)]
+        CATALOGUE, quotes or QuoteBook(), store, clock, accounts=[AccountConfig(ACCT)]
     )
     engine.desk.suppress(["o163", "o354", "o10151"])
     return engine
@@ -56,8 +45,8 @@ def _engine(store: EventStore, clock: FakeClock, quotes: Quotes | None = None) -
 def _quote(engine: TradingEngine, bid: float, ask: float, last: float, conid: int = AAPL.conid,
            size: int = 1000) -> None:  # fmt: skip
     quote = grid_quote(conid, bid, ask, last, size)
-    assert isinstance(engine.quotes, Quotes)
-    engine.quotes.book[conid] = quote
+    assert isinstance(engine.quotes, QuoteBook)
+    engine.quotes.show(quote)
     engine.on_quote(conid, quote)
 
 
@@ -138,7 +127,7 @@ def test_checkpoint_follows_a_changed_starting_cash() -> None:
     engine = _engine(store, clock)
     _day_of_trading(engine)
     engine.close_session()
-    richer = TradingEngine(Catalogue(), Quotes(), store, clock,
+    richer = TradingEngine(CATALOGUE, QuoteBook(), store, clock,
                            accounts=[AccountConfig(ACCT, starting_cash=D(2_000_000))])  # fmt: skip
     before = engine.journal.portfolio_of(ACCT).cash
     assert richer.journal.portfolio_of(ACCT).cash == before + D(1_000_000)

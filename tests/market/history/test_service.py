@@ -13,25 +13,13 @@ from tickgate.clock import NS_PER_MINUTE, FakeClock
 from tickgate.errors import NotFoundError, RequestError
 from tickgate.market.bars import Bar, aggregate
 from tickgate.market.calendar import US_EQUITY
+from tickgate.market.catalogue.catalogue import Catalogue
 from tickgate.market.history.service import HistoryService, parse_start_time
 from tickgate.model.instruments import Instrument
 from tickgate.protocol import fields as F
 from tickgate.server.errors import http_answer
 
 AAPL = stock()
-
-
-class Catalogue:
-    """The smallest instrument source: a dict, with the catalogue's error for unknown conids."""
-
-    def __init__(self, *instruments: Instrument) -> None:
-        self._by_conid = {i.conid: i for i in instruments}
-
-    def get(self, conid: int) -> Instrument:
-        try:
-            return self._by_conid[conid]
-        except KeyError:
-            raise NotFoundError(f"Invalid conid {conid}") from None
 
 
 def ns(text: str) -> int:
@@ -45,7 +33,7 @@ LATER = ns("20260121-15:07:30")  # a week later
 
 
 def service(seed: int = 7, clock: FakeClock | None = None) -> HistoryService:
-    return HistoryService(Catalogue(AAPL, EURUSD), seed=seed, clock=clock or FakeClock(ANCHOR))
+    return HistoryService(Catalogue([AAPL, EURUSD]), seed=seed, clock=clock or FakeClock(ANCHOR))
 
 
 def eastern_minute(at_ns: int) -> int:
