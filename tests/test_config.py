@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from tickgate import config
+from tickgate.config import ConfigProblems
 from tickgate.errors import ConfigError
+from tickgate.model.accounts import AccountConfig
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -207,3 +209,20 @@ def test_replay_files_from_flags_environment_and_file(tmp_path: Path) -> None:
     assert (settings.replay, settings.replay_speed) == ((Path("day.csv"),), "max")
     flags = {"source": "replay", "replay": [Path("x.tgr")], "replay_loop": True}
     assert config.load(flags, environ={}).replay == (Path("x.tgr"),)
+
+
+def test_advisor_from_flag_environment_and_file(tmp_path: Path) -> None:
+    """`--advisor` makes numbered sub-accounts when no [[accounts]] are configured; the
+    configured ones become the sub-accounts otherwise; the master's id is not a sub-account."""
+    settings = config.load({"advisor": True, "advisor_subaccounts": 2}, environ={})
+    assert [a.account_id for a in settings.accounts] == ["DU1234567", "DU1234568"]
+    from_env = config.load(environ={"TICKGATE_ADVISOR": "true"})
+    assert from_env.advisor and len(from_env.accounts) == 3
+    path = write(tmp_path, 'advisor = true\n[[accounts]]\nid = "DU55"\n')
+    assert [a.account_id for a in config.load(config_file=path, environ={}).accounts] == ["DU55"]
+    assert config.load(environ={}).accounts == (AccountConfig(),)
+    with pytest.raises(ConfigProblems, match="advisor_subaccounts must be between 1 and 100"):
+        config.load({"advisor": True, "advisor_subaccounts": 0}, environ={})
+    clash = write(tmp_path, 'advisor = true\n[[accounts]]\nid = "F1234567"\n')
+    with pytest.raises(ConfigProblems, match="F1234567 is the advisor's master account"):
+        config.load(config_file=clash, environ={})

@@ -22,7 +22,13 @@ from typing import Any
 
 from tickgate import access, toml_lines
 from tickgate.errors import ConfigError
-from tickgate.model.accounts import DEFAULT_STARTING_CASH, AccountConfig
+from tickgate.model.accounts import (
+    DEFAULT_ADVISOR_ID,
+    DEFAULT_STARTING_CASH,
+    DEFAULT_SUB_ACCOUNTS,
+    AccountConfig,
+    sub_accounts,
+)
 
 ENV_PREFIX = "TICKGATE_"
 #: A token short enough to guess online is no access control.
@@ -76,6 +82,8 @@ class Config:
     allow_ip: tuple[str, ...] = ()
     auth_token: str | None = None
     accounts: tuple[AccountConfig, ...] = field(default_factory=lambda: (AccountConfig(),))
+    advisor: bool = False
+    advisor_subaccounts: int = DEFAULT_SUB_ACCOUNTS
     source: str = "simulator"
     replay: tuple[Path, ...] = ()
     replay_speed: str = "1"
@@ -214,6 +222,16 @@ OPTIONS: dict[str, tuple[type, str]] = {
         str,
         "token every client must present (Authorization: Bearer, or the page's login); "
         f"at least {MIN_TOKEN_LENGTH} characters; prefer the environment to the flag",
+    ),
+    "advisor": (
+        bool,
+        f"log in as a Financial Advisor: master account {DEFAULT_ADVISOR_ID} over the paper "
+        "accounts (the [[accounts]] entries, else --advisor-subaccounts of them) as its "
+        "sub-accounts, with allocation groups and orders split over them",
+    ),
+    "advisor_subaccounts": (
+        int,
+        "sub-accounts an --advisor login gets when no [[accounts]] are configured",
     ),
     "source": (
         str,
@@ -719,6 +737,7 @@ _LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "upstream_md_lines": _POSITIVE,
     "cluster_lease_seconds": _POSITIVE,
     "workers": (lambda n: 0 <= n <= 64, "must be between 0 and 64"),
+    "advisor_subaccounts": (lambda n: 1 <= n <= 100, "must be between 1 and 100"),
     "cluster": (
         lambda name: name is None or re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name) is not None,
         "must be 1-64 letters, digits, '-' or '_'",
@@ -788,6 +807,14 @@ def _conflicts(config: Config) -> list[tuple[tuple[str, ...], str]]:
     found += _cluster_conflicts(config)
     if len({a.account_id for a in config.accounts}) != len(config.accounts):
         found.append((("accounts",), "account ids must be unique"))
+    if config.advisor and any(a.account_id == DEFAULT_ADVISOR_ID for a in config.accounts):
+        found.append(
+            (
+                ("accounts", "advisor"),
+                f"{DEFAULT_ADVISOR_ID} is the advisor's master account: a sub-account needs "
+                "another id",
+            )
+        )
     problem = exposure_problem(config)
     if problem is not None:
         found.append((("host", "allow_ip", "auth_token"), problem))
@@ -834,9 +861,13 @@ def _validated(config: Config) -> Config:
 
 def _normalized(config: Config) -> Config:
     """Origins and host names in their canonical form, duplicates dropped; an empty token is
-    no token."""
+    no token. An advisor login without configured accounts gets its numbered sub-accounts."""
+    accounts = config.accounts
+    if config.advisor and accounts == (AccountConfig(),):
+        accounts = sub_accounts(config.advisor_subaccounts)
     return dataclasses.replace(
         config,
+        accounts=accounts,
         allow_origin=tuple(dict.fromkeys(map(access.normalize_origin, config.allow_origin))),
         allow_host=tuple(dict.fromkeys(map(access.normalize_host_name, config.allow_host))),
         allow_ip=tuple(config.allow_ip),

@@ -25,3 +25,29 @@ class AccountConfig:
             raise ValueError("an account needs a non-empty id")
         if self.starting_cash < 0:
             raise ValueError(f"starting cash of {self.account_id} must not be negative")
+
+
+#: The advisor master account of an `--advisor` login (IBKR numbers them F and 7 digits).
+DEFAULT_ADVISOR_ID = "F1234567"
+#: Sub-accounts `--advisor` makes when no `[[accounts]]` are configured.
+DEFAULT_SUB_ACCOUNTS = 3
+
+
+def sub_accounts(
+    count: int, *, first: str = DEFAULT_ACCOUNT_ID, starting_cash: Decimal = DEFAULT_STARTING_CASH
+) -> tuple[AccountConfig, ...]:
+    """`count` paper accounts numbered on from `first` (DU1234567, DU1234568, ...), each with
+    `starting_cash`: the client accounts of an advisor login that configured none.
+
+    Raises ValueError when `count` is not positive or `first` does not end in digits.
+    """
+    if count < 1:
+        raise ValueError("an advisor needs at least one sub-account")
+    digits = len(first) - len(first.rstrip("0123456789"))
+    if digits == 0:
+        raise ValueError(f"sub-account ids are numbered on from {first!r}: it must end in digits")
+    prefix, number = first[:-digits], int(first[-digits:])
+    return tuple(
+        AccountConfig(f"{prefix}{number + offset:0{digits}d}", starting_cash=starting_cash)
+        for offset in range(count)
+    )

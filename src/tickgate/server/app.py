@@ -29,6 +29,7 @@ from tickgate.market.market_hours import MarketHours, Mode
 from tickgate.market.scanner import Scanner
 from tickgate.market.watchlist_file import JsonWatchlistFile
 from tickgate.market.watchlists import MemoryWatchlistStore, Watchlists, WatchlistStore
+from tickgate.model.accounts import DEFAULT_ADVISOR_ID
 from tickgate.model.instruments import Instrument
 from tickgate.model.ticks import Tick
 from tickgate.server import (
@@ -45,6 +46,7 @@ from tickgate.server import (
     replay_control,
     rest_account,
     rest_alerts,
+    rest_allocation,
     rest_beta,
     rest_contracts,
     rest_fyi,
@@ -97,6 +99,7 @@ from tickgate.trading import alerts as alert_book
 from tickgate.trading import feed
 from tickgate.trading import fyi as fyi_codes
 from tickgate.trading.alerts import AlertBook
+from tickgate.trading.allocation import AllocationBook
 from tickgate.trading.commissions import CommissionSchedule
 from tickgate.trading.day_cycle import DayCycle
 from tickgate.trading.documents import DocumentStore
@@ -198,6 +201,11 @@ def build_gateway(
         history_slots=Slots(5, "Too many requests: at most 5 concurrent history requests"),
         alerts=alerts,
         fyi=fyi,
+        allocations=AllocationBook(
+            store,
+            advisor=DEFAULT_ADVISOR_ID if config.advisor else None,
+            sub_accounts=tuple(a.account_id for a in config.accounts),
+        ),
     )
 
 
@@ -402,7 +410,8 @@ def build_app(
     market_routes: cluster_seams.Routes = rest_marketdata.ROUTES
     # What only a cluster's core can answer (its trading engine and store hold the state).
     core_routes: cluster_seams.Routes = (
-        rest_whatif.ROUTES
+        rest_allocation.ROUTES
+        + rest_whatif.ROUTES
         + rest_account.ROUTES
         + rest_orders.ROUTES
         + rest_portfolio.ROUTES

@@ -23,6 +23,7 @@ from tickgate.streaming.accounts import AccountStreams
 from tickgate.streaming.hub import StreamingHub
 from tickgate.streaming.outbox import TurnBatcher
 from tickgate.trading.alerts import AlertBook
+from tickgate.trading.allocation import AllocationBook
 from tickgate.trading.day_cycle import DayCycle
 from tickgate.trading.engine import TradingEngine
 from tickgate.trading.fyi import FyiCenter
@@ -64,6 +65,8 @@ class Gateway:
     #: The user's trading alerts, evaluated on the market, and the FYI notifications.
     alerts: AlertBook
     fyi: FyiCenter
+    #: The Financial Advisor's allocation groups and presets (disabled without --advisor).
+    allocations: AllocationBook
     #: The open WebSocket connections (closed together on shutdown).
     connections: set[Any] = field(default_factory=set)
 

@@ -13,7 +13,14 @@ from aiohttp import web
 
 from tickgate.errors import RequestError
 from tickgate.server.gateway import gateway_of
-from tickgate.server.http import Handler, json_body, json_response, parse_int, query_bool
+from tickgate.server.http import (
+    Handler,
+    json_body,
+    json_response,
+    parse_int,
+    query_bool,
+    query_int,
+)
 from tickgate.server.rest_session import account_row
 from tickgate.trading.queries import AccountViews
 
@@ -131,13 +138,37 @@ def _split(table: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
     }
 
 
-async def subaccounts(request: web.Request) -> web.Response:
+def _subaccount_rows(request: web.Request) -> list[dict[str, Any]]:
     gateway = gateway_of(request)
-    rows = [
-        {"id": a.account_id, "accountId": a.account_id, "currency": a.base_currency, "type": "DEMO"}
-        for a in gateway.config.accounts
-    ]
-    return json_response(rows)
+    advisor = gateway.allocations.advisor
+    if advisor is None:
+        return [
+            {"id": a.account_id, "accountId": a.account_id, "currency": a.base_currency,
+             "type": "DEMO"}
+            for a in gateway.config.accounts
+        ]  # fmt: skip
+    return [account_row(a, advisor=advisor) for a in gateway.config.accounts]
+
+
+async def subaccounts(request: web.Request) -> web.Response:
+    return json_response(_subaccount_rows(request))
+
+
+#: Sub-accounts per page of `/portfolio/subaccounts2`.
+SUBACCOUNTS_PAGE = 20
+
+
+async def subaccounts_paged(request: web.Request) -> web.Response:
+    """The paged form for advisors with many sub-accounts (IBKR's 2022 document)."""
+    page = query_int(request, "page", default=0)
+    if page < 0:
+        raise RequestError(f"page must be 0 or more, got {page}")
+    rows = _subaccount_rows(request)
+    start = page * SUBACCOUNTS_PAGE
+    metadata = {"total": len(rows), "pageSize": SUBACCOUNTS_PAGE, "pageNume": page}
+    return json_response(
+        {"metadata": metadata, "subaccounts": rows[start : start + SUBACCOUNTS_PAGE]}
+    )
 
 
 ROUTES: list[tuple[str, str, Handler]] = [
@@ -149,6 +180,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/portfolio/{account}/ledger", ledger),
     ("GET", "/portfolio/{account}/allocation", allocation),
     ("GET", "/portfolio/subaccounts", subaccounts),
+    ("GET", "/portfolio/subaccounts2", subaccounts_paged),
     ("GET", "/portfolio/positions/{conid}", position_everywhere),
     ("GET", "/portfolio/{account}/meta", meta),
     ("GET", "/portfolio/{account}/combo/positions", combo_positions),

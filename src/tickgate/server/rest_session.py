@@ -10,6 +10,7 @@ from tickgate.model.accounts import AccountConfig
 from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import Handler, json_response
 from tickgate.server.session import SERVER_NAME, SERVER_VERSION, USERNAME
+from tickgate.trading.allocation import ALL_GROUP
 
 _SERVER_INFO = {"serverName": SERVER_NAME, "serverVersion": SERVER_VERSION}
 #: The real gateway's session cookie, set by the session routes and `/iserver/accounts`. tickgate
@@ -124,17 +125,28 @@ def accounts_payload(gateway: Gateway) -> dict[str, Any]:
         "supportsFractions": False,
         "allowCustomerTime": False,
     }
+    features: dict[str, Any] = {
+        "allowFXConv": True,
+        "allowTypeAhead": True,
+        "snapshotRefreshTimeout": 30,
+    }
+    acct_props = {account: dict(props) for account in ids}
+    groups: list[str] = []
+    book = gateway.allocations
+    if book.advisor is not None:
+        # An advisor login lists its master account first, with the sub-accounts under it;
+        # its groups (and "All", every sub-account) may stand in for an account in orders.
+        ids = [book.advisor, *ids]
+        acct_props = {book.advisor: {**props, "hasChildAccounts": True}, **acct_props}
+        features["allowFA"] = True
+        groups = [ALL_GROUP, *(g.name for g in book.groups() if g.name != ALL_GROUP)]
     return {
         "accounts": ids,
-        "acctProps": {account: dict(props) for account in ids},
+        "acctProps": acct_props,
         "aliases": {account: account for account in ids},
-        "allowFeatures": {
-            "allowFXConv": True,
-            "allowTypeAhead": True,
-            "snapshotRefreshTimeout": 30,
-        },
+        "allowFeatures": features,
         "chartPeriods": {"STK": ["*"], "FUT": ["*"], "OPT": ["*"], "CASH": ["*"]},
-        "groups": [],
+        "groups": groups,
         "profiles": [],
         "selectedAccount": selected_account(gateway),
         "serverInfo": _SERVER_INFO,
@@ -150,9 +162,10 @@ async def iserver_accounts(request: web.Request) -> web.Response:
     return with_session_cookie(request, json_response(accounts_payload(gateway)))
 
 
-def account_row(account: AccountConfig) -> dict[str, Any]:
-    """One account as `/portfolio/accounts` lists it and `/portfolio/{acct}/meta` shows it."""
-    return {
+def account_row(account: AccountConfig, *, advisor: str | None = None) -> dict[str, Any]:
+    """One account as `/portfolio/accounts` lists it and `/portfolio/{acct}/meta` shows it;
+    with `advisor`, a client account of that advisor (`/portfolio/subaccounts`)."""
+    row: dict[str, Any] = {
         "id": account.account_id,
         "accountId": account.account_id,
         "accountVan": account.account_id,
@@ -176,6 +189,13 @@ def account_row(account: AccountConfig) -> dict[str, Any]:
         },
         "desc": account.account_id,
     }  # fmt: skip
+    if advisor is not None:
+        row["faclient"] = True
+        row["parent"] = {
+            "mmc": [], "accountId": advisor, "isMParent": False, "isMChild": False,
+            "isMultiplex": False,
+        }  # fmt: skip
+    return row
 
 
 async def portfolio_accounts(request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ from tickgate import __version__
 from tickgate.server.openapi import (
     account,
     alerts,
+    allocation,
     analyst,
     contracts,
     control,
@@ -30,7 +31,7 @@ from tickgate.server.openapi.schema import ERROR, JsonSchema, Operation
 #: One module per route area, each with its `OPERATIONS`; a new area module is listed here.
 AREAS = (
     session, account, contracts, marketdata, orders, portfolio, analyst, scanner, watchlists,
-    alerts, fyi, control, service,
+    alerts, allocation, fyi, control, service,
 )  # fmt: skip
 
 #: Served routes the document leaves out, and why (the route-coverage test reads this).

@@ -22,6 +22,7 @@ from tickgate.server.openapi.schema import (
     op,
     path,
     query,
+    query_integer,
 )
 
 UNKNOWN_ACCOUNT = "no such account"
@@ -202,6 +203,22 @@ OPERATIONS: list[Operation] = [
         "/portfolio/subaccounts",
         "The accounts, as sub-accounts",
         ok=array(obj({"id": STRING, "accountId": STRING, "currency": STRING, "type": STRING})),
+        tag="portfolio",
+    ),
+    *op(
+        "GET",
+        "/portfolio/subaccounts2",
+        "The sub-accounts, 20 a page",
+        ok=obj(
+            {
+                "metadata": obj({"total": INTEGER, "pageSize": INTEGER, "pageNume": INTEGER}),
+                "subaccounts": array(
+                    obj({"id": STRING, "accountId": STRING, "currency": STRING, "type": STRING})
+                ),
+            }
+        ),
+        params=(query("page", query_integer(0, 2**31 - 1), description="from 0"),),
+        errors={400: "page is not a whole number of 0 or more"},
         tag="portfolio",
     ),
 ]
