@@ -217,7 +217,7 @@ OPERATIONS: list[Operation] = [
                 ),
             }
         ),
-        params=(query("page", query_integer(0, 2**31 - 1), description="from 0"),),
+        params=(query("page", query_integer(0, 2**63 - 1), description="from 0"),),
         errors={400: "page is not a whole number of 0 or more"},
         tag="portfolio",
     ),
