@@ -404,8 +404,7 @@ class NatsBus:
             if self._client.is_connected:
                 await self.flush(timeout)
         self._writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._writer
+        await asyncio.gather(self._writer, return_exceptions=True)
         self._handlers.clear()
         # With the server gone, nats-py's close drains a transport that is already reset (or,
         # under uvloop, already closed: RuntimeError): the ticks still buffered cannot be sent

@@ -252,5 +252,4 @@ class AccountEventPublisher:
             self._subscription = None
         for task in (self._marker, self._writer):
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(self._marker, self._writer, return_exceptions=True)

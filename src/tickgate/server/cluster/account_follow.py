@@ -299,8 +299,7 @@ class AccountEventFollower:
     async def close(self) -> None:
         if self._resync_task is not None:
             self._resync_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._resync_task
+            await asyncio.gather(self._resync_task, return_exceptions=True)
         if self._subscription is not None:
             with contextlib.suppress(nats.errors.Error):
                 await self._subscription.unsubscribe()
