@@ -26,6 +26,7 @@ from tickgate.bus.base import Bus
 from tickgate.bus.memory import MemoryBus
 from tickgate.clock import Clock
 from tickgate.config import Config
+from tickgate.server.cluster.catalogue_sync import CoreCatalogue, EdgeCatalogue
 from tickgate.server.cluster.market import ClusterInterest, CoreTickBus, EdgeFeed
 from tickgate.server.cluster.membership import ClusterMembership
 from tickgate.server.cluster.seams import ClusterTrading, Routes, default_trading
@@ -107,8 +108,9 @@ def install(
         )
         app[CORE_SESSION] = session
         app.middlewares.append(_replies_noted(session))
+        catalogue = CoreCatalogue(cluster.bus, gateway.catalogue)
         trading.install_core(app, gateway, cluster)
-        app.cleanup_ctx.append(_core_context(publisher.serve_images, interest, session))
+        app.cleanup_ctx.append(_core_context(publisher.serve_images, interest, session, catalogue))
         return market_routes, core_routes, None
     feed = EdgeFeed(
         cluster.bus,
@@ -121,8 +123,9 @@ def install(
     app[EDGE_SESSION] = edge_session
     feed.stale_reason = edge_session.problem
     app.middlewares.append(_interrupts_core_replies(edge_session, gateway.config))
-    app.middlewares.append(_session_settled(edge_session))
-    app.cleanup_ctx.append(_edge_context(edge_session))
+    edge_catalogue = EdgeCatalogue(cluster.bus, gateway.catalogue)
+    app.middlewares.append(_settled(edge_session, edge_catalogue))
+    app.cleanup_ctx.append(_edge_context(edge_session, edge_catalogue))
     return (
         [(m, p, _live_first(feed, h) if p == SNAPSHOT_PATH else h) for m, p, h in market_routes],
         trading.edge_routes(app, gateway, cluster, core_routes),
@@ -135,15 +138,18 @@ SNAPSHOT_PATH = "/iserver/marketdata/snapshot"
 SESSION_WAIT_S = 5.0
 
 
-def _session_settled(session: EdgeSession) -> Middleware:
-    """A request that changed the session here (primed it, logged out) is answered once the
-    core has it, so the client's next request finds it on whichever member it reaches."""
+def _settled(session: EdgeSession, catalogue: EdgeCatalogue) -> Middleware:
+    """A request that changed the session here (primed it, logged out) or grew the catalogue
+    (an auto-instrument searched) is answered once the core has it, so the client's next
+    request finds it on whichever member it reaches."""
 
     @web.middleware
     async def settle(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)
         if session.unsettled and not await session.settled():
             log.warning("edge: the core did not acknowledge a session change in time")
+        if catalogue.unsettled and not await catalogue.settled():
+            log.warning("edge: the core did not acknowledge an added instrument in time")
         return response
 
     return settle
@@ -191,11 +197,15 @@ def _live_first(feed: EdgeFeed, handler: Handler) -> Handler:
 
 
 def _core_context(
-    serve_images: Callable[[], Awaitable[None]], interest: ClusterInterest, session: CoreSession
+    serve_images: Callable[[], Awaitable[None]],
+    interest: ClusterInterest,
+    session: CoreSession,
+    catalogue: CoreCatalogue,
 ) -> Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def run(_app: web.Application) -> AsyncIterator[None]:
         await serve_images()
+        await catalogue.start()
         await session.start()
         task = asyncio.create_task(interest.run(), name="cluster-interest")
         try:
@@ -204,26 +214,31 @@ def _core_context(
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             await session.close()
+            await catalogue.close()
 
     return run
 
 
 def _edge_context(
-    session: EdgeSession,
+    session: EdgeSession, catalogue: EdgeCatalogue
 ) -> Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def run(_app: web.Application) -> AsyncIterator[None]:
+        await catalogue.start()
         await session.start()
-        # Listen only once the core's session id is adopted, so a client's cookie works here
-        # as on every other member; a core that is away does not keep the edge down.
+        # Listen only once the core's session id is adopted (so a client's cookie works here
+        # as on every other member) and its added instruments are known here; a core that is
+        # away does not keep the edge down.
         try:
             async with asyncio.timeout(SESSION_WAIT_S):
                 await session.ready.wait()
+                await catalogue.caught_up.wait()
         except TimeoutError:
             log.warning("edge: no answer from the core yet; serving with a provisional session")
         try:
             yield
         finally:
             await session.close()
+            await catalogue.close()
 
     return run
