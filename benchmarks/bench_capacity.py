@@ -149,8 +149,10 @@ def held(search: Search, metrics: dict[str, Any], rate: float) -> tuple[bool, st
     expected = rate * search.frames_per_tick * search.conns
     got = metrics["frames_per_s"] / expected if expected else 0.0
     fed = metrics.get("fed_per_s", 0.0) / rate
+    # at a few ticks per second a window holds few ticks: a tick or two short is rounding
+    short_ticks = (rate - metrics.get("fed_per_s", 0.0)) * metrics.get("duration_s", 0.0)
     seq = metrics.get("seq") or {}
-    if fed < FED:
+    if fed < FED and short_ticks > 2:
         return False, f"fed {fed:.0%} of the rate"
     if p99_ms >= search.p99_ms:
         return False, f"p99 {p99_ms:.2f} ms"

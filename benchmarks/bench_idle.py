@@ -340,6 +340,8 @@ def _report(stream: Iterator[str]) -> str:
 def checks(run: dict[str, Any]) -> list[Check]:
     opened, still = run["opened"], run["open_at_end"]
     least = run["per_conn_msgs_min"]
+    # each stock ticks once per TICK_EVERY_S: that many deliveries per connection and window
+    expected = run["opened"] * run["duration_s"] / TICK_EVERY_S
     most_files = max(run["open_files_by_process"].values(), default=0)
     return [
         judged(f"{IDLE_WANTED:,} connections", opened == IDLE_WANTED, f"{opened:,} opened"),
@@ -352,8 +354,8 @@ def checks(run: dict[str, Any]) -> list[Check]:
         judged(
             "each subscribed, a tick reaches every subscriber",
             least >= 1 and run["error_frames"] == 0,
-            f"{run['deliveries']:,} deliveries in {run['duration_s']:.1f} s, fewest per client "
-            f"{least}, {run['error_frames']} error frames",
+            f"{run['deliveries']:,} deliveries in {run['duration_s']:.1f} s (the file's pace: "
+            f"{expected:,.0f}), fewest per client {least}, {run['error_frames']} error frames",
         ),
         judged(
             "(reported) server memory per connection",

@@ -87,8 +87,9 @@ class FirehoseFeed:
         self.batch = batch
         self.maker = TickMaker(seed=seed)
         self.gate = gate
-        #: ticks handed to the sink so far
+        #: ticks handed to the sink so far, and the monotonic ns when that count was reached
         self.made = 0
+        self.made_at_ns = 0
 
     async def run(self, sink: TickSink) -> None:
         """Once `gate` is set (at once without one), feed `sink` forever (until cancelled)."""
@@ -99,6 +100,7 @@ class FirehoseFeed:
             for _ in range(batch):
                 sink(make(conid))
             self.made += batch
+            self.made_at_ns = time.monotonic_ns()
             await asyncio.sleep(0)
 
 
@@ -128,9 +130,10 @@ class PacedFeed:
         self.maker = TickMaker(seed=seed)
         self._pick = random.Random(seed + 1).choice
         self.gate = gate
-        #: ticks handed to the sink so far (a starved loop catches up, so this follows the rate
-        #: unless the loop stalls for longer than the run)
+        #: ticks handed to the sink so far, and the monotonic ns when that count was reached (a
+        #: late loop catches up: the count follows the rate, in bursts when the loop is late)
         self.made = 0
+        self.made_at_ns = 0
 
     async def run(self, sink: TickSink) -> None:
         """Once `gate` is set (at once without one), feed `sink` forever (until cancelled) at
@@ -140,8 +143,9 @@ class PacedFeed:
         start = time.monotonic_ns()
         make, pick, conids = self.maker.make, self._pick, self.conids
         while True:
-            due = int((time.monotonic_ns() - start) * self.rate / 1e9)
+            now = time.monotonic_ns()
+            due = int((now - start) * self.rate / 1e9)
             for _ in range(due - self.made):
                 sink(make(pick(conids)))
-            self.made = max(self.made, due)
+            self.made, self.made_at_ns = max(self.made, due), now
             await asyncio.sleep(self.step)

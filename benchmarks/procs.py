@@ -314,9 +314,10 @@ def run_loadgen(
     for line in _lines(proc, time.monotonic() + timeout, sample_every):
         since = time.monotonic() - started
         if line.startswith("phase connected"):
-            result.rss_connected_kb = memory_kb(pid, "VmRSS")
             if counted:
                 result.subscribed_s = wait_subscribed(server, expected_subscriptions, timeout)
+            # memory per connection with every subscription in place
+            result.rss_connected_kb = memory_kb(pid, "VmRSS")
             server.go()
             started = time.monotonic()
             proc.stdin.write(b"go\n")

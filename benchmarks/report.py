@@ -63,6 +63,7 @@ def run_metrics(result: LoadResult, stalled: dict[str, Any] | None = None) -> di
         "loadgen_core_busy_frac": result.core_busy.get(LOADGEN_CPU, 0.0),
         "parse_every": lg.get("parse_every", 1),
         "fed_per_s": fed,
+        "duration_s": lg["duration_s"],
         "subscribed_s": result.subscribed_s,
         "per_conn_msgs_min": lg.get("per_conn_msgs_min", 0),
         "seq": lg["seq"],

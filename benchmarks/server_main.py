@@ -7,7 +7,7 @@ Usage (run.py starts it, pinned with taskset when available):
 
 Prints one JSON line `{"port": P, "conids": [...]}` once it listens, starts the feed on SIGUSR1
 (sent once every client is connected and subscribed), prints `{"ticks": N, "at_ns": T}` (the
-ticks the feed has produced so far, at monotonic time T) on SIGUSR2, and serves until SIGTERM
+ticks the feed had produced by monotonic time T) on SIGUSR2, and serves until SIGTERM
 or SIGINT. The gateway is built by `tickgate.server.app.build_app` unchanged; only the data
 source is the benchmark's (see feeds.py) and the limits that would refuse a load test (market
 data lines, command rate, priming) are lifted. With `--watch-file`, what the gateway holds for
@@ -22,7 +22,6 @@ import asyncio
 import gc
 import signal
 import sys
-import time
 from pathlib import Path
 
 import orjson
@@ -80,9 +79,10 @@ def bench_config(args: argparse.Namespace) -> Config:
 
 def report_ticks(feed: FirehoseFeed | PacedFeed | None) -> None:
     """Print `{"ticks": N, "at_ns": T}` (the SIGUSR2 answer): the ticks `feed` has produced so
-    far, at monotonic time T (when the loop got to the signal, which a busy loop delays)."""
+    far, and the monotonic time T at which it had (not when the loop got to the signal: a
+    starved loop answers late, and its feed has not caught up yet)."""
     made = feed.made if feed is not None else 0
-    answer = {"ticks": made, "at_ns": time.monotonic_ns()}
+    answer = {"ticks": made, "at_ns": feed.made_at_ns if feed is not None else 0}
     sys.stdout.write(orjson.dumps(answer).decode() + "\n")
     sys.stdout.flush()
 
