@@ -30,10 +30,11 @@ def test_a_snapshot_subscription_sends_what_is_known_then_every_change(engines: 
     primed(engines).tick(AAPL, f31="189.50", f84="189.49")
     session, wire = open_session(engines)
     session.receive('s+md+265598+{"snapshot":true,"fields":[31,84,86]}', engines.now())
-    assert wire.frames() == [{"topic": "md+265598", "31": "189.50", "84": "189.49"}]
+    # Prices are JSON numbers, as in the seed's sample response.
+    assert wire.frames() == [{"topic": "md+265598", "31": 189.5, "84": 189.49}]
     assert session.effects() == [Trust()]  # a subscription the session accepted lifts the limit
     engines.tick(AAPL, f31="189.51", f7051="x")
-    assert wire.frames() == [{"topic": "md+265598", "31": "189.51"}]
+    assert wire.frames() == [{"topic": "md+265598", "31": 189.51}]
     session.receive("u+md+265598", engines.now())
     engines.tick(AAPL, f31="189.52")
     assert wire.frames() == []

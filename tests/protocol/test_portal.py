@@ -11,8 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tickgate.errors import ProtocolError
+from tickgate.protocol import fields as F
 from tickgate.protocol.fields import KNOWN_FIELDS
 from tickgate.protocol.portal import (
+    NUMBER_FIELDS,
     PortalCommand,
     SubscribeAccount,
     SubscribeMarketData,
@@ -22,7 +24,9 @@ from tickgate.protocol.portal import (
     encode_error,
     encode_market,
     encode_topic_payload,
+    market_values,
     parse,
+    wire_text,
 )
 
 
@@ -259,11 +263,59 @@ def test_valid_subscriptions_round_trip(
 # --- encoders ----------------------------------------------------------------------------------
 
 
-def test_encode_market_puts_string_keys_and_the_topic_last() -> None:
-    payload = encode_market(107113386, {31: "154.81", 84: "154.80"}, 123)
-    assert payload == b'{"31":"154.81","84":"154.80","topic":"md+107113386"}'
-    assert list(orjson.loads(payload)) == ["31", "84", "topic"]
+def test_encode_market_types_values_as_the_seed_sample_does() -> None:
+    payload = encode_market(107113386, {31: "154.81"}, 123)
+    assert payload == b'{"31":154.81,"topic":"md+107113386"}'  # the seed's sample response
+    payload = encode_market(107113386, {31: "154.80", 84: "154.79", 88: "1,300"}, 123)
+    assert payload == b'{"31":154.8,"84":154.79,"88":1300,"topic":"md+107113386"}'
+    assert list(orjson.loads(payload)) == ["31", "84", "88", "topic"]
     assert encode_market(5, {}, 0) == b'{"topic":"md+5"}'
+
+
+def test_values_with_a_prefix_unit_or_sign_and_text_fields_stay_text() -> None:
+    values = {31: "C154.81", 70: "H1.00", 87: "1.23M", 82: "+1.25", 83: "-0.45", 55: "AAPL",
+              7308: "0.512", 6509: "RpB", 6008: "265598"}  # fmt: skip
+    assert orjson.loads(encode_market(1, values, 0)) == {
+        "31": "C154.81", "70": "H1.00", "87": "1.23M", "82": "+1.25", "83": "-0.45",
+        "55": "AAPL", "7308": "0.512", "6509": "RpB", "6008": 265598, "topic": "md+1",
+    }  # fmt: skip
+    assert set(market_values({fid: "1.5" for fid in NUMBER_FIELDS}).values()) == {1.5}
+
+
+@given(
+    fid=st.sampled_from(sorted(NUMBER_FIELDS)),
+    ticks=st.integers(min_value=0, max_value=10**12),
+    decimals=st.integers(min_value=0, max_value=6),
+)
+def test_a_price_or_size_leaves_as_a_number_with_exactly_its_decimal_value(
+    fid: int, ticks: int, decimals: int
+) -> None:
+    text = f"{Decimal(ticks).scaleb(-decimals):f}"
+    sent = orjson.loads(encode_market(1, {fid: text}, 0))[str(fid)]
+    written = orjson.dumps(sent).decode()
+    if len(str(ticks)) > 15:
+        assert sent == text  # more digits than a double carries exactly: kept as text
+        return
+    assert isinstance(sent, int | float)
+    # The JSON text is the decimal itself (no 189.49999999999997), trailing zeros aside.
+    assert Decimal(written) == Decimal(text)
+    assert len(written.rstrip("0").rstrip(".")) <= len(text)
+
+
+@given(
+    ticks=st.integers(min_value=0, max_value=10**9),
+    decimals=st.integers(min_value=0, max_value=6),
+    size=st.integers(min_value=0, max_value=10**12),
+    prefix=st.sampled_from(["", "C", "H"]),
+)
+def test_a_client_gets_back_the_engines_text_with_the_instruments_decimals(
+    ticks: int, decimals: int, size: int, prefix: str
+) -> None:
+    price = F.format_price(Decimal(ticks).scaleb(-decimals), decimals)
+    values = {F.LAST: prefix + price, F.BID: price, F.BID_SIZE: F.format_size(size),
+              F.VOLUME_EXACT: str(size), F.CHANGE: "+1.25", F.SYMBOL: "AAPL"}  # fmt: skip
+    frame = orjson.loads(encode_market(1, values, 0))
+    assert {fid: wire_text(fid, frame[str(fid)], decimals) for fid in values} == values
 
 
 def test_encode_market_escapes_values() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -131,8 +132,9 @@ async def test_both_dialects_see_the_replay_and_its_end_notice(
 
     await call(http, "POST", server.base_url + "/tickgate/replay/speed", json={"speed": "max"})
     frames = await legacy_frames_to_the_end(legacy)
-    bids = [f["84"] for f in frames if "84" in f]
-    assert bids == [t.fields[84] for t in ticks[1:]]  # every change, in order, none invented
+    # Every change, in order, none invented (the seed dialect sends prices as JSON numbers).
+    bids = [Decimal(repr(f["84"])) for f in frames if "84" in f]
+    assert bids == [Decimal(t.fields[84]) for t in ticks[1:]]
     end = frames[-1]
     assert end["ticks"] == 40 and "market keeps its last values" in end["message"]
     assert end["time"] == ticks[-1].ts_ns // 1_000_000

@@ -94,6 +94,11 @@ def test_market_tick_reads_both_dialects_and_ignores_the_rest() -> None:
         b'{"topic":"smd+8314","conid":8314,"_updated":1,"6119":"q0","31":"140.10","86":"140.12"}'
     )
     assert market_tick(current) == market_tick(b'{"topic":"md+8314","31":"140.10","86":"140.12"}')
+    # The portal dialect's numbers are recorded as the engine's text, with the conid's decimals.
+    portal = b'{"31":140.1,"86":140.12,"88":1300,"7762":12345,"55":"IBM","topic":"md+8314"}'
+    recorded = market_tick(portal, {8314: 2})
+    assert recorded is not None
+    assert recorded.fields == {31: "140.10", 86: "140.12", 88: "1,300", 7762: "12345", 55: "IBM"}
     tick = market_tick(current)
     assert tick is not None and (tick.conid, tick.fields) == (8314, {31: "140.10", 86: "140.12"})
     for other in (b'{"topic":"system","hb":1}', b'{"topic":"blt","args":{}}', b"[1]", b"nope"):

@@ -77,7 +77,7 @@ async def replay_into_a_fill(
     status_url = f"{server.base_url}/v1/api/iserver/account/order/status/{order_id}"
     assert (await call(http, "GET", status_url))["order_status"] == "Submitted"
     await call(http, "POST", server.base_url + "/tickgate/replay/speed", json={"speed": "max"})
-    await legacy.recv_until(lambda f: f.get("86") == fill_ask)
+    await legacy.recv_until(lambda f: f.get("86") == float(fill_ask))  # a number there
     await legacy.recv_until(lambda f: f.get("topic") == "replay+end")
     # Today's dialect batches market data every 500 ms, so the end bulletin may come first.
     wanted = {"ask", "end"}

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 from tests.conftest import StartServer, WsClient
+from tests.server.fixed_market import FixedMarket, start_fixed
 
 from tickgate.server.app import RunningServer
 
 Connect = Callable[..., Awaitable[WsClient]]
+AAPL = 265598
 
 
 async def primed_socket(
@@ -36,7 +41,11 @@ async def test_subscribe_receive_and_unsubscribe(
     await ws.send('s+md+756733+{"fields":"31,84,86"}')
     frame = await ws.recv_until(is_md(756733))
     assert set(frame) - {"topic"} <= {"31", "84", "86"} and len(frame) > 1
-    assert all(isinstance(value, str) for key, value in frame.items())
+    # Prices are JSON numbers; only a last price shown with its C (prior close) or H (halted)
+    # prefix stays text.
+    for key, value in frame.items():
+        if key != "topic":
+            assert isinstance(value, float | int) or value[0] in "CH", (key, value)
     await ws.send("u+md+756733")
     # Whatever was in flight may still arrive; after it, the stream is silent.
     await ws.send("s+md+99999999+{}")
@@ -52,6 +61,34 @@ async def test_snapshot_sends_everything_known_at_once(
     frame = await ws.recv(timeout=2)
     assert frame["topic"] == "md+265598"
     assert frame["55"] == "AAPL" and frame["7051"] and float(frame["84"]) < float(frame["86"])
+
+
+async def test_prices_and_sizes_are_json_numbers_with_the_exact_value(
+    tmp_path: Path, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    market = FixedMarket({AAPL: ("189.50", "189.52", "189.50")}, size=1300)
+    server = await start_fixed(tmp_path, market)
+    try:
+        ws = await primed_socket(server, http, ws_connect)
+        await ws.send('s+md+265598+{"snapshot":true,"fields":"31,55,84,85,86,88"}')
+        message = await asyncio.wait_for(ws.ws.receive(), 30)
+        assert message.data == (
+            '{"31":189.5,"55":"AAPL","84":189.5,"85":1300,"86":189.52,"88":1300,'
+            '"topic":"md+265598"}'
+        )
+        # The same values as the REST snapshot's text, as decimals.
+        url = server.base_url + "/v1/api/iserver/marketdata/snapshot?conids=265598&fields=84,86"
+        for _ in range(2):  # the first call is IBKR's pre-flight
+            async with http.get(url) as response:
+                rest = (await response.json())[0]
+        frame = orjson.loads(message.data)
+        assert [rest["84"], rest["86"]] == ["189.50", "189.52"]
+        assert [Decimal(repr(frame[f])) for f in ("84", "86")] == [
+            Decimal(rest["84"]),
+            Decimal(rest["86"]),
+        ]
+    finally:
+        await server.stop()
 
 
 async def frames_within(

@@ -11,12 +11,18 @@ import pytest
 
 from tickgate.clock import NS_PER_MS, FakeClock
 from tickgate.errors import NotFoundError
-from tickgate.protocol.portal import encode_market
+from tickgate.protocol.portal import encode_topic_payload
 from tickgate.streaming.hub import MarketEncoder, StreamingHub
 from tickgate.streaming.outbox import Outbox
 
 PORTAL = "portal"
 AAPL, MSFT = 265598, 272093
+
+
+def encode_market(conid: int, values: Mapping[int, str], ts_ns: int) -> bytes:
+    """The seed dialect's frame with each value as the store holds it: these tests follow
+    values through the hub; how the dialect types them is tested in tests/protocol."""
+    return encode_topic_payload(f"md+{conid}", {str(fid): text for fid, text in values.items()})
 
 
 class Store:

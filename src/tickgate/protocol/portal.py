@@ -21,8 +21,13 @@ Decisions where the seed is silent:
 - The default set of known field ids adds 22 and 23 to `fields.KNOWN_FIELDS`: the seed's own
   sample request names them, and the seed's example must be accepted. They simply never carry
   values.
-- Market values are sent as JSON strings (`{"31":"154.81",...}`), as the market engine formats
-  them; the seed's sample shows a number, which no current client depends on.
+- Market values are typed as in the seed's sample response (`{"31":154.81,...}`): prices and
+  sizes (`NUMBER_FIELDS`) are JSON numbers whenever their value is a plain decimal
+  ("1,300" is 1300); a value with a prefix or unit stays the engine's text (`31` as "C154.81"
+  before the day's first trade or "H154.81" while halted), and so do the fields that are text
+  by nature or carry a sign or unit in every value (`55`, `82` "+1.25", `83`, `87` "1.23M",
+  greeks, availability). A number carries the value exactly, not its trailing zeros: see
+  `protocol.decimals`. `/v1/api/ws` keeps IBKR's strings.
 
 Every error is a `ProtocolError` whose message names what was wrong and what was expected; its
 `topic` is `md+CONID` or `realtime-account-data+ACCT` when the message got that far, else None.
@@ -34,11 +39,13 @@ import string
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
 import orjson
 
 from tickgate.errors import ProtocolError
-from tickgate.protocol.decimals import text_json
+from tickgate.protocol import fields as F
+from tickgate.protocol.decimals import text_json, wire_number
 from tickgate.protocol.fields import KNOWN_FIELDS, wire_values
 from tickgate.protocol.json_depth import depth_error, exceeds_depth
 
@@ -49,6 +56,15 @@ MAX_CONID = 2_147_483_647  # conids are 32-bit signed integers in IBKR's APIs
 MAX_ACCOUNT_LENGTH = 32
 #: `fields.KNOWN_FIELDS` plus the ids the seed's sample request uses (see module docstring).
 SEED_FIELDS: frozenset[int] = KNOWN_FIELDS | {22, 23}
+#: Prices and sizes: sent as JSON numbers when their value is plain (see the module docstring).
+PRICE_FIELDS: frozenset[int] = frozenset(
+    (F.LAST, F.HIGH, F.LOW, F.BID, F.ASK, F.OPEN, F.CLOSE, F.PRIOR_CLOSE, F.MARK)
+)
+SIZE_FIELDS: frozenset[int] = frozenset(
+    (F.BID_SIZE, F.ASK_SIZE, F.LAST_SIZE, F.VOLUME_EXACT, F.OPTION_OPEN_INTEREST,
+     F.FUTURES_OPEN_INTEREST)
+)  # fmt: skip
+NUMBER_FIELDS: frozenset[int] = PRICE_FIELDS | SIZE_FIELDS
 _OPTIONS = ("tempo", "snapshot", "fields")
 _ACCOUNT_CHARS = frozenset(string.ascii_letters + string.digits + "._-")
 _INT_KEYS = orjson.OPT_NON_STR_KEYS
@@ -325,17 +341,59 @@ def _show(value: object) -> str:
     return type(value).__name__
 
 
+#: Text already typed, shared by every frame: prices sit on a tick grid and sizes repeat, so
+#: nearly every value is a hit (a dict lookup instead of a regex match). Cleared when full.
+_TYPED: dict[str, str | int | float] = {}
+_TYPED_LIMIT = 65_536
+
+
+def market_values(values: Mapping[int, str]) -> dict[int, str | int | float]:
+    """`values` typed for this dialect: prices and sizes with a plain value as JSON numbers
+    (`decimals.wire_number`, exact), `fields.INTEGER_FIELDS` as integers, the rest as text."""
+    typed = _TYPED
+    out: dict[int, str | int | float] = {}
+    for fid, text in wire_values(values).items():
+        if fid not in NUMBER_FIELDS or not isinstance(text, str):
+            out[fid] = text
+            continue
+        value = typed.get(text)
+        if value is None:
+            number = wire_number(text)
+            value = text if number is None else number
+            if len(typed) >= _TYPED_LIMIT:
+                typed.clear()
+            typed[text] = value
+        out[fid] = value
+    return out
+
+
 def encode_market(conid: int, values: Mapping[int, str], ts_ns: int) -> bytes:
-    """`{"31":"154.81",...,"topic":"md+CONID"}`: field ids as string keys, the topic last.
+    """`{"31":154.81,...,"topic":"md+CONID"}`: field ids as string keys, values typed by
+    `market_values`, the topic last.
 
     `ts_ns` is accepted for the common encoder signature; the seed's frames carry no timestamp.
     """
     # Hot path (once per channel per change): splicing the topic member onto the encoded values
     # is about twice as fast as copying the dict to append a key.
-    wire = wire_values(values)
-    body = orjson.dumps(wire if type(wire) is dict else dict(wire), option=_INT_KEYS)
+    body = orjson.dumps(market_values(values), option=_INT_KEYS)
     separator = b"," if len(body) > 2 else b""
     return b'%s%s"topic":"md+%d"}' % (body[:-1], separator, conid)
+
+
+def wire_text(fid: int, value: object, decimals: int | None) -> str:
+    """The inverse of `market_values` for a client of this dialect: a received value as the
+    market engine's text. A price number is shown with `decimals` decimals (189.5 at 2 is
+    "189.50"; None keeps the decimals the number has), a size with thousands separators (field
+    7762, the exact volume, without), anything else as `str` of it. A float is read through its
+    shortest repr, so the text is the decimal that was sent."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or fid not in NUMBER_FIELDS:
+        return str(value)
+    if fid in PRICE_FIELDS:
+        exact = Decimal(repr(value))
+        return F.format_price(exact, decimals) if decimals is not None else f"{exact:f}"
+    if isinstance(value, int) and value >= 0 and fid != F.VOLUME_EXACT:
+        return F.format_size(value)
+    return f"{Decimal(repr(value)):f}"
 
 
 def encode_error(message: str, topic: str | None) -> bytes:

@@ -20,7 +20,7 @@ import asyncio
 import json
 import logging
 import ssl
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from tickgate.market.catalogue.fields import RowError
 from tickgate.model.instruments import Instrument
 from tickgate.model.ticks import Tick
 from tickgate.protocol import fields as F
+from tickgate.protocol.portal import wire_text
 from tickgate.server.api_client import ClientError
 from tickgate.sources.recorder import Recorder, RecorderStats, run_flusher
 from tickgate.sources.recording import RecordingHeader
@@ -92,9 +93,7 @@ async def record(
         )
         flusher = asyncio.create_task(run_flusher(recorder))
         try:
-            await _stream(
-                http, base, session, options, [i.conid for i in instruments], recorder, stop
-            )
+            await _stream(http, base, session, options, instruments, recorder, stop)
         finally:
             flusher.cancel()
             await asyncio.gather(flusher, return_exceptions=True)
@@ -160,7 +159,7 @@ async def _stream(
     base: str,
     session: str,
     options: RecordOptions,
-    conids: Sequence[int],
+    instruments: Sequence[Instrument],
     recorder: Recorder,
     stop: asyncio.Event,
 ) -> None:
@@ -169,13 +168,15 @@ async def _stream(
     url = ws_base + ("/v1/portal/ws" if portal else "/v1/api/ws")
     cookie = {"Cookie": "api=" + json.dumps({"session": session})}
     async with http.ws_connect(url, headers=cookie, heartbeat=30) as ws:
+        conids = [instrument.conid for instrument in instruments]
         commands = list(_subscriptions(conids, options.fields, portal=portal))
         for command in commands:
             await ws.send_str(command)
         keepalive = asyncio.create_task(_keepalive(ws, commands, portal=portal))
         stopped = asyncio.create_task(stop.wait())
         try:
-            await _receive(ws, recorder, stopped)
+            decimals = {instrument.conid: instrument.price_decimals for instrument in instruments}
+            await _receive(ws, recorder, stopped, decimals)
         finally:
             keepalive.cancel()
             stopped.cancel()
@@ -208,7 +209,10 @@ async def _keepalive(
 
 
 async def _receive(
-    ws: aiohttp.ClientWebSocketResponse, recorder: Recorder, stopped: asyncio.Task[Any]
+    ws: aiohttp.ClientWebSocketResponse,
+    recorder: Recorder,
+    stopped: asyncio.Task[Any],
+    decimals: Mapping[int, int],
 ) -> None:
     while not stopped.done():
         receive = asyncio.ensure_future(ws.receive())
@@ -219,7 +223,7 @@ async def _receive(
             return
         message = receive.result()
         if message.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
-            tick = market_tick(message.data)
+            tick = market_tick(message.data, decimals)
             if tick is not None:
                 recorder.record(tick)
         elif message.type in (
@@ -231,9 +235,11 @@ async def _receive(
             return
 
 
-def market_tick(data: str | bytes) -> Tick | None:
+def market_tick(data: str | bytes, decimals: Mapping[int, int] | None = None) -> Tick | None:
     """The tick in a market-data frame of either dialect (``smd+CONID`` or ``md+CONID``),
-    or None for any other frame. Only numeric field ids are kept, as strings."""
+    or None for any other frame. Only numeric field ids are kept, as the engine's text: the
+    portal dialect's price numbers are shown with the conid's `decimals` (189.5 is recorded
+    as "189.50"), its sizes with thousands separators."""
     try:
         frame = orjson.loads(data)
     except orjson.JSONDecodeError:
@@ -244,7 +250,12 @@ def market_tick(data: str | bytes) -> Tick | None:
     prefix, _, conid = topic.partition("+")
     if prefix not in ("smd", "md") or not conid.isdigit():
         return None
-    values = {int(key): str(value) for key, value in frame.items() if key.isdigit()}
+    places = (decimals or {}).get(int(conid))
+    values = {
+        int(key): wire_text(int(key), value, places)
+        for key, value in frame.items()
+        if key.isdigit()
+    }
     # 6119 (server id) and 6509 (availability) ride along in every frame; they are no tick.
     values.pop(F.SERVER_ID, None)
     values.pop(F.AVAILABILITY, None)

@@ -119,7 +119,7 @@ async def test_upstream_instruments_stream_on_both_dialects_and_trade_on_paper(
     quote = {31: "42.10", 84: "42.05", 85: "300", 86: "42.15", 88: "400"}
     upstream.gateway.bus.publish(Tick(ZETA, quote, SERVER_EPOCH_NS))
     await client.recv_until(lambda f: smd(ZETA)(f) and f.get("31") == "42.10")
-    await portal.recv_until(lambda f: md(ZETA)(f) and f.get("31") == "42.10")
+    await portal.recv_until(lambda f: md(ZETA)(f) and f.get("31") == 42.1)  # a number there
 
     # A REST snapshot of a relayed conid comes from the relay's own latest-value store.
     snapshot_url = api(relay) + f"/iserver/marketdata/snapshot?conids={ZETA}&fields=31,84,86"

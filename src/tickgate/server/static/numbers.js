@@ -30,6 +30,19 @@ export function exactPrice(value, min = 2) {
   return price(number, Math.min(8, Math.max(min, digits ? digits[1].length : 0)));
 }
 
+/**
+ * A price number as the market writes it: `decimals` decimals, no separators (189.5 at 2 is
+ * "189.50"). The number is the double nearest a decimal of at most that many places, so
+ * toFixed rounds it back to exactly that decimal. Unknown decimals: those the number has, at
+ * least 2, until the instrument's are known.
+ */
+export function tickPrice(number, decimals) {
+  const places = Number.isInteger(decimals)
+    ? decimals
+    : Math.max(2, (/\.(\d+)$/.exec(String(number)) || ["", ""])[1].length);
+  return number.toFixed(Math.min(places, 20));
+}
+
 /** A quantity for display: thousands separators, at most 4 decimals. */
 export function quantity(value) {
   const number = typeof value === "number" ? value : parseWire(value);

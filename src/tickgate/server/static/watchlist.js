@@ -1,7 +1,7 @@
 // The watchlist: symbol search over REST, live rows over the data stream, flashing changes.
 
 import { api } from "./api.js";
-import { parseWire, sign } from "./numbers.js";
+import { parseWire, sign, tickPrice } from "./numbers.js";
 
 const STORAGE_KEY = "tickgate.watchlist";
 const FIELDS = "31,55,82,83,84,85,86,87,88";
@@ -24,6 +24,10 @@ const COLUMNS = [
   ["87", "vol", false],
 ];
 
+/** The data stream sends these as JSON numbers (exact values, without trailing zeros). */
+const PRICES = new Set(["31", "84", "86"]);
+const SIZES = new Set(["85", "88"]);
+
 const FLASH = { up: "rgba(19, 122, 58, 0.22)", down: "rgba(192, 38, 38, 0.2)" };
 
 function loadSaved() {
@@ -36,8 +40,11 @@ function loadSaved() {
   return DEFAULTS;
 }
 
-function display(field, value) {
+/** A cell's text; a price number is shown with the instrument's `decimals` ("189.50"). */
+function display(field, value, decimals) {
   if (value === undefined || value === null || value === "") return "—";
+  if (typeof value === "number" && PRICES.has(field)) return tickPrice(value, decimals);
+  if (typeof value === "number" && SIZES.has(field)) return value.toLocaleString("en-US");
   if (field === "83" && typeof value === "number") return `${value > 0 ? "+" : ""}${value.toFixed(2)}%`;
   if (field === "31") return String(value).replace(/^[CH]/, "");
   return String(value);
@@ -127,12 +134,34 @@ export class Watchlist {
   add({ conid, symbol, name }, { subscribe = true } = {}) {
     if (this.items.has(conid)) return this.items.get(conid);
     const item = { conid, symbol: symbol || String(conid), name: name || "", values: {}, cells: {} };
+    item.decimals = null;
     item.row = this.buildRow(item);
     this.items.set(conid, item);
     this.body.append(item.row);
     this.save();
+    this.learnDecimals(item);
     if (subscribe) this.subscribe(item);
     return item;
+  }
+
+  /**
+   * The instrument's price decimals, from its contract (/trsrv/secdef's display rule); cells
+   * already shown are written again with them. Without them prices show at least 2 decimals.
+   */
+  async learnDecimals(item) {
+    try {
+      const [contract] = (await api.secdef(item.conid)).secdef || [];
+      const step = contract && contract.displayRule && contract.displayRule.displayRuleStep;
+      const decimals = step && step[0] && step[0].decimalDigits;
+      if (!Number.isInteger(decimals)) return;
+      item.decimals = decimals;
+      item.row.dataset.decimals = String(decimals);
+      for (const [field] of COLUMNS) {
+        if (field in item.values) item.cells[field].textContent = display(field, item.values[field], decimals);
+      }
+    } catch {
+      // An unknown conid fails its stream too, and says so there.
+    }
   }
 
   buildRow(item) {
@@ -241,7 +270,7 @@ export class Watchlist {
     const before = parseWire(item.values[field]);
     const after = parseWire(value);
     item.values[field] = value;
-    cell.textContent = display(field, value);
+    cell.textContent = display(field, value, item.decimals);
     if (field === "82" || field === "83") {
       cell.dataset.sign = String(sign(value));
       const status = String(item.values["31"] || "");
