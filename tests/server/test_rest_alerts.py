@@ -235,6 +235,11 @@ async def test_delete_all_and_the_mta_alert(
     assert mta["account"] == ACCT and mta["alert_mta_currency"] == "USD"
     assert isinstance(mta["tool_id"], int) and mta["alert_repeatable"] == 1
     assert mta["conditions"][0]["conidex"] == "*@*" and mta["conditions"][0]["condition_type"] == 5
+    # IBKR: the MTA alert cannot be deleted; a delete resets it to its defaults, which it has.
+    reset = await call(http, "DELETE", f"{base}/{ACCT}/alert/{mta['order_id']}")
+    assert reset == {**reset, "order_id": mta["order_id"], "success": True}
+    assert await call(http, "GET", f"{base}/mta") == mta
+    await call(http, "DELETE", f"{base}/U0000000/alert/{mta['order_id']}", status=404)
 
 
 @pytest.mark.parametrize(

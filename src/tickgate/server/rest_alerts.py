@@ -69,9 +69,16 @@ async def activate(request: web.Request) -> web.Response:
 
 
 async def delete(request: web.Request) -> web.Response:
-    """Delete one alert, or every alert of the account for id 0."""
+    """Delete one alert, or every alert of the account for id 0. The MTA alert cannot be
+    deleted: IBKR documents a delete of it as resetting it to its defaults, which tickgate's
+    MTA alert never leaves, so the answer is the usual acknowledgement and nothing changes."""
     alert_id = shapes.alert_id(request.match_info["alert_id"])
-    deleted = _book(request).delete(request.match_info["account"], alert_id)
+    account = request.match_info["account"]
+    if alert_id == MTA_ALERT_ID:
+        _book(request).alerts(account)  # an unknown account is refused as for any alert
+        log.info("MTA alert reset to its defaults for %s (it has no other state)", account)
+        return json_response(shapes.acknowledged(alert_id))
+    deleted = _book(request).delete(account, alert_id)
     log.info("alerts deleted: %s", ", ".join(map(str, deleted)) or "none")
     return json_response(shapes.acknowledged(alert_id))
 
