@@ -42,6 +42,7 @@ from tickgate.server import (
     pacing,
     page,
     relay_control,
+    relay_history,
     relay_lookups,
     replay_control,
     rest_account,
@@ -465,6 +466,7 @@ def build_app(
     elif relayed:
         data_source = relay_control.relay_source(app, gateway)
         relay_lookups.install(app, gateway, relay_control.upstream_target(config))
+        relay_history.install(app, gateway)
     else:
         assert gateway.simulator is not None  # built because no other source was given
         data_source = SimulatorSource(

@@ -136,6 +136,10 @@ class UpstreamLookups:
         log.warning("%s; nothing cached for %s", message, lookup.path)
         raise UpstreamUnavailable(message, status=status, retry_after=retry_after)
 
+    def knows(self, conid: int) -> bool:
+        """True when the relay's catalogue has `conid` (its own or learnt)."""
+        return self._catalogue.find(conid) is not None
+
     async def learn(self, conids: Iterable[int]) -> None:
         """Add to the catalogue every conid of `conids` it lacks that the upstream describes
         (an option's or a future's underlying with it). Conids the upstream does not know

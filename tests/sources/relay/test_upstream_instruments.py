@@ -189,3 +189,36 @@ async def test_one_conid_the_upstream_does_not_know_does_not_hide_the_others(
     error = await call(http, "GET", url, status=400)  # the relay's own answer, as ever
     assert error["error"] == "Invalid conid 123456789"
     assert relay.gateway.catalogue.get(ZETA_PUT).underlying_conid == ZETA  # learnt regardless
+
+
+async def test_smh_history_of_an_upstream_instrument_is_the_upstreams(
+    start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect, tmp_path: Path
+) -> None:
+    upstream, relay = await upstream_and_relay(start, tmp_path)
+    client = await api_socket(relay, http, ws_connect)
+    # Never looked up before: the smh itself has the relay learn ZETA, then ask the upstream.
+    await client.send(f'smh+{ZETA}+{{"period":"2d","bar":"1h","outsideRth":true}}')
+    frame = await client.recv_until(lambda f: f.get("topic") == f"smh+{ZETA}", timeout=30)
+    query = f"?conid={ZETA}&period=2d&bar=1h&outsideRth=true"
+    direct = await call(http, "GET", api(upstream) + "/iserver/marketdata/history" + query)
+    # The upstream's bars (its last one may have grown since the relay asked).
+    assert len(frame["data"]) > 2 and frame["data"][:-1] == direct["data"][:-1]
+    assert frame["symbol"] == "ZETA" and ZETA in relay.runner.app[RELAY_LOOKUPS].learnt
+    # Not what the relay's own history would have invented for the instrument it learnt.
+    relay.gateway.history.lend_from(None)
+    own = relay.gateway.history.bars(ZETA, period="2d", bar="1h", outside_rth=True)
+    assert [float(b.close) for b in own][:-1] != [p["c"] for p in frame["data"]][:-1]
+
+
+async def test_an_upstream_refusing_smh_history_is_told_in_its_words(
+    start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect, tmp_path: Path
+) -> None:
+    upstream, relay = await upstream_and_relay(start, tmp_path)
+    await call(http, "GET", api(relay) + f"/iserver/contract/{ZETA}/info")  # learnt
+    fault = {"path": "/iserver/marketdata/history", "status": 503, "seconds": 60}
+    await call(http, "POST", upstream.base_url + "/tickgate/faults/rest", json=fault)
+    client = await api_socket(relay, http, ws_connect)
+    await client.send(f'smh+{ZETA}+{{"period":"1d","bar":"5min"}}')
+    error = await client.recv_until(lambda f: "error" in f, timeout=30)
+    assert (error["topic"], error["request"]) == ("error", f"smh+{ZETA}")
+    assert error["error"].startswith(f"upstream {upstream.base_url} answered 503")

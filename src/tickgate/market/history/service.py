@@ -49,6 +49,7 @@ __all__ = [
     "SOURCES",
     "HistoryService",
     "Instruments",
+    "Lender",
     "parse_start_time",
 ]
 
@@ -58,6 +59,13 @@ LIVE_MINUTES = 7 * 1440
 SYNTHETIC_CACHE = 64
 SOURCES = ("trades", "midpoint", "bid_ask", "bid", "ask")
 _START_TIME = re.compile(r"^\d{8}-\d{2}:\d{2}:\d{2}$", re.ASCII)  # "٢٠٢٤..." is no date
+
+
+#: Bars that are not this service's to compute, for one request (conid, period, bar,
+#: start_time, outside_rth, source): a relay lends its upstream's for the instruments it learnt
+#: from it. Returns the request's computation (which raises as `HistoryService.plan`'s may),
+#: or None when the service's own bars answer.
+Lender = Callable[[int, Period, BarSize, str | None, bool, str], Callable[[], list[Bar]] | None]
 
 
 class Instruments(Protocol):
@@ -107,6 +115,11 @@ class HistoryService:
         self._live: dict[int, LiveBars] = {}
         self._synthetic: OrderedDict[int, SyntheticHistory] = OrderedDict()
         self._compute_lock = threading.Lock()
+        self._lender: Lender | None = None
+
+    def lend_from(self, lender: Lender | None) -> None:
+        """Ask `lender` first for the bars of every request (None: this service answers all)."""
+        self._lender = lender
 
     def record(self, conid: int, changed: Mapping[int, str], ts_ns: int) -> None:
         """The market engine listener: account a trade reported in `changed`. Never raises."""
@@ -161,7 +174,7 @@ class HistoryService:
         Long windows take a tenth of a second or more to compute; the returned callable may run
         on a worker thread while this service keeps recording (it reads a snapshot of the live
         bars, and computations are serialised by a lock). Raises as `bars` does, the
-        `MAX_POINTS` check when the callable runs.
+        `MAX_POINTS` check when the callable runs; or as the lender (`lend_from`) does.
         """
         instrument = self._instruments.get(conid)
         period = parse_period(period) if isinstance(period, str) else period
@@ -172,6 +185,10 @@ class HistoryService:
             raise RequestError(
                 f"invalid source {shown(source)}: expected one of {', '.join(SOURCES)}"
             )
+        if self._lender is not None:
+            lent = self._lender(conid, period, size, start_time, outside_rth, kind)
+            if lent is not None:
+                return lent
         now = self._clock.now_ns()
         end = now if start_time is None else min(parse_start_time(start_time), now)
         live = self._live.get(conid)
