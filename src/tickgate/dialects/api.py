@@ -293,6 +293,10 @@ class ApiDialect(DialectSession):
             expires_ns=now.monotonic_ns + expiry * NS_PER_S if expiry > 0 else None,
         )
 
+    def stream_refused(self, conid: int, message: str) -> None:
+        if self.context.hub.unsubscribe_market(self.outbox, conid, DIALECT):
+            self.error(message, f"smd+{conid}")
+
     def _unsubscribe_md(self, conid: int) -> None:
         # umd gets no reply, not even for a conid that is not streaming
         self.context.hub.unsubscribe_market(self.outbox, conid, DIALECT)

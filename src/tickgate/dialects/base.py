@@ -95,6 +95,11 @@ class DialectSession(ABC):
         """Send no heartbeat, no status frame and no `tic` answer until the monotonic time
         `until_ns` (None: resume now). A dialect without them ignores it."""
 
+    def stream_refused(self, conid: int, message: str) -> None:  # noqa: B027 - see docstring
+        """Market data of `conid` can no longer be had (a relay's upstream refused its line):
+        a session streaming it ends that stream and tells its client `message` in its
+        dialect's words. A dialect without market data ignores it."""
+
     @property
     def hears_status(self) -> bool:
         """True while the session's status changes reach this client (an injected competing

@@ -54,6 +54,10 @@ class PortalDialect(DialectSession):
     def error(self, message: str, topic: str | None) -> None:
         self.send(portal.encode_error(message, topic))
 
+    def stream_refused(self, conid: int, message: str) -> None:
+        if self.context.hub.unsubscribe_market(self.outbox, conid, DIALECT):
+            self.error(message, f"md+{conid}")
+
     def handle(self, text: str, now: Now) -> None:
         try:
             command = portal.parse(text)

@@ -37,6 +37,23 @@ def upstream_target(config: Config) -> Target:
     return Target(url=config.upstream, data_dir=config.data_dir, insecure=config.upstream_insecure)
 
 
+def upstream_refusal(message: str) -> str:
+    """What a downstream client is told when the upstream refused the line of a conid it
+    streams: the upstream's words first (clients match "Max number of market data lines
+    reached"), then whose they are."""
+    return f"{message} (refused by the relay's upstream)"
+
+
+def refuse_downstream(gateway: Gateway, conid: int, message: str) -> None:
+    """The upstream refused the line of `conid` (its own limit may be lower than
+    `--upstream-md-lines`): every downstream stream of it ends, each client told in its
+    dialect's words; the line is then released upstream as for any stream nobody wants."""
+    text = upstream_refusal(message)
+    for connection in list(gateway.connections):
+        if connection.session is not None:
+            connection.session.stream_refused(conid, text)
+
+
 def relay_source(
     app: web.Application,
     gateway: Gateway,
@@ -58,6 +75,7 @@ def relay_source(
         gateway.clock,
         random=(rng or random.Random(config.seed)).random,
         on_status=gateway.session.set_upstream,
+        on_refused=lambda conid, message: refuse_downstream(gateway, conid, message),
     )
 
     def interest(conid: int, fields: tuple[int, ...]) -> None:

@@ -4,9 +4,11 @@ streamed to this gateway's market engine over aiohttp.
 The I/O shell around `tickgate.sources.relay`: it primes the upstream (`/iserver/accounts`),
 reads the session id from `/tickle`, opens one `/v1/api/ws` and authenticates with that id,
 then moves the messages of `UpstreamLines` to the socket and every upstream `smd` value into
-the market engine as a tick. It keeps the session alive (`POST /tickle` every minute,
-`ech+hb` on the socket) and, when anything fails, reconnects after a back-off with jitter and
-subscribes every wanted line again. Orders never go upstream: trading stays paper.
+the market engine as a tick; an `smd` the upstream refuses (its own line limit may be lower
+than `--upstream-md-lines`) is handed to `on_refused`. It keeps the session alive (`POST
+/tickle` every minute, `ech+hb` on the socket) and, when anything fails, reconnects after a
+back-off with jitter and subscribes every wanted line again. Orders never go upstream:
+trading stays paper.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class RelaySource:
         *,
         random: Callable[[], float],
         on_status: Callable[[SessionStatus], None] = lambda _: None,
+        on_refused: Callable[[int, str], None] = lambda _conid, _message: None,
         sleep: Sleep = asyncio.sleep,
         tickle_seconds: float = TICKLE_SECONDS,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
@@ -67,6 +70,7 @@ class RelaySource:
         self._clock = clock
         self._backoff = Backoff(random)
         self._on_status = on_status
+        self._on_refused = on_refused
         self._sleep = sleep
         self._tickle_seconds = tickle_seconds
         self._heartbeat_seconds = heartbeat_seconds
@@ -149,9 +153,12 @@ class RelaySource:
             competing = bool(event.args.get("competing", self._status.competing))
             self._upstream_status(event.authenticated, competing)
         elif isinstance(event, api.ErrorFrame):
-            if event.request is not None and event.request.startswith("smd+"):
-                self._status.refusals += 1
             log.warning("upstream error about %s: %s", event.request, event.message)
+            conid = _refused_line(event.request)
+            if conid is not None:
+                # The upstream's own limit (or any reason it has) ends the line downstream too.
+                self._status.refusals += 1
+                self._on_refused(conid, event.message)
 
     def _connected(self) -> None:
         if self._status.state != UP:
@@ -202,6 +209,14 @@ class RelaySource:
             if since_tickle >= self._tickle_seconds:
                 since_tickle = 0.0
                 await _tickle(client)
+
+
+def _refused_line(request: str | None) -> int | None:
+    """The conid of an upstream error about `smd+CONID` (a refused line), else None."""
+    if request is None or not request.startswith("smd+"):
+        return None
+    conid = request[4:]
+    return int(conid) if conid.isascii() and conid.isdigit() and len(conid) <= 10 else None
 
 
 async def _tickle(client: GatewayClient) -> str:

@@ -162,6 +162,33 @@ async def test_past_the_upstream_line_budget_the_request_is_refused(
     assert upstream.gateway.hub.interest(IBM) == ()
 
 
+async def test_a_line_the_upstream_itself_refuses_is_refused_downstream_in_each_dialect(
+    start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    # The upstream allows 2 lines, fewer than the relay's budget (100) assumes.
+    upstream = await start(md_lines=2)
+    relay = await start(source="relay", upstream=upstream.base_url)
+    client, portal = await both_dialects(relay, http, ws_connect)
+    for conid in (AAPL, MSFT):
+        await client.send(f'smd+{conid}+{{"fields":["31"]}}')
+        await client.recv_until(smd(conid), timeout=30)
+    await client.send(f'smd+{IBM}+{{"fields":["31"]}}')
+    await portal.send(f's+md+{IBM}+{{"fields":"31"}}')
+    refusal = (
+        "Max number of market data lines reached (2); unsubscribe one first"
+        " (refused by the relay's upstream)"
+    )
+    api_error = await client.recv_until(lambda f: "error" in f, timeout=30)
+    portal_error = await portal.recv_until(lambda f: "error" in f, timeout=30)
+    assert api_error == {"topic": "error", "error": refusal, "request": f"smd+{IBM}"}
+    assert portal_error == {"error": refusal, "topic": f"md+{IBM}"}
+    assert relay_status(relay)["refusals"] >= 1
+    # Both streams of IBM ended, so the relay wants no line for it; the others still flow.
+    await until(lambda: relay.gateway.hub.interest(IBM) == ())
+    await until(lambda: upstream.gateway.hub.lines_in_use() == 2)
+    await client.recv_until(smd(AAPL), timeout=30)
+
+
 async def test_not_ready_while_the_upstream_is_unreachable(
     start: StartServer, http: aiohttp.ClientSession, unused_tcp_port: int
 ) -> None:
