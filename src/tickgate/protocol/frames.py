@@ -65,6 +65,16 @@ def close_frame(code: int = 1000, reason: str = "") -> bytes:
     return bytes((_FIN_CLOSE, len(body))) + body
 
 
+def control_frame(opcode: int, payload: bytes) -> bytes:
+    """A complete unmasked control frame (a pong answering a ping: opcode 0xA) with `payload`.
+
+    Raises ValueError for a payload over 125 bytes, which no control frame may carry.
+    """
+    if len(payload) > _MAX_CONTROL_PAYLOAD:
+        raise ValueError(f"a control frame carries at most 125 bytes, got {len(payload)}")
+    return bytes((0x80 | opcode, len(payload))) + payload
+
+
 def close_reason(reason: str) -> bytes:
     """`reason` as the UTF-8 bytes a close frame can carry: at most 123, cut at a character."""
     raw = reason.encode("utf-8", errors="replace")[: _MAX_CONTROL_PAYLOAD - 2]

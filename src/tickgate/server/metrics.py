@@ -65,7 +65,7 @@ class GatewayCollector:
             0,
         )
         for connection in gateway.connections:
-            dialect = DIALECTS.get(connection.request.path, "other")
+            dialect = DIALECTS.get(connection.path, "other")
             by_dialect[dialect] = by_dialect.get(dialect, 0) + 1
             stats = connection.outbox.stats
             frames += stats.frames_written

@@ -63,12 +63,12 @@ def describe_connection(gateway: Gateway, connection: Connection) -> dict[str, A
         }
         for stream in gateway.hub.streams_of(outbox)
     ]
-    path = connection.request.path
+    path = connection.path
     return {
         "id": connection.id,
         "dialect": DIALECT_OF_PATH.get(path, path),
         "path": path,
-        "peer": connection.request.remote,
+        "peer": connection.peer,
         "openedAt": connection.opened_ns // NS_PER_MS,
         "marketData": streams,
         "marketDataLines": len(streams),

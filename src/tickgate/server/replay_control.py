@@ -116,7 +116,7 @@ def announce_end(gateway: Gateway, status: ReplayStatus) -> None:
         message, time_ms=status.replay_time_ns // NS_PER_MS, ticks=status.ticks
     )
     for connection in list(gateway.connections):
-        path = connection.request.path
+        path = connection.path
         connection.send(portal if path.startswith("/v1/portal") else api)
 
 

@@ -1,129 +1,68 @@
-"""aiohttp's server WebSocket with the bounds a gateway socket needs before and after login.
+"""aiohttp answers a WebSocket upgrade; then the gateway takes the socket over from it.
 
-aiohttp fixes its message limit (`max_msg_size`) when the socket is prepared and does not check
-that client frames are masked. `GuardedWebSocket` puts a `ClientFrameGuard` in front of
-aiohttp's frame parser, on the raw bytes, so that:
+aiohttp keeps per socket a request with its headers, a WebSocketResponse, a reader with its
+queue, a writer, a task and several coroutine frames, all for as long as the socket lives. With
+10,000 mostly idle sockets these dominated the server's memory. So aiohttp does only the HTTP
+part: it validates the upgrade request and writes the `101` answer (or the HTTP error), exactly
+as before. Then `take_over` points the transport at the gateway's own protocol object (one per
+socket, driven by `data_received` callbacks, see `server.ws.Connection`) and makes aiohttp
+forget the socket, so that its request handler ends and everything it held is freed.
 
-- a socket starts with a small message limit and gets the normal one once `trust()` is called
-  (the dialect does so when the client has authenticated);
-- an unmasked client frame closes the socket with 1002 (RFC 6455 §5.1);
-- a message that has begun must be complete within `message_timeout` seconds, else 1008;
-- every close for a protocol error carries a reason text, also for the errors aiohttp's own
-  parser finds (reserved bits, bad opcodes, invalid UTF-8), which it closes without one.
-
-A violation is reported the way aiohttp's parser reports its own errors (a `WebSocketError` on
-the socket's message queue), so `receive()` answers with a close frame and then returns an
-`ERROR` message whose data is that error.
+No extension is negotiated (no permessage-deflate), as before: client frames with reserved bits
+are refused by `protocol.ws_reader`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-from aiohttp import WebSocketError, web
-from aiohttp.helpers import set_exception
+from aiohttp import web
 from aiohttp.http_websocket import WebSocketWriter
 from aiohttp.web_request import BaseRequest
 
-from tickgate.protocol.frame_guard import ClientFrameGuard, Violation
-from tickgate.protocol.frames import close_reason
 
-POLICY_VIOLATION = 1008
+class Upgrade(web.WebSocketResponse):
+    """aiohttp's WebSocket handshake and nothing else: no reader, no heartbeat, and when the
+    handler returns it no closing handshake either (the socket is no longer aiohttp's)."""
 
-
-class GuardedWebSocket(web.WebSocketResponse):
-    """A server WebSocket; see the module docstring. `max_msg_size` is the trusted limit."""
-
-    def __init__(
-        self, *, untrusted_message_bytes: int, message_timeout: float, **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self.guard = ClientFrameGuard(max_message_bytes=untrusted_message_bytes)
-        self._message_timeout = message_timeout
-        self._stall: asyncio.TimerHandle | None = None
-        self._failed = False
-
-    def trust(self) -> None:
-        """From now on accept messages up to `max_msg_size` (the client has authenticated)."""
-        self.guard.max_message_bytes = self._max_msg_size
+    def __init__(self) -> None:
+        super().__init__(autoping=False, autoclose=False, compress=False)
 
     def _post_start(
         self, request: BaseRequest, protocol: str | None, writer: WebSocketWriter
     ) -> None:
-        handler = request.protocol
-        # Bytes that arrived together with the upgrade request go through the guard as well.
-        early, handler._message_tail = handler._message_tail, b""
-        super()._post_start(request, protocol, writer)
-        handler._payload_parser = _GuardedParser(handler._payload_parser, self)
-        # The HTTP parser is done once the upgrade is accepted (aiohttp checks for None):
-        # released, it no longer costs each socket its buffers.
-        handler._parser = None
-        if early:
-            handler.data_received(early)
+        # aiohttp would build its frame reader and message queue here; the gateway reads the
+        # frames itself.
+        return
 
-    def _received(self, data: bytes) -> Violation | None:
-        """Called with each chunk of client bytes before aiohttp's parser sees it."""
-        if self._failed:
-            return Violation(POLICY_VIOLATION, "connection is closing")
-        violation = self.guard.feed(data)
-        if violation is not None:
-            self.fail(violation)
-            return violation
-        if self.guard.busy and self._stall is None:
-            assert self._loop is not None
-            self._stall = self._loop.call_later(self._message_timeout, self._stalled)
-        elif not self.guard.busy and self._stall is not None:
-            self._stall.cancel()
-            self._stall = None
-        return None
-
-    def _stalled(self) -> None:
-        self._stall = None
-        self.fail(
-            Violation(
-                POLICY_VIOLATION,
-                f"message not completed within {self._message_timeout:g} s",
-            )
-        )
-
-    def fail(self, violation: Violation) -> None:
-        """End the connection for `violation`: `receive()` closes with its code and reason."""
-        if self._failed or self._reader is None:
-            return
-        self._failed = True
-        if self._stall is not None:
-            self._stall.cancel()
-            self._stall = None
-        set_exception(self._reader, WebSocketError(violation.code, violation.reason))
-
-    async def close(self, *, code: int = 1000, message: bytes = b"", drain: bool = True) -> bool:
-        """Close as aiohttp does, but give a protocol error's close frame its reason text."""
-        if self._stall is not None:
-            self._stall.cancel()
-            self._stall = None
-        if not message and code != 1000 and self._reader is not None:
-            error = self._reader.exception()
-            if isinstance(error, WebSocketError) and error.code == code:
-                message = close_reason(str(error))
-        return await super().close(code=code, message=message, drain=drain)
+    async def write_eof(self) -> None:  # type: ignore[override]
+        # aiohttp calls this once the handler returns, to close the WebSocket it thinks it runs.
+        self._eof_sent = True
 
 
-class _GuardedParser:
-    """Stands where aiohttp's frame parser stood: the guard first, then the real parser."""
+def take_over(request: web.Request, protocol: asyncio.Protocol) -> bytes:
+    """Hand the upgraded socket of `request` to `protocol`; returns the client's bytes that
+    arrived with or after the upgrade request (the first frames), which `protocol` has not
+    been given yet.
 
-    __slots__ = ("_parser", "_socket")
-
-    def __init__(self, parser: Any, socket: GuardedWebSocket) -> None:
-        self._parser = parser
-        self._socket = socket
-
-    def feed_data(self, data: bytes | bytearray | memoryview) -> tuple[bool, bytes]:
-        chunk = data if type(data) is bytes else bytes(data)
-        if self._socket._received(chunk) is not None:
-            return True, b""  # aiohttp stops reading from the socket
-        result: tuple[bool, bytes] = self._parser.feed_data(chunk)
-        return result
-
-    def feed_eof(self) -> None:
-        self._parser.feed_eof()
+    Call it after `Upgrade.prepare(request)` with no await in between. From then on aiohttp
+    neither reads, writes nor closes the socket: the handler's return only ends aiohttp's own
+    bookkeeping for it.
+    """
+    handler = request.protocol
+    transport = request.transport
+    assert transport is not None  # prepare() succeeded, so the socket is open
+    early, handler._message_tail = handler._message_tail, b""
+    paused = handler._buffer_paused
+    transport.set_protocol(protocol)
+    # Without a transport aiohttp's handler cannot close the socket when the request ends;
+    # forced closed and out of the server's connection table, it ends and is freed then.
+    handler.transport = None
+    handler.force_close()
+    handler.keep_alive(False)
+    manager = handler._manager
+    if manager is not None:
+        manager.connection_lost(handler, None)
+    if paused:  # aiohttp stopped reading while the early bytes piled up
+        transport.resume_reading()
+    return early

@@ -165,6 +165,11 @@ class Outbox:
         if not self._closed:
             self._overflow(wanted)
 
+    def close(self) -> None:
+        """The connection is closing: drop what is pending and accept nothing more (a frame
+        written after a close frame would break the WebSocket protocol). Idempotent."""
+        self._close()
+
     def push(self, payload: bytes) -> None:
         """Queue a reliable frame: delivered in order, or the connection is declared too slow."""
         if self._closed:
