@@ -479,7 +479,8 @@ async def serve_websocket(
     except Exception as exc:  # a bad handshake: error_middleware lets WebSockets through
         return error_answer(request, exc)
     transport = request.transport
-    assert transport is not None  # prepare() succeeded, so the socket is open
+    if transport is None:  # the client left while the answer was written
+        return upgrade
     connection = Connection(
         gateway,
         transport,
