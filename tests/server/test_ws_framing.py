@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.conftest import StartServer
+from tests.conftest import StartServer, WsClient
 from tests.rawws import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, Closed, RawWebSocket, frame
 
 from tickgate.server.app import RunningServer
@@ -49,7 +49,8 @@ async def raw() -> AsyncIterator[Open]:
 async def portal_ready(server: RunningServer) -> RunningServer:
     """`server` once its brokerage session is up (the seed dialect streams only then)."""
     url = server.base_url + "/v1/api/iserver/accounts"
-    async with aiohttp.ClientSession() as http, http.get(url) as response:
+    connector = aiohttp.TCPConnector(ssl=False)
+    async with aiohttp.ClientSession(connector=connector) as http, http.get(url) as response:
         assert response.status == 200
     return server
 
@@ -260,3 +261,15 @@ async def test_garbage_after_the_upgrade_never_crashes_the_server(
         await snapshot_answered(other)
     finally:
         await other.aclose()
+
+
+async def test_a_tls_socket_is_handed_over_and_served(
+    start: StartServer, ws_connect: Callable[..., Awaitable[WsClient]]
+) -> None:
+    server = await portal_ready(await start(tls=True))
+    ws = await ws_connect(server.ws_base + PORTAL)
+    await ws.send(SNAPSHOT)
+    await ws.recv_until(lambda frame: frame.get("55") == "AAPL")
+    await ws.ws.ping(b"tls")
+    await ws.close()
+    await wait_for(lambda: not server.gateway.connections)
