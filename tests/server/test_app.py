@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import socket
+import struct
 import weakref
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from tests.conftest import SERVER_EPOCH_NS, StartServer, call, make_config
 from tests.server.test_ws_api import AAPL, Connect, authed
 
 from tickgate.clock import ShiftedClock
-from tickgate.server.app import RunningServer, build_app, start_server
+from tickgate.server.app import LISTEN_BACKLOG, RunningServer, build_app, start_server
 
 HMDS_BODY = {"instrument": "STK", "locations": "STK.US.MAJOR", "scanCode": "MOST_ACTIVE",
              "secType": "STK", "filters": [], "maxItems": 1}  # fmt: skip
@@ -115,3 +117,13 @@ async def test_a_stopped_gateway_is_freed(tmp_path: Path, http: aiohttp.ClientSe
     del server
     gc.collect()
     assert gone() is None, "a stopped gateway is still referenced"
+
+
+async def test_the_listening_socket_queues_thousands_of_connections(server: RunningServer) -> None:
+    """The accept queue is LISTEN_BACKLOG long (or the kernel's cap), not aiohttp's 128."""
+    site = next(iter(server.runner.sites))
+    listening = site._server.sockets[0]  # type: ignore[union-attr]
+    # Linux's TCP_INFO of a listening socket: tcpi_sacked (offset 28) is the accept queue's size.
+    info = listening.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    cap = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    assert struct.unpack_from("I", info, 28)[0] == min(LISTEN_BACKLOG, cap)

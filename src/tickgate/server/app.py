@@ -642,6 +642,13 @@ async def setup_runner(app: web.Application) -> web.AppRunner:
     return runner
 
 
+#: Connections the kernel may hold complete but not yet accepted (capped by net.core.somaxconn).
+#: aiohttp's default of 128 overflowed when thousands of clients connected at once to a busy
+#: process, and with SO_REUSEPORT the kernel picks a worker however busy it is: a full queue
+#: drops handshakes, which clients see as connect timeouts of a minute or more.
+LISTEN_BACKLOG = 4096
+
+
 async def start_server(app: web.Application, *, reuse_port: bool = False) -> RunningServer:
     """Listen on the app's configured host/port (port 0 picks a free one); `reuse_port`
     shares the port with other processes that ask for it too (SO_REUSEPORT)."""
@@ -660,7 +667,12 @@ async def start_server(app: web.Application, *, reuse_port: bool = False) -> Run
         else None
     )
     site = web.TCPSite(
-        runner, config.host, config.port, ssl_context=ssl_context, reuse_port=reuse_port or None
+        runner,
+        config.host,
+        config.port,
+        ssl_context=ssl_context,
+        reuse_port=reuse_port or None,
+        backlog=LISTEN_BACKLOG,
     )
     await site.start()
     # asyncio's and uvloop's servers both expose the listening sockets.
