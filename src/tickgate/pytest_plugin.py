@@ -20,6 +20,7 @@ when a fixture first starts one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import ssl
 import threading
@@ -27,7 +28,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -227,8 +228,18 @@ class _ServerThread:
         self._thread = threading.Thread(target=self._run, name="tickgate-server", daemon=True)
 
     def start(self) -> RunningServer:
+        """Start the gateway; raises TimeoutError when it is not serving after START_TIMEOUT
+        (the gateway then stops as soon as its start completes), or what its start raised."""
         self._thread.start()
-        return self._started.result(timeout=START_TIMEOUT)
+        try:
+            return self._started.result(timeout=START_TIMEOUT)
+        except TimeoutError:
+            # Abandoned, it must not go on serving (and simulating) beside the rest of the
+            # session, making every later start slower still: `_serve` stops it once started.
+            self._started.cancel()
+            raise TimeoutError(
+                f"the tickgate gateway did not start within {START_TIMEOUT:g} s"
+            ) from None
 
     def call(self, action: Callable[[], int]) -> int:
         """Run `action` on the server's loop and return its result."""
@@ -259,9 +270,14 @@ class _ServerThread:
         try:
             server = await start_server(build_app(self.config, clock=self.clock))
         except BaseException as exc:
-            self._started.set_exception(exc)
+            with contextlib.suppress(InvalidStateError):  # nobody waits any more
+                self._started.set_exception(exc)
             return
-        self._started.set_result(server)
+        try:
+            self._started.set_result(server)
+        except InvalidStateError:  # the fixture gave up waiting (`start` timed out)
+            await server.stop()
+            return
         try:
             await self._stop.wait()
         finally:

@@ -46,13 +46,25 @@ async def test_a_core_killed_with_9_is_replaced_once_its_lease_lapses(
         proc = subprocess.Popen(
             argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
-        assert proc.stdout is not None
-        line = await asyncio.to_thread(proc.stdout.readline)
-        if "listening on" in line:
-            break
-        _out, err = proc.communicate(timeout=30)
-        assert proc.returncode == 2 and f"pid {first.pid}" in err, err
-        assert loop.time() < deadline, "the killed core's lease never lapsed"
-    proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=30)
+        listening = False
+        try:
+            assert proc.stdout is not None
+            listening = "listening on" in await asyncio.to_thread(proc.stdout.readline)
+            if listening:
+                break
+            _out, err = proc.communicate(timeout=30)
+            assert proc.returncode == 2 and f"pid {first.pid}" in err, err
+            assert loop.time() < deadline, "the killed core's lease never lapsed"
+        finally:
+            # A failed check leaves no gateway running past the test (nor its pipes open).
+            if not listening and proc.returncode is None:
+                proc.kill()
+                proc.communicate()
+    try:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 0

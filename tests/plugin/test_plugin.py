@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import websocket
 
+from tickgate import pytest_plugin
 from tickgate.clock import FakeClock
 from tickgate.pytest_plugin import ControlError, StartGateway, TickgateServer
 
@@ -182,3 +183,20 @@ def test_the_factorys_gateways_share_no_ids_and_no_session_state(
     assert a1 != a2 and second.request("GET", history)["serverId"] == a1
     first.close_session()  # closes the first gateway's simulated market only
     assert first.status()["sessionOpen"] is False and second.status()["sessionOpen"] is True
+
+
+def test_a_gateway_whose_start_times_out_stops_instead_of_serving_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pytest_plugin, "START_TIMEOUT", 0.0)  # no start is this fast
+    abandoned = pytest_plugin._ServerThread(pytest_plugin.gateway_config(tmp_path))
+    with pytest.raises(TimeoutError, match="did not start within 0 s"):
+        abandoned.start()
+    abandoned._thread.join(60)  # it starts, sees nobody waits for it, and stops
+    assert not abandoned._thread.is_alive()
+    monkeypatch.undo()
+    # Stopped for good: its data directory (locked while a gateway serves it) is free again.
+    again = pytest_plugin._ServerThread(pytest_plugin.gateway_config(tmp_path))
+    running = again.start()
+    assert urllib.request.urlopen(running.base_url + "/tickgate/status", timeout=10).status == 200
+    again.stop()
