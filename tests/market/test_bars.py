@@ -31,12 +31,17 @@ def trades(live: LiveBars, clock: FakeClock, *changes: dict[int, str]) -> None:
         clock.advance(seconds=10)
 
 
-def test_trades_of_one_minute_make_one_bar_and_the_next_minute_a_new_one() -> None:
+def recorded(*changes: dict[int, str]) -> tuple[LiveBars, FakeClock]:
+    """Live bars from START (100 minutes kept) that recorded `changes` 10 s apart, and their
+    clock, 10 s past the last one."""
     clock = FakeClock(START)
     live = LiveBars(since_ns=START, capacity=100)
-    trades(
-        live,
-        clock,
+    trades(live, clock, *changes)
+    return live, clock
+
+
+def test_trades_of_one_minute_make_one_bar_and_the_next_minute_a_new_one() -> None:
+    live, _ = recorded(
         {F.LAST: "168.42", F.LAST_SIZE: "100", F.VOLUME_EXACT: "1000"},
         {F.LAST: "168.50", F.VOLUME_EXACT: "1300"},
         {F.LAST: "168.10", F.VOLUME_EXACT: "1350"},
@@ -57,18 +62,12 @@ def test_trades_of_one_minute_make_one_bar_and_the_next_minute_a_new_one() -> No
 
 
 def test_last_size_counts_when_there_is_no_cumulative_volume() -> None:
-    clock = FakeClock(START)
-    live = LiveBars(since_ns=START, capacity=100)
-    trades(live, clock, {F.LAST: "10.00", F.LAST_SIZE: "200"}, {F.LAST: "10.01"})
+    live, _ = recorded({F.LAST: "10.00", F.LAST_SIZE: "200"}, {F.LAST: "10.01"})
     assert live.minutes(0, 2**63)[0].volume == 200
 
 
 def test_a_falling_cumulative_volume_starts_a_new_day() -> None:
-    clock = FakeClock(START)
-    live = LiveBars(since_ns=START, capacity=100)
-    trades(
-        live,
-        clock,
+    live, _ = recorded(
         {F.LAST: "10.00", F.VOLUME_EXACT: "5000"},
         {F.LAST: "10.02", F.VOLUME_EXACT: "40"},
     )
@@ -76,11 +75,7 @@ def test_a_falling_cumulative_volume_starts_a_new_day() -> None:
 
 
 def test_prior_close_halted_and_malformed_values_are_not_trades() -> None:
-    clock = FakeClock(START)
-    live = LiveBars(since_ns=START, capacity=100)
-    trades(
-        live,
-        clock,
+    live, clock = recorded(
         {F.LAST: "C168.00", F.VOLUME_EXACT: "10"},
         {F.LAST: "H168.00"},
         {F.LAST: "n/a", F.VOLUME_EXACT: "lots"},

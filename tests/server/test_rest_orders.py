@@ -268,26 +268,26 @@ async def test_resting_limit_fills_when_the_market_comes(
             await asyncio.sleep(0.1)  # polling a live market for its fill
 
 
-async def test_any_other_request_makes_a_pending_reply_stale(
-    server: RunningServer, http: aiohttp.ClientSession
-) -> None:
+async def reply_after_a_tickle(server: RunningServer, http: aiohttp.ClientSession) -> str:
+    """The reply URL of a market order's question, with a /tickle sent after the question."""
     base = server.base_url + "/v1/api"
     order = {"conid": 265598, "side": "BUY", "orderType": "MKT", "quantity": 1}
     url = f"{base}/iserver/account/{ACCT}/orders"
     question = await call(http, "POST", url, json={"orders": [order]})
     await call(http, "POST", f"{base}/tickle")
-    late = f"{base}/iserver/reply/{question[0]['id']}"
+    return f"{base}/iserver/reply/{question[0]['id']}"
+
+
+async def test_any_other_request_makes_a_pending_reply_stale(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    late = await reply_after_a_tickle(server, http)
     await call(http, "POST", late, json={"confirmed": True}, status=503)
 
 
 async def test_strict_replies_can_be_turned_off(start: object, http: aiohttp.ClientSession) -> None:
     server: RunningServer = await start(strict_replies=False)  # type: ignore[operator]
-    base = server.base_url + "/v1/api"
-    order = {"conid": 265598, "side": "BUY", "orderType": "MKT", "quantity": 1}
-    url = f"{base}/iserver/account/{ACCT}/orders"
-    question = await call(http, "POST", url, json={"orders": [order]})
-    await call(http, "POST", f"{base}/tickle")
-    reply = f"{base}/iserver/reply/{question[0]['id']}"
+    reply = await reply_after_a_tickle(server, http)
     assert "order_id" in (await call(http, "POST", reply, json={"confirmed": True}))[0]
 
 
