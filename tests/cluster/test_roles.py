@@ -13,7 +13,7 @@ from tests.cluster.conftest import Member, StartMember, wait_for
 from tests.conftest import WsClient, call, make_config
 
 from tickgate.bus.nats_server import NatsServerProcess
-from tickgate.server.cluster.compose import CLUSTER_INTEREST, EDGE_FEED
+from tickgate.server.cluster.compose import CLUSTER_INTEREST, EDGE_FEED, LINE_LEDGER
 from tickgate.server.cluster.lease import CoreAlreadyRunningError
 from tickgate.server.cluster.membership import join
 
@@ -139,12 +139,12 @@ async def test_market_data_lines_are_counted_across_the_cluster(
 ) -> None:
     core = await start_member("core", md_lines=2)
     edge = await start_member("edge", md_lines=2)
-    feed = edge.server.runner.app[EDGE_FEED]
+    ledger = edge.server.runner.app[LINE_LEDGER]
     on_core = await portal_stream(core, http, ws_connect, AAPL, "31")
     await md_frames(on_core, AAPL, 1)
     on_edge = await portal_stream(edge, http, ws_connect, MSFT, "31")
     await md_frames(on_edge, MSFT, 1)
-    await wait_for(lambda: feed.cluster_lines == {AAPL, MSFT})
+    assert ledger.held() == {AAPL, MSFT}  # each claimed before its stream began
     # A third conid would be a third line of the one session: refused on either member.
     await on_edge.send(f's+md+{IBM}+{{"fields":"31"}}')
     refusal = await on_edge.recv_until(lambda f: f.get("topic") == f"md+{IBM}", timeout=10)

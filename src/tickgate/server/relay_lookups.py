@@ -44,7 +44,7 @@ from tickgate.protocol import fields as F
 from tickgate.server.api_client import Answer, ClientError, GatewayClient, Target
 from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import HttpError, int_list, json_body, json_response, param
-from tickgate.server.ws import BEFORE_MESSAGE
+from tickgate.server.ws import BEFORE_MESSAGE, MessageHook
 from tickgate.sources.relay.cache import AnswerCache
 from tickgate.sources.relay.instruments import instrument_from_secdef
 
@@ -461,12 +461,34 @@ async def lookup_middleware(request: web.Request, handler: Handler) -> web.Strea
         return response
 
 
+def then(first: MessageHook, second: MessageHook) -> MessageHook:
+    """A message hook running `first`, then (once it is done) `second`."""
+
+    def both(text: str) -> Awaitable[None] | None:
+        pending = first(text)
+        if pending is None:
+            return second(text)
+
+        async def in_turn() -> None:
+            await pending
+            following = second(text)
+            if following is not None:
+                await following
+
+        return in_turn()
+
+    return both
+
+
 def install(app: web.Application, gateway: Gateway, target: Target) -> None:
     """Make `app` (a relay's) ask `target` what its catalogue cannot answer; add
     `lookup_middleware` to its middlewares yourself, innermost."""
     lookups = UpstreamLookups(target, gateway.catalogue, gateway.clock)
     app[RELAY_LOOKUPS] = lookups
-    app[BEFORE_MESSAGE] = lookups.learn_streamed
+    earlier = app.get(BEFORE_MESSAGE)  # a cluster core's line claim: after learning
+    app[BEFORE_MESSAGE] = (
+        lookups.learn_streamed if earlier is None else then(lookups.learn_streamed, earlier)
+    )
 
     async def opened(_app: web.Application) -> None:
         await lookups.open()

@@ -27,7 +27,13 @@ from tickgate.bus.memory import MemoryBus
 from tickgate.clock import Clock
 from tickgate.config import Config
 from tickgate.server.cluster.catalogue_sync import CoreCatalogue, EdgeCatalogue
-from tickgate.server.cluster.market import ClusterInterest, CoreTickBus, EdgeFeed
+from tickgate.server.cluster.line_ledger import LineLedger
+from tickgate.server.cluster.market import (
+    INTEREST_HEARTBEAT_S,
+    ClusterInterest,
+    CoreTickBus,
+    EdgeFeed,
+)
 from tickgate.server.cluster.membership import ClusterMembership
 from tickgate.server.cluster.seams import ClusterTrading, Routes, default_trading
 from tickgate.server.cluster.session_sync import (
@@ -40,6 +46,7 @@ from tickgate.server.errors import interrupts_replies
 from tickgate.server.gateway import Gateway
 from tickgate.server.http import Handler
 from tickgate.server.rest_marketdata import SNAPSHOT_CONIDS
+from tickgate.server.ws import BEFORE_MESSAGE
 from tickgate.sources.base import DataSource
 from tickgate.streaming.hub import InterestListener
 
@@ -48,6 +55,7 @@ log = logging.getLogger("tickgate.cluster")
 CLUSTER = web.AppKey("cluster", ClusterMembership)
 CLUSTER_INTEREST = web.AppKey("cluster_interest", ClusterInterest)
 EDGE_FEED = web.AppKey("edge_feed", EdgeFeed)
+LINE_LEDGER = web.AppKey("line_ledger", LineLedger)
 
 
 class InterestSource(Protocol):
@@ -92,6 +100,7 @@ def install(
     serves them, and, on an edge, the data source (the feed from the core)."""
     app[CLUSTER] = cluster
     trading = trading or default_trading()
+    ledger = _line_ledger(app, gateway, cluster)
     if cluster.role == "core":
         core_bus = gateway.bus
         assert isinstance(core_bus, CoreTickBus)
@@ -110,7 +119,9 @@ def install(
         app.middlewares.append(_replies_noted(session))
         catalogue = CoreCatalogue(cluster.bus, gateway.catalogue)
         trading.install_core(app, gateway, cluster)
-        app.cleanup_ctx.append(_core_context(publisher.serve_images, interest, session, catalogue))
+        app.cleanup_ctx.append(
+            _core_context(publisher.serve_images, interest, session, catalogue, ledger)
+        )
         return market_routes, core_routes, None
     feed = EdgeFeed(
         cluster.bus,
@@ -125,12 +136,44 @@ def install(
     app.middlewares.append(_interrupts_core_replies(edge_session, gateway.config))
     edge_catalogue = EdgeCatalogue(cluster.bus, gateway.catalogue)
     app.middlewares.append(_settled(edge_session, edge_catalogue))
-    app.cleanup_ctx.append(_edge_context(edge_session, edge_catalogue))
+    app.cleanup_ctx.append(_edge_context(edge_session, edge_catalogue, ledger))
     return (
         [(m, p, _live_first(feed, h) if p == SNAPSHOT_PATH else h) for m, p, h in market_routes],
         trading.edge_routes(app, gateway, cluster, core_routes),
         feed,
     )
+
+
+def _line_ledger(app: web.Application, gateway: Gateway, cluster: ClusterMembership) -> LineLedger:
+    """The cluster-wide line count, in place of this member's own: the hub's line check reads
+    it, and a stream's line is claimed before its message is read."""
+    hub = gateway.hub
+    ledger = LineLedger(
+        cluster.bus,
+        cluster.cluster,
+        cluster.member_id,
+        gateway.config.md_lines,
+        streamed=lambda conid: bool(hub.interest(conid)),
+    )
+    hub.count_lines_elsewhere(ledger.held)
+    hub.add_interest_listener(ledger.on_interest)
+    app[BEFORE_MESSAGE] = ledger.before_message
+    app[LINE_LEDGER] = ledger
+    return ledger
+
+
+async def _forget_silent_members(ledger: LineLedger, interest: ClusterInterest, me: str) -> None:
+    """The core releases the lines of members it has not heard from for three interest
+    heartbeats (edges killed or cut off; an earlier core), until cancelled."""
+    missing: dict[str, int] = {}
+    while True:
+        await asyncio.sleep(INTEREST_HEARTBEAT_S)
+        live = {*interest.edges, me}
+        holders = await ledger.members()
+        missing = {m: missing.get(m, 0) + 1 for m in holders - live}
+        gone = {m for m, beats in missing.items() if beats >= 3}
+        if gone:
+            await ledger.forget(gone)
 
 
 SNAPSHOT_PATH = "/iserver/marketdata/snapshot"
@@ -201,18 +244,27 @@ def _core_context(
     interest: ClusterInterest,
     session: CoreSession,
     catalogue: CoreCatalogue,
+    ledger: LineLedger,
 ) -> Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def run(_app: web.Application) -> AsyncIterator[None]:
         await serve_images()
         await catalogue.start()
+        await ledger.start(core=True)
         await session.start()
-        task = asyncio.create_task(interest.run(), name="cluster-interest")
+        tasks = [
+            asyncio.create_task(interest.run(), name="cluster-interest"),
+            asyncio.create_task(
+                _forget_silent_members(ledger, interest, ledger.member_id), name="cluster-lines"
+            ),
+        ]
         try:
             yield
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await ledger.leave()
             await session.close()
             await catalogue.close()
 
@@ -220,11 +272,12 @@ def _core_context(
 
 
 def _edge_context(
-    session: EdgeSession, catalogue: EdgeCatalogue
+    session: EdgeSession, catalogue: EdgeCatalogue, ledger: LineLedger
 ) -> Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def run(_app: web.Application) -> AsyncIterator[None]:
         await catalogue.start()
+        await ledger.start()
         await session.start()
         # Listen only once the core's session id is adopted (so a client's cookie works here
         # as on every other member) and its added instruments are known here; a core that is
@@ -238,6 +291,7 @@ def _edge_context(
         try:
             yield
         finally:
+            await ledger.leave()
             await session.close()
             await catalogue.close()
 

@@ -4,9 +4,8 @@ knows the interest of the whole cluster.
 
 Subjects (under the cluster's prefix): `tick.<conid>` and `image.<conid>` (see
 `tickgate.bus.market_data`), `interest` (an edge's whole interest, JSON, sent on every change
-and every `INTEREST_HEARTBEAT_S`), `interest.ask` (a core that starts asks edges to send it),
-`lines` (the conids the whole cluster streams, from the core after each change and every
-heartbeat: market-data lines are counted cluster-wide, as the session is one).
+and every `INTEREST_HEARTBEAT_S`), `interest.ask` (a core that starts asks edges to send
+it). Market-data lines are counted cluster-wide by `line_ledger`.
 """
 
 from __future__ import annotations
@@ -91,10 +90,7 @@ class ClusterInterest:
         self._told: dict[int, tuple[int, ...]] = {}
         self._listeners: list[InterestListener] = []
         self._subscription: Subscription | None = None
-        self._lines_due = False
         hub.add_interest_listener(lambda conid, _fields: self._update({conid}))
-        # The core's own clients are refused a line the edges' clients already hold up.
-        hub.count_lines_elsewhere(self.edge_conids)
 
     def edge_conids(self) -> set[int]:
         """The conids some edge streams."""
@@ -128,24 +124,9 @@ class ClusterInterest:
             while True:
                 await asyncio.sleep(self._heartbeat_s)
                 self._forget_silent(time.monotonic())
-                await self._publish_lines()
         finally:
             with contextlib.suppress(nats.errors.Error):
                 await self._subscription.unsubscribe()
-
-    async def _publish_lines(self) -> None:
-        self._lines_due = False
-        if self._bus.connected:
-            with contextlib.suppress(nats.errors.Error):
-                await self._bus.client.publish(
-                    f"{self._bus.prefix}.lines", orjson.dumps(sorted(self._told))
-                )
-
-    def _lines_changed(self) -> None:
-        if not self._lines_due:
-            self._lines_due = True
-            with contextlib.suppress(RuntimeError):  # no loop: published at the heartbeat
-                asyncio.get_running_loop().create_task(self._publish_lines())
 
     def _forget_silent(self, now: float) -> None:
         for member, heard in list(self._heard.items()):
@@ -180,8 +161,6 @@ class ClusterInterest:
             fields = self.interest(conid)
             if self._told.get(conid, ()) == fields:
                 continue
-            if bool(fields) != (conid in self._told):
-                self._lines_changed()
             if fields:
                 self._told[conid] = fields
             else:
@@ -226,12 +205,9 @@ class EdgeFeed:
         self._wanted: dict[int, tuple[int, ...]] = {}
         self._dirty = asyncio.Event()
         self.errors = 0
-        #: The conids the whole cluster streams, as the core last said.
-        self.cluster_lines: frozenset[int] = frozenset()
         #: Why the core's market data is stale here, or None (see `session_sync`).
         self.stale_reason: Callable[[], str | None] = lambda: None
         hub.add_interest_listener(self._on_interest)
-        hub.count_lines_elsewhere(lambda: self.cluster_lines)
         bus.add_reconnect_listener(self._dirty.set)
 
     def problem(self) -> str | None:
@@ -262,9 +238,6 @@ class EdgeFeed:
         asked: Subscription = await self._bus.client.subscribe(
             f"{self._bus.prefix}.interest.ask", cb=self._on_ask
         )
-        lines: Subscription = await self._bus.client.subscribe(
-            f"{self._bus.prefix}.lines", cb=self._on_lines
-        )
         self._dirty.set()
         try:
             while True:
@@ -280,18 +253,11 @@ class EdgeFeed:
             with contextlib.suppress(nats.errors.Error, asyncio.CancelledError):
                 await self._announce(leaving=True)
                 await asyncio.shield(asked.unsubscribe())
-                await asyncio.shield(lines.unsubscribe())
             await self.follower.close()
             self._sink = None
 
     async def _on_ask(self, _msg: Msg) -> None:
         self._dirty.set()
-
-    async def _on_lines(self, msg: Msg) -> None:
-        try:
-            self.cluster_lines = frozenset(int(conid) for conid in orjson.loads(msg.data))
-        except (orjson.JSONDecodeError, TypeError, ValueError):
-            log.warning("ignoring a bad lines message")
 
     async def ensure_live(self, conids: Iterable[int], *, timeout_s: float = 2.0) -> bool:
         """Follow `conids` now (if they are wanted by a snapshot or a stream) and return once
