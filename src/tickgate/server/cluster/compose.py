@@ -75,8 +75,17 @@ def is_edge(cluster: ClusterMembership | None) -> bool:
 
 
 def edge_config(config: Config) -> Config:
-    """An edge's settings: no source of its own and no trading store (the core has them)."""
-    return dataclasses.replace(config, store="memory", source="simulator", replay=(), record=None)
+    """An edge's settings: no source of its own and no trading store (the core has them).
+    Behind a relay core it keeps the core's line limit: the upstream's budget."""
+    relayed = config.source == "relay"
+    return dataclasses.replace(
+        config,
+        store="memory",
+        source="simulator",
+        replay=(),
+        record=None,
+        md_lines=min(config.md_lines, config.upstream_md_lines) if relayed else config.md_lines,
+    )
 
 
 def cluster_bus(cluster: ClusterMembership, clock: Clock) -> Bus:
@@ -250,7 +259,7 @@ def _core_context(
     async def run(_app: web.Application) -> AsyncIterator[None]:
         await serve_images()
         await catalogue.start()
-        await ledger.start(core=True)
+        await ledger.start()
         await session.start()
         tasks = [
             asyncio.create_task(interest.run(), name="cluster-interest"),

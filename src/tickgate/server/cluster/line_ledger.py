@@ -5,9 +5,8 @@ session, so its members must share that count, and two members taking the last l
 same instant must not both get it. The count lives in one JetStream key-value entry (in a
 bucket of its own beside the core's lease, without the lease's expiry), which each member
 changes only by compare-and-set against the revision it read: of two members writing the same
-revision, one succeeds and the other reads again and sees the line taken. The core writes its
-own limit there too (a relay core's is capped at its upstream's budget), and every member
-counts against the lower of it and its own.
+revision, one succeeds and the other reads again and sees the line taken. Every member counts
+against its own `--md-lines` (members share their settings).
 
 The entry holds, per member, the conids it streams; the lines in use are their union (a conid
 streamed on two members is one line). A member claims a conid before a client's `smd` or
@@ -44,8 +43,6 @@ _KEY = "lines"
 _ROUNDS = 50
 _STREAM_COMMAND = re.compile(r"(?:smd|s\+md)\+(\d{1,10})")
 Members = dict[str, list[int]]
-#: The entry's key for the core's limit, beside the members' conids.
-_LIMIT = "~limit"
 
 
 def _decode(data: bytes | None) -> Members:
@@ -64,14 +61,7 @@ def lines_bucket(cluster: str) -> str:
 
 
 def _union(members: Members) -> frozenset[int]:
-    return frozenset(
-        conid for member, conids in members.items() if member != _LIMIT for conid in conids
-    )
-
-
-def _limit(members: Members, own: int) -> int:
-    core = members.get(_LIMIT)
-    return min(own, core[0]) if core else own
+    return frozenset(conid for conids in members.values() for conid in conids)
 
 
 class LineLedger:
@@ -105,9 +95,9 @@ class LineLedger:
         """The conids streamed anywhere in the cluster, as last read."""
         return self._held
 
-    async def start(self, *, core: bool = False) -> None:
-        """Open the ledger's bucket (creating it if needed); the core writes its limit.
-        Raises nothing: without JetStream the member counts with what it last read."""
+    async def start(self) -> None:
+        """Open the ledger's bucket (creating it if needed). Raises nothing: without
+        JetStream the member counts with what it last read."""
         js = self._bus.client.jetstream(timeout=5.0)
         name = lines_bucket(self._cluster)
         try:
@@ -120,16 +110,6 @@ class LineLedger:
         except (nats.errors.Error, TimeoutError) as exc:
             log.warning("the cluster's line ledger is not reachable (%r): lines are counted "
                         "from what this member last heard", exc)  # fmt: skip
-            return
-        if core:
-            async with self._lock:
-                await self._change(
-                    lambda members: (
-                        ({**members, _LIMIT: [self._limit]}, True)
-                        if members.get(_LIMIT) != [self._limit]
-                        else True
-                    )
-                )
 
     def before_message(self, text: str) -> Awaitable[None] | None:
         """A WebSocket message (`ws.BEFORE_MESSAGE`): an `smd`/`s+md` of a conid nobody here
@@ -159,7 +139,7 @@ class LineLedger:
         if conid in mine:
             return True
         held = _union(members)
-        if conid not in held and len(held) >= _limit(members, self._limit):
+        if conid not in held and len(held) >= self._limit:
             self.refusals += 1
             return False
         self.claims += 1
@@ -212,7 +192,7 @@ class LineLedger:
             found: set[str] = set()
 
             def read(current: Members) -> bool:
-                found.update(member for member in current if member != _LIMIT)
+                found.update(current)
                 return True
 
             await self._change(read)
