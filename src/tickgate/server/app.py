@@ -100,6 +100,7 @@ from tickgate.trading import alerts as alert_book
 from tickgate.trading import feed
 from tickgate.trading import fyi as fyi_codes
 from tickgate.trading.alerts import AlertBook
+from tickgate.trading.allocated_orders import AllocationDesk
 from tickgate.trading.allocation import AllocationBook
 from tickgate.trading.commissions import CommissionSchedule
 from tickgate.trading.day_cycle import DayCycle
@@ -181,6 +182,11 @@ def build_gateway(
     simulator = build_simulator(config, catalogue, hours, clock) if simulated else None
     if simulator is not None:
         simulate_growth(catalogue, simulator, hours, bus.publish, clock)
+    allocations = AllocationBook(
+        store,
+        advisor=DEFAULT_ADVISOR_ID if config.advisor else None,
+        sub_accounts=tuple(a.account_id for a in config.accounts),
+    )
     return Gateway(
         config,
         clock,
@@ -202,11 +208,8 @@ def build_gateway(
         history_slots=Slots(5, "Too many requests: at most 5 concurrent history requests"),
         alerts=alerts,
         fyi=fyi,
-        allocations=AllocationBook(
-            store,
-            advisor=DEFAULT_ADVISOR_ID if config.advisor else None,
-            sub_accounts=tuple(a.account_id for a in config.accounts),
-        ),
+        allocations=allocations,
+        allocated=AllocationDesk(allocations, trading, store),
     )
 
 

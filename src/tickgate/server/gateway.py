@@ -23,6 +23,7 @@ from tickgate.streaming.accounts import AccountStreams
 from tickgate.streaming.hub import StreamingHub
 from tickgate.streaming.outbox import TurnBatcher
 from tickgate.trading.alerts import AlertBook
+from tickgate.trading.allocated_orders import AllocationDesk
 from tickgate.trading.allocation import AllocationBook
 from tickgate.trading.day_cycle import DayCycle
 from tickgate.trading.engine import TradingEngine
@@ -67,6 +68,8 @@ class Gateway:
     fyi: FyiCenter
     #: The Financial Advisor's allocation groups and presets (disabled without --advisor).
     allocations: AllocationBook
+    #: Orders to the advisor's groups, split over their sub-accounts.
+    allocated: AllocationDesk
     #: The open WebSocket connections (closed together on shutdown).
     connections: set[Any] = field(default_factory=set)
 

@@ -7,15 +7,23 @@ groups and presets are the `AllocationBook`'s, kept in the trading store.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
 
 from tickgate.errors import RequestError
+from tickgate.server import rest_commands
 from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import Handler, json_body, json_response
-from tickgate.trading.allocation import AccountFunds, AllocationBook, AllocationGroup
+from tickgate.trading.allocation import (
+    AccountFunds,
+    AllocationBook,
+    AllocationGroup,
+    AllocationMethod,
+    method_of,
+)
 
 _CENT = Decimal("0.01")
 
@@ -97,6 +105,32 @@ async def presets(request: web.Request) -> web.Response:
 async def set_presets(request: web.Request) -> web.Response:
     _book(request).set_presets(await json_body(request))
     return json_response({"success": True})
+
+
+def allocation_method(raw_orders: Sequence[Mapping[str, Any]]) -> AllocationMethod | None:
+    """The `allocationMethod` the orders name (a code or a name), None when none does.
+
+    Raises RequestError for an unknown method or orders of one placement naming different
+    ones (they are split together).
+    """
+    named = {
+        method_of(raw["allocationMethod"], "allocationMethod")
+        for raw in raw_orders
+        if isinstance(raw, Mapping) and raw.get("allocationMethod") not in (None, "")
+    }
+    if len(named) > 1:
+        raise RequestError("The orders of one placement must name the same allocationMethod")
+    return named.pop() if named else None
+
+
+def place(gateway: Gateway, target: str, raw_orders: Sequence[Mapping[str, Any]]) -> Any:
+    """Orders to the group (or master account) `target`: parsed as any placement, then split
+    over the group's sub-accounts (`AllocationDesk.place`)."""
+    trading = gateway.trading
+    trading.desk.interrupt_replies()
+    method = allocation_method(raw_orders)
+    orders = rest_commands.parse_orders(raw_orders, trading.journal.instruments)
+    return gateway.allocated.place(target, orders, method=method)
 
 
 ROUTES: list[tuple[str, str, Handler]] = [

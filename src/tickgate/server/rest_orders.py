@@ -7,10 +7,12 @@ from typing import Any
 from aiohttp import web
 
 from tickgate.errors import RequestError
+from tickgate.server import rest_allocation
 from tickgate.server import rest_commands as commands
 from tickgate.server.gateway import gateway_of
 from tickgate.server.http import Handler, json_body, json_response, parse_int, query_bool, query_int
 from tickgate.trading.engine import TradingEngine
+from tickgate.trading.errors import OrderRejected
 from tickgate.trading.placement import PlacementDesk
 from tickgate.trading.queries import AccountViews
 
@@ -43,17 +45,27 @@ async def order_list(request: web.Request, *, single: bool = False) -> list[dict
     return orders
 
 
-async def place(request: web.Request) -> web.Response:
-    orders = await order_list(request)
+async def place(request: web.Request, *, single: bool = False) -> web.Response:
+    orders = await order_list(request, single=single)
     account = request.match_info["account"]
-    return json_response(commands.place(_trading(request), account, orders))
+    gateway = gateway_of(request)
+    if gateway.allocated.handles(account):  # an advisor's group: split over its accounts
+        return json_response(rest_allocation.place(gateway, account, orders))
+    return json_response(commands.place(gateway.trading, account, orders))
 
 
 async def place_single(request: web.Request) -> web.Response:
     """The older single-order route: the same engine path as `place`."""
-    orders = await order_list(request, single=True)
-    account = request.match_info["account"]
-    return json_response(commands.place(_trading(request), account, orders))
+    return await place(request, single=True)
+
+
+async def place_to_group(request: web.Request) -> web.Response:
+    """The 2022 document's `POST /iserver/account/orders/{faGroup}`: orders to an advisor's
+    group (400 without --advisor, 404 for no such group)."""
+    gateway = gateway_of(request)
+    group = request.match_info["group"]
+    gateway.allocations.group(group)
+    return json_response(rest_allocation.place(gateway, group, await order_list(request)))
 
 
 async def reply(request: web.Request) -> web.Response:
@@ -67,11 +79,20 @@ async def reply(request: web.Request) -> web.Response:
 async def modify(request: web.Request) -> web.Response:
     body = await json_body(request)
     account, order_id = request.match_info["account"], _order_id(request)
+    if gateway_of(request).allocated.is_parent(order_id):
+        raise OrderRejected(
+            f"Order {order_id} is allocated over sub-accounts: modify its child orders, "
+            "each in its own account"
+        )
     return json_response(commands.modify(_trading(request), account, order_id, body))
 
 
 async def cancel(request: web.Request) -> web.Response:
-    return json_response(_desk(request).cancel(request.match_info["account"], _order_id(request)))
+    account, order_id = request.match_info["account"], _order_id(request)
+    allocated = gateway_of(request).allocated
+    if allocated.handles(account):
+        return json_response(allocated.cancel(account, order_id))
+    return json_response(_desk(request).cancel(account, order_id))
 
 
 async def suppress(request: web.Request) -> web.Response:
@@ -105,7 +126,11 @@ async def live_orders(request: web.Request) -> web.Response:
 
 
 async def order_status(request: web.Request) -> web.Response:
-    return json_response(_views(request).order_status(_order_id(request)))
+    order_id = _order_id(request)
+    allocated = gateway_of(request).allocated
+    if allocated.is_parent(order_id):
+        return json_response(allocated.status(order_id))
+    return json_response(_views(request).order_status(order_id))
 
 
 async def trades(request: web.Request) -> web.Response:
@@ -122,6 +147,7 @@ async def pnl(request: web.Request) -> web.Response:
 ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/iserver/account/{account}/orders", place),
     ("POST", "/iserver/account/{account}/order", place_single),
+    ("POST", "/iserver/account/orders/{group}", place_to_group),
     ("POST", "/iserver/reply/{reply_id}", reply),
     ("POST", "/iserver/account/{account}/order/{order_id}", modify),
     ("DELETE", "/iserver/account/{account}/order/{order_id}", cancel),

@@ -8,7 +8,7 @@ accepted order is stored before its acknowledgement is returned; it asks the eng
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
@@ -49,9 +49,26 @@ class Placement:
 
 
 @dataclass(frozen=True, slots=True)
+class Allocated:
+    """An order to a Financial Advisor group, split into per-account batches
+    (`trading.allocation`). `parents` reserve one id each, below their children's: `record`
+    gets `(parent id, its children)` for each before the children are stored, and `answer`
+    turns the parent ids into the placement's answer once they are matched."""
+
+    batches: tuple[tuple[str, tuple[PlaceOrder, ...]], ...]
+    #: For each parent, the index of its child in each account's batch (None: no share).
+    shares: tuple[tuple[int | None, ...], ...]
+    record: Callable[[list[tuple[int, list[Order]]]], None]
+    answer: Callable[[list[int]], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
 class _Parked:
     account: str
     items: list[Item]
+    #: Set for an allocated placement (its batches' items are in `batch_items`).
+    allocated: Allocated | None = None
+    batch_items: tuple[tuple[str, list[Item]], ...] = ()
 
 
 class Matcher(Protocol):
@@ -96,6 +113,11 @@ class PlacementDesk:
     def replies_pending(self) -> bool:
         """True while an order question awaits its reply (a cluster's edges need to know)."""
         return self._replies.pending
+
+    def reference(self, instrument: Instrument) -> Decimal | None:
+        """The market's reference price of `instrument`: the midpoint, else the last price,
+        None without a quote (what margin checks and questions value an order at)."""
+        return self._reference(instrument)
 
     def _reference(self, instrument: Instrument) -> Decimal | None:
         market = self._matcher.market(instrument.conid)
@@ -183,8 +205,59 @@ class PlacementDesk:
         rest = self._replies.unsuppressed(rest)
         if rest:
             return self._replies.ask(parked, rest)
+        if parked.allocated is not None:
+            for account, items in parked.batch_items:  # the state may have moved meanwhile
+                self._check_batch(account, items)
+            return self._submit_allocated(parked.allocated, parked.batch_items)
         self._check_batch(parked.account, parked.items)
         return self._submit(parked.account, parked.items)
+
+    def place_allocated(
+        self, allocated: Allocated, asked: Sequence[PlaceOrder]
+    ) -> list[dict[str, Any]]:
+        """Place an order split over several accounts, all or nothing: each account's batch is
+        checked as `place` checks one (the first refusal names its account), the questions
+        are those of the orders as `asked` (the whole quantities), and every child is stored
+        in one commit. Returns `allocated.answer` of the parent ids, or a question.
+
+        Raises what `place` raises.
+        """
+        self._replies.interrupt()
+        self._journal.settle()
+        batch_items = tuple((account, self._items(orders)) for account, orders in allocated.batches)
+        for account, items in batch_items:
+            self._journal.portfolio_of(account)
+            self._check_batch(account, items)
+        questions = self._replies.unsuppressed(self._questions(self._items(asked)))
+        if questions:
+            first, items = batch_items[0]
+            return self._replies.ask(_Parked(first, items, allocated, batch_items), questions)
+        return self._submit_allocated(allocated, batch_items)
+
+    def _submit_allocated(
+        self, allocated: Allocated, batch_items: tuple[tuple[str, list[Item]], ...]
+    ) -> list[dict[str, Any]]:
+        first_parent = self.state.next_order_id
+        parent_ids = [first_parent + i for i in range(len(allocated.shares))]
+        children = self._new_orders(batch_items, first_id=first_parent + len(parent_ids))
+        by_account = {account: orders for account, orders in children}
+        allocated.record(
+            [
+                (
+                    parent_id,
+                    [
+                        by_account[account][index]
+                        for (account, _), index in zip(batch_items, shares, strict=True)
+                        if index is not None
+                    ],
+                )
+                for parent_id, shares in zip(parent_ids, allocated.shares, strict=True)
+            ]
+        )
+        placed = [o for _, orders in children for o in orders]
+        self._journal.commit([OrderAccepted(o) for o in placed])
+        self._matcher.match_new([Placement(o) for o in placed])
+        return allocated.answer(parent_ids)
 
     def _check_batch(self, account: str, items: list[Item]) -> None:
         self._check_references(account, items)
@@ -265,22 +338,34 @@ class PlacementDesk:
         return initial_margin_rate(inst.sec_type) * opening * price * inst.multiplier
 
     def _submit(self, account: str, items: list[Item]) -> list[dict[str, Any]]:
-        now, next_id = self.clock.now_ns(), self.state.next_order_id
-        ids: dict[str, int] = {}
-        orders: list[Order] = []
-        for offset, (request, _) in enumerate(items):
-            parent_id = self._parent_id(account, request.parent_ref, ids)
-            oca = f"bracket-{parent_id}" if parent_id is not None else None
-            order = lifecycle.new_order(
-                request, account=account, order_id=next_id + offset,
-                parent_id=parent_id, oca_group=oca, now_ns=now,
-            )  # fmt: skip
-            if request.c_oid is not None:
-                ids[request.c_oid] = order.order_id
-            orders.append(check_domain(order))
+        ((_, orders),) = self._new_orders(((account, items),), first_id=self.state.next_order_id)
         self._journal.commit([OrderAccepted(o) for o in orders])
         self._matcher.match_new([Placement(o) for o in orders])
         return [acknowledgement(self.state.orders[o.order_id]) for o in orders]
+
+    def _new_orders(
+        self, batches: Sequence[tuple[str, list[Item]]], *, first_id: int
+    ) -> list[tuple[str, list[Order]]]:
+        """The accepted orders of each account's items, numbered on from `first_id` (not yet
+        stored); a bracket child's parent is found in its own account's batch."""
+        now, next_id = self.clock.now_ns(), first_id
+        made: list[tuple[str, list[Order]]] = []
+        for account, items in batches:
+            ids: dict[str, int] = {}
+            orders: list[Order] = []
+            for request, _ in items:
+                parent_id = self._parent_id(account, request.parent_ref, ids)
+                oca = f"bracket-{parent_id}" if parent_id is not None else None
+                order = lifecycle.new_order(
+                    request, account=account, order_id=next_id,
+                    parent_id=parent_id, oca_group=oca, now_ns=now,
+                )  # fmt: skip
+                next_id += 1
+                if request.c_oid is not None:
+                    ids[request.c_oid] = order.order_id
+                orders.append(check_domain(order))
+            made.append((account, orders))
+        return made
 
     def _parent_id(self, account: str, ref: str | None, batch: dict[str, int]) -> int | None:
         if ref is None:

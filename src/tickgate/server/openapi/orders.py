@@ -54,6 +54,8 @@ ORDER = obj(
         "parentId": nullable({"anyOf": [STRING, INTEGER]}),
         "outsideRTH": nullable(BOOL_OR_TEXT),
         "acctId": nullable(STRING),
+        # An advisor's order to a group: the method it is split by, else the group's.
+        "allocationMethod": nullable(STRING),
     },
     optional=(
         "price",
@@ -65,6 +67,7 @@ ORDER = obj(
         "parentId",
         "outsideRTH",
         "acctId",
+        "allocationMethod",
     ),
     description="One order: what IBKR's order object carries (listed members are checked)",
 )
@@ -199,7 +202,23 @@ OPERATIONS: list[Operation] = [
     *_placement(
         "/iserver/account/{account}/orders",
         "Place orders (a bracket: children name the parent's cOID as parentId)",
-        "Answers questions to confirm with `POST /iserver/reply/{id}`, or the placed orders.",
+        "Answers questions to confirm with `POST /iserver/reply/{id}`, or the placed orders. "
+        "With `--advisor`, `account` may be an allocation group, `All` or the master account: "
+        "each order is split over the sub-accounts and acknowledged once, under its own id.",
+    ),
+    *op(
+        "POST",
+        "/iserver/account/orders/{group}",
+        "Place orders to a Financial Advisor group (older route; --advisor)",
+        ok=PLACE_ANSWER,
+        params=(path("group", description="an allocation group, or All"),),
+        body=ORDERS_BODY,
+        body_required=True,
+        description="Each order is split over the group's sub-accounts by its method (or the "
+        f"order's `allocationMethod`); one acknowledgement per order. {_REFUSALS}",
+        errors={400: BAD_BODY + "; or the login is no advisor", 404: "no such group"},
+        tag="orders",
+        refuses_with_200=True,
     ),
     *_placement(
         "/iserver/account/{account}/order",

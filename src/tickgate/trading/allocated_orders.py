@@ -1,0 +1,241 @@
+"""Orders to a Financial Advisor group: split over the group's sub-accounts, one child order per
+account, each a normal order of the trading engine; the parent is the sum of its children.
+
+An order placed to a group name, to "All" or to the advisor's master account (every
+sub-account, by the presets' default method) is split by `allocation.split` with the group's
+method, or the one the order names (`allocationMethod`). The children are placed together
+through `PlacementDesk.place_allocated` (all or none, questions asked once, for the whole
+quantity). The parent gets an order id of its own, just below its children's, and a record in
+the trading store (`allocation_order` documents) written before the children are stored, so a
+restarted gateway still answers for it. Its status is computed from its children whenever it is
+asked for: quantity, filled quantity and average price summed over them, and the status
+`Filled` once all are filled, `Cancelled` once all have ended otherwise, else the most advanced
+working status of a child.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from tickgate.errors import NotFoundError
+from tickgate.model.orders import Order, OrderStatus
+from tickgate.protocol.rest.orders import order_status
+from tickgate.trading.allocation import (
+    ALL_GROUP,
+    AccountFunds,
+    AllocationBook,
+    AllocationMethod,
+    split,
+)
+from tickgate.trading.commands import PlaceOrder
+from tickgate.trading.documents import DocumentStore
+from tickgate.trading.engine import TradingEngine
+from tickgate.trading.errors import OrderRejected
+from tickgate.trading.placement import Allocated
+
+PARENT_KIND = "allocation_order"
+
+
+@dataclass(frozen=True, slots=True)
+class ParentOrder:
+    """An allocated order: where it was sent, the method that split it, its children's ids."""
+
+    order_id: int
+    target: str
+    method: AllocationMethod
+    children: tuple[int, ...]
+
+
+class AllocationDesk:
+    """Places, reads and cancels allocated orders. Not thread-safe (the event loop's)."""
+
+    def __init__(self, book: AllocationBook, engine: TradingEngine, store: DocumentStore) -> None:
+        self.book, self.engine, self.store = book, engine, store
+        self._parents: dict[int, ParentOrder] = {}
+        if book.enabled:
+            for _, doc in store.documents(PARENT_KIND):
+                parent = ParentOrder(
+                    doc["order_id"], doc["target"], AllocationMethod(doc["method"]),
+                    tuple(doc["children"]),
+                )  # fmt: skip
+                self._parents[parent.order_id] = parent
+
+    def handles(self, target: str) -> bool:
+        """True when orders to `target` are allocated (a group, "All", the master account)."""
+        return self.book.is_group(target)
+
+    def is_parent(self, order_id: int) -> bool:
+        """True for the id of an allocated order."""
+        return order_id in self._parents
+
+    def place(
+        self, target: str, orders: Sequence[PlaceOrder], *, method: AllocationMethod | None
+    ) -> list[dict[str, Any]]:
+        """Split `orders` over the group `target` and place the children; the answer is one
+        acknowledgement per parent (or the question to answer first).
+
+        Raises NotFoundError for no such group, RequestError when the split is impossible
+        (no account gets a share, an amount is missing), and what `PlacementDesk.place`
+        raises for the children (the first refusal names its sub-account).
+        """
+        group = self.book.group(ALL_GROUP if target == self.book.advisor else target)
+        chosen = method or group.method
+        accounts = [m.account for m in group.members]
+        per_order: list[dict[str, Decimal]] = []
+        for order in orders:
+            instrument = self.engine.instrument(order.conid)
+            price = order.price or order.aux_price or self.engine.desk.reference(instrument)
+            shares = split(
+                order.quantity, chosen, group.members, funds=self._funds,
+                price=price or instrument.reference_price, multiplier=instrument.multiplier,
+            )  # fmt: skip
+            if not shares:
+                raise OrderRejected(
+                    f"Order rejected: allocating {order.quantity} by method {chosen.value} "
+                    f"over group {group.name!r} gives no account a whole unit"
+                )
+            per_order.append(dict(shares))
+        batches: list[tuple[str, tuple[PlaceOrder, ...]]] = []
+        index: dict[str, list[int | None]] = {}
+        for account in accounts:
+            children: list[PlaceOrder] = []
+            slots: list[int | None] = []
+            for order, quantities in zip(orders, per_order, strict=True):
+                if account in quantities:
+                    slots.append(len(children))
+                    children.append(dataclasses.replace(order, quantity=quantities[account]))
+                else:
+                    slots.append(None)
+            if children:
+                batches.append((account, tuple(children)))
+                index[account] = slots
+        shares_of = tuple(
+            tuple(index[account][i] for account, _ in batches) for i in range(len(orders))
+        )
+        allocated = Allocated(
+            tuple(batches),
+            shares_of,
+            record=lambda made: self._record(group.name, chosen, made),
+            answer=self._acknowledge,
+        )
+        return self.engine.desk.place_allocated(allocated, orders)
+
+    def _funds(self, account: str) -> AccountFunds:
+        portfolio = self.engine.journal.portfolio_of(account)
+        return AccountFunds(portfolio.net_liquidation, portfolio.available_funds)
+
+    def _record(
+        self, target: str, method: AllocationMethod, made: list[tuple[int, list[Order]]]
+    ) -> None:
+        parents = [
+            ParentOrder(pid, target, method, tuple(o.order_id for o in children))
+            for pid, children in made
+        ]
+        self.store.put_documents(
+            PARENT_KIND,
+            {
+                str(p.order_id): {
+                    "order_id": p.order_id,
+                    "target": p.target,
+                    "method": p.method.value,
+                    "children": list(p.children),
+                }
+                for p in parents
+            },
+        )
+        self._parents.update((p.order_id, p) for p in parents)
+
+    def _acknowledge(self, parent_ids: list[int]) -> list[dict[str, Any]]:
+        return [
+            {
+                "order_id": str(pid),
+                "order_status": self._aggregate(self._parents[pid]).status.value,
+                "encrypt_message": "1",
+            }
+            for pid in parent_ids
+        ]
+
+    def children(self, order_id: int) -> list[Order]:
+        """The child orders of the allocated order `order_id`, in account order.
+
+        Raises NotFoundError for an id that is no allocated order.
+        """
+        parent = self._parents.get(order_id)
+        if parent is None:
+            raise NotFoundError(f"OrderID {order_id} doesn't exist")
+        self.engine.journal.settle()
+        known = (self.engine.journal.known_order(i) for i in parent.children)
+        return [o for o in known if o is not None]
+
+    def status(self, order_id: int) -> dict[str, Any]:
+        """`GET /iserver/account/order/status/{id}` of an allocated order: the children summed,
+        in IBKR's status shape, the account being the group it was sent to."""
+        parent = self._parents.get(order_id)
+        if parent is None:
+            raise NotFoundError(f"OrderID {order_id} doesn't exist")
+        summed = self._aggregate(parent)
+        return order_status(summed, self.engine.instrument(summed.conid))
+
+    def _aggregate(self, parent: ParentOrder) -> Order:
+        children = self.children(parent.order_id)
+        if not children:
+            raise NotFoundError(f"OrderID {parent.order_id} has no child orders stored")
+        quantity = sum((c.quantity for c in children), Decimal(0))
+        filled = sum((c.filled_quantity for c in children), Decimal(0))
+        paid = sum((c.filled_quantity * (c.avg_price or 0) for c in children), Decimal(0))
+        first = children[0]
+        return dataclasses.replace(
+            first,
+            order_id=parent.order_id,
+            account=parent.target,
+            quantity=quantity,
+            filled_quantity=filled,
+            avg_price=paid / filled if filled else None,
+            status=_summed_status(children),
+            c_oid=None,
+            parent_id=None,
+            created_ns=min(c.created_ns for c in children),
+            updated_ns=max(c.updated_ns for c in children),
+        )
+
+    def cancel(self, target: str, order_id: int) -> dict[str, Any]:
+        """Cancel every working child of the allocated order `order_id` sent to `target`.
+
+        Raises NotFoundError for no such order, OrderRejected when none of it works any more.
+        """
+        parent = self._parents.get(order_id)
+        if parent is None or target not in (parent.target, self.book.advisor):
+            raise OrderRejected(f"OrderID {order_id} doesn't exist")
+        working = [c for c in self.children(order_id) if c.is_working]
+        if not working:
+            raise OrderRejected(f"OrderID {order_id} is no longer working: nothing to cancel")
+        for child in working:
+            self.engine.desk.cancel(child.account, child.order_id)
+        return {"msg": "Request was submitted", "order_id": order_id, "account": target}
+
+
+#: The order working statuses advance in (a parent shows the furthest any child reached).
+_WORKING = (
+    OrderStatus.WARN_STATE,
+    OrderStatus.INACTIVE,
+    OrderStatus.PENDING_SUBMIT,
+    OrderStatus.PRE_SUBMITTED,
+    OrderStatus.SUBMITTED,
+    OrderStatus.PENDING_CANCEL,
+)
+
+
+def _summed_status(children: Sequence[Order]) -> OrderStatus:
+    working = [c.status for c in children if c.is_working]
+    if not working:
+        if all(c.status is OrderStatus.FILLED for c in children):
+            return OrderStatus.FILLED
+        return OrderStatus.CANCELLED
+    if all(s is OrderStatus.PENDING_CANCEL for s in working):
+        return OrderStatus.PENDING_CANCEL
+    live = [s for s in working if s is not OrderStatus.PENDING_CANCEL]
+    return max(live, key=_WORKING.index)
