@@ -197,7 +197,11 @@ def test_ssd_and_sld_frames_after_the_first_come_from_the_event_alone(engines: E
     assert figures["NetLiquidation"] == figures["TotalCashValue"] == 1_000_000.0
     assert ledger["result"][0]["netLiquidationValue"] == 1_000_000.0
     current = engines.gateway.trading.views.pnl_event(ACCT)
-    event = dataclasses.replace(current, net_liquidation=D(123), cash=D(45), daily=D(1))
+    # The currency's own line (its cash, so its net liquidation) is the event's too.
+    line = dataclasses.replace(current.currencies[0], cash=D(123))
+    event = dataclasses.replace(
+        current, net_liquidation=D(123), cash=D(45), daily=D(1), currencies=(line,)
+    )
     engines.gateway.accounts.on_event(event, engines.clock.monotonic_ns())
     [ledger, summary] = sorted(wire.frames(), key=lambda f: str(f["topic"]))
     assert summary["topic"] == f"ssd+{ACCT}" and ledger["topic"] == f"sld+{ACCT}"

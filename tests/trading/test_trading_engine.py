@@ -312,11 +312,11 @@ def test_commission_minimum_is_charged_once_per_order_not_per_partial_fill() -> 
     assert sum(f.commission for f in fills) == D("15.00")  # 0.005 x 3000, one minimum at most
 
 
-def test_an_instrument_in_another_currency_than_the_account_is_refused() -> None:
+def test_an_instrument_in_a_currency_without_a_rate_to_the_base_is_refused() -> None:
     quotes, clock, store = QuoteBook(), FakeClock(), MemoryEventStore()
     eur = AccountConfig("DU2", "EUR", D(100000))
     engine = TradingEngine(CATALOGUE, quotes, store, clock, accounts=[eur])
-    with pytest.raises(OrderRejected, match="currency conversion is not simulated"):
+    with pytest.raises(OrderRejected, match="no simulated exchange rate links USD to EUR"):
         commands.place(engine, "DU2", [_lmt("BUY", 1, 100)])
 
 

@@ -33,14 +33,17 @@ class Pair:
     quote: str
 
 
+def pair_of(instrument: Instrument) -> Pair | None:
+    """`instrument` as an FX pair (a CASH instrument named `BASE.QUOTE`), else None."""
+    base, dot, quote = instrument.symbol.partition(".")
+    if instrument.sec_type is SecType.CASH and dot and base and quote:
+        return Pair(instrument, base, quote)
+    return None
+
+
 def pairs(instruments: Iterable[Instrument]) -> list[Pair]:
-    """The FX pairs among `instruments` (CASH instruments named `BASE.QUOTE`)."""
-    found = []
-    for instrument in instruments:
-        base, dot, quote = instrument.symbol.partition(".")
-        if instrument.sec_type is SecType.CASH and dot and base and quote:
-            found.append(Pair(instrument, base, quote))
-    return found
+    """The FX pairs among `instruments`."""
+    return [p for p in map(pair_of, instruments) if p is not None]
 
 
 class FxRates:

@@ -99,7 +99,9 @@ class Order:
     `aux_price` is the current stop price, moved by the engine as the market moves.
     `triggered` becomes True once a stop has triggered. `parent_id` names the parent order
     of a bracket child (which stays held until its parent has filled); orders sharing an
-    `oca_group` cancel each other when one of them fills.
+    `oca_group` cancel each other when one of them fills. A `currency_conversion` order
+    (IBKR's `isCcyConv`) on an FX pair converts cash between the pair's currencies instead of
+    opening an FX position.
     """
 
     order_id: int
@@ -124,6 +126,7 @@ class Order:
     filled_quantity: Decimal = Decimal(0)
     avg_price: Decimal | None = None
     last_execution_ns: int | None = None
+    currency_conversion: bool = False
 
     @property
     def remaining(self) -> Decimal:
@@ -141,7 +144,7 @@ class Fill:
     """One execution of (part of) an order.
 
     `price` is per unit; the cash effect is `qty * price * multiplier` plus `commission`
-    (always >= 0, paid in the account's base currency).
+    (always >= 0, paid in the instrument's currency).
     """
 
     execution_id: str

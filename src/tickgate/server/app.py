@@ -23,6 +23,7 @@ from tickgate.market.catalogue.auto import resolve_generated
 from tickgate.market.catalogue.catalogue import Catalogue, default_catalogue, merge
 from tickgate.market.catalogue.files import load_instruments
 from tickgate.market.engine import MarketEngine
+from tickgate.market.fx import FxRates
 from tickgate.market.health import Health
 from tickgate.market.history.service import HistoryService
 from tickgate.market.market_hours import MarketHours, Mode
@@ -167,6 +168,7 @@ def build_gateway(
         accounts=config.accounts,
         config=trading_config(config),
         hours=hours,
+        rates=FxRates(catalogue, market),
     )
     QuoteFeed(trading, market)  # it watches the conids of orders and positions itself
     # Watchers are in the health report from the start, whether they watch anything yet or not.

@@ -68,9 +68,9 @@ def _total_label(ccy: str) -> str:
     return f"Total (in {ccy})"
 
 
-def _cash_rows(gateway: Gateway, account: str) -> list[dict[str, Any]]:
-    """Cash by ledger currency, then the base currency's total."""
-    ledger = gateway.trading.views.ledger(account)
+def _cash_rows(gateway: Gateway, portfolio: Portfolio) -> list[dict[str, Any]]:
+    """Cash by ledger currency, then the total in the base currency."""
+    ledger = gateway.trading.views.ledger(portfolio.config.account_id)
     base = ledger["BASE"]
     rows = [
         {"currency": ccy, "balance": e["cashbalance"], "settledCash": e["settledcash"]}
@@ -78,7 +78,7 @@ def _cash_rows(gateway: Gateway, account: str) -> list[dict[str, Any]]:
         if ccy != "BASE"
     ]
     total = {"balance": base["cashbalance"], "settledCash": base["settledcash"]}
-    return [*rows, {"currency": _total_label(base["currency"]), **total}]
+    return [*rows, {"currency": _total_label(portfolio.config.base_currency), **total}]
 
 
 async def summary(request: web.Request) -> web.Response:
@@ -103,7 +103,7 @@ async def summary(request: web.Request) -> web.Response:
         "regTMargin": number(securities.initial_margin),
         "initialMargin": number(total.initial_margin),
         "maintenanceMargin": number(total.maintenance_margin),
-        "cashBalances": _cash_rows(gateway_of(request), portfolio.config.account_id),
+        "cashBalances": _cash_rows(gateway_of(request), portfolio),
     }
     return json_response(body)
 
@@ -197,25 +197,30 @@ async def margins(request: web.Request) -> web.Response:
 async def market_value(request: web.Request) -> web.Response:
     """Values by currency of the ledger, then the total in the base currency."""
     gateway, portfolio = gateway_of(request), _portfolio(request)
-    views = gateway.trading.views
-    ledger = views.ledger(portfolio.config.account_id)
+    ledger = gateway.trading.views.ledger(portfolio.config.account_id)
     base = portfolio.config.base_currency
     body: dict[str, dict[str, str]] = {}
     for ccy, entry in ledger.items():
         own = ccy == "BASE"
         held = [
             p for p in portfolio.positions.values()
-            if p.quantity != 0 and (own or views.instrument(p.conid).currency == ccy)
+            if p.quantity != 0 and (own or p.currency == ccy)
         ]  # fmt: skip
+
+        def amount(values: Any, own: bool = own) -> str:
+            # A currency's row is in that currency; the total row converts each amount.
+            return _whole(
+                sum((portfolio.in_base(v, p.currency) if own else v for p, v in values), ZERO)
+            )
+
         row = {"total_cash": _whole(Decimal(str(entry["cashbalance"]))),
                "settled_cash": _whole(Decimal(str(entry["settledcash"]))),
                "MTD Interest": "0"}  # fmt: skip
         for key, sec_type in _MARKET_VALUE_KINDS.items():
-            value = sum((p.market_value for p in held if p.sec_type is sec_type), ZERO)
-            row[key] = _whole(value)
+            row[key] = amount((p, p.market_value) for p in held if p.sec_type is sec_type)
         row["net_liquidation"] = _whole(Decimal(str(entry["netliquidationvalue"])))
-        row["unrealized_pnl"] = _whole(sum((p.unrealized for p in held), ZERO))
-        row["realized_pnl"] = _whole(sum((p.realized for p in held), ZERO))
+        row["unrealized_pnl"] = amount((p, p.unrealized) for p in held)
+        row["realized_pnl"] = _whole(Decimal(str(entry["realizedpnl"])))
         row["Exchange Rate"] = f"{Decimal(str(entry['exchangerate'])):.2f}"
         body[_total_label(base) if own else ccy] = row
     total = body.pop(_total_label(base))

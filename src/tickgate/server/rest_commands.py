@@ -197,6 +197,17 @@ def _refuse_cash_quantity(raw: Mapping[str, Any]) -> None:
         raise OrderRejected(
             "cashQty (an order for a cash amount) is not simulated: send quantity instead"
         )
+    if raw.get("fxQty") is not None:
+        raise OrderRejected(
+            "fxQty (a conversion sized in the currency paid) is not simulated: send quantity, "
+            "the amount of the pair's first currency to buy or sell"
+        )
+
+
+def currency_conversion_of(raw: Mapping[str, Any]) -> bool:
+    """`raw["isCcyConv"]` (JSON true/false or "true"/"false"), False when absent."""
+    value = raw.get("isCcyConv")
+    return False if value is None else json_bool(value, "isCcyConv")
 
 
 def parse_order(raw: Mapping[str, Any], lookup: InstrumentLookup) -> tuple[PlaceOrder, Instrument]:
@@ -227,6 +238,7 @@ def parse_order(raw: Mapping[str, Any], lookup: InstrumentLookup) -> tuple[Place
         trailing_type=trailing_type,
         trailing_amount=trailing_amount,
         outside_rth=outside_rth_of(raw) or False,
+        currency_conversion=currency_conversion_of(raw),
     ), instrument
 
 

@@ -104,7 +104,7 @@ def _tif_types(rules: OrderRules) -> list[str]:
 
 def rules_body(gateway: Gateway, instrument: Instrument) -> dict[str, Any]:
     """The `rules` object of `/iserver/contract/rules` and `.../info-and-rules`."""
-    rules = order_rules(instrument, gateway.config.accounts)
+    rules = order_rules(instrument, gateway.config.accounts, gateway.trading.rates)
     price = _price(gateway, instrument)
     default_size = 100 if instrument.sec_type is SecType.STK else 1
     names = [RULE_NAMES[t] for t in rules.order_types]

@@ -39,6 +39,7 @@ class PlaceOrder:
     trailing_type: TrailingType | None = None
     trailing_amount: Decimal | None = None
     outside_rth: bool = False
+    currency_conversion: bool = False
 
 
 @dataclass(frozen=True, slots=True)

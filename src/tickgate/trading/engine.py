@@ -24,7 +24,7 @@ from tickgate.model.orders import Order
 from tickgate.model.ticks import Quote
 from tickgate.trading import lifecycle
 from tickgate.trading.commands import InstrumentLookup
-from tickgate.trading.commissions import CommissionSchedule
+from tickgate.trading.commissions import CommissionSchedule, in_currency
 from tickgate.trading.daily_values import DailyValue
 from tickgate.trading.events import (
     OrderFilled,
@@ -40,6 +40,7 @@ from tickgate.trading.matching import (
     reachable_limits,
 )
 from tickgate.trading.placement import Placement, PlacementDesk
+from tickgate.trading.portfolio import Rates, SameCurrency
 from tickgate.trading.queries import AccountViews
 from tickgate.trading.sessions import DAY_CALENDAR
 from tickgate.trading.store import EventStore
@@ -93,11 +94,16 @@ class TradingEngine:
         accounts: Sequence[AccountConfig] = (AccountConfig(),),
         config: TradingConfig | None = None,
         hours: FillHours | None = None,
+        rates: Rates | None = None,
     ) -> None:
+        """`rates` value the accounts' other currencies in their base currencies (and make
+        instruments in those currencies tradable); without them only each account's base
+        currency is."""
         self.quotes, self.store, self.clock = quotes, store, clock
         self.config = config or TradingConfig()
         self.hours: FillHours = hours or AlwaysOpen()
-        self.journal = Journal(instruments, store, clock, accounts)
+        self.rates: Rates = rates or SameCurrency()
+        self.journal = Journal(instruments, store, clock, accounts, self.rates)
         self.state = self.journal.state  # the one state object, for matching's hot path
         self.instrument = self.journal.instrument
         self.desk = PlacementDesk(self.journal, self, clock, self.config, seed=self.config.seed)
@@ -106,6 +112,10 @@ class TradingEngine:
     def market(self, conid: int) -> Quote | None:
         """The current top of book of `conid`, if any."""
         return self.quotes.quote(conid)
+
+    def commissions_for(self, currency: str) -> CommissionSchedule:
+        """The commission schedule with its amounts in `currency` at the current rate."""
+        return in_currency(self.config.commissions, currency, self.rates)
 
     # ---- matching -------------------------------------------------------------------------
 
@@ -163,9 +173,10 @@ class TradingEngine:
 
     def _fill_event(self, order: Order, quantity: Decimal, price: Decimal) -> OrderFilled:
         earlier = self.state.tally(order.order_id)
+        instrument = self.instrument(order.conid)
         return lifecycle.fill(
-            order, quantity, price, instrument=self.instrument(order.conid),
-            schedule=self.config.commissions, sequence=earlier.count + 1,
+            order, quantity, price, instrument=instrument,
+            schedule=self.commissions_for(instrument.currency), sequence=earlier.count + 1,
             now_ns=self.clock.now_ns(), charged=earlier.commission,
         )  # fmt: skip
 

@@ -28,7 +28,7 @@ from tickgate.model.orders import (
 )
 
 if TYPE_CHECKING:
-    from tickgate.trading.portfolio import Portfolio
+    from tickgate.trading.portfolio import CurrencyLedger, Portfolio
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +85,7 @@ class PnlChanged:
     gross_position_value: Decimal
     initial_margin: Decimal
     maintenance_margin: Decimal
+    currencies: tuple[CurrencyLedger, ...] = ()
 
     @classmethod
     def of(cls, portfolio: Portfolio) -> PnlChanged:
@@ -94,6 +95,7 @@ class PnlChanged:
             p.config.account_id, p.daily_pnl, p.unrealized, p.realized, p.net_liquidation,
             p.market_value, p.excess_liquidity, p.config, p.cash, p.commissions, p.buying_power,
             p.available_funds, p.gross_position_value, p.initial_margin, p.maintenance_margin,
+            p.currencies,
         )  # fmt: skip
 
 

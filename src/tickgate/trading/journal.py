@@ -33,7 +33,7 @@ from tickgate.trading.events import (
     StoredEvent,
     TradingEvent,
 )
-from tickgate.trading.portfolio import Portfolio
+from tickgate.trading.portfolio import Portfolio, Rates
 from tickgate.trading.state import TradingState
 from tickgate.trading.store import EventStore
 
@@ -59,8 +59,10 @@ class Journal:
         store: EventStore,
         clock: Clock,
         accounts: Sequence[AccountConfig],
+        rates: Rates | None = None,
     ) -> None:
         self.instruments, self.store, self.clock = instruments, store, clock
+        self._rates = rates
         self._listeners: list[Listener] = []
         self._last_pnl: dict[str, PnlChanged] = {}
         self._schedule: Scheduler | None = None
@@ -72,10 +74,10 @@ class Journal:
 
     def _restore(self, accounts: Sequence[AccountConfig]) -> TradingState:
         checkpoint, events = self.store.restore()
-        state = TradingState.empty(accounts)
+        state = TradingState.empty(accounts, self._rates)
         if checkpoint is not None:
             try:
-                state = restore_state(checkpoint, accounts)
+                state = restore_state(checkpoint, accounts, self._rates)
             except (KeyError, TypeError, ValueError):
                 log.warning("trading checkpoint unreadable; replaying the whole store")
                 checkpoint, events = None, self.store.replay()

@@ -58,6 +58,7 @@ def new_order(
         trailing_type=request.trailing_type,
         trailing_amount=request.trailing_amount,
         outside_rth=request.outside_rth,
+        currency_conversion=request.currency_conversion,
     )
     pending = step(draft, OrderTrigger.SUBMIT, now_ns)
     held = (

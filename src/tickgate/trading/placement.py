@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tickgate.clock import Clock
 from tickgate.errors import RequestError
+from tickgate.market.fx import pair_of
+from tickgate.model.accounts import AccountConfig
 from tickgate.model.instruments import Instrument
 from tickgate.model.orders import Order
 from tickgate.model.ticks import Quote
@@ -22,16 +24,16 @@ from tickgate.protocol.rest.orders import acknowledgement
 from tickgate.protocol.rest_values import shown
 from tickgate.trading import lifecycle
 from tickgate.trading.commands import ModifyOrder, PlaceOrder
+from tickgate.trading.commissions import CommissionSchedule
 from tickgate.trading.errors import OrderRejected
 from tickgate.trading.events import OrderAccepted, OrderUpdated
 from tickgate.trading.journal import Journal
 from tickgate.trading.matching import match
 from tickgate.trading.order_domain import check_domain
 from tickgate.trading.orders import OrderTrigger
-from tickgate.trading.portfolio import Portfolio, initial_margin_rate
+from tickgate.trading.portfolio import Portfolio, Rates, initial_margin_rate
 from tickgate.trading.preview import Estimate, Preview, preview
 from tickgate.trading.questions import Question, QuestionBook, questions_for
-from tickgate.trading.rules import can_trade
 from tickgate.trading.state import COID_MEMORY_NS
 
 if TYPE_CHECKING:
@@ -80,6 +82,15 @@ class Matcher(Protocol):
 
     def match_new(self, placements: Sequence[Placement]) -> None:
         """Match freshly accepted or modified orders at once."""
+        ...
+
+    @property
+    def rates(self) -> Rates:
+        """The exchange rates the accounts' currencies are valued at."""
+        ...
+
+    def commissions_for(self, currency: str) -> CommissionSchedule:
+        """The commission schedule in `currency`."""
         ...
 
 
@@ -171,7 +182,7 @@ class PlacementDesk:
             if request.parent_ref is None  # bracket children only close the parent's position
         ]
         warnings = [q.text for q in self._questions(items)]
-        schedule = self.config.commissions
+        schedule = self._matcher.commissions_for
         return preview(portfolio, estimates, schedule, warnings=warnings, error=error)
 
     def _items(self, orders: Sequence[PlaceOrder]) -> list[Item]:
@@ -266,14 +277,8 @@ class PlacementDesk:
     def _check_references(self, account: str, items: list[Item]) -> None:
         """Currencies, cOIDs and parents; raises OrderRejected or RequestError."""
         config = self._journal.portfolio_of(account).config
-        base = config.base_currency
-        for _, instrument in items:
-            if not can_trade(config, instrument):
-                # Cash is kept in the account's base currency only: no FX conversion is simulated.
-                raise OrderRejected(
-                    f"Order rejected: {instrument.symbol} trades in {instrument.currency} but "
-                    f"account {account} holds {base}; currency conversion is not simulated"
-                )
+        for request, instrument in items:
+            self._check_currencies(account, config, request, instrument)
         seen: set[str] = set()
         for request, _ in items:
             c_oid = request.c_oid
@@ -285,6 +290,27 @@ class PlacementDesk:
                 self._existing_parent(account, request.parent_ref)
             if c_oid is not None:
                 seen.add(c_oid)
+
+    def _check_currencies(
+        self, account: str, config: AccountConfig, request: PlaceOrder, instrument: Instrument
+    ) -> None:
+        """Every currency the order moves must have a rate to the account's base currency
+        (its value is kept in it); a conversion must name an FX pair."""
+        base, rates = config.base_currency, self._matcher.rates
+        pair = pair_of(instrument)
+        if request.currency_conversion and pair is None:
+            raise OrderRejected(
+                f"Order rejected: isCcyConv converts currencies through an FX pair (secType "
+                f"CASH, e.g. EUR.USD); {instrument.symbol} is {instrument.sec_type.value}"
+            )
+        moved = (pair.base, pair.quote) if pair is not None else (instrument.currency,)
+        for currency in moved:
+            if rates.rate(currency, base) is None:
+                raise OrderRejected(
+                    f"Order rejected: {instrument.symbol} trades in {instrument.currency} and "
+                    f"no simulated exchange rate links {currency} to {base}, the base currency "
+                    f"of account {account}"
+                )
 
     def _registered(self, account: str, c_oid: str) -> bool:
         """True while `c_oid` is taken: its order still works or is less than 24 h old."""
@@ -335,7 +361,14 @@ class PlacementDesk:
         if position * request.side.sign < 0:
             opening = max(Decimal(0), request.quantity - abs(position))
         price = request.price or request.aux_price or self._reference(inst) or inst.reference_price
-        return initial_margin_rate(inst.sec_type) * opening * price * inst.multiplier
+        pair = pair_of(inst) if request.currency_conversion else None
+        if pair is not None:
+            # A conversion opens no position: it needs the funds it pays, in full.
+            paid = (request.quantity * price, pair.quote) if request.side.sign > 0 else (
+                request.quantity, pair.base)  # fmt: skip
+            return portfolio.in_base(*paid)
+        needed = initial_margin_rate(inst.sec_type) * opening * price * inst.multiplier
+        return portfolio.in_base(needed, inst.currency)
 
     def _submit(self, account: str, items: list[Item]) -> list[dict[str, Any]]:
         ((_, orders),) = self._new_orders(((account, items),), first_id=self.state.next_order_id)

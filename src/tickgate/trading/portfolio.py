@@ -1,8 +1,16 @@
 """One account's positions, cash and P&L, driven only by fills, deposits and marks.
 
+Cash is kept per currency (`CurrencyBook`): a fill settles in its instrument's currency, and a
+currency conversion (an `isCcyConv` order on an FX pair) moves cash from the pair's quote
+currency to its base currency (or back). Every figure of the account as a whole (cash, market
+value, P&L, margins) is in the account's base currency, converted at the current rates of
+`rates` (tickgate's simulated FX quotes); the books themselves never hold a converted amount,
+so replaying the same fills gives the same books whatever the rates are at replay.
+
 Bookkeeping keeps each position's *cost basis* (signed money paid for the open quantity) rather
 than an average price, and subtracts exactly what it realizes, so these identities hold to the
-last decimal digit at every moment:
+last decimal digit at every moment, in each currency (and so for the account while every
+currency it holds is its base currency):
 
     net liquidation = cash + market value
     realized + unrealized = net liquidation - deposits
@@ -21,9 +29,13 @@ maintenance margin; buying power = 2 x available funds (the Reg-T 2:1 of a margi
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
+from tickgate.market.fx import pair_of
 from tickgate.model.accounts import AccountConfig
 from tickgate.model.instruments import Instrument, SecType
 from tickgate.model.orders import Fill
@@ -39,6 +51,58 @@ MARGIN_RATES: dict[SecType, tuple[Decimal, Decimal]] = {
     SecType.IND: (Decimal(1), Decimal(1)),
 }
 REG_T_LEVERAGE = Decimal(2)
+
+
+class Rates(Protocol):
+    """Exchange rates between currencies (`tickgate.market.fx.FxRates` is one)."""
+
+    def rate(self, source: str, target: str) -> Decimal | None:
+        """Units of `target` one unit of `source` buys; None when nothing links the two."""
+        ...
+
+
+class SameCurrency:
+    """The rates of an engine without FX quotes: a currency is worth itself, nothing else."""
+
+    def rate(self, source: str, target: str) -> Decimal | None:
+        return Decimal(1) if source == target else None
+
+
+@dataclass(slots=True)
+class CurrencyBook:
+    """What one currency of an account holds and has paid and made, in that currency."""
+
+    cash: Decimal = ZERO
+    commissions: Decimal = ZERO
+    realized: Decimal = ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyLedger:
+    """One currency's line of the ledger, in that currency; `exchange_rate` converts it to
+    the account's base currency. Market values are split by kind as IBKR's ledger splits
+    them: stocks (and everything not an option or future), options, futures."""
+
+    currency: str
+    exchange_rate: Decimal
+    cash: Decimal
+    commissions: Decimal
+    realized: Decimal
+    unrealized: Decimal
+    stock_value: Decimal
+    option_value: Decimal
+    future_value: Decimal
+    future_pnl: Decimal
+
+    @property
+    def market_value(self) -> Decimal:
+        """Every position's value in this currency."""
+        return self.stock_value + self.option_value + self.future_value
+
+    @property
+    def net_liquidation(self) -> Decimal:
+        """Cash plus market value, in this currency."""
+        return self.cash + self.market_value
 
 
 def initial_margin_rate(sec_type: SecType) -> Decimal:
@@ -57,6 +121,7 @@ class Position:
     cost: Decimal = ZERO
     realized: Decimal = ZERO
     mark: Decimal = ZERO
+    currency: str = "USD"  # the instrument's: its money (cost, value, P&L) is in it
 
     @property
     def avg_price(self) -> Decimal:
@@ -102,28 +167,59 @@ class Position:
 
 
 class Portfolio:
-    """Cash and positions of one account. Not thread-safe; the trading engine owns it."""
+    """Cash and positions of one account. Not thread-safe; the trading engine owns it.
 
-    def __init__(self, config: AccountConfig) -> None:
+    `rates` converts the other currencies' amounts to the base currency; an amount in a
+    currency `rates` cannot convert counts as nothing (placement refuses such currencies, so
+    only a catalogue that lost a pair leaves one behind)."""
+
+    def __init__(self, config: AccountConfig, rates: Rates | None = None) -> None:
         self.config = config
-        self.cash = config.starting_cash
+        self.rates: Rates = rates or SameCurrency()
+        self.base = config.base_currency
+        self.books: dict[str, CurrencyBook] = {self.base: CurrencyBook(config.starting_cash)}
         self.deposits = config.starting_cash
-        self.commissions = ZERO
-        self.realized = ZERO
         self.positions: dict[int, Position] = {}
-        self.session_open_net_liquidation = self.cash
+        self.session_open_net_liquidation = config.starting_cash
 
-    def apply_fill(self, fill: Fill, instrument: Instrument) -> Decimal:
-        """Book a fill (cash, position, commission); returns the P&L it realizes."""
+    def copy(self) -> Portfolio:
+        """An independent copy of the books and positions, sharing the rates (what-if)."""
+        twin = copy.copy(self)
+        twin.books = copy.deepcopy(self.books)
+        twin.positions = copy.deepcopy(self.positions)
+        return twin
+
+    def book(self, currency: str) -> CurrencyBook:
+        """The book of `currency`, opened empty when the account never held it."""
+        book = self.books.get(currency)
+        if book is None:
+            book = self.books[currency] = CurrencyBook()
+        return book
+
+    def apply_fill(
+        self, fill: Fill, instrument: Instrument, *, conversion: bool = False
+    ) -> Decimal:
+        """Book a fill (cash, position, commission) in the instrument's currency; returns the
+        P&L it realizes. A `conversion` fill on an FX pair moves cash between the pair's two
+        currencies instead and opens no position (it realizes nothing)."""
+        signed = fill.side.sign * fill.quantity
+        pair = pair_of(instrument) if conversion else None
+        if pair is not None:
+            self.book(pair.base).cash += signed
+            paying = self.book(pair.quote)
+            paying.cash -= signed * fill.price + fill.commission
+            paying.commissions += fill.commission
+            return ZERO
         position = self.positions.get(fill.conid)
         if position is None:
-            position = Position(fill.conid, instrument.sec_type, instrument.multiplier)
+            position = Position(fill.conid, instrument.sec_type, instrument.multiplier,
+                                currency=instrument.currency)  # fmt: skip
             self.positions[fill.conid] = position
-        signed = fill.side.sign * fill.quantity
         realized = position.apply(signed, fill.price, fill.commission)
-        self.cash -= signed * fill.price * instrument.multiplier + fill.commission
-        self.commissions += fill.commission
-        self.realized += realized
+        book = self.book(position.currency)
+        book.cash -= signed * fill.price * instrument.multiplier + fill.commission
+        book.commissions += fill.commission
+        book.realized += realized
         return realized
 
     def mark(self, conid: int, price: Decimal) -> bool:
@@ -138,15 +234,53 @@ class Portfolio:
         """Start a new trading day: daily P&L is measured from the net liquidation now."""
         self.session_open_net_liquidation = self.net_liquidation
 
+    # ---- conversion -----------------------------------------------------------------------
+
+    def exchange_rate(self, currency: str) -> Decimal:
+        """Units of the base currency one unit of `currency` is worth now (0 when unknown)."""
+        if currency == self.base:
+            return Decimal(1)
+        rate = self.rates.rate(currency, self.base)
+        return ZERO if rate is None else rate
+
+    def in_base(self, amount: Decimal, currency: str) -> Decimal:
+        """`amount` of `currency` in the base currency at the current rate."""
+        if currency == self.base or amount == 0:
+            return amount
+        return amount * self.exchange_rate(currency)
+
+    def _positions_sum(self, value: Iterable[tuple[Decimal, str]]) -> Decimal:
+        return sum((self.in_base(amount, ccy) for amount, ccy in value), ZERO)
+
+    def _books_sum(self, member: str) -> Decimal:
+        return sum((self.in_base(getattr(b, member), ccy) for ccy, b in self.books.items()), ZERO)
+
+    # ---- figures in the base currency -----------------------------------------------------
+
+    @property
+    def cash(self) -> Decimal:
+        """Cash of every currency, in the base currency."""
+        return self._books_sum("cash")
+
+    @property
+    def commissions(self) -> Decimal:
+        """Commissions paid in every currency, in the base currency at today's rates."""
+        return self._books_sum("commissions")
+
+    @property
+    def realized(self) -> Decimal:
+        """P&L realized in every currency, in the base currency at today's rates."""
+        return self._books_sum("realized")
+
     @property
     def market_value(self) -> Decimal:
         """Sum of the signed market values of all positions."""
-        return sum((p.market_value for p in self.positions.values()), ZERO)
+        return self._positions_sum((p.market_value, p.currency) for p in self.positions.values())
 
     @property
     def unrealized(self) -> Decimal:
         """Unrealized P&L of all open positions at their marks."""
-        return sum((p.unrealized for p in self.positions.values()), ZERO)
+        return self._positions_sum((p.unrealized, p.currency) for p in self.positions.values())
 
     @property
     def net_liquidation(self) -> Decimal:
@@ -161,15 +295,14 @@ class Portfolio:
     @property
     def gross_position_value(self) -> Decimal:
         """Sum of absolute market values."""
-        return sum((abs(p.market_value) for p in self.positions.values()), ZERO)
+        return self._positions_sum(
+            (abs(p.market_value), p.currency) for p in self.positions.values()
+        )
 
     def _margin(self, which: int) -> Decimal:
-        return sum(
-            (
-                abs(p.market_value) * MARGIN_RATES[p.sec_type][which]
-                for p in self.positions.values()
-            ),
-            ZERO,
+        return self._positions_sum(
+            (abs(p.market_value) * MARGIN_RATES[p.sec_type][which], p.currency)
+            for p in self.positions.values()
         )
 
     @property
@@ -196,3 +329,34 @@ class Portfolio:
     def buying_power(self) -> Decimal:
         """Reg-T buying power: twice the available funds (never negative)."""
         return max(ZERO, self.available_funds * REG_T_LEVERAGE)
+
+    # ---- per currency ---------------------------------------------------------------------
+
+    @property
+    def currencies(self) -> tuple[CurrencyLedger, ...]:
+        """One ledger line per currency the account holds cash or positions in, the base
+        currency first, then by currency code."""
+        held = {p.currency for p in self.positions.values() if p.quantity != 0}
+        names = [self.base, *sorted((set(self.books) | held) - {self.base})]
+        return tuple(self._ledger_line(ccy) for ccy in names)
+
+    def _ledger_line(self, currency: str) -> CurrencyLedger:
+        book = self.books.get(currency) or CurrencyBook()
+        mine = [p for p in self.positions.values() if p.currency == currency]
+
+        def value(*kinds: SecType, exclude: bool = False) -> Decimal:
+            return sum((p.market_value for p in mine if (p.sec_type in kinds) != exclude), ZERO)
+
+        futures = (SecType.FUT,)
+        return CurrencyLedger(
+            currency=currency,
+            exchange_rate=self.exchange_rate(currency),
+            cash=book.cash,
+            commissions=book.commissions,
+            realized=book.realized,
+            unrealized=sum((p.unrealized for p in mine), ZERO),
+            stock_value=value(SecType.OPT, SecType.FUT, exclude=True),
+            option_value=value(SecType.OPT),
+            future_value=value(*futures),
+            future_pnl=sum((p.unrealized for p in mine if p.sec_type in futures), ZERO),
+        )

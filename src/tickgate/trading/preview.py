@@ -8,8 +8,7 @@ published or matched.
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -68,23 +67,27 @@ class Preview:
 def preview(
     portfolio: Portfolio,
     estimates: Sequence[Estimate],
-    schedule: CommissionSchedule,
+    schedule: Callable[[str], CommissionSchedule],
     *,
     warnings: Sequence[str] = (),
     error: str | None = None,
 ) -> Preview:
     """Book `estimates` (top-level orders only) on a copy of `portfolio` and compare.
 
-    `portfolio` is left untouched.
+    `schedule(currency)` is the commission schedule in an instrument's currency; value and
+    commission are summed in the base currency at the current rates. `portfolio` is left
+    untouched.
     """
-    after = copy.deepcopy(portfolio)
+    after = portfolio.copy()
     value = commission = ZERO
     for estimate in estimates:
         request, instrument = estimate.request, estimate.instrument
-        fee = schedule.commission(instrument, request.quantity, estimate.price)
-        after.apply_fill(_hypothetical_fill(portfolio, estimate, fee), instrument)
-        value += request.quantity * estimate.price * instrument.multiplier
-        commission += fee
+        ccy = instrument.currency
+        fee = schedule(ccy).commission(instrument, request.quantity, estimate.price)
+        fill = _hypothetical_fill(portfolio, estimate, fee)
+        after.apply_fill(fill, instrument, conversion=request.currency_conversion)
+        value += portfolio.in_base(request.quantity * estimate.price * instrument.multiplier, ccy)
+        commission += portfolio.in_base(fee, ccy)
     return Preview(
         currency=portfolio.config.base_currency,
         estimates=tuple(estimates),

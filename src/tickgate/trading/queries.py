@@ -18,6 +18,7 @@ from tickgate.protocol.rest import accounts as account_shapes
 from tickgate.protocol.rest import orders as order_shapes
 from tickgate.trading.events import PnlChanged
 from tickgate.trading.journal import Journal
+from tickgate.trading.portfolio import Portfolio, Position
 
 PAGE_SIZE = 100
 _FILTERS = {
@@ -108,14 +109,20 @@ class AccountViews:
         held = sorted((p for p in portfolio.positions.values() if p.quantity != 0),
                       key=lambda p: p.conid)  # fmt: skip
         chunk = held[page * PAGE_SIZE : (page + 1) * PAGE_SIZE] if page >= 0 else []
-        return [account_shapes.position_row(account, p, self.instrument(p.conid)) for p in chunk]
+        return [self._row(portfolio, p) for p in chunk]
+
+    def _row(self, portfolio: Portfolio, position: Position) -> dict[str, Any]:
+        rate = portfolio.exchange_rate(position.currency)
+        instrument = self.instrument(position.conid)
+        return account_shapes.position_row(portfolio.config.account_id, position, instrument, rate)
 
     def position(self, account: str, conid: int) -> list[dict[str, Any]]:
         """`GET /portfolio/{acct}/position/{conid}`: a one-element list, or [] when flat."""
-        position = self.portfolio_of(account).positions.get(conid)
+        portfolio = self.portfolio_of(account)
+        position = portfolio.positions.get(conid)
         if position is None or position.quantity == 0:
             return []
-        return [account_shapes.position_row(account, position, self.instrument(conid))]
+        return [self._row(portfolio, position)]
 
     def summary(self, account: str) -> dict[str, Any]:
         """`GET /portfolio/{acct}/summary`."""

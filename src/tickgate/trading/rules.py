@@ -15,12 +15,13 @@ from tickgate.model.accounts import AccountConfig
 from tickgate.model.instruments import Instrument
 from tickgate.model.orders import OrderType, TimeInForce
 from tickgate.trading.order_domain import MAX_PLACES, tifs_for, whole_units
+from tickgate.trading.portfolio import Rates, SameCurrency
 
 
-def can_trade(account: AccountConfig, instrument: Instrument) -> bool:
-    """True when `account` may trade `instrument`: cash is kept in the account's base currency
-    only (no FX conversion is simulated), so the contract must trade in it."""
-    return instrument.currency == account.base_currency
+def can_trade(account: AccountConfig, instrument: Instrument, rates: Rates) -> bool:
+    """True when `account` may trade `instrument`: cash is kept per currency and valued in
+    the account's base currency, so the contract's currency needs a rate to it."""
+    return rates.rate(instrument.currency, account.base_currency) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +45,11 @@ class OrderRules:
     accounts: tuple[str, ...]
 
 
-def order_rules(instrument: Instrument, accounts: Iterable[AccountConfig]) -> OrderRules:
-    """The rules of `instrument` for the configured `accounts`."""
+def order_rules(
+    instrument: Instrument, accounts: Iterable[AccountConfig], rates: Rates | None = None
+) -> OrderRules:
+    """The rules of `instrument` for the configured `accounts`, converting at `rates`."""
+    rates = rates or SameCurrency()
     types = tuple(OrderType)
     fractional = not whole_units(instrument)
     return OrderRules(
@@ -56,5 +60,5 @@ def order_rules(instrument: Instrument, accounts: Iterable[AccountConfig]) -> Or
         price_increment=instrument.min_tick,
         size_increment=Decimal(1).scaleb(-MAX_PLACES) if fractional else Decimal(1),
         fractional=fractional,
-        accounts=tuple(a.account_id for a in accounts if can_trade(a, instrument)),
+        accounts=tuple(a.account_id for a in accounts if can_trade(a, instrument, rates)),
     )

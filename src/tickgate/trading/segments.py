@@ -56,14 +56,15 @@ class Segment:
         return self.gross_position_value / self.net_liquidation
 
 
-def _segment(cash: Decimal, positions: Iterable[Position]) -> Segment:
-    held = list(positions)
+def _segment(portfolio: Portfolio, cash: Decimal, positions: Iterable[Position]) -> Segment:
+    # Each position's value in the base currency, at the rate the portfolio's figures use.
+    values = [(portfolio.in_base(p.market_value, p.currency), p.sec_type) for p in positions]
     return Segment(
         cash,
-        sum((p.market_value for p in held), ZERO),
-        sum((abs(p.market_value) for p in held), ZERO),
-        sum((abs(p.market_value) * MARGIN_RATES[p.sec_type][0] for p in held), ZERO),
-        sum((abs(p.market_value) * MARGIN_RATES[p.sec_type][1] for p in held), ZERO),
+        sum((v for v, _ in values), ZERO),
+        sum((abs(v) for v, _ in values), ZERO),
+        sum((abs(v) * MARGIN_RATES[kind][0] for v, kind in values), ZERO),
+        sum((abs(v) * MARGIN_RATES[kind][1] for v, kind in values), ZERO),
     )
 
 
@@ -73,7 +74,7 @@ def segments(portfolio: Portfolio) -> dict[str, Segment]:
     futures = [p for p in held if p.sec_type is SecType.FUT]
     others = [p for p in held if p.sec_type is not SecType.FUT]
     return {
-        SECURITIES: _segment(portfolio.cash, others),
-        COMMODITIES: _segment(ZERO, futures),
-        TOTAL: _segment(portfolio.cash, held),
+        SECURITIES: _segment(portfolio, portfolio.cash, others),
+        COMMODITIES: _segment(portfolio, ZERO, futures),
+        TOTAL: _segment(portfolio, portfolio.cash, held),
     }

@@ -31,7 +31,7 @@ from tickgate.trading.events import (
     SessionClosed,
     StoredEvent,
 )
-from tickgate.trading.portfolio import Portfolio
+from tickgate.trading.portfolio import Portfolio, Rates
 
 FIRST_ORDER_ID = 1_000_000_001
 #: IBKR: a cOID "must be unique for a 24h span"; tickgate also keeps it while its order works.
@@ -80,9 +80,10 @@ class TradingState:
     _oca: dict[str, dict[int, None]] = field(default_factory=dict)
 
     @classmethod
-    def empty(cls, accounts: Iterable[AccountConfig]) -> TradingState:
-        """A state with the configured accounts at their starting cash and nothing else."""
-        return cls(portfolios={a.account_id: Portfolio(a) for a in accounts})
+    def empty(cls, accounts: Iterable[AccountConfig], rates: Rates | None = None) -> TradingState:
+        """A state with the configured accounts at their starting cash and nothing else;
+        `rates` convert their other currencies to their base currencies."""
+        return cls(portfolios={a.account_id: Portfolio(a, rates) for a in accounts})
 
     def apply(self, event: StoredEvent, instrument: InstrumentOf) -> None:
         """Fold one stored event into the state."""
@@ -97,7 +98,9 @@ class TradingState:
             self.tallies[fill.order_id] = FillTally(
                 tally.count + 1, tally.commission + fill.commission
             )
-            self.portfolios[fill.account].apply_fill(fill, instrument(fill.conid))
+            self.portfolios[fill.account].apply_fill(
+                fill, instrument(fill.conid), conversion=event.order.currency_conversion
+            )
             self.last_prices[fill.conid] = fill.price
 
     def put(self, order: Order) -> None:

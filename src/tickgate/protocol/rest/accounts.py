@@ -8,6 +8,7 @@ name only what a shape reads, so any object with those members renders (the engi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -52,6 +53,33 @@ class PnlFigures(Protocol):
     def market_value(self) -> Decimal: ...
 
 
+class CurrencyFigures(Protocol):
+    """One currency's line of the ledger, in that currency."""
+
+    @property
+    def currency(self) -> str: ...
+    @property
+    def exchange_rate(self) -> Decimal: ...
+    @property
+    def cash(self) -> Decimal: ...
+    @property
+    def commissions(self) -> Decimal: ...
+    @property
+    def realized(self) -> Decimal: ...
+    @property
+    def unrealized(self) -> Decimal: ...
+    @property
+    def stock_value(self) -> Decimal: ...
+    @property
+    def option_value(self) -> Decimal: ...
+    @property
+    def future_value(self) -> Decimal: ...
+    @property
+    def future_pnl(self) -> Decimal: ...
+    @property
+    def net_liquidation(self) -> Decimal: ...
+
+
 class AccountFigures(Protocol):
     """An account's balances as the summary and the ledger show them."""
 
@@ -81,6 +109,8 @@ class AccountFigures(Protocol):
     def initial_margin(self) -> Decimal: ...
     @property
     def maintenance_margin(self) -> Decimal: ...
+    @property
+    def currencies(self) -> Sequence[CurrencyFigures]: ...
 
 
 #: The nine monetary summary figures: IBKR's name (as the `ssd` stream spells it; REST uses it
@@ -108,8 +138,19 @@ def _ms(ns: int) -> int:
     return ns // 1_000_000
 
 
-def position_row(account: str, position: Holding, instrument: Instrument) -> dict[str, Any]:
-    """A position as in `GET /portfolio/{acct}/positions/{page}`."""
+def position_row(
+    account: str, position: Holding, instrument: Instrument, rate: Decimal = Decimal(1)
+) -> dict[str, Any]:
+    """A position as in `GET /portfolio/{acct}/positions/{page}`: amounts in the contract's
+    `currency`, and the `base*` ones converted to the account's base currency at `rate`."""
+    base = {
+        "baseMktValue": number(position.market_value * rate),
+        "baseMktPrice": number(position.mark * rate),
+        "baseAvgCost": number(position.avg_price * position.multiplier * rate),
+        "baseAvgPrice": number(position.avg_price * rate),
+        "baseRealizedPnl": number(position.realized * rate),
+        "baseUnrealizedPnl": number(position.unrealized * rate),
+    }
     return {
         "acctId": account,
         "conid": position.conid,
@@ -134,6 +175,7 @@ def position_row(account: str, position: Holding, instrument: Instrument) -> dic
         "model": "",
         "ticker": instrument.symbol,
         "name": instrument.name,
+        **base,
     }
 
 
@@ -180,26 +222,71 @@ def summary(portfolio: AccountFigures, now_ns: int) -> dict[str, Any]:
     return out
 
 
+#: Ledger members IBKR lists for kinds of holdings tickgate does not simulate (always 0).
+_LEDGER_ZEROS = (
+    "commoditymarketvalue", "corporatebondsmarketvalue", "warrantsmarketvalue", "interest",
+    "moneyfunds", "funds", "issueroptionsmarketvalue", "tbondsmarketvalue",
+    "futureoptionmarketvalue", "cashbalancefxsegment", "tbillsmarketvalue", "dividends",
+)  # fmt: skip
+
+
 def ledger(portfolio: AccountFigures, now_ns: int) -> dict[str, Any]:
-    """`GET /portfolio/{acct}/ledger`: one entry for the base currency and one as BASE."""
-    ccy = portfolio.config.base_currency
+    """`GET /portfolio/{acct}/ledger`: one entry per currency the account holds, in that
+    currency with its `exchangerate` to the base currency, then `BASE`: every currency's
+    amounts converted to the base currency and summed (as IBKR's Campus example shows it,
+    `currency` and `secondkey` are "BASE" there)."""
+    account, ts = portfolio.config.account_id, now_ns // 1_000_000_000
 
-    def entry(second_key: str) -> dict[str, Any]:
-        return {
-            "acctcode": portfolio.config.account_id,
-            "cashbalance": number(portfolio.cash),
-            "settledcash": number(portfolio.cash),
-            "netliquidationvalue": number(portfolio.net_liquidation),
-            "unrealizedpnl": number(portfolio.unrealized),
-            "realizedpnl": number(portfolio.realized),
-            "stockmarketvalue": number(portfolio.market_value),
-            "exchangerate": 1.0,
-            "commissions": number(portfolio.commissions),
-            "currency": ccy,
-            "key": "LedgerList",
-            "secondkey": second_key,
-            "timestamp": now_ns // 1_000_000_000,
-            "severity": 0,
-        }
+    def entry(key: str, rate: Decimal, cash: Decimal, values: dict[str, Decimal]) -> dict[str, Any]:
+        body: dict[str, Any] = dict.fromkeys(_LEDGER_ZEROS, 0.0)
+        body.update(
+            {
+                "acctcode": account,
+                "cashbalance": number(cash),
+                "settledcash": number(cash),
+                "exchangerate": number(rate),
+                "sessionid": 1,
+                "currency": key,
+                "key": "LedgerList",
+                "secondkey": key,
+                "timestamp": ts,
+                "severity": 0,
+            }
+        )
+        body.update({name: number(value) for name, value in values.items()})
+        return body
 
-    return {ccy: entry(ccy), "BASE": entry("BASE")}
+    out: dict[str, Any] = {}
+    for line in portfolio.currencies:
+        out[line.currency] = entry(line.currency, line.exchange_rate, line.cash, _line_values(line))
+        out[line.currency]["endofbundle"] = 1
+    totals = {name: Decimal(0) for name in _line_values(None)}
+    for line in portfolio.currencies:
+        for name, value in _line_values(line).items():
+            totals[name] += value * line.exchange_rate
+    totals["netliquidationvalue"] = portfolio.net_liquidation
+    totals["unrealizedpnl"] = portfolio.unrealized
+    totals["realizedpnl"] = portfolio.realized
+    totals["commissions"] = portfolio.commissions
+    out["BASE"] = entry("BASE", Decimal(1), portfolio.cash, totals)
+    return out
+
+
+def _line_values(line: CurrencyFigures | None) -> dict[str, Decimal]:
+    """The money members of a ledger entry from one currency's line (zeros for None)."""
+    if line is None:
+        return dict.fromkeys(
+            ("netliquidationvalue", "unrealizedpnl", "realizedpnl", "stockmarketvalue",
+             "stockoptionmarketvalue", "futuremarketvalue", "futuresonlypnl", "commissions"),
+            Decimal(0),
+        )  # fmt: skip
+    return {
+        "netliquidationvalue": line.net_liquidation,
+        "unrealizedpnl": line.unrealized,
+        "realizedpnl": line.realized,
+        "stockmarketvalue": line.stock_value,
+        "stockoptionmarketvalue": line.option_value,
+        "futuremarketvalue": line.future_value,
+        "futuresonlypnl": line.future_pnl,
+        "commissions": line.commissions,
+    }

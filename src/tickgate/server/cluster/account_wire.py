@@ -22,6 +22,7 @@ from tickgate.model.accounts import AccountConfig
 from tickgate.model.orders import Fill, Order
 from tickgate.trading import events as codec
 from tickgate.trading.events import PnlChanged, TradingEvent
+from tickgate.trading.portfolio import CurrencyLedger
 
 
 class AccountWireError(TickgateError):
@@ -50,6 +51,11 @@ def _pnl_payload(event: PnlChanged) -> dict[str, Any]:
                 "base_currency": value.base_currency,
                 "starting_cash": str(value.starting_cash),
             }
+        elif field.name == "currencies":  # one ledger line per currency, amounts as strings
+            out[field.name] = [
+                {f.name: str(getattr(line, f.name)) for f in dataclasses.fields(line)}
+                for line in value
+            ]
         else:
             out[field.name] = str(value) if isinstance(value, Decimal) else value
     return out
@@ -58,13 +64,20 @@ def _pnl_payload(event: PnlChanged) -> dict[str, Any]:
 def _pnl_event(payload: dict[str, Any]) -> PnlChanged:
     values = dict(payload)
     config = values.pop("config")
+    lines = tuple(_ledger_line(line) for line in values.pop("currencies", ()))
     values = {k: v if k == "account" else Decimal(v) for k, v in values.items()}
     return PnlChanged(
         config=AccountConfig(
             config["account_id"], config["base_currency"], Decimal(config["starting_cash"])
         ),
+        currencies=lines,
         **values,
     )
+
+
+def _ledger_line(line: dict[str, str]) -> CurrencyLedger:
+    amounts = {k: Decimal(v) for k, v in line.items() if k != "currency"}
+    return CurrencyLedger(currency=str(line["currency"]), **amounts)
 
 
 def encode_event(seq: int, event: TradingEvent) -> bytes:

@@ -53,6 +53,7 @@ ORDER = obj(
         "cOID": nullable(STRING),
         "parentId": nullable({"anyOf": [STRING, INTEGER]}),
         "outsideRTH": nullable(BOOL_OR_TEXT),
+        "isCcyConv": nullable(BOOL_OR_TEXT),
         "acctId": nullable(STRING),
         # An advisor's order to a group: the method it is split by, else the group's.
         "allocationMethod": nullable(STRING),
@@ -66,6 +67,7 @@ ORDER = obj(
         "cOID",
         "parentId",
         "outsideRTH",
+        "isCcyConv",
         "acctId",
         "allocationMethod",
     ),

@@ -48,6 +48,13 @@ POSITION = obj(
         "undConid": INTEGER,
         "ticker": STRING,
         "name": STRING,
+        # In the account's base currency (`mktValue` and the rest are in `currency`).
+        "baseMktValue": NUMBER,
+        "baseMktPrice": NUMBER,
+        "baseAvgCost": NUMBER,
+        "baseAvgPrice": NUMBER,
+        "baseRealizedPnl": NUMBER,
+        "baseUnrealizedPnl": NUMBER,
     }
 )
 AMOUNT = obj(
@@ -74,7 +81,12 @@ LEDGER_ENTRY = obj(
         "key": STRING,
         "secondkey": STRING,
         "timestamp": INTEGER,
-    }
+        "stockoptionmarketvalue": NUMBER,
+        "futuremarketvalue": NUMBER,
+        "futuresonlypnl": NUMBER,
+        "commissions": NUMBER,
+    },
+    description="One currency's entry (in that currency), or BASE (converted and summed)",
 )
 SIDES = obj({"long": map_of(NUMBER), "short": map_of(NUMBER)})
 ALLOCATION = obj({"assetClass": SIDES, "sector": SIDES, "group": SIDES})
