@@ -317,3 +317,45 @@ def test_a_durable_store_reopens_with_its_documents_beside_its_events(path: Path
         assert list(again.replay()) == [OrderAccepted(order(1))]
     finally:
         again.close()
+
+
+# --- records stored in their events' own transaction (a close's day, a fill's notification) ---
+
+
+def test_an_append_keeps_its_days_and_documents_with_its_events(documents: DocumentStore) -> None:
+    store = documents
+    assert isinstance(store, SqliteEventStore | MemoryEventStore)
+    day = DailyValue("DU1", MONDAY, D(100), D(101), 500)
+    store.append([SessionClosed(500, {})], daily_values=[day],
+                 documents={"fyi-notification": {"n1": {"body": "closed"}}})  # fmt: skip
+    assert list(store.replay()) == [SessionClosed(500, {})]
+    assert store.daily_values("DU1") == [day]
+    assert store.documents("fyi-notification") == [("n1", {"body": "closed"})]
+    later = DailyValue("DU1", MONDAY, D(7), D(99), 600)  # the same day again keeps its start
+    store.append([SessionClosed(600, {})], daily_values=[later])
+    assert store.daily_values("DU1") == [DailyValue("DU1", MONDAY, D(100), D(99), 600)]
+
+
+def test_an_append_whose_companion_cannot_be_stored_keeps_none_of_it(
+    documents: DocumentStore,
+) -> None:
+    store = documents
+    assert isinstance(store, SqliteEventStore | MemoryEventStore)
+    store.append([OrderAccepted(order(1))])
+    with pytest.raises(TypeError):
+        store.append([filled(1, "e1", at=5)], documents={"fyi": {"n": {"x": object()}}})
+    with pytest.raises((OverflowError, TypeError)):
+        store.append([SessionClosed(9, {})],
+                     daily_values=[DailyValue("DU1", MONDAY, D(1), D(2), 2**70)])  # fmt: skip
+    assert list(store.replay()) == [OrderAccepted(order(1))]
+    assert store.documents("fyi") == [] and store.daily_values("DU1") == []
+    assert store.fills_since(0) == []
+
+
+def test_the_probe_passes_what_belongs_to_a_batch_through(path: Path) -> None:
+    inner = SqliteEventStore(path)
+    probed = _probed(inner)
+    day = DailyValue("DU1", MONDAY, D(1), D(2), 3)
+    probed.append([SessionClosed(3, {})], daily_values=[day], documents={"k": {"a": {"b": 1}}})
+    assert inner.daily_values("DU1") == [day] and inner.documents("k") == [("a", {"b": 1})]
+    inner.close()

@@ -270,6 +270,7 @@ def build_alerts(
     )
     trading.journal.add_listener(alerts.on_trading_event)
     trading.journal.add_listener(fyi.on_trading_event)
+    trading.journal.add_companion(fyi.documents_for)
     alerts.add_listener(fyi.on_alert)
 
     def push(notification: Notification) -> None:

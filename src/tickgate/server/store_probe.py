@@ -14,7 +14,7 @@ from tickgate.model.orders import Fill, Order
 from tickgate.server.traffic import Buckets
 from tickgate.trading.daily_values import DailyValue
 from tickgate.trading.events import StoredEvent
-from tickgate.trading.store import Checkpoint, EventStore
+from tickgate.trading.store import Checkpoint, Documents, EventStore
 
 
 class ProbedStore:
@@ -26,12 +26,18 @@ class ProbedStore:
         self._closed = False
         self._last_error: str | None = None
 
-    def append(self, events: Sequence[StoredEvent]) -> None:
-        """Store `events` through the wrapped store; its exceptions propagate unchanged and are
-        remembered until a later append succeeds."""
+    def append(
+        self,
+        events: Sequence[StoredEvent],
+        *,
+        daily_values: Sequence[DailyValue] = (),
+        documents: Documents | None = None,
+    ) -> None:
+        """Store `events` (and what belongs to them) through the wrapped store; its exceptions
+        propagate unchanged and are remembered until a later append succeeds."""
         start = time.perf_counter()
         try:
-            self.inner.append(events)
+            self.inner.append(events, daily_values=daily_values, documents=documents)
         except Exception as exc:
             self._last_error = f"{type(exc).__name__}: {exc}"
             raise

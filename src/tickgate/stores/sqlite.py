@@ -43,7 +43,7 @@ from tickgate.model.orders import Fill, Order
 from tickgate.trading.daily_values import DailyValue
 from tickgate.trading.documents import Document
 from tickgate.trading.events import OrderFilled, SessionClosed, StoredEvent, decode, encode
-from tickgate.trading.store import Checkpoint, StoreClosedError
+from tickgate.trading.store import Checkpoint, Documents, StoreClosedError
 
 
 def _to_1_the_log(db: sqlite3.Connection) -> None:
@@ -196,18 +196,35 @@ class SqliteEventStore:
             raise
         self._db.execute("COMMIT")
 
-    def append(self, events: Sequence[StoredEvent]) -> None:
-        """Store `events` in one durable transaction, in order."""
+    def append(
+        self,
+        events: Sequence[StoredEvent],
+        *,
+        daily_values: Sequence[DailyValue] = (),
+        documents: Documents | None = None,
+    ) -> None:
+        """Store `events` in one durable transaction, in order, with `daily_values` and
+        `documents` in the same transaction."""
         self._check_open()
         rows = []
         for event in events:
             kind, payload = encode(event)
             rows.append((kind, orjson.dumps(payload).decode(), *_columns(event)))
+        days = _day_rows(daily_values)
+        docs = [
+            (kind, key, orjson.dumps(doc).decode())
+            for kind, batch in (documents or {}).items()
+            for key, doc in batch.items()
+        ]
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.executemany(
                 "INSERT INTO events (kind, payload, order_id, ts_ns) VALUES (?, ?, ?, ?)", rows
             )
+            if days:
+                self._db.executemany(_PUT_DAY, days)
+            if docs:
+                self._db.executemany(_PUT_DOCUMENT, docs)
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
@@ -268,19 +285,7 @@ class SqliteEventStore:
     def save_daily_values(self, values: Sequence[DailyValue]) -> None:
         """Keep `values` in one durable transaction; a kept day keeps its `start`."""
         self._check_open()
-        rows = [(v.account, v.day.isoformat(), str(v.start), str(v.end), v.ts_ns) for v in values]
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.executemany(
-                "INSERT INTO daily_values (account, day, start_value, end_value, ts_ns) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, day) "
-                "DO UPDATE SET end_value = excluded.end_value, ts_ns = excluded.ts_ns",
-                rows,
-            )
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        self._transaction(_PUT_DAY, _day_rows(values))
 
     def documents(self, kind: str) -> list[tuple[str, Document]]:
         """Every `(key, document)` of `kind`, in the order the keys were first put."""
@@ -295,11 +300,7 @@ class SqliteEventStore:
         document keeps its place."""
         self._check_open()
         rows = [(kind, key, orjson.dumps(doc).decode()) for key, doc in documents.items()]
-        self._transaction(
-            "INSERT INTO documents (kind, key, payload) VALUES (?, ?, ?) "
-            "ON CONFLICT (kind, key) DO UPDATE SET payload = excluded.payload",
-            rows,
-        )
+        self._transaction(_PUT_DOCUMENT, rows)
 
     def delete_documents(self, kind: str, keys: Iterable[str]) -> None:
         """Delete documents of `kind` by key in one durable transaction."""
@@ -307,7 +308,7 @@ class SqliteEventStore:
         rows = [(kind, key) for key in keys]
         self._transaction("DELETE FROM documents WHERE kind = ? AND key = ?", rows)
 
-    def _transaction(self, statement: str, rows: Sequence[tuple[str, ...]]) -> None:
+    def _transaction(self, statement: str, rows: Sequence[tuple[str | int, ...]]) -> None:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.executemany(statement, rows)
@@ -344,6 +345,23 @@ class SqliteEventStore:
         )
         for kind, payload in cursor:
             yield decode(kind, orjson.loads(payload))
+
+
+#: A day of the daily series; a kept day keeps its start and takes the later end.
+_PUT_DAY = (
+    "INSERT INTO daily_values (account, day, start_value, end_value, ts_ns) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, day) "
+    "DO UPDATE SET end_value = excluded.end_value, ts_ns = excluded.ts_ns"
+)
+#: A document, created or replaced (a replaced one keeps its place).
+_PUT_DOCUMENT = (
+    "INSERT INTO documents (kind, key, payload) VALUES (?, ?, ?) "
+    "ON CONFLICT (kind, key) DO UPDATE SET payload = excluded.payload"
+)
+
+
+def _day_rows(values: Sequence[DailyValue]) -> list[tuple[str | int, ...]]:
+    return [(v.account, v.day.isoformat(), str(v.start), str(v.end), v.ts_ns) for v in values]
 
 
 def _make_private(path: Path) -> None:

@@ -40,7 +40,7 @@ from tickgate.trading.matching import (
     reachable_limits,
 )
 from tickgate.trading.placement import Placement, PlacementDesk
-from tickgate.trading.portfolio import Rates, SameCurrency
+from tickgate.trading.portfolio import Portfolio, Rates, SameCurrency
 from tickgate.trading.queries import AccountViews
 from tickgate.trading.sessions import DAY_CALENDAR
 from tickgate.trading.store import EventStore
@@ -222,14 +222,13 @@ class TradingEngine:
         self.journal.settle()
         now = self.clock.now_ns() if now_ns is None else now_ns
         self.close_market(now, conids=conids)
-        portfolios = self.state.portfolios
-        opening = {a: p.session_open_net_liquidation for a, p in portfolios.items()}
-        self.journal.commit([SessionClosed(now, self._close_prices())])
-        day = DAY_CALENDAR.trading_date(now)
-        # After the close's marks: each portfolio's net liquidation is the day's closing value.
-        self.store.save_daily_values(
-            [DailyValue(a, day, opening[a], p.net_liquidation, now) for a, p in portfolios.items()]
-        )
+        closes, day = self._close_prices(), DAY_CALENDAR.trading_date(now)
+        values = [
+            DailyValue(a, day, p.session_open_net_liquidation, _closing_value(p, closes), now)
+            for a, p in self.state.portfolios.items()
+        ]
+        # The day's values are stored with the close itself: a crash keeps both or neither.
+        self.journal.commit([SessionClosed(now, closes)], daily_values=values)
         self.journal.save_checkpoint()
 
     def close_market(self, now_ns: int, *, conids: Collection[int] | None = None) -> None:
@@ -287,6 +286,15 @@ class TradingEngine:
         live = lifecycle.trigger_for_close(order, now)
         self.journal.commit([OrderUpdated(live), self._fill_event(live, quantity, close)])
         self._after_fill(order_id)
+
+
+def _closing_value(portfolio: Portfolio, closes: dict[int, Decimal]) -> Decimal:
+    """The net liquidation `portfolio` will have once marked at `closes` (as applying the
+    `SessionClosed` marks it), computed on a copy before the close is stored."""
+    marked = portfolio.copy()
+    for conid, price in closes.items():
+        marked.mark(conid, price)
+    return marked.net_liquidation
 
 
 def _only_trailed(before: Order, after: Order) -> bool:

@@ -6,7 +6,9 @@ alert) and the trading day's close (`SM`, system message). Each is kept in the `
 alerts as `ntf` frames). A typecode the user disabled (`set_enabled`) posts nothing. Settings,
 delivery options and read disclaimers are documents too, so all of it survives a restart.
 
-Writes of notifications are grouped: those posted in one event-loop turn (a burst of fills)
+A fill's and a close's notifications are stored in the same transaction as the event itself
+when the center is the journal's companion (`documents_for`): a crash keeps the fill and its
+notification, or neither. Alert notifications are grouped: those posted in one event-loop turn
 are stored in one transaction when the `defer` callback given at construction runs the flush
 (at once without one). Reads see them before they are stored.
 """
@@ -15,15 +17,15 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from tickgate.clock import NS_PER_S, Clock
 from tickgate.errors import NotFoundError, RequestError
 from tickgate.trading.alerts import AlertFired
-from tickgate.trading.documents import DocumentStore
-from tickgate.trading.events import OrderFilled, SessionClosed, TradingEvent
+from tickgate.trading.documents import Document, DocumentStore
+from tickgate.trading.events import OrderFilled, SessionClosed, StoredEvent, TradingEvent
 
 log = logging.getLogger("tickgate.fyi")
 
@@ -128,6 +130,8 @@ class FyiCenter:
             d["device_id"]: Device(**d) for d in delivery["devices"]
         }
         self._unsaved: dict[str, Notification] = {}
+        #: Notifications stored with their events, shown once the events are published.
+        self._prepared: dict[str, Notification] = {}
 
     def add_listener(self, listener: NotificationListener) -> None:
         """Call `listener` with every notification posted from now on."""
@@ -139,27 +143,71 @@ class FyiCenter:
         self, code: str, title: str, body: str, *, alert_id: int | None = None
     ) -> Notification | None:
         """Post a notification of typecode `code` now; None when the user disabled `code`."""
+        notification = self._new(code, title, body, alert_id=alert_id)
+        if notification is not None:
+            self._post_unstored(notification)
+        return notification
+
+    def _post_unstored(self, notification: Notification) -> None:
+        self._notifications[notification.notification_id] = notification
+        self._keep(notification)
+        self._tell(notification)
+
+    def _new(
+        self, code: str, title: str, body: str, *, alert_id: int | None = None
+    ) -> Notification | None:
         if code in self._disabled:
             return None
         now = self._clock.now_ns()
         self._sequence += 1
         day = datetime.datetime.fromtimestamp(now // NS_PER_S, datetime.UTC).strftime("%Y%m%d")
-        notification = Notification(f"{day}{self._sequence:08d}", code, title, body, now,
-                                    alert_id=alert_id)  # fmt: skip
-        self._notifications[notification.notification_id] = notification
-        self._keep(notification)
+        return Notification(f"{day}{self._sequence:08d}", code, title, body, now,
+                            alert_id=alert_id)  # fmt: skip
+
+    def _tell(self, notification: Notification) -> None:
         for listener in self._listeners:
             listener(notification)
-        return notification
+
+    def _of_event(self, event: StoredEvent) -> tuple[str, Notification | None] | None:
+        """The notification `event` posts, keyed by the event (None: it posts none)."""
+        if isinstance(event, OrderFilled):
+            made = self._new(FILLS, "FYI: Order filled", self._describe_fill(event))
+            return event.fill.execution_id, made
+        if isinstance(event, SessionClosed):
+            made = self._new(SYSTEM, "FYI: Trading day closed",
+                             "The simulated trading day closed: DAY orders expired and the "
+                             "day's P&L was carried into the accounts.")  # fmt: skip
+            return f"close-{event.ts_ns}", made
+        return None
+
+    def documents_for(self, events: Sequence[StoredEvent]) -> dict[str, dict[str, Document]]:
+        """Journal companion: the notifications `events` post, to be stored in their
+        transaction; they are shown when the events are published (`on_trading_event`).
+        What an earlier batch prepared but never published (its append failed) is dropped."""
+        self._prepared = {}
+        for event in events:
+            made = self._of_event(event)
+            if made is not None and made[1] is not None:
+                self._prepared[made[0]] = made[1]
+        if not self._prepared:
+            return {}
+        return {NOTIFICATIONS: {n.notification_id: _encode(n) for n in self._prepared.values()}}
 
     def on_trading_event(self, event: TradingEvent) -> None:
-        """Trading listener: a fill and the day's close post a notification."""
-        if isinstance(event, OrderFilled):
-            self.post(FILLS, "FYI: Order filled", self._describe_fill(event))
-        elif isinstance(event, SessionClosed):
-            self.post(SYSTEM, "FYI: Trading day closed",
-                      "The simulated trading day closed: DAY orders expired and the day's "
-                      "P&L was carried into the accounts.")  # fmt: skip
+        """Trading listener: a fill and the day's close post a notification (the one stored
+        with the event, when the center is the journal's companion)."""
+        if not isinstance(event, OrderFilled | SessionClosed):
+            return
+        key = event.fill.execution_id if isinstance(event, OrderFilled) else f"close-{event.ts_ns}"
+        stored = self._prepared.pop(key, None)
+        if stored is not None:
+            self._notifications[stored.notification_id] = stored
+            self._prune_soon()
+            self._tell(stored)
+            return
+        made = self._of_event(event)
+        if made is not None and made[1] is not None:
+            self._post_unstored(made[1])
 
     def on_alert(self, fired: AlertFired) -> None:
         """Alert listener: a firing posts a `UA` notification (its message, or its name)."""
@@ -290,6 +338,15 @@ class FyiCenter:
         if self._defer is None:
             self.flush()
         elif first:
+            self._defer(self._flush_logged)
+
+    def _prune_soon(self) -> None:
+        """Drop the oldest beyond `MAX_KEPT` with the next flush (now, without `defer`)."""
+        if len(self._notifications) <= MAX_KEPT:
+            return
+        if self._defer is None:
+            self.flush()
+        else:
             self._defer(self._flush_logged)
 
     def _flush_logged(self) -> None:

@@ -26,6 +26,8 @@ from tickgate.model.instruments import Instrument, invalid_conid
 from tickgate.model.orders import Fill, Order
 from tickgate.trading.checkpoint import encode_state, restore_state
 from tickgate.trading.commands import InstrumentLookup
+from tickgate.trading.daily_values import DailyValue
+from tickgate.trading.documents import Document
 from tickgate.trading.events import (
     OrderUpdated,
     PnlChanged,
@@ -35,9 +37,11 @@ from tickgate.trading.events import (
 )
 from tickgate.trading.portfolio import Portfolio, Rates
 from tickgate.trading.state import TradingState
-from tickgate.trading.store import EventStore
+from tickgate.trading.store import Documents, EventStore
 
 Listener = Callable[[TradingEvent], None]
+#: Records that belong to a batch of events, stored in the batch's own transaction.
+Companion = Callable[[Sequence[StoredEvent]], Documents]
 #: Runs a callback soon, after the current market-data callback returns (`loop.call_soon`).
 Scheduler = Callable[[Callable[[], None]], object]
 
@@ -64,6 +68,7 @@ class Journal:
         self.instruments, self.store, self.clock = instruments, store, clock
         self._rates = rates
         self._listeners: list[Listener] = []
+        self._companions: list[Companion] = []
         self._last_pnl: dict[str, PnlChanged] = {}
         self._schedule: Scheduler | None = None
         self._pending: list[StoredEvent] = []
@@ -130,12 +135,31 @@ class Journal:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
+    def add_companion(self, companion: Companion) -> None:
+        """Store `companion(events)`'s documents in the same transaction as each batch of
+        `events` (a fill's notification), so a crash keeps both or neither.
+
+        A companion must not raise; what it returns for a batch whose append fails is
+        dropped with the batch (the events are then not applied, so no listener sees them).
+        """
+        self._companions.append(companion)
+
+    def _append(
+        self, events: Sequence[StoredEvent], daily_values: Sequence[DailyValue] = ()
+    ) -> None:
+        documents: dict[str, dict[str, Document]] = {}
+        for companion in self._companions:
+            for kind, batch in companion(events).items():
+                documents.setdefault(kind, {}).update(batch)
+        self.store.append(events, daily_values=daily_values, documents=documents)
+
     def silence(self) -> None:
         """Tell no listener anything from now on. For an engine whose events are nobody's: a
         cluster edge's placeholder, whose accounts are the core's (its session closes would
         reach the edge's clients beside the core's, with figures of an account that never
-        traded)."""
+        traded). Companions are dropped too: such an engine stores nothing of its own."""
         self._listeners.clear()
+        self._companions.clear()
 
     def group_quote_commits(self, schedule: Scheduler) -> None:
         """Commit what quotes cause in groups from now on.
@@ -178,7 +202,7 @@ class Journal:
             return
         self._pending, self._trails = [], {}
         try:
-            self.store.append(events)
+            self._append(events)
         except BaseException:
             self._pending = events  # applied already: stored with the next flush
             raise
@@ -194,14 +218,17 @@ class Journal:
         if (self._pending or self._trails) and not self._in_quote:
             self.flush()
 
-    def commit(self, events: Sequence[StoredEvent]) -> None:
-        """Store `events`, apply them, then publish them (and any P&L they changed).
+    def commit(
+        self, events: Sequence[StoredEvent], *, daily_values: Sequence[DailyValue] = ()
+    ) -> None:
+        """Store `events` (with `daily_values` and the companions' documents, in one
+        transaction), apply them, then publish them (and any P&L they changed).
 
         Raises what the store raises; nothing is applied then."""
         self.settle()
         if not events:
             return
-        self.store.append(events)
+        self._append(events, daily_values)
         for event in events:
             self.state.apply(event, self.instrument)
         for event in events:

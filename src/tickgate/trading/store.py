@@ -2,7 +2,9 @@
 
 Contract every adapter keeps (`tests/trading/test_store_conformance.py` checks it against each
 one): `append` stores a batch atomically (all or nothing: a batch that cannot be stored leaves
-the store as it was) and returns only once the batch is durable to the adapter's standard;
+the store as it was), with the records that belong to its events (a close's daily values, a
+fill's notification) in the same transaction, and returns only once the batch is durable to
+the adapter's standard;
 `replay` yields every appended event in append order; after `close` every call raises
 `StoreClosedError`. The engine appends before it acknowledges or publishes anything.
 
@@ -15,7 +17,7 @@ executions since a time. Beside the log it keeps the accounts' daily net-liquida
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
@@ -24,19 +26,29 @@ import orjson
 
 from tickgate.model.orders import Fill, Order
 from tickgate.trading.daily_values import DailyValue, merged
-from tickgate.trading.documents import MemoryDocuments, StoreClosedError
+from tickgate.trading.documents import Document, MemoryDocuments, StoreClosedError
 from tickgate.trading.events import OrderFilled, SessionClosed, StoredEvent, decode, encode
 
 Checkpoint = dict[str, Any]
+#: Documents by kind, then by key (what `DocumentStore.put_documents` takes, for many kinds).
+Documents = Mapping[str, Mapping[str, Document]]
 
-__all__ = ["Checkpoint", "EventStore", "MemoryEventStore", "StoreClosedError"]
+__all__ = ["Checkpoint", "Documents", "EventStore", "MemoryEventStore", "StoreClosedError"]
 
 
 class EventStore(Protocol):
     """Where trading events are kept."""
 
-    def append(self, events: Sequence[StoredEvent]) -> None:
-        """Store `events` atomically and durably, in order."""
+    def append(
+        self,
+        events: Sequence[StoredEvent],
+        *,
+        daily_values: Sequence[DailyValue] = (),
+        documents: Documents | None = None,
+    ) -> None:
+        """Store `events` atomically and durably, in order, and in the same transaction
+        `daily_values` (as `save_daily_values`) and `documents` (as `put_documents`, created
+        or replaced)."""
         ...
 
     def replay(self) -> Iterator[StoredEvent]:
@@ -91,11 +103,26 @@ class MemoryEventStore(MemoryDocuments):
         self._days: dict[tuple[str, date], bytes] = {}
         self.commits = 0
 
-    def append(self, events: Sequence[StoredEvent]) -> None:
-        """Keep `events` (encoded) in memory: all of them, or none when one cannot be encoded."""
+    def append(
+        self,
+        events: Sequence[StoredEvent],
+        *,
+        daily_values: Sequence[DailyValue] = (),
+        documents: Documents | None = None,
+    ) -> None:
+        """Keep `events` (encoded) in memory with their daily values and documents: all of
+        them, or none when one cannot be encoded."""
         self._check_open()
         # Encode the whole batch first, so a failure keeps nothing of it (as a transaction).
         rows = [(kind, orjson.dumps(payload).decode()) for kind, payload in map(encode, events)]
+        days = self._merged_days(daily_values)
+        encoded = {
+            kind: {key: orjson.dumps(doc) for key, doc in docs.items()}
+            for kind, docs in (documents or {}).items()
+        }
+        self._days = days
+        for kind, docs in encoded.items():
+            self._documents.setdefault(kind, {}).update(docs)
         for event, row in zip(events, rows, strict=True):
             if isinstance(event, OrderFilled):
                 self._fills.append((event.fill.ts_ns, len(self._rows)))
@@ -142,12 +169,15 @@ class MemoryEventStore(MemoryDocuments):
         """Keep `values` (encoded, as the events), extending a day already kept: all of them,
         or none when one cannot be encoded."""
         self._check_open()
+        self._days = self._merged_days(values)
+
+    def _merged_days(self, values: Sequence[DailyValue]) -> dict[tuple[str, date], bytes]:
         days = dict(self._days)  # the whole batch or nothing, as a transaction
         for value in values:
             key = (value.account, value.day)
             kept = _decode_day(days[key]) if key in days else None
             days[key] = _encode_day(value if kept is None else merged(kept, value))
-        self._days = days
+        return days
 
     def daily_values(self, account: str, *, since: date | None = None) -> list[DailyValue]:
         """The kept days of `account`, oldest first."""
