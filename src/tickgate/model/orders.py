@@ -91,6 +91,11 @@ class TrailingType(StrEnum):
     PERCENT = "%"
 
 
+#: How the group of orders placed together with IBKR's `isSingleGroup` is named; what follows
+#: it is the group's `oca_group_id` on the wire.
+OCA_GROUP_PREFIX = "oca-"
+
+
 @dataclass(frozen=True, slots=True)
 class Order:
     """One order and its current state.

@@ -206,8 +206,14 @@ def _refuse_cash_quantity(raw: Mapping[str, Any]) -> None:
 
 def currency_conversion_of(raw: Mapping[str, Any]) -> bool:
     """`raw["isCcyConv"]` (JSON true/false or "true"/"false"), False when absent."""
-    value = raw.get("isCcyConv")
-    return False if value is None else json_bool(value, "isCcyConv")
+    return _flag(raw, "isCcyConv")
+
+
+def _flag(raw: Mapping[str, Any], key: str) -> bool:
+    """`raw[key]` as a JSON true/false (or "true"/"false"), False when absent; raises
+    RequestError (400) naming `key` for anything else."""
+    value = raw.get(key)
+    return False if value is None else json_bool(value, key)
 
 
 def parse_order(raw: Mapping[str, Any], lookup: InstrumentLookup) -> tuple[PlaceOrder, Instrument]:
@@ -239,6 +245,7 @@ def parse_order(raw: Mapping[str, Any], lookup: InstrumentLookup) -> tuple[Place
         trailing_amount=trailing_amount,
         outside_rth=outside_rth_of(raw) or False,
         currency_conversion=currency_conversion_of(raw),
+        single_group=_flag(raw, "isSingleGroup"),
     ), instrument
 
 

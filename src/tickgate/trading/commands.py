@@ -40,6 +40,8 @@ class PlaceOrder:
     trailing_amount: Decimal | None = None
     outside_rth: bool = False
     currency_conversion: bool = False
+    #: IBKR's `isSingleGroup`: the orders of one placement that set it form one OCA group.
+    single_group: bool = False
 
 
 @dataclass(frozen=True, slots=True)

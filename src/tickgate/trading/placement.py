@@ -18,7 +18,7 @@ from tickgate.errors import RequestError
 from tickgate.market.fx import pair_of
 from tickgate.model.accounts import AccountConfig
 from tickgate.model.instruments import Instrument
-from tickgate.model.orders import Order
+from tickgate.model.orders import OCA_GROUP_PREFIX, Order
 from tickgate.model.ticks import Quote
 from tickgate.protocol.rest.orders import acknowledgement
 from tickgate.protocol.rest_values import shown
@@ -386,9 +386,14 @@ class PlacementDesk:
         for account, items in batches:
             ids: dict[str, int] = {}
             orders: list[Order] = []
+            grouped = [offset for offset, (r, _) in enumerate(items) if r.single_group]
+            # A batch's isSingleGroup orders are one OCA group, named by its first order's id.
+            single = f"{OCA_GROUP_PREFIX}{next_id + grouped[0]}" if grouped else None
             for request, _ in items:
                 parent_id = self._parent_id(account, request.parent_ref, ids)
                 oca = f"bracket-{parent_id}" if parent_id is not None else None
+                if request.single_group:
+                    oca = single
                 order = lifecycle.new_order(
                     request, account=account, order_id=next_id,
                     parent_id=parent_id, oca_group=oca, now_ns=now,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tickgate.model.instruments import Instrument
-from tickgate.model.orders import Fill, Order, OrderType, Side
+from tickgate.model.orders import OCA_GROUP_PREFIX, Fill, Order, OrderType, Side
 from tickgate.protocol.decimals import count, number, text
 from tickgate.protocol.rest.contracts import contract_name, describe
 
@@ -149,7 +149,17 @@ def order_status(order: Order, instrument: Instrument) -> dict[str, Any]:
         "cOID": order.c_oid,
         # A bracket child names its parent, as in the place/reply acknowledgement.
         "parent_order_id": str(order.parent_id) if order.parent_id is not None else None,
+        "oca_group_id": oca_group_id(order),
     }
+
+
+def oca_group_id(order: Order) -> str | None:
+    """The `oca_group_id` of an order placed with `isSingleGroup` (the same for every order
+    of its group), None for any other order (a bracket's own group is not shown)."""
+    group = order.oca_group
+    if group is None or not group.startswith(OCA_GROUP_PREFIX):
+        return None
+    return group.removeprefix(OCA_GROUP_PREFIX)
 
 
 def trade_row(fill: Fill, instrument: Instrument) -> dict[str, Any]:

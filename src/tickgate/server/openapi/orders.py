@@ -54,6 +54,7 @@ ORDER = obj(
         "parentId": nullable({"anyOf": [STRING, INTEGER]}),
         "outsideRTH": nullable(BOOL_OR_TEXT),
         "isCcyConv": nullable(BOOL_OR_TEXT),
+        "isSingleGroup": nullable(BOOL_OR_TEXT),
         "acctId": nullable(STRING),
         # An advisor's order to a group: the method it is split by, else the group's.
         "allocationMethod": nullable(STRING),
@@ -68,6 +69,7 @@ ORDER = obj(
         "parentId",
         "outsideRTH",
         "isCcyConv",
+        "isSingleGroup",
         "acctId",
         "allocationMethod",
     ),
@@ -122,6 +124,7 @@ ORDER_STATUS = obj(
         "tif": STRING,
         "currency": STRING,
         "parent_order_id": nullable(INTEGER),
+        "oca_group_id": nullable(STRING),
     }
 )
 LIVE_ORDER = obj(
