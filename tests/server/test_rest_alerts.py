@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -248,7 +249,9 @@ async def test_delete_all_and_the_mta_alert(
         (alert_body(conditions=[condition(conidex="1@SMART")]), "Invalid conid 1"),
         (alert_body(conditions=[condition(operator="=>")]), "conditions[0].operator"),
         (alert_body(conditions=[condition(type=2)]), "conditions[0].type: 2; IBKR's types"),
-        (alert_body(conditions=[condition(type=4)]), "Unsupported conditions[0].type: 4 (margin)"),
+        (alert_body(conditions=[condition(type=7)]), "Unsupported conditions[0].type: 7 (MTA m"),
+        (alert_body(conditions=[condition(type=4, value="101")]), "conditions[0].value"),
+        (alert_body(conditions=[condition(type=4, value="-1")]), "a cushion is 0 to 100 %"),
         (alert_body(conditions=[condition(value="abc")]), "conditions[0].value"),
         (alert_body(conditions=[condition(triggerMethod="9")]), "conditions[0].triggerMethod"),
         (alert_body(conditions=[condition(logicBind="x")]), "conditions[0].logicBind"),
@@ -501,3 +504,34 @@ async def test_the_ws_client_gets_no_ntf_for_an_alert_that_does_not_fire(
     for last in ("150.00", "120.00", "100.01"):
         tick(fixed, AAPL, last)
     assert await ntf_before_echo(ws) == []
+
+
+async def test_a_margin_cushion_condition_fires_when_a_position_lowers_the_cushion(
+    fixed: RunningServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    base = fixed.base_url + "/v1/api"
+    ws = await authed(fixed, http, ws_connect)
+    margin = {"type": 4, "operator": "<=", "value": "99", "logicBind": "n", "conidex": "*"}
+    body = alert_body(alertName="Cushion", alertMessage="cushion at or under 99%",
+                      conditions=[margin])  # fmt: skip
+    created = await call(http, "POST", f"{base}/iserver/account/{ACCT}/alert", json=body)
+    alert_id = created["order_id"]
+    detail = await call(http, "GET", f"{base}/iserver/account/alert/{alert_id}?type=Q")
+    (shown,) = detail["conditions"]
+    assert shown["condition_type"] == 4 and shown["condition_value"] == "99"
+    assert shown["conidex"] is None and detail["alert_triggered"] is False
+    # 1,000 shares at 199.02: maintenance 25% of ~199,010 against ~1,000,000 of net
+    # liquidation leaves a cushion of ~95%, at or under 99%.
+    order = {"conid": AAPL, "side": "BUY", "orderType": "MKT", "quantity": 1000, "tif": "DAY"}
+    [ack] = await place_confirmed(http, base, order)
+    assert ack["order_status"] == "Filled", ack
+    notice = await ws.recv_until(
+        lambda f: f.get("topic") == "ntf" and f["args"][0].get("alertId") == alert_id
+    )
+    (args,) = notice["args"]
+    assert args["title"] == "Cushion" and args["text"] == "cushion at or under 99%"
+    assert fixed.gateway.alerts.get(alert_id).fired == 1
+    figures = await call(http, "GET", f"{base}/portfolio/{ACCT}/summary")
+    nav = Decimal(str(figures["netliquidation"]["amount"]))
+    excess = Decimal(str(figures["excessliquidity"]["amount"]))
+    assert excess / nav * 100 <= 99

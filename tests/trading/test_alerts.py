@@ -4,6 +4,7 @@ merged into the engine and handed to the book as the market listener is."""
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -301,3 +302,69 @@ def test_alerts_and_their_state_survive_a_restart(tmp_path: Path) -> None:
     assert [f.alert.alert_id for f in again.fired] == [waiting]
     fresh = again.submit(price(AAPL, ">=", "1000"))
     assert fresh == waiting + 1
+
+
+# --- margin cushion conditions (type 4): the account's (excess liquidity / net liquidation) ---
+
+
+def cushion(operator: str, percent: str, *, logic: str = "n") -> dict[str, Any]:
+    return {"type": 4, "operator": operator, "value": percent, "logicBind": logic}
+
+
+def figures(rig: Rig, percent: str) -> None:
+    """The account's figures change to a cushion of `percent` (on 1,000,000 net)."""
+    net = Decimal(1_000_000)
+    rig.book.on_figures(ACCT, net, net * Decimal(percent) / 100)
+
+
+def test_a_cushion_alert_fires_when_the_cushion_falls_to_its_value(rig: Rig) -> None:
+    alert_id = rig.submit(cushion("<=", "30"), alertRepeatable=1)
+    for percent in ("100", "45", "30.5"):
+        figures(rig, percent)
+    assert rig.fired == []
+    figures(rig, "30")
+    figures(rig, "12")  # still met: no new edge
+    assert [f.alert.alert_id for f in rig.fired] == [alert_id]
+    figures(rig, "50")
+    figures(rig, "29.99")  # met again after it stopped holding: a repeatable fires again
+    assert len(rig.fired) == 2
+    rig.book.on_figures("DU9", Decimal(100), Decimal(1))  # another account's figures: nothing
+    assert len(rig.fired) == 2
+
+
+def test_a_cushion_condition_reads_the_account_now_until_its_figures_change() -> None:
+    asked: list[str] = []
+
+    def now(account: str) -> Decimal:
+        asked.append(account)
+        return Decimal(20)
+
+    rig = Rig(MemoryEventStore())
+    rig.book = AlertBook(MemoryEventStore(), accounts=[ACCT], find=CATALOGUE.find,
+                         market=rig.market, hours=MarketHours(CATALOGUE, Mode.ALWAYS),
+                         clock=rig.clock, cushion=now)  # fmt: skip
+    rig.book.add_listener(rig.fired.append)
+    # A price condition ORed with a cushion: a tick evaluates both; the cushion is read once.
+    rig.submit(price(AAPL, ">=", "500", logic="o"), cushion("<=", "25"))
+    rig.quote(AAPL, "99.00", "99.02", "99.01")
+    assert len(rig.fired) == 1 and asked == [ACCT]
+    figures(rig, "90")  # the event's figures replace what was read
+    rig.quote(AAPL, "99.10", "99.12", "99.11")
+    assert asked == [ACCT]
+
+
+def test_a_zero_net_liquidation_is_a_zero_cushion(rig: Rig) -> None:
+    rig.submit(cushion("<=", "0"))
+    rig.book.on_figures(ACCT, Decimal(0), Decimal(-5))
+    assert len(rig.fired) == 1
+
+
+def test_a_cushion_alert_survives_a_restart_and_fires_once(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.sqlite3"
+    first = Rig(SqliteEventStore(path))
+    alert_id = first.submit(cushion(">=", "95"))
+    figures(first, "96")
+    assert len(first.fired) == 1
+    again = Rig(SqliteEventStore(path))
+    figures(again, "97")
+    assert again.fired == [] and again.book.get(alert_id).triggered

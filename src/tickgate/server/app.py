@@ -110,6 +110,7 @@ from tickgate.trading.engine import TradingConfig, TradingEngine
 from tickgate.trading.feed import QuoteFeed
 from tickgate.trading.fyi import FyiCenter, Notification
 from tickgate.trading.matching import MatchConfig, QueueModel, TriggerSource
+from tickgate.trading.portfolio import margin_cushion_of
 from tickgate.trading.store import MemoryEventStore
 
 log = logging.getLogger("tickgate.server")
@@ -261,6 +262,7 @@ def build_alerts(
         market=market,
         hours=hours,
         clock=clock,
+        cushion=lambda account: margin_cushion_of(trading.views.pnl_event(account)),
     )
     fyi = FyiCenter(
         store,

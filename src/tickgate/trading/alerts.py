@@ -46,7 +46,8 @@ from tickgate.model.alerts import (
 from tickgate.model.instruments import Instrument, invalid_conid
 from tickgate.protocol import fields as F
 from tickgate.trading.documents import Document, DocumentStore
-from tickgate.trading.events import OrderFilled, TradingEvent
+from tickgate.trading.events import OrderFilled, PnlChanged, TradingEvent
+from tickgate.trading.portfolio import margin_cushion
 
 log = logging.getLogger("tickgate.alerts")
 
@@ -116,8 +117,17 @@ class AlertBook:
         market: MarketValues,
         hours: Sessions,
         clock: Clock,
+        cushion: Callable[[str], Decimal] | None = None,
     ) -> None:
+        """`cushion(account)` is an account's margin cushion (percent) now, what a margin
+        condition compares until the account's next `PnlChanged` says it (none: margin
+        conditions wait for that event)."""
         self._store = store
+        self._cushion = cushion
+        #: Each account's cushion as its latest `PnlChanged` gave it.
+        self._cushions: dict[str, Decimal] = {}
+        #: Live alerts with a margin condition, by account.
+        self._margined: dict[str, set[int]] = {}
         self._accounts = tuple(accounts)
         self._find = find
         self._market = market
@@ -257,9 +267,22 @@ class AlertBook:
                 self._evaluate(alert_id, now, quotes, traded=conid)
 
     def on_trading_event(self, event: TradingEvent) -> None:
-        """Trading listener: an execution is what a trade condition waits for."""
+        """Trading listener: an execution is what a trade condition waits for; an account's
+        new figures are what its margin conditions compare."""
         if isinstance(event, OrderFilled):
             self.on_execution(event.fill.account, event.fill.conid)
+        elif isinstance(event, PnlChanged):
+            self.on_figures(event.account, event.net_liquidation, event.excess_liquidity)
+
+    def on_figures(self, account: str, net_liquidation: Decimal, excess_liquidity: Decimal) -> None:
+        """`account`'s figures changed: evaluate its alerts with a margin condition."""
+        self._cushions[account] = margin_cushion(net_liquidation, excess_liquidity)
+        watching = self._margined.get(account)
+        if not watching:
+            return
+        now, quotes = self._clock.now_ns(), Quotes()
+        for alert_id in tuple(watching):
+            self._evaluate(alert_id, now, quotes)
 
     def next_due_ns(self) -> int | None:
         """The earliest instant a time condition or a GTD expiry of a live alert falls due
@@ -331,6 +354,10 @@ class AlertBook:
             return condition.operator.holds(now_ns, condition.at_ns)
         if kind is ConditionType.TRADE:
             return traded is not None and traded == condition.conid
+        if kind is ConditionType.MARGIN:
+            assert condition.threshold is not None
+            cushion = self._cushion_of(self._alerts[alert_id].spec.account)
+            return cushion is not None and condition.operator.holds(cushion, condition.threshold)
         assert condition.conid is not None and condition.threshold is not None
         if kind is ConditionType.VOLUME:
             # The exact day volume (field 87 rounds it to three digits and K/M).
@@ -346,6 +373,12 @@ class AlertBook:
         if ticked == condition.conid:
             self._streaks[key] = self._streaks.get(key, 0) + 1 if holds else 0
         return holds and self._streaks.get(key, 0) >= 2
+
+    def _cushion_of(self, account: str) -> Decimal | None:
+        known = self._cushions.get(account)
+        if known is None and self._cushion is not None:
+            known = self._cushions[account] = self._cushion(account)
+        return known
 
     def _value(self, conid: int, field: int, quotes: Quotes) -> Decimal | None:
         """The market's value of `field` (a price, or the exact volume), None until known."""
@@ -399,6 +432,8 @@ class AlertBook:
     def _index(self, alert: Alert) -> None:
         if not alert.live:
             return
+        if any(c.type is ConditionType.MARGIN for c in alert.spec.conditions):
+            self._margined.setdefault(alert.spec.account, set()).add(alert.alert_id)
         for condition in alert.spec.conditions:
             if condition.conid is None:
                 continue
@@ -416,6 +451,9 @@ class AlertBook:
         old = self._alerts.get(alert_id)
         if old is None:
             return
+        margined = self._margined.get(old.spec.account)
+        if margined is not None:
+            margined.discard(alert_id)
         for conid in {c.conid for c in old.spec.conditions if c.conid is not None}:
             for index in (self._by_conid, self._by_traded):
                 watching = index.get(conid)

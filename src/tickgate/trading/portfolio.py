@@ -105,6 +105,29 @@ class CurrencyLedger:
         return self.cash + self.market_value
 
 
+def margin_cushion(net_liquidation: Decimal, excess_liquidity: Decimal) -> Decimal:
+    """IBKR's margin cushion in percent: (equity with loan - maintenance margin) / net
+    liquidation; equity with loan is the net liquidation here (nothing is lent), so it is
+    excess liquidity over net liquidation. 0 when there is no net liquidation."""
+    if net_liquidation <= 0:
+        return ZERO
+    return excess_liquidity / net_liquidation * 100
+
+
+class Liquidity(Protocol):
+    """The figures a margin cushion is computed from (a `Portfolio`, a `PnlChanged`)."""
+
+    @property
+    def net_liquidation(self) -> Decimal: ...
+    @property
+    def excess_liquidity(self) -> Decimal: ...
+
+
+def margin_cushion_of(figures: Liquidity) -> Decimal:
+    """`margin_cushion` of an account's figures."""
+    return margin_cushion(figures.net_liquidation, figures.excess_liquidity)
+
+
 def initial_margin_rate(sec_type: SecType) -> Decimal:
     """Initial margin as a fraction of absolute market value for `sec_type`."""
     return MARGIN_RATES[sec_type][0]

@@ -31,7 +31,15 @@ from tickgate.protocol.rest_values import ascii_int, bounded_decimal, printable_
 MAX_CONDITIONS = 10
 MAX_TEXT = 500
 #: The condition types tickgate evaluates; the others are refused by name.
-EVALUATED = (ConditionType.PRICE, ConditionType.TIME, ConditionType.TRADE, ConditionType.VOLUME)
+EVALUATED = (
+    ConditionType.PRICE,
+    ConditionType.TIME,
+    ConditionType.MARGIN,
+    ConditionType.TRADE,
+    ConditionType.VOLUME,
+)
+#: A margin condition's `value`: the account's margin cushion in percent (TWS's "Cushion (%)").
+MAX_CUSHION = Decimal(100)
 _TYPE_NAMES = {
     ConditionType.PRICE: "price",
     ConditionType.TIME: "time",
@@ -192,6 +200,12 @@ def _condition(raw: object, index: int) -> Condition:
         zone = _zone(raw.get("timeZone"), index)
         at_ns = instant(value, f"{where}.value", zone)
         return Condition(**common, at_ns=at_ns, time_zone=zone, value=shown_value)
+    if kind is ConditionType.MARGIN:
+        # The alert's own account's cushion: a contract named in `conidex` does not change it.
+        cushion = bounded_decimal(value, f"{where}.value", maximum=MAX_CUSHION, places=4)
+        if cushion < 0:
+            raise RequestError(f"Invalid {where}.value: {shown(value)}; a cushion is 0 to 100 %")
+        return Condition(**common, threshold=cushion, value=shown_value)
     conid, exchange = _conidex(raw.get("conidex"), where)
     if kind is ConditionType.TRADE:
         return Condition(**common, conid=conid, exchange=exchange, value=shown_value)

@@ -47,7 +47,8 @@ CONDITION_IN = obj(
         "timeZone": nullable(STRING),
     },
     optional=("conidex", "operator", "value", "logicBind", "triggerMethod", "timeZone"),
-    description="1 price, 3 time, 5 trade (an execution), 6 volume; AND binds before OR",
+    description="1 price, 3 time, 4 margin cushion (%), 5 trade (an execution), 6 volume; "
+    "AND binds before OR",
 )
 ALERT_IN = obj(
     {
