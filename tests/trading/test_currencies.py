@@ -14,10 +14,12 @@ from tests.trading.children import start_child
 from tests.trading.quotes import grid_quote
 
 from tickgate.clock import FakeClock
-from tickgate.market.fx import FxRates
+from tickgate.market.engine import MarketListener
+from tickgate.market.fx import FxRates, pairs
 from tickgate.model.accounts import AccountConfig
 from tickgate.model.instruments import Instrument, SecType
 from tickgate.model.ticks import Quote
+from tickgate.protocol import fields as F
 from tickgate.protocol.rest import accounts as shapes
 from tickgate.server import rest_commands as commands
 from tickgate.server.cluster.account_wire import decode_event, encode_event
@@ -25,6 +27,8 @@ from tickgate.stores.sqlite import SqliteEventStore
 from tickgate.trading.checkpoint import encode_state, restore_state
 from tickgate.trading.engine import TradingEngine
 from tickgate.trading.errors import OrderRejected
+from tickgate.trading.events import PnlChanged
+from tickgate.trading.feed import QuoteFeed
 from tickgate.trading.store import EventStore, MemoryEventStore
 
 D = Decimal
@@ -48,11 +52,20 @@ class Catalogue:
 
 
 class Quotes:
+    """Quotes by conid, and the conids a quote feed watches."""
+
     def __init__(self) -> None:
         self.book: dict[int, Quote] = {}
+        self.watchers: dict[int, MarketListener] = {}
 
     def quote(self, conid: int) -> Quote | None:
         return self.book.get(conid)
+
+    def watch(self, conid: int, listener: MarketListener, *, name: str | None = None) -> None:
+        self.watchers[conid] = listener
+
+    def unwatch(self, conid: int, listener: MarketListener) -> None:
+        del self.watchers[conid]
 
 
 def build(store: EventStore, quotes: Quotes, clock: FakeClock | None = None) -> TradingEngine:
@@ -271,6 +284,26 @@ def test_sigkill_mid_burst_loses_no_currency_of_an_acknowledged_fill(tmp_path: P
     assert portfolio.books["EUR"].cash == eur and portfolio.books["USD"].cash == usd
     held = sum((f.side.sign * f.quantity for f in stock), D(0))
     assert portfolio.positions[EURSTK.conid].quantity == held
+
+
+def test_a_move_of_a_held_currencys_rate_publishes_the_new_figures() -> None:
+    engine, quotes = market()
+    QuoteFeed(engine, quotes, pairs=pairs(INSTRUMENTS.values()))
+    assert EURUSD.conid not in quotes.watchers  # no euros held yet
+    published: list[PnlChanged] = []
+    engine.journal.add_listener(
+        lambda e: published.append(e) if isinstance(e, PnlChanged) else None
+    )
+    buy_ten(engine, quotes)
+    assert EURUSD.conid in quotes.watchers
+    before = engine.journal.portfolio_of(ACCT).net_liquidation
+    published.clear()
+    q = grid_quote(EURUSD.conid, "1.09990", "1.10010", "1.10000", 1000, min_tick=EURUSD.min_tick)
+    quotes.book[EURUSD.conid] = q
+    quotes.watchers[EURUSD.conid](EURUSD.conid, {F.BID: "1.09990", F.ASK: "1.10010"}, 0)
+    [event] = published
+    assert event.net_liquidation - before == D("0.93") * D("0.1")  # the euro debt shrank
+    assert event.net_liquidation == D(100_000) - D("0.93") * D("1.1")
 
 
 def test_a_pnl_event_with_its_currencies_crosses_the_cluster_wire_exactly() -> None:

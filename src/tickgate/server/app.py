@@ -161,6 +161,7 @@ def build_gateway(
         catalogue.set_resolver(lambda conid: resolve_generated(catalogue, conid))
     traffic = Traffic()
     store = open_store(config)
+    rates = FxRates(catalogue, market)
     trading = TradingEngine(
         catalogue,
         market,
@@ -169,9 +170,10 @@ def build_gateway(
         accounts=config.accounts,
         config=trading_config(config),
         hours=hours,
-        rates=FxRates(catalogue, market),
+        rates=rates,
     )
-    QuoteFeed(trading, market)  # it watches the conids of orders and positions itself
+    # It watches the conids of orders and positions (and the pairs of held currencies) itself.
+    QuoteFeed(trading, market, pairs=rates.pairs)
     # Watchers are in the health report from the start, whether they watch anything yet or not.
     market.health.register(feed.HEALTH_NAME)
     market.health.register(alert_book.HEALTH_NAME)

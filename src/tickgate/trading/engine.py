@@ -131,6 +131,12 @@ class TradingEngine:
         if marked and not self.journal.holding:  # a held group publishes its P&L when stored
             self.journal.publish_pnl()
 
+    def on_rate(self) -> None:
+        """An FX quote that values a held currency moved: publish the figures it changed
+        (after any held group of quote events, which publishes them when stored)."""
+        if not self.journal.holding:
+            self.journal.publish_pnl()
+
     def _match_conid(self, conid: int, market: Quote) -> None:
         now = self.clock.now_ns()
         floor, ceiling = reachable_limits(market)
