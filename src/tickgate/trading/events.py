@@ -90,12 +90,13 @@ class PnlChanged:
     @classmethod
     def of(cls, portfolio: Portfolio) -> PnlChanged:
         """The snapshot of `portfolio`'s figures now."""
-        p = portfolio
+        f, config = portfolio.snapshot(), portfolio.config  # one pass over the positions
+        daily = f.net_liquidation - portfolio.session_open_net_liquidation
         return cls(
-            p.config.account_id, p.daily_pnl, p.unrealized, p.realized, p.net_liquidation,
-            p.market_value, p.excess_liquidity, p.config, p.cash, p.commissions, p.buying_power,
-            p.available_funds, p.gross_position_value, p.initial_margin, p.maintenance_margin,
-            p.currencies,
+            config.account_id, daily, f.unrealized, f.realized, f.net_liquidation,
+            f.market_value, f.excess_liquidity, config, f.cash, f.commissions, f.buying_power,
+            f.available_funds, f.gross_position_value, f.initial_margin, f.maintenance_margin,
+            f.currencies,
         )  # fmt: skip
 
 

@@ -30,7 +30,6 @@ maintenance margin; buying power = 2 x available funds (the Reg-T 2:1 of a margi
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -272,43 +271,71 @@ class Portfolio:
             return amount
         return amount * self.exchange_rate(currency)
 
-    def _positions_sum(self, value: Iterable[tuple[Decimal, str]]) -> Decimal:
-        return sum((self.in_base(amount, ccy) for amount, ccy in value), ZERO)
+    # ---- figures --------------------------------------------------------------------------
 
-    def _books_sum(self, member: str) -> Decimal:
-        return sum((self.in_base(getattr(b, member), ccy) for ccy, b in self.books.items()), ZERO)
-
-    # ---- figures in the base currency -----------------------------------------------------
+    def snapshot(self) -> Figures:
+        """Every figure of the account now, from one pass over the positions: each currency's
+        sums in that currency, converted once at its rate (so every figure, here and in a
+        `PnlChanged`, is the same number)."""
+        tallies: dict[str, _Tally] = {}
+        for p in self.positions.values():
+            if p.quantity == 0:
+                continue  # a flat position's value and unrealized P&L are exactly 0
+            tally = tallies.get(p.currency)
+            if tally is None:
+                tally = tallies[p.currency] = _Tally()
+            tally.add(p)
+        names = [self.base, *sorted((set(self.books) | set(tallies)) - {self.base})]
+        lines = []
+        total = _Tally()
+        cash = commissions = realized = ZERO
+        for ccy in names:
+            book = self.books.get(ccy) or CurrencyBook()
+            tally = tallies.get(ccy) or _Tally()
+            rate = self.exchange_rate(ccy)
+            lines.append(tally.line(ccy, rate, book))
+            if ccy == self.base:
+                rate = Decimal(1)
+            cash += book.cash * rate
+            commissions += book.commissions * rate
+            realized += book.realized * rate
+            total.merge(tally, rate)
+        return Figures(
+            cash=cash, commissions=commissions, realized=realized, unrealized=total.unrealized,
+            market_value=total.market_value, gross_position_value=total.gross,
+            initial_margin=total.initial, maintenance_margin=total.maintenance,
+            currencies=tuple(lines),
+        )  # fmt: skip
 
     @property
     def cash(self) -> Decimal:
         """Cash of every currency, in the base currency."""
-        return self._books_sum("cash")
+        return self.snapshot().cash
 
     @property
     def commissions(self) -> Decimal:
         """Commissions paid in every currency, in the base currency at today's rates."""
-        return self._books_sum("commissions")
+        return self.snapshot().commissions
 
     @property
     def realized(self) -> Decimal:
         """P&L realized in every currency, in the base currency at today's rates."""
-        return self._books_sum("realized")
+        return self.snapshot().realized
 
     @property
     def market_value(self) -> Decimal:
         """Sum of the signed market values of all positions."""
-        return self._positions_sum((p.market_value, p.currency) for p in self.positions.values())
+        return self.snapshot().market_value
 
     @property
     def unrealized(self) -> Decimal:
         """Unrealized P&L of all open positions at their marks."""
-        return self._positions_sum((p.unrealized, p.currency) for p in self.positions.values())
+        return self.snapshot().unrealized
 
     @property
     def net_liquidation(self) -> Decimal:
         """Cash plus market value."""
-        return self.cash + self.market_value
+        return self.snapshot().net_liquidation
 
     @property
     def daily_pnl(self) -> Decimal:
@@ -318,29 +345,62 @@ class Portfolio:
     @property
     def gross_position_value(self) -> Decimal:
         """Sum of absolute market values."""
-        return self._positions_sum(
-            (abs(p.market_value), p.currency) for p in self.positions.values()
-        )
-
-    def _margin(self, which: int) -> Decimal:
-        return self._positions_sum(
-            (abs(p.market_value) * MARGIN_RATES[p.sec_type][which], p.currency)
-            for p in self.positions.values()
-        )
+        return self.snapshot().gross_position_value
 
     @property
     def initial_margin(self) -> Decimal:
         """Initial margin requirement of the open positions."""
-        return self._margin(0)
+        return self.snapshot().initial_margin
 
     @property
     def maintenance_margin(self) -> Decimal:
         """Maintenance margin requirement of the open positions."""
-        return self._margin(1)
+        return self.snapshot().maintenance_margin
 
     @property
     def available_funds(self) -> Decimal:
         """Net liquidation minus initial margin: what new positions may use."""
+        return self.snapshot().available_funds
+
+    @property
+    def excess_liquidity(self) -> Decimal:
+        """Net liquidation minus maintenance margin."""
+        return self.snapshot().excess_liquidity
+
+    @property
+    def buying_power(self) -> Decimal:
+        """Reg-T buying power: twice the available funds (never negative)."""
+        return self.snapshot().buying_power
+
+    @property
+    def currencies(self) -> tuple[CurrencyLedger, ...]:
+        """One ledger line per currency the account holds cash or positions in, the base
+        currency first, then by currency code."""
+        return self.snapshot().currencies
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """An account's figures at one moment, in its base currency (`Portfolio.snapshot`)."""
+
+    cash: Decimal
+    commissions: Decimal
+    realized: Decimal
+    unrealized: Decimal
+    market_value: Decimal
+    gross_position_value: Decimal
+    initial_margin: Decimal
+    maintenance_margin: Decimal
+    currencies: tuple[CurrencyLedger, ...]
+
+    @property
+    def net_liquidation(self) -> Decimal:
+        """Cash plus market value."""
+        return self.cash + self.market_value
+
+    @property
+    def available_funds(self) -> Decimal:
+        """Net liquidation minus initial margin."""
         return self.net_liquidation - self.initial_margin
 
     @property
@@ -353,33 +413,46 @@ class Portfolio:
         """Reg-T buying power: twice the available funds (never negative)."""
         return max(ZERO, self.available_funds * REG_T_LEVERAGE)
 
-    # ---- per currency ---------------------------------------------------------------------
 
-    @property
-    def currencies(self) -> tuple[CurrencyLedger, ...]:
-        """One ledger line per currency the account holds cash or positions in, the base
-        currency first, then by currency code."""
-        held = {p.currency for p in self.positions.values() if p.quantity != 0}
-        names = [self.base, *sorted((set(self.books) | held) - {self.base})]
-        return tuple(self._ledger_line(ccy) for ccy in names)
+@dataclass(slots=True)
+class _Tally:
+    """Sums over the open positions of one currency, in it."""
 
-    def _ledger_line(self, currency: str) -> CurrencyLedger:
-        book = self.books.get(currency) or CurrencyBook()
-        mine = [p for p in self.positions.values() if p.currency == currency]
+    market_value: Decimal = ZERO
+    unrealized: Decimal = ZERO
+    gross: Decimal = ZERO
+    initial: Decimal = ZERO
+    maintenance: Decimal = ZERO
+    options: Decimal = ZERO
+    futures: Decimal = ZERO
+    futures_pnl: Decimal = ZERO
 
-        def value(*kinds: SecType, exclude: bool = False) -> Decimal:
-            return sum((p.market_value for p in mine if (p.sec_type in kinds) != exclude), ZERO)
+    def add(self, position: Position) -> None:
+        value = position.market_value
+        unrealized = value - position.cost
+        size = abs(value)
+        initial, maintenance = MARGIN_RATES[position.sec_type]
+        self.market_value += value
+        self.unrealized += unrealized
+        self.gross += size
+        self.initial += size * initial
+        self.maintenance += size * maintenance
+        if position.sec_type is SecType.OPT:
+            self.options += value
+        elif position.sec_type is SecType.FUT:
+            self.futures += value
+            self.futures_pnl += unrealized
 
-        futures = (SecType.FUT,)
+    def merge(self, other: _Tally, rate: Decimal) -> None:
+        """Add `other`'s sums converted at `rate` (1: added as they are)."""
+        for name in _Tally.__slots__:
+            mine, theirs = getattr(self, name), getattr(other, name)
+            setattr(self, name, mine + (theirs if rate == 1 else theirs * rate))
+
+    def line(self, currency: str, rate: Decimal, book: CurrencyBook) -> CurrencyLedger:
         return CurrencyLedger(
-            currency=currency,
-            exchange_rate=self.exchange_rate(currency),
-            cash=book.cash,
-            commissions=book.commissions,
-            realized=book.realized,
-            unrealized=sum((p.unrealized for p in mine), ZERO),
-            stock_value=value(SecType.OPT, SecType.FUT, exclude=True),
-            option_value=value(SecType.OPT),
-            future_value=value(*futures),
-            future_pnl=sum((p.unrealized for p in mine if p.sec_type in futures), ZERO),
-        )
+            currency=currency, exchange_rate=rate, cash=book.cash,
+            commissions=book.commissions, realized=book.realized, unrealized=self.unrealized,
+            stock_value=self.market_value - self.options - self.futures,
+            option_value=self.options, future_value=self.futures, future_pnl=self.futures_pnl,
+        )  # fmt: skip
