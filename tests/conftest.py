@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import orjson
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tickgate.clock import Clock, ShiftedClock
 from tickgate.config import Config
@@ -19,6 +20,19 @@ from tickgate.server.app import RunningServer, build_app, start_server
 # The plugin `pip install tickgate` registers; listed here too so the suite has it even where
 # the installed entry point predates it (the name matches the entry point: loaded once).
 pytest_plugins = ("tickgate.pytest_plugin",)
+
+# Property tests are checks of behaviour, never of speed, and the same on every run: hypothesis'
+# default 200 ms deadline per example and its "too slow" health check failed them on a loaded
+# 2-core machine, and a fixed derivation of examples from each test (no example database) keeps
+# a CI run from failing on a case no earlier run tried. Settings a test gives still win.
+settings.register_profile(
+    "tickgate",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
+    database=None,
+)
+settings.load_profile("tickgate")
 
 if TYPE_CHECKING:  # imported by pytest as a plugin first (an earlier import escapes its rewrite)
     from tickgate.pytest_plugin import StartGateway, TickgateServer
