@@ -51,6 +51,7 @@ from tickgate.server import (
     rest_allocation,
     rest_beta,
     rest_contracts,
+    rest_fa_models,
     rest_fyi,
     rest_marketdata,
     rest_orders,
@@ -107,6 +108,7 @@ from tickgate.trading.commissions import CommissionSchedule
 from tickgate.trading.day_cycle import DayCycle
 from tickgate.trading.documents import DocumentStore
 from tickgate.trading.engine import TradingConfig, TradingEngine
+from tickgate.trading.fa_models import ModelDesk
 from tickgate.trading.feed import QuoteFeed
 from tickgate.trading.fyi import FyiCenter, Notification
 from tickgate.trading.matching import MatchConfig, QueueModel, TriggerSource
@@ -215,6 +217,7 @@ def build_gateway(
         fyi=fyi,
         allocations=allocations,
         allocated=AllocationDesk(allocations, trading, store),
+        models=ModelDesk(store, trading, allocations.advisor, allocations.sub_accounts),
     )
 
 
@@ -422,6 +425,7 @@ def build_app(
     # What only a cluster's core can answer (its trading engine and store hold the state).
     core_routes: cluster_seams.Routes = (
         rest_allocation.ROUTES
+        + rest_fa_models.ROUTES
         + rest_whatif.ROUTES
         + rest_account.ROUTES
         + rest_orders.ROUTES

@@ -27,6 +27,7 @@ from tickgate.trading.allocated_orders import AllocationDesk
 from tickgate.trading.allocation import AllocationBook
 from tickgate.trading.day_cycle import DayCycle
 from tickgate.trading.engine import TradingEngine
+from tickgate.trading.fa_models import ModelDesk
 from tickgate.trading.fyi import FyiCenter
 
 
@@ -70,6 +71,8 @@ class Gateway:
     allocations: AllocationBook
     #: Orders to the advisor's groups, split over their sub-accounts.
     allocated: AllocationDesk
+    #: The advisor's model portfolios (disabled without --advisor).
+    models: ModelDesk
     #: The open WebSocket connections (closed together on shutdown).
     connections: set[Any] = field(default_factory=set)
 

@@ -245,6 +245,32 @@ class PlacementDesk:
             return self._replies.ask(_Parked(first, items, allocated, batch_items), questions)
         return self._submit_allocated(allocated, batch_items)
 
+    def place_unasked(
+        self,
+        batches: Sequence[tuple[str, Sequence[PlaceOrder]]],
+        record: Callable[[list[Order]], None],
+    ) -> list[Order]:
+        """Place orders in several accounts at once, all or none, asking no question (a
+        Financial Advisor model's transfers: IBKR submits them without order questions).
+        Each account's batch is checked as `place` checks one; `record` gets the accepted
+        orders, ids assigned, before they are stored (a refusal there stores none). Returns
+        the orders as accepted (matching may have filled them since).
+
+        Raises what `place` raises.
+        """
+        self._replies.interrupt()
+        self._journal.settle()
+        batch_items = tuple((account, self._items(orders)) for account, orders in batches)
+        for account, items in batch_items:
+            self._journal.portfolio_of(account)
+            self._check_batch(account, items)
+        made = self._new_orders(batch_items, first_id=self.state.next_order_id)
+        placed = [o for _, orders in made for o in orders]
+        record(placed)
+        self._journal.commit([OrderAccepted(o) for o in placed])
+        self._matcher.match_new([Placement(o) for o in placed])
+        return placed
+
     def _submit_allocated(
         self, allocated: Allocated, batch_items: tuple[tuple[str, list[Item]], ...]
     ) -> list[dict[str, Any]]:

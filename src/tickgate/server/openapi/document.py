@@ -17,6 +17,7 @@ from tickgate.server.openapi import (
     analyst,
     contracts,
     control,
+    fa_models,
     fyi,
     marketdata,
     orders,
@@ -31,7 +32,7 @@ from tickgate.server.openapi.schema import ERROR, JsonSchema, Operation
 #: One module per route area, each with its `OPERATIONS`; a new area module is listed here.
 AREAS = (
     session, account, contracts, marketdata, orders, portfolio, analyst, scanner, watchlists,
-    alerts, allocation, fyi, control, service,
+    alerts, allocation, fa_models, fyi, control, service,
 )  # fmt: skip
 
 #: Served routes the document leaves out, and why (the route-coverage test reads this).
