@@ -18,23 +18,9 @@ from tickgate.model.instruments import SecType
 from tickgate.server.gateway import gateway_of
 from tickgate.server.http import Handler, json_body, json_response
 from tickgate.trading.errors import OrderRejected
-from tickgate.trading.fa_models import Line, Model, ModelDesk, Transfers
+from tickgate.trading.fa_models import SORT_FIELDS, Line, Model, ModelDesk, Transfers
 
 _CENT = Decimal("0.01")
-_SORT_FIELDS = (
-    "actual",
-    "actualRangeMax",
-    "actualRangeMin",
-    "ccy",
-    "conid",
-    "dlv",
-    "instrumentImbalance",
-    "instrument",
-    "mismatchType",
-    "mv",
-    "position",
-    "target",
-)
 
 
 def _desk(request: web.Request) -> ModelDesk:
@@ -176,9 +162,9 @@ async def model_positions(request: web.Request) -> web.Response:
 
 def _sorting(body: Mapping[str, Any]) -> tuple[str | None, str, int | None]:
     field = body.get("sortField")
-    if field is not None and field not in _SORT_FIELDS:
+    if field is not None and field not in SORT_FIELDS:
         raise RequestError(
-            f"Invalid sortField: {field!r}; expected one of {', '.join(_SORT_FIELDS)}"
+            f"Invalid sortField: {field!r}; expected one of {', '.join(SORT_FIELDS)}"
         )
     direction = body.get("sortDirection", "ASC")
     if direction not in ("ASC", "DESC"):

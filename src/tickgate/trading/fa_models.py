@@ -46,6 +46,11 @@ EXACT = Decimal("0.0001")
 _ONE = Decimal(1)
 _ZERO = Decimal(0)
 
+#: The fields `/fa/model/positions` sorts by (IBKR's `sortField` values).
+SORT_FIELDS = (
+    "actual", "actualRangeMax", "actualRangeMin", "ccy", "conid", "dlv", "instrumentImbalance",
+    "instrument", "mismatchType", "mv", "position", "target",
+)  # fmt: skip
 #: IBKR's model presets (`/fa/fa-preset/*`), all off by default. They are kept and shown; the
 #: docstring of `ModelPresets` says which change what tickgate does.
 PRESET_FLAGS = (

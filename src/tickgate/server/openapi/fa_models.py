@@ -14,7 +14,7 @@ from tickgate.server.openapi.schema import (
     one_of_values,
     op,
 )
-from tickgate.trading.fa_models import PRESET_FLAGS
+from tickgate.trading.fa_models import PRESET_FLAGS, SORT_FIELDS
 
 _REQ_ID = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
 _MODEL = {"type": "string", "minLength": 1, "maxLength": 64}
@@ -140,20 +140,7 @@ OPERATIONS: list[Operation] = [
             {
                 "reqID": _REQ_ID,
                 "model": _MODEL,
-                "sortField": one_of_values(
-                    "actual",
-                    "actualRangeMax",
-                    "actualRangeMin",
-                    "ccy",
-                    "conid",
-                    "dlv",
-                    "instrumentImbalance",
-                    "instrument",
-                    "mismatchType",
-                    "mv",
-                    "position",
-                    "target",
-                ),
+                "sortField": one_of_values(*SORT_FIELDS),
                 "sortDirection": one_of_values("ASC", "DESC"),
                 "limit": {"type": "integer", "minimum": 1},
             },
