@@ -244,3 +244,44 @@ async def test_without_advisor_a_group_order_is_an_unknown_account(
         http, "POST", f"{base}{API}/iserver/account/orders/G", json={"orders": [order]}, status=400
     )
     assert "--advisor" in refused["error"]
+
+
+async def test_with_auto_close_a_group_sell_closes_the_longs_first(
+    start: StartServer, http: aiohttp.ClientSession
+) -> None:
+    base = await advisor(start)
+    await call(http, "GET", f"{base}{API}/iserver/accounts")
+    buy = {"conid": MSFT, "side": "BUY", "orderType": "MKT", "tif": "DAY"}
+    for account, quantity in (("DU1000001", 30), ("DU1000002", 10)):
+        await place(http, base, account, {**buy, "quantity": quantity})
+    body = {"name": "Eq", "accounts": [{"name": a.account_id} for a in SUBS], "default_method": "E"}
+    await add_group(http, base, body)
+    presets = await call(http, "GET", f"{base}{ALLOCATION}/presets")
+    await call(
+        http,
+        "POST",
+        f"{base}{ALLOCATION}/presets",
+        json={**presets, "group_auto_close_positions": True},
+    )
+    (ack,) = await place(http, base, "Eq", {**buy, "side": "SELL", "quantity": 20})
+    status = await call(http, "GET", f"{base}{API}/iserver/account/order/status/{ack['order_id']}")
+    assert (status["order_status"], status["cum_fill"]) == ("Filled", "20")
+    held = {}
+    for account in SUBS:
+        rows = await call(http, "GET", f"{base}{API}/portfolio/{account.account_id}/positions/0")
+        held[account.account_id] = sum(p["position"] for p in rows if p["conid"] == MSFT)
+    # 30 and 10 held: 20 sold 3:1 (15 and 5), the flat account opens nothing; equally it
+    # would have been 7, 7, 6 and a short in DU1000003.
+    assert held == {"DU1000001": 15, "DU1000002": 5, "DU1000003": 0}
+    # A profile's flag does not apply to a group by E: the same sell splits equally.
+    await call(
+        http,
+        "POST",
+        f"{base}{ALLOCATION}/presets",
+        json={**presets, "profiles_auto_close_positions": True},
+    )
+    await place(http, base, "Eq", {**buy, "side": "SELL", "quantity": 9})
+    for account in SUBS:
+        rows = await call(http, "GET", f"{base}{API}/portfolio/{account.account_id}/positions/0")
+        held[account.account_id] = sum(p["position"] for p in rows if p["conid"] == MSFT)
+    assert held == {"DU1000001": 12, "DU1000002": 2, "DU1000003": -3}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -9,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tickgate.errors import RequestError
-from tickgate.trading.allocation import AccountFunds, AllocationMethod, Member, method_of, split
+from tickgate.trading.allocation import (
+    AccountFunds,
+    AllocationMethod,
+    Member,
+    method_of,
+    split,
+    split_closing_first,
+)
 
 M = AllocationMethod
 
@@ -135,3 +143,50 @@ def test_a_ratio_split_gives_exactly_the_quantity_within_one_unit_of_each_exact_
     for member, weight in zip(group, weights, strict=True):
         exact = Decimal(quantity) * weight / total
         assert abs(result.get(member.account, Decimal(0)) - exact) < 1
+
+
+def equal_over(accounts: list[str]) -> Callable[[Decimal], list[tuple[str, Decimal]]]:
+    group = [Member(a) for a in accounts]
+    return lambda q: split(q, M.EQUAL, group, funds=no_funds)
+
+
+def test_closing_first_sells_the_longs_in_proportion_and_never_beyond_them() -> None:
+    accounts = ["DU1", "DU2", "DU3"]
+    held = {"DU1": Decimal(300), "DU2": Decimal(100), "DU3": Decimal(-50)}
+    result = split_closing_first(Decimal(200), -1, held, accounts, equal_over(accounts))
+    assert result == [("DU1", Decimal(150)), ("DU2", Decimal(50))]  # 3:1, DU3 is short
+    # More than the longs hold: both close, the 100 left are split equally over all three.
+    result = split_closing_first(Decimal(500), -1, held, accounts, equal_over(accounts))
+    assert result == [("DU1", Decimal(334)), ("DU2", Decimal(133)), ("DU3", Decimal(33))]
+    # A buy closes the short first.
+    result = split_closing_first(Decimal(20), 1, held, accounts, equal_over(accounts))
+    assert result == [("DU3", Decimal(20))]
+    assert (
+        split_closing_first(Decimal(20), 1, {"DU1": Decimal(5)}, accounts, equal_over(accounts))
+        is None
+    )
+
+
+@given(
+    quantity=st.integers(1, 10**5),
+    positions=st.lists(st.integers(-(10**4), 10**4), min_size=1, max_size=8),
+)
+def test_closing_first_gives_the_whole_quantity_and_closes_before_it_opens(
+    quantity: int, positions: list[int]
+) -> None:
+    accounts = [f"DU{i}" for i in range(len(positions))]
+    held = {a: Decimal(p) for a, p in zip(accounts, positions, strict=True)}
+    result = split_closing_first(Decimal(quantity), -1, held, accounts, equal_over(accounts))
+    longs = sum(p for p in positions if p > 0)
+    if longs == 0:
+        assert result is None
+        return
+    assert result is not None
+    given_out = dict(result)
+    assert sum(given_out.values()) == quantity
+    for account, position in held.items():
+        share = given_out.get(account, Decimal(0))
+        if quantity <= longs:
+            assert share <= max(position, Decimal(0))  # only longs, none beyond its position
+        elif position > 0:
+            assert share >= position  # every long closed before anything opens

@@ -16,6 +16,7 @@ working status of a child.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -30,6 +31,7 @@ from tickgate.trading.allocation import (
     AllocationBook,
     AllocationMethod,
     split,
+    split_closing_first,
 )
 from tickgate.trading.commands import PlaceOrder
 from tickgate.trading.documents import DocumentStore
@@ -89,10 +91,18 @@ class AllocationDesk:
         for order in orders:
             instrument = self.engine.instrument(order.conid)
             price = order.price or order.aux_price or self.engine.desk.reference(instrument)
-            shares = split(
-                order.quantity, chosen, group.members, funds=self._funds,
+            by_method = functools.partial(
+                split, method=chosen, members=group.members, funds=self._funds,
                 price=price or instrument.reference_price, multiplier=instrument.multiplier,
             )  # fmt: skip
+            shares = None
+            if self.book.presets().closes_first(chosen):
+                held = {a: self._held(a, order.conid) for a in accounts}
+                shares = split_closing_first(
+                    order.quantity, order.side.sign, held, accounts, by_method
+                )
+            if shares is None:
+                shares = by_method(order.quantity)
             if not shares:
                 raise OrderRejected(
                     f"Order rejected: allocating {order.quantity} by method {chosen.value} "
@@ -123,6 +133,10 @@ class AllocationDesk:
             answer=self._acknowledge,
         )
         return self.engine.desk.place_allocated(allocated, orders)
+
+    def _held(self, account: str, conid: int) -> Decimal:
+        position = self.engine.journal.portfolio_of(account).positions.get(conid)
+        return position.quantity if position is not None else Decimal(0)
 
     def _funds(self, account: str) -> AccountFunds:
         portfolio = self.engine.journal.portfolio_of(account)

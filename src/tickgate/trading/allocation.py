@@ -136,13 +136,27 @@ class AllocationGroup:
 @dataclass(frozen=True, slots=True)
 class Presets:
     """The advisor's allocation presets (IBKR's names). `default_method` is the method of a
-    group created without one; the other four are kept and shown as set."""
+    group created without one. `group_auto_close_positions` (groups by A, E or N) and
+    `profiles_auto_close_positions` (groups by P or R, IBKR's "profiles") make an order that
+    opposes the accounts' positions close them first (`split_closing_first`). The other two
+    are kept and shown: tickgate checks credit at every placement whatever
+    `strict_credit_check` says, and `group_proportional_allocation` is about scale orders,
+    which it does not take."""
 
     default_method: AllocationMethod = AllocationMethod.NET_LIQUIDATION
     group_auto_close_positions: bool = False
     profiles_auto_close_positions: bool = False
     strict_credit_check: bool = False
     group_proportional_allocation: bool = False
+
+    def closes_first(self, method: AllocationMethod) -> bool:
+        """True when orders split by `method` close opposing positions first. Methods S and C
+        give each account its own quantity, so there is nothing to prioritise."""
+        if method in (AllocationMethod.SHARES, AllocationMethod.CASH_QUANTITY):
+            return False
+        if method.user_specified:
+            return self.profiles_auto_close_positions
+        return self.group_auto_close_positions
 
     def to_document(self) -> Document:
         return {
@@ -215,6 +229,30 @@ def split(
         raise RequestError(f"An allocated order needs a whole, positive quantity, got {quantity}")
     weights = [_weight(method, m, funds) for m in members]
     return _largest_remainders(quantity, [m.account for m in members], weights)
+
+
+def split_closing_first(
+    quantity: Decimal,
+    side: int,
+    held: Mapping[str, Decimal],
+    accounts: Sequence[str],
+    rest: Callable[[Decimal], list[tuple[str, Decimal]]],
+) -> list[tuple[str, Decimal]] | None:
+    """The auto-close presets' split (IBKR: "prioritize closing positions over equal
+    distribution"): an order of `side` (+1 buy, -1 sell) first closes the positions of
+    `accounts` it opposes, in proportion to their size (largest remainders, so no account
+    gets more than it holds); what is left once all are closed is split by `rest`. None when
+    the order closes nothing (the method's own split applies)."""
+    closable = [(a, abs(held.get(a, Decimal(0)))) for a in accounts if held.get(a, 0) * side < 0]
+    if not closable:
+        return None
+    total = sum((q for _, q in closable), Decimal(0))
+    if quantity <= total:
+        return _largest_remainders(quantity, [a for a, _ in closable], [q for _, q in closable])
+    merged = dict(closable)
+    for account, share in rest(quantity - total):
+        merged[account] = merged.get(account, Decimal(0)) + share
+    return [(a, merged[a]) for a in accounts if merged.get(a, Decimal(0)) > 0]
 
 
 def _amount(member: Member) -> Decimal:
