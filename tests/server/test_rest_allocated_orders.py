@@ -285,3 +285,56 @@ async def test_with_auto_close_a_group_sell_closes_the_longs_first(
         rows = await call(http, "GET", f"{base}{API}/portfolio/{account.account_id}/positions/0")
         held[account.account_id] = sum(p["position"] for p in rows if p["conid"] == MSFT)
     assert held == {"DU1000001": 12, "DU1000002": 2, "DU1000003": -3}
+
+
+def _figures(preview: dict[str, Any]) -> dict[str, Decimal]:
+    """A preview's numbers (display text such as "1,234.50 USD (700 Shares)") as decimals."""
+
+    def number(text: str) -> Decimal:
+        return Decimal(text.split(" ")[0].replace(",", ""))
+
+    out = {k: number(preview["amount"][k]) for k in ("amount", "commission", "total")}
+    for part in ("equity", "initial", "maintenance", "position"):
+        out |= {f"{part}.{k}": number(v) for k, v in preview[part].items()}
+    return out
+
+
+async def test_a_group_what_if_is_the_sum_of_its_accounts_previews(
+    start: StartServer, http: aiohttp.ClientSession
+) -> None:
+    base = await advisor(start)  # 100k, 200k, 400k: 700 shares split 100, 200, 400
+    await add_group(http, base, {"name": "NL", "accounts": [{"name": a.account_id} for a in SUBS]})
+    order = await resting_buy(http, base, 700)  # a limit that rests: previewed at its price
+
+    async def what_if(target: str, quantity: int) -> dict[str, Any]:
+        url = f"{base}{API}/iserver/account/{target}/orders/whatif"
+        body = {"orders": [{**order, "quantity": quantity}]}
+        return dict(await call(http, "POST", url, json=body))
+
+    group = await what_if("NL", 700)
+    assert group["error"] is None and group["amount"]["amount"].endswith("USD (700 Shares)")
+    parts = [await what_if(a, q) for a, q in (("DU1000001", 100), ("DU1000002", 200),
+                                              ("DU1000003", 400))]  # fmt: skip
+    expected = {k: sum(_figures(p)[k] for p in parts) for k in _figures(group)}
+    assert _figures(group) == expected
+    assert _figures(group)["initial.after"] > 0
+    # The master account previews the split over every sub-account, as it places.
+    assert _figures(await what_if("F1234567", 700)) == expected
+    assert await working(http, base) == {}  # nothing was placed
+
+    body = {
+        "name": "Big",
+        "accounts": [{"name": "DU1000001", "amount": 20000}, {"name": "DU1000002", "amount": 1}],
+        "default_method": "S",
+    }
+    await add_group(http, base, body)
+    refused = await what_if("Big", 1)
+    assert refused["error"].startswith("DU1000001: ") and "buying power" in refused["error"]
+    missing = await call(
+        http,
+        "POST",
+        f"{base}{API}/iserver/account/Nope/orders/whatif",
+        json={"orders": [order]},
+        status=404,
+    )
+    assert "Nope" in missing["error"]

@@ -24,6 +24,7 @@ from tickgate.trading.allocation import (
     AllocationMethod,
     method_of,
 )
+from tickgate.trading.preview import Preview
 
 _CENT = Decimal("0.01")
 
@@ -131,6 +132,15 @@ def place(gateway: Gateway, target: str, raw_orders: Sequence[Mapping[str, Any]]
     method = allocation_method(raw_orders)
     orders = rest_commands.parse_orders(raw_orders, trading.journal.instruments)
     return gateway.allocated.place(target, orders, method=method)
+
+
+def what_if(gateway: Gateway, target: str, raw_orders: Sequence[Mapping[str, Any]]) -> Preview:
+    """A preview of orders to the group (or master account) `target`: the sum of its
+    sub-accounts' previews of their shares (`AllocationDesk.what_if`)."""
+    trading = gateway.trading
+    method = allocation_method(raw_orders)
+    orders = rest_commands.parse_orders(raw_orders, trading.journal.instruments)
+    return gateway.allocated.what_if(target, orders, method=method)
 
 
 ROUTES: list[tuple[str, str, Handler]] = [

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from tickgate.model.instruments import SecType
+from tickgate.server import rest_allocation
 from tickgate.server import rest_commands as commands
 from tickgate.server.gateway import gateway_of
 from tickgate.server.http import Handler, json_response
@@ -64,8 +65,10 @@ def preview_body(preview: Preview) -> dict[str, Any]:
 
 async def _preview(request: web.Request, *, single: bool) -> web.Response:
     orders = await order_list(request, single=single)
-    trading, account = gateway_of(request).trading, request.match_info["account"]
-    return json_response(preview_body(commands.what_if(trading, account, orders)))
+    gateway, account = gateway_of(request), request.match_info["account"]
+    if gateway.allocated.handles(account):  # an advisor's group: the sum over its split
+        return json_response(preview_body(rest_allocation.what_if(gateway, account, orders)))
+    return json_response(preview_body(commands.what_if(gateway.trading, account, orders)))
 
 
 async def what_if(request: web.Request) -> web.Response:

@@ -17,18 +17,19 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from tickgate.errors import NotFoundError
+from tickgate.errors import NotFoundError, RequestError
 from tickgate.model.orders import Order, OrderStatus
 from tickgate.protocol.rest.orders import order_status
 from tickgate.trading.allocation import (
     ALL_GROUP,
     AccountFunds,
     AllocationBook,
+    AllocationGroup,
     AllocationMethod,
     split,
     split_closing_first,
@@ -38,6 +39,7 @@ from tickgate.trading.documents import DocumentStore
 from tickgate.trading.engine import TradingEngine
 from tickgate.trading.errors import OrderRejected
 from tickgate.trading.placement import Allocated
+from tickgate.trading.preview import Change, Estimate, Preview
 
 PARENT_KIND = "allocation_order"
 
@@ -84,6 +86,25 @@ class AllocationDesk:
         (no account gets a share, an amount is missing), and what `PlacementDesk.place`
         raises for the children (the first refusal names its sub-account).
         """
+        group, chosen, batches, shares_of = self._split(target, orders, method)
+        allocated = Allocated(
+            tuple(batches),
+            shares_of,
+            record=lambda made: self._record(group.name, chosen, made),
+            answer=self._acknowledge,
+        )
+        return self.engine.desk.place_allocated(allocated, orders)
+
+    def _split(
+        self, target: str, orders: Sequence[PlaceOrder], method: AllocationMethod | None
+    ) -> tuple[
+        AllocationGroup,
+        AllocationMethod,
+        list[tuple[str, tuple[PlaceOrder, ...]]],
+        tuple[tuple[int | None, ...], ...],
+    ]:
+        """The group, its method, each account's child orders (in account order) and, for
+        each order, its child's index in each account's batch (None: no share)."""
         group = self.book.group(ALL_GROUP if target == self.book.advisor else target)
         chosen = method or group.method
         accounts = [m.account for m in group.members]
@@ -126,13 +147,21 @@ class AllocationDesk:
         shares_of = tuple(
             tuple(index[account][i] for account, _ in batches) for i in range(len(orders))
         )
-        allocated = Allocated(
-            tuple(batches),
-            shares_of,
-            record=lambda made: self._record(group.name, chosen, made),
-            answer=self._acknowledge,
-        )
-        return self.engine.desk.place_allocated(allocated, orders)
+        return group, chosen, batches, shares_of
+
+    def what_if(
+        self, target: str, orders: Sequence[PlaceOrder], *, method: AllocationMethod | None
+    ) -> Preview:
+        """`POST /iserver/account/{group}/orders/whatif`: each sub-account's preview of its
+        children (`PlacementDesk.what_if`, the same margin and commission models), summed:
+        value, commission, equity, margins and position over the accounts; the warnings
+        those of the whole orders, as a placement asks them; the first account's refusal.
+
+        Raises what `place` raises before anything is placed.
+        """
+        _, _, batches, _ = self._split(target, orders, method)
+        previews = [(a, self.engine.desk.what_if(a, batch)) for a, batch in batches]
+        return summed_preview(previews, orders, self.engine.desk.warnings(orders))
 
     def _held(self, account: str, conid: int) -> Decimal:
         position = self.engine.journal.portfolio_of(account).positions.get(conid)
@@ -253,3 +282,51 @@ def _summed_status(children: Sequence[Order]) -> OrderStatus:
         return OrderStatus.PENDING_CANCEL
     live = [s for s in working if s is not OrderStatus.PENDING_CANCEL]
     return max(live, key=_WORKING.index)
+
+
+def summed_preview(
+    previews: Sequence[tuple[str, Preview]], orders: Sequence[PlaceOrder], warnings: list[str]
+) -> Preview:
+    """The sub-accounts' previews of one group order as one: value, commission, equity and
+    margins summed (before and after); the position that of the first order's contract over
+    the accounts that take it; the estimates the whole orders (at the first account's
+    estimated price); the first refusal, naming its account.
+
+    Raises RequestError when the accounts keep different base currencies (no one sum).
+    """
+    currencies = {p.currency for _, p in previews}
+    if len(currencies) != 1:
+        raise RequestError(
+            "The group's sub-accounts keep different base currencies: preview each account"
+        )
+
+    def summed(pick: Callable[[Preview], Change], among: Sequence[Preview]) -> Change:
+        before = sum((pick(p).before for p in among), Decimal(0))
+        return Change(before, sum((pick(p).after for p in among), Decimal(0)))
+
+    every = [p for _, p in previews]
+    first = orders[0].conid
+    taking = [p for p in every if p.estimates and p.estimates[0].request.conid == first]
+    estimates = tuple(
+        Estimate(
+            order,
+            next(
+                e.instrument for p in every for e in p.estimates if e.request.conid == order.conid
+            ),
+            next(e.price for p in every for e in p.estimates if e.request.conid == order.conid),
+        )
+        for order in orders
+        if order.parent_ref is None
+    )
+    return Preview(
+        currency=currencies.pop(),
+        estimates=estimates,
+        value=sum((p.value for p in every), Decimal(0)),
+        commission=sum((p.commission for p in every), Decimal(0)),
+        equity=summed(lambda p: p.equity, every),
+        initial=summed(lambda p: p.initial, every),
+        maintenance=summed(lambda p: p.maintenance, every),
+        position=summed(lambda p: p.position, taking),
+        warnings=tuple(warnings),
+        error=next((f"{a}: {p.error}" for a, p in previews if p.error), None),
+    )

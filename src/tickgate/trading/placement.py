@@ -185,6 +185,11 @@ class PlacementDesk:
         schedule = self._matcher.commissions_for
         return preview(portfolio, estimates, schedule, warnings=warnings, error=error)
 
+    def warnings(self, orders: Sequence[PlaceOrder]) -> list[str]:
+        """The questions placing `orders` would ask, as a preview shows them. Raises
+        NotFoundError for an unknown contract."""
+        return [q.text for q in self._questions(self._items(orders))]
+
     def _items(self, orders: Sequence[PlaceOrder]) -> list[Item]:
         return [(order, self._journal.instrument(order.conid)) for order in orders]
 
