@@ -146,8 +146,11 @@ def test_quote_needs_the_whole_top_of_book(engine: MarketEngine) -> None:
     assert engine.quote(AAPL.conid) is None
     engine.apply(Tick(AAPL.conid, {F.ASK_SIZE: "200", F.LAST: "H189.50"}, 2))
     assert engine.quote(AAPL.conid) == Quote(
-        AAPL.conid, D("189.49"), D("189.51"), D(1300), D(200), D("189.50"), 2
+        AAPL.conid, D("189.49"), D("189.51"), D(1300), D(200), D("189.50"), 2, halted=True
     )
+    engine.apply(Tick(AAPL.conid, {F.LAST: "189.50"}, 3))  # resumed
+    resumed = engine.quote(AAPL.conid)
+    assert resumed is not None and not resumed.halted
 
 
 def test_quote_is_exact_decimal_on_the_tick_grid_straight_from_the_text(

@@ -197,6 +197,7 @@ class MarketEngine:
             Decimal(F.parse_size(values[F.ASK_SIZE])),
             price(values[F.LAST]).quantize(tick),
             self._updated.get(conid, 0),
+            halted=F.is_halted_last(values[F.LAST]),
         )
 
     def updated_ns(self, conid: int) -> int | None:

@@ -302,7 +302,7 @@ class Scanner:
         change = _parsed(values.get(F.CHANGE_PCT), F.parse_price)
         average = self._average_volume(instrument.conid)
         relative = volume / average if volume is not None and average > 0 else None
-        halted = raw_last is not None and raw_last.startswith("H")
+        halted = raw_last is not None and F.is_halted_last(raw_last)
         return Reading(instrument, last, change, volume, halted, relative)
 
 

@@ -49,6 +49,9 @@ class Quote:
     ask_size: Decimal
     last: Decimal
     ts_ns: int
+    #: The instrument is halted (its last price reads ``H...``): nothing fills or triggers on
+    #: it until trading resumes.
+    halted: bool = False
 
     def consume(self, side: Side, quantity: Decimal) -> Quote:
         """This quote after an order on `side` took `quantity` of the opposite side's size

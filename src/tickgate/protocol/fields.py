@@ -214,6 +214,11 @@ def format_last(price_str: str, *, prior_close: bool, halted: bool) -> str:
     return price_str
 
 
+def is_halted_last(value: str) -> bool:
+    """True when a field-31 value carries the halt mark (`format_last` with ``halted``)."""
+    return value[:1] == "H"
+
+
 def format_change(diff: Decimal | float, decimals: int) -> str:
     """Field 82: a signed change, ``"+1.25"``, ``"-0.80"``, and unsigned ``"0.00"`` when it
     rounds to zero. Raises ValueError when `decimals` is negative."""

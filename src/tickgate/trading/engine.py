@@ -138,6 +138,10 @@ class TradingEngine:
             self.journal.publish_pnl()
 
     def _match_conid(self, conid: int, market: Quote) -> None:
+        # Every fill and stop trigger passes here: a halted instrument's orders rest untouched
+        # (as at an exchange halt) and match the first quote after the resume.
+        if market.halted:
+            return
         now = self.clock.now_ns()
         floor, ceiling = reachable_limits(market)
         for order in self.state.matchable(conid, floor, ceiling):
@@ -249,6 +253,7 @@ class TradingEngine:
                 order.order_type.at_close
                 and self.state.is_active(order)
                 and order.created_ns < now_ns
+                and not self._halted(order.conid)  # no closing auction while halted
             ):
                 self._fill_at_close(order.order_id, closes.get(order.conid), now_ns)
         leftovers = [
@@ -275,6 +280,10 @@ class TradingEngine:
                 self._match_conid(conid, market)
         leftovers = [self.state.orders[o.order_id] for o in waiting]
         self.journal.commit([lifecycle.expire(o, now_ns) for o in leftovers if o.is_working])
+
+    def _halted(self, conid: int) -> bool:
+        market = self.market(conid)
+        return market is not None and market.halted
 
     def _close_prices(self) -> dict[int, Decimal]:
         closes = dict(self.state.last_prices)
