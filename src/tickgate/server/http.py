@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -13,6 +13,8 @@ from tickgate.errors import RequestError, TickgateError
 from tickgate.protocol.rest_values import ascii_int, shown
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: A table of REST routes: (method, path, handler); see `add_routes`.
+Routes = Sequence[tuple[str, str, Handler]]
 #: A middleware written as a plain function: it checks the request and hands back either the
 #: next handler's own awaitable or `answered(refusal)`. Unlike an `async def` middleware that
 #: awaits the handler, it leaves no frame alive for as long as the request runs, which for a

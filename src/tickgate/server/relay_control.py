@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -11,11 +12,11 @@ from tickgate.clock import NS_PER_S
 from tickgate.config import Config
 from tickgate.dialects.brokerage import SessionStatus
 from tickgate.server.api_client import Target
-from tickgate.server.cluster.compose import interest_of
 from tickgate.server.gateway import Gateway
 from tickgate.server.relay_link import RelaySource
 from tickgate.sources.relay.lines import DEFAULT_RENEW_SECONDS, UpstreamLines
 from tickgate.sources.relay.status import RelayStatus
+from tickgate.streaming.hub import InterestListener
 
 RELAY = web.AppKey("relay", RelayStatus)
 RELAY_SOURCE = web.AppKey("relay_source", RelaySource)
@@ -57,11 +58,13 @@ def refuse_downstream(gateway: Gateway, conid: int, message: str) -> None:
 def relay_source(
     app: web.Application,
     gateway: Gateway,
+    add_interest_listener: Callable[[InterestListener], None],
     *,
     renew_seconds: float = DEFAULT_RENEW_SECONDS,
     rng: random.Random | None = None,
 ) -> RelaySource:
-    """The relay source of `gateway`, listening to the hub for downstream interest."""
+    """The relay source of `gateway`, told of downstream interest through
+    `add_interest_listener` (the hub's, or on a cluster's core the whole cluster's)."""
     config = gateway.config
     target = upstream_target(config)
     lines = UpstreamLines(renew_ns=int(renew_seconds * NS_PER_S))
@@ -83,8 +86,7 @@ def relay_source(
         if lines.has_work():
             source.wake()
 
-    # On a cluster's core: what the whole cluster streams, so one upstream line per conid.
-    interest_of(app, gateway).add_interest_listener(interest)
+    add_interest_listener(interest)
     app[RELAY] = status
     app[RELAY_SOURCE] = source
     return source
