@@ -77,6 +77,7 @@ from tickgate.server.errors import (
 from tickgate.server.faults import routes as fault_routes
 from tickgate.server.faults.rest import fault_middleware
 from tickgate.server.gateway import GATEWAY, Gateway
+from tickgate.server.handoff import handoff_middleware
 from tickgate.server.http import Routes, Slots, add_routes
 from tickgate.server.http_log import server_logger
 from tickgate.server.openapi import routes as openapi_routes
@@ -386,7 +387,6 @@ def build_app(
         # Imported for a cluster member only: the cluster's modules need nats-py, which only
         # the `cluster` extra installs, and `serve` alone must start without it.
         from tickgate.server.cluster import compose as cluster_compose
-        from tickgate.server.cluster import trading_forward
     edge = cluster is not None and cluster_compose.is_edge(cluster)
     if edge:
         config = cluster_compose.edge_config(config)
@@ -414,8 +414,7 @@ def build_app(
             gatekeeper.access_middleware,
             fault_middleware,
             pacing.pacing_middleware,
-            # An edge hands the core's routes to its core (a no-op on a core).
-            *([trading_forward.forward_middleware] if cluster is not None else []),
+            handoff_middleware,  # an edge hands the core's routes to its core here
             session_middleware,
             reply_discipline_middleware,
             # Innermost: a relay asks its upstream what its catalogue cannot answer.

@@ -37,6 +37,7 @@ from multidict import CIMultiDict
 from nats.aio.client import Client
 
 from tickgate.clock import NS_PER_MS, Clock
+from tickgate.server import handoff
 from tickgate.server.cluster.rest_envelope import (
     EnvelopeError,
     ForwardedRequest,
@@ -201,6 +202,7 @@ FORWARDER = web.AppKey("trading_forwarder", TradingForwarder)
 def install(app: web.Application, forwarder: TradingForwarder) -> None:
     """Make `app` (an edge's) forward the core's routes through `forwarder`."""
     app[FORWARDER] = forwarder
+    handoff.install(app, forward_middleware)
 
 
 @web.middleware
