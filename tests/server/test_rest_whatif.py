@@ -3,7 +3,8 @@ paper engine's own commission and margin models, and nothing placed."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from tests.conftest import call
 from tests.server.fixed_market import FixedMarket, start_fixed
 from tests.server.test_rest_orders import ACCT, place_confirmed
 
+from tickgate.model.ticks import Tick
+from tickgate.protocol import fields as F
 from tickgate.server.app import RunningServer
 
 AAPL, BID, ASK = 265598, "199.98", "200.02"
@@ -148,3 +151,50 @@ async def test_the_older_single_order_routes(
     assert placed[0]["order_status"] == "Submitted"
     bad = await call(http, "POST", f"{base}/iserver/account/{ACCT}/order", json={}, status=400)
     assert "orders" in bad["error"]
+
+
+def move(server: RunningServer, bid: str, ask: str, last: str) -> None:
+    """The fixed market's next quote of AAPL, published as a source's tick is."""
+    values = {F.BID: bid, F.ASK: ask, F.LAST: last}
+    server.gateway.bus.publish(Tick(AAPL, values, server.gateway.clock.now_ns()))
+
+
+async def until(check: Callable[[], Awaitable[bool]]) -> None:
+    async with asyncio.timeout(30):
+        while not await check():
+            await asyncio.sleep(0.02)  # the engine books the quote's fill and marks
+
+
+async def test_a_resting_limit_costs_its_commission_and_never_shows_a_gain(
+    fixed: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    base = fixed.base_url + "/v1/api"
+    buy = {**MKT_BUY, "orderType": "LMT", "price": 101, "quantity": 3}
+    body = await whatif(http, base, buy)
+    assert amount(body["equity"]["change"]) == Decimal("-1.00")  # the commission
+    # Placed, it rests, and fills once the market comes down to it: the account then shows
+    # the preview's "after" figures.
+    await place_confirmed(http, base, buy)
+    move(fixed, "100.98", "101.00", "101.00")
+
+    async def filled() -> bool:
+        return len(await call(http, "GET", f"{base}/iserver/account/trades")) == 1
+
+    await until(filled)
+    after = await summary(http, base)
+    assert Decimal(str(after["equitywithloanvalue"])) == amount(body["equity"]["after"])
+    assert Decimal(str(after["initmarginreq"])) == amount(body["initial"]["after"])
+
+    # Held and marked back at 200: a buy far below and a sell far above the market are
+    # previewed at what their fills would then be worth, never as a gain.
+    move(fixed, BID, ASK, "200.00")
+    held = Decimal(str(after["equitywithloanvalue"])) + 3 * (200 - 101)
+
+    async def marked() -> bool:
+        return Decimal(str((await summary(http, base))["equitywithloanvalue"])) == held
+
+    await until(marked)
+    for order in (buy, {**buy, "side": "SELL", "price": 400}):
+        preview = await whatif(http, base, order)
+        assert amount(preview["equity"]["current"]) == held
+        assert amount(preview["equity"]["change"]) == -amount(preview["amount"]["commission"])

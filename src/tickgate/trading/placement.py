@@ -177,7 +177,7 @@ class PlacementDesk:
         except OrderRejected as exc:
             error = exc.message
         estimates = [
-            Estimate(request, instrument, self._fill_estimate(account, request, instrument))
+            Estimate(request, instrument, *self._fill_estimate(account, request, instrument))
             for request, instrument in items
             if request.parent_ref is None  # bracket children only close the parent's position
         ]
@@ -196,19 +196,23 @@ class PlacementDesk:
     def _questions(self, items: list[Item]) -> list[Question]:
         return [q for r, i in items for q in questions_for(r, i, self._reference(i))]
 
-    def _fill_estimate(self, account: str, request: PlaceOrder, inst: Instrument) -> Decimal:
+    def _fill_estimate(
+        self, account: str, request: PlaceOrder, inst: Instrument
+    ) -> tuple[Decimal, bool]:
         """The price the order would fill at on the current quote (by the engine's own
-        matching), else its limit or stop price, else the market's reference price."""
+        matching) and True; else its limit or stop price, else the market's reference price,
+        and False (it would rest: nothing fills on a halted instrument either)."""
         market = self._matcher.market(inst.conid)
-        if market is not None:
+        if market is not None and not market.halted:
             draft = lifecycle.new_order(
                 request, account=account, order_id=0, parent_id=None, oca_group=None,
                 now_ns=self.clock.now_ns(),
             )  # fmt: skip
             result = match(draft, market, self.config.match, min_tick=inst.min_tick)
             if result.filled and result.price is not None:
-                return result.price
-        return request.price or request.aux_price or self._reference(inst) or inst.reference_price
+                return result.price, True
+        resting = request.price or request.aux_price
+        return resting or self._reference(inst) or inst.reference_price, False
 
     def reply(self, reply_id: str, confirmed: bool) -> list[dict[str, Any]]:
         """Answer a question: the next question, or the acknowledgements.

@@ -2,7 +2,8 @@
 
 The preview books hypothetical fills on a copy of the account's `Portfolio`, with the same
 commission schedule and margin model a real placement then uses, so its "after" numbers are the
-ones the account shows right after the orders fill at the estimated prices. Nothing is stored,
+ones the account shows right after the orders fill at the estimated prices (a resting order's
+shares valued at what they cost, as when the market comes to its price). Nothing is stored,
 published or matched.
 """
 
@@ -35,11 +36,14 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class Estimate:
-    """One order of the preview and the price it is expected to fill at."""
+    """One order of the preview and the price it is expected to fill at; `fills_now` tells
+    whether it fills on the current quote (else it would rest until the market comes to
+    `price`)."""
 
     request: PlaceOrder
     instrument: Instrument
     price: Decimal
+    fills_now: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +88,7 @@ def preview(
         request, instrument = estimate.request, estimate.instrument
         ccy = instrument.currency
         fee = schedule(ccy).commission(instrument, request.quantity, estimate.price)
-        fill = _hypothetical_fill(portfolio, estimate, fee)
+        fill = _hypothetical_fill(portfolio, estimate, _booked_price(after, estimate), fee)
         after.apply_fill(fill, instrument, conversion=request.currency_conversion)
         value += portfolio.in_base(request.quantity * estimate.price * instrument.multiplier, ccy)
         commission += portfolio.in_base(fee, ccy)
@@ -102,7 +106,22 @@ def preview(
     )
 
 
-def _hypothetical_fill(portfolio: Portfolio, estimate: Estimate, fee: Decimal) -> Fill:
+def _booked_price(portfolio: Portfolio, estimate: Estimate) -> Decimal:
+    """The price the hypothetical fill is booked at. An order that fills now is booked at its
+    fill price, as the engine books it (the position keeps its mark until the next quote). A
+    resting order fills only once the market is at its price, so what it pays is what its
+    shares are then worth: booked at the position's current mark (new shares valued at what
+    they cost), it changes equity by its commission alone. Booked at its limit against a mark
+    far away, a buy far below (or a sell far above) the market showed a gain no fill makes."""
+    position = portfolio.positions.get(estimate.request.conid)
+    if estimate.fills_now or position is None or position.mark <= 0:
+        return estimate.price
+    return position.mark
+
+
+def _hypothetical_fill(
+    portfolio: Portfolio, estimate: Estimate, price: Decimal, fee: Decimal
+) -> Fill:
     request = estimate.request
     return Fill(
         execution_id="whatif",
@@ -111,7 +130,7 @@ def _hypothetical_fill(portfolio: Portfolio, estimate: Estimate, fee: Decimal) -
         conid=request.conid,
         side=request.side,
         quantity=request.quantity,
-        price=estimate.price,
+        price=price,
         commission=fee,
         ts_ns=0,
     )
