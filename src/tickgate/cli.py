@@ -20,6 +20,7 @@ from tickgate import __version__, client_cli, log_format
 from tickgate import config as configuration
 from tickgate.datadir import lock_data_dir, prepare_data_dir
 from tickgate.errors import CatalogueError, ConfigError, TickgateError
+from tickgate.model.accounts import DEFAULT_ADVISOR_ID
 
 log = logging.getLogger("tickgate")
 
@@ -400,6 +401,8 @@ def _announce(
     membership: Any = None,
 ) -> None:
     accounts = ", ".join(a.account_id for a in settings.accounts)
+    if settings.advisor:
+        accounts = f"{DEFAULT_ADVISOR_ID} (advisor master), {accounts}"
     curl = "curl -sk" if settings.tls else "curl -s"
     if settings.auth_token:
         # The token itself is never printed: the banner often ends up in logs.

@@ -11,7 +11,11 @@ from typing import Any
 import aiohttp
 import pytest
 from tests.conftest import StartServer, call
+from tests.server.test_ws_api import Connect, authed
 
+from tickgate.cli import _announce
+from tickgate.config import Config
+from tickgate.model.accounts import DEFAULT_ADVISOR_ID as MASTER
 from tickgate.model.accounts import AccountConfig
 
 SUBS = (
@@ -271,3 +275,45 @@ async def test_without_advisor_nothing_changes_and_allocation_is_refused(
         status=400,
     )
     assert "Financial Advisor" in refused["error"]
+
+
+async def test_the_master_account_answers_as_an_account_of_its_own(
+    start: StartServer, http: aiohttp.ClientSession, ws_connect: Connect
+) -> None:
+    # IBKR answers an F account's routes with the master's own figures: here no cash and no
+    # positions, whatever its orders do to the sub-accounts they are split over.
+    server = await start(advisor=True, accounts=SUBS)
+    base = server.base_url
+    api = f"{base}/v1/api"
+    order = {"conid": 265598, "side": "BUY", "orderType": "MKT", "quantity": 3, "tif": "DAY"}
+    await call(http, "GET", f"{api}/iserver/accounts")
+    first = await call(
+        http, "POST", f"{api}/iserver/account/{MASTER}/orders", json={"orders": [order]}
+    )
+    while isinstance(first, list) and "message" in first[0]:
+        first = await call(
+            http, "POST", f"{api}/iserver/reply/{first[0]['id']}", json={"confirmed": True}
+        )
+    summary = await call(http, "GET", f"{api}/portfolio/{MASTER}/summary")
+    assert summary["netliquidation"]["amount"] == 0
+    assert await call(http, "GET", f"{api}/portfolio/{MASTER}/positions/0") == []
+    ledger = await call(http, "GET", f"{api}/portfolio/{MASTER}/ledger")
+    assert ledger["BASE"]["cashbalance"] == 0
+    split = [await call(http, "GET", f"{api}/portfolio/{a.account_id}/positions/0") for a in SUBS]
+    assert sum(p["position"] for rows in split for p in rows) == 3  # all in the sub-accounts
+
+    ws = await authed(server, http, ws_connect)
+    await ws.send(f"ssd+{MASTER}+{{}}")
+    frame = await ws.recv_until(lambda f: str(f.get("topic", "")).startswith(f"ssd+{MASTER}"))
+    assert frame["topic"] == f"ssd+{MASTER}", frame
+    assert {"key": "AccountCode", "value": MASTER}.items() <= frame["result"][0].items()
+    await ws.close()
+
+
+def test_the_banner_names_the_master_account(capsys: pytest.CaptureFixture[str]) -> None:
+    settings = Config(advisor=True, accounts=SUBS)
+    _announce("http://127.0.0.1:1", "ws://127.0.0.1:1", settings, "always")
+    line = next(x for x in capsys.readouterr().out.splitlines() if "accounts:" in x)
+    assert line.split("accounts:")[1].split() == [
+        MASTER, "(advisor", "master),", "DU1000001,", "DU1000002,", "DU1000003",
+    ]  # fmt: skip

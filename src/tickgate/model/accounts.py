@@ -29,6 +29,17 @@ class AccountConfig:
 
 #: The advisor master account of an `--advisor` login (IBKR numbers them F and 7 digits).
 DEFAULT_ADVISOR_ID = "F1234567"
+
+
+def advisor_master(sub_accounts: tuple[AccountConfig, ...]) -> AccountConfig:
+    """The advisor's master account as an account of its own: no cash and no positions (its
+    orders are split over the sub-accounts), in the first sub-account's base currency. Every
+    account route and stream then answers for it with those figures, as IBKR does for an F
+    account, instead of "does not exist"."""
+    base = sub_accounts[0].base_currency if sub_accounts else "USD"
+    return AccountConfig(DEFAULT_ADVISOR_ID, base_currency=base, starting_cash=Decimal(0))
+
+
 #: Sub-accounts `--advisor` makes when no `[[accounts]]` are configured.
 DEFAULT_SUB_ACCOUNTS = 3
 

@@ -31,7 +31,7 @@ from tickgate.market.market_hours import MarketHours, Mode
 from tickgate.market.scanner import Scanner
 from tickgate.market.watchlist_file import JsonWatchlistFile
 from tickgate.market.watchlists import MemoryWatchlistStore, Watchlists, WatchlistStore
-from tickgate.model.accounts import DEFAULT_ADVISOR_ID
+from tickgate.model.accounts import DEFAULT_ADVISOR_ID, AccountConfig, advisor_master
 from tickgate.model.instruments import Instrument
 from tickgate.model.ticks import Tick
 from tickgate.server import (
@@ -171,7 +171,7 @@ def build_gateway(
         market,
         ProbedStore(store, traffic.store_commit),
         clock,
-        accounts=config.accounts,
+        accounts=trading_accounts(config),
         config=trading_config(config),
         hours=hours,
         rates=rates,
@@ -302,6 +302,15 @@ def pushed_notice(notification: Notification) -> bytes | None:
 def _call_soon(callback: Callable[[], None]) -> None:
     # The running loop is looked up per turn, so a gateway can be built before its loop runs.
     asyncio.get_running_loop().call_soon(callback)
+
+
+def trading_accounts(config: Config) -> tuple[AccountConfig, ...]:
+    """The trading engine's accounts: the configured ones, and with `--advisor` the master
+    account first (empty: its orders are split over the others), so every account route and
+    stream knows it."""
+    if not config.advisor:
+        return tuple(config.accounts)
+    return (advisor_master(tuple(config.accounts)), *config.accounts)
 
 
 def trading_config(config: Config) -> TradingConfig:
