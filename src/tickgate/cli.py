@@ -331,9 +331,11 @@ async def _serve(settings: configuration.Config, *, reuse_port: bool = False) ->
         loop.add_signal_handler(signum, stop.set)
     membership = None
     if settings.nats:
-        from tickgate.server.cluster.membership import join
+        from tickgate.server.cluster.membership import SUPERVISED_CORE_WAIT_S, join
 
         membership = await join(settings)  # raises, naming the running core, for a second one
+        if reuse_port:  # a member of `serve --workers`: its core starts at the same time
+            membership.core_wait_s = SUPERVISED_CORE_WAIT_S
     try:
         server = await start_server(build_app(settings, cluster=membership), reuse_port=reuse_port)
         tune_gc()

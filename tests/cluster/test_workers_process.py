@@ -203,3 +203,73 @@ async def test_the_children_stop_when_the_supervisor_is_killed_with_9(workers: W
     workers.proc.kill()
     await asyncio.to_thread(workers.proc.wait, 60)
     await eventually(lambda: not any(alive(pid) for pid in children), timeout=30)
+
+
+def launch_supervisor(tmp_path: Path, workers: int) -> tuple[subprocess.Popen[str], Path]:
+    argv, env = command(tmp_path / "data", "--workers", str(workers))
+    log = tmp_path / "workers.log"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
+    return proc, log
+
+
+async def read_until_workers_line(proc: subprocess.Popen[str], log: Path) -> str:
+    assert proc.stdout is not None
+    while True:
+        line = await asyncio.to_thread(proc.stdout.readline)
+        assert line, "the supervisor exited: " + log.read_text()
+        if line.startswith("  workers:"):
+            return line
+
+
+async def stop_supervisor(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.to_thread(proc.communicate, timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+
+
+async def test_the_edges_start_while_the_core_is_still_starting(tmp_path: Path) -> None:
+    proc, log = launch_supervisor(tmp_path, 2)
+    running = Workers(proc, "", log)
+    try:
+        # Hold the core the moment it exists: it cannot become ready while stopped.
+        core = None
+        while core is None:
+            await eventually(lambda: "core" in running.children().values())
+            core = next((p for p, r in running.children().items() if r == "core"), None)
+        os.kill(core, signal.SIGSTOP)
+        try:
+            await eventually(lambda: len(running.edges()) == 2)
+        finally:
+            os.kill(core, signal.SIGCONT)
+        line = await read_until_workers_line(proc, log)
+        assert re.search(r"started in \d+\.\d s", line), line
+        assert "before it was ready" not in log.read_text()
+    finally:
+        await stop_supervisor(proc)
+    assert proc.returncode == 0
+
+
+async def test_stop_waits_for_the_edges_before_the_core_and_kills_one_that_overruns(
+    workers: Workers,
+) -> None:
+    children = workers.children()
+    (core,) = (pid for pid, role in children.items() if role == "core")
+    held, other = workers.edges()
+    # A stopped process cannot act on SIGTERM: the supervisor must wait for it, then kill it.
+    os.kill(held, signal.SIGSTOP)
+    workers.proc.send_signal(signal.SIGTERM)
+    await eventually(lambda: not alive(other))
+    kill_line = f"(pid {held}) did not stop within 30 s of SIGTERM; killing it"
+    # The core is stopped only once every edge is gone: either it is still alive now, or
+    # the held edge had already been killed.
+    assert alive(core) or kill_line in workers.log.read_text()
+    await asyncio.to_thread(workers.proc.wait, 120)
+    assert workers.proc.returncode == 0
+    assert kill_line in workers.log.read_text()
+    await eventually(lambda: not any(alive(pid) for pid in children), timeout=30)

@@ -145,7 +145,9 @@ def install(
     app.middlewares.append(_interrupts_core_replies(edge_session, gateway.config))
     edge_catalogue = EdgeCatalogue(cluster.bus, gateway.catalogue)
     app.middlewares.append(_settled(edge_session, edge_catalogue))
-    app.cleanup_ctx.append(_edge_context(edge_session, edge_catalogue, ledger))
+    app.cleanup_ctx.append(
+        _edge_context(edge_session, edge_catalogue, ledger, wait_s=cluster.core_wait_s)
+    )
     return (
         [(m, p, _live_first(feed, h) if p == SNAPSHOT_PATH else h) for m, p, h in market_routes],
         trading.edge_routes(app, gateway, cluster, core_routes),
@@ -186,8 +188,6 @@ async def _forget_silent_members(ledger: LineLedger, interest: ClusterInterest, 
 
 
 SNAPSHOT_PATH = "/iserver/marketdata/snapshot"
-#: How long an edge waits for the core's session before it listens anyway.
-SESSION_WAIT_S = 5.0
 
 
 def _settled(session: EdgeSession, catalogue: EdgeCatalogue) -> Middleware:
@@ -281,7 +281,7 @@ def _core_context(
 
 
 def _edge_context(
-    session: EdgeSession, catalogue: EdgeCatalogue, ledger: LineLedger
+    session: EdgeSession, catalogue: EdgeCatalogue, ledger: LineLedger, *, wait_s: float
 ) -> Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def run(_app: web.Application) -> AsyncIterator[None]:
@@ -292,11 +292,14 @@ def _edge_context(
         # as on every other member) and its added instruments are known here; a core that is
         # away does not keep the edge down.
         try:
-            async with asyncio.timeout(SESSION_WAIT_S):
+            async with asyncio.timeout(wait_s):
                 await session.ready.wait()
                 await catalogue.caught_up.wait()
         except TimeoutError:
-            log.warning("edge: no answer from the core yet; serving with a provisional session")
+            log.warning(
+                "edge: no answer from the core within %g s; serving with a provisional session",
+                wait_s,
+            )
         try:
             yield
         finally:

@@ -24,6 +24,14 @@ from tickgate.server.cluster.lease import CoreHolder, CoreLease
 
 Role = Literal["core", "edge"]
 
+#: How long an edge waits for the core's session before it listens anyway (with a provisional
+#: one, adopting the core's when it is heard): a core that is away does not keep it down.
+CORE_WAIT_S = 5.0
+#: The same under `serve --workers`, where the core starts at the same time as the edges and
+#: may take far longer on a loaded machine: an edge that listened first would hand out a
+#: session id the other members do not share.
+SUPERVISED_CORE_WAIT_S = 60.0
+
 
 def nats_options(config: Config, *, name: str) -> NatsOptions:
     """How to reach the cluster's NATS, from the gateway's settings."""
@@ -60,6 +68,8 @@ class ClusterMembership:
     lease: CoreLease | None = None
     #: Told (with the holder) if another core took this core's lease: the process must stop.
     lost: asyncio.Event = field(default_factory=asyncio.Event)
+    #: On an edge: how long it waits for the core before it listens (see `CORE_WAIT_S`).
+    core_wait_s: float = CORE_WAIT_S
 
     @property
     def prefix(self) -> str:
