@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 import signal
 import socket
@@ -80,6 +81,9 @@ class Child:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     #: The exit status of a process that ended before it was ever ready.
     failed_start: int | None = None
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def cpu_ticks(pid: int) -> int | None:
@@ -307,6 +311,13 @@ class Supervisor:
             sys.stdout.flush()
         if complete:
             self._announced = self._announced or show
+            ticks = cpu_ticks(process.pid)
+            log.info(
+                "%s (pid %d) ready%s",
+                child.name,
+                process.pid,
+                "" if ticks is None else f" after {ticks / CLOCK_TICKS:.2f} s of CPU time",
+            )
             child.ready.set()
             self._news.set()
             drain = asyncio.get_running_loop().create_task(_drain(stdout))
