@@ -5,6 +5,8 @@ and a child that exits before it is ready fails the start at once, named."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -53,11 +55,21 @@ BUSY = "while True: pass"
 IDLE = "import time; time.sleep(600)"
 
 
+def state(child: Child) -> str:
+    """The process's state letter (R running, S sleeping, T stopped, ...)."""
+    assert child.process is not None
+    stat = Path(f"/proc/{child.process.pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2]
+
+
 async def test_a_child_using_cpu_time_progresses_and_an_idle_one_is_stuck(
     spawn: Callable[[str, str], Awaitable[Child]],
 ) -> None:
     busy, idle = await spawn("core", BUSY), await spawn("worker 1", IDLE)
-    assert busy.process is not None
+    assert busy.process is not None and idle.process is not None
+    # Stopped, the idle child cannot use CPU time (even its interpreter's start).
+    os.kill(idle.process.pid, signal.SIGSTOP)
+    await eventually(lambda: state(idle) == "T")
     watch = StartWatch(now=0.0)
     watch.observe(busy, 0.0)
     watch.observe(idle, 0.0)

@@ -28,7 +28,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import orjson
@@ -63,6 +63,19 @@ API = "/v1/api"
 _STREAM_COMMAND = re.compile(r"(?:smd|s\+md)\+(\d{1,10})")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Learns(Protocol):
+    """Whatever adds conids a catalogue lacks from where they are known (a relay's upstream;
+    a cluster edge's core)."""
+
+    async def learn(self, conids: Iterable[int]) -> None: ...
+
+
+def streamed_conid(text: str) -> int | None:
+    """The conid a WebSocket `smd`/`s+md` message asks for; None for any other message."""
+    match = _STREAM_COMMAND.match(text)
+    return None if match is None else int(match.group(1))
 
 
 class UpstreamUnavailable(HttpError):
@@ -180,10 +193,10 @@ class UpstreamLookups:
         """A WebSocket message (`ws.BEFORE_MESSAGE`): an `smd`/`s+md` of a conid the catalogue
         lacks is learnt before the session reads it, so it streams like any other; None
         (nothing to wait for) for every other message."""
-        match = _STREAM_COMMAND.match(text)
-        if match is None or self._catalogue.find(int(match.group(1))) is not None:
+        conid = streamed_conid(text)
+        if conid is None or self._catalogue.find(conid) is not None:
             return None
-        return self._learn_quietly(int(match.group(1)))
+        return self._learn_quietly(conid)
 
     async def _learn_quietly(self, conid: int) -> None:
         try:
@@ -319,9 +332,7 @@ async def stocks(
     return json_response(found)
 
 
-async def secdef(
-    request: web.Request, handler: Handler, lookups: UpstreamLookups
-) -> web.StreamResponse:
+async def secdef(request: web.Request, handler: Handler, lookups: Learns) -> web.StreamResponse:
     raw: object = request.query.get("conids")
     if raw is None and request.method == "POST":
         raw = (await json_body(request)).get("conids")
@@ -333,7 +344,7 @@ async def secdef(
 
 
 async def contract_info(
-    request: web.Request, handler: Handler, lookups: UpstreamLookups
+    request: web.Request, handler: Handler, lookups: Learns
 ) -> web.StreamResponse:
     conid = request.match_info.get("conid", "")
     if conid.isdigit():

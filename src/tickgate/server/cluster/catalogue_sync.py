@@ -9,13 +9,18 @@ Subjects (under the bus prefix): `catalogue.added` carries each batch the core's
 took, in order; `catalogue.get` is a request whose reply is every batch the core took since it
 started (what a starting or reconnected edge catches up with); `catalogue.add` is a request
 from an edge whose own catalogue grew (an auto-instrument searched there): the core adds what
-it lacks and publishes it as any other batch, so its source ticks it and every edge knows it.
+it lacks and publishes it as any other batch, so its source ticks it and every edge knows it;
+`catalogue.find` is a request from an edge for conids its catalogue lacks (a client named
+one): the core first learns them where it can (a relay core asks its upstream), then answers
+with those it has, each option with its underlying, and the edge adds them.
 
 Guarantees: the catalogue is append only, so applying a batch twice, or batches that overlap
 what a member added itself, changes nothing (conids already present are left out). An edge's
 search that created an instrument is answered once the core has it (`settled`), so the stream
-a client opens next finds the core ticking it. Instruments travel as plain JSON of every
-field, rebuilt exactly (`encode_instrument`, `decode_instrument`).
+a client opens next finds the core ticking it. A lookup of the core (`EdgeCatalogue.fetch`)
+never waits past its timeout: no core, no answer in time or a disconnected bus is a
+`CoreLookupError` (503). Instruments travel as plain JSON of every field, rebuilt exactly
+(`encode_instrument`, `decode_instrument`).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -37,8 +42,24 @@ from tickgate.bus.nats import NatsBus
 from tickgate.errors import CatalogueError
 from tickgate.market.catalogue.catalogue import Catalogue
 from tickgate.model.instruments import Instrument, Right, SecType
+from tickgate.server.http import HttpError
 
 log = logging.getLogger("tickgate.cluster.catalogue")
+
+#: How long an edge waits for the core to look conids up (a relay core may ask its upstream).
+FIND_TIMEOUT_S = 5.0
+#: Learns conids a catalogue lacks where it can (a relay's upstream); raises HttpError when
+#: it cannot ask.
+Learn = Callable[[list[int]], Awaitable[None]]
+
+
+class CoreLookupError(HttpError):
+    """The core could not be asked about conids an edge lacks, or refused; the message says
+    why (503 unless the core passed on another status, e.g. its upstream's 429)."""
+
+    def __init__(self, message: str, *, status: int = 503) -> None:
+        super().__init__(message, status=status)
+
 
 _DECIMALS = ("min_tick", "reference_price", "strike")
 _FLOATS = ("volatility", "ticks_per_second")
@@ -92,6 +113,21 @@ def decode_batch(data: bytes) -> list[Instrument]:
     return [decode_instrument(row) for row in rows]
 
 
+def with_underlyings(catalogue: Catalogue, conids: Iterable[int]) -> list[Instrument]:
+    """The instruments of `conids` the catalogue has, each derivative's underlying before it
+    (a catalogue takes a derivative only with its underlying)."""
+    found: dict[int, Instrument] = {}
+    for conid in conids:
+        instrument = catalogue.find(conid)
+        if instrument is None:
+            continue
+        underlying = instrument.underlying_conid
+        if underlying is not None and (parent := catalogue.find(underlying)) is not None:
+            found.setdefault(parent.conid, parent)
+        found.setdefault(instrument.conid, instrument)
+    return list(found.values())
+
+
 def add_missing(catalogue: Catalogue, instruments: Iterable[Instrument]) -> tuple[Instrument, ...]:
     """Add those of `instruments` the catalogue lacks (all or nothing, see `Catalogue.add`);
     returns them. Raises CatalogueError when they do not fit (another instrument has the
@@ -103,9 +139,10 @@ class CoreCatalogue:
     """The core's side: publishes every batch its catalogue takes, answers edges' catch-up
     requests with all of them, and adds what an edge's catalogue grew by."""
 
-    def __init__(self, bus: NatsBus, catalogue: Catalogue) -> None:
+    def __init__(self, bus: NatsBus, catalogue: Catalogue, *, learn: Learn | None = None) -> None:
         self._bus = bus
         self._catalogue = catalogue
+        self._learn = learn
         #: Every batch taken since this core started, encoded, in order.
         self._batches: list[bytes] = []
         self._subscriptions: list[Subscription] = []
@@ -129,6 +166,7 @@ class CoreCatalogue:
         self._subscriptions = [
             await client.subscribe(f"{prefix}.catalogue.get", cb=self._on_get),
             await client.subscribe(f"{prefix}.catalogue.add", cb=self._on_add),
+            await client.subscribe(f"{prefix}.catalogue.find", cb=self._on_find),
         ]
         await self._bus.round_trip()
 
@@ -145,6 +183,30 @@ class CoreCatalogue:
         except (InstrumentWireError, CatalogueError) as exc:
             log.warning("an edge's instruments were not added: %s", exc)
             answer = orjson.dumps({"error": str(exc)})
+        if msg.reply:
+            with contextlib.suppress(nats.errors.Error):
+                await self._bus.client.publish(msg.reply, answer)
+
+    async def _on_find(self, msg: Msg) -> None:
+        # In a task of its own: a relay's upstream may be slow, and other lookups go on.
+        task = asyncio.get_running_loop().create_task(self._find(msg))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _find(self, msg: Msg) -> None:
+        answer: bytes
+        try:
+            asked = orjson.loads(msg.data).get("conids")
+            if not isinstance(asked, list) or not all(isinstance(c, int) and c > 0 for c in asked):
+                raise InstrumentWireError("not a list of conids")
+            if self._learn is not None:
+                await self._learn(asked)
+            answer = encode_batch(with_underlyings(self._catalogue, asked))
+        except (orjson.JSONDecodeError, AttributeError, InstrumentWireError) as exc:
+            log.warning("an edge's lookup was unreadable: %s", exc)
+            answer = orjson.dumps({"error": f"unreadable lookup: {exc}", "status": 400})
+        except HttpError as exc:
+            answer = orjson.dumps({"error": exc.message, "status": exc.status})
         if msg.reply:
             with contextlib.suppress(nats.errors.Error):
                 await self._bus.client.publish(msg.reply, answer)
@@ -191,6 +253,10 @@ class EdgeCatalogue:
     @property
     def unsettled(self) -> bool:
         return self._unacknowledged > 0
+
+    def knows(self, conid: int) -> bool:
+        """True when this edge's catalogue has `conid`."""
+        return conid in self._catalogue
 
     async def settled(self, timeout_s: float = 2.0) -> bool:
         """Wait until the core has every instrument added here (False after `timeout_s`)."""
@@ -249,6 +315,52 @@ class EdgeCatalogue:
                 except (orjson.JSONDecodeError, InstrumentWireError) as exc:
                     log.warning("edge: the core's catalogue was unreadable: %s", exc)
                 await asyncio.sleep(self._retry_s)
+
+    async def fetch(self, conids: Iterable[int], *, timeout_s: float = FIND_TIMEOUT_S) -> None:
+        """Ask the core for those of `conids` this catalogue lacks and add the ones it knows
+        (those it does not stay unknown). Raises CoreLookupError when there is no core, it
+        does not answer within `timeout_s`, the bus is down, or the core could not look
+        them up (a relay core's upstream away)."""
+        unknown = [c for c in dict.fromkeys(conids) if c not in self._catalogue]
+        if not unknown:
+            return
+        named = ", ".join(map(str, unknown[:5])) + (", ..." if len(unknown) > 5 else "")
+        if not self._bus.client.is_connected:
+            raise CoreLookupError(
+                f"conid {named} is unknown here, and the cluster's core is not reachable from "
+                "this edge (bus disconnected); retry later"
+            )
+        try:
+            reply = await self._bus.client.request(
+                f"{self._bus.prefix}.catalogue.find",
+                orjson.dumps({"conids": unknown}),
+                timeout=timeout_s,
+            )
+        except nats.errors.NoRespondersError:
+            raise CoreLookupError(
+                f"conid {named} is unknown here, and no core is serving this cluster to look "
+                "it up; retry once it is back"
+            ) from None
+        except (nats.errors.Error, TimeoutError):
+            raise CoreLookupError(
+                f"conid {named} is unknown here, and the cluster's core did not look it up "
+                f"within {timeout_s:g} s; retry later"
+            ) from None
+        try:
+            rows = orjson.loads(reply.data)
+            if isinstance(rows, dict):
+                status = rows.get("status")
+                raise CoreLookupError(
+                    f"the cluster's core could not look up conid {named}: {rows.get('error')}",
+                    status=status if isinstance(status, int) and status >= 400 else 503,
+                )
+            if not isinstance(rows, list):
+                raise InstrumentWireError("not a list of instruments")
+            found = [decode_instrument(row) for row in rows]
+        except (orjson.JSONDecodeError, InstrumentWireError) as exc:
+            message = f"the cluster's core answered a lookup unreadably: {exc}"
+            raise CoreLookupError(message) from exc
+        self._apply(found)
 
     async def _send_loop(self) -> None:
         while True:

@@ -26,7 +26,8 @@ from tickgate.bus.base import Bus
 from tickgate.bus.memory import MemoryBus
 from tickgate.clock import Clock
 from tickgate.config import Config
-from tickgate.server.cluster.catalogue_sync import CoreCatalogue, EdgeCatalogue
+from tickgate.server.cluster.catalogue_sync import CoreCatalogue, EdgeCatalogue, Learn
+from tickgate.server.cluster.core_lookups import CoreLookups
 from tickgate.server.cluster.line_ledger import LineLedger
 from tickgate.server.cluster.market import (
     INTEREST_HEARTBEAT_S,
@@ -45,6 +46,7 @@ from tickgate.server.cluster.session_sync import (
 from tickgate.server.errors import interrupts_replies
 from tickgate.server.gateway import Gateway
 from tickgate.server.http import Handler
+from tickgate.server.relay_lookups import RELAY_LOOKUPS, then
 from tickgate.server.rest_marketdata import SNAPSHOT_CONIDS
 from tickgate.server.ws import BEFORE_MESSAGE
 from tickgate.sources.base import DataSource
@@ -126,7 +128,7 @@ def install(
         )
         app[CORE_SESSION] = session
         app.middlewares.append(_replies_noted(session))
-        catalogue = CoreCatalogue(cluster.bus, gateway.catalogue)
+        catalogue = CoreCatalogue(cluster.bus, gateway.catalogue, learn=_relay_learning(app))
         trading.install_core(app, gateway, cluster)
         app.cleanup_ctx.append(
             _core_context(publisher.serve_images, interest, session, catalogue, ledger)
@@ -145,6 +147,9 @@ def install(
     app.middlewares.append(_interrupts_core_replies(edge_session, gateway.config))
     edge_catalogue = EdgeCatalogue(cluster.bus, gateway.catalogue)
     app.middlewares.append(_settled(edge_session, edge_catalogue))
+    lookups = CoreLookups(edge_catalogue)
+    app.middlewares.append(lookups.middleware)
+    app[BEFORE_MESSAGE] = then(lookups.learn_streamed, ledger.before_message)
     app.cleanup_ctx.append(
         _edge_context(edge_session, edge_catalogue, ledger, wait_s=cluster.core_wait_s)
     )
@@ -153,6 +158,18 @@ def install(
         trading.edge_routes(app, gateway, cluster, core_routes),
         feed,
     )
+
+
+def _relay_learning(app: web.Application) -> Learn:
+    """What the core learns an edge's unknown conids with: a relay core asks its upstream
+    (`relay_lookups`, installed after this); any other core knows what it knows."""
+
+    async def learn(conids: list[int]) -> None:
+        upstream = app.get(RELAY_LOOKUPS)
+        if upstream is not None:
+            await upstream.learn(conids)
+
+    return learn
 
 
 def _line_ledger(app: web.Application, gateway: Gateway, cluster: ClusterMembership) -> LineLedger:
