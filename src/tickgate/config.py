@@ -46,6 +46,7 @@ class Config:
     tls: bool = True
     data_dir: Path = Path("./tickgate-data")
     seed: int = 42
+    reply_seed: int | None = None
     ticks_per_second: float = 2000.0
     catalogue: Path | None = None
     catalogue_mode: str = "extend"
@@ -115,6 +116,11 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "tls": (bool, "serve HTTPS/WSS with a self-signed certificate kept in the data directory"),
     "data_dir": (Path, "directory for the certificate, the order store and other state"),
     "seed": (int, "seed of the simulated market (same seed and clock, same ticks)"),
+    "reply_seed": (
+        int,
+        "seed of the order questions' reply ids (same seed, same ids); unset, each process "
+        "draws its own, so an id from before a restart never matches a new question",
+    ),
     "ticks_per_second": (float, "total simulator update rate over all instruments"),
     "catalogue": (
         Path,

@@ -304,7 +304,10 @@ def gateway_config(
     from tickgate.config import Config
     from tickgate.model.accounts import AccountConfig
 
-    fields: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "seed": seed, "tls": tls}
+    # The seed also fixes the reply ids: a test's run is the same every time.
+    fields: dict[str, Any] = {
+        "host": "127.0.0.1", "port": 0, "seed": seed, "reply_seed": seed, "tls": tls,
+    }  # fmt: skip
     if catalogue is not None:
         fields["catalogue"] = Path(catalogue)
     if accounts is not None:

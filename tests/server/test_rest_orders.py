@@ -329,3 +329,27 @@ async def test_unknown_account_filter_is_a_404(
     for path in ("iserver/account/trades?accountId=NOPE", "iserver/account/orders?accountId=NOPE"):
         body = await call(http, "GET", f"{base}/{path}", status=404)
         assert "NOPE" in body["error"]
+
+
+async def first_question_id(server: RunningServer, http: aiohttp.ClientSession) -> str:
+    order = {"conid": 265598, "side": "BUY", "orderType": "MKT", "quantity": 1}
+    url = f"{server.base_url}/v1/api/iserver/account/{ACCT}/orders"
+    question = await call(http, "POST", url, json={"orders": [order]})
+    return str(question[0]["id"])
+
+
+async def test_reply_ids_never_repeat_across_a_restart_unless_seeded(
+    start: Any, http: aiohttp.ClientSession
+) -> None:
+    before = await start()
+    old = await first_question_id(before, http)
+    await before.stop()
+    after = await start()  # the same data directory: a restart
+    assert await first_question_id(after, http) != old
+    stale = await call(http, "POST", f"{after.base_url}/v1/api/iserver/reply/{old}",
+                       json={"confirmed": True}, status=400)  # fmt: skip
+    assert "not found" in stale["error"]
+    await after.stop()
+    # A configured seed keeps them reproducible, as tests want.
+    seeded = [await first_question_id(await start(reply_seed=7), http) for _ in range(2)]
+    assert seeded[0] == seeded[1]

@@ -323,7 +323,7 @@ def trading_config(config: Config) -> TradingConfig:
             max_fraction_of_value=config.commission_max_fraction,
             per_contract=config.commission_per_contract,
         ),
-        seed=config.seed,
+        seed=config.reply_seed,  # the market's seed would repeat the ids in every process
     )
 
 

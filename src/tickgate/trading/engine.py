@@ -74,11 +74,12 @@ class AlwaysOpen:
 
 @dataclass(frozen=True, slots=True)
 class TradingConfig:
-    """Engine settings: fill model, commissions and the seed for reply ids."""
+    """Engine settings: fill model, commissions and the seed for reply ids (None: drawn from
+    os.urandom, different in every process)."""
 
     match: MatchConfig = field(default_factory=MatchConfig)
     commissions: CommissionSchedule = field(default_factory=CommissionSchedule)
-    seed: int = 0
+    seed: int | None = 0
 
 
 class TradingEngine:

@@ -98,7 +98,13 @@ class PlacementDesk:
     """Commands on orders; see the journal module for the guarantees."""
 
     def __init__(
-        self, journal: Journal, matcher: Matcher, clock: Clock, config: TradingConfig, *, seed: int
+        self,
+        journal: Journal,
+        matcher: Matcher,
+        clock: Clock,
+        config: TradingConfig,
+        *,
+        seed: int | None,
     ) -> None:
         self._journal, self._matcher, self.clock, self.config = journal, matcher, clock, config
         self.state = journal.state

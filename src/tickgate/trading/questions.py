@@ -8,7 +8,8 @@ answers it. Rules kept here:
   `QuestionExpired` (a 503 at the HTTP boundary);
 - an id never issued raises `UnknownQuestion` (`reply id not found: '<id>'`), `confirmed: false`
   raises `OrderNotConfirmed` (both 400).
-Reply ids are UUIDs drawn from a seeded generator, so runs are reproducible.
+Reply ids are UUIDs drawn from a generator: seeded, runs are reproducible; unseeded (a
+gateway's default), it draws from os.urandom, so an id never repeats across processes.
 """
 
 from __future__ import annotations
@@ -93,8 +94,10 @@ class _Pending(Generic[T]):
 class QuestionBook(Generic[T]):
     """Pending confirmations and suppressed message ids. `T` is the parked placement."""
 
-    def __init__(self, *, seed: int = 0) -> None:
-        self._rng = random.Random(seed)
+    def __init__(self, *, seed: int | None = 0) -> None:
+        """`seed` makes the reply ids reproducible; None seeds them from os.urandom, so no
+        two processes (a restart included) draw the same ids."""
+        self._rng = random.Random(seed)  # None: random seeds itself from os.urandom
         self._pending: dict[str, _Pending[T]] = {}
         self._stale: OrderedDict[str, None] = OrderedDict()
         self.suppressed: set[str] = set()
