@@ -43,6 +43,9 @@ class EmptyStore:
     def snapshot(self, conid: int, fields: tuple[int, ...]) -> Mapping[int, str]:
         return {}
 
+    def updated_ns(self, conid: int) -> int | None:
+        return None
+
 
 def _ignore(*_: object) -> None:
     return None

@@ -31,6 +31,9 @@ class Store:
     def __init__(self) -> None:
         self.values: dict[int, dict[int, str]] = {AAPL: {55: "AAPL", 31: "189.50", 84: "189.49"}}
 
+    def updated_ns(self, conid: int) -> int | None:
+        return None  # no tick times here: the hub stamps a first frame with its clock
+
     def snapshot(self, conid: int, fields: tuple[int, ...]) -> dict[int, str]:
         if conid not in self.values:
             raise NotFoundError(f"unknown conid {conid}")

@@ -58,6 +58,10 @@ class SnapshotStore(Protocol):
         """The current values of those `fields` of `conid` that have one."""
         ...
 
+    def updated_ns(self, conid: int, /) -> int | None:
+        """When a value of `conid` last changed (its tick's own time), None if none did."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class HubStats:
@@ -358,7 +362,9 @@ class StreamingHub:
         # Sent even when no requested field has a value yet: the frame confirms the
         # subscription (ibind waits for one, reference rule 10).
         values = {fid: known[fid] for fid in channel.fields if fid in known}
-        ts_ns = self._clock.now_ns()
+        # Stamped as the updates are, with the time of the last change (ticks carry their own
+        # time): stamped now, the next update's older tick time went backwards.
+        ts_ns = self._store.updated_ns(channel.conid) or self._clock.now_ns()
         frame = text_frame(channel.encoder(channel.conid, values, ts_ns))
         outbox.push_market(channel.topic_key, frame, values, channel.reencode)
         self._encoded += 1
