@@ -8,10 +8,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
-from tests.conftest import make_config
+from tests.conftest import StartServer, make_config
 
 from tickgate.server.app import build_app
 from tickgate.server.http import PREFIXES
@@ -112,6 +113,25 @@ async def test_each_row_says_what_the_router_does(app: web.Application) -> None:
                 said = "not served, but it is routed" if answered else f"{row.status}, but 404"
                 wrong.append(f"{row.method} {prefix}{row.endpoint}: the page says {said}")
     assert not wrong, "docs/compatibility.md is out of date:\n" + "\n".join(wrong)
+
+
+async def test_each_row_marked_not_served_answers_404_over_a_socket(
+    start: StartServer, http: aiohttp.ClientSession
+) -> None:
+    """What the page promises a client: 404 `no route for ...`, also where the path serves
+    another method (there a wrong method is otherwise a 405)."""
+    server = await start(store="memory")
+    wrong = []
+    for row in rows():
+        if row.status != "not served":
+            continue
+        for prefix in PREFIXES:
+            path = prefix + concrete(row.endpoint)
+            async with http.request(row.method, server.base_url + path) as response:
+                body = await response.json()
+                if (response.status, body) != (404, {"error": f"no route for {row.method} {path}"}):
+                    wrong.append(f"{row.method} {path}: {response.status} {body}")
+    assert not wrong, wrong
 
 
 def test_every_client_portal_route_tickgate_serves_has_a_row(app: web.Application) -> None:

@@ -37,6 +37,7 @@ CHECKS = (
     "response_schema_conformance",
     "error_answers_are_json_errors",
     "malformed_requests_are_refused",
+    "undeclared_methods_are_405",
 )
 #: Left out of the run, and why:
 #: - `/v1/portal/...`: the same handlers as `/v1/api/...` (the route-coverage test checks both

@@ -99,8 +99,38 @@ def error_answer(request: web.Request, exc: Exception) -> web.StreamResponse:
 
 
 async def not_found(request: web.Request) -> web.StreamResponse:
-    """Unknown routes get a JSON 404 naming the path."""
-    raise HttpError(f"no route for {request.method} {request.path}", status=404)
+    """The catch-all's answer, logged once: a JSON 405 with an `Allow` header when the path is
+    routed for other methods only, else a JSON 404 naming the path.
+
+    A WebSocket path is a handshake, not a REST resource: any other method there is a 404
+    (docs/compatibility.md lists `POST /ws` as not served)."""
+    allowed = [] if request.path in WEBSOCKET_PATHS else await allowed_methods(request)
+    if not allowed:
+        return error_answer(
+            request, HttpError(f"no route for {request.method} {request.path}", status=404)
+        )
+    listed = ", ".join(allowed)
+    refusal = HttpError(
+        f"{request.method} is not allowed on {request.path}; allowed: {listed}", status=405
+    )
+    response = error_answer(request, refusal)
+    response.headers["Allow"] = listed
+    return response
+
+
+async def allowed_methods(request: web.Request) -> list[str]:
+    """The methods the app's routes (the catch-all aside) serve on `request`'s path, sorted;
+    empty when no route matches the path.
+
+    Asks every resource (a few hundred regex matches): paid on a wrong request only, which
+    the router already sent to the catch-all, so nothing else slows down."""
+    catch_all = request.match_info.route.resource
+    found: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource is not catch_all:
+            _match, methods = await resource.resolve(request)
+            found |= methods
+    return sorted(found)
 
 
 @web.middleware
