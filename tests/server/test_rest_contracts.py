@@ -37,6 +37,21 @@ async def test_search_also_accepts_post_with_a_json_body(
     assert rows[0]["conid"] == "272093"
 
 
+async def test_search_by_a_conid_given_as_the_symbol_finds_that_contract(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    url = server.base_url + "/v1/api/iserver/secdef/search"
+    rows = await get(http, url + "?symbol=265598")
+    assert [(row["conid"], row["symbol"]) for row in rows] == [("265598", "AAPL")]
+    # The same row as by its symbol (which also finds AAPL's other listings).
+    assert rows[0] == (await get(http, url + "?symbol=AAPL"))[0]
+    # A bot's JSON body with the conid as a number.
+    async with http.post(url, json={"symbol": 265598}) as response:
+        assert response.status == 200
+        assert await response.json() == rows
+    assert await get(http, url + "?symbol=999999999") == []
+
+
 async def test_option_lookup_flow_search_strikes_info(
     server: RunningServer, http: aiohttp.ClientSession
 ) -> None:

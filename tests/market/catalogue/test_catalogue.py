@@ -390,3 +390,19 @@ def test_derived_conids_do_not_overlap_real_ones(catalogue: Catalogue) -> None:
         derived = instrument.sec_type in (SecType.OPT, SecType.FUT)
         assert (instrument.conid >= 1_500_000_000) is derived
         assert instrument.conid < 2**31
+
+
+def test_search_by_digits_finds_the_underlying_with_that_conid(catalogue: Catalogue) -> None:
+    assert symbols(catalogue.search("265598")) == ["AAPL"]
+    assert symbols(catalogue.search(" 12087792 ")) == ["EUR.USD"]
+    assert catalogue.search("265598", sec_type=SecType.IND) == []
+    assert catalogue.search("265598", by_name=True) == []  # a name search reads no conid
+    assert catalogue.search("2655") == []  # a conid matches whole, not as a prefix
+    option = next(i for i in catalogue if i.sec_type is SecType.OPT)
+    assert catalogue.search(str(option.conid)) == []  # search finds underlyings only
+
+
+def test_search_by_digits_puts_an_exact_numeric_symbol_first() -> None:
+    # Hong Kong's Tencent is the ticker "700"; conid 700 is another instrument here.
+    small = Catalogue([acme(700, "ACME"), acme(683, "700"), acme(5, "7000")])
+    assert symbols(small.search("700")) == ["700", "ACME", "7000"]

@@ -219,7 +219,9 @@ class Catalogue:
         """Underlyings (STK, IND, CASH) matching `text`, best match first; never OPT or FUT.
 
         By symbol (case-insensitive; ``EURUSD`` and ``EUR/USD`` find ``EUR.USD``): exact
-        symbols first, then symbols starting with `text`, shorter first. With `by_name`: every
+        symbols first, then, when `text` is all digits, the underlying with that conid (a
+        conid passed as the symbol; digits stay a symbol too, as Hong Kong and Tokyo tickers
+        are numbers), then symbols starting with `text`, shorter first. With `by_name`: every
         word of `text` must start a word of the name; names whose first word matches come first.
         `sec_type` keeps only that type. An empty `text` matches nothing.
         """
@@ -411,11 +413,14 @@ def _rank_by_symbol(candidates: list[Instrument], text: str) -> list[tuple[_Rank
     wanted = text.strip().upper().replace("/", ".")
     if not wanted:
         return []
+    conid = int(wanted) if wanted.isascii() and wanted.isdigit() else None
     ranked: list[tuple[_Rank, Instrument]] = []
     for position, instrument in enumerate(candidates):
         symbol = instrument.symbol.upper()
         if wanted in (symbol, symbol.replace(".", "")):
             ranked.append(((0, 0, "", position), instrument))
+        elif instrument.conid == conid:
+            ranked.append(((0, 1, "", position), instrument))
         elif symbol.startswith(wanted):
             ranked.append(((1, len(symbol), symbol, position), instrument))
     return ranked
