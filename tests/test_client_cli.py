@@ -9,11 +9,13 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from typing import Any
 
 import pytest
 
 from tickgate.cli import main
+from tickgate.client_cli import market_line
 from tickgate.pytest_plugin import StartGateway, TickgateServer
 
 AAPL, MSFT = 265598, 272093
@@ -77,6 +79,7 @@ def test_tail_md_resolves_symbols_and_stops_after_count(
 def test_tail_md_with_a_tempo_streams_the_seed_dialect(
     tickgate_server: TickgateServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    before = time.time_ns() // 1_000_000
     lines = run(
         tickgate_server,
         capsys,
@@ -90,8 +93,23 @@ def test_tail_md_with_a_tempo_streams_the_seed_dialect(
         "--count",
         "3",
     )
+    after = time.time_ns() // 1_000_000
     assert len(lines) == 3 and all(line["conid"] == AAPL for line in lines)
-    assert "time" not in lines[0] and set(lines[0]) == {"symbol", "conid", "84", "86"}
+    assert set(lines[0]) == {"symbol", "conid", "time", "84", "86"}
+    # The seed dialect stamps nothing: the time is when tail received each frame.
+    times = [line["time"] for line in lines]
+    assert before <= times[0] and times == sorted(times) and times[-1] <= after
+
+
+def test_a_market_line_takes_the_gateways_time_where_the_frame_has_one() -> None:
+    fields = ["31"]
+    stamped = {"topic": "smd+265598", "31": "189.50", "_updated": 1768402800123}
+    line = json.loads(market_line(stamped, {AAPL: "AAPL"}, fields, received_ms=5) or "")
+    assert line == {"symbol": "AAPL", "conid": AAPL, "time": 1768402800123, "31": "189.50"}
+    seed = {"topic": "md+265598", "31": 189.5}
+    line = json.loads(market_line(seed, {AAPL: "AAPL"}, fields, received_ms=5) or "")
+    assert line == {"symbol": "AAPL", "conid": AAPL, "time": 5, "31": 189.5}
+    assert market_line({"topic": "md+265598", "84": 1}, {}, fields, received_ms=5) is None
 
 
 def test_tail_md_table_redraws_a_terminal_table(

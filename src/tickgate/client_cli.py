@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
@@ -192,14 +193,20 @@ async def _market_lines(client: GatewayClient, args: argparse.Namespace) -> Asyn
         for conid in symbols
     ]
     async for frame in client.stream(commands, portal=portal):
-        line = _market_line(frame, symbols, fields)
+        line = market_line(frame, symbols, fields, received_ms=time.time_ns() // 1_000_000)
         if line is not None:
             yield line
 
 
-def _market_line(frame: dict[str, Any], symbols: dict[int, str], fields: list[str]) -> str | None:
+def market_line(
+    frame: dict[str, Any], symbols: dict[int, str], fields: list[str], *, received_ms: int
+) -> str | None:
     """`{"symbol", "conid", "time", field: value...}` for a market frame carrying any of
-    `fields`, else None (heartbeats, replies, a frame with only other fields)."""
+    `fields`, else None (heartbeats, replies, a frame with only other fields).
+
+    `time` (epoch ms) is the gateway's own stamp where the dialect has one (`_updated` on
+    `/v1/api/ws`, the market's time, so a replay's); the seed dialect stamps nothing, so
+    there it is `received_ms`, when the frame arrived."""
     prefix, _, conid = str(frame.get("topic", "")).partition("+")
     if prefix not in ("smd", "md") or not conid.isdigit():
         return None
@@ -207,8 +214,7 @@ def _market_line(frame: dict[str, Any], symbols: dict[int, str], fields: list[st
     if not values:
         return None
     row: dict[str, Any] = {"symbol": symbols.get(int(conid), conid), "conid": int(conid)}
-    if "_updated" in frame:  # today's dialect stamps its frames (epoch ms); the seed's do not
-        row["time"] = frame["_updated"]
+    row["time"] = frame.get("_updated", received_ms)
     row.update(values)
     return _line(row)
 
