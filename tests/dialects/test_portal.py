@@ -125,3 +125,19 @@ def test_a_bad_command_is_logged_by_length_and_reason_never_its_text(
     logged = [r.getMessage() for r in caplog.records if "bad command" in r.getMessage()]
     assert len(logged) == 1 and f"{len(text)} characters" in logged[0]
     assert "SECRET" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("bad", "summary"), [(2, "1 more bad command"), (4, "3 more bad commands")]
+)
+def test_the_close_summary_of_bad_commands_agrees_in_number(
+    engines: Engines, caplog: pytest.LogCaptureFixture, bad: int, summary: str
+) -> None:
+    caplog.set_level(logging.INFO)
+    session, _wire = open_session(engines)
+    for _ in range(bad):
+        session.receive("nonsense", engines.now())
+        engines.clock.advance(seconds=1)  # under the command rate limit
+    session.notes.log_counts()
+    closing = [r.getMessage() for r in caplog.records if "closed after" in r.getMessage()]
+    assert closing == [f"connection from test closed after {summary}"]

@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import StartServer, call
 
 from tickgate.log_format import REDACTED, make_handler
+from tickgate.server.app import RunningServer
 
 TOKEN = "log-test-token-0123456789"
 
@@ -73,3 +74,27 @@ async def test_login_and_session_flow_never_logs_a_secret(
     assert failed["request_id"].startswith("r-")
     bad = next(e for m, e in messages.items() if m.startswith("bad command"))
     assert bad["connection_id"].startswith("c-") and "request_id" not in bad
+
+
+async def test_a_request_body_over_the_limit_is_a_413_logged_with_its_request_id(
+    server: RunningServer, json_log: io.StringIO
+) -> None:
+    # One byte over the 1 MiB limit: the server has read the whole body when it refuses it,
+    # so it closes a connection with nothing unread (no reset can overtake its answer).
+    body = b"x" * ((1 << 20) + 1)
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        writer.write(
+            b"POST /v1/api/tickle HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 30)
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert orjson.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]
+    entries = [orjson.loads(line) for line in json_log.getvalue().splitlines()]
+    (refused,) = [e for e in entries if "-> 413" in e["message"]]
+    assert refused["message"].startswith("POST /v1/api/tickle -> 413: ")
+    assert refused["request_id"].startswith("r-")

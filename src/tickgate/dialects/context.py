@@ -98,5 +98,8 @@ class Notes:
         """Log how many of each kind were only counted (once, when the connection closes)."""
         counted = {kind: n for kind, n in self._counts.items() if n}
         if counted:
-            summary = ", ".join(f"{n} more {kind}" for kind, n in counted.items())
+            # Every kind is a noun phrase whose plural takes an "s" ("bad commands").
+            summary = ", ".join(
+                f"{n} more {kind}{'' if n == 1 else 's'}" for kind, n in counted.items()
+            )
             log.info("connection from %s closed after %s", self.peer, summary)

@@ -416,8 +416,9 @@ def build_app(
     deadlines = RequestDeadlines(config.request_timeout_seconds)
     app = web.Application(
         middlewares=[
-            deadlines.middleware,
+            # Outermost: every line logged about a request carries its id, the deadlines' too.
             log_context.log_context_middleware,
+            deadlines.middleware,
             metrics.request_metrics_middleware,
             error_middleware,
             gatekeeper.access_middleware,

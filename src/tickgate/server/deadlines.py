@@ -81,7 +81,8 @@ class RequestDeadlines:
     def middleware(self, request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
         """Marks the connection as having sent a head, and reads the body within the deadline.
 
-        Must be the outermost middleware, so that every request that reaches the app counts.
+        Must come before any middleware that can answer by itself, so that every request that
+        reaches the app counts (only the log context, which numbers requests, is outside it).
         A plain function for a request without a body (every WebSocket upgrade): see
         `tickgate.server.http.PassMiddleware`.
         """
