@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -197,12 +198,60 @@ async def test_a_second_supervisor_on_the_same_data_dir_is_refused(
     assert second.returncode == 2 and "in use by another gateway" in second.stderr
 
 
+async def test_a_second_cluster_on_the_same_port_is_refused_and_a_kill_9_frees_the_port(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    first_argv, env = command(tmp_path / "first", "--workers", "1", "--port", str(port))
+    log = tmp_path / "first.log"
+    with log.open("w") as stderr:
+        first = subprocess.Popen(
+            first_argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env
+        )
+    running = Workers(first, "", log)
+    try:
+        await read_until_workers_line(first, log)
+        argv, env = command(tmp_path / "other", "--workers", "1", "--port", str(port))
+        second = await asyncio.to_thread(
+            subprocess.run, argv, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert second.returncode == 1, second.stderr
+        lines = second.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"port {port} is already served" in lines[0], second.stderr
+        assert f"pid {first.pid}" in lines[0]
+        # The claim dies with the cluster, however it dies: after kill -9 of the supervisor
+        # (its children follow), the port can be served again.
+        children = running.children()
+        first.kill()
+        await asyncio.to_thread(first.wait, 60)
+        await eventually(lambda: not any(alive(pid) for pid in children), timeout=60)
+        again, log_again = launch_supervisor_on(tmp_path / "other", port, tmp_path / "again.log")
+        try:
+            await read_until_workers_line(again, log_again)
+        finally:
+            await stop_supervisor(again)
+        assert again.returncode == 0
+    finally:
+        await stop_supervisor(first)
+
+
 async def test_the_children_stop_when_the_supervisor_is_killed_with_9(workers: Workers) -> None:
     children = workers.children()
     assert len(children) == 4
     workers.proc.kill()
     await asyncio.to_thread(workers.proc.wait, 60)
     await eventually(lambda: not any(alive(pid) for pid in children), timeout=30)
+
+
+def launch_supervisor_on(
+    data_dir: Path, port: int, log: Path
+) -> tuple[subprocess.Popen[str], Path]:
+    argv, env = command(data_dir, "--workers", "1", "--port", str(port))
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
+    return proc, log
 
 
 def launch_supervisor(tmp_path: Path, workers: int) -> tuple[subprocess.Popen[str], Path]:

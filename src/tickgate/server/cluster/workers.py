@@ -49,6 +49,7 @@ from tickgate.config import Config
 from tickgate.datadir import lock_data_dir, prepare_data_dir
 from tickgate.errors import TickgateError
 from tickgate.server.cluster.lease import bucket_name
+from tickgate.server.cluster.port_claim import PortClaim, claim_port
 
 log = logging.getLogger("tickgate.workers")
 
@@ -158,10 +159,14 @@ def child_argv(argv: Sequence[str], *extra: str) -> list[str]:
 class Supervisor:
     """Runs the members of `serve --workers` (see the module) until `stop` is set."""
 
-    def __init__(self, settings: Config, argv: Sequence[str], port: int) -> None:
+    def __init__(
+        self, settings: Config, argv: Sequence[str], port: int, claim: PortClaim | None = None
+    ) -> None:
         self.settings = settings
         self.words = list(argv)
         self.port = port
+        #: Passed to every child, so the port stays claimed while any of them lives.
+        self.claim = claim
         self.nats = NatsServerProcess(
             extra_args=["-js", "-sd", str(self.nats_dir)], stop_with_parent=True
         )
@@ -265,6 +270,7 @@ class Supervisor:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 preexec_fn=stop_with_parent_process,
+                pass_fds=() if self.claim is None else (self.claim.fd,),
             )
             await self._read_banner(child, child.process)
             status = await child.process.wait()
@@ -404,9 +410,20 @@ def run_workers(settings: Config, argv: Sequence[str]) -> int:
         )
         return 1
     port = int(reserved.getsockname()[1])
+    try:
+        # After the reservation: with --port 0 only now is the port known.
+        claim = claim_port(port, settings.data_dir)
+    except TickgateError as exc:
+        reserved.close()
+        print(f"tickgate: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        reserved.close()
+        print(f"tickgate: cannot claim port {port}: {exc}", file=sys.stderr)
+        return 1
 
     async def main() -> int:
-        supervisor = Supervisor(settings, argv, port)
+        supervisor = Supervisor(settings, argv, port, claim)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, supervisor.stop.set)
@@ -419,4 +436,5 @@ def run_workers(settings: Config, argv: Sequence[str]) -> int:
         return 2
     finally:
         reserved.close()
+        claim.release()
         lock.release()
