@@ -52,9 +52,15 @@ def pinned(cpu: int) -> list[str]:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time consumed so far by process `pid` (all its threads)."""
+    return sum(cpu_split(pid))
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds consumed so far by process `pid` (all its threads). System
+    time includes the loopback receive path a write runs in the sender's context."""
     stat = Path(f"/proc/{pid}/stat").read_text()
     after_name = stat[stat.rindex(")") + 2 :].split()
-    return (int(after_name[11]) + int(after_name[12])) / CLK_TCK
+    return int(after_name[11]) / CLK_TCK, int(after_name[12]) / CLK_TCK
 
 
 def core_jiffies() -> dict[int, tuple[int, int]]:
@@ -194,6 +200,11 @@ class LoadResult:
     subscribed_s: float = 0.0
     #: ticks the server's feed produced in the measured window, per second (0: not known)
     fed_per_s: float = 0.0
+    #: (user, system) server CPU seconds in the measured window
+    server_cpu_split: tuple[float, float] = (0.0, 0.0)
+    #: frames and socket writes of a tickgate server in the measured window (0: not known)
+    frames_sent: int = 0
+    writes: int = 0
 
 
 def fed_ticks(server: Server) -> int:
@@ -213,17 +224,31 @@ def fed_reading(server: Server) -> tuple[int, int]:
     return int(answer["ticks"]), int(answer.get("at_ns", time.monotonic_ns()))
 
 
-def subscriptions(server: Server) -> int:
-    """The market-data subscriptions a tickgate server holds now (its `/metrics`)."""
+def server_counters(server: Server, names: Sequence[str]) -> dict[str, int]:
+    """The unlabelled `/metrics` series `names` of a tickgate server, as integers. Raises
+    RuntimeError when one is missing."""
     scheme = "https" if server.tls else "http"
     context = ssl._create_unverified_context() if server.tls else None  # self-signed
     url = f"{scheme}://127.0.0.1:{server.port}/metrics"
     with urllib.request.urlopen(url, timeout=10, context=context) as response:
         text = response.read().decode()
+    found = {}
     for line in text.splitlines():
-        if line.startswith("tickgate_subscriptions "):
-            return int(float(line.split()[1]))
-    raise RuntimeError("/metrics has no tickgate_subscriptions")
+        name, _, value = line.partition(" ")
+        if name in names:
+            found[name] = int(float(value))
+    if len(found) < len(names):
+        raise RuntimeError(f"/metrics lacks {sorted(set(names) - found.keys())}")
+    return found
+
+
+def subscriptions(server: Server) -> int:
+    """The market-data subscriptions a tickgate server holds now (its `/metrics`)."""
+    return server_counters(server, ("tickgate_subscriptions",))["tickgate_subscriptions"]
+
+
+#: The server's write counters read at both ends of the measured window.
+WRITE_COUNTERS = ("tickgate_frames_sent_total", "tickgate_writes_total")
 
 
 def wait_subscribed(server: Server, expected: int, timeout: float) -> float:
@@ -308,7 +333,9 @@ def run_loadgen(
     assert proc.stdin is not None
     result = LoadResult({}, 0.0, rss_before, rss_before, 0)
     cpu_start = started = measure_from = 0.0
+    split_start = (0.0, 0.0)
     ticks_from = (0, 0)
+    writes_from: dict[str, int] = {}
     cores = core_jiffies()
     counted = expected_subscriptions > 0
     for line in _lines(proc, time.monotonic() + timeout, sample_every):
@@ -323,10 +350,18 @@ def run_loadgen(
             proc.stdin.write(b"go\n")
             proc.stdin.flush()
         elif line == "phase measure":
-            cpu_start, measure_from, cores = cpu_seconds(pid), since, core_jiffies()
+            # read before the CPU time, and after it at the end: the scrape is not measured
+            writes_from = server_counters(server, WRITE_COUNTERS) if counted else {}
+            split_start = cpu_split(pid)
+            cpu_start, measure_from, cores = sum(split_start), since, core_jiffies()
             ticks_from = fed_reading(server) if counted else (0, 0)
         elif line == "phase end":
-            result.server_cpu_s = cpu_seconds(pid) - cpu_start
+            split_end = cpu_split(pid)
+            result.server_cpu_s = sum(split_end) - cpu_start
+            result.server_cpu_split = (
+                split_end[0] - split_start[0],
+                split_end[1] - split_start[1],
+            )
             result.core_busy = busy_fractions(cores, core_jiffies())
             result.measure_window_s = (round(measure_from, 3), round(since, 3))
             if counted:
@@ -335,6 +370,9 @@ def run_loadgen(
                 ticks, at_ns = fed_reading(server)
                 window = max(at_ns - ticks_from[1], 1) / 1e9
                 result.fed_per_s = (ticks - ticks_from[0]) / window
+                writes_to = server_counters(server, WRITE_COUNTERS)
+                result.frames_sent = writes_to[WRITE_COUNTERS[0]] - writes_from[WRITE_COUNTERS[0]]
+                result.writes = writes_to[WRITE_COUNTERS[1]] - writes_from[WRITE_COUNTERS[1]]
         elif line.startswith("{"):
             result.loadgen = orjson.loads(line)
         if sample_every is not None and started and proc.poll() is None:

@@ -48,15 +48,17 @@ class Profiler:
         self.binary = shutil.which("py-spy")
 
     def attach(self, server: Server, name: str) -> Recording | None:
-        """Start sampling `server` (100 Hz, without pausing it); None when not applicable."""
+        """Start sampling `server` (100 Hz; without pausing it unless native); None when not
+        applicable."""
         if self.binary is None or server.kind != "tickgate":
             return None
         self.directory.mkdir(parents=True, exist_ok=True)
         raw = self.directory / f"{name}.raw"
         command = [self.binary, "record", "--pid", str(server.pid), "--rate", "100"]
-        command += ["--nonblocking", "--format", "raw", "--output", str(raw)]
-        if self.native:  # C frames too (uvloop, the GC, orjson): slower sampling, more detail
-            command.append("--native")
+        command += ["--format", "raw", "--output", str(raw)]
+        # C frames too (uvloop, the GC, orjson): more detail, but py-spy must pause the process
+        # for each sample then (it refuses --native with --nonblocking), which costs it time
+        command.append("--native" if self.native else "--nonblocking")
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return Recording(proc, raw, self.directory / f"{name}.txt")
 

@@ -46,6 +46,16 @@ def run_metrics(result: LoadResult, stalled: dict[str, Any] | None = None) -> di
         "server_cpu_s": result.server_cpu_s,
         "server_cpu_frac": result.server_cpu_s / lg["duration_s"],
         "server_cpu_us_per_frame": result.server_cpu_s * 1e6 / frames if frames else None,
+        # of the server's CPU time, the kernel's share (its socket writes, and the loopback
+        # receive path that runs in the writer's context)
+        "server_sys_frac": result.server_cpu_split[1] / result.server_cpu_s
+        if result.server_cpu_s
+        else None,
+        # frames per socket write, by the server's own counters (tickgate only)
+        "frames_per_write": result.frames_sent / result.writes if result.writes else None,
+        "server_cpu_us_per_write": result.server_cpu_s * 1e6 / result.writes
+        if result.writes
+        else None,
         "latency_us": lg["latency_us"] if frames else {},
         "peak_rss_kb": result.peak_rss_kb,
         "rss_per_conn_kb": (result.rss_connected_kb - result.rss_before_kb) / opened,

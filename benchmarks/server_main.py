@@ -3,7 +3,7 @@
 Usage (run.py starts it, pinned with taskset when available):
 
     python benchmarks/server_main.py --feed firehose|paced [--tls] [--rate R] [--instruments N]
-                                     [--watch-file PATH]
+                                     [--watch-file PATH] [--max-hold-ms MS]
 
 Prints one JSON line `{"port": P, "conids": [...]}` once it listens, starts the feed on SIGUSR1
 (sent once every client is connected and subscribed), prints `{"ticks": N, "at_ns": T}` (the
@@ -49,6 +49,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--outbox-limit", type=int, default=4 * 1024 * 1024)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--watch-file", type=Path, help="write per-connection readings here")
+    parser.add_argument(
+        "--max-hold-ms",
+        type=float,
+        help="A/B: another most a frame is held under load than the shipped one (0: never held)",
+    )
     parser.add_argument(
         "--gc-threshold",
         type=int,
@@ -109,6 +114,8 @@ async def serve(args: argparse.Namespace) -> None:
     loop.add_signal_handler(signal.SIGUSR2, lambda: report_ticks(feeds[0] if feeds else None))
 
     def source(gateway: Gateway) -> DataSource:
+        if args.max_hold_ms is not None:
+            gateway.turns.max_hold_ns = int(args.max_hold_ms * 1e6)
         if args.watch_file:
             watches.append(ConnectionWatch(gateway))
         if args.feed == "firehose":
