@@ -5,8 +5,11 @@ Why a KV entry: `create` is atomic on the server, so of two cores started at the
 exactly one gets the entry and the other sees who holds it. The bucket's TTL makes the claim a
 lease: the core renews it every third of the TTL (`update` against the revision it holds), and
 a core that stops renewing (killed with -9, frozen, cut off) loses it once the TTL has passed,
-so a new core can start. A core that finds its entry gone after an outage takes it again if
-nobody else did; if another core did, it has been replaced and must stop (`on_lost`).
+so a new core can start. A core that finds its entry gone takes it again if nobody else did;
+if another core did, it has been replaced and must stop (`on_lost`). The entry can be gone for
+two reasons, and the log says which: the bus was away longer than the TTL, or this process
+itself did not get to renew in time (its event loop blocked, as by a long start-up on a loaded
+machine, or the process was stopped) while the bus was fine.
 """
 
 from __future__ import annotations
@@ -93,6 +96,11 @@ class CoreLease:
         self._on_lost = on_lost
         self.renewals = 0
         self.retaken = 0
+        loop = asyncio.get_running_loop()
+        #: When the entry was last written (loop time), and whether a renewal failed on the
+        #: bus since: what tells a bus outage from a stall of this process.
+        self._written_at = loop.time()
+        self._bus_failed = False
         self._task = asyncio.create_task(self._renew_loop(), name="core-lease")
 
     @classmethod
@@ -133,12 +141,18 @@ class CoreLease:
                 self._revision = await self._kv.update(
                     _KEY, self.holder.encode(), last=self._revision
                 )
+                self._wrote()
                 self.renewals += 1
             except nats.js.errors.KeyWrongLastSequenceError:
                 await self._retake()
             except (nats.errors.Error, TimeoutError) as exc:
                 # The bus is away: renewing resumes with it (the TTL is the margin).
+                self._bus_failed = True
                 log.debug("core lease not renewed: %r", exc)
+
+    def _wrote(self) -> None:
+        self._written_at = asyncio.get_running_loop().time()
+        self._bus_failed = False
 
     async def _retake(self) -> None:
         try:
@@ -154,7 +168,18 @@ class CoreLease:
         except (nats.errors.Error, TimeoutError):
             return
         self.retaken += 1
-        log.warning("the core's lease lapsed (a bus outage longer than its TTL); taken again")
+        unrenewed_s = asyncio.get_running_loop().time() - self._written_at
+        if self._bus_failed:
+            log.warning("the core's lease lapsed (a bus outage longer than its TTL); taken again")
+        else:
+            log.warning(
+                "the core's lease lapsed: this process did not renew it for %.1f s, longer "
+                "than its %g s TTL, while the bus was up (its event loop was blocked or the "
+                "process stopped); taken again",
+                unrenewed_s,
+                self._ttl_s,
+            )
+        self._wrote()
 
     async def release(self) -> None:
         self._task.cancel()
