@@ -9,7 +9,10 @@ from typing import Any
 
 import aiohttp
 from tests.conftest import StartServer, call
+from tests.server.test_openapi_answers import Checked
 from tests.server.test_rest_allocation import ALLOCATION, SUBS, advisor
+
+from tickgate.pytest_plugin import StartGateway
 
 API = "/v1/api"
 MSFT = 272093
@@ -48,13 +51,15 @@ async def resting_buy(http: aiohttp.ClientSession, base: str, quantity: int) -> 
 
 
 async def working(http: aiohttp.ClientSession, base: str) -> dict[str, float]:
-    """Each sub-account's working MSFT quantity, from the live orders."""
-    orders = (await call(http, "GET", f"{base}{API}/iserver/account/orders"))["orders"]
-    return {
-        o["acct"]: float(o["totalSize"])
-        for o in orders
-        if o["status"] in ("Submitted", "PreSubmitted")
-    }
+    """Each sub-account's working MSFT quantity, from its live orders."""
+    found = {}
+    for account in SUBS:
+        params = {"accountId": account.account_id}
+        answer = await call(http, "GET", f"{base}{API}/iserver/account/orders", params=params)
+        for o in answer["orders"]:
+            if o["status"] in ("Submitted", "PreSubmitted"):
+                found[o["acct"]] = float(o["totalSize"])
+    return found
 
 
 async def add_group(http: aiohttp.ClientSession, base: str, body: dict[str, Any]) -> None:
@@ -71,6 +76,16 @@ async def test_a_net_liquidation_group_splits_by_the_accounts_values(
     assert ack["order_status"] == "Submitted"
     assert await working(http, base) == {"DU1000001": 100, "DU1000002": 200, "DU1000003": 400}
     parent = int(ack["order_id"])
+    # The live orders show the group order as one row, as IBKR does; each sub-account's
+    # own list shows its child.
+    (row,) = (await call(http, "GET", f"{base}{API}/iserver/account/orders"))["orders"]
+    assert (row["orderId"], row["acct"], row["totalSize"], row["status"]) == (
+        parent,
+        "NL",
+        700,
+        "Submitted",
+    )
+    assert "parentId" not in row
     status = await call(http, "GET", f"{base}{API}/iserver/account/order/status/{parent}")
     assert status["order_id"] == parent and status["account"] == "NL"
     assert (status["total_size"], status["cum_fill"], status["order_status"]) == (
@@ -338,3 +353,39 @@ async def test_a_group_what_if_is_the_sum_of_its_accounts_previews(
         status=404,
     )
     assert "Nope" in missing["error"]
+
+
+def test_group_rows_and_bracket_children_match_the_openapi_document(
+    tickgate_server_factory: StartGateway,
+) -> None:
+    """`parent_order_id` is text in the status as in the acknowledgement, `parentId` a number
+    in the live orders, and a group order's row: each answer validated against the served
+    document."""
+    server = tickgate_server_factory(advisor=True)
+    check = Checked(server)
+    account = server.config.accounts[0].account_id
+    check("GET", f"{API}/iserver/accounts")
+    snapshot = f"{API}/iserver/marketdata/snapshot?conids={MSFT}&fields=84"
+    check("GET", snapshot)
+    bid = float(check("GET", snapshot)[0]["84"])
+    entry = {"conid": MSFT, "side": "BUY", "orderType": "LMT", "price": round(bid * 0.9, 2),
+             "quantity": 5, "tif": "GTC", "cOID": "entry-1"}  # fmt: skip
+    exit_ = {**entry, "side": "SELL", "price": round(bid * 1.1, 2), "cOID": None,
+             "parentId": "entry-1"}  # fmt: skip
+    answer = check("POST", f"{API}/iserver/account/{account}/orders", {"orders": [entry, exit_]})
+    while "id" in answer[0]:
+        answer = check("POST", f"{API}/iserver/reply/{answer[0]['id']}", {"confirmed": True})
+    parent, child = answer
+    assert child["parent_order_id"] == parent["order_id"]
+    status = check("GET", f"{API}/iserver/account/order/status/{child['order_id']}")
+    assert status["parent_order_id"] == parent["order_id"]
+    check("POST", f"{API}/iserver/account/allocation/group",
+          {"name": "Eq", "accounts": [{"name": a.account_id} for a in server.config.accounts],
+           "default_method": "E"})  # fmt: skip
+    group = check("POST", f"{API}/iserver/account/Eq/orders", {"orders": [{**entry, "cOID": None}]})
+    while "id" in group[0]:
+        group = check("POST", f"{API}/iserver/reply/{group[0]['id']}", {"confirmed": True})
+    rows = check("GET", f"{API}/iserver/account/orders")["orders"]
+    by_id = {str(r["orderId"]): r for r in rows}
+    assert by_id[child["order_id"]]["parentId"] == int(parent["order_id"])
+    assert by_id[group[0]["order_id"]]["acct"] == "Eq"

@@ -24,7 +24,7 @@ from typing import Any
 
 from tickgate.errors import NotFoundError, RequestError
 from tickgate.model.orders import Order, OrderStatus
-from tickgate.protocol.rest.orders import order_status
+from tickgate.protocol.rest.orders import order_row, order_status
 from tickgate.trading.allocation import (
     ALL_GROUP,
     AccountFunds,
@@ -60,13 +60,14 @@ class AllocationDesk:
     def __init__(self, book: AllocationBook, engine: TradingEngine, store: DocumentStore) -> None:
         self.book, self.engine, self.store = book, engine, store
         self._parents: dict[int, ParentOrder] = {}
+        self._parent_of: dict[int, ParentOrder] = {}  # child order id -> its parent
         if book.enabled:
             for _, doc in store.documents(PARENT_KIND):
                 parent = ParentOrder(
                     doc["order_id"], doc["target"], AllocationMethod(doc["method"]),
                     tuple(doc["children"]),
                 )  # fmt: skip
-                self._parents[parent.order_id] = parent
+                self._remember(parent)
 
     def handles(self, target: str) -> bool:
         """True when orders to `target` are allocated (a group, "All", the master account)."""
@@ -190,7 +191,31 @@ class AllocationDesk:
                 for p in parents
             },
         )
-        self._parents.update((p.order_id, p) for p in parents)
+        for parent in parents:
+            self._remember(parent)
+
+    def _remember(self, parent: ParentOrder) -> None:
+        self._parents[parent.order_id] = parent
+        self._parent_of.update((child, parent) for child in parent.children)
+
+    def live_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`GET /iserver/account/orders` rows with each allocated order shown as IBKR shows
+        it, one order for the group: its children's rows are replaced by the parent's (the
+        children summed, `acct` the group), where its first child's row was. Rows of other
+        orders are kept as they are."""
+        if not self._parent_of:
+            return rows
+        shown: list[dict[str, Any]] = []
+        done: set[int] = set()
+        for row in rows:
+            parent = self._parent_of.get(row["orderId"])
+            if parent is None:
+                shown.append(row)
+            elif parent.order_id not in done:
+                done.add(parent.order_id)
+                summed = self._aggregate(parent)
+                shown.append(order_row(summed, self.engine.instrument(summed.conid)))
+        return shown
 
     def _acknowledge(self, parent_ids: list[int]) -> list[dict[str, Any]]:
         return [

@@ -123,7 +123,8 @@ ORDER_STATUS = obj(
         "average_price": nullable(STRING),
         "tif": STRING,
         "currency": STRING,
-        "parent_order_id": nullable(INTEGER),
+        # Text, as in the place/reply acknowledgement (`PLACED`): both send the id as a string.
+        "parent_order_id": nullable(STRING),
         "oca_group_id": nullable(STRING),
     }
 )
@@ -141,7 +142,10 @@ LIVE_ORDER = obj(
         "totalSize": NUMBER,
         "filledQuantity": NUMBER,
         "remainingQuantity": NUMBER,
-    }
+        # A bracket child's parent, as the number its `orderId` is.
+        "parentId": INTEGER,
+    },
+    optional=("parentId",),
 )
 TRADE = obj(
     {
