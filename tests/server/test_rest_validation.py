@@ -198,3 +198,21 @@ async def test_long_ids_are_echoed_short(busy: RunningServer, http: aiohttp.Clie
     body = await call(http, "POST", f"{base}/iserver/account", json={"acctId": "A" * 5000},
                       status=404)  # fmt: skip
     assert len(body["error"]) < 100
+
+
+async def test_unknown_names_are_refusals_and_wrong_types_are_400s(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    # As README says: a side, orderType or tif the engine does not know is IBKR's 200 refusal;
+    # a value of the wrong JSON type is a 400 naming the field. Neither stores anything.
+    for change, words in (({"side": "HOLD"}, "Invalid side 'HOLD'"),
+                          ({"orderType": "FOO"}, "Unsupported orderType 'FOO'"),
+                          ({"tif": "XYZ"}, "Unsupported tif 'XYZ'")):  # fmt: skip
+        assert await post_orders(http, server, limit(**change), 200) == {
+            "error": f"{words}" + (": expected BUY or SELL" if "side" in change else "")
+        }
+    for change, field in (({"side": 5}, "side"), ({"tif": 1}, "tif"), ({"price": "abc"}, "price")):
+        refused = await post_orders(http, server, limit(**change), 400)
+        assert refused["error"].startswith(f"Invalid {field}: ")
+    live = await call(http, "GET", f"{server.base_url}/v1/api/iserver/account/orders")
+    assert live["orders"] == []
