@@ -78,8 +78,7 @@ async def start_member(tmp_path: Path, nats: NatsServerProcess) -> AsyncIterator
             nats=nats.url,
             cluster=cluster,
             cluster_role=role,
-            ticks_per_second=2000.0,
-            **changes,
+            **{"ticks_per_second": 2000.0, **changes},
         )
         membership = await join(config, tune=tune)
         clock = ShiftedClock(SERVER_EPOCH_NS)

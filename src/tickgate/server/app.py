@@ -437,7 +437,8 @@ def build_app(
     log_context.install(app, gateway.session, auth_token=config.auth_token)
     app[DEADLINES] = deadlines
     pacing.install(app)
-    market_routes: Routes = rest_marketdata.ROUTES
+    # What reads market values (an edge makes sure it has them live: `cluster.live_reads`).
+    market_routes: Routes = rest_marketdata.ROUTES + rest_rules.ROUTES + rest_beta.ROUTES
     # What only a cluster's core can answer (its trading engine and store hold the state).
     core_routes: Routes = (
         rest_allocation.ROUTES
@@ -459,12 +460,10 @@ def build_app(
         + rest_contracts.ROUTES
         + list(market_routes)
         + list(core_routes)
-        + rest_rules.ROUTES
         + rest_scanner.ROUTES
         + rest_watchlists.ROUTES
         + rest_alerts.ROUTES
         + rest_fyi.ROUTES
-        + rest_beta.ROUTES
         + openapi_routes.ROUTES,
     )
     rest_alerts.install(app, gateway.alerts, gateway.clock)

@@ -29,6 +29,7 @@ from tickgate.config import Config
 from tickgate.server.cluster.catalogue_sync import CoreCatalogue, EdgeCatalogue, Learn
 from tickgate.server.cluster.core_lookups import CoreLookups
 from tickgate.server.cluster.line_ledger import LineLedger
+from tickgate.server.cluster.live_reads import LIVE_READS, live_first
 from tickgate.server.cluster.market import (
     INTEREST_HEARTBEAT_S,
     ClusterInterest,
@@ -47,7 +48,6 @@ from tickgate.server.errors import interrupts_replies
 from tickgate.server.gateway import Gateway
 from tickgate.server.http import Handler
 from tickgate.server.relay_lookups import RELAY_LOOKUPS, then
-from tickgate.server.rest_marketdata import SNAPSHOT_CONIDS
 from tickgate.server.ws import BEFORE_MESSAGE
 from tickgate.sources.base import DataSource
 from tickgate.streaming.hub import InterestListener
@@ -154,7 +154,10 @@ def install(
         _edge_context(edge_session, edge_catalogue, ledger, wait_s=cluster.core_wait_s)
     )
     return (
-        [(m, p, _live_first(feed, h) if p == SNAPSHOT_PATH else h) for m, p, h in market_routes],
+        [
+            (m, p, live_first(feed, gateway, h, LIVE_READS[p]) if p in LIVE_READS else h)
+            for m, p, h in market_routes
+        ],
         trading.edge_routes(app, gateway, cluster, core_routes),
         feed,
     )
@@ -204,9 +207,6 @@ async def _forget_silent_members(ledger: LineLedger, interest: ClusterInterest, 
             await ledger.forget(gone)
 
 
-SNAPSHOT_PATH = "/iserver/marketdata/snapshot"
-
-
 def _settled(session: EdgeSession, catalogue: EdgeCatalogue) -> Middleware:
     """A request that changed the session here (primed it, logged out) or grew the catalogue
     (an auto-instrument searched) is answered once the core has it, so the client's next
@@ -250,19 +250,6 @@ def _interrupts_core_replies(session: EdgeSession, config: Config) -> Middleware
         return await handler(request)
 
     return interrupt
-
-
-def _live_first(feed: EdgeFeed, handler: Handler) -> Handler:
-    """`handler` (the REST snapshot) once the conids asked for are followed and have their
-    image, so an edge answers with the values a single gateway would have."""
-
-    async def snapshot(request: web.Request) -> web.StreamResponse:
-        conids = [int(c) for c in request.query.get("conids", "").split(",") if c.strip().isdigit()]
-        if conids:
-            await feed.ensure_live(conids[:SNAPSHOT_CONIDS])
-        return await handler(request)
-
-    return snapshot
 
 
 def _core_context(
