@@ -109,11 +109,60 @@ async def test_a_malformed_request_is_one_warning_line_without_traceback(
     caplog.set_level(logging.DEBUG)
     reader, writer = await tcp(server)
     writer.write(request_bytes)
-    answer = await asyncio.wait_for(reader.read(), 5)
+    answer = await asyncio.wait_for(reader.read(), 30)
     assert answer.split(b"\r\n", 1)[0].endswith(b" 400 Bad Request")
+    assert orjson.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]
     records = [r for r in caplog.records if r.name.startswith(("tickgate", "aiohttp"))]
     assert [r.levelno for r in records if r.levelno >= logging.WARNING] == [logging.WARNING]
     (warning,) = [r for r in records if r.levelno == logging.WARNING]
     assert warning.getMessage().startswith("malformed HTTP request from 127.0.0.1: ")
     assert warning.exc_info is None and "\n" not in warning.getMessage()
     assert not any(r.exc_info for r in records)
+
+
+async def test_a_body_declared_over_the_limit_is_a_413_at_once(
+    start: StartServer, tcp: Connect
+) -> None:
+    # A long deadline: an answer that waited for the body would come only after it (a 408).
+    server = await start(request_timeout_seconds=600)
+    reader, writer = await tcp(server)
+    writer.write(
+        b"POST /v1/api/tickle HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n"
+    )
+    # Not read to the end: the server may go on reading (and dropping) the body it refused.
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 60)
+    assert head.startswith(b"HTTP/1.1 413 ")
+    (length,) = [
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    ]
+    body = orjson.loads(await asyncio.wait_for(reader.readexactly(length), 60))
+    assert "99999999999" in body["error"]
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /v1/api/" + b"x" * 9000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        b"GET /v1/api/tickle HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"y" * 9000 + b"\r\n\r\n",
+        b"GET /v1/api/tickle HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n",
+    ],
+    ids=["long-request-line", "long-header", "malformed-header"],
+)
+async def test_a_head_the_parser_refuses_is_answered_in_json(
+    start: StartServer, tcp: Connect, caplog: pytest.LogCaptureFixture, head: bytes
+) -> None:
+    caplog.set_level(logging.INFO, logger="tickgate.http")
+    server = await start()
+    reader, writer = await tcp(server)
+    writer.write(head)  # one write, read whole by the parser: the close cannot overtake it
+    answer = await asyncio.wait_for(reader.read(), 60)
+    status_line, rest = answer.split(b"\r\n", 1)
+    assert status_line.endswith(b" 400 Bad Request")
+    headers, body = rest.split(b"\r\n\r\n", 1)
+    assert b"content-type: application/json" in headers.lower()
+    assert orjson.loads(body)["error"]
+    warnings = [r for r in caplog.records if r.getMessage().startswith("malformed HTTP request")]
+    assert len(warnings) == 1

@@ -67,7 +67,7 @@ from tickgate.server import (
     ws_portal,
 )
 from tickgate.server.answer_ids import AnswerIds
-from tickgate.server.deadlines import KEEPALIVE_SECONDS, RequestDeadlines
+from tickgate.server.deadlines import KEEPALIVE_SECONDS, JsonErrorsServer, RequestDeadlines
 from tickgate.server.errors import (
     error_middleware,
     not_found,
@@ -669,6 +669,8 @@ async def setup_runner(app: web.Application) -> web.AppRunner:
     )
     await runner.setup()
     assert runner.server is not None  # set by setup()
+    # Parser errors in JSON (see JsonErrorsServer): same object, a subclass's __call__.
+    runner.server.__class__ = JsonErrorsServer
     app[DEADLINES].watch(runner.server)
     return runner
 

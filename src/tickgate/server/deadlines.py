@@ -9,9 +9,14 @@ slowly as the client sends it. Here:
   half a head) for `KEEPALIVE_SECONDS` after its last response;
 - a request body must arrive within `seconds` of its head, else 408 and the connection closes.
 
+- a body whose declared `Content-Length` is over the limit is refused with a 413 at once,
+  before any of it is read (waiting for it would only end in a 408).
+
 The head check hooks the low-level server's `connection_made`, which every aiohttp request
 handler calls when its connection opens, and the middleware marks a connection once a request
-of it reaches the application.
+of it reaches the application. The same hook makes the answers aiohttp's parser gives by itself
+(a request line or header over 8 KiB, a malformed head) the API's JSON error shape instead of
+plain text, logged as one line.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
+from http import HTTPStatus
 
 import orjson
 from aiohttp import web
@@ -92,6 +98,11 @@ class RequestDeadlines:
         return self._read_body_first(request, handler)
 
     async def _read_body_first(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        declared, limit = request.content_length, request.client_max_size
+        if declared is not None and declared > limit:
+            return _refused_as_too_large(
+                request, f"request body of {declared} bytes is over the limit of {limit} bytes"
+            )
         try:
             async with asyncio.timeout(self.seconds):
                 await request.read()  # kept by aiohttp: the handler reads it again for free
@@ -109,8 +120,47 @@ class RequestDeadlines:
             response.force_close()
             return response
         except web.HTTPRequestEntityTooLarge as exc:
-            log.info("%s %s -> 413: %s", request.method, request.path, exc.text)
-            response = error_response(exc.text or "request body too large", status=413)
-            response.force_close()
-            return response
+            return _refused_as_too_large(request, exc.text or "request body too large")
         return await handler(request)
+
+
+def _refused_as_too_large(request: web.Request, why: str) -> web.StreamResponse:
+    log.info("%s %s -> 413: %s", request.method, request.path, why)
+    response = error_response(why, status=413)
+    response.force_close()
+    return response
+
+
+class JsonErrorsHandler(RequestHandler):
+    """aiohttp's connection handler, answering the errors its HTTP parser finds (before any
+    route runs: a request line or header over 8 KiB, a malformed head) as `{"error": ...}`
+    with the parser's status instead of plain text; logged as aiohttp logs them."""
+
+    __slots__ = ()
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        # aiohttp's own handling logs it (one line: see http_log) and raises if a response
+        # has begun; its plain-text answer is replaced by the same status in JSON.
+        super().handle_error(request, status, exc, message)
+        text = "internal server error" if status >= 500 else message or HTTPStatus(status).phrase
+        response = error_response(text, status=status)
+        response.force_close()
+        return response
+
+
+class JsonErrorsServer(web.Server):
+    """aiohttp's low-level server, making `JsonErrorsHandler`s for its connections.
+
+    aiohttp has no public hook for a connection's parser errors, so `setup_runner` gives the
+    runner's server this class; `__call__` is aiohttp's own (3.14) without its fallback for
+    handler arguments a RequestHandler would refuse (the runner passes none such).
+    tests/server/test_http_deadlines.py fails if a new aiohttp changes what this relies on."""
+
+    def __call__(self) -> RequestHandler:
+        return JsonErrorsHandler(self, loop=self._loop, **self._kwargs)
