@@ -39,11 +39,11 @@ def render(date: str, documents: dict[str, dict[str, Any]], missing: Sequence[st
     ]
     checks = []
     for name, document in documents.items():
-        if "variants" in document:
+        if "table" in document:  # a benchmark with rows of its own (trading, cluster, searches)
+            lines += document["table"]
+        else:
             summary = {label: v["median"] for label, v in document["variants"].items()}
             lines += report.table_rows(name, summary, OURS)
-        else:  # an in-process benchmark (bench_trading) renders its own rows
-            lines += document.get("table", [])
         checks += [
             f"{report.verdict(c):<4} {name}: {c['target']}: {c['measured']}"
             for c in document["checks"]
