@@ -14,15 +14,15 @@ only there to name the holder in the refusal, and a stale text left behind never
 from __future__ import annotations
 
 import datetime
-import fcntl
-import json
 import logging
 import os
 import socket
 import stat
 from pathlib import Path
+from typing import Any
 
 from tickgate.errors import ConfigError, TickgateError
+from tickgate.file_claims import ClaimHeld, claim_exclusively
 
 LOCK_NAME = "tickgate.lock"
 #: The self-signed TLS pair a gateway makes on first start (`server.tls`); clients trust the
@@ -112,27 +112,24 @@ def lock_data_dir(path: Path, *, now: datetime.datetime | None = None) -> DataDi
     time). Raises DataDirInUseError, naming the holder, when another process holds it.
     """
     lock_path = path / LOCK_NAME
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = _describe(os.pread(fd, 4096, 0))
-        os.close(fd)
-        raise DataDirInUseError(
-            f"data directory {path.resolve()} is in use by another gateway ({holder}); "
-            "stop that one or start this one with another --data-dir"
-        ) from None
     started = (now or datetime.datetime.now(datetime.UTC)).strftime("%Y-%m-%d %H:%M:%S UTC")
-    holder_text = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": started})
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, (holder_text + "\n").encode(), 0)
+    try:
+        fd = claim_exclusively(
+            lock_path, {"pid": os.getpid(), "host": socket.gethostname(), "started": started}
+        )
+    except ClaimHeld as held:
+        raise DataDirInUseError(
+            f"data directory {path.resolve()} is in use by another gateway "
+            f"({_describe(held.holder)}); stop that one or start this one with another --data-dir"
+        ) from None
     return DataDirLock(lock_path, fd)
 
 
-def _describe(text: bytes) -> str:
+def _describe(holder: dict[str, Any] | None) -> str:
     """The holder as the lock file names it; it may not have written itself down yet."""
-    try:
-        holder = json.loads(text)
-        return f"pid {int(holder['pid'])} on {holder['host']}, started {holder['started']}"
-    except (ValueError, KeyError, TypeError):
-        return "a process that has not written its pid yet"
+    if holder is not None:
+        try:
+            return f"pid {int(holder['pid'])} on {holder['host']}, started {holder['started']}"
+        except (ValueError, KeyError, TypeError):
+            pass
+    return "a process that has not written its pid yet"

@@ -16,13 +16,13 @@ SO_REUSEPORT would let two clusters bind those two side by side.
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from tickgate.errors import TickgateError
+from tickgate.file_claims import ClaimHeld, claim_exclusively
 
 
 class PortClaimedError(TickgateError):
@@ -58,25 +58,20 @@ def claim_port(port: int, data_dir: Path, *, directory: Path | None = None) -> P
     """Claim `port` for the cluster of `data_dir`. Raises `PortClaimedError` naming the cluster
     that holds it, or OSError when the runtime directory cannot be used."""
     path = (directory or runtime_dir()) / f"workers-port-{port}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = _describe(os.pread(fd, 4096, 0))
-        os.close(fd)
+        fd = claim_exclusively(path, {"pid": os.getpid(), "data_dir": str(data_dir.resolve())})
+    except ClaimHeld as held:
         raise PortClaimedError(
-            f"port {port} is already served by another tickgate serve --workers ({holder}); "
-            "stop that one or choose another --port"
+            f"port {port} is already served by another tickgate serve --workers "
+            f"({_describe(held.holder)}); stop that one or choose another --port"
         ) from None
-    text = json.dumps({"pid": os.getpid(), "data_dir": str(data_dir.resolve())})
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, (text + "\n").encode(), 0)
     return PortClaim(path, fd)
 
 
-def _describe(text: bytes) -> str:
-    try:
-        holder = json.loads(text)
-        return f"supervisor pid {int(holder['pid'])}, data directory {holder['data_dir']}"
-    except (ValueError, KeyError, TypeError):
-        return "a supervisor that has not written its pid yet"
+def _describe(holder: dict[str, Any] | None) -> str:
+    if holder is not None:
+        try:
+            return f"supervisor pid {int(holder['pid'])}, data directory {holder['data_dir']}"
+        except (ValueError, KeyError, TypeError):
+            pass
+    return "a supervisor that has not written its pid yet"
