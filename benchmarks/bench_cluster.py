@@ -53,6 +53,7 @@ from procs import (
     fed_ticks,
     free_port,
     pinned,
+    server_counters,
     start_python_server,
 )
 from scenarios import subscribe
@@ -224,15 +225,24 @@ def run_loadgens(
             "--duration",
             str(options.duration),
         ]
-        procs.append(subprocess.Popen(command, stdout=subprocess.PIPE))
+        command += ["--wait-go", "1"]
+        procs.append(subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE))
     deadline = time.monotonic() + options.warmup + options.duration + 180
     streams = [_lines(p, deadline, None) for p in procs]
-    # Every generator connects and subscribes first; the feed starts when all have.
+    # Every generator connects and subscribes first; the feed starts when every server holds
+    # every subscription and (an edge) has the core's image of every conid they name, so the
+    # measured window never sees subscriptions still being stitched.
     for stream in streams:
         for line in stream:
             if line.startswith("phase connected"):
                 break
+    for server, subs in targets:
+        wait_ready(server, subs, edge=nats is not None, timeout=120)
     go.go()
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(b"go\n")
+        proc.stdin.flush()
     reports: list[dict[str, Any]] = []
     start = end = Reading()
     for index, stream in enumerate(streams):
@@ -248,6 +258,27 @@ def run_loadgens(
     if len(reports) != len(procs):
         raise RuntimeError("a load generator exited without a report")
     return reports, start, end
+
+
+#: An edge's `/metrics` series of what it follows over the bus.
+FOLLOWED, AWAITING = "tickgate_cluster_followed_conids", "tickgate_cluster_conids_awaiting_image"
+
+
+def wait_ready(server: Server, subs: list[str], *, edge: bool, timeout: float) -> None:
+    """Wait until `server` holds the subscriptions `subs` name and, on an edge, follows each of
+    their conids with its image in place. Raises RuntimeError after `timeout` seconds."""
+    wanted = {"tickgate_subscriptions": sum(len(line.split("|")) for line in subs)}
+    if edge:
+        conids = {part.split("+")[2] for line in subs for part in line.split("|")}
+        wanted |= {FOLLOWED: len(conids), AWAITING: 0}
+    names = tuple(wanted)
+    until = time.monotonic() + timeout
+    pause = 0.01
+    while (now := server_counters(server, names)) != wanted:
+        if time.monotonic() > until:
+            raise RuntimeError(f"port {server.port} not ready: {now}, wanted {wanted}")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
 
 
 def fanout_metrics(
@@ -374,6 +405,44 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return ordered[len(ordered) // 2]
 
 
+#: Frames/s one realistic client wants (20 conids x 40 ticks/s each at 20,000 ticks/s).
+CLIENT_FRAMES_PER_S = 800
+
+
+def edge_model(variants: dict[str, Any], rate: float) -> dict[str, float] | None:
+    """What one more edge buys, from this run's own CPU readings: every edge's CPU per second
+    is `T * c_in + F * c_f` (T ticks/s taken in, F frames/s delivered), fitted by least squares
+    over the edges of every cluster variant; an edge with a core of its own then delivers
+    `(1 - rate * c_in) / c_f` frames/s at the run's feed rate. None without two different F/T
+    among the edges (one variant only), or when the fit is not physical (a negative cost: too
+    noisy a run)."""
+    points = []  # (F/T, cpu/T) per edge
+    for label, variant in variants.items():
+        if label == "single":
+            continue
+        m = variant["median"]
+        ticks = m.get("ticks_per_s") or 0.0
+        if ticks <= 0:
+            continue
+        for index, frames in enumerate(m["frames_per_s_per_edge"]):
+            cpu = m["cpu_frac"].get(f"edge-{index + 1}", 0.0)
+            points.append((frames / ticks, cpu / ticks))
+    if len({round(x, 6) for x, _ in points}) < 2:
+        return None
+    fit = statistics.linear_regression([x for x, _ in points], [y for _, y in points])
+    c_f, c_in = fit.slope, fit.intercept
+    if c_f <= 0 or c_in < 0:
+        return None
+    frames = max(0.0, (1 - rate * c_in) / c_f)
+    return {
+        "c_in_us": c_in * 1e6,
+        "c_f_us": c_f * 1e6,
+        "ticks_per_s": rate,
+        "edge_on_own_core_frames_per_s": frames,
+        "edge_on_own_core_clients": frames / CLIENT_FRAMES_PER_S,
+    }
+
+
 def table_lines(document: dict[str, Any]) -> list[str]:
     variants = document["variants"]
     single = variants["single"]["median"]
@@ -399,6 +468,15 @@ def table_lines(document: dict[str, Any]) -> list[str]:
             f"{m['seq']['lost']:>5} {'-' if fed is None else f'{fed:,.0f}':>8} "
             f"{'-' if msgs is None else f'{msgs:.2f}':>9} "
             f"{'-' if nbytes is None else f'{nbytes:.0f}':>7}  {cpu}"
+        )
+    model = document.get("edge_model")
+    if model is not None:
+        lines.append(
+            f"  one more edge (fitted on this run's edges: {model['c_in_us']:.1f} us per tick "
+            f"taken in, {model['c_f_us']:.2f} us per frame delivered): on a core of its own "
+            f"+{model['edge_on_own_core_frames_per_s']:,.0f} frames/s "
+            f"(~{model['edge_on_own_core_clients']:,.0f} realistic clients) "
+            f"at {model['ticks_per_s']:,.0f} ticks/s"
         )
     hop = document["trading_hop"]
     if hop is None:
@@ -455,6 +533,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "trading_hop": run_trading_hop(options) if options.edge_counts else None,
     }
+    document["edge_model"] = edge_model(document["variants"], options.rate)
     document["checks"] = checks(document)
     document["table"] = table_lines(document)
     path = report.write_result(report.today(), NAME, document, quick=options.quick)

@@ -189,10 +189,14 @@ async def test_a_follower_waits_for_a_publisher_that_is_not_there_yet(
     follower = MarketDataFollower(edge, got, image_timeout_s=0.5, retry_s=0.05)
     await follower.follow(conid)
     await eventually(lambda: follower.stats.image_failures >= 1, "a failed image request")
+    waiting = follower.status()
+    assert (waiting.followed, waiting.awaiting_image) == (1, 1)
+    assert waiting.image_requests >= waiting.image_failures >= 1
     core = await start_core(nats_server)
     try:
         core.publisher.publish(numbered_ticks([conid], 1)[0])
         await eventually(lambda: follower.live(conid), "the image")
+        assert (follower.status().followed, follower.status().awaiting_image) == (1, 0)
         core.publisher.publish(numbered_ticks([conid], 1, first=2)[0])
         await got.wait_seq(conid, 2)
     finally:

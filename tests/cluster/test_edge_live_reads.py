@@ -5,6 +5,7 @@ moves the values itself on the core, so the two answers must be equal."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import aiohttp
@@ -55,6 +56,13 @@ async def test_md_snapshot_on_an_edge_has_the_cores_current_values(
     move(core, MSFT, "401.10", "401.20")
     (row,) = await both(http, core, edge, f"/v1/api/md/snapshot?conids={MSFT}&fields=31,84,86")
     assert (row["84"], row["86"], row["31"]) == ("401.10", "401.20", "401.20")
+    # The edge's /metrics says what it follows and that nothing waits for an image.
+    metrics = await (await http.get(edge.base_url + "/metrics")).text()
+    assert "tickgate_cluster_followed_conids 1.0" in metrics
+    assert "tickgate_cluster_conids_awaiting_image 0.0" in metrics
+    assert re.search(r"^tickgate_cluster_image_requests_total [1-9]", metrics, re.M)
+    core_metrics = await (await http.get(core.base_url + "/metrics")).text()
+    assert "tickgate_cluster_followed_conids" not in core_metrics
 
 
 async def test_exchange_rates_on_an_edge_are_the_cores_current_rates(

@@ -14,6 +14,7 @@ lifecycle (`flush`, `close`) is async because only there may anyone wait for the
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from tickgate.errors import TickgateError
@@ -38,6 +39,23 @@ def add_handler(handlers: list[TickSink], handler: TickSink) -> Callable[[], Non
             handlers.remove(handler)
 
     return unsubscribe
+
+
+@dataclass(frozen=True, slots=True)
+class FollowingStatus:
+    """What a member that follows conids over a cluster bus holds right now (`/metrics`).
+
+    Here, not beside the follower, so that readers need not import the NATS client."""
+
+    #: Conids followed now.
+    followed: int
+    #: Followed conids whose image has not arrived yet, or whose gap is being repaired: their
+    #: updates are held back until it does.
+    awaiting_image: int
+    image_requests: int
+    image_failures: int
+    gaps: int
+    resyncs: int
 
 
 class Bus(Protocol):

@@ -28,7 +28,7 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from tickgate.bus.base import TickEncodingError
+from tickgate.bus.base import FollowingStatus, TickEncodingError
 from tickgate.bus.codec import decode_ticks, encode_tick
 from tickgate.bus.nats import NatsBus
 from tickgate.bus.stitching import Sequencer, Stitcher
@@ -168,6 +168,18 @@ class MarketDataFollower:
         """Ticks dropped because they were already delivered (or in an image), over the
         conids followed now."""
         return sum(f.stitcher.stats.duplicates for f in self._followed.values())
+
+    def status(self) -> FollowingStatus:
+        """The counts `/metrics` shows (followed, awaiting an image, fetches, gaps)."""
+        stats = self.stats
+        return FollowingStatus(
+            followed=len(self._followed),
+            awaiting_image=sum(not f.stitcher.live for f in self._followed.values()),
+            image_requests=stats.image_requests,
+            image_failures=stats.image_failures,
+            gaps=stats.gaps,
+            resyncs=stats.resyncs,
+        )
 
     def live(self, conid: int) -> bool:
         """True once `conid`'s image arrived and no gap is being repaired."""

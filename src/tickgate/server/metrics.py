@@ -25,6 +25,7 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.process_collector import ProcessCollector
 
+from tickgate.bus.base import FollowingStatus
 from tickgate.server.gateway import GATEWAY, Gateway
 from tickgate.server.http import Handler
 from tickgate.server.source_run import SourceRun
@@ -149,6 +150,11 @@ class GatewayCollector:
         relay = getattr(self._source.source, "status", None)
         if isinstance(relay, RelayStatus):
             yield from _relay(relay)
+        # An edge's source follows conids over the bus; no other source has a follower.
+        follower = getattr(self._source.source, "follower", None)
+        following = follower.status() if follower is not None else None
+        if isinstance(following, FollowingStatus):
+            yield from _following(following)
         # Only a bus that can lose its connection (NATS) has the attribute; in-process has none.
         connected = getattr(gateway.bus, "connected", None)
         if isinstance(connected, bool):
@@ -225,6 +231,38 @@ def _relay(status: RelayStatus) -> Iterator[Metric]:
         "tickgate_relay_upstream_refusals",
         "Upstream error frames about the relay's smd requests",
         value=status.refusals,
+    )
+
+
+def _following(status: FollowingStatus) -> Iterator[Metric]:
+    yield GaugeMetricFamily(
+        "tickgate_cluster_followed_conids",
+        "Conids this edge follows over the cluster bus",
+        value=status.followed,
+    )
+    yield GaugeMetricFamily(
+        "tickgate_cluster_conids_awaiting_image",
+        "Followed conids whose image from the core has not arrived (or whose gap is being "
+        "repaired); their updates are held back until it does",
+        value=status.awaiting_image,
+    )
+    yield CounterMetricFamily(
+        "tickgate_cluster_image_requests",
+        "Image requests sent to the core (first images, gap repairs, retries)",
+        value=status.image_requests,
+    )
+    yield CounterMetricFamily(
+        "tickgate_cluster_image_failures",
+        "Image requests that failed or timed out (each is retried)",
+        value=status.image_failures,
+    )
+    yield CounterMetricFamily(
+        "tickgate_cluster_gaps", "Gaps in a conid's numbered ticks", value=status.gaps
+    )
+    yield CounterMetricFamily(
+        "tickgate_cluster_resyncs",
+        "Bus reconnects after which every followed conid's image was fetched again",
+        value=status.resyncs,
     )
 
 
