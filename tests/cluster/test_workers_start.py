@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import make_config
 
 from tickgate.errors import TickgateError
+from tickgate.server.cluster import workers
 from tickgate.server.cluster.workers import (
     START_IDLE_S,
     STOP_TIMEOUT_S,
@@ -83,6 +84,19 @@ async def test_a_child_using_cpu_time_progresses_and_an_idle_one_is_stuck(
     assert watch.idle_s(idle, later) > START_IDLE_S
     # An edge waiting for a core that progresses is not stuck.
     assert watch.idle_s(idle, later, waits_for=busy) == 0
+
+
+async def test_without_cpu_times_a_slow_child_is_never_called_stuck(
+    spawn: Callable[[str, str], Awaitable[Child]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    idle = await spawn("worker 1", IDLE)
+    # A system without /proc: the CPU time of no process can be read.
+    monkeypatch.setattr(workers, "cpu_ticks", lambda pid: None)
+    watch = StartWatch(now=0.0)
+    watch.observe(idle, 0.0)
+    later = START_IDLE_S + 1
+    watch.observe(idle, later)
+    assert watch.idle_s(idle, later) == 0
 
 
 def test_cpu_ticks_of_a_process_that_is_gone_is_none() -> None:

@@ -111,7 +111,9 @@ class StartWatch:
 
     def observe(self, child: Child, now: float) -> None:
         ticks = cpu_ticks(child.process.pid) if child.process is not None else None
-        if child not in self._progress or ticks != self._ticks.get(child):
+        # Unreadable (no /proc on this system): no way to tell stuck from slow, so never call
+        # it stuck; a child that exits still fails the start at once.
+        if ticks is None or child not in self._progress or ticks != self._ticks.get(child):
             self._ticks[child] = ticks
             self._progress[child] = now
 
