@@ -93,7 +93,7 @@ async def running(
     server = await start(tls=True, ticks_per_second=3000.0)
     sink = QueueSink()
     client = ibind_ws(server, sink)
-    assert await asyncio.to_thread(client.start), "ibind did not reach AUTHENTICATED within 5 s"
+    assert await asyncio.to_thread(client.start), "ibind did not reach AUTHENTICATED in time"
     yield server, client, sink
     await stop(client)
     assert not ibind_errors(caplog)
@@ -190,7 +190,7 @@ async def test_a_token_guarded_gateway_works_with_the_token_in_ibinds_url(
     sink = QueueSink()
     url = f"https://ibind:{token}@127.0.0.1:{server.port}/v1/api/"
     client = ibind_ws(server, sink, rest_url=url)
-    assert await asyncio.to_thread(client.start), "ibind did not reach AUTHENTICATED within 5 s"
+    assert await asyncio.to_thread(client.start), "ibind did not reach AUTHENTICATED in time"
     subscription = MarketDataSubscription(conid=AAPL, fields=FIELDS)
     assert await asyncio.to_thread(client.subscribe(subscription).wait, 10)
     await asyncio.to_thread(sink.wait_for, lambda e: isinstance(e, events.MarketData), 10)
