@@ -32,7 +32,8 @@ What makes a step's answer trustworthy (each was a fault of the first version of
 
 - `latency-bound-C`: the firehose conid to C clients, tickgate's paced feed against nats-server fed
   by the load generator's paced publisher (`--pub-rate`); bound p99 < 5 ms. Clients parse one
-  message in `PARSE_EVERY`, as in the firehose scenarios.
+  message in `PARSE_EVERY`, as in the firehose scenarios. `latency-bound-1000-25ms` is the same
+  search for C=1000 at p99 < 25 ms (see `WIDE_BOUND_MS`: 5 ms is below both servers' floor).
 - `realistic-capacity`: 1,000 clients x 20 of 500 conids x 5 fields (realistic-tempo0's load),
   the simulator's tick rate searched; bound p99 < 15 ms, no loss, no reorder.
 
@@ -88,7 +89,14 @@ class Search:
     target: float | None = None
 
 
-def _latency_bound(conns: int) -> Search:
+#: The second bound of latency-bound-1000: on this machine one tick to 1,000 subscribers is
+#: 1,000 socket writes, about 8-10 ms from the first to the last even at a few ticks a second,
+#: so neither server can hold 5 ms there (MEASURED floors: tickgate ~10 ms, nats-server ~21 ms)
+#: and the comparison is also made where both can hold a rate.
+WIDE_BOUND_MS = 25.0
+
+
+def _latency_bound(conns: int, p99_ms: float = 5.0) -> Search:
     sub = ("--sub", subscribe(FIREHOSE_CONID), "--parse-every", str(PARSE_EVERY))
     nats = ("--mode", "nats", "--path", "/", "--subject", f"md.{FIREHOSE_CONID}")
 
@@ -101,10 +109,10 @@ def _latency_bound(conns: int) -> Search:
         return Variant("nats-server", "nats", (), (*args, "--pub-rate", f"{rate:g}"))
 
     return Search(
-        f"latency-bound-{conns}",
+        f"latency-bound-{conns}" + ("" if p99_ms == 5.0 else f"-{p99_ms:g}ms"),
         conns,
         {"tickgate": tickgate, "nats-server": nats_server},
-        p99_ms=5.0,
+        p99_ms=p99_ms,
         frames_per_tick=1.0,
         check_order=False,
         # 1,000 subscribers: each tick is 1,000 socket writes, a few ms on its own
@@ -131,7 +139,12 @@ def _realistic_capacity() -> Search:
 
 def all_searches() -> list[Search]:
     """Every capacity search, in the order they run."""
-    return [_latency_bound(100), _latency_bound(1000), _realistic_capacity()]
+    return [
+        _latency_bound(100),
+        _latency_bound(1000),
+        _latency_bound(1000, WIDE_BOUND_MS),
+        _realistic_capacity(),
+    ]
 
 
 def selected(names: Sequence[str]) -> list[Search]:
@@ -344,7 +357,7 @@ def table_rows(search: Search, found: dict[str, dict[str, Any]]) -> list[str]:
             after += " (client-bound)"
         if metrics is None:
             rows.append(
-                f"{name:<19} {label:<19} nothing held, down to {result['floor_rate']:,.0f}/s "
+                f"{name:<23} {label:<19} nothing held, down to {result['floor_rate']:,.0f}/s "
                 f"(p99 {result['floor_p99_ms']:.2f} ms there){after}"
             )
             continue

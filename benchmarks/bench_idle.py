@@ -372,7 +372,7 @@ def checks(run: dict[str, Any]) -> list[Check]:
 
 def table_rows(run: dict[str, Any]) -> list[str]:
     return [
-        f"{NAME:<19} {'tickgate x' + str(run['workers']):<19} "
+        f"{NAME:<23} {'tickgate x' + str(run['workers']):<19} "
         f"{run['opened']:>10,} open  {run['rss_per_conn_kb']:.1f} KB/conn  "
         f"{run['deliveries']:,} deliveries (fewest {run['per_conn_msgs_min']} per client)  "
         f"connected in {run['connect_s']:.1f} s  peak {run['peak_rss_mb']:.0f} MB"

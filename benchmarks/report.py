@@ -132,7 +132,7 @@ def ratios(summary: dict[str, dict[str, Any]], ours: str) -> dict[str, dict[str,
 
 
 HEADER = (
-    f"{'scenario':<19} {'server':<19} {'frames/s':>10} {'ratio':>6} {'cpu us/fr':>9} "
+    f"{'scenario':<23} {'server':<19} {'frames/s':>10} {'ratio':>6} {'cpu us/fr':>9} "
     f"{'srv cpu':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'peak MB':>8} "
     f"{'KB/conn':>7} {'lg cpu':>6} {'core0':>5} {'bound':>7}"
 )
@@ -146,7 +146,7 @@ def table_rows(name: str, summary: dict[str, dict[str, Any]], ours: str) -> list
         base = summary.get(ours, s)["frames_per_s"]
         ratio = base / s["frames_per_s"] if s["frames_per_s"] else float("nan")
         rows.append(
-            f"{name:<19} {label:<19} {s['frames_per_s']:>10,.0f} {ratio:>6.2f} "
+            f"{name:<23} {label:<19} {s['frames_per_s']:>10,.0f} {ratio:>6.2f} "
             f"{_num(s['server_cpu_us_per_frame'], 9, 2)} {s['server_cpu_frac']:>7.0%} "
             f"{_num(_ms(lat.get('p50')), 8, 2)} {_num(_ms(lat.get('p99')), 8, 2)} "
             f"{_num(_ms(lat.get('max')), 8, 1)} {s['peak_rss_kb'] / 1024:>8.1f} "
