@@ -379,19 +379,15 @@ class Portfolio:
         return self.snapshot().currencies
 
 
-@dataclass(frozen=True, slots=True)
-class Figures:
-    """An account's figures at one moment, in its base currency (`Portfolio.snapshot`)."""
+class MarginFigures:
+    """The figures derived from cash, market value and the two margins, the same for a whole
+    account (`Figures`) and for one segment of it (`segments.Segment`)."""
 
+    __slots__ = ()
     cash: Decimal
-    commissions: Decimal
-    realized: Decimal
-    unrealized: Decimal
     market_value: Decimal
-    gross_position_value: Decimal
     initial_margin: Decimal
     maintenance_margin: Decimal
-    currencies: tuple[CurrencyLedger, ...]
 
     @property
     def net_liquidation(self) -> Decimal:
@@ -412,6 +408,21 @@ class Figures:
     def buying_power(self) -> Decimal:
         """Reg-T buying power: twice the available funds (never negative)."""
         return max(ZERO, self.available_funds * REG_T_LEVERAGE)
+
+
+@dataclass(frozen=True, slots=True)
+class Figures(MarginFigures):
+    """An account's figures at one moment, in its base currency (`Portfolio.snapshot`)."""
+
+    cash: Decimal
+    commissions: Decimal
+    realized: Decimal
+    unrealized: Decimal
+    market_value: Decimal
+    gross_position_value: Decimal
+    initial_margin: Decimal
+    maintenance_margin: Decimal
+    currencies: tuple[CurrencyLedger, ...]
 
 
 @dataclass(slots=True)

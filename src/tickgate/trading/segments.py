@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tickgate.model.instruments import SecType
-from tickgate.trading.portfolio import MARGIN_RATES, REG_T_LEVERAGE, ZERO, Portfolio, Position
+from tickgate.trading.portfolio import MARGIN_RATES, ZERO, MarginFigures, Portfolio, Position
 
 SECURITIES, COMMODITIES, TOTAL = "securities", "commodities", "total"
 
 
 @dataclass(frozen=True, slots=True)
-class Segment:
+class Segment(MarginFigures):
     """Cash, position values and margins of one segment (or of the whole account)."""
 
     cash: Decimal
@@ -27,26 +27,6 @@ class Segment:
     gross_position_value: Decimal
     initial_margin: Decimal
     maintenance_margin: Decimal
-
-    @property
-    def net_liquidation(self) -> Decimal:
-        """Cash plus market value."""
-        return self.cash + self.market_value
-
-    @property
-    def available_funds(self) -> Decimal:
-        """Net liquidation less the initial margin."""
-        return self.net_liquidation - self.initial_margin
-
-    @property
-    def excess_liquidity(self) -> Decimal:
-        """Net liquidation less the maintenance margin."""
-        return self.net_liquidation - self.maintenance_margin
-
-    @property
-    def buying_power(self) -> Decimal:
-        """Reg-T buying power: twice the available funds, never negative."""
-        return max(ZERO, self.available_funds * REG_T_LEVERAGE)
 
     @property
     def leverage(self) -> Decimal | None:
