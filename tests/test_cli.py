@@ -101,11 +101,13 @@ def test_serve_announces_and_shuts_down_cleanly_on_ctrl_c(tmp_path: Path) -> Non
     )
     try:
         assert proc.stdout is not None
-        banner = [proc.stdout.readline() for _ in range(8)]
+        banner = [proc.stdout.readline() for _ in range(9)]
         text = "".join(banner)
         match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", text)
         assert match, text
         assert "simulator" in text and "DU1234567" in text and "try:" in text
+        # Which fan-out core runs (tickgate.streaming.fanout): the banner's last line.
+        assert re.search(r"fan-out: +(compiled C|pure-Python) core", banner[-1]), text
         # Which market-hours mode runs, and each market's phase now (whatever it is).
         assert re.search(r"market hours: always .*US equities (closed|extended|regular)", text)
         with urllib.request.urlopen(match.group(1) + "/v1/api/tickle") as response:

@@ -34,7 +34,8 @@ def test_import_layers_hold() -> None:
 
 SRC = ROOT / "src" / "tickgate"
 #: The modules allowed to read the environment, and those allowed to parse the command line.
-ENV_READERS = {"config.py"}
+# streaming/fanout.py: TICKGATE_PURE_PYTHON picks the fan-out core at import, before any config.
+ENV_READERS = {"config.py", "streaming/fanout.py"}
 ARGV_PARSERS = {"cli.py", "client_cli.py", "fault_cli.py"}
 _ENV_NAMES = {"environ", "environb", "getenv", "getenvb"}
 _ARGV_MODULES = {"argparse", "getopt", "optparse"}

@@ -21,6 +21,7 @@ from tickgate import config as configuration
 from tickgate.datadir import lock_data_dir, prepare_data_dir
 from tickgate.errors import CatalogueError, ConfigError, TickgateError
 from tickgate.model.accounts import DEFAULT_ADVISOR_ID
+from tickgate.streaming import fanout
 
 log = logging.getLogger("tickgate")
 
@@ -395,6 +396,13 @@ def _cluster_line(membership: Any) -> str:
     return f"  cluster:   {membership.cluster}, {membership.role} {membership.member_id}\n"
 
 
+# The banner's fan-out line: which core the outboxes run on (tickgate.streaming.fanout).
+_FANOUT_CORES = {
+    "c": "compiled C core",
+    "python": "pure-Python core (no compiler at install, or TICKGATE_PURE_PYTHON=1)",
+}
+
+
 def _announce(
     base_url: str,
     ws_base: str,
@@ -421,6 +429,7 @@ def _announce(
         f"{_cluster_line(membership)}"
         f"  try:       {curl} {base_url}/v1/api/iserver/accounts && "
         f"{curl} '{base_url}/v1/api/iserver/marketdata/snapshot?conids=265598&fields=31,84,86'"
-        "  (snapshot twice: the first call is a pre-flight)",
+        "  (snapshot twice: the first call is a pre-flight)\n"
+        f"  fan-out:   {_FANOUT_CORES[fanout.IMPLEMENTATION]}",
         flush=True,
     )

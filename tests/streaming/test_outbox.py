@@ -49,13 +49,15 @@ def decode(data: bytes) -> list[bytes]:
 
 
 class Harness:
-    def __init__(self, *, limit_bytes: int = 1_048_576, high_water: int = 1000) -> None:
+    def __init__(
+        self, outbox_class: type[Outbox], *, limit_bytes: int = 1_048_576, high_water: int = 1000
+    ) -> None:
         self.transport = FakeTransport()
         self.scheduled: list[Callable[[], None]] = []
         self.congested = 0
         self.overflows: list[str] = []
         self.reencoded: list[dict[int, str]] = []
-        self.outbox = Outbox(
+        self.outbox = outbox_class(
             self.transport,
             schedule=self.scheduled.append,
             limit_bytes=limit_bytes,
@@ -92,8 +94,8 @@ def market_payload(key: str, values: Mapping[int, str]) -> bytes:
     return orjson.dumps({**{str(k): v for k, v in values.items()}, "topic": key})
 
 
-def test_frames_of_one_turn_leave_in_one_write_in_push_order() -> None:
-    h = Harness()
+def test_frames_of_one_turn_leave_in_one_write_in_push_order(outbox_class: type[Outbox]) -> None:
+    h = Harness(outbox_class)
     h.outbox.push(b'{"n":1}')
     h.market("md+1", {31: "1.00"})
     h.outbox.push(b'{"n":2}')
@@ -107,8 +109,10 @@ def test_frames_of_one_turn_leave_in_one_write_in_push_order() -> None:
     assert stats.bytes_written == len(h.transport.writes[0])
 
 
-def test_each_turn_schedules_again_and_an_empty_flush_writes_nothing() -> None:
-    h = Harness()
+def test_each_turn_schedules_again_and_an_empty_flush_writes_nothing(
+    outbox_class: type[Outbox],
+) -> None:
+    h = Harness(outbox_class)
     h.outbox.flush()
     assert h.transport.writes == []
     h.outbox.push(b"{}")
@@ -119,8 +123,8 @@ def test_each_turn_schedules_again_and_an_empty_flush_writes_nothing() -> None:
     assert h.frames() == [{}, []] and h.outbox.stats.writes == 2
 
 
-def test_large_payloads_use_long_frame_headers() -> None:
-    h = Harness()
+def test_large_payloads_use_long_frame_headers(outbox_class: type[Outbox]) -> None:
+    h = Harness(outbox_class)
     big = orjson.dumps({"orders": ["x" * 70_000]})
     h.outbox.push(big)
     h.outbox.push(b'{"a":"' + b"y" * 300 + b'"}')
@@ -128,8 +132,10 @@ def test_large_payloads_use_long_frame_headers() -> None:
     assert decode(h.transport.writes[0]) == [big, b'{"a":"' + b"y" * 300 + b'"}']
 
 
-def test_congestion_holds_everything_and_conflates_market_data_per_key() -> None:
-    h = Harness()
+def test_congestion_holds_everything_and_conflates_market_data_per_key(
+    outbox_class: type[Outbox],
+) -> None:
+    h = Harness(outbox_class)
     h.transport.buffered = 1001
     h.market("md+1", {31: "1.00", 84: "0.99"})
     h.end_turn()
@@ -151,8 +157,10 @@ def test_congestion_holds_everything_and_conflates_market_data_per_key() -> None
     assert h.outbox.stats.conflated == 2 and h.outbox.stats.pending_bytes == 0
 
 
-def test_a_covering_update_replaces_the_pending_frame_without_reencoding() -> None:
-    h = Harness()
+def test_a_covering_update_replaces_the_pending_frame_without_reencoding(
+    outbox_class: type[Outbox],
+) -> None:
+    h = Harness(outbox_class)
     h.transport.buffered = 5000
     h.market("md+1", {31: "1.00"})
     h.outbox.flush()
@@ -163,8 +171,10 @@ def test_a_covering_update_replaces_the_pending_frame_without_reencoding() -> No
     assert h.frames() == [{"31": "1.01", "84": "1.00", "topic": "md+1"}]
 
 
-def test_conflated_market_data_never_overtakes_an_earlier_reliable_frame() -> None:
-    h = Harness()
+def test_conflated_market_data_never_overtakes_an_earlier_reliable_frame(
+    outbox_class: type[Outbox],
+) -> None:
+    h = Harness(outbox_class)
     h.transport.buffered = 5000
     h.market("md+1", {31: "1.00"})
     h.market("md+2", {31: "2.00"})
@@ -182,8 +192,8 @@ def test_conflated_market_data_never_overtakes_an_earlier_reliable_frame() -> No
     ]
 
 
-def test_reliable_frames_are_never_conflated() -> None:
-    h = Harness()
+def test_reliable_frames_are_never_conflated(outbox_class: type[Outbox]) -> None:
+    h = Harness(outbox_class)
     h.transport.buffered = 5000
     for _ in range(3):
         h.outbox.push(b'{"same":1}')
@@ -193,8 +203,8 @@ def test_reliable_frames_are_never_conflated() -> None:
     assert h.frames() == [{"same": 1}] * 3
 
 
-def test_still_congested_after_a_drain_asks_for_another_drain() -> None:
-    h = Harness()
+def test_still_congested_after_a_drain_asks_for_another_drain(outbox_class: type[Outbox]) -> None:
+    h = Harness(outbox_class)
     h.transport.buffered = 5000
     h.outbox.push(b"{}")
     h.end_turn()
@@ -205,8 +215,8 @@ def test_still_congested_after_a_drain_asks_for_another_drain() -> None:
     assert h.congested == 2 and h.frames() == [{}]
 
 
-def test_memory_stays_bounded_while_congested() -> None:
-    h = Harness()
+def test_memory_stays_bounded_while_congested(outbox_class: type[Outbox]) -> None:
+    h = Harness(outbox_class)
     h.transport.buffered = 5000
     h.outbox.push(b"{}")
     h.end_turn()
@@ -221,8 +231,10 @@ def test_memory_stays_bounded_while_congested() -> None:
     assert frames[-1] == {"31": "9999.00", "84": "1", "85": "1", "86": "1", "topic": "md+9"}
 
 
-def test_one_huge_turn_of_market_data_is_conflated_without_congestion() -> None:
-    h = Harness(limit_bytes=1000)
+def test_one_huge_turn_of_market_data_is_conflated_without_congestion(
+    outbox_class: type[Outbox],
+) -> None:
+    h = Harness(outbox_class, limit_bytes=1000)
     for i in range(1000):
         h.market("md+1", {31: f"{i}"})
     assert h.outbox.stats.pending_bytes <= 1000
@@ -232,8 +244,10 @@ def test_one_huge_turn_of_market_data_is_conflated_without_congestion() -> None:
     assert frames[-1] == {"31": "999", "topic": "md+1"} and len(frames) < 100
 
 
-def test_reliable_overflow_is_reported_once_and_the_outbox_closes() -> None:
-    h = Harness(limit_bytes=100)
+def test_reliable_overflow_is_reported_once_and_the_outbox_closes(
+    outbox_class: type[Outbox],
+) -> None:
+    h = Harness(outbox_class, limit_bytes=100)
     h.transport.buffered = 5000
     h.outbox.push(b"x" * 60)
     h.end_turn()
@@ -250,8 +264,8 @@ def test_reliable_overflow_is_reported_once_and_the_outbox_closes() -> None:
     assert h.transport.writes == []
 
 
-def test_a_closing_transport_drops_everything() -> None:
-    h = Harness()
+def test_a_closing_transport_drops_everything(outbox_class: type[Outbox]) -> None:
+    h = Harness(outbox_class)
     h.outbox.push(b"{}")
     h.transport.closing = True
     h.end_turn()

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 
 from tickgate.clock import NS_PER_MS
 from tickgate.protocol.frames import text_frame
+from tickgate.streaming.fanout import publish
 from tickgate.streaming.outbox import Outbox
 
 #: `(conid, values, ts_ns) -> JSON payload` of one market-data frame in a dialect's shape.
@@ -100,8 +101,8 @@ class Channel:
         item = (self.topic_key, text_frame(self.encoder(self.conid, values, ts_ns)), values,
                 self.reencode)  # fmt: skip
         subscribers = self.subscribers
-        for outbox in subscribers:
-            outbox.push_market_item(item)
+        # The fan-out loop itself: in C when the extension is built (streaming.fanout).
+        publish(subscribers, item)
         return len(subscribers)
 
     def _reencode(self, values: Mapping[int, str]) -> bytes:

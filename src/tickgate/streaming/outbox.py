@@ -3,6 +3,7 @@
 Guarantees:
 - Every frame pushed during one event-loop turn leaves in ONE `transport.write`, as concatenated
   pre-encoded text frames, at the end of the turn (the first push of a turn schedules `flush`).
+  A frame pushed from inside that write (a transport or callback that pushes) goes in the next.
 - Order: no frame is ever written before a frame pushed earlier. When market data is conflated,
   the merged frame takes the place of the LATEST push for its key, so a newer market value never
   overtakes a reliable frame (an order event, an error, a reply) pushed before it; the stale
@@ -20,22 +21,28 @@ Guarantees:
 
 The outbox does no I/O scheduling itself: the shell passes `schedule` (`loop.call_soon`), so
 this module needs no event loop and tests drive it by hand.
+
+The calls made per frame and per write (`push_market_item`, `flush`, a channel's `publish`)
+belong to the outbox's core, `streaming.fanout.OutboxCore`: compiled C when it was built, else
+its pure-Python twin, with the same behaviour. Everything else, and every slow path the core
+hands back (conflation, overflow, held frames), is Python here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from operator import itemgetter
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from tickgate.protocol.frames import text_frame, text_header
+from tickgate.streaming.fanout import IMPLEMENTATIONS, WRITE_SAMPLE_EVERY, OutboxCore
 
 Reencode = Callable[[Mapping[int, str]], bytes]
 #: (key, frame, values, reencode) of one market frame, shared by every subscriber.
 MarketItem = tuple[Hashable, bytes, Mapping[int, str], Reencode]
-#: One write in this many (a power of two) is reported to `on_write_sample`.
-WRITE_SAMPLE_EVERY = 16
+# One write in WRITE_SAMPLE_EVERY (a power of two, the core's) is reported to `on_write_sample`.
 _SAMPLE_MASK = WRITE_SAMPLE_EVERY - 1
 # A reliable frame waits in the turn as `(_RELIABLE, frame, None, None)`, the shape of a market
 # item, so that a write joins the turn's frames in C (`map(_FRAME, turn)`) instead of testing
@@ -79,32 +86,24 @@ class _Held:
         self.own: dict[int, str] | None = None
 
 
-class Outbox:
-    """Frames for one connection. Not thread-safe: use it from the event loop's thread only."""
+if TYPE_CHECKING:
+    _Core = OutboxCore
+else:
+    _Core = object  # the core is the outbox's second base: it is chosen at import
 
-    # One per connection: slots keep 10,000 of them small.
-    __slots__ = (
-        "_awaiting_drain",
-        "_bytes_written",
-        "_closed",
-        "_conflated",
-        "_conflating",
-        "_frames_written",
-        "_held",
-        "_on_congested",
-        "_on_overflow",
-        "_on_write_sample",
-        "_pending_bytes",
-        "_reliable_bytes",
-        "_schedule",
-        "_scheduled",
-        "_seq",
-        "_turn",
-        "_writes",
-        "high_water",
-        "limit_bytes",
-        "transport",
-    )
+
+class _OutboxLogic(_Core):
+    """Everything of an outbox but its core's fast paths (see `Outbox`)."""
+
+    if not TYPE_CHECKING:
+        # No slots of its own (a second layout could not share a class with the C core's);
+        # hidden from the type checker, for which `Outbox` then holds the slots below.
+        __slots__ = ()
+    # Declared for the type checker; the slots are `Outbox`'s own (`_OWN_SLOTS`).
+    _conflated: int
+    _on_congested: Callable[[], None]
+    _on_overflow: Callable[[str], None]
+    _seq: int
 
     def __init__(
         self,
@@ -209,45 +208,11 @@ class Outbox:
         """
         self.push_market_item((key, frame, values, reencode))
 
-    def push_market_item(self, item: MarketItem) -> None:
-        """`push_market` with its arguments as one tuple, which a channel builds once and hands
-        to every subscriber (the fan-out hot path)."""
-        if self._closed:
-            return
-        if self._conflating:
-            self._hold_market(*item)
-        else:
-            self._turn.append(item)
-            self._pending_bytes += len(item[1])
-            # A single turn may not hold more than the limit either: conflate the rest of it.
-            if self._pending_bytes > self.limit_bytes:
-                self._hold_turn()
-        if not self._scheduled and not self._awaiting_drain:
-            self._scheduled = True
-            self._schedule(self.flush)
-
-    def flush(self) -> None:
-        """Write everything pending as ONE transport write, unless the transport is congested.
-
-        If the transport's buffer is above `high_water`, nothing is written, pending market data
-        starts conflating and `on_congested()` is called once; the caller is expected to call
-        `flush()` again when the socket has drained. If the transport is closing, everything
-        pending is dropped and the outbox closes.
-        """
-        self._scheduled = False
-        self._awaiting_drain = False
-        if self._closed:
-            return
-        if self.transport.is_closing():
-            self._close()
-            return
-        if self.transport.get_write_buffer_size() > self.high_water:
-            self._hold_turn()
-            self._awaiting_drain = True
-            self._on_congested()
-            return
-        if self._held or self._turn:
-            self._write()
+    def _congest(self) -> None:
+        # The transport's buffer is over `high_water`: hold, and wait for the shell's drain.
+        self._hold_turn()
+        self._awaiting_drain = True
+        self._on_congested()
 
     def _write(self) -> None:
         turn = self._turn
@@ -265,13 +230,16 @@ class Outbox:
             data, frames = b"".join(parts), len(parts)
         else:
             data, frames = b"".join(map(_FRAME, turn)), len(turn)
+        # Emptied before the write, so a frame pushed from inside it (a transport or sample
+        # callback that pushes) is kept for the next flush instead of being discarded with
+        # what was written.
+        self._discard_pending()
         self.transport.write(data)
         self._frames_written += frames
         self._writes += 1
         self._bytes_written += len(data)
         if self._on_write_sample is not None and self._writes & _SAMPLE_MASK == 1:
             self._on_write_sample(len(data))
-        self._discard_pending()
 
     def _hold_turn(self) -> None:
         """Move this turn's frames into the conflating store, merging market data per key."""
@@ -326,6 +294,39 @@ class Outbox:
         self._conflating = False
         self._reliable_bytes = 0
         self._pending_bytes = 0
+
+
+# Slots of the outbox itself, beside its core's (one outbox per connection: keep it small).
+_OWN_SLOTS = ("_conflated", "_on_congested", "_on_overflow", "_seq")
+
+
+class Outbox(_OutboxLogic, OutboxCore):
+    """Frames for one connection. Not thread-safe: use it from the event loop's thread only.
+
+    `flush()` writes everything pending as ONE transport write, unless the transport is
+    congested: if its buffer is above `high_water`, nothing is written, pending market data
+    starts conflating and `on_congested()` is called once; the caller is expected to call
+    `flush()` again when the socket has drained. If the transport is closing, everything
+    pending is dropped and the outbox closes. `push_market_item(item)` is `push_market` with
+    its arguments as one tuple, which a channel builds once and hands to every subscriber.
+    """
+
+    __slots__ = _OWN_SLOTS
+
+
+@cache
+def outbox_on(implementation: str) -> type[Outbox]:
+    """The outbox class on the core named `implementation` (a key of
+    `fanout.IMPLEMENTATIONS`), so tests can run both cores in one process; `Outbox` is the
+    class on the active one. Raises KeyError for a core that is not available here."""
+    core = IMPLEMENTATIONS[implementation].OutboxCore
+    if core is OutboxCore:
+        return Outbox
+    # The same class on another core: an Outbox in all but its base (isinstance excepted).
+    return cast(
+        "type[Outbox]",
+        type("Outbox", (_OutboxLogic, core), {"__slots__": _OWN_SLOTS, "__doc__": Outbox.__doc__}),
+    )
 
 
 class TurnBatcher:
