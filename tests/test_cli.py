@@ -239,6 +239,16 @@ def test_check_config_does_not_print_the_token(
     assert "auth_token = (set, not shown)" in out and "s3cret" not in out
 
 
+def test_check_config_does_not_print_a_token_in_the_upstream_address(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_file = tmp_path / "tickgate.toml"
+    config_file.write_text('source = "relay"\nupstream = "http://any:s3cret-up@127.0.0.1:5640"\n')
+    assert main(["check-config", str(config_file)]) == 0
+    out = capsys.readouterr().out
+    assert "upstream = http://any:[redacted]@127.0.0.1:5640" in out and "s3cret" not in out
+
+
 def test_serve_replays_a_window_of_a_recording_with_the_short_flags(tmp_path: Path) -> None:
     recording = write_recording(tmp_path / "q.tgr", quotes(40))
     env = {**os.environ, "TICKGATE_DATA_DIR": str(tmp_path / "data")}
@@ -275,14 +285,16 @@ def test_serve_replays_a_window_of_a_recording_with_the_short_flags(tmp_path: Pa
 def test_serve_as_a_relay_says_in_its_banner_that_orders_stay_paper(tmp_path: Path) -> None:
     env = {**os.environ, "TICKGATE_DATA_DIR": str(tmp_path / "data")}
     command = [sys.executable, "-m", "tickgate", "--port", "0", "--no-tls", "--source", "relay"]
-    command += ["--upstream", "http://127.0.0.1:9", "--upstream-md-lines", "30"]
+    # A token in the address (a protected tickgate upstream) is never printed.
+    command += ["--upstream", "http://any:banner-s3cret@127.0.0.1:9", "--upstream-md-lines", "30"]
     proc = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
     )
     try:
         assert proc.stdout is not None
         text = "".join(proc.stdout.readline() for _ in range(7))
-        assert "relay of http://127.0.0.1:9 (at most 30 upstream market data lines)" in text
+        assert "relay of http://any:[redacted]@127.0.0.1:9 (at most 30 upstream market" in text
+        assert "s3cret" not in text
         assert "orders stay paper" in text and "never reach upstream" in text
     finally:
         proc.kill()

@@ -285,6 +285,10 @@ def _check_config(path: Path) -> int:
         shown = "(set, not shown)" if name in configuration.SECRETS and value else value
         if name == "nats" and value:
             shown = re.sub(r"([a-z]+://)[^@/,]*@", r"\1", value)  # no password in the output
+        if name == "upstream" and value:
+            from tickgate.sources.relay.address import UpstreamAddress
+
+            shown = UpstreamAddress.parse(value).shown
         print(f"  {name} = {shown}")
     accounts = (f"{a.account_id} ({a.starting_cash} {a.base_currency})" for a in settings.accounts)
     print(f"  accounts = {', '.join(accounts)}")
@@ -369,9 +373,11 @@ def _source_line(settings: configuration.Config) -> str:
         line = f"replay of {files}, {pace}{', looping' if settings.replay_loop else ''}"
     elif settings.source == "relay":
         from tickgate.server.relay_control import PAPER_NOTICE
+        from tickgate.sources.relay.address import UpstreamAddress
 
+        upstream = UpstreamAddress.parse(settings.upstream or "").shown
         line = (
-            f"relay of {settings.upstream} (at most {settings.upstream_md_lines} upstream "
+            f"relay of {upstream} (at most {settings.upstream_md_lines} upstream "
             f"market data lines); {PAPER_NOTICE}"
         )
     else:

@@ -29,6 +29,7 @@ from tickgate.model.accounts import (
     AccountConfig,
     sub_accounts,
 )
+from tickgate.sources.relay.address import UpstreamAddress
 
 ENV_PREFIX = "TICKGATE_"
 #: A token short enough to guess online is no access control.
@@ -668,6 +669,8 @@ def _typed_decimal(value: Any, *, strict: bool) -> Decimal:
 def _shown(value: Any, name: str = "") -> str:
     if name in SECRETS:
         return "(a value not shown)"
+    if name == "upstream" and isinstance(value, str):
+        return repr(UpstreamAddress.parse(value).shown)  # its password is a token
     if isinstance(value, dict):
         return "a table"
     return repr(value)

@@ -11,9 +11,11 @@ from aiohttp import web
 from tickgate.clock import NS_PER_S
 from tickgate.config import Config
 from tickgate.dialects.brokerage import SessionStatus
+from tickgate.log_format import add_secrets
 from tickgate.server.api_client import Target
 from tickgate.server.gateway import Gateway
 from tickgate.server.relay_link import RelaySource
+from tickgate.sources.relay.address import UpstreamAddress
 from tickgate.sources.relay.lines import DEFAULT_RENEW_SECONDS, UpstreamLines
 from tickgate.sources.relay.status import RelayStatus
 from tickgate.streaming.hub import InterestListener
@@ -68,7 +70,15 @@ def relay_source(
     config = gateway.config
     target = upstream_target(config)
     lines = UpstreamLines(renew_ns=int(renew_seconds * NS_PER_S))
-    status = RelayStatus(target.url)
+    address = UpstreamAddress.parse(target.url)
+    status = RelayStatus(address.shown)
+    # A safety net under `shown` and `scrub`: the password never reaches a log line.
+    forget = add_secrets(lambda: address.secrets)
+
+    async def forget_on_cleanup(_app: web.Application) -> None:
+        forget()
+
+    app.on_cleanup.append(forget_on_cleanup)
     # Until the upstream says its session is authenticated, no client may be told it is.
     gateway.session.set_upstream(SessionStatus(authenticated=False))
     source = RelaySource(

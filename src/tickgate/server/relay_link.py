@@ -26,6 +26,7 @@ from tickgate.errors import ProtocolError
 from tickgate.model.ticks import Tick, TickSink
 from tickgate.protocol.api import client as api
 from tickgate.server.api_client import ClientError, GatewayClient, Target
+from tickgate.sources.relay.address import UpstreamAddress
 from tickgate.sources.relay.backoff import Backoff
 from tickgate.sources.relay.lines import UpstreamLines
 from tickgate.sources.relay.status import UP, RelayStatus
@@ -65,6 +66,7 @@ class RelaySource:
         poll_seconds: float = POLL_SECONDS,
     ) -> None:
         self._target = target
+        self._address = UpstreamAddress.parse(target.url)
         self._lines = lines
         self._status = status
         self._clock = clock
@@ -96,13 +98,17 @@ class RelaySource:
                     await self._connection(client, sink)
                     reason = "the upstream closed the WebSocket"
                 except _FAILURES as exc:
-                    reason = str(exc) or type(exc).__name__
+                    # Messages built from the address quote its credentials: never shown.
+                    reason = self._address.scrub(str(exc) or type(exc).__name__)
                 self._lines.disconnect()
                 self._status.down(reason)
                 self._tell(SessionStatus(authenticated=False))
                 delay = self._backoff.next_delay()
                 log.warning(
-                    "upstream %s down (%s); reconnecting in %.2f s", client.base, reason, delay
+                    "upstream %s down (%s); reconnecting in %.1f s",
+                    self._address.shown,
+                    reason,
+                    delay,
                 )
                 await self._sleep(delay)
 
@@ -153,7 +159,9 @@ class RelaySource:
             competing = bool(event.args.get("competing", self._status.competing))
             self._upstream_status(event.authenticated, competing)
         elif isinstance(event, api.ErrorFrame):
-            log.warning("upstream error about %s: %s", event.request, event.message)
+            log.warning(
+                "upstream error about %s: %s", event.request, self._address.scrub(event.message)
+            )
             conid = _refused_line(event.request)
             if conid is not None:
                 # The upstream's own limit (or any reason it has) ends the line downstream too.
@@ -164,7 +172,7 @@ class RelaySource:
         if self._status.state != UP:
             self._status.up()
             self._backoff.reset()
-            log.info("upstream %s connected", self._status.upstream)
+            log.info("upstream %s connected", self._address.shown)
 
     def _upstream_status(self, authenticated: bool, competing: bool) -> None:
         """The upstream's `sts`: lines are held only while its session is authenticated (a

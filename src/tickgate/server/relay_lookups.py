@@ -45,6 +45,7 @@ from tickgate.server.api_client import Answer, ClientError, GatewayClient, Targe
 from tickgate.server.gateway import Gateway, gateway_of
 from tickgate.server.http import HttpError, int_list, json_body, json_response, param
 from tickgate.server.ws import BEFORE_MESSAGE, MessageHook
+from tickgate.sources.relay.address import UpstreamAddress
 from tickgate.sources.relay.cache import AnswerCache
 from tickgate.sources.relay.instruments import instrument_from_secdef
 
@@ -102,6 +103,7 @@ class UpstreamLookups:
 
     def __init__(self, target: Target, catalogue: Catalogue, clock: Clock) -> None:
         self._target = target
+        self._address = UpstreamAddress.parse(target.url)
         self._catalogue = catalogue
         self._clock = clock
         self._cache: AnswerCache[Answer] = AnswerCache(
@@ -131,9 +133,11 @@ class UpstreamLookups:
         try:
             answer = await self._client.answer("GET", lookup.url())
         except ClientError as exc:
-            return self._stand_in(lookup, str(exc), status=503, retry_after=None)
+            # Messages built from the address quote its credentials: never shown.
+            message = self._address.scrub(str(exc))
+            return self._stand_in(lookup, message, status=503, retry_after=None)
         if answer.status == 429 or answer.status >= 500:
-            message = f"upstream {self._client.base} answered {answer.status}: {answer.error}"
+            message = f"upstream {self._address.shown} answered {answer.status}: {answer.error}"
             status = 429 if answer.status == 429 else 503
             return self._stand_in(lookup, message, status=status, retry_after=answer.retry_after)
         self._cache.put(lookup, answer, now_ns=now, ttl_ns=int(ttl_s * NS_PER_S))
