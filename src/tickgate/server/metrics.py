@@ -224,8 +224,14 @@ def _relay(status: RelayStatus) -> Iterator[Metric]:
     )
     yield CounterMetricFamily(
         "tickgate_relay_reconnects",
-        "Times the relay's upstream connection went down",
+        "Upstream outages: times the relay's upstream connection went down or could not be "
+        "made at start (the failed attempts of one outage count once)",
         value=status.reconnects,
+    )
+    yield CounterMetricFamily(
+        "tickgate_relay_failed_attempts",
+        "Attempts to connect to the relay's upstream that failed, and connections it ended",
+        value=status.failed_attempts,
     )
     yield CounterMetricFamily(
         "tickgate_relay_upstream_refusals",

@@ -75,3 +75,10 @@ def test_backoff_doubles_up_to_the_cap_with_jitter_and_resets() -> None:
     assert backoff.next_delay() < 1.0
     with pytest.raises(ValueError):
         Backoff(random.random, base_s=0.0)
+
+
+def test_the_relays_schedule_waits_at_most_five_seconds_however_long_the_outage() -> None:
+    backoff = Backoff(random.Random(5).random)
+    delays = [backoff.next_delay() for _ in range(12)]
+    ceilings = [0.5, 1.0, 2.0, 4.0] + [5.0] * 8
+    assert all(c / 2 <= d < c for d, c in zip(delays, ceilings, strict=True)), delays

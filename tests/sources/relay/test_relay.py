@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -201,6 +202,26 @@ async def test_not_ready_while_the_upstream_is_unreachable(
     async with http.get(relay.base_url + "/metrics") as response:
         text = await response.text()
     assert "tickgate_relay_upstream_up 0.0" in text
+
+
+async def test_reconnects_count_outages_and_failed_attempts_count_each_try(
+    start: StartServer, http: aiohttp.ClientSession, unused_tcp_port: int
+) -> None:
+    relay = await start(source="relay", upstream=f"http://127.0.0.1:{unused_tcp_port}")
+    await until(lambda: relay_status(relay)["failedAttempts"] >= 3)
+    assert relay_status(relay)["reconnects"] == 1  # one outage, however many tries
+    async with http.get(relay.base_url + "/metrics") as response:
+        text = await response.text()
+    assert "tickgate_relay_reconnects_total 1.0" in text
+    assert re.search(r"^tickgate_relay_failed_attempts_total ([3-9]|\d\d+)\.0$", text, re.M)
+
+    upstream = await start(port=unused_tcp_port)
+    await until(lambda: relay_status(relay)["authenticated"], timeout=30)
+    failed = relay_status(relay)["failedAttempts"]
+    await close_all(upstream.gateway)  # the second outage
+    await until(lambda: relay_status(relay)["failedAttempts"] > failed)
+    await until(lambda: relay_status(relay)["authenticated"], timeout=30)
+    assert relay_status(relay)["reconnects"] == 2
 
 
 async def session_status(server: RunningServer, http: aiohttp.ClientSession) -> list[Any]:

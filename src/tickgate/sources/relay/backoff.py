@@ -1,8 +1,19 @@
-"""Reconnect delays: exponential back-off with jitter, the random source injected."""
+"""Reconnect delays: exponential back-off with jitter, the random source injected.
+
+The relay's schedule: 0.5 s, doubling after each failed attempt, at most `DEFAULT_CAP_S`, each
+delay scaled by a random factor in [0.5, 1). The cap is low because a relay's upstream is one
+gateway, usually on the same host or LAN, that comes back within seconds (a restart): a
+higher cap leaves every client without data long after it is back, while an attempt against
+a closed port costs the upstream nothing and one against a refusing one a single request.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+
+DEFAULT_BASE_S = 0.5
+#: The longest wait between attempts: an upstream that is back is tried again within it.
+DEFAULT_CAP_S = 5.0
 
 
 class Backoff:
@@ -12,7 +23,11 @@ class Backoff:
     `random` returns floats in [0, 1) (e.g. `random.Random(seed).random`)."""
 
     def __init__(
-        self, random: Callable[[], float], *, base_s: float = 0.5, cap_s: float = 30.0
+        self,
+        random: Callable[[], float],
+        *,
+        base_s: float = DEFAULT_BASE_S,
+        cap_s: float = DEFAULT_CAP_S,
     ) -> None:
         if base_s <= 0 or cap_s < base_s:
             raise ValueError(f"need 0 < base_s <= cap_s, got {base_s}, {cap_s}")

@@ -20,8 +20,11 @@ class RelayStatus:
     authenticated: bool = False
     #: Whether the upstream says another session competes with it (its `sts`).
     competing: bool = False
-    #: Connections that went down and were attempted again.
+    #: Outages: times the link went down (or could not be made at start). However many
+    #: attempts fail before it is back, one outage counts once.
     reconnects: int = 0
+    #: Attempts to connect (or connections) that failed, every one of each outage.
+    failed_attempts: int = 0
     #: Upstream market-data lines held on the current connection.
     lines: int = 0
     #: Upstream error frames about our `smd` requests (e.g. its own line limit).
@@ -44,8 +47,11 @@ class RelayStatus:
         self.state, self.reason = UP, None
 
     def down(self, reason: str) -> None:
+        """An attempt failed or the connection ended, for `reason`."""
+        if self.state != DOWN:
+            self.reconnects += 1
         self.state, self.reason, self.lines = DOWN, reason, 0
-        self.reconnects += 1
+        self.failed_attempts += 1
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -56,5 +62,6 @@ class RelayStatus:
             "competing": self.competing,
             "lines": self.lines,
             "reconnects": self.reconnects,
+            "failedAttempts": self.failed_attempts,
             "refusals": self.refusals,
         }
