@@ -299,3 +299,31 @@ def test_serve_as_a_relay_says_in_its_banner_that_orders_stay_paper(tmp_path: Pa
     finally:
         proc.kill()
         proc.communicate()
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        (["--from", "+10", "--to", "+5"], "--from 2026-01-02T15:00:10.000000Z is after --to "),
+        (["--from", "+99999h"], "--from: "),
+        (["--from", "1970-01-01T00:00:00Z"], "is before the first tick (2026-01-02T15:00:00"),
+        (["--to", "2026-01-01T00:00:00Z"], "--to 2026-01-01T00:00:00.000000Z is before the first"),
+    ],
+)
+def test_a_replay_window_that_plays_nothing_is_refused_at_start(
+    tmp_path: Path, window: list[str], message: str
+) -> None:
+    recording = write_recording(tmp_path / "q.tgr", quotes(40))
+    env = {**os.environ, "TICKGATE_DATA_DIR": str(tmp_path / "data")}
+    command = [sys.executable, "-m", "tickgate", "--port", "0", "--no-tls", "--source", "replay"]
+    proc = subprocess.run(
+        [*command, "--replay", str(recording), *window],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2 and "listening on" not in proc.stdout
+    assert proc.stderr.startswith("tickgate: ") and message in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -270,3 +270,49 @@ async def test_replay_time_drives_the_session_close(
     # The day closed exactly at the replayed 16:00, between the ticks on either side of it.
     assert server.gateway.trading.state.session_start_ns == close_ns
     assert server.gateway.clock.now_ns() == close_ns + SECOND
+
+
+async def test_a_seek_outside_the_recording_is_refused_and_leaves_replay_time_alone(
+    servers: Servers, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    ticks = quotes(40)
+    path = write_recording(tmp_path / "q.tgr", ticks)
+    server = await servers.start(source="replay", replay=(path,), replay_speed=CRAWL)
+    base = server.base_url + "/tickgate/replay"
+    before = await call(http, "POST", base + "/pause")
+    span = "runs from 2026-01-02T15:00:00.000000Z to 2026-01-02T15:00:03.900000Z"
+    for time in ("+99999h", "1970-01-01T00:00:00Z", "2026-01-02T15:00:03.900001Z", "0"):
+        error = await call(http, "POST", base + "/seek", json={"time": time}, status=400)
+        assert error["error"].startswith("cannot seek there: ") and span in error["error"]
+    after = await replay_state(http, server)
+    assert after["replayTimeNs"] == before["replayTimeNs"] and after["offsetNs"] == 0
+    assert after["state"] == "paused" and after["positionNs"] == START_NS
+    # The last tick itself is in the span: the seek is taken and plays up to it.
+    await call(http, "POST", base + "/seek", json={"time": "+3.9"})
+
+    async def at_the_end() -> bool:
+        return (await replay_state(http, server))["positionNs"] == ticks[-1].ts_ns
+
+    await until(at_the_end)
+    assert server.gateway.clock.now_ns() == ticks[-1].ts_ns
+    error = await call(http, "POST", base + "/seek", json={"time": "+4"}, status=400)
+    assert span in error["error"]
+    error = await call(http, "POST", base + "/seek", json={"time": "soon"}, status=400)
+    assert "+N[ms|s|m|h]" in error["error"] and "epoch ns" in error["error"]
+    assert server.gateway.clock.now_ns() == ticks[-1].ts_ns
+
+
+async def test_the_span_of_a_window_ends_at_its_last_tick_played(
+    servers: Servers, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    path = write_recording(tmp_path / "q.tgr", quotes(40))
+    server = await servers.start(
+        source="replay", replay=(path,), replay_speed=CRAWL, replay_from="+1", replay_to="+2.55"
+    )
+    seek = server.base_url + "/tickgate/replay/seek"
+    span = "runs from 2026-01-02T15:00:01.000000Z to 2026-01-02T15:00:02.500000Z"
+    # `+N` counts from the window's start; both sides of the window are refused.
+    for time in ("2026-01-02T15:00:00.5Z", "+1.6"):
+        error = await call(http, "POST", seek, json={"time": time}, status=400)
+        assert span in error["error"]
+    await call(http, "POST", seek, json={"time": "+1.5"})

@@ -40,7 +40,12 @@ from tickgate.sources.replay.inputs import (
     recorded_instruments,
 )
 from tickgate.sources.replay.source import ReplaySource, ReplayStatus
-from tickgate.sources.replay.times import format_timestamp, parse_position, parse_speed
+from tickgate.sources.replay.times import (
+    POSITION_FORMS,
+    format_timestamp,
+    parse_position,
+    parse_speed,
+)
 
 log = logging.getLogger("tickgate.replay")
 
@@ -80,8 +85,24 @@ def plan(config: Config) -> ReplayPlan:
         end = parse_position(config.replay_to, start_ns=first) if config.replay_to else None
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    _check_window(first, start, end)
     clock = ReplayClock(start if start is not None else first)
     return ReplayPlan(clock, instruments, speed, start, end)
+
+
+def _check_window(first: int, start: int | None, end: int | None) -> None:
+    """Raises ConfigError for a `--from`/`--to` window that plays nothing or starts the clock
+    before the recordings (whether `--from` lies past the last tick is `replay_source`'s)."""
+    begins = format_timestamp(first)
+    if start is not None and start < first:
+        raise ConfigError(f"--from {format_timestamp(start)} is before the first tick ({begins})")
+    if end is not None and end < first:
+        raise ConfigError(f"--to {format_timestamp(end)} is before the first tick ({begins})")
+    if start is not None and end is not None and start > end:
+        raise ConfigError(
+            f"--from {format_timestamp(start)} is after --to {format_timestamp(end)}: "
+            "nothing would play"
+        )
 
 
 def replay_source(app: web.Application, gateway: Gateway, replay_plan: ReplayPlan) -> ReplaySource:
@@ -101,8 +122,12 @@ def replay_source(app: web.Application, gateway: Gateway, replay_plan: ReplayPla
             end_ns=replay_plan.end_ns,
             on_end=lambda status: announce_end(gateway, status),
         )
+        if replay_plan.start_ns is not None:
+            source.check_position(replay_plan.start_ns)
     except RecordingError as exc:  # found while looking for the first tick
         raise ConfigError(str(exc)) from None
+    except ValueError as exc:  # `--from` past the last tick
+        raise ConfigError(f"--from: {exc}") from None
     app[REPLAY] = source
     app[_SYMBOLS] = symbols
     return source
@@ -215,10 +240,14 @@ async def seek(request: web.Request) -> web.Response:
         request,
         "time",
         lambda text: parse_position(text, start_ns=source.start_ns),
-        'seek needs a time: {"time": "2026-01-02T14:30:00Z"} or "+SECONDS"',
+        f'seek needs a time: {{"time": "2026-01-02T14:30:00Z"}} ({POSITION_FORMS})',
     )
+    try:
+        moved = source.seek(target)
+    except ValueError as exc:  # outside the recordings: replay time stays where it is
+        raise RequestError(f"cannot seek there: {exc}") from None
     log.info("replay seek to %s", format_timestamp(target))
-    return _status(request, source.seek(target))
+    return _status(request, moved)
 
 
 async def speed(request: web.Request) -> web.Response:

@@ -51,5 +51,8 @@ def test_speeds() -> None:
 
 def test_bad_times_say_which_forms_work() -> None:
     with pytest.raises(ValueError, match="ISO 8601 like 2026-01-02T14:30:00Z, or epoch ns"):
+        parse_timestamp("noon")
+    forms = r"ISO 8601 like 2026-01-02T14:30:00Z, epoch ns, or \+N\[ms\|s\|m\|h\]"
+    with pytest.raises(ValueError, match=forms):
         parse_position("+ten", start_ns=NOON)
     assert format_timestamp(NOON + 250_000) == "2026-01-02T12:00:00.000250Z"

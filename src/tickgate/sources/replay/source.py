@@ -13,7 +13,9 @@ close (a `ReplayClock.sleep_until` sleeper) that falls between two ticks runs be
 
 Seeks. Jumping to a time folds every tick before it into one tick per conid (the latest value
 of each field), delivered at the target, so the market shows what it showed then without
-replaying the jump; `--from` is a seek done before the first tick.
+replaying the jump; `--from` is a seek done before the first tick. A seek must name a time of
+the replay's span (`span`: from the start to the last tick played), so replay time never leaves
+the recorded span except by the offset a seek back or a loop adds.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tickgate.model.ticks import Tick, TickSink
 from tickgate.sources.recording import RecordingError
 from tickgate.sources.replay.clock import ReplayClock
 from tickgate.sources.replay.inputs import TickInput, first_tick_ns
+from tickgate.sources.replay.times import format_timestamp
 
 log = logging.getLogger("tickgate.replay")
 
@@ -86,6 +89,7 @@ class ReplaySource:
         self._paused = False
         self._finished = False
         self._seek_to: int | None = None
+        self._last_ns: int | None = None  # the last tick played, once `span` has read it
         self._stream: Iterator[Tick] = iter(())
         self._next: Tick | None = None
         self._position: int | None = None
@@ -120,10 +124,44 @@ class ReplaySource:
         return self.status()
 
     def seek(self, position_ns: int) -> ReplayStatus:
-        """Jump to recorded time `position_ns` (see the module docstring)."""
+        """Jump to recorded time `position_ns` (see the module docstring). Raises ValueError,
+        naming the span, when `position_ns` lies outside it (nothing changes then)."""
+        self.check_position(position_ns)
         self._seek_to = position_ns
         self._changed.set()
         return self.status()
+
+    def check_position(self, position_ns: int) -> None:
+        """Raises ValueError, naming the replay's span, unless `position_ns` lies in it.
+        Reads the inputs only as far as it must: to the first tick at or after `position_ns`,
+        and to their end (once, cached) to name the span when refusing."""
+        start = self.start_ns
+        if position_ns >= start and self._reaches(position_ns):
+            return
+        first, last = self.span()
+        raise ValueError(
+            f"{format_timestamp(position_ns)} is outside the replay, which runs from "
+            f"{format_timestamp(first)} to {format_timestamp(last)}"
+        )
+
+    def span(self) -> tuple[int, int]:
+        """The recorded times a seek may name: (`start_ns`, the time of the last tick played,
+        within `--to`; `start_ns` when none is). The first call reads every input to its end."""
+        if self._last_ns is None:
+            last = self.start_ns
+            for tick in self._read(self._merged()):
+                last = tick.ts_ns
+            self._last_ns = last
+        return self.start_ns, max(self.start_ns, self._last_ns)
+
+    def _reaches(self, position_ns: int) -> bool:
+        """Whether a tick is played at or after `position_ns` (a cheap look first: the tick
+        due next, or the cached end, often answers without reading)."""
+        if self._next is not None and self._next.ts_ns >= position_ns:
+            return True
+        if self._last_ns is not None:
+            return position_ns <= self._last_ns
+        return any(tick.ts_ns >= position_ns for tick in self._read(self._merged()))
 
     def set_speed(self, speed: float | None) -> ReplayStatus:
         """Play at `speed` times the recorded pace from now on (None: as fast as possible)."""
@@ -210,9 +248,19 @@ class ReplaySource:
             log.error("replay stopped: %s", exc)
             self._stream, self._next = iter(()), None
 
-    def _open(self) -> None:
+    def _merged(self) -> Iterator[Tick]:
+        """Every tick played, from the start: the inputs merged by time, cut at `--to`."""
         merged = heapq.merge(*(source.ticks() for source in self._inputs), key=_time)
-        self._stream = merged if self._end_ns is None else _until(merged, self._end_ns)
+        return merged if self._end_ns is None else _until(merged, self._end_ns)
+
+    @staticmethod
+    def _read(ticks: Iterator[Tick]) -> Iterator[Tick]:
+        """`ticks` up to a bad record, which ends them (the replay stops there too)."""
+        with contextlib.suppress(RecordingError):
+            yield from ticks
+
+    def _open(self) -> None:
+        self._stream = self._merged()
         self._advance()
 
     def _jump(self, target: int) -> None:

@@ -8,6 +8,10 @@ import re
 from tickgate.clock import NS_PER_HOUR, NS_PER_MINUTE, NS_PER_MS, NS_PER_S
 
 _OFFSET = re.compile(r"\+(\d+(?:\.\d+)?)(ms|s|m|h)?")
+#: The forms `parse_position` reads, for error messages.
+POSITION_FORMS = (
+    "use ISO 8601 like 2026-01-02T14:30:00Z, epoch ns, or +N[ms|s|m|h] after the replay's start"
+)
 _UNITS = {"ms": NS_PER_MS, "s": NS_PER_S, "m": NS_PER_MINUTE, "h": NS_PER_HOUR}
 
 
@@ -36,7 +40,10 @@ def parse_position(text: str, *, start_ns: int) -> int:
     if match:
         amount, unit = match.groups()
         return start_ns + round(float(amount) * _UNITS[unit or "s"])
-    return parse_timestamp(text)
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        raise ValueError(f"not a time: {text!r} ({POSITION_FORMS})") from None
 
 
 def parse_speed(text: str) -> float | None:
