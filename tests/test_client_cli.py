@@ -163,6 +163,16 @@ def test_order_with_yes_answers_the_questions_and_positions_show_the_fill(
     assert (order["side"], float(order["size"]), order["order_type"]) == ("S", 4.0, "Limit")
 
 
+def test_a_refused_order_says_why_on_stderr_and_exits_1(
+    tickgate_server: TickgateServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Far beyond the account's buying power: the gateway answers HTTP 200 {"error": reason}.
+    error = fails(tickgate_server, capsys, "order", "buy", "1000000", "AAPL", "--yes")
+    assert error.startswith("tickgate: order refused: Order rejected: insufficient buying power")
+    assert not tickgate_server.request("GET", "/v1/api/iserver/account/orders")["orders"]
+    assert run(tickgate_server, capsys, "positions") == []
+
+
 # The tail's own REST calls may fall between a question and its reply: keep replies valid.
 @pytest.mark.tickgate(strict_replies=False)
 def test_tail_orders_trades_and_pnl_follow_the_account(

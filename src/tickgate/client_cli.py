@@ -286,8 +286,9 @@ async def _order(client: GatewayClient, args: argparse.Namespace, write: Write, 
             return False
         return reply.strip().lower() in ("y", "yes")
 
-    for placed in await client.place(account, order, confirm):
-        write(_line(placed))
+    placed = await client.place(account, order, confirm)
+    for row in placed if isinstance(placed, list) else [placed]:
+        write(_line(row))
 
 
 def _line(value: Any) -> str:

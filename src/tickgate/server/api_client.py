@@ -162,10 +162,14 @@ class GatewayClient:
 
     async def place(self, account: str, order: dict[str, Any], confirm: Confirm) -> Any:
         """Place `order`, answering each question with `confirm`. Returns the gateway's final
-        answer (the placed order). Raises ClientError when a question is declined."""
+        answer (the placed order). Raises ClientError when a question is declined, or with the
+        gateway's reason when it refuses the order (IBKR refuses with HTTP 200 and
+        `{"error": reason}`, to the placement or to a reply)."""
         path = f"/v1/api/iserver/account/{account}/orders"
         answer = await self.call("POST", path, {"orders": [order]})
         for _ in range(MAX_QUESTIONS):
+            if isinstance(answer, dict) and answer.get("error"):
+                raise ClientError(f"order refused: {answer['error']}")
             question = _question(answer)
             if question is None:
                 return answer
