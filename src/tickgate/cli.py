@@ -365,7 +365,10 @@ async def _serve(settings: configuration.Config, *, reuse_port: bool = False) ->
     return 2 if replaced else 0
 
 
-def _source_line(settings: configuration.Config) -> str:
+def _source_line(settings: configuration.Config, membership: Any = None) -> str:
+    if membership is not None and membership.role == "edge":
+        # An edge has no source (nor recording) of its own: it streams the core's market.
+        return f"the cluster's core (this edge follows {membership.cluster}'s core over NATS)"
     if settings.source == "replay":
         files = ", ".join(str(path) for path in settings.replay)
         speed = settings.replay_speed
@@ -427,7 +430,7 @@ def _announce(
         f"tickgate {__version__} listening on {base_url}  (REST under /v1/api and /v1/portal)\n"
         f"  WebSocket: {ws_base}/v1/portal/ws (portal dialect), {ws_base}/v1/api/ws (api dialect)\n"
         f"  web page:  {base_url}/\n"
-        f"  source:    {_source_line(settings)}\n"
+        f"  source:    {_source_line(settings, membership)}\n"
         f"  markets:   {hours}\n"
         f"  accounts:  {accounts}\n"
         f"  data dir:  {settings.data_dir.resolve()}\n"

@@ -5,11 +5,13 @@ real nats-server."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-from tests.cluster.conftest import Member, StartMember
+import pytest
+from tests.cluster.conftest import Member, StartMember, wait_for
 from tests.cluster.test_roles import AAPL, md_frames, portal_stream
 from tests.conftest import WsClient, call
 from tests.server.test_ws_api import authed
@@ -41,11 +43,22 @@ async def smd_frame(ws: WsClient) -> dict[str, Any]:
     return frame
 
 
+def edge_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [m for m in caplog.messages if m.startswith("edge: the cluster's core is")]
+
+
 async def test_an_edge_marks_market_data_stale_while_the_core_is_away_and_live_when_back(
-    start_member: StartMember, http: aiohttp.ClientSession, ws_connect: Connect
+    start_member: StartMember,
+    http: aiohttp.ClientSession,
+    ws_connect: Connect,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, "tickgate")
     core = await start_member("core")
     edge = await start_member("edge")
+    await wait_for(lambda: edge.server.runner.app[EDGE_SESSION].core_present, NOTICED_S)
+    # At first contact the core is heard; "again" only once it was away.
+    assert edge_lines(caplog) == ["edge: the cluster's core is heard; market data is live"]
     api_ws = await authed(edge.server, http, ws_connect)
     await api_ws.send(f'smd+{AAPL}+{{"fields":["31","84"]}}')
     await smd_frame(api_ws)
@@ -69,6 +82,8 @@ async def test_an_edge_marks_market_data_stale_while_the_core_is_away_and_live_w
     await md_frames(portal_ws, AAPL, 1)
     assert await auth_status(http, edge)
     assert (await ready(http, edge))[0] == 200
+    await wait_for(lambda: edge.server.runner.app[EDGE_SESSION].core_present, NOTICED_S)
+    assert edge_lines(caplog)[-1] == "edge: the cluster's core is heard again; market data is live"
 
 
 async def test_what_the_cores_clients_are_told_beyond_its_login_reaches_edge_clients(

@@ -131,7 +131,8 @@ class ClusterInterest:
     def _forget_silent(self, now: float) -> None:
         for member, heard in list(self._heard.items()):
             if now - heard > 3 * self._heartbeat_s:
-                log.warning("edge %s silent for %g s: its interest is dropped", member, now - heard)
+                silent = now - heard
+                log.warning("edge %s silent for %.1f s: its interest is dropped", member, silent)
                 self._drop(member)
 
     def _drop(self, member: str) -> None:

@@ -255,6 +255,8 @@ class EdgeSession:
         #: Whether the core is heard from (see the module docstring); until it first is,
         #: no client is told the session is authenticated.
         self.core_present = False
+        #: Whether the core was ever lost after being heard (its return is "heard again").
+        self._lost_core = False
         self._watch: asyncio.Task[None] | None = None
         session.set_upstream(SessionStatus(authenticated=False))
         self._ops: asyncio.Queue[str] = asyncio.Queue()
@@ -356,8 +358,10 @@ class EdgeSession:
     def _set_present(self, present: bool) -> None:
         self.core_present = present
         if present:
-            log.info("edge: the cluster's core is heard again; market data is live")
+            again = " again" if self._lost_core else ""
+            log.info("edge: the cluster's core is heard%s; market data is live", again)
         else:
+            self._lost_core = True
             log.warning("edge: %s; market data is stale until it is back", self.problem())
         self._tell_upstream()
 
