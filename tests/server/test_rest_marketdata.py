@@ -132,6 +132,9 @@ async def test_history_bad_input(server: RunningServer, http: aiohttp.ClientSess
     assert (await call(http, "GET", f"{base}?conid=265598&period=1d&outsideRth=maybe", status=400))[
         "error"
     ]
+    # A period past its unit's range is told the range, not that its spelling is wrong.
+    far = await call(http, "GET", f"{base}?conid=265598&period=99999d", status=400)
+    assert far["error"] == "invalid period '99999d': d periods go from 1d to 1000d"
 
 
 async def test_more_than_five_concurrent_history_requests_get_429(

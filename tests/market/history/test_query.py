@@ -52,6 +52,8 @@ def test_valid_periods_parse_case_insensitively(text: str, count: int, unit: Per
         ("793w", "1w to 792w"),
         ("183m", "1m to 182m"),
         ("16y", "1y to 15y"),
+        ("99999d", "d periods go from 1d to 1000d"),
+        ("123456789012min", "min periods go from 1min to 30min"),
         ("", "expected a number and a unit"),
         ("d", "expected a number and a unit"),
         ("1.5d", "expected a number and a unit"),

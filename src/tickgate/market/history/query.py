@@ -66,8 +66,9 @@ _PERIOD_SECONDS["y"] = 365 * _DAY
 _PERIOD_MAX = {"min": 30, "h": 8, "d": 1000, "w": 792, "m": 182, "y": 15}
 _BARS: tuple[str, ...] = ("1min", "2min", "3min", "5min", "10min", "15min", "30min")
 _BARS += ("1h", "2h", "3h", "4h", "8h", "1d", "1w", "1m")
-# ASCII only: `\d` would otherwise match any Unicode digit ("١d").
-_SPELLING = re.compile(r"^\s*(\d{1,4})\s*(mins|min|h|d|w|m|y)\s*$", re.IGNORECASE | re.ASCII)
+# ASCII only: `\d` would otherwise match any Unicode digit ("١d"). Numbers far past every
+# unit's range still parse, so "99999d" is told the range of days, not a wrong spelling.
+_SPELLING = re.compile(r"^\s*(\d{1,12})\s*(mins|min|h|d|w|m|y)\s*$", re.IGNORECASE | re.ASCII)
 
 
 class _Span:
