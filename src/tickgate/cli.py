@@ -21,6 +21,7 @@ from tickgate import config as configuration
 from tickgate.datadir import lock_data_dir, prepare_data_dir
 from tickgate.errors import CatalogueError, ConfigError, TickgateError
 from tickgate.model.accounts import DEFAULT_ADVISOR_ID
+from tickgate.server.api_client import Target
 from tickgate.streaming import fanout
 
 log = logging.getLogger("tickgate")
@@ -119,15 +120,17 @@ def _origins(name: str, kind: type) -> str:
 
 
 def _add_recording_commands(commands: Any) -> None:
+    # The same --url/--data-dir/--insecure/--token as the other client commands.
+    connection = client_cli.connection_options()
     record = commands.add_parser(
         "record",
+        parents=[connection],
         help="record what a running gateway streams into a recording file",
         description="Connect to a running gateway (tickgate or IBKR's) as a client and record "
         "its market data for the given conids until Ctrl-C; replay the file with "
         "`tickgate serve --source replay --replay OUT`.",
     )
     record.add_argument("out", type=Path, metavar="OUT", help="recording file to create")
-    record.add_argument("--url", required=True, help="gateway base URL, https://HOST:PORT")
     record.add_argument("--conids", default="", help="comma-separated conids (default: all)")
     record.add_argument("--fields", default="", help="comma-separated field ids to record")
     record.add_argument(
@@ -136,15 +139,17 @@ def _add_recording_commands(commands: Any) -> None:
         default="api",
         help="stream over /v1/api/ws (smd, 500 ms batches) or /v1/portal/ws (every change)",
     )
-    record.add_argument("--verify-tls", action="store_true", help="check the certificate")
     record.add_argument("--record-rotate-mb", type=float, default=0.0, metavar="MB")
     record.add_argument("--record-rotate-hourly", action="store_true")
     replay = commands.add_parser(
-        "replay", help="control a replaying gateway: status, pause, resume, seek, speed"
+        "replay",
+        parents=[connection],
+        help="control a replaying gateway: status, pause, resume, seek, speed",
     )
     replay.add_argument("action", choices=("status", "pause", "resume", "seek", "speed"))
-    replay.add_argument("value", nargs="?", help="seek: a time or +SECONDS; speed: N or max")
-    replay.add_argument("--url", required=True, help="gateway base URL, https://HOST:PORT")
+    replay.add_argument(
+        "value", nargs="?", help="seek: ISO 8601, epoch ns or +N[ms|s|m|h]; speed: N or max"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -209,36 +214,46 @@ def _require_cluster_extra(settings: configuration.Config) -> None:
 
 
 def _run_client(args: argparse.Namespace) -> int:
+    """`record` and `replay`: usage errors raise ConfigError (exit 2); the gateway's refusals
+    and an unreachable gateway exit 1, as for the other client commands."""
     from tickgate.server import replay_client
 
     if args.command == "replay":
         if args.action in ("seek", "speed") and args.value is None:
             raise ConfigError(f"tickgate replay {args.action} needs a value")
-        answer = asyncio.run(replay_client.control(args.url, args.action, args.value))
-        print(json.dumps(answer, indent=2))
-        return 0
-    options = replay_client.RecordOptions(
-        url=args.url,
-        out=args.out,
-        conids=tuple(_ints(args.conids, "--conids")),
-        dialect=args.dialect,
-        fields=tuple(_ints(args.fields, "--fields")) or replay_client.RECORD_FIELDS,
-        verify_tls=args.verify_tls,
-        rotate_bytes=int(args.record_rotate_mb * 1_000_000),
-        rotate_hourly=args.record_rotate_hourly,
-    )
+
+        async def control(target: Target) -> int:
+            answer = await replay_client.control(target, args.action, args.value)
+            print(json.dumps(answer, indent=2))
+            return 0
+
+        return client_cli.run_client(control, args)
+    if not args.out.parent.is_dir():
+        # A typo in the path should not become a new directory tree (made as whoever runs it).
+        raise ConfigError(f"recording {args.out}: directory {args.out.parent} does not exist")
+    conids = tuple(_ints(args.conids, "--conids"))
+    fields = tuple(_ints(args.fields, "--fields")) or replay_client.RECORD_FIELDS
     log_format.configure("info", "text")
 
-    async def run() -> None:
+    async def run(target: Target) -> int:
+        options = replay_client.RecordOptions(
+            target=target,
+            out=args.out,
+            conids=conids,
+            dialect=args.dialect,
+            fields=fields,
+            rotate_bytes=int(args.record_rotate_mb * 1_000_000),
+            rotate_hourly=args.record_rotate_hourly,
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         stats = await replay_client.record(options, stop=stop)
         print(f"tickgate: recorded {stats.ticks} ticks in {stats.files} file(s)", flush=True)
+        return 0
 
-    asyncio.run(run())
-    return 0
+    return client_cli.run_client(run, args)
 
 
 def _ints(text: str, name: str) -> list[int]:

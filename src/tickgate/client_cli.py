@@ -13,7 +13,7 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -44,8 +44,9 @@ Write = Callable[[str], None]
 Ask = Callable[[str], str]
 
 
-def add_parsers(commands: Any) -> None:
-    """Add the client commands to the `tickgate` subparsers."""
+def connection_options() -> argparse.ArgumentParser:
+    """The options every command that calls a gateway takes (a parent parser): `--url`,
+    `--data-dir`, `--insecure`, `--token`. `target` reads them."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--url", default="https://127.0.0.1:5000", help="gateway base URL")
     common.add_argument(
@@ -61,6 +62,35 @@ def add_parsers(commands: Any) -> None:
         "--token",
         help="the gateway's --auth-token, when it has one [env TICKGATE_AUTH_TOKEN, preferred]",
     )
+    return common
+
+
+def target(args: argparse.Namespace) -> Target:
+    """The gateway `connection_options` name (the token from `--token`, else the
+    environment's)."""
+    return Target(
+        url=args.url,
+        data_dir=args.data_dir,
+        insecure=args.insecure,
+        token=args.token or environment_token(),
+    )
+
+
+def run_client(call: Callable[[Target], Coroutine[Any, Any, int]], args: argparse.Namespace) -> int:
+    """Run `call` against the gateway `args` name; returns its exit status, or 1 with the
+    message on stderr when the gateway refuses or cannot be reached (130 on Ctrl-C)."""
+    try:
+        return asyncio.run(call(target(args)))
+    except (ClientError, fault_cli.UsageError) as exc:
+        print(f"tickgate: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def add_parsers(commands: Any) -> None:
+    """Add the client commands to the `tickgate` subparsers."""
+    common = connection_options()
 
     tail = commands.add_parser(
         "tail", parents=[common], help="stream market data or account updates as JSON lines"
@@ -117,19 +147,7 @@ def run(
         stream.write(line + "\n")
         stream.flush()
 
-    target = Target(
-        url=args.url,
-        data_dir=args.data_dir,
-        insecure=args.insecure,
-        token=args.token or environment_token(),
-    )
-    try:
-        return asyncio.run(_run(args, target, write, ask))
-    except (ClientError, fault_cli.UsageError) as exc:
-        print(f"tickgate: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return run_client(lambda gateway: _run(args, gateway, write, ask), args)
 
 
 async def _run(args: argparse.Namespace, target: Target, write: Write, ask: Ask) -> int:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import ssl
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ from tickgate.model.instruments import Instrument
 from tickgate.model.ticks import Tick
 from tickgate.protocol import fields as F
 from tickgate.protocol.portal import wire_text
-from tickgate.server.api_client import ClientError
+from tickgate.server.api_client import ClientError, GatewayClient, Target
 from tickgate.sources.recorder import Recorder, RecorderStats, run_flusher
 from tickgate.sources.recording import RecordingHeader
 from tickgate.sources.relay.instruments import instrument_from_secdef
@@ -50,21 +49,16 @@ RENEW_SECONDS = 540.0
 
 @dataclass(frozen=True)
 class RecordOptions:
-    """How `record` reaches the gateway and what it records."""
+    """How `record` reaches the gateway (`target`: its URL, the certificate to trust, the
+    token, as for every client command) and what it records."""
 
-    url: str
+    target: Target
     out: Path
     conids: tuple[int, ...] = ()
     dialect: str = "api"
     fields: tuple[int, ...] = RECORD_FIELDS
-    verify_tls: bool = False
     rotate_bytes: int = 0
     rotate_hourly: bool = False
-
-
-def _ssl(verify: bool) -> ssl.SSLContext | bool:
-    # tickgate (and IBKR's own gateway) serve a self-signed certificate by default.
-    return ssl.create_default_context() if verify else False
 
 
 async def record(
@@ -73,16 +67,15 @@ async def record(
     """Record until `stop` is set or the socket closes; returns the recorder's counters.
     Raises ClientError when the gateway cannot be reached or the conids cannot be found."""
     clock = clock or SystemClock()
-    base = options.url.rstrip("/")
-    connector = aiohttp.TCPConnector(ssl=_ssl(options.verify_tls))
-    async with aiohttp.ClientSession(connector=connector) as http:
+    async with GatewayClient(options.target) as client:
+        http, base = client.http, client.base
         try:
             await _get(http, base + "/v1/api/iserver/accounts")
             conids = options.conids or await _all_conids(http, base)
             instruments = await _describe(http, base, conids)
             session = (await _post(http, base + "/v1/api/tickle"))["session"]
-        except aiohttp.ClientError as exc:
-            raise ClientError(f"cannot reach {base}: {exc}") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ClientError(f"cannot reach {base}: {exc or type(exc).__name__}") from None
         header = RecordingHeader(f"record {base}", clock.now_ns(), tuple(instruments))
         recorder = Recorder(
             options.out,
@@ -266,12 +259,9 @@ def market_tick(data: str | bytes, decimals: Mapping[int, int] | None = None) ->
 # --- replay control ----------------------------------------------------------------------
 
 
-async def control(
-    url: str, action: str, value: str | None = None, *, verify_tls: bool = False
-) -> dict[str, Any]:
+async def control(target: Target, action: str, value: str | None = None) -> dict[str, Any]:
     """Call a `/tickgate/replay/...` route and return its JSON answer.
     Raises ClientError with the gateway's own error text."""
-    base = url.rstrip("/")
     body: dict[str, Any] = {}
     if action == "seek":
         body = {"time": value}
@@ -282,15 +272,8 @@ async def control(
         if action == "status"
         else ("POST", f"/tickgate/replay/{action}")
     )
-    connector = aiohttp.TCPConnector(ssl=_ssl(verify_tls))
-    async with aiohttp.ClientSession(connector=connector) as http:
-        try:
-            async with http.request(method, base + path, json=body or None) as response:
-                answer = await response.json(content_type=None)
-        except aiohttp.ClientError as exc:
-            raise ClientError(f"cannot reach {base}: {exc}") from None
-    if response.status >= 400:
-        raise ClientError(
-            str(answer.get("error", answer)) if isinstance(answer, dict) else str(answer)
-        )
-    return dict(answer)
+    async with GatewayClient(target) as client:
+        answer = await client.call(method, path, body or None)
+    if not isinstance(answer, dict):
+        raise ClientError(f"{method} {path}: not a replay's answer: {answer!r}")
+    return answer
