@@ -28,9 +28,11 @@ from http import HTTPStatus
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 
 from tickgate.server.http import Handler, error_response
+from tickgate.server.http_log import parser_problem
 
 log = logging.getLogger("tickgate.http")
 
@@ -148,7 +150,12 @@ class JsonErrorsHandler(RequestHandler):
         # aiohttp's own handling logs it (one line: see http_log) and raises if a response
         # has begun; its plain-text answer is replaced by the same status in JSON.
         super().handle_error(request, status, exc, message)
-        text = "internal server error" if status >= 500 else message or HTTPStatus(status).phrase
+        if status >= 500:
+            text = "internal server error"
+        elif isinstance(exc, HttpProcessingError):
+            text = parser_problem(exc)  # aiohttp's words quote the request: never sent back
+        else:
+            text = message or HTTPStatus(status).phrase
         response = error_response(text, status=status)
         response.force_close()
         return response
