@@ -128,3 +128,12 @@ async def test_order_lifecycle(client: IbkrClient) -> None:
     assert f"{account}.Core" in pnl.data["upnl"]
     summary = await call(client.portfolio_summary, account)
     assert summary.data["netliquidation"]["amount"] > 0
+
+
+async def test_watchlist_create_and_delete(client: IbkrClient) -> None:
+    rows = [{"C": AAPL}]
+    created = await call(client.create_watchlist, "77", "Tech", rows)
+    assert created.data["id"] == "77"
+    deleted = await call(client.delete_watchlist, "77")
+    assert deleted.data["data"] == {"deleted": "77"}
+    assert (await call(client.get_all_watchlists)).data["data"]["user_lists"] == []

@@ -113,3 +113,44 @@ async def test_memory_store_writes_no_file(
     url = f"{server.base_url}/v1/api/iserver/watchlist"
     await call(http, "POST", url, json={"id": "5", "name": "Temp", "rows": [{"C": 8314}]})
     assert not (tmp_path / "data" / "watchlists.json").exists()
+
+
+async def test_delete_takes_the_id_from_the_query_or_the_json_body(
+    start: StartServer, http: aiohttp.ClientSession
+) -> None:
+    server = await start(store="memory")
+    url = f"{server.base_url}/v1/api/iserver/watchlist"
+    for watchlist_id in ("1", "2", "3"):
+        await call(http, "POST", url, json={"id": watchlist_id, "name": "x", "rows": []})
+    deleted = await call(http, "DELETE", url, json={"id": "1"})
+    assert deleted["data"] == {"deleted": "1"}
+    deleted = await call(http, "DELETE", url, json={"id": 2})
+    assert deleted["data"] == {"deleted": "2"}
+    # the query wins over the body
+    deleted = await call(http, "DELETE", url, params={"id": "3"}, json={"id": "77"})
+    assert deleted["data"] == {"deleted": "3"}
+    assert (await call(http, "GET", f"{url}s"))["data"]["user_lists"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"id=1", "request body is not valid JSON"),
+        (b"[1]", "request body must be a JSON object"),
+        (b'{"name": "x"}', "missing required parameter 'id'"),
+        (b'{"id": true}', "invalid field 'id'"),
+        (b'{"id": ["1"]}', "invalid field 'id'"),
+        (b'{"id": " "}', "invalid field 'id'"),
+    ],
+)
+async def test_delete_refuses_a_bad_body(
+    start: StartServer, http: aiohttp.ClientSession, body: bytes, message: str
+) -> None:
+    server = await start(store="memory")
+    url = f"{server.base_url}/v1/api/iserver/watchlist"
+    await call(http, "POST", url, json={"id": "1", "name": "x", "rows": []})
+    answer = await call(
+        http, "DELETE", url, data=body, headers={"Content-Type": "application/json"}, status=400
+    )
+    assert message in answer["error"]
+    assert [w["id"] for w in (await call(http, "GET", f"{url}s"))["data"]["user_lists"]] == ["1"]

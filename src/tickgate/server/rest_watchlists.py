@@ -148,8 +148,21 @@ async def create(request: web.Request) -> web.Response:
     return json_response(_payload(watchlists, watchlist))
 
 
+async def _delete_id(request: web.Request) -> str:
+    """The id to delete: `?id=` wins; else the JSON body's `id` (ibind sends `{"id": "77"}`)."""
+    if "id" in request.query or not request.body_exists:
+        return _query_id(request)
+    raw_id = (await json_body(request)).get("id")
+    if raw_id is None:
+        raise RequestError("missing required parameter 'id' (in the query or the JSON body)")
+    if isinstance(raw_id, bool) or not isinstance(raw_id, str | int) or not str(raw_id).strip():
+        raise RequestError(f"invalid field 'id': a number (or its text), got {shown(raw_id)}")
+    return str(raw_id).strip()
+
+
 async def delete(request: web.Request) -> web.Response:
-    watchlist_id = _query_id(request)
+    """Delete the watchlist of `id`, given in the query or the JSON body."""
+    watchlist_id = await _delete_id(request)
     try:
         _watchlists(request).delete(watchlist_id)
     except OSError as exc:

@@ -83,7 +83,11 @@ OPERATIONS: list[Operation] = [
         "Delete a watchlist",
         ok=obj({"data": obj({"deleted": STRING}), "action": STRING, "MID": STRING}),
         params=(_id,),
-        errors={400: "id is missing", 404: "no such watchlist", 500: _SAVE_FAILED},
+        errors={
+            400: "id is missing from the query and the body, or the JSON body is bad",
+            404: "no such watchlist",
+            500: _SAVE_FAILED,
+        },
         tag="watchlists",
     ),
 ]
