@@ -10,7 +10,7 @@ or `POST /tickgate/faults/clear` (`{"id": N}` or nothing for all) ends them.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -213,6 +213,29 @@ async def clear(request: web.Request) -> web.Response:
     return json_response({"cleared": [fault.id for fault in ended]})
 
 
+async def unknown_kind(request: web.Request) -> web.Response:
+    """404 for `POST /tickgate/faults/NAME` with a NAME no fault kind has, naming the kinds
+    (else the `DELETE /tickgate/faults/{id}` route would make it a 405 allowing DELETE)."""
+    kind = request.match_info["id"]
+    raise HttpError(
+        f"unknown fault kind {kind!r}; the kinds are {', '.join(KINDS)} "
+        "(and POST /tickgate/faults/clear ends faults)",
+        status=404,
+    )
+
+
+#: The faults `POST /tickgate/faults/KIND` injects, by KIND.
+KINDS: dict[str, Callable[[web.Request], Awaitable[web.Response]]] = {
+    "drop": drop,
+    "logout": logout,
+    "competing": competing,
+    "expire": expire,
+    "rest": rest_status,
+    "heartbeat": heartbeat,
+    "latency": latency,
+}
+
+
 def install(app: web.Application, gateway: Gateway) -> None:
     """Give the app its fault registry and register the `/tickgate/faults` routes (the
     middleware `rest.fault_middleware` is in the app's middleware list)."""
@@ -225,15 +248,11 @@ def install(app: web.Application, gateway: Gateway) -> None:
     routes = [
         ("GET", "/tickgate/faults", listing),
         ("DELETE", "/tickgate/faults", clear),
-        ("DELETE", "/tickgate/faults/{id}", clear),
         ("POST", "/tickgate/faults/clear", clear),
-        ("POST", "/tickgate/faults/drop", drop),
-        ("POST", "/tickgate/faults/logout", logout),
-        ("POST", "/tickgate/faults/competing", competing),
-        ("POST", "/tickgate/faults/expire", expire),
-        ("POST", "/tickgate/faults/rest", rest_status),
-        ("POST", "/tickgate/faults/heartbeat", heartbeat),
-        ("POST", "/tickgate/faults/latency", latency),
+        *(("POST", f"/tickgate/faults/{kind}", inject) for kind, inject in KINDS.items()),
+        # After the kinds' own routes, so a POST reaches it only for a name no fault has.
+        ("DELETE", "/tickgate/faults/{id}", clear),
+        ("POST", "/tickgate/faults/{id}", unknown_kind),
     ]
     for method, path, handler in routes:
         app.router.add_route(method, path, handler)

@@ -243,6 +243,15 @@ OPERATIONS: list[Operation] = [
         prefixes=OWN,
         tag="faults",
     ),
+    *op(
+        "POST",
+        "/tickgate/faults/{id}",
+        "Not a fault kind: the 404 names the kinds (each kind has its own route)",
+        ok=None,
+        errors={404: "no fault kind has this name"},
+        prefixes=OWN,
+        tag="faults",
+    ),
     *_fault(
         "/tickgate/faults/clear",
         'End one lasting fault (`{"id": N}`) or all',
