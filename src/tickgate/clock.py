@@ -9,6 +9,7 @@ the replay clock and `sleep_until`).
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 #: Nanoseconds per unit: the one definition every module converts times with.
@@ -71,9 +72,13 @@ class ShiftedClock:
 class FakeClock:
     """A clock that only moves when told to; wall and monotonic time move together."""
 
-    def __init__(self, start_ns: int = 1_767_225_600_000_000_000) -> None:
+    def __init__(self, start_ns: int | datetime = 1_767_225_600_000_000_000) -> None:
+        """Start at `start_ns`: integer nanoseconds since the Unix epoch, or an aware datetime
+        (its instant, whatever its zone). Raises TypeError for anything else, among them a
+        naive datetime: taking it as the machine's local time would make a test's result
+        depend on where it runs."""
         # Default start: 2026-01-01T00:00:00Z, a fixed point so tests are reproducible.
-        self._now = start_ns
+        self._now = _start_ns(start_ns)
 
     def now_ns(self) -> int:
         return self._now
@@ -97,3 +102,25 @@ class FakeClock:
         if now_ns < self._now:
             raise ValueError("a FakeClock cannot go backwards")
         self._now = now_ns
+
+
+def _start_ns(start: object) -> int:
+    """A FakeClock's start in epoch ns (see `FakeClock.__init__`)."""
+    if isinstance(start, datetime):
+        if start.utcoffset() is None:
+            raise TypeError(
+                f"FakeClock needs an aware datetime, not the naive {start.isoformat()!r}: "
+                "give it a zone, e.g. datetime(2026, 1, 5, 14, 30, tzinfo=timezone.utc)"
+            )
+        # Exact to the microsecond, where .timestamp() would round through a float.
+        return (start - _EPOCH) // _MICROSECOND * 1_000
+    if isinstance(start, bool) or not isinstance(start, int):
+        raise TypeError(
+            "FakeClock starts at integer nanoseconds since the Unix epoch or an aware "
+            f"datetime, not {type(start).__name__} {start!r}"
+        )
+    return start
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
