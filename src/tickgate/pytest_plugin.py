@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import json
 import ssl
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,9 +165,9 @@ class TickgateServer:
         return self._control("POST", f"/tickgate/replay/{action}", body)
 
     def fault(self, kind: str, **body: Any) -> dict[str, Any]:
-        """Inject a fault (docs/control.md "Faults"): `drop`, `logout`, `competing`,
-        `expire`, `rest`, `heartbeat` or `latency`, the keyword arguments its JSON body,
-        e.g. `fault("rest", path="/iserver/accounts", status=503, calls=2)`."""
+        """Inject a fault of `kind` (docs/control.md "Faults" has the kinds), the keyword
+        arguments its JSON body, e.g. `fault("rest", path="/iserver/accounts", status=503,
+        calls=2)`. An unknown kind raises ControlError 404, its message naming the kinds."""
         return self._control("POST", f"/tickgate/faults/{kind}", body)
 
     def clear_faults(self) -> dict[str, Any]:
@@ -297,7 +298,8 @@ def gateway_config(
 
     `accounts` are AccountConfig values or bare account ids; `changes` are any other Config
     fields (e.g. `ticks_per_second`, `auth_token`, `market_hours`). Raises ConfigError when
-    the result is not a valid gateway configuration (an unknown field is a TypeError).
+    the result is not a valid gateway configuration, TypeError for an unknown field (the
+    fixtures name it first with `check_options`).
     """
     import dataclasses
 
@@ -314,7 +316,39 @@ def gateway_config(
         fields["accounts"] = tuple(
             AccountConfig(account_id=a) if isinstance(a, str) else a for a in accounts
         )
-    return dataclasses.replace(Config(data_dir=data_dir), **fields, **changes)
+    # A `reply_seed` of the test's own wins over the one the seed implies.
+    return dataclasses.replace(Config(data_dir=data_dir), **{**fields, **changes})
+
+
+#: The options `gateway_config` takes besides Config fields, and the factory's clock.
+OWN_OPTIONS = ("seed", "tls", "catalogue", "accounts", "clock")
+#: Config fields the fixture sets itself: every gateway has its own port and data directory.
+FIXED_FIELDS = frozenset({"host", "port", "data_dir"})
+
+
+def check_options(options: Iterable[str], where: str) -> None:
+    """Raise TypeError naming the first of `options` a test gateway does not take, `where` it
+    was given (the marker or the factory call), close matches and what the options are."""
+    import dataclasses
+
+    from tickgate.config import Config
+
+    config_fields = sorted(
+        f.name for f in dataclasses.fields(Config) if f.name not in FIXED_FIELDS | set(OWN_OPTIONS)
+    )
+    valid = set(OWN_OPTIONS) | set(config_fields)
+    for name in options:
+        if name in valid:
+            continue
+        if name in FIXED_FIELDS:
+            reason = "the fixture sets it (each gateway has its own free port and data directory)"
+        else:
+            close = difflib.get_close_matches(name, sorted(valid), n=3)
+            reason = "unknown option" + (f" (did you mean {', '.join(close)}?)" if close else "")
+        raise TypeError(
+            f"{where}: {name!r}: {reason}; the options are {', '.join(OWN_OPTIONS)} and "
+            f"the tickgate Config fields ({', '.join(config_fields)})"
+        )
 
 
 StartGateway = Callable[..., TickgateServer]
@@ -328,6 +362,7 @@ def tickgate_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterato
     started: list[TickgateServer] = []
 
     def start(*, clock: Clock | None = None, **options: Any) -> TickgateServer:
+        check_options(options, "tickgate_server_factory(...)")
         config = gateway_config(tmp_path_factory.mktemp("tickgate"), **options)
         thread = _ServerThread(config, clock)
         server = TickgateServer(running=thread.start(), config=config, _thread=thread)
@@ -347,6 +382,7 @@ def tickgate_server(
     (plain HTTP, seed 42, the built-in catalogue and one account when there is none)."""
     marker = request.node.get_closest_marker(MARKER)
     options = dict(marker.kwargs) if marker is not None else {}
+    check_options(options, f"@pytest.mark.{MARKER}(...)")
     return tickgate_server_factory(**options)
 
 
