@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import re
 import signal
@@ -206,8 +207,13 @@ def test_check_config_validates_the_catalogue_it_names(tmp_path: Path) -> None:
 
 
 def test_an_unusable_data_directory_is_named(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # serve() points the root logger at this test's captured stderr, closed once it ends:
+    # later tests' records would land there as "--- Logging error ---" on their stderr.
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     assert main(["--no-tls", "--port", "0", "--data-dir", str(blocker)]) == 2
