@@ -174,7 +174,10 @@ OPERATIONS: list[Operation] = [
         "Jump to a time of the recording",
         ok=REPLAY,
         body=obj({"time": STRING}),
-        errors={400: "time is missing or malformed", 409: NOT_REPLAY},
+        errors={
+            400: "time is missing, malformed or outside the replay (its span is named)",
+            409: NOT_REPLAY,
+        },
     ),
     *_control(
         "POST",
