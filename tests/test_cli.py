@@ -311,7 +311,7 @@ def test_serve_as_a_relay_says_in_its_banner_that_orders_stay_paper(tmp_path: Pa
     ("window", "message"),
     [
         (["--from", "+10", "--to", "+5"], "--from 2026-01-02T15:00:10.000000Z is after --to "),
-        (["--from", "+99999h"], "--from: "),
+        (["--from", "+99999h"], "is after the last tick (2026-01-02T15:00:03.900000Z)"),
         (["--from", "1970-01-01T00:00:00Z"], "is before the first tick (2026-01-02T15:00:00"),
         (["--to", "2026-01-01T00:00:00Z"], "--to 2026-01-01T00:00:00.000000Z is before the first"),
     ],

@@ -122,12 +122,14 @@ def replay_source(app: web.Application, gateway: Gateway, replay_plan: ReplayPla
             end_ns=replay_plan.end_ns,
             on_end=lambda status: announce_end(gateway, status),
         )
-        if replay_plan.start_ns is not None:
-            source.check_position(replay_plan.start_ns)
+        start = replay_plan.start_ns
+        if start is not None and not source.reaches(start):
+            raise ConfigError(
+                f"--from {format_timestamp(start)} is after the last tick "
+                f"({format_timestamp(source.last_tick_ns())})"
+            )
     except RecordingError as exc:  # found while looking for the first tick
         raise ConfigError(str(exc)) from None
-    except ValueError as exc:  # `--from` past the last tick
-        raise ConfigError(f"--from: {exc}") from None
     app[REPLAY] = source
     app[_SYMBOLS] = symbols
     return source

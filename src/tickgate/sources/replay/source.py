@@ -135,8 +135,7 @@ class ReplaySource:
         """Raises ValueError, naming the replay's span, unless `position_ns` lies in it.
         Reads the inputs only as far as it must: to the first tick at or after `position_ns`,
         and to their end (once, cached) to name the span when refusing."""
-        start = self.start_ns
-        if position_ns >= start and self._reaches(position_ns):
+        if position_ns >= self.start_ns and self.reaches(position_ns):
             return
         first, last = self.span()
         raise ValueError(
@@ -145,16 +144,21 @@ class ReplaySource:
         )
 
     def span(self) -> tuple[int, int]:
-        """The recorded times a seek may name: (`start_ns`, the time of the last tick played,
-        within `--to`; `start_ns` when none is). The first call reads every input to its end."""
+        """The recorded times a seek may name: (`start_ns`, `last_tick_ns`, or `start_ns` when
+        that is earlier)."""
+        return self.start_ns, max(self.start_ns, self.last_tick_ns())
+
+    def last_tick_ns(self) -> int:
+        """The time of the last tick played (within `--to`; `start_ns` when none is). The
+        first call reads every input to its end."""
         if self._last_ns is None:
             last = self.start_ns
             for tick in self._read(self._merged()):
                 last = tick.ts_ns
             self._last_ns = last
-        return self.start_ns, max(self.start_ns, self._last_ns)
+        return self._last_ns
 
-    def _reaches(self, position_ns: int) -> bool:
+    def reaches(self, position_ns: int) -> bool:
         """Whether a tick is played at or after `position_ns` (a cheap look first: the tick
         due next, or the cached end, often answers without reading)."""
         if self._next is not None and self._next.ts_ns >= position_ns:
