@@ -137,3 +137,13 @@ async def test_watchlist_create_and_delete(client: IbkrClient) -> None:
     deleted = await call(client.delete_watchlist, "77")
     assert deleted.data["data"] == {"deleted": "77"}
     assert (await call(client.get_all_watchlists)).data["data"]["user_lists"] == []
+
+
+async def test_positions2(client: IbkrClient) -> None:
+    account = "DU1234567"
+    await call(client.receive_brokerage_accounts)
+    market = OrderRequest(conid=AAPL, side="BUY", quantity=10, order_type="MKT", acct_id=account)
+    await call(client.place_order, market, ANSWERS, account)
+    await call(client.portfolio_accounts)  # IBKR asks for this before portfolio2
+    [row] = (await call(client.positions2, account, sort="position", direction="d")).data
+    assert row["conid"] == str(AAPL) and row["position"] == 10.0 and row["description"] == "AAPL"

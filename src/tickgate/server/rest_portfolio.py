@@ -7,11 +7,13 @@ places no combination orders, so an account's combination positions are always n
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import count
 from typing import Any
 
 from aiohttp import web
 
 from tickgate.errors import RequestError
+from tickgate.protocol.rest_values import shown
 from tickgate.server.gateway import gateway_of
 from tickgate.server.http import (
     Handler,
@@ -22,7 +24,7 @@ from tickgate.server.http import (
     query_int,
 )
 from tickgate.server.rest_session import account_row
-from tickgate.trading.queries import AccountViews
+from tickgate.trading.queries import PAGE_SIZE, AccountViews
 
 #: The most accounts one consolidated allocation takes.
 MAX_ALLOCATION_ACCOUNTS = 100
@@ -41,6 +43,69 @@ def _account(request: web.Request) -> str:
 async def positions(request: web.Request) -> web.Response:
     page = parse_int(request.match_info.get("page", "0"), "page")
     return json_response(_views(request).positions(_account(request), page))
+
+
+def _all_positions(views: AccountViews, account: str) -> list[dict[str, Any]]:
+    """Every open position of `account`: the pages of `/portfolio/{acct}/positions`, joined."""
+    rows: list[dict[str, Any]] = []
+    for page in count():
+        chunk = views.positions(account, page)
+        rows += chunk
+        if len(chunk) < PAGE_SIZE:
+            return rows
+    raise AssertionError("unreachable")  # count() never ends
+
+
+def _live_row(views: AccountViews, row: dict[str, Any], timestamp_s: int) -> dict[str, Any]:
+    """A `/portfolio/{acct}/positions` row in `/portfolio2`'s shape: other names for the same
+    figures, the conid as text, the time it was read in epoch seconds."""
+    return {
+        "position": row["position"],
+        "conid": str(row["conid"]),
+        "avgCost": row["avgCost"],
+        "avgPrice": row["avgPrice"],
+        "currency": row["currency"],
+        "description": row["contractDesc"],
+        "isLastToLoq": False,
+        "marketPrice": row["mktPrice"],
+        "marketValue": row["mktValue"],
+        "realizedPnl": row["realizedPnl"],
+        "secType": row["assetClass"],
+        "timestamp": timestamp_s,
+        "unrealizedPnl": row["unrealizedPnl"],
+        "assetClass": row["assetClass"],
+        "sector": views.instrument(row["conid"]).sector or "",
+        "group": "",
+        "model": "",
+    }
+
+
+#: `/portfolio2` sorts by any of its columns; IBKR's `direction` is `a`(scending) or `d`.
+_DIRECTIONS = {"a": False, "d": True}
+LIVE_COLUMNS = (
+    "position", "conid", "avgCost", "avgPrice", "currency", "description", "marketPrice",
+    "marketValue", "realizedPnl", "secType", "unrealizedPnl", "assetClass", "sector",
+)  # fmt: skip
+
+
+async def live_positions(request: web.Request) -> web.Response:
+    """`GET /portfolio2/{acct}/positions`: every open position, unpaged, optionally sorted by
+    `sort` (a column) in `direction` (`a` or `d`, ascending by default)."""
+    account, views = _account(request), _views(request)
+    if request.query.get("model"):
+        raise RequestError("model is not supported: tickgate compares no model portfolios here")
+    timestamp_s = gateway_of(request).clock.now_ns() // 1_000_000_000
+    rows = [_live_row(views, row, timestamp_s) for row in _all_positions(views, account)]
+    direction = request.query.get("direction", "a")
+    if direction not in _DIRECTIONS:
+        raise RequestError(f"direction must be a or d, got {shown(direction)}")
+    column = request.query.get("sort")
+    if column is not None:
+        if column not in LIVE_COLUMNS:
+            columns = ", ".join(LIVE_COLUMNS)
+            raise RequestError(f"sort must be one of {columns}, got {shown(column)}")
+        rows.sort(key=lambda row: row[column], reverse=_DIRECTIONS[direction])
+    return json_response(rows)
 
 
 async def position(request: web.Request) -> web.Response:
@@ -175,6 +240,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/portfolio/{account}/positions/invalidate", invalidate),
     ("GET", "/portfolio/{account}/positions/{page}", positions),
     ("GET", "/portfolio/{account}/positions", positions),
+    ("GET", "/portfolio2/{account}/positions", live_positions),
     ("GET", "/portfolio/{account}/position/{conid}", position),
     ("GET", "/portfolio/{account}/summary", summary),
     ("GET", "/portfolio/{account}/ledger", ledger),

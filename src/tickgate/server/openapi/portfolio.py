@@ -24,6 +24,7 @@ from tickgate.server.openapi.schema import (
     query,
     query_integer,
 )
+from tickgate.server.rest_portfolio import LIVE_COLUMNS
 
 UNKNOWN_ACCOUNT = "no such account"
 
@@ -99,6 +100,28 @@ ACCOUNT_ROW = obj(
 _account = path("account", ACCOUNT)
 _page = path("page", INT64, description="from 0; a negative page is empty")
 _ERRORS = {400: "a path parameter is malformed", 404: UNKNOWN_ACCOUNT}
+#: A `/portfolio2/{account}/positions` row: the same position, IBKR's newer names.
+LIVE_POSITION = obj(
+    {
+        "position": NUMBER,
+        "conid": STRING,
+        "avgCost": NUMBER,
+        "avgPrice": NUMBER,
+        "currency": STRING,
+        "description": STRING,
+        "isLastToLoq": BOOLEAN,
+        "marketPrice": NUMBER,
+        "marketValue": NUMBER,
+        "realizedPnl": NUMBER,
+        "secType": STRING,
+        "timestamp": INT64,
+        "unrealizedPnl": NUMBER,
+        "assetClass": STRING,
+        "sector": STRING,
+        "group": STRING,
+        "model": STRING,
+    }
+)
 
 OPERATIONS: list[Operation] = [
     *op(
@@ -117,6 +140,23 @@ OPERATIONS: list[Operation] = [
         ok=array(POSITION),
         params=(_account,),
         errors=_ERRORS,
+        tag="portfolio",
+    ),
+    *op(
+        "GET",
+        "/portfolio2/{account}/positions",
+        "Every open position, unpaged, optionally sorted",
+        ok=array(LIVE_POSITION),
+        params=(
+            _account,
+            query("sort", {"type": "string", "enum": list(LIVE_COLUMNS)}),
+            query("direction", {"type": "string", "enum": ["a", "d"]}),
+            query("model", description="not supported: a non-empty model is a 400"),
+        ),
+        errors={
+            400: "sort, direction or model is bad (or a path parameter is malformed)",
+            404: UNKNOWN_ACCOUNT,
+        },
         tag="portfolio",
     ),
     *op(
