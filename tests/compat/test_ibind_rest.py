@@ -147,3 +147,11 @@ async def test_positions2(client: IbkrClient) -> None:
     await call(client.portfolio_accounts)  # IBKR asks for this before portfolio2
     [row] = (await call(client.positions2, account, sort="position", direction="d")).data
     assert row["conid"] == str(AAPL) and row["position"] == 10.0 and row["description"] == "AAPL"
+
+
+async def test_hmds_market_scanner(client: IbkrClient) -> None:
+    answer = await call(
+        client.hmds_market_scanner, "STK", "STK.US.MAJOR", "MOST_ACTIVE", "STK", [], max_items=5
+    )
+    rows = answer.data["Contracts"]["Contract"]
+    assert answer.data["total"] == len(rows) == 5 and all(row["contractID"] for row in rows)

@@ -232,6 +232,4 @@ def test_record_refuses_a_missing_directory_instead_of_making_it(tmp_path: Path)
     out = tmp_path / "nowhere" / "deeper" / "x.tgr"
     refused = cli("record", "--url", "http://127.0.0.1:9", str(out))
     assert refused.returncode == 2 and not (tmp_path / "nowhere").exists()
-    assert refused.stderr == (
-        f"tickgate: recording {out}: directory {out.parent} does not exist\n"
-    )
+    assert refused.stderr == (f"tickgate: recording {out}: directory {out.parent} does not exist\n")

@@ -187,18 +187,23 @@ async def test_bad_scans_are_refused_by_name(
     assert message in answer["error"]
 
 
+@pytest.mark.parametrize("route", ["/hmds/scanner", "/hmds/scanner/run"])
 async def test_hmds_scanner_answers_contract_ids(
-    start: StartServer, http: aiohttp.ClientSession
+    start: StartServer, http: aiohttp.ClientSession, route: str
 ) -> None:
     server = await frozen(start)
     stocks = us_stocks(server)
     set_market(server, {c: {F.VOLUME_EXACT: str(100 + i)} for i, c in enumerate(stocks)})
     body = {"instrument": "STK", "locations": "STK.US.MAJOR", "scanCode": "MOST_ACTIVE",
             "secType": "STK", "filters": [], "maxItems": 3}  # fmt: skip
-    answer = await call(http, "POST", f"{server.base_url}/v1/api/hmds/scanner", json=body)
+    url = f"{server.base_url}/v1/api{route}"
+    answer = await call(http, "POST", url, json=body)
     assert answer["total"] == answer["size"] == 3 and answer["offset"] == 0
     rows = answer["Contracts"]["Contract"]
     assert [r["contractID"] for r in rows] == list(reversed(stocks))[:3]
     assert all(r["inScanTime"] == answer["scanTime"] for r in rows)
     too_many = {**body, "maxItems": 251}
-    await call(http, "POST", f"{server.base_url}/v1/api/hmds/scanner", json=too_many, status=400)
+    await call(http, "POST", url, json=too_many, status=400)
+    # ibind sends `location` where IBKR documents `locations`
+    singular = {k: v for k, v in body.items() if k != "locations"} | {"location": "STK.US.MAJOR"}
+    assert (await call(http, "POST", url, json=singular))["total"] == 3

@@ -1,4 +1,5 @@
-"""REST: the market scanner (`/iserver/scanner/params`, `/iserver/scanner/run`, `/hmds/scanner`)
+"""REST: the market scanner (`/iserver/scanner/params`, `/iserver/scanner/run`, `/hmds/scanner`
+and `/hmds/scanner/run`)
 in IBKR's shapes, answered by `tickgate.market.scanner` over the live market engine."""
 
 from __future__ import annotations
@@ -158,9 +159,11 @@ async def hmds_run(request: web.Request) -> web.Response:
     if not 1 <= max_items <= HMDS_MAX_ITEMS:
         raise RequestError(f"maxItems must be from 1 to {HMDS_MAX_ITEMS}, got {max_items}")
     instrument = _text(body, "instrument")
+    # IBKR documents `locations`; ibind's hmds_market_scanner sends `location`
+    singular = "locations" not in body and "location" in body
     result = _scanner(request).run(
         instrument=instrument,
-        location=_text(body, "locations"),
+        location=_text(body, "location" if singular else "locations"),
         scan_code=_text(body, "scanCode"),
         filters=_filters(body.get("filter", body.get("filters")), name="filter"),
         limit=min(max_items, MAX_ROWS),
@@ -184,4 +187,5 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/iserver/scanner/params", params),
     ("POST", "/iserver/scanner/run", run),
     ("POST", "/hmds/scanner", hmds_run),
+    ("POST", "/hmds/scanner/run", hmds_run),  # IBKR's newer reference, and ibind, use this path
 ]

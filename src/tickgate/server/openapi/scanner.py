@@ -61,34 +61,38 @@ OPERATIONS: list[Operation] = [
         errors={400: BAD_BODY},
         tag="scanner",
     ),
-    *op(
-        "POST",
-        "/hmds/scanner",
-        "The same scan, answered as contract ids with the scan time (HMDS form)",
-        ok=obj(
-            {
-                "total": INTEGER,
-                "size": INTEGER,
-                "offset": INTEGER,
-                "scanTime": STRING,
-                "id": STRING,
-                "Contracts": obj(
-                    {"Contract": array(obj({"inScanTime": STRING, "contractID": INTEGER}))}
-                ),
-            }
-        ),
-        body=obj(
-            {
-                "instrument": STRING,
-                "locations": STRING,
-                "scanCode": STRING,
-                "maxItems": {"type": "integer", "minimum": 1, "maximum": 250},
-                "filter": array(FILTER),
-            },
-            optional=("maxItems", "filter"),
-        ),
-        body_required=True,
-        errors={400: BAD_BODY},
-        tag="scanner",
+    *(
+        entry
+        for route in ("/hmds/scanner", "/hmds/scanner/run")  # IBKR documents both paths
+        for entry in op(
+            "POST",
+            route,
+            "The same scan, answered as contract ids with the scan time (HMDS form)",
+            ok=obj(
+                {
+                    "total": INTEGER,
+                    "size": INTEGER,
+                    "offset": INTEGER,
+                    "scanTime": STRING,
+                    "id": STRING,
+                    "Contracts": obj(
+                        {"Contract": array(obj({"inScanTime": STRING, "contractID": INTEGER}))}
+                    ),
+                }
+            ),
+            body=obj(
+                {
+                    "instrument": STRING,
+                    "locations": STRING,
+                    "scanCode": STRING,
+                    "maxItems": {"type": "integer", "minimum": 1, "maximum": 250},
+                    "filter": array(FILTER),
+                },
+                optional=("maxItems", "filter"),
+            ),
+            body_required=True,
+            errors={400: BAD_BODY},
+            tag="scanner",
+        )
     ),
 ]
