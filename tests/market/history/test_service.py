@@ -306,3 +306,17 @@ def test_one_day_on_the_daylight_saving_switch_days() -> None:
     bars = autumn.bars(AAPL.conid, period="1d", bar="1h")
     assert bars[0].start_ns == ns("20261030-13:30:00")
     assert [US_EQUITY.local(b.start_ns)[1] for b in bars] == [570, *range(600, 960, 60)]
+
+
+@pytest.mark.parametrize(
+    ("bar", "starts"), [("5min", ["02:00", "02:05"]), ("30min", ["02:00"]), ("1h", ["02:00"])]
+)
+def test_the_first_live_bar_is_the_grid_bar_holding_the_start(bar: str, starts: list[str]) -> None:
+    # Started at 02:01:00 UTC (21:01 EST, after the after-hours close): the seeded past ends at
+    # 20:00 EST, so the live minutes are the only data of the bar they open.
+    clock = FakeClock(ns("20261202-02:01:00"))
+    history = service(clock=clock)
+    _trade_every_minute(history, clock, 4)  # trades at 02:02 ... 02:05
+    bars = history.bars(AAPL.conid, period="30min", bar=bar, outside_rth=True)
+    assert [b.start_ns for b in bars] == [ns(f"20261202-{at}:00") for at in starts]
+    assert sum(b.volume for b in bars) == 400

@@ -11,14 +11,14 @@ request keeps only the minutes the calendar puts in regular hours.
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from tickgate.clock import NS_PER_DAY, NS_PER_MINUTE, NS_PER_S
 from tickgate.market.bars import Bar, LiveBars, aggregate
 from tickgate.market.calendar import MarketCalendar, Phase
-from tickgate.market.history.buckets import bucket_floor_ns, bucket_key
+from tickgate.market.history.buckets import bucket_floor_ns, bucket_key, segments_before
 from tickgate.market.history.query import BarSize, Period, PeriodUnit
 from tickgate.market.history.synthetic import SyntheticHistory, TickBar
 
@@ -112,13 +112,25 @@ class InstrumentData:
         for bar in bars:
             bar_key = bucket_key(bar.start_ns, size, self.calendar)
             if group and bar_key != key:
-                out.append(aggregate(group))
+                out.append(self._on_grid(aggregate(group), size))
                 group = []
             key = bar_key
             group.append(bar)
         if group:
-            out.append(aggregate(group))
+            out.append(self._on_grid(aggregate(group), size))
         return out
+
+    def _on_grid(self, bar: Bar, size: BarSize) -> Bar:
+        """`bar` stamped with the start of its intraday bucket, or of the trading window it
+        opens when that is later (US regular hours' 1h bars start at 09:30): a bar whose data
+        begins late (the simulator's first live minute, 02:01) is still the 02:00 bar."""
+        if not size.intraday:
+            return bar
+        floor = bucket_floor_ns(bar.start_ns, size, self.calendar)
+        if bar.start_ns == floor:
+            return bar
+        window = next(segments_before(self.calendar, bar.start_ns + 1))
+        return replace(bar, start_ns=max(floor, window.start_ns))
 
 
 def months_back(moment_ns: int, months: int) -> int:
