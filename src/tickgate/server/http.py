@@ -104,9 +104,10 @@ def int_list(raw: str, name: str, *, limit: int) -> list[int]:
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object body ({} when empty). Raises RequestError on bad JSON."""
+    """The request's JSON object body ({} when empty). Raises RequestError on bad JSON (a body
+    of blanks only is bad JSON, not an empty body)."""
     raw = await request.read()
-    if not raw.strip():
+    if not raw:
         return {}
     try:
         body = orjson.loads(raw)
